@@ -1,0 +1,77 @@
+/*
+ * Internal to analyzers/rules*.c: the rule context (the snapshot plus the
+ * relationships every rule needs, resolved once: pod templates, which
+ * Service selects which template, ingress controllers) and the helpers
+ * that add a finding with its manifest position.
+ */
+#ifndef KT_ANALYZERS_RULES_INT_H
+#define KT_ANALYZERS_RULES_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ktrace/analyze.h"
+#include "ktrace/findings.h"
+#include "ktrace/model.h"
+#include "ktrace/ruleconf.h"
+
+/* One pod template: a workload's spec.template, or a bare Pod. */
+struct kt_tmpl {
+	const struct kt_meta *meta;       /* the owning object */
+	const struct kt_kvlist *labels;   /* labels the Pods get */
+	const struct kt_kvlist *tann;     /* template annotations; NULL for Pods */
+	const struct kt_podspec *spec;
+	enum kt_wl_kind kind;
+	int32_t replicas;        /* effective (HPA minReplicas wins); -1 DaemonSet */
+	bool replicas_set;       /* spec.replicas written, or an HPA */
+	uint32_t hpa;            /* KT_NONE when no HPA targets it */
+	uint32_t wl;             /* index into workloads or KT_NONE */
+	uint32_t pod;            /* index into pods or KT_NONE (bare Pod) */
+	bool ingress;            /* recognised ingress controller */
+	const char *ingress_why; /* what recognised it */
+};
+
+struct kt_rctx {
+	const struct kt_snapshot *s;
+	const struct kt_rules_opts *o;
+	struct kt_arena *a;
+	struct kt_findings *out;
+	bool live;
+	uint32_t only_svc;       /* KT_NONE = every Service */
+	struct kt_tmpl *t;
+	uint32_t n_t;
+	struct kt_selector isel; /* --ingress-selector */
+	bool have_isel;
+	bool pods_gap;           /* pods could not be listed */
+	bool eps_gap;            /* EndpointSlices could not be listed */
+	bool nodes_known;        /* snapshot has Nodes */
+};
+
+/* NULL / "" namespace means "default" (manifests without metadata.namespace). */
+bool kt_ns_eq(const char *a, const char *b);
+bool kt_svc_selects(const struct kt_service *sv, const char *ns, const struct kt_kvlist *labels);
+bool kt_svc_selects_tmpl(const struct kt_service *sv, const struct kt_tmpl *t);
+/* Template is in scope for kt_rules_for_service. */
+bool kt_tmpl_in_scope(const struct kt_rctx *c, const struct kt_tmpl *t);
+/* First Service selecting t (KT_NONE none) and how many select it. */
+uint32_t kt_tmpl_service(const struct kt_rctx *c, const struct kt_tmpl *t, uint32_t *count);
+/* Live Pod is running or pending, not terminal or deleted. */
+bool kt_pod_alive(const struct kt_pod *p);
+
+/* Add a finding on obj, positioned at field path (or the object start). */
+struct kt_finding *kt_radd(struct kt_rctx *c, enum kt_rule_id rule, const struct kt_meta *obj,
+			   const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Rule families. */
+void kt_rules_services(struct kt_rctx *c);
+void kt_rules_pods(struct kt_rctx *c);
+void kt_rules_ingress(struct kt_rctx *c);
+/* Mark ingress controllers among c->t. */
+void kt_rules_mark_ingress(struct kt_rctx *c);
+/* Parse "k=v,k!=v,k,!k,k in (a,b)" into sel (arena strings); false on syntax error. */
+bool kt_parse_label_selector(const char *str, struct kt_arena *a, struct kt_selector *sel);
+
+/* Spread helpers (KT103, KT301). */
+bool kt_spec_spreads(const struct kt_podspec *sp, const struct kt_kvlist *labels, bool zone);
+
+#endif

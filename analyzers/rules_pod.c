@@ -1,0 +1,122 @@
+/*
+ * Pod-template rules: KT201 (no preStop hook behind a Service), KT202
+ * (terminationGracePeriodSeconds not above the preStop sleep), KT203 (no
+ * readiness probe behind a Service). "Behind a Service" means the
+ * container serves a port some selecting Service targets; when no
+ * container declares such a port, every regular container counts.
+ * Pure: no I/O.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "analyzers/rules_int.h"
+
+static bool serves_svc(const struct kt_container *ct, const struct kt_service *sv, const struct kt_podspec *spec)
+{
+	for (uint32_t i = 0; i < sv->n_ports; i++) {
+		int32_t tp = kt_resolve_target_port(&sv->ports[i], spec);
+		if (tp == 0)
+			continue;
+		for (uint32_t j = 0; j < ct->n_ports; j++)
+			if (ct->ports[j].port == tp)
+				return true;
+	}
+	return false;
+}
+
+/* Containers that receive the Service's traffic: mask[i] set. */
+static void serving(const struct kt_rctx *c, const struct kt_tmpl *t, bool *mask)
+{
+	const struct kt_podspec *sp = t->spec;
+	bool any = false;
+	for (uint32_t i = 0; i < sp->n_containers; i++) {
+		const struct kt_container *ct = &sp->containers[i];
+		mask[i] = false;
+		if (ct->init && !ct->sidecar)
+			continue;
+		for (uint32_t s = 0; s < c->s->n_services && !mask[i]; s++)
+			if (kt_svc_selects_tmpl(&c->s->services[s], t) && serves_svc(ct, &c->s->services[s], sp))
+				mask[i] = true;
+		any = any || mask[i];
+	}
+	if (any)
+		return;
+	for (uint32_t i = 0; i < sp->n_containers; i++)
+		mask[i] = !sp->containers[i].init;
+}
+
+static const char *cpath(const struct kt_rctx *c, const struct kt_tmpl *t, const struct kt_container *ct,
+			 const char *suffix)
+{
+	const char *base = ct->fpath ? ct->fpath : (t->spec->fpath ? t->spec->fpath : "spec");
+	return kt_arena_printf(c->a, "%s%s", base, suffix);
+}
+
+static const char *svc_desc(const struct kt_rctx *c, uint32_t six, uint32_t n)
+{
+	const struct kt_service *sv = &c->s->services[six];
+	if (n > 1)
+		return kt_arena_printf(c->a, "Service %s and %u more", sv->meta.name ? sv->meta.name : "?", n - 1);
+	return kt_arena_printf(c->a, "Service %s", sv->meta.name ? sv->meta.name : "?");
+}
+
+static void kt201(struct kt_rctx *c, const struct kt_tmpl *t, const bool *mask, uint32_t six, uint32_t nsvc)
+{
+	for (uint32_t i = 0; i < t->spec->n_containers; i++) {
+		const struct kt_container *ct = &t->spec->containers[i];
+		if (!mask[i] || ct->prestop != KT_HOOK_NONE)
+			continue;
+		kt_radd(c, KT_R_KT201, t->meta, cpath(c, t, ct, ".lifecycle.preStop"),
+			"container '%s' (behind %s) has no preStop hook: it gets SIGTERM while nodes still route new connections to it",
+			ct->name ? ct->name : "?", svc_desc(c, six, nsvc));
+	}
+}
+
+static void kt202(struct kt_rctx *c, const struct kt_tmpl *t)
+{
+	int64_t grace = t->spec->grace_period >= 0 ? t->spec->grace_period : 30;
+	for (uint32_t i = 0; i < t->spec->n_containers; i++) {
+		const struct kt_container *ct = &t->spec->containers[i];
+		if (ct->prestop == KT_HOOK_NONE || ct->prestop_sleep <= 0)
+			continue;
+		if (grace > ct->prestop_sleep)
+			continue;
+		const char *path = t->spec->grace_period >= 0
+			? kt_arena_printf(c->a, "%s.terminationGracePeriodSeconds", t->spec->fpath ? t->spec->fpath : "spec")
+			: cpath(c, t, ct, ".lifecycle.preStop");
+		kt_radd(c, KT_R_KT202, t->meta, path,
+			"terminationGracePeriodSeconds %lld%s is not larger than container '%s' preStop sleep of %d s: the kubelet kills it before it drains",
+			(long long)grace, t->spec->grace_period >= 0 ? "" : " (default)", ct->name ? ct->name : "?",
+			ct->prestop_sleep);
+	}
+}
+
+static void kt203(struct kt_rctx *c, const struct kt_tmpl *t, const bool *mask, uint32_t six, uint32_t nsvc)
+{
+	for (uint32_t i = 0; i < t->spec->n_containers; i++) {
+		const struct kt_container *ct = &t->spec->containers[i];
+		if (!mask[i] || ct->readiness.kind != KT_PROBE_NONE)
+			continue;
+		kt_radd(c, KT_R_KT203, t->meta, cpath(c, t, ct, ".readinessProbe"),
+			"container '%s' (behind %s) has no readinessProbe: new Pods get traffic as soon as the container starts",
+			ct->name ? ct->name : "?", svc_desc(c, six, nsvc));
+	}
+}
+
+void kt_rules_pods(struct kt_rctx *c)
+{
+	for (uint32_t i = 0; i < c->n_t; i++) {
+		const struct kt_tmpl *t = &c->t[i];
+		if (!kt_tmpl_in_scope(c, t))
+			continue;
+		kt202(c, t);
+		uint32_t nsvc = 0;
+		uint32_t six = kt_tmpl_service(c, t, &nsvc);
+		if (six == KT_NONE || t->kind == KT_WL_JOB || t->kind == KT_WL_CRONJOB)
+			continue;
+		bool *mask = KT_ANEW(c->a, bool, t->spec->n_containers + 1);
+		serving(c, t, mask);
+		kt201(c, t, mask, six, nsvc);
+		kt203(c, t, mask, six, nsvc);
+	}
+}

@@ -1,0 +1,551 @@
+/*
+ * Service-level rules: KT101-KT103 (externalTrafficPolicy and what it does
+ * to source IPs, node hops and LB coverage), KT401 (HTTP/2 and gRPC behind
+ * per-connection balancing), KT404 (ClientIP affinity), KT501-KT503
+ * (selector, named targetPort, ready endpoints). One function per rule.
+ * Pure functions over the rule context; no I/O.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "analyzers/rules_int.h"
+
+static bool in_scope(const struct kt_rctx *c, uint32_t i)
+{
+	return c->only_svc == KT_NONE || c->only_svc == i;
+}
+
+static bool external(const struct kt_service *sv)
+{
+	return sv->type == KT_SVC_LOADBALANCER || sv->type == KT_SVC_NODEPORT;
+}
+
+static const char *ann(const struct kt_meta *m, const char *k)
+{
+	return kt_kv_get(&m->annotations, k);
+}
+
+/* Why the load balancer sends straight to Pod IPs (no NodePort hop, no
+ * SNAT), or NULL. */
+static const char *lb_targets_pods(const struct kt_rctx *c, const struct kt_service *sv)
+{
+	const char *v;
+	v = ann(&sv->meta, "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type");
+	if (v && !strcasecmp(v, "ip"))
+		return "AWS NLB target type ip";
+	v = ann(&sv->meta, "service.beta.kubernetes.io/aws-load-balancer-type");
+	if (v && !strcasecmp(v, "nlb-ip"))
+		return "AWS NLB (nlb-ip)";
+	v = ann(&sv->meta, "alb.ingress.kubernetes.io/target-type");
+	if (v && !strcasecmp(v, "ip"))
+		return "AWS ALB target type ip";
+	v = ann(&sv->meta, "cloud.google.com/neg");
+	if (v && (strstr(v, "true") || strstr(v, "exposed_ports")))
+		return "GKE network endpoint group (cloud.google.com/neg)";
+	/* An ALB Ingress in ip mode reaches the Pods of its backends directly. */
+	for (uint32_t i = 0; i < c->s->n_ingresses; i++) {
+		const struct kt_ingress *ig = &c->s->ingresses[i];
+		if (!kt_ns_eq(ig->meta.namespace, sv->meta.namespace))
+			continue;
+		v = ann(&ig->meta, "alb.ingress.kubernetes.io/target-type");
+		if (!v || strcasecmp(v, "ip"))
+			continue;
+		for (uint32_t j = 0; j < ig->n_backends; j++)
+			if (ig->backends[j].service && sv->meta.name &&
+			    !strcmp(ig->backends[j].service, sv->meta.name))
+				return kt_arena_printf(c->a, "AWS ALB target type ip (Ingress %s)",
+						       ig->meta.name);
+	}
+	return NULL;
+}
+
+static const char *etp_path(const struct kt_service *sv)
+{
+	return sv->etp_set ? "spec.externalTrafficPolicy" : "spec.type";
+}
+
+/* Selected templates: total replicas (DaemonSet -> *ds), count. */
+static uint32_t selected(const struct kt_rctx *c, const struct kt_service *sv, int32_t *replicas, bool *ds)
+{
+	uint32_t n = 0;
+	*replicas = 0;
+	*ds = false;
+	for (uint32_t i = 0; i < c->n_t; i++) {
+		const struct kt_tmpl *t = &c->t[i];
+		if (!kt_svc_selects_tmpl(sv, t))
+			continue;
+		n++;
+		if (t->kind == KT_WL_DAEMONSET)
+			*ds = true;
+		else if (t->replicas > 0)
+			*replicas += t->replicas;
+	}
+	return n;
+}
+
+static void kt101(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (!external(sv) || sv->etp_local || lb_targets_pods(c, sv))
+		return;
+	kt_radd(c, KT_R_KT101, &sv->meta, etp_path(sv),
+		"%s Service uses externalTrafficPolicy: Cluster%s: client traffic is SNATed to a node IP, so Pods see node addresses instead of client IPs",
+		kt_svc_type_name(sv->type), sv->etp_set ? "" : " (the default)");
+}
+
+/* Live nodes that are load-balancer targets. */
+static bool lb_target(const struct kt_node *n)
+{
+	return n->ready && !n->exclude_lb;
+}
+
+/* Ready endpoints of sv, deduplicated by address (first port only). */
+struct epset {
+	uint32_t *ep;            /* endpoint indices */
+	uint32_t n;
+};
+
+static void ready_eps(const struct kt_rctx *c, const struct kt_service *sv, struct epset *e)
+{
+	const struct kt_snapshot *s = c->s;
+	e->ep = KT_ANEW(c->a, uint32_t, sv->ep_count + 1);
+	e->n = 0;
+	const char *pname = NULL;
+	const char *last_ip = NULL;
+	for (uint32_t i = sv->ep_first; i < sv->ep_first + sv->ep_count && i < s->n_endpoints; i++) {
+		const struct kt_endpoint *ep = &s->endpoints[i];
+		if (!pname)
+			pname = ep->port_name ? ep->port_name : "";
+		if (strcmp(pname, ep->port_name ? ep->port_name : ""))
+			continue;
+		if (!ep->ready)
+			continue;
+		if (last_ip && ep->ip && !strcmp(last_ip, ep->ip))
+			continue;
+		last_ip = ep->ip;
+		e->ep[e->n++] = i;
+	}
+}
+
+static uint32_t local_count(const struct kt_rctx *c, const struct epset *e, uint32_t node_ix)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < e->n; i++)
+		if (c->s->endpoints[e->ep[i]].node_ix == node_ix)
+			k++;
+	return k;
+}
+
+/* Expected share of requests that take an extra node hop when the LB
+ * spreads evenly over the target nodes and each node spreads evenly over
+ * all endpoints: mean over target nodes of (endpoints not on it / all). */
+static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
+{
+	const struct kt_snapshot *s = c->s;
+	struct epset e;
+	ready_eps(c, sv, &e);
+	if (e.n == 0)
+		return;
+	uint32_t targets = 0, with_ep = 0;
+	double sum = 0;
+	char ev[1024];
+	size_t off = 0;
+	ev[0] = 0;
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		if (!lb_target(&s->nodes[i]))
+			continue;
+		uint32_t k = local_count(c, &e, i);
+		targets++;
+		if (k)
+			with_ep++;
+		sum += 1.0 - (double)k / (double)e.n;
+		if (off < sizeof(ev) - 64) {
+			int w = snprintf(ev + off, sizeof(ev) - off, "%s%s=%u", off ? " " : "",
+					 s->nodes[i].meta.name ? s->nodes[i].meta.name : "?", k);
+			if (w > 0)
+				off += (size_t)w;
+		}
+	}
+	if (targets < 2 || sum <= 0)
+		return;
+	double share = sum / targets;
+	struct kt_finding *f = kt_radd(c, KT_R_KT102, &sv->meta, etp_path(sv),
+		"%.0f%% of external requests take an extra node hop: %u ready endpoint%s on %u of %u LB target nodes (externalTrafficPolicy: Cluster)",
+		share * 100.0, e.n, e.n == 1 ? "" : "s", with_ep, targets);
+	f->evidence = kt_arena_printf(c->a, "local endpoints per target node: %s", ev);
+}
+
+static void kt102(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (!external(sv) || sv->etp_local || lb_targets_pods(c, sv))
+		return;
+	if (c->live && c->nodes_known && !c->eps_gap) {
+		kt102_live(c, sv);
+		return;
+	}
+	int32_t r;
+	bool ds;
+	uint32_t n = selected(c, sv, &r, &ds);
+	if (ds) {
+		kt_radd(c, KT_R_KT102, &sv->meta, etp_path(sv),
+			"externalTrafficPolicy: Cluster spreads each node's traffic over the endpoints on every node: with one Pod per node (DaemonSet) and N nodes, (N-1)/N of requests take an extra node hop");
+	} else if (r >= 2) {
+		kt_radd(c, KT_R_KT102, &sv->meta, etp_path(sv),
+			"externalTrafficPolicy: Cluster with %d replicas: at least %.0f%% of requests take an extra node hop (1 - 1/%d when each replica runs on its own node; more when the LB also targets nodes without a replica)",
+			r, (1.0 - 1.0 / r) * 100.0, r);
+	} else if (n > 0) {
+		kt_radd(c, KT_R_KT102, &sv->meta, etp_path(sv),
+			"externalTrafficPolicy: Cluster with a single replica: every request the LB sends to any other node takes an extra node hop to the one node running it");
+	} else {
+		kt_radd(c, KT_R_KT102, &sv->meta, etp_path(sv),
+			"externalTrafficPolicy: Cluster: requests arriving at a node are spread over endpoints on all nodes, so most take an extra node hop");
+	}
+}
+
+static void append_name(char *buf, size_t len, size_t *off, uint32_t *shown, const char *name)
+{
+	if (*shown >= 8) {
+		if (*shown == 8 && *off < len - 8) {
+			int w = snprintf(buf + *off, len - *off, ", ...");
+			if (w > 0)
+				*off += (size_t)w;
+		}
+		(*shown)++;
+		return;
+	}
+	if (*off >= len - 2)
+		return;
+	int w = snprintf(buf + *off, len - *off, "%s%s", *shown ? ", " : "", name ? name : "?");
+	if (w > 0)
+		*off = (*off + (size_t)w < len) ? *off + (size_t)w : len - 1;
+	(*shown)++;
+}
+
+static void kt103_live(struct kt_rctx *c, const struct kt_service *sv)
+{
+	const struct kt_snapshot *s = c->s;
+	struct epset e;
+	ready_eps(c, sv, &e);
+	char nodes[512], zones[512];
+	size_t noff = 0, zoff = 0;
+	uint32_t nshown = 0, zshown = 0, targets = 0, missing = 0;
+	nodes[0] = zones[0] = 0;
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		if (!lb_target(&s->nodes[i]))
+			continue;
+		targets++;
+		if (local_count(c, &e, i) == 0) {
+			missing++;
+			append_name(nodes, sizeof(nodes), &noff, &nshown, s->nodes[i].meta.name);
+		}
+	}
+	/* zones of target nodes with no ready endpoint anywhere in the zone */
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		const char *z = s->nodes[i].zone;
+		if (!lb_target(&s->nodes[i]) || !z)
+			continue;
+		bool seen = false, covered = false;
+		for (uint32_t j = 0; j < i && !seen; j++)
+			seen = lb_target(&s->nodes[j]) && s->nodes[j].zone && !strcmp(s->nodes[j].zone, z);
+		if (seen)
+			continue;
+		for (uint32_t j = 0; j < s->n_nodes && !covered; j++)
+			covered = s->nodes[j].zone && !strcmp(s->nodes[j].zone, z) && local_count(c, &e, j) > 0;
+		if (!covered)
+			append_name(zones, sizeof(zones), &zoff, &zshown, z);
+	}
+	if (missing == 0 && zshown == 0)
+		return;
+	struct kt_finding *f;
+	if (zshown)
+		f = kt_radd(c, KT_R_KT103, &sv->meta, etp_path(sv),
+			    "externalTrafficPolicy: Local: %u of %u LB target nodes have no local endpoint (%s) and fail the LB health check; zones without a local endpoint: %s",
+			    missing, targets, missing ? nodes : "none", zones);
+	else
+		f = kt_radd(c, KT_R_KT103, &sv->meta, etp_path(sv),
+			    "externalTrafficPolicy: Local: %u of %u LB target nodes have no local endpoint (%s) and fail the LB health check",
+			    missing, targets, nodes);
+	f->evidence = kt_arena_printf(c->a, "%u ready endpoint%s", e.n, e.n == 1 ? "" : "s");
+}
+
+bool kt_spec_spreads(const struct kt_podspec *sp, const struct kt_kvlist *labels, bool zone)
+{
+	for (uint32_t i = 0; i < sp->n_spread; i++) {
+		const char *k = sp->spread[i].topology_key;
+		if (!k)
+			continue;
+		bool key = zone ? (!strcmp(k, "topology.kubernetes.io/zone") ||
+				   !strcmp(k, "failure-domain.beta.kubernetes.io/zone"))
+				: !strcmp(k, "kubernetes.io/hostname");
+		if (key && (!sp->spread[i].selector.present || kt_selector_match(&sp->spread[i].selector, labels)))
+			return true;
+	}
+	for (uint32_t i = 0; i < sp->n_anti_required; i++) {
+		const char *k = sp->anti_required[i].topology_key;
+		if (!k)
+			continue;
+		bool key = zone ? (!strcmp(k, "topology.kubernetes.io/zone") ||
+				   !strcmp(k, "failure-domain.beta.kubernetes.io/zone"))
+				: !strcmp(k, "kubernetes.io/hostname");
+		if (key && (!sp->anti_required[i].selector.present ||
+			    kt_selector_match(&sp->anti_required[i].selector, labels)))
+			return true;
+	}
+	return false;
+}
+
+static void kt103(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (sv->type != KT_SVC_LOADBALANCER && sv->type != KT_SVC_NODEPORT)
+		return;
+	if (!sv->etp_local)
+		return;
+	if (c->live && c->nodes_known && !c->eps_gap) {
+		kt103_live(c, sv);
+		return;
+	}
+	int32_t r;
+	bool ds;
+	if (selected(c, sv, &r, &ds) == 0 || ds)
+		return;
+	bool host = true, zone = true;
+	for (uint32_t i = 0; i < c->n_t; i++) {
+		const struct kt_tmpl *t = &c->t[i];
+		if (!kt_svc_selects_tmpl(sv, t))
+			continue;
+		host = host && kt_spec_spreads(t->spec, t->labels, false);
+		zone = zone && kt_spec_spreads(t->spec, t->labels, true);
+	}
+	if (r >= 2 && host && zone)
+		return;
+	char why[256];
+	if (r < 2)
+		snprintf(why, sizeof(why), "only %d replica%s: every other LB target node has no local endpoint", r,
+			 r == 1 ? "" : "s");
+	else if (!host)
+		snprintf(why, sizeof(why), "%d replicas without a hostname spread (topologySpreadConstraints or required anti-affinity): replicas can share nodes, leaving others without a local endpoint%s",
+			 r, zone ? "" : ", and no zone spread");
+	else
+		snprintf(why, sizeof(why), "%d replicas without a zone spread: a zone can end up with no local endpoint", r);
+	kt_radd(c, KT_R_KT103, &sv->meta, "spec.externalTrafficPolicy",
+		"externalTrafficPolicy: Local with %s; nodes without one fail the LB health check and take no traffic", why);
+}
+
+static bool is_h2(const struct kt_svc_port *p)
+{
+	const char *ap = p->app_protocol;
+	if (ap && (!strcasecmp(ap, "grpc") || !strcasecmp(ap, "kubernetes.io/h2c") || !strcasecmp(ap, "http2") ||
+		   !strcasecmp(ap, "h2c") || !strcasecmp(ap, "kubernetes.io/grpc")))
+		return true;
+	if (ap && *ap)
+		return false; /* an explicit other protocol wins over the name */
+	const char *n = p->name;
+	if (!n)
+		return false;
+	return !strncasecmp(n, "grpc", 4) || !strcasecmp(n, "h2c") || !strncasecmp(n, "h2c-", 4) ||
+	       !strcasecmp(n, "http2") || !strncasecmp(n, "http2-", 6);
+}
+
+static bool meshed(const struct kt_kvlist *l)
+{
+	const char *v;
+	if (!l)
+		return false;
+	v = kt_kv_get(l, "sidecar.istio.io/inject");
+	if (v && !strcasecmp(v, "true"))
+		return true;
+	v = kt_kv_get(l, "linkerd.io/inject");
+	if (v && !strcasecmp(v, "enabled"))
+		return true;
+	return false;
+}
+
+static void kt401(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (sv->headless || sv->type == KT_SVC_EXTERNALNAME)
+		return;
+	for (uint32_t i = 0; i < c->n_t; i++) {
+		const struct kt_tmpl *t = &c->t[i];
+		if (kt_svc_selects_tmpl(sv, t) && (meshed(t->labels) || meshed(t->tann)))
+			return; /* a mesh proxy balances per request */
+	}
+	for (uint32_t i = 0; i < sv->n_ports; i++) {
+		const struct kt_svc_port *p = &sv->ports[i];
+		if (!is_h2(p))
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), p->app_protocol ? "spec.ports[%u].appProtocol" : "spec.ports[%u].name", i);
+		kt_radd(c, KT_R_KT401, &sv->meta, path,
+			"port %s%s%d is %s: HTTP/2 multiplexes requests over long-lived connections, and the Service balances connections, not requests",
+			p->name ? p->name : "", p->name ? "/" : "", p->port,
+			p->app_protocol ? kt_arena_printf(c->a, "appProtocol %s", p->app_protocol)
+					: "named for gRPC/HTTP/2");
+	}
+}
+
+static void kt404(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (!sv->affinity_client_ip)
+		return;
+	kt_radd(c, KT_R_KT404, &sv->meta, "spec.sessionAffinity",
+		"sessionAffinity: ClientIP pins each client IP to one Pod for %d s; clients behind NAT or SNAT share an IP and land on the same Pod",
+		sv->affinity_timeout > 0 ? sv->affinity_timeout : 10800);
+}
+
+static void sel_str(const struct kt_service *sv, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = 0;
+	for (uint32_t i = 0; i < sv->selector.n && off < len - 1; i++) {
+		int w = snprintf(buf + off, len - off, "%s%s=%s", i ? "," : "", sv->selector.v[i].key,
+				 sv->selector.v[i].value ? sv->selector.v[i].value : "");
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* A near miss for KT501's message: a template in the namespace that has a
+ * selector key with a different value. */
+static const char *near_miss(const struct kt_rctx *c, const struct kt_service *sv)
+{
+	for (uint32_t i = 0; i < c->n_t; i++) {
+		const struct kt_tmpl *t = &c->t[i];
+		if (!kt_ns_eq(t->meta->namespace, sv->meta.namespace))
+			continue;
+		for (uint32_t k = 0; k < sv->selector.n; k++) {
+			const char *v = kt_kv_get(t->labels, sv->selector.v[k].key);
+			if (v && strcmp(v, sv->selector.v[k].value ? sv->selector.v[k].value : ""))
+				return kt_arena_printf(c->a, "; %s %s has %s=%s", t->meta->kind ? t->meta->kind : "Pod",
+						       t->meta->name ? t->meta->name : "?", sv->selector.v[k].key, v);
+		}
+	}
+	return "";
+}
+
+static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
+		return false;
+	char sel[256];
+	sel_str(sv, sel, sizeof(sel));
+	if (c->live) {
+		if (c->pods_gap)
+			return false;
+		for (uint32_t i = 0; i < c->s->n_pods; i++) {
+			const struct kt_pod *p = &c->s->pods[i];
+			if (kt_pod_alive(p) && kt_svc_selects(sv, p->meta.namespace, &p->meta.labels))
+				return false;
+		}
+		kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
+			"selector %s matches no running Pod in namespace %s: the Service has no endpoints", sel,
+			sv->meta.namespace ? sv->meta.namespace : "default");
+		return true;
+	}
+	if (c->s->n_workloads == 0 && c->s->n_pods == 0)
+		return false; /* no workloads in the input at all: nothing to compare */
+	for (uint32_t i = 0; i < c->n_t; i++)
+		if (kt_svc_selects_tmpl(sv, &c->t[i]))
+			return false;
+	kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
+		"selector %s matches no workload template in namespace %s: the Service will have no endpoints%s", sel,
+		sv->meta.namespace ? sv->meta.namespace : "default", near_miss(c, sv));
+	return true;
+}
+
+static void kt502_port(struct kt_rctx *c, const struct kt_service *sv, uint32_t pi)
+{
+	const struct kt_svc_port *p = &sv->ports[pi];
+	char path[64];
+	snprintf(path, sizeof(path), "spec.ports[%u].targetPort", pi);
+	if (c->live && !c->pods_gap) {
+		uint32_t sel = 0, bad = 0;
+		const char *example = NULL;
+		for (uint32_t i = 0; i < c->s->n_pods; i++) {
+			const struct kt_pod *pod = &c->s->pods[i];
+			if (!kt_pod_alive(pod) || !kt_svc_selects(sv, pod->meta.namespace, &pod->meta.labels))
+				continue;
+			sel++;
+			if (kt_resolve_target_port(p, &pod->spec) == 0) {
+				bad++;
+				if (!example)
+					example = pod->meta.name;
+			}
+		}
+		if (sel > 0) {
+			if (bad)
+				kt_radd(c, KT_R_KT502, &sv->meta, path,
+					"targetPort '%s' of port %d: %u of %u selected Pods declare no container port named '%s' (e.g. %s); they get no traffic on this port",
+					p->target.name, p->port, bad, sel, p->target.name, example ? example : "?");
+			return;
+		}
+	}
+	char names[512];
+	size_t off = 0;
+	uint32_t shown = 0;
+	names[0] = 0;
+	for (uint32_t i = 0; i < c->n_t; i++) {
+		const struct kt_tmpl *t = &c->t[i];
+		if (!kt_svc_selects_tmpl(sv, t))
+			continue;
+		if (kt_resolve_target_port(p, t->spec) != 0)
+			continue;
+		append_name(names, sizeof(names), &off, &shown,
+			    kt_arena_printf(c->a, "%s %s", t->meta->kind ? t->meta->kind : "Pod",
+					    t->meta->name ? t->meta->name : "?"));
+	}
+	if (!shown)
+		return;
+	kt_radd(c, KT_R_KT502, &sv->meta, path,
+		"targetPort '%s' of port %d is not declared as a %s container port by %s: the Service cannot resolve it, those Pods get no traffic",
+		p->target.name, p->port, p->protocol ? p->protocol : "TCP", names);
+}
+
+static void kt502(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
+		return;
+	for (uint32_t i = 0; i < sv->n_ports; i++)
+		if (sv->ports[i].target.name && *sv->ports[i].target.name)
+			kt502_port(c, sv, i);
+}
+
+static void kt503(struct kt_rctx *c, const struct kt_service *sv)
+{
+	if (!c->live || c->eps_gap)
+		return;
+	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
+		return;
+	uint32_t ready = 0, term = 0, total = 0;
+	for (uint32_t i = sv->ep_first; i < sv->ep_first + sv->ep_count && i < c->s->n_endpoints; i++) {
+		const struct kt_endpoint *e = &c->s->endpoints[i];
+		total++;
+		if (e->ready)
+			ready++;
+		if (e->terminating)
+			term++;
+	}
+	if (ready)
+		return;
+	kt_radd(c, KT_R_KT503, &sv->meta, "spec.selector",
+		"no ready endpoint (%u listed, %u terminating): connections to the Service are refused or time out",
+		total, term);
+}
+
+void kt_rules_services(struct kt_rctx *c)
+{
+	for (uint32_t i = 0; i < c->s->n_services; i++) {
+		if (!in_scope(c, i))
+			continue;
+		const struct kt_service *sv = &c->s->services[i];
+		kt101(c, sv);
+		kt102(c, sv);
+		kt103(c, sv);
+		kt401(c, sv);
+		kt404(c, sv);
+		bool none = kt501(c, sv);
+		kt502(c, sv);
+		if (!none)
+			kt503(c, sv);
+	}
+}

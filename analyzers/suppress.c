@@ -1,0 +1,147 @@
+/*
+ * Suppression and severity overrides: `ktrace/ignore` annotations on the
+ * object or its pod template (also `ktrace.io/ignore` and the per-rule
+ * `ignore-check.ktrace.io/<rule>` form), and the parsed .ktrace.yaml
+ * (disable, severity, exclude). Suppressed findings stay in the list,
+ * marked, so renderers can count them. Pure: no I/O (the config file is
+ * read by collectors/ktconfig.c).
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ktrace/ruleconf.h"
+
+void kt_rules_config_init(struct kt_rules_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < KT_RULE_COUNT; i++)
+		c->severity[i] = -1;
+}
+
+bool kt_ignore_lists(const char *v, enum kt_rule_id rule)
+{
+	if (!v)
+		return false;
+	const char *p = v;
+	while (*p && *p != ':' && *p != '#') {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		const char *s = p;
+		while (*p && *p != ',' && *p != ':' && *p != '#' && !isspace((unsigned char)*p))
+			p++;
+		size_t n = (size_t)(p - s);
+		if (n == 0 || n >= 64)
+			continue;
+		char tok[64];
+		memcpy(tok, s, n);
+		tok[n] = 0;
+		if (!strcasecmp(tok, "all") || !strcmp(tok, "*"))
+			return true;
+		if (kt_rule_lookup(tok) == (int)rule)
+			return true;
+	}
+	return false;
+}
+
+static bool ann_ignores(const struct kt_kvlist *l, enum kt_rule_id rule)
+{
+	if (!l)
+		return false;
+	if (kt_ignore_lists(kt_kv_get(l, "ktrace/ignore"), rule) ||
+	    kt_ignore_lists(kt_kv_get(l, "ktrace.io/ignore"), rule))
+		return true;
+	for (uint32_t i = 0; i < l->n; i++) {
+		const char *k = l->v[i].key;
+		static const char pfx[] = "ignore-check.ktrace.io/";
+		if (k && !strncmp(k, pfx, sizeof(pfx) - 1) && kt_rule_lookup(k + sizeof(pfx) - 1) == (int)rule)
+			return true;
+	}
+	return false;
+}
+
+static bool s_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool ns_eq(const char *a, const char *b)
+{
+	return strcmp(a && *a ? a : "default", b && *b ? b : "default") == 0;
+}
+
+static bool obj_is(const struct kt_meta *m, const struct kt_objref *r)
+{
+	return s_eq(m->kind, r->kind) && s_eq(m->name, r->name) && ns_eq(m->namespace, r->namespace);
+}
+
+/* The annotations that can suppress a finding on r. */
+static bool annotated(const struct kt_snapshot *s, const struct kt_finding *f)
+{
+	const struct kt_objref *r = &f->obj;
+	if (!r->kind)
+		return false;
+	if (!strcmp(r->kind, "Service")) {
+		for (uint32_t i = 0; i < s->n_services; i++)
+			if (obj_is(&s->services[i].meta, r))
+				return ann_ignores(&s->services[i].meta.annotations, f->rule);
+		return false;
+	}
+	for (uint32_t i = 0; i < s->n_workloads; i++) {
+		const struct kt_workload *w = &s->workloads[i];
+		if (obj_is(&w->meta, r))
+			return ann_ignores(&w->meta.annotations, f->rule) ||
+			       ann_ignores(&w->template_annotations, f->rule);
+	}
+	for (uint32_t i = 0; i < s->n_pods; i++)
+		if (obj_is(&s->pods[i].meta, r))
+			return ann_ignores(&s->pods[i].meta.annotations, f->rule);
+	for (uint32_t i = 0; i < s->n_ingresses; i++)
+		if (obj_is(&s->ingresses[i].meta, r))
+			return ann_ignores(&s->ingresses[i].meta.annotations, f->rule);
+	for (uint32_t i = 0; i < s->n_nodes; i++)
+		if (obj_is(&s->nodes[i].meta, r))
+			return ann_ignores(&s->nodes[i].meta.annotations, f->rule);
+	return false;
+}
+
+static bool name_match(const char *pat, const char *name)
+{
+	if (!pat)
+		return true;
+	size_t n = strlen(pat);
+	if (n && pat[n - 1] == '*')
+		return name && !strncmp(pat, name, n - 1);
+	return s_eq(pat, name);
+}
+
+static bool excluded(const struct kt_rules_config *cfg, const struct kt_finding *f)
+{
+	for (uint32_t i = 0; i < cfg->n_excludes; i++) {
+		const struct kt_rules_exclude *e = &cfg->excludes[i];
+		if (e->kind && !s_eq(e->kind, f->obj.kind))
+			continue;
+		if (e->namespace && !ns_eq(e->namespace, f->obj.namespace))
+			continue;
+		if (!name_match(e->name, f->obj.name))
+			continue;
+		if (e->has_rules && !e->rules[f->rule])
+			continue;
+		return true;
+	}
+	return false;
+}
+
+void kt_suppress_apply(const struct kt_snapshot *s, const struct kt_rules_config *cfg, struct kt_findings *f,
+		       uint32_t from)
+{
+	for (uint32_t i = from; i < f->n; i++) {
+		struct kt_finding *x = &f->v[i];
+		if (cfg && cfg->severity[x->rule] >= 0)
+			x->severity = (enum kt_severity)cfg->severity[x->rule];
+		if (cfg && (cfg->disabled[x->rule] || excluded(cfg, x)))
+			x->suppressed = true;
+		else if (s && annotated(s, x))
+			x->suppressed = true;
+	}
+}

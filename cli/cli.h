@@ -1,0 +1,137 @@
+/*
+ * The cli layer: global options, the command table, per-command option
+ * tables and shared rendering helpers. Only cli/ writes to stdout/stderr.
+ */
+#ifndef KT_CLI_H
+#define KT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ktrace/diag.h"
+#include "ktrace/findings.h"
+#include "ktrace/kube.h"
+#include "ktrace/model.h"
+
+enum kt_optkind {
+	KT_OPT_FLAG,             /* --diff */
+	KT_OPT_STR,              /* --node NAME */
+	KT_OPT_INT,              /* -i 2 */
+	KT_OPT_NUM,              /* --hot-factor 1.5 */
+	KT_OPT_LIST,             /* repeatable string: --ignore A --ignore B */
+};
+
+struct kt_option {
+	const char *name;        /* long name without dashes */
+	char short_name;         /* 0 none */
+	enum kt_optkind kind;
+	const char *arg;         /* metavariable for help: "FILE" */
+	/* completion: "file", "dir", "namespace", "service", "context", "node",
+	 * "severity", "rule", or a '|' separated list of words */
+	const char *complete;
+	const char *help;
+};
+
+#define KT_CMD_API        0x01   /* needs the API unless --from is given */
+#define KT_CMD_HIDDEN     0x02   /* not listed in help */
+#define KT_CMD_NO_GLOBALS 0x04   /* ignores cluster globals (lint, rules) */
+
+struct kt_cli;
+
+struct kt_command {
+	const char *name;
+	int (*run)(struct kt_cli *cli);
+	const struct kt_option *opts; /* terminated by {0} */
+	unsigned flags;
+	const char *usage;       /* "[SERVICE]" */
+	const char *summary;     /* one line */
+	const char *description; /* paragraphs + examples for --help */
+	const char *outputs;     /* allowed -o values, "text|json" */
+};
+
+enum kt_out { KT_OUT_TEXT, KT_OUT_JSON, KT_OUT_SARIF, KT_OUT_JUNIT };
+
+struct kt_optval {
+	const struct kt_option *opt;
+	const char *value;       /* NULL for flags */
+	int count;
+};
+
+struct kt_cli {
+	/* global options */
+	const char *kubeconfig;
+	const char *context;
+	const char *namespace;   /* NULL unless -n given; see kt_cli_namespace() */
+	bool all_namespaces;
+	const char *from;
+	enum kt_out out;
+	const char *output_name;
+	int color;               /* resolved: 1 colour stdout, 0 plain */
+	int color_err;
+	int request_timeout;     /* s */
+	int verbose;
+	const char *argv0;
+	/* the command */
+	const struct kt_command *cmd;
+	int argc;                /* positionals */
+	char **argv;
+	struct kt_optval *vals;
+	unsigned n_vals;
+	/* lazily opened client */
+	struct kt_kube *kube;
+};
+
+/* Command option access (names are long names). */
+bool kt_opt_flag(const struct kt_cli *c, const char *name);
+int kt_opt_count(const struct kt_cli *c, const char *name);
+const char *kt_opt_str(const struct kt_cli *c, const char *name);   /* last given; NULL */
+long kt_opt_int(const struct kt_cli *c, const char *name, long def);
+double kt_opt_num(const struct kt_cli *c, const char *name, double def);
+/* All values of a repeatable option; returns count, *out malloc'd (free it). */
+unsigned kt_opt_list(const struct kt_cli *c, const char *name, const char ***out);
+
+/* Errors: print "ktrace: <cmd>: msg" (+ "hint: ...") on stderr, or one JSON
+ * error document on stdout in -o json mode; return the exit code. */
+int kt_cli_fail(struct kt_cli *c, const struct kt_diag *d);
+int kt_cli_error(struct kt_cli *c, int code, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Warnings / progress on stderr (progress only when stderr is a TTY or -v). */
+void kt_cli_warn(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kt_cli_progress(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kt_cli_progress_done(struct kt_cli *c);
+
+/* Effective namespace: -n, else the kubeconfig context's (live), else "default". */
+const char *kt_cli_namespace(struct kt_cli *c);
+/* Open the API client on first use. */
+int kt_cli_kube(struct kt_cli *c, struct kt_kube **out, struct kt_diag *d);
+
+/* Parse SERVICE: svc/NAME, service/NAME, services/NAME, NAME or NS/NAME. */
+int kt_cli_service_arg(struct kt_cli *c, const char *arg, const char **ns, const char **name,
+		       struct kt_diag *d);
+
+/* Load the snapshot: --from (bundle/demo) or the live API with reqs.
+ * Prints nothing; on error fills d. */
+int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n,
+		    struct kt_snapshot **out, struct kt_diag *d);
+
+/* "did you mean": fill d (KT_EXIT_NOTFOUND) naming up to 3 close names. */
+int kt_cli_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name,
+		     const char *const *cands, unsigned n);
+/* Damerau-free Levenshtein distance (bounded). */
+unsigned kt_edit_distance(const char *a, const char *b);
+
+/* Colours: return the escape when colour is on for stdout, else "". */
+enum kt_color { KT_C_RESET, KT_C_BOLD, KT_C_DIM, KT_C_RED, KT_C_GREEN, KT_C_YELLOW, KT_C_BLUE,
+		KT_C_MAGENTA, KT_C_CYAN };
+const char *kt_c(const struct kt_cli *c, enum kt_color col);
+const char *kt_sev_color(const struct kt_cli *c, enum kt_severity s);
+
+/* Age as kubectl prints it: 45s, 12m, 3h, 5d. */
+const char *kt_fmt_age(int64_t seconds, char *buf, unsigned len);
+
+/* Shared findings renderers. */
+void kt_render_findings_text(struct kt_cli *c, FILE *out, const struct kt_findings *f, const char *indent);
+struct kt_jw;
+void kt_render_finding_json(struct kt_jw *w, const struct kt_finding *f, bool with_object);
+
+#endif

@@ -1,0 +1,13 @@
+/* Placeholder until the check command lands; replaced by its owner. */
+#include "cli/cli.h"
+
+static int run(struct kt_cli *c)
+{
+	return kt_cli_error(c, KT_EXIT_USAGE, NULL, "'check' is not built yet");
+}
+
+static const struct kt_option opts[] = {{0}};
+
+const struct kt_command kt_cmd_check = {
+	.name = "check", .run = run, .opts = opts, .summary = "(not built yet)",
+};

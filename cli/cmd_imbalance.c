@@ -1,0 +1,494 @@
+/*
+ * `ktrace imbalance [SERVICE]`: per-Pod connection and byte share from the
+ * node's NAT state (conntrack, Cilium CT) and sockets. Gathers the API
+ * objects once (live API, --from BUNDLE, or --objects FILE for "objects
+ * from a file, flows live"), the node dataplane once, then one flow
+ * sample per interval; the analyzer computes every row and this file only
+ * renders: one sample as text or JSON (--once, or no TTY), or the ncurses
+ * dashboard (cli/tui/). Never touches collector internals.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/tui/tui.h"
+#include "ktrace/analyze.h"
+#include "ktrace/bundle.h"
+#include "ktrace/dataplane.h"
+#include "ktrace/flows.h"
+#include "ktrace/imbalance.h"
+#include "ktrace/jsonw.h"
+#include "ktrace/node.h"
+
+/* kt_dp_collect comes from the dataplane collectors; tolerate a build
+ * without them (then frontends come from the API objects only). */
+#pragma weak kt_dp_collect
+
+static const struct kt_option opts[] = {
+	{"interval", 'i', KT_OPT_NUM, "SECS", NULL, "refresh interval (default 2; --once: the gap between its two samples, default 1)"},
+	{"once", 0, KT_OPT_FLAG, NULL, NULL, "print one sample (text or -o json) and exit; implied without a TTY"},
+	{"hot-factor", 0, KT_OPT_NUM, "X", NULL, "hot: connection share above X times the fair share (default 1.5)"},
+	{"starved-factor", 0, KT_OPT_NUM, "X", NULL, "starved: share below X times the fair share (default 0.5)"},
+	{"starved-age", 0, KT_OPT_NUM, "SECS", NULL, "starved applies to endpoints ready for less than SECS (default 600)"},
+	{"min-connections", 0, KT_OPT_INT, "N", NULL, "no verdict for Services with fewer open connections (default 4)"},
+	{"bpffs", 0, KT_OPT_STR, "DIR", "dir", "BPF filesystem root for the Cilium CT maps (default /sys/fs/bpf)"},
+	{"node", 0, KT_OPT_STR, "NAME", "node", "node name to record (live) or to show (--from a bundle with several nodes)"},
+	{"objects", 0, KT_OPT_STR, "FILE", "file", "take Services/EndpointSlices/Pods from this bundle or kubectl List JSON, flows live"},
+	{"sockets", 0, KT_OPT_FLAG, NULL, NULL, "also count TCP sockets on this node (inet_diag) for Services no NAT state covers"},
+	{"all", 0, KT_OPT_FLAG, NULL, NULL, "list Services without flows too"},
+	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
+	{0},
+};
+
+struct feed_ctx {
+	struct kt_cli *c;
+	struct kt_snapshot *objs;
+	struct kt_snapshot *cur, *prev;   /* scratch snapshots holding one live sample each */
+	struct kt_arena *ra;              /* result arena */
+	struct kt_imb_result *res;
+	struct kt_imb_opts io;
+	struct kt_node_opts no;
+	struct kt_flow_opts fo;
+	uint16_t *ports;
+	bool live;
+	uint32_t sample_ix;               /* bundle: which stored sample */
+	struct kt_findings findings;
+};
+
+static bool node_readable(void)
+{
+	return geteuid() == 0;
+}
+
+static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned errlen)
+{
+	struct feed_ctx *f = vctx;
+	struct kt_diag d;
+	memset(&d, 0, sizeof(d));
+	const struct kt_flow_sample *cur = NULL, *prev = NULL;
+	if (f->live) {
+		struct kt_snapshot *s = kt_snapshot_new();
+		if (kt_flows_collect_ex(s, &f->no, &f->fo, &d) < 0) {
+			snprintf(err, errlen, "%s", d.msg);
+			kt_snapshot_free(s);
+			return NULL;
+		}
+		kt_snapshot_free(f->prev);
+		f->prev = f->cur;
+		f->cur = s;
+		cur = s->n_flows ? &s->flows[0] : NULL;
+		prev = f->prev && f->prev->n_flows ? &f->prev->flows[0] : NULL;
+	} else {
+		if (f->res)
+			return f->res;
+		cur = f->sample_ix < f->objs->n_flows ? &f->objs->flows[f->sample_ix] : NULL;
+	}
+	kt_findings_release(&f->findings);
+	memset(&f->findings, 0, sizeof(f->findings));
+	if (f->ra)
+		kt_arena_free(f->ra);
+	f->ra = kt_arena_new();
+	f->res = NULL;
+	kt_imbalance_analyze(f->objs, cur, prev, &f->io, f->ra, &f->res);
+	return f->res;
+}
+
+/* ---- text / JSON ---------------------------------------------------- */
+
+static const char *fmt_bytes(double v, char *buf, size_t n)
+{
+	static const char *u[] = {"", "k", "M", "G", "T", "P"};
+	int i = 0;
+	if (v < 0) {
+		snprintf(buf, n, "-");
+		return buf;
+	}
+	while (v >= 1000 && i < 5) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f%s" : "%.0f%s", v, u[i]);
+	return buf;
+}
+
+static void json_num_or_null(struct kt_jw *w, const char *k, double v)
+{
+	if (v < 0 || !isfinite(v))
+		kt_jw_knull(w, k);
+	else
+		kt_jw_kdouble(w, k, round(v * 1000) / 1000);
+}
+
+static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r)
+{
+	struct kt_jw *w = kt_jw_new(stdout, true);
+	kt_jw_obj(w);
+	kt_jw_kdouble(w, "sampleSeconds", round(r->sample_s * 1000) / 1000);
+	kt_jw_kstr(w, "node", r->node);
+	kt_jw_kstr(w, "source", r->source);
+	kt_jw_key(w, "dataplane");
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "mode", r->mode);
+	kt_jw_kstr(w, "source", f->live ? "node" : "bundle");
+	kt_jw_obj_end(w);
+	kt_jw_kbool(w, "acct", r->acct);
+	kt_jw_kbool(w, "timestamps", r->timestamps);
+	kt_jw_kuint(w, "entriesSeen", r->entries_seen);
+	kt_jw_key(w, "ages");
+	kt_jw_obj(w);
+	kt_jw_kbool(w, "known", r->timestamps);
+	kt_jw_kuint(w, "connections", r->connections);
+	kt_jw_kuint(w, "older1m", r->older_1m);
+	kt_jw_kuint(w, "older10m", r->older_10m);
+	kt_jw_kuint(w, "older1h", r->older_1h);
+	kt_jw_obj_end(w);
+	kt_jw_key(w, "services");
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < r->n_svcs; i++) {
+		const struct kt_imb_service *s = &r->svcs[i];
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "namespace", s->namespace);
+		kt_jw_kstr(w, "name", s->name);
+		kt_jw_kstr(w, "mode", s->mode);
+		kt_jw_kuint(w, "frontends", s->n_frontends);
+		kt_jw_kuint(w, "connections", s->connections);
+		kt_jw_kuint(w, "total", s->total);
+		json_num_or_null(w, "newPerSecond", s->new_per_s);
+		kt_jw_kuint(w, "bytes", s->bytes);
+		json_num_or_null(w, "bytesPerSecond", s->bytes_per_s);
+		kt_jw_key(w, "imbalance");
+		kt_jw_obj(w);
+		kt_jw_kdouble(w, "maxOverMean", round(s->max_over_mean * 1000) / 1000);
+		kt_jw_kdouble(w, "cv", round(s->cv * 1000) / 1000);
+		kt_jw_kdouble(w, "gini", round(s->gini * 1000) / 1000);
+		kt_jw_obj_end(w);
+		kt_jw_key(w, "ages");
+		kt_jw_obj(w);
+		kt_jw_kbool(w, "known", s->ages_known);
+		kt_jw_kuint(w, "older1m", s->older_1m);
+		kt_jw_kuint(w, "older10m", s->older_10m);
+		kt_jw_kuint(w, "older1h", s->older_1h);
+		kt_jw_obj_end(w);
+		kt_jw_kstr(w, "verdict", s->verdict != KT_RULE_COUNT ? kt_rules[s->verdict].id : NULL);
+		kt_jw_kstr(w, "reason", s->reason);
+		kt_jw_key(w, "backends");
+		kt_jw_arr(w);
+		for (uint32_t j = 0; j < s->n_be; j++) {
+			const struct kt_imb_backend *b = &s->be[j];
+			kt_jw_obj(w);
+			kt_jw_kstr(w, "ip", b->ip);
+			kt_jw_kint(w, "port", b->port);
+			kt_jw_kstr(w, "pod", b->pod);
+			kt_jw_kstr(w, "node", b->node);
+			kt_jw_kuint(w, "connections", b->connections);
+			kt_jw_kuint(w, "total", b->total);
+			json_num_or_null(w, "newPerSecond", b->new_per_s);
+			kt_jw_kuint(w, "bytes", b->bytes_in + b->bytes_out);
+			kt_jw_kuint(w, "bytesIn", b->bytes_in);
+			kt_jw_kuint(w, "bytesOut", b->bytes_out);
+			json_num_or_null(w, "bytesPerSecond", b->bytes_per_s);
+			kt_jw_kdouble(w, "share", round(b->share * 10000) / 10000);
+			kt_jw_kdouble(w, "byteShare", round(b->byte_share * 10000) / 10000);
+			kt_jw_kdouble(w, "fairShare", round(b->fair_share * 10000) / 10000);
+			kt_jw_kbool(w, "ready", b->ready);
+			kt_jw_kbool(w, "terminating", b->terminating);
+			if (b->ready_age >= 0)
+				kt_jw_kint(w, "readyAgeSeconds", b->ready_age);
+			else
+				kt_jw_knull(w, "readyAgeSeconds");
+			kt_jw_key(w, "flags");
+			kt_jw_arr(w);
+			if (b->flags & KT_IMB_HOT)
+				kt_jw_str(w, "hot");
+			if (b->flags & KT_IMB_STARVED)
+				kt_jw_str(w, "starved");
+			if (b->flags & KT_IMB_UNKNOWN)
+				kt_jw_str(w, "unknown");
+			if (b->flags & KT_IMB_TERMINATING)
+				kt_jw_str(w, "terminating");
+			kt_jw_arr_end(w);
+			kt_jw_obj_end(w);
+		}
+		kt_jw_arr_end(w);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
+	kt_jw_key(w, "findings");
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < f->findings.n; i++)
+		kt_render_finding_json(w, &f->findings.v[i], true);
+	kt_jw_arr_end(w);
+	kt_jw_key(w, "gaps");
+	kt_jw_arr(w);
+	struct kt_snapshot *gs[] = {f->objs, f->cur};
+	for (int k = 0; k < 2; k++)
+		for (uint32_t i = 0; gs[k] && i < gs[k]->n_gaps; i++) {
+			kt_jw_obj(w);
+			kt_jw_kstr(w, "what", gs[k]->gaps[i].what);
+			kt_jw_kstr(w, "why", gs[k]->gaps[i].why);
+			kt_jw_obj_end(w);
+		}
+	kt_jw_arr_end(w);
+	kt_jw_obj_end(w);
+	kt_jw_free(w);
+	(void)c;
+}
+
+static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r)
+{
+	char b1[32], b2[32], b3[32];
+	printf("%snode%s %s  %sdataplane%s %s  %sflows%s %s  %ssample%s %.1fs  %sconnections%s %u",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->node ? r->node : "?",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->mode ? r->mode : "unknown",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->source ? r->source : "none",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->sample_s,
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->connections);
+	if (r->timestamps)
+		printf("  ages >1m %u >10m %u >1h %u", r->older_1m, r->older_10m, r->older_1h);
+	printf("\n");
+	if (!r->n_svcs)
+		printf("\nno Service flows on this node%s\n", f->live ? " (no DNAT'ed connections in conntrack)" : "");
+	for (uint32_t i = 0; i < r->n_svcs; i++) {
+		const struct kt_imb_service *s = &r->svcs[i];
+		printf("\n%s%s/%s%s  %u open (%u total)  new/s %s  max/mean %.2f  cv %.2f  gini %.2f  [%s]\n",
+		       kt_c(c, KT_C_BOLD), s->namespace ? s->namespace : "", s->name ? s->name : "",
+		       kt_c(c, KT_C_RESET), s->connections, s->total,
+		       s->new_per_s >= 0 ? (snprintf(b1, sizeof(b1), "%.1f", s->new_per_s), b1) : "-",
+		       s->max_over_mean, s->cv, s->gini, s->mode);
+		printf("  %-22s %-24s %6s %6s %8s %6s %6s  %s\n", "BACKEND", "POD", "CONNS", "NEW/S", "BYTES",
+		       "SHARE", "FAIR", "FLAGS");
+		for (uint32_t j = 0; j < s->n_be; j++) {
+			const struct kt_imb_backend *b = &s->be[j];
+			char ep[64], flags[64] = "";
+			snprintf(ep, sizeof(ep), "%s:%d", b->ip, b->port);
+			if (b->flags & KT_IMB_HOT)
+				strncat(flags, "hot ", sizeof(flags) - strlen(flags) - 1);
+			if (b->flags & KT_IMB_STARVED)
+				strncat(flags, "starved ", sizeof(flags) - strlen(flags) - 1);
+			if (b->flags & KT_IMB_UNKNOWN)
+				strncat(flags, "unknown ", sizeof(flags) - strlen(flags) - 1);
+			if (b->flags & KT_IMB_TERMINATING)
+				strncat(flags, "terminating ", sizeof(flags) - strlen(flags) - 1);
+			const char *col = (b->flags & KT_IMB_HOT) ? kt_c(c, KT_C_RED)
+					: (b->flags & KT_IMB_STARVED) ? kt_c(c, KT_C_YELLOW) : "";
+			printf("  %-22s %-24.24s %6u %6s %8s %5.0f%% %5.0f%%  %s%s%s\n", ep, b->pod ? b->pod : "-",
+			       b->connections,
+			       b->new_per_s >= 0 ? (snprintf(b2, sizeof(b2), "%.1f", b->new_per_s), b2) : "-",
+			       fmt_bytes((double)(b->bytes_in + b->bytes_out), b3, sizeof(b3)), b->share * 100,
+			       b->fair_share * 100, col, flags, *col ? kt_c(c, KT_C_RESET) : "");
+		}
+		if (s->verdict != KT_RULE_COUNT) {
+			const struct kt_rule *ru = &kt_rules[s->verdict];
+			printf("  %s%s %s%s: %s\n", kt_c(c, KT_C_YELLOW), ru->id, ru->name, kt_c(c, KT_C_RESET),
+			       s->reason ? s->reason : ru->summary);
+			printf("  %sfix:%s %s\n", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET), ru->mitigation);
+		}
+	}
+	struct kt_snapshot *gs[] = {f->objs, f->cur};
+	bool first = true;
+	for (int k = 0; k < 2; k++)
+		for (uint32_t i = 0; gs[k] && i < gs[k]->n_gaps; i++) {
+			if (first)
+				printf("\n%sgaps:%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
+			first = false;
+			printf("  %s: %s\n", gs[k]->gaps[i].what, gs[k]->gaps[i].why);
+		}
+}
+
+/* ---- setup ----------------------------------------------------------- */
+
+static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d)
+{
+	const char *objects = kt_opt_str(c, "objects");
+	if (c->from)
+		return kt_cli_snapshot(c, NULL, 0, out, d);
+	if (objects)
+		return kt_bundle_load(objects, out, d);
+	static const struct kt_list_req reqs[] = {
+		{.res = KT_RES_SERVICES},
+		{.res = KT_RES_ENDPOINTSLICES},
+		{.res = KT_RES_PODS},
+		{.res = KT_RES_NODES, .optional = true},
+		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
+	};
+	int rc = kt_cli_snapshot(c, reqs, sizeof(reqs) / sizeof(reqs[0]), out, d);
+	if (rc < 0 && d->code == KT_EXIT_CLUSTER && node_readable()) {
+		/* node-only mode: frontends from the dataplane */
+		kt_log(1, "API unavailable (%s): using the node dataplane only", d->msg);
+		struct kt_snapshot *s = kt_snapshot_new();
+		s->source = "node";
+		kt_snapshot_gap(s, "API objects", "%s", d->msg);
+		kt_diag_reset(d);
+		*api_gap = true;
+		*out = s;
+		return 0;
+	}
+	return rc;
+}
+
+static int run(struct kt_cli *c)
+{
+	struct kt_diag d;
+	memset(&d, 0, sizeof(d));
+	struct feed_ctx f;
+	memset(&f, 0, sizeof(f));
+	f.c = c;
+	int rc = 0;
+	bool once = kt_opt_flag(c, "once") || !isatty(1) || c->out == KT_OUT_JSON;
+	double interval = kt_opt_num(c, "interval", once ? 1.0 : 2.0);
+	if (!(interval >= 0.1 && interval <= 3600))
+		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds between 0.1 and 3600", "invalid --interval");
+	f.io.hot_factor = kt_opt_num(c, "hot-factor", 1.5);
+	f.io.starved_factor = kt_opt_num(c, "starved-factor", 0.5);
+	f.io.starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
+	long mc = kt_opt_int(c, "min-connections", 4);
+	if (!(f.io.hot_factor > 1 && f.io.hot_factor < 1000) || !(f.io.starved_factor > 0 && f.io.starved_factor < 1) ||
+	    f.io.starved_age <= 0 || mc < 1 || mc > 1000000)
+		return kt_cli_error(c, KT_EXIT_USAGE,
+				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
+				    "invalid threshold");
+	f.io.min_conns = (uint32_t)mc;
+	f.io.all_services = kt_opt_flag(c, "all") || !once;
+	if (c->argc > 1)
+		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
+	const char *sns = NULL, *sname = NULL;
+	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &sns, &sname, &d) < 0)
+		return kt_cli_fail(c, &d);
+
+	bool api_gap = false;
+	rc = load_objects(c, &f.objs, &api_gap, &d);
+	if (rc < 0)
+		return kt_cli_fail(c, &d);
+	f.live = !c->from;
+	f.no.node_name = kt_opt_str(c, "node");
+	f.no.bpffs = kt_opt_str(c, "bpffs");
+	f.no.no_metrics = true;
+	f.fo.sockets = kt_opt_flag(c, "sockets");
+	if (f.live) {
+		if (!node_readable()) {
+			rc = kt_cli_error(c, KT_EXIT_CLUSTER,
+					  "run as root on the node (or use --from BUNDLE to show stored flows)",
+					  "cannot read this node's conntrack table: not root");
+			goto out;
+		}
+		if (kt_dp_collect) {
+			struct kt_diag dd;
+			memset(&dd, 0, sizeof(dd));
+			if (sname) {
+				f.no.want_svc_filter = true;
+				f.no.svc_namespace = sns;
+				f.no.svc_name = sname;
+			}
+			if (kt_dp_collect(f.objs, &f.no, &dd) < 0)
+				kt_cli_warn(c, "node dataplane: %s (using the API's Services and EndpointSlices)", dd.msg);
+			kt_snapshot_finish(f.objs);
+		}
+	} else if (f.no.node_name) {
+		f.io.node = f.no.node_name;
+		uint32_t i;
+		for (i = 0; i < f.objs->n_flows; i++)
+			if (!strcmp(f.objs->flows[i].node, f.no.node_name))
+				break;
+		if (i == f.objs->n_flows) {
+			rc = kt_cli_error(c, KT_EXIT_NOTFOUND, "see the nodes with 'ktrace dataplane --from BUNDLE'",
+					  "the bundle has no flow sample for node '%s'", f.no.node_name);
+			goto out;
+		}
+		f.sample_ix = i;
+	} else if (!f.objs->n_flows) {
+		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect --node')");
+	}
+	if (sname) {
+		if (f.objs->n_services && kt_find_service(f.objs, sns, sname) == KT_NONE) {
+			const char **cands = calloc(f.objs->n_services, sizeof(*cands));
+			unsigned n = 0;
+			for (uint32_t i = 0; i < f.objs->n_services; i++)
+				if (!strcmp(f.objs->services[i].meta.namespace, sns))
+					cands[n++] = f.objs->services[i].meta.name;
+			kt_cli_not_found(&d, "service", sns, sname, cands, n);
+			free(cands);
+			rc = kt_cli_fail(c, &d);
+			goto out;
+		}
+		if (once) {
+			f.io.ns = sns;
+			f.io.name = sname;
+		}
+	}
+
+	if (once) {
+		const struct kt_imb_result *r;
+		char err[1024] = "";
+		if (f.live) {
+			/* two samples: rates need a gap */
+			if (!feed_next(&f, err, sizeof(err)))
+				goto feed_err;
+			struct timespec ts = {(time_t)interval, (long)((interval - floor(interval)) * 1e9)};
+			nanosleep(&ts, NULL);
+		}
+		r = feed_next(&f, err, sizeof(err));
+		if (!r)
+			goto feed_err;
+		kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
+		kt_findings_sort(&f.findings);
+		if (c->out == KT_OUT_JSON)
+			render_json(c, &f, r);
+		else
+			render_text(c, &f, r);
+		rc = 0;
+		goto out;
+feed_err:
+		rc = kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "flow sample: %s", err);
+		goto out;
+	}
+
+	struct kt_imb_feed feed = {.next = feed_next, .ctx = &f, .live = f.live};
+	struct kt_imb_view_opts vo = {
+		.interval = interval,
+		.start_ns = sns,
+		.start_name = sname,
+		.frames = kt_opt_int(c, "frames", 0),
+		.use_color = c->color == 1,
+	};
+	rc = kt_tui_imbalance(c, &feed, &vo);
+out:
+	kt_findings_release(&f.findings);
+	if (f.ra)
+		kt_arena_free(f.ra);
+	kt_snapshot_free(f.cur);
+	kt_snapshot_free(f.prev);
+	kt_snapshot_free(f.objs);
+	free(f.ports);
+	return rc;
+}
+
+const struct kt_command kt_cmd_imbalance = {
+	.name = "imbalance",
+	.run = run,
+	.opts = opts,
+	.usage = "[SERVICE]",
+	.summary = "live dashboard of per-Pod connection and byte share on this node",
+	.description =
+		"Reads this node's NAT state (conntrack; Cilium's CT map when present) and joins every\n"
+		"Service connection to its frontend and backend, from the node dataplane when readable\n"
+		"and from the API's Services and EndpointSlices otherwise. Shows per endpoint the open\n"
+		"connections, new connections/s, bytes, the share of connections against the fair share\n"
+		"(1/n or the dataplane's weights), hot and starved markers, and a diagnosis keyed to\n"
+		"KT402 connection-imbalance, KT403 new-endpoint-starved, KT401 long-lived connections\n"
+		"and KT404 session affinity. Needs root on the node for live flows.\n"
+		"\n"
+		"Dashboard keys: arrows/j/k move, Enter open, Esc back, s sort, / filter, p pause,\n"
+		"+/- interval, ? help, q quit.\n"
+		"\n"
+		"Examples:\n"
+		"  ktrace imbalance                        dashboard of every Service with flows\n"
+		"  ktrace imbalance svc/orders -n shop     start on one Service\n"
+		"  ktrace imbalance --once -o json         one sample as JSON (also without a TTY)\n"
+		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
+		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
+	.outputs = "text|json",
+};

@@ -1,0 +1,15 @@
+/* Internal to cli/: the command and global option tables (cli/main.c) for
+ * help, completion and man-page generation. */
+#ifndef KT_CLI_SPEC_H
+#define KT_CLI_SPEC_H
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+extern const struct kt_command *const kt_commands[];
+extern const struct kt_option kt_global_opts[];
+void kt_cli_command_help(FILE *f, const struct kt_command *c);
+void kt_cli_resolve_color(struct kt_cli *c);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * kt_dp_collect(): one node's dataplane, whatever programmed it. Either the
+ * saved dumps named in the options (iptables-save text, `nft -j list
+ * ruleset`, `ipvsadm-save -n`), or the live kernel of this host: iptables
+ * (nft and legacy backends), nftables mode, IPVS, Cilium's pinned BPF maps
+ * and kube-proxy's metrics. Every reader records what it could not read as
+ * a snapshot gap; only malformed dump files are errors.
+ * Must not: print, judge, or write to the kernel.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collectors/dp_internal.h"
+#include "ktrace/arena.h"
+
+bool kt_node_readable(void)
+{
+	if (geteuid() == 0)
+		return true;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return false;
+	char line[256];
+	bool ok = false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long caps;
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			ok = (caps >> 12) & 1; /* CAP_NET_ADMIN */
+	}
+	fclose(f);
+	return ok;
+}
+
+static const char *host_name(char *buf, size_t n)
+{
+	if (gethostname(buf, n) != 0 || !buf[0])
+		snprintf(buf, n, "localhost");
+	buf[n - 1] = 0;
+	return buf;
+}
+
+int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
+{
+	char hn[256];
+	const char *name = o->node_name ? o->node_name : host_name(hn, sizeof(hn));
+	bool files = o->iptables_save || o->nft_json || o->ipvsadm;
+	if (files) {
+		char src[1024] = "";
+		size_t off = 0;
+		if (o->iptables_save)
+			off += (size_t)snprintf(src + off, sizeof(src) - off, "iptables-save %s ", o->iptables_save);
+		if (o->nft_json && off < sizeof(src))
+			off += (size_t)snprintf(src + off, sizeof(src) - off, "nft-json %s ", o->nft_json);
+		if (o->ipvsadm && off < sizeof(src))
+			off += (size_t)snprintf(src + off, sizeof(src) - off, "ipvsadm %s ", o->ipvsadm);
+		if (off && off <= sizeof(src) && src[off - 1] == ' ')
+			src[off - 1] = 0;
+		struct kt_dp_node *n = kt_dpn_node(snap, name, src);
+		uint32_t first = n->n_svcs;
+		int rc = 0;
+		if (o->iptables_save && (rc = kt_dp_iptables_file(snap, n, o, d)) < 0)
+			return rc;
+		/* kt_dpn_node may move when other nodes were appended; re-find */
+		n = kt_dpn_node(snap, name, src);
+		if (o->nft_json && (rc = kt_dp_nft_json_file(snap, n, o, d)) < 0)
+			return rc;
+		if (o->ipvsadm && (rc = kt_dp_ipvsadm_file(snap, n, o, d)) < 0)
+			return rc;
+		kt_dp_resolve_names(snap, n, first);
+		return 0;
+	}
+	struct kt_dp_node *n = kt_dpn_node(snap, name, "live");
+	if (!kt_node_readable()) {
+		kt_snapshot_gap(snap, "node dataplane", "not root and no CAP_NET_ADMIN: cannot read netfilter, IPVS or BPF maps");
+		return 0;
+	}
+	int legacy = kt_dp_iptables_legacy(snap, n, o);
+	int nft = kt_dp_iptables_nft(snap, n, o);
+	if (legacy > 0 && nft > 0)
+		kt_dpn_note(snap, n,
+			    "kube-proxy chains exist in both iptables-nft and iptables-legacy: both are evaluated; "
+			    "the stale set may forward to old endpoints");
+	kt_dp_nftables(snap, n, o);
+	uint32_t first = n->n_svcs;
+	kt_dp_ipvs(snap, n, o);
+	kt_dp_cilium(snap, n, o);
+	kt_dp_resolve_names(snap, n, first);
+	if (!o->no_metrics)
+		kt_dp_metrics(snap, n, o);
+	return 0;
+}

@@ -1,0 +1,757 @@
+/*
+ * nf_tables access through libnftnl, shared by the iptables-nft reader
+ * (tables ip/ip6 nat and filter, rules written by iptables-nft with
+ * xtables compat match/target payloads) and the nftables-mode reader
+ * (kube-proxy's ip/ip6 kube-proxy tables: native expressions, sets, maps).
+ *
+ * Requests are dumps only (GETTABLE/GETCHAIN/GETRULE/GETSET/GETSETELEM),
+ * rules are dumped per chain (the kernel re-walks the whole table on every
+ * resume of a table-wide rule dump) and decoded into struct kt_nft_rule:
+ * a register tracker follows payload/meta/immediate/numgen/fib loads into
+ * cmp/range/lookup/nat expressions, and kt_xt_match()/kt_xt_target()
+ * decode the binary xt_* structs (comment, statistic, recent, addrtype,
+ * tcp/udp, mark, nfacct; DNAT, MASQUERADE, MARK) with length checks.
+ * Must not: send anything but dump/get requests, print, or judge.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include "collectors/dp_internal.h"
+
+#define REQ_SIZE 2048
+
+/* ---- xtables compat payloads ---------------------------------------- */
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static void fmt_addr(const uint8_t *a, uint8_t family, char *out, size_t n)
+{
+	if (!inet_ntop(family == 10 ? AF_INET6 : AF_INET, a, out, (socklen_t)n))
+		snprintf(out, n, "?");
+}
+
+void kt_xt_match(struct kt_ipt_rule *r, const char *name, uint32_t rev, const void *info, size_t len,
+		 char *comment, size_t csz)
+{
+	const uint8_t *p = info;
+	if (!name || !p)
+		return;
+	if (strcmp(name, "comment") == 0) {
+		size_t n = strnlen((const char *)p, len < 256 ? len : 256);
+		if (n >= csz)
+			n = csz - 1;
+		memcpy(comment, p, n);
+		comment[n] = 0;
+		r->comment = comment;
+		r->comment_len = n;
+	} else if (strcmp(name, "statistic") == 0 && len >= 8) {
+		uint16_t mode = rd16(p), flags = rd16(p + 2);
+		if (mode == 0 && !(flags & 1)) {
+			r->has_prob = true;
+			r->prob = (double)rd32(p + 4) / 2147483648.0;
+		}
+	} else if (strcmp(name, "recent") == 0 && len >= 212) {
+		/* xt_recent_mtinfo(_v1): seconds, hit_count, check_set, invert, name[200], side */
+		uint8_t cs = p[8];
+		r->recent_seconds = (int32_t)rd32(p);
+		if (cs & (0x01 | 0x04)) /* XT_RECENT_CHECK | XT_RECENT_UPDATE */
+			r->recent |= KT_RECENT_CHECK;
+		if (cs & 0x02)
+			r->recent |= KT_RECENT_SET;
+		(void)rev;
+	} else if (strcmp(name, "addrtype") == 0 && len >= 8 && rev >= 1) {
+		uint16_t src = rd16(p), dst = rd16(p + 2);
+		uint32_t fl = rd32(p + 4);
+		if ((src & 4) && !(fl & 1))
+			r->src_local = true;
+		if ((dst & 4) && !(fl & 2))
+			r->dst_local = true;
+	} else if ((strcmp(name, "tcp") == 0 || strcmp(name, "udp") == 0 || strcmp(name, "sctp") == 0) &&
+		   len >= 8) {
+		uint16_t d0 = rd16(p + 4), d1 = rd16(p + 6);
+		if (!(d0 == 0 && d1 == 0xffff) && d0)
+			r->dport = d0;
+		if (!r->proto)
+			r->proto = name[0] == 't' ? 6 : name[0] == 'u' ? 17 : 132;
+	} else if (strcmp(name, "mark") == 0) {
+		r->mark_match = true;
+	} else if (strcmp(name, "nfacct") == 0) {
+		r->nfacct = true;
+	}
+}
+
+void kt_xt_target(struct kt_ipt_rule *r, const char *name, uint32_t rev, const void *info, size_t len,
+		  uint8_t family)
+{
+	const uint8_t *p = info;
+	if (!name)
+		return;
+	if (strcmp(name, "DNAT") == 0) {
+		r->verdict = KT_IPT_DNAT;
+		if (!p)
+			return;
+		if (rev >= 1 && len >= 40) {
+			/* nf_nat_range(2): flags, min_addr[16], max_addr[16], min_proto, max_proto */
+			uint32_t fl = rd32(p);
+			if (fl & 1)
+				fmt_addr(p + 4, family, r->dnat_ip, sizeof(r->dnat_ip));
+			if (fl & 2)
+				r->dnat_port = ntohs(rd16(p + 36));
+		} else if (rev == 0 && len >= 20) {
+			/* nf_nat_ipv4_multi_range_compat: rangesize, {flags, min_ip, max_ip, min, max} */
+			uint32_t fl = rd32(p + 4);
+			if (fl & 1)
+				fmt_addr(p + 8, 2, r->dnat_ip, sizeof(r->dnat_ip));
+			if (fl & 2)
+				r->dnat_port = ntohs(rd16(p + 16));
+		}
+	} else if (strcmp(name, "MASQUERADE") == 0) {
+		r->verdict = KT_IPT_MASQ;
+		if (p && len >= 8 && (rd32(p + 4) & 0x10))
+			r->random_fully = true;
+	} else if (strcmp(name, "MARK") == 0) {
+		r->verdict = KT_IPT_MARK;
+	} else if (strcmp(name, "REJECT") == 0) {
+		r->verdict = KT_IPT_REJECT;
+	} else {
+		r->verdict = KT_IPT_OTHER;
+	}
+}
+
+/* ---- native expression decoder -------------------------------------- */
+
+enum rkind { R_NONE, R_PAYLOAD, R_META, R_IMM, R_NUMGEN, R_FIB };
+
+struct reg {
+	uint8_t kind;
+	uint32_t base, off, len;
+	uint32_t key;            /* meta key / fib result */
+	uint32_t fib_flags;
+	uint32_t mod;
+	uint8_t data[16];
+	uint32_t dlen;
+	uint8_t mask[16];
+	bool has_mask;
+};
+
+#define NREGS 32
+
+static struct reg *regp(struct reg *regs, uint32_t r)
+{
+	return r < NREGS ? &regs[r] : NULL;
+}
+
+static int prefix_len(const uint8_t *m, uint32_t n)
+{
+	int bits = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t b = m[i];
+		while (b & 0x80) {
+			bits++;
+			b = (uint8_t)(b << 1);
+		}
+		if (m[i] != 0xff)
+			break;
+	}
+	return bits;
+}
+
+static void addr_cmp(struct kt_ipt_rule *r, const struct reg *g, const uint8_t *data, uint32_t dlen, bool neq,
+		     uint8_t family, bool src)
+{
+	uint8_t full[16] = {0};
+	uint32_t alen = family == 10 ? 16 : 4;
+	memcpy(full, data, dlen < alen ? dlen : alen);
+	int plen = g->has_mask ? prefix_len(g->mask, alen) : (int)(g->len * 8);
+	char ip[INET6_ADDRSTRLEN];
+	fmt_addr(full, family, ip, sizeof(ip));
+	char *dst = src ? r->src : r->dst;
+	snprintf(dst, sizeof(r->src), "%s/%d", ip, plen);
+	if (src)
+		r->src_neg = neq;
+	else
+		r->dst_neg = neq;
+}
+
+struct dec {
+	struct kt_nft_rule *out;
+	uint8_t family;
+	struct reg regs[NREGS];
+};
+
+static void on_cmp(struct dec *d, struct nftnl_expr *e)
+{
+	struct kt_ipt_rule *r = &d->out->ipt;
+	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG);
+	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
+	uint32_t dlen = 0;
+	const uint8_t *data = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &dlen);
+	struct reg *g = regp(d->regs, sreg);
+	if (!g || !data)
+		return;
+	bool neq = op == NFT_CMP_NEQ;
+	if (g->kind == R_PAYLOAD && g->base == NFT_PAYLOAD_NETWORK_HEADER) {
+		if (d->family == 10) {
+			if (g->off == 8)
+				addr_cmp(r, g, data, dlen, neq, 10, true);
+			else if (g->off == 24)
+				addr_cmp(r, g, data, dlen, neq, 10, false);
+			else if (g->off == 6 && dlen >= 1 && !neq)
+				r->proto = data[0];
+		} else {
+			if (g->off == 12)
+				addr_cmp(r, g, data, dlen, neq, 2, true);
+			else if (g->off == 16)
+				addr_cmp(r, g, data, dlen, neq, 2, false);
+			else if (g->off == 9 && dlen >= 1 && !neq)
+				r->proto = data[0];
+		}
+	} else if (g->kind == R_PAYLOAD && g->base == NFT_PAYLOAD_TRANSPORT_HEADER && g->off == 2 && dlen >= 2) {
+		if (!neq)
+			r->dport = ntohs(rd16(data));
+	} else if (g->kind == R_META) {
+		if (g->key == NFT_META_L4PROTO && dlen >= 1 && !neq)
+			r->proto = data[0];
+		else if (g->key == NFT_META_MARK)
+			r->mark_match = true;
+		else if (g->key == NFT_META_IIFNAME || g->key == NFT_META_IIF)
+			snprintf(r->src, sizeof(r->src), "iif");
+	} else if (g->kind == R_FIB && g->key == NFT_FIB_RESULT_ADDRTYPE && dlen >= 4) {
+		uint32_t t = rd32(data);
+		if (t == 2 /* RTN_LOCAL */ && !neq) {
+			if (g->fib_flags & NFTA_FIB_F_SADDR) {
+				d->out->fib_saddr_local = true;
+				r->src_local = true;
+			} else if (g->fib_flags & NFTA_FIB_F_DADDR) {
+				d->out->fib_daddr_local = true;
+				r->dst_local = true;
+			}
+		}
+	}
+}
+
+static void on_lookup(struct dec *d, struct nftnl_expr *e)
+{
+	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG);
+	const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+	struct reg *g = regp(d->regs, sreg);
+	struct kt_nft_rule *o = d->out;
+	if (set)
+		snprintf(o->lookup_set, sizeof(o->lookup_set), "%s", set);
+	o->lookup_vmap = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) &&
+			 nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) == NFT_REG_VERDICT;
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS))
+		o->lookup_inv = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV;
+	o->lookup_key = KT_NFT_KEY_OTHER;
+	if (!g)
+		return;
+	if (g->kind == R_NUMGEN) {
+		o->lookup_key = KT_NFT_KEY_NUMGEN;
+		o->numgen_mod = g->mod;
+	} else if (g->kind == R_PAYLOAD && g->base == NFT_PAYLOAD_NETWORK_HEADER) {
+		bool daddr = d->family == 10 ? g->off == 24 : g->off == 16;
+		bool saddr = d->family == 10 ? g->off == 8 : g->off == 12;
+		o->lookup_key = daddr ? KT_NFT_KEY_DADDR : saddr ? KT_NFT_KEY_SADDR : KT_NFT_KEY_OTHER;
+	} else if (g->kind == R_META && g->key == NFT_META_L4PROTO) {
+		o->lookup_key = KT_NFT_KEY_L4PORT;
+	}
+}
+
+static void on_imm(struct dec *d, struct nftnl_expr *e)
+{
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG);
+	struct kt_ipt_rule *r = &d->out->ipt;
+	if (dreg == NFT_REG_VERDICT) {
+		int32_t v = (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+		const char *ch = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)
+									       : NULL;
+		switch (v) {
+		case NFT_JUMP: r->verdict = KT_IPT_JUMP; break;
+		case NFT_GOTO: r->verdict = KT_IPT_GOTO; break;
+		case NFT_RETURN: r->verdict = KT_IPT_RETURN; break;
+		case NF_ACCEPT: r->verdict = KT_IPT_ACCEPT; break;
+		case NF_DROP: r->verdict = KT_IPT_DROP; break;
+		default: break;
+		}
+		if (ch) {
+			snprintf(d->out->target, sizeof(d->out->target), "%s", ch);
+			r->target = d->out->target;
+			r->target_len = strlen(d->out->target);
+		}
+		return;
+	}
+	struct reg *g = regp(d->regs, dreg);
+	if (!g)
+		return;
+	uint32_t len = 0;
+	const void *data = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+	memset(g, 0, sizeof(*g));
+	g->kind = R_IMM;
+	if (data) {
+		g->dlen = len > 16 ? 16 : len;
+		memcpy(g->data, data, g->dlen);
+	}
+}
+
+static void on_nat(struct dec *d, struct nftnl_expr *e)
+{
+	struct kt_ipt_rule *r = &d->out->ipt;
+	uint32_t type = nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE);
+	if (type != NFT_NAT_DNAT) {
+		r->verdict = KT_IPT_OTHER;
+		return;
+	}
+	r->verdict = KT_IPT_DNAT;
+	uint32_t fam = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FAMILY) ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY)
+								     : d->family;
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MIN)) {
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN));
+		if (g && g->kind == R_IMM && g->dlen >= (fam == 10 ? 16u : 4u))
+			fmt_addr(g->data, (uint8_t)fam, r->dnat_ip, sizeof(r->dnat_ip));
+	}
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MIN)) {
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN));
+		if (g && g->kind == R_IMM && g->dlen >= 2)
+			r->dnat_port = ntohs(rd16(g->data));
+	}
+}
+
+static int decode_expr(struct nftnl_expr *e, void *ctx)
+{
+	struct dec *d = ctx;
+	struct kt_nft_rule *o = d->out;
+	struct kt_ipt_rule *r = &o->ipt;
+	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	if (!n)
+		return 0;
+	if (strcmp(n, "payload") == 0) {
+		if (!nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG))
+			return 0;
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG));
+		if (!g)
+			return 0;
+		memset(g, 0, sizeof(*g));
+		g->kind = R_PAYLOAD;
+		g->base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+		g->off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+		g->len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	} else if (strcmp(n, "meta") == 0) {
+		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+		if (nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG)) {
+			if (key == NFT_META_MARK) {
+				o->set_mark = true;
+				r->verdict = KT_IPT_MARK;
+			}
+			return 0;
+		}
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG));
+		if (!g)
+			return 0;
+		memset(g, 0, sizeof(*g));
+		g->kind = R_META;
+		g->key = key;
+	} else if (strcmp(n, "bitwise") == 0) {
+		struct reg *s = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG));
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG));
+		if (!s || !g)
+			return 0;
+		if (g != s)
+			*g = *s;
+		uint32_t ml = 0;
+		const void *m = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &ml);
+		if (m && ml <= 16) {
+			memcpy(g->mask, m, ml);
+			g->has_mask = true;
+		}
+	} else if (strcmp(n, "cmp") == 0) {
+		on_cmp(d, e);
+	} else if (strcmp(n, "range") == 0) {
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_SREG));
+		uint32_t l = 0;
+		const uint8_t *from = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &l);
+		if (g && from && l >= 2 && g->kind == R_PAYLOAD && g->base == NFT_PAYLOAD_TRANSPORT_HEADER &&
+		    g->off == 2)
+			r->dport = ntohs(rd16(from));
+	} else if (strcmp(n, "numgen") == 0) {
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_NG_DREG));
+		if (!g)
+			return 0;
+		memset(g, 0, sizeof(*g));
+		g->kind = R_NUMGEN;
+		g->mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
+	} else if (strcmp(n, "fib") == 0) {
+		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG));
+		if (!g)
+			return 0;
+		memset(g, 0, sizeof(*g));
+		g->kind = R_FIB;
+		g->key = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT);
+		g->fib_flags = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS);
+	} else if (strcmp(n, "lookup") == 0) {
+		on_lookup(d, e);
+	} else if (strcmp(n, "immediate") == 0) {
+		on_imm(d, e);
+	} else if (strcmp(n, "nat") == 0) {
+		on_nat(d, e);
+	} else if (strcmp(n, "masq") == 0) {
+		r->verdict = KT_IPT_MASQ;
+		if (nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS) &&
+		    (nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS) & 0x10))
+			r->random_fully = true;
+	} else if (strcmp(n, "dynset") == 0) {
+		o->dynset = true;
+		r->recent |= KT_RECENT_SET;
+	} else if (strcmp(n, "reject") == 0) {
+		r->verdict = KT_IPT_REJECT;
+	} else if (strcmp(n, "match") == 0) {
+		uint32_t l = 0;
+		const void *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &l);
+		kt_xt_match(r, nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME), nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV),
+			    info, l, o->comment, sizeof(o->comment));
+	} else if (strcmp(n, "target") == 0) {
+		uint32_t l = 0;
+		const void *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &l);
+		kt_xt_target(r, nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV),
+			     info, l, d->family);
+	}
+	return 0;
+}
+
+static int udata_cb(const struct nftnl_udata *attr, void *data)
+{
+	struct kt_nft_rule *o = data;
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT) {
+		const char *v = nftnl_udata_get(attr);
+		uint32_t l = nftnl_udata_len(attr);
+		if (v && l) {
+			size_t n = strnlen(v, l);
+			if (n >= sizeof(o->comment))
+				n = sizeof(o->comment) - 1;
+			memcpy(o->comment, v, n);
+			o->comment[n] = 0;
+			o->ipt.comment = o->comment;
+			o->ipt.comment_len = n;
+		}
+	}
+	return 0;
+}
+
+static void decode_rule(struct nftnl_rule *nr, uint8_t family, struct kt_nft_rule *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct dec d = {.out = out, .family = family};
+	out->ipt.handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
+	if (nftnl_rule_is_set(nr, NFTNL_RULE_USERDATA)) {
+		uint32_t l = 0;
+		const void *u = nftnl_rule_get_data(nr, NFTNL_RULE_USERDATA, &l);
+		if (u && l)
+			nftnl_udata_parse(u, l, udata_cb, out);
+	}
+	nftnl_expr_foreach(nr, decode_expr, &d);
+}
+
+int kt_nft_decode_rule_msg(const void *nlh, uint8_t family, struct kt_nft_rule *out)
+{
+	struct nftnl_rule *nr = nftnl_rule_alloc();
+	if (!nr)
+		abort();
+	int rc = nftnl_rule_nlmsg_parse(nlh, nr);
+	if (rc >= 0)
+		decode_rule(nr, family, out);
+	nftnl_rule_free(nr);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- dumps ---------------------------------------------------------- */
+
+static int nft_type(int msg)
+{
+	return (NFNL_SUBSYS_NFTABLES << 8) | msg;
+}
+
+struct tctx {
+	const char *table;
+	bool *exists;
+};
+
+static int table_cb(const void *nlh, void *ctx)
+{
+	struct tctx *t = ctx;
+	const struct nlmsghdr *h = nlh;
+	if (h->nlmsg_type != nft_type(NFT_MSG_NEWTABLE))
+		return 0;
+	struct nftnl_table *tb = nftnl_table_alloc();
+	if (!tb)
+		abort();
+	if (nftnl_table_nlmsg_parse(nlh, tb) >= 0) {
+		const char *n = nftnl_table_get_str(tb, NFTNL_TABLE_NAME);
+		if (n && strcmp(n, t->table) == 0)
+			*t->exists = true;
+	}
+	nftnl_table_free(tb);
+	return 0;
+}
+
+int kt_nft_tables(struct kt_nl *nl, uint8_t family, const char *table, bool *exists, char *err, size_t el)
+{
+	char buf[REQ_SIZE];
+	*exists = false;
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_DUMP, 0);
+	struct tctx t = {table, exists};
+	return kt_nl_dump(nl, h, h->nlmsg_len, table_cb, NULL, &t, err, el);
+}
+
+struct cctx {
+	const char *table;
+	int (*cb)(const char *name, bool base, void *ctx);
+	void *ctx;
+	uint32_t n;
+};
+
+static int chain_cb(const void *nlh, void *ctx)
+{
+	struct cctx *c = ctx;
+	const struct nlmsghdr *h = nlh;
+	if (h->nlmsg_type != nft_type(NFT_MSG_NEWCHAIN))
+		return 0;
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+	if (!ch)
+		abort();
+	int rc = 0;
+	if (nftnl_chain_nlmsg_parse(nlh, ch) >= 0) {
+		const char *t = nftnl_chain_get_str(ch, NFTNL_CHAIN_TABLE);
+		const char *n = nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME);
+		if (t && n && strcmp(t, c->table) == 0) {
+			if (++c->n > KT_DP_MAX_CHAINS)
+				rc = -1;
+			else
+				rc = c->cb(n, nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM), c->ctx);
+		}
+	}
+	nftnl_chain_free(ch);
+	return rc;
+}
+
+int kt_nft_chains(struct kt_nl *nl, uint8_t family, const char *table,
+		  int (*cb)(const char *name, bool base, void *ctx), void *ctx, char *err, size_t el)
+{
+	char buf[REQ_SIZE];
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, 0);
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+	if (!ch)
+		abort();
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_nlmsg_build_payload(h, ch);
+	nftnl_chain_free(ch);
+	struct cctx c = {table, cb, ctx, 0};
+	return kt_nl_dump(nl, h, h->nlmsg_len, chain_cb, NULL, &c, err, el);
+}
+
+struct rctx {
+	uint8_t family;
+	const char *chain;
+	struct kt_nft_rule *v;
+	uint32_t n, cap;
+	bool capped;
+	struct nftnl_rule *nr;
+};
+
+static int rule_cb(const void *nlh, void *ctx)
+{
+	struct rctx *c = ctx;
+	const struct nlmsghdr *h = nlh;
+	if (h->nlmsg_type != nft_type(NFT_MSG_NEWRULE))
+		return 0;
+	if (c->n >= KT_DP_MAX_RULES_PER_CHAIN) {
+		c->capped = true;
+		return 0;
+	}
+	struct nftnl_rule *nr = nftnl_rule_alloc();
+	if (!nr)
+		abort();
+	if (nftnl_rule_nlmsg_parse(nlh, nr) >= 0) {
+		const char *ch = nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN);
+		if (ch && strcmp(ch, c->chain) == 0) {
+			if (c->n == c->cap) {
+				c->cap = c->cap ? c->cap * 2 : 16;
+				c->v = realloc(c->v, c->cap * sizeof(*c->v));
+				if (!c->v)
+					abort();
+			}
+			decode_rule(nr, c->family, &c->v[c->n++]);
+		}
+	}
+	nftnl_rule_free(nr);
+	return 0;
+}
+
+static void rule_reset(void *ctx)
+{
+	((struct rctx *)ctx)->n = 0;
+}
+
+int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el)
+{
+	char buf[REQ_SIZE];
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		abort();
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	struct rctx c = {.family = family, .chain = chain};
+	int rc = kt_nl_dump(nl, h, h->nlmsg_len, rule_cb, rule_reset, &c, err, el);
+	if (rc == 0)
+		for (uint32_t i = 0; i < c.n; i++) {
+			/* pointers inside the struct refer to its own arrays: fix after realloc */
+			struct kt_nft_rule *x = &c.v[i];
+			if (x->ipt.comment)
+				x->ipt.comment = x->comment;
+			if (x->ipt.target)
+				x->ipt.target = x->target;
+			if (cb(x, ctx) < 0)
+				break;
+		}
+	if (c.capped && rc == 0) {
+		snprintf(err, el, "chain %s: more than %u rules", chain, KT_DP_MAX_RULES_PER_CHAIN);
+		rc = 1;
+	}
+	free(c.v);
+	return rc;
+}
+
+struct sctx {
+	const char *table;
+	int (*cb)(const struct kt_nft_set_info *s, void *ctx);
+	void *ctx;
+};
+
+static int set_cb(const void *nlh, void *ctx)
+{
+	struct sctx *c = ctx;
+	const struct nlmsghdr *h = nlh;
+	if (h->nlmsg_type != nft_type(NFT_MSG_NEWSET))
+		return 0;
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		abort();
+	int rc = 0;
+	if (nftnl_set_nlmsg_parse(nlh, s) >= 0) {
+		const char *t = nftnl_set_get_str(s, NFTNL_SET_TABLE);
+		struct kt_nft_set_info si = {0};
+		si.name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+		si.flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+		si.key_len = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+		if (nftnl_set_is_set(s, NFTNL_SET_TIMEOUT))
+			si.timeout_ms = nftnl_set_get_u64(s, NFTNL_SET_TIMEOUT);
+		if (t && si.name && strcmp(t, c->table) == 0)
+			rc = c->cb(&si, c->ctx);
+	}
+	nftnl_set_free(s);
+	return rc;
+}
+
+int kt_nft_sets(struct kt_nl *nl, uint8_t family, const char *table,
+		int (*cb)(const struct kt_nft_set_info *s, void *ctx), void *ctx, char *err, size_t el)
+{
+	char buf[REQ_SIZE];
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, family, NLM_F_DUMP, 0);
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		abort();
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	struct sctx c = {table, cb, ctx};
+	return kt_nl_dump(nl, h, h->nlmsg_len, set_cb, NULL, &c, err, el);
+}
+
+struct ectx {
+	int (*cb)(const struct kt_nft_elem *e, void *ctx);
+	void *ctx;
+	uint32_t n;
+};
+
+static int elem_cb(const void *nlh, void *ctx)
+{
+	struct ectx *c = ctx;
+	const struct nlmsghdr *h = nlh;
+	if (h->nlmsg_type != nft_type(NFT_MSG_NEWSETELEM))
+		return 0;
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		abort();
+	int rc = 0;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) >= 0) {
+		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+		struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_cur(it) : NULL;
+		while (e && rc == 0) {
+			if (++c->n > KT_DP_MAX_MAP_ENTRIES) {
+				rc = -1;
+				break;
+			}
+			struct kt_nft_elem ke = {0};
+			uint32_t kl = 0;
+			ke.key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &kl);
+			ke.key_len = kl;
+			ke.verdict = 1 << 30;
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT))
+				ke.verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+				ke.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+			if (ke.key)
+				rc = c->cb(&ke, c->ctx);
+			e = nftnl_set_elems_iter_next(it);
+		}
+		if (it)
+			nftnl_set_elems_iter_destroy(it);
+	}
+	nftnl_set_free(s);
+	return rc;
+}
+
+int kt_nft_elems(struct kt_nl *nl, uint8_t family, const char *table, const char *set,
+		 int (*cb)(const struct kt_nft_elem *e, void *ctx), void *ctx, char *err, size_t el)
+{
+	char buf[REQ_SIZE];
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		abort();
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nftnl_set_elems_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	struct ectx c = {cb, ctx, 0};
+	return kt_nl_dump(nl, h, h->nlmsg_len, elem_cb, NULL, &c, err, el);
+}

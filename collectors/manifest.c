@@ -1,0 +1,947 @@
+/*
+ * Manifest loader: reads Kubernetes YAML/JSON from files, directories and
+ * stdin with libyaml's event API, builds one cJSON tree per document
+ * (YAML 1.1 scalar typing as the Kubernetes decoder does, anchors and
+ * aliases with a bounded expansion budget, `<<` merge keys, nesting
+ * capped without recursion) and a position map from every cJSON node to
+ * the 1-based line/column of its key, then hands each document to
+ * kt_obj_ingest(). Owns the parser, the trees (freed per document) and the
+ * file buffers; never prints and never judges (rules do that).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "collectors/k8s_obj.h"
+#include "collectors/manifest.h"
+#include "ktrace/manifest.h"
+
+#define KT_Y_MAX_NODES (8u * 1024 * 1024)  /* per document */
+#define KT_Y_ALIAS_BASE (64u * 1024)        /* alias-expanded nodes allowed beyond 2x direct */
+#define KT_Y_MAX_ANCHORS 16384
+#define KT_DIR_MAX_DEPTH 64
+
+/* ---- position map: open addressing on the node pointer ---------------- */
+
+struct kt_ypos_ent {
+	const cJSON *k;
+	uint32_t line, col;
+};
+
+struct kt_ypos {
+	struct kt_ypos_ent *t;
+	size_t cap, n;
+	int32_t line_adjust;     /* subtracted from every line (Helm # Source:) */
+};
+
+static size_t phash(const void *p, size_t cap)
+{
+	uintptr_t x = (uintptr_t)p;
+	x ^= x >> 17;
+	x *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(x >> 20) & (cap - 1);
+}
+
+static void ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t col)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 1024;
+		struct kt_ypos_ent *nt = calloc(nc, sizeof(*nt));
+		if (!nt)
+			abort();
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->t[i].k)
+				continue;
+			size_t h = phash(m->t[i].k, nc);
+			while (nt[h].k)
+				h = (h + 1) & (nc - 1);
+			nt[h] = m->t[i];
+		}
+		free(m->t);
+		m->t = nt;
+		m->cap = nc;
+	}
+	size_t h = phash(k, m->cap);
+	while (m->t[h].k && m->t[h].k != k)
+		h = (h + 1) & (m->cap - 1);
+	if (!m->t[h].k)
+		m->n++;
+	m->t[h].k = k;
+	m->t[h].line = line;
+	m->t[h].col = col;
+}
+
+bool kt_ypos_lookup(void *ctx, const cJSON *node, uint32_t *line, uint32_t *col)
+{
+	struct kt_ypos *m = ctx;
+	if (!m || !m->cap || !node)
+		return false;
+	size_t h = phash(node, m->cap);
+	while (m->t[h].k) {
+		if (m->t[h].k == node) {
+			int64_t l = (int64_t)m->t[h].line - m->line_adjust;
+			*line = l >= 1 ? (uint32_t)l : 1;
+			*col = m->t[h].col;
+			return true;
+		}
+		h = (h + 1) & (m->cap - 1);
+	}
+	return false;
+}
+
+static void ypos_reset(struct kt_ypos *m)
+{
+	if (m->n)
+		memset(m->t, 0, m->cap * sizeof(*m->t));
+	m->n = 0;
+	m->line_adjust = 0;
+}
+
+/* ---- scalar typing (YAML 1.1 as go-yaml v2 / sigs.k8s.io/yaml) -------- */
+
+static bool is_int(const char *s, size_t n, double *out)
+{
+	size_t i = 0;
+	bool neg = false;
+	if (n && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i++;
+	}
+	if (i >= n)
+		return false;
+	double v = 0;
+	int base = 10;
+	if (n - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+		base = 16;
+		i += 2;
+	} else if (n - i > 1 && s[i] == '0') {
+		base = 8;
+		i++;
+	}
+	size_t digits = 0;
+	for (; i < n; i++) {
+		int d;
+		char ch = s[i];
+		if (ch == '_')
+			continue;
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if (base == 16 && ch >= 'a' && ch <= 'f')
+			d = ch - 'a' + 10;
+		else if (base == 16 && ch >= 'A' && ch <= 'F')
+			d = ch - 'A' + 10;
+		else
+			return false;
+		if (d >= base)
+			return false;
+		v = v * base + d;
+		digits++;
+	}
+	if (!digits && base != 8)
+		return false;
+	*out = neg ? -v : v;
+	return true;
+}
+
+static bool is_float(const char *s, size_t n, double *out)
+{
+	if (n == 0 || n > 64)
+		return false;
+	size_t i = 0;
+	if (s[0] == '-' || s[0] == '+')
+		i++;
+	bool digit = false, dot = false;
+	for (; i < n && (isdigit((unsigned char)s[i]) || s[i] == '.' || s[i] == '_'); i++) {
+		if (s[i] == '.') {
+			if (dot)
+				return false;
+			dot = true;
+		} else if (s[i] != '_')
+			digit = true;
+	}
+	if (!digit)
+		return false;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '-' || s[i] == '+'))
+			i++;
+		size_t st = i;
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+		if (i == st)
+			return false;
+	}
+	if (i != n)
+		return false;
+	char buf[72];
+	size_t o = 0;
+	for (size_t j = 0; j < n; j++)
+		if (s[j] != '_')
+			buf[o++] = s[j];
+	buf[o] = 0;
+	/* strtod is locale-dependent for the radix; manifests use '.', and
+	 * ktrace never calls setlocale(LC_NUMERIC). */
+	*out = strtod(buf, NULL);
+	return true;
+}
+
+static bool word_in(const char *s, size_t n, const char *const *list)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && !memcmp(*list, s, n))
+			return true;
+	return false;
+}
+
+static cJSON *typed_scalar(const yaml_event_t *e)
+{
+	const char *s = (const char *)e->data.scalar.value;
+	size_t n = e->data.scalar.length;
+	const char *tag = (const char *)e->data.scalar.tag;
+	bool plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
+	static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON",
+					    "y", "Y", NULL};
+	static const char *const falses[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF",
+					     "n", "N", NULL};
+	double d;
+	if (tag) {
+		if (!strcmp(tag, YAML_STR_TAG))
+			return cJSON_CreateString(s);
+		if (!strcmp(tag, YAML_NULL_TAG))
+			return cJSON_CreateNull();
+		if (!strcmp(tag, YAML_BOOL_TAG))
+			return cJSON_CreateBool(word_in(s, n, trues));
+		if ((!strcmp(tag, YAML_INT_TAG) || !strcmp(tag, YAML_FLOAT_TAG)) &&
+		    (is_int(s, n, &d) || is_float(s, n, &d)))
+			return cJSON_CreateNumber(d);
+		if (!plain)
+			return cJSON_CreateString(s);
+	}
+	if (!plain)
+		return cJSON_CreateString(s);
+	if (n == 0 || word_in(s, n, nulls))
+		return cJSON_CreateNull();
+	if (word_in(s, n, trues))
+		return cJSON_CreateTrue();
+	if (word_in(s, n, falses))
+		return cJSON_CreateFalse();
+	if ((isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+' || s[0] == '.') &&
+	    (is_int(s, n, &d) || is_float(s, n, &d)))
+		return cJSON_CreateNumber(d);
+	return cJSON_CreateString(s);
+}
+
+/* ---- the tree builder --------------------------------------------------- */
+
+struct frame {
+	cJSON *node;
+	char *key;               /* pending mapping key (malloc'd) */
+	uint32_t key_line, key_col;
+	bool has_merge;
+};
+
+struct anchor {
+	char *name;
+	cJSON *node;
+};
+
+struct builder {
+	struct frame *st;
+	unsigned depth, max_depth;
+	cJSON *root;
+	uint32_t root_line;
+	struct anchor *anchors;
+	size_t n_anchors, cap_anchors;
+	uint64_t nodes, alias_nodes;
+	struct kt_ypos pos;
+	struct kt_yerr *err;
+};
+
+static int fail_at(struct builder *b, const yaml_mark_t *m, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail_at(struct builder *b, const yaml_mark_t *m, const char *fmt, ...)
+{
+	va_list ap;
+	b->err->line = (uint32_t)m->line + 1;
+	b->err->col = (uint32_t)m->column + 1;
+	va_start(ap, fmt);
+	vsnprintf(b->err->msg, sizeof(b->err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int add_anchor(struct builder *b, const unsigned char *name, cJSON *node, const yaml_mark_t *m)
+{
+	if (!name)
+		return 0;
+	if (b->n_anchors >= KT_Y_MAX_ANCHORS)
+		return fail_at(b, m, "too many anchors in one document");
+	if (b->n_anchors == b->cap_anchors) {
+		size_t nc = b->cap_anchors ? b->cap_anchors * 2 : 16;
+		struct anchor *na = realloc(b->anchors, nc * sizeof(*na));
+		if (!na)
+			abort();
+		b->anchors = na;
+		b->cap_anchors = nc;
+	}
+	b->anchors[b->n_anchors].name = strdup((const char *)name);
+	b->anchors[b->n_anchors].node = node;
+	b->n_anchors++;
+	return 0;
+}
+
+static cJSON *find_anchor(struct builder *b, const unsigned char *name)
+{
+	for (size_t i = b->n_anchors; i-- > 0;)
+		if (!strcmp(b->anchors[i].name, (const char *)name))
+			return b->anchors[i].node;
+	return NULL;
+}
+
+static void clear_doc(struct builder *b)
+{
+	for (unsigned i = 0; i < b->depth; i++)
+		free(b->st[i].key);
+	b->depth = 0;
+	for (size_t i = 0; i < b->n_anchors; i++)
+		free(b->anchors[i].name);
+	b->n_anchors = 0;
+	cJSON_Delete(b->root);
+	b->root = NULL;
+	b->nodes = b->alias_nodes = 0;
+	ypos_reset(&b->pos);
+}
+
+/* Copy an anchored subtree without recursion (explicit stack). Positions
+ * of copies are the anchor's (as libyaml reports aliases). */
+static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth, const yaml_mark_t *m)
+{
+	struct dframe {
+		const cJSON *s;
+		cJSON *d;
+		const cJSON *next_child;
+	};
+	unsigned cap = b->max_depth + 2;
+	struct dframe *st = malloc(cap * sizeof(*st));
+	if (!st)
+		abort();
+	uint32_t l, c;
+	cJSON *root = cJSON_Duplicate(src, false);
+	if (!root)
+		abort();
+	if (kt_ypos_lookup(&b->pos, src, &l, &c))
+		ypos_put(&b->pos, root, l + (uint32_t)b->pos.line_adjust, c);
+	unsigned sp = 0;
+	st[sp++] = (struct dframe){src, root, src->child};
+	uint64_t budget = KT_Y_ALIAS_BASE + 2 * b->nodes;
+	while (sp) {
+		struct dframe *f = &st[sp - 1];
+		if (!f->next_child) {
+			sp--;
+			continue;
+		}
+		const cJSON *ch = f->next_child;
+		f->next_child = ch->next;
+		if (++b->alias_nodes > budget) {
+			cJSON_Delete(root);
+			free(st);
+			fail_at(b, m, "alias expansion limit exceeded (billion-laughs style document?)");
+			return NULL;
+		}
+		cJSON *nc = cJSON_Duplicate(ch, false);
+		if (!nc)
+			abort();
+		if (ch->string && !nc->string) {
+			nc->string = strdup(ch->string);
+			if (!nc->string)
+				abort();
+		}
+		if (cJSON_IsArray(f->d))
+			cJSON_AddItemToArray(f->d, nc);
+		else
+			cJSON_AddItemToObject(f->d, ch->string ? ch->string : "", nc);
+		if (kt_ypos_lookup(&b->pos, ch, &l, &c))
+			ypos_put(&b->pos, nc, l + (uint32_t)b->pos.line_adjust, c);
+		if (ch->child) {
+			if (base_depth + sp >= b->max_depth) {
+				cJSON_Delete(root);
+				free(st);
+				fail_at(b, m, "alias expands deeper than the nesting limit");
+				return NULL;
+			}
+			st[sp++] = (struct dframe){ch, nc, ch->child};
+		}
+	}
+	free(st);
+	return root;
+}
+
+/* Attach a finished node to the current container (or make it the root). */
+static int attach(struct builder *b, cJSON *node, const yaml_mark_t *m)
+{
+	if (++b->nodes > KT_Y_MAX_NODES) {
+		cJSON_Delete(node);
+		return fail_at(b, m, "document too large (more than 8M nodes)");
+	}
+	if (b->depth == 0) {
+		if (b->root) { /* cannot happen in a well-formed event stream */
+			cJSON_Delete(node);
+			return fail_at(b, m, "unexpected second root node");
+		}
+		b->root = node;
+		b->root_line = (uint32_t)m->line + 1;
+		ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->column + 1);
+		return 0;
+	}
+	struct frame *f = &b->st[b->depth - 1];
+	if (cJSON_IsArray(f->node)) {
+		cJSON_AddItemToArray(f->node, node);
+		ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->column + 1);
+		return 0;
+	}
+	/* mapping value */
+	char *key = f->key;
+	f->key = NULL;
+	if (!strcmp(key, "<<") && (cJSON_IsObject(node) || cJSON_IsArray(node)))
+		f->has_merge = true;
+	cJSON_AddItemToObject(f->node, key, node);
+	ypos_put(&b->pos, node, f->key_line, f->key_col);
+	free(key);
+	return 0;
+}
+
+/* Apply `<<` merge keys of a finished mapping: merged keys never override
+ * keys written in the mapping itself; earlier sources win over later. */
+static void apply_merge(cJSON *map)
+{
+	cJSON *m = map->child;
+	while (m) {
+		cJSON *next = m->next;
+		if (m->string && !strcmp(m->string, "<<")) {
+			cJSON_DetachItemViaPointer(map, m);
+			cJSON *src = cJSON_IsArray(m) ? m->child : m;
+			for (; src; src = cJSON_IsArray(m) ? src->next : NULL) {
+				if (!cJSON_IsObject(src))
+					continue;
+				for (cJSON *kv = src->child; kv; kv = kv->next)
+					if (kv->string && !cJSON_GetObjectItemCaseSensitive(map, kv->string)) {
+						cJSON *cp = cJSON_Duplicate(kv, true);
+						if (cp)
+							cJSON_AddItemToObject(map, kv->string, cp);
+					}
+			}
+			cJSON_Delete(m);
+		}
+		m = next;
+	}
+}
+
+static int push(struct builder *b, cJSON *node, const yaml_mark_t *m)
+{
+	if (b->depth >= b->max_depth) {
+		cJSON_Delete(node);
+		return fail_at(b, m, "nesting deeper than %u levels", b->max_depth);
+	}
+	if (attach(b, node, m) < 0)
+		return -1;
+	b->st[b->depth++] = (struct frame){.node = node};
+	return 0;
+}
+
+/* A mapping key: scalars only (Kubernetes objects never use complex keys). */
+static int set_key(struct builder *b, const char *k, const yaml_mark_t *m)
+{
+	struct frame *f = &b->st[b->depth - 1];
+	f->key = strdup(k);
+	if (!f->key)
+		abort();
+	f->key_line = (uint32_t)m->line + 1;
+	f->key_col = (uint32_t)m->column + 1;
+	return 0;
+}
+
+static bool want_key(const struct builder *b)
+{
+	return b->depth && cJSON_IsObject(b->st[b->depth - 1].node) && !b->st[b->depth - 1].key;
+}
+
+static int on_event(struct builder *b, const yaml_event_t *e)
+{
+	const yaml_mark_t *m = &e->start_mark;
+	cJSON *n;
+	switch (e->type) {
+	case YAML_SCALAR_EVENT:
+		if (want_key(b)) /* anchors on keys are not kept */
+			return set_key(b, (const char *)e->data.scalar.value, m);
+		n = typed_scalar(e);
+		if (!n)
+			abort();
+		if (attach(b, n, m) < 0)
+			return -1;
+		return add_anchor(b, e->data.scalar.anchor, n, m);
+	case YAML_ALIAS_EVENT: {
+		cJSON *src = find_anchor(b, e->data.alias.anchor);
+		if (!src)
+			return fail_at(b, m, "unknown alias *%s", (const char *)e->data.alias.anchor);
+		if (want_key(b)) {
+			if (!cJSON_IsString(src))
+				return fail_at(b, m, "alias used as a mapping key is not a string");
+			return set_key(b, src->valuestring, m);
+		}
+		n = dup_tree(b, src, b->depth, m);
+		if (!n)
+			return -1;
+		return attach(b, n, m);
+	}
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		if (want_key(b))
+			return fail_at(b, m, "complex mapping keys are not supported");
+		bool seq = e->type == YAML_SEQUENCE_START_EVENT;
+		n = seq ? cJSON_CreateArray() : cJSON_CreateObject();
+		if (!n)
+			abort();
+		if (push(b, n, m) < 0)
+			return -1;
+		return add_anchor(b, seq ? e->data.sequence_start.anchor : e->data.mapping_start.anchor, n, m);
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (!b->depth)
+			return fail_at(b, m, "unbalanced collection end");
+		b->depth--;
+		free(b->st[b->depth].key);
+		b->st[b->depth].key = NULL;
+		if (b->st[b->depth].has_merge)
+			apply_merge(b->st[b->depth].node);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, void *ctx, struct kt_yerr *err)
+{
+	yaml_parser_t p;
+	yaml_event_t e;
+	struct builder b = {.max_depth = max_depth ? max_depth : 128, .err = err};
+	int rc = 0;
+	memset(err, 0, sizeof(*err));
+	b.st = calloc(b.max_depth + 1, sizeof(*b.st));
+	if (!b.st || !yaml_parser_initialize(&p))
+		abort();
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &e)) {
+			err->line = (uint32_t)p.problem_mark.line + 1;
+			err->col = (uint32_t)p.problem_mark.column + 1;
+			if (p.context)
+				snprintf(err->msg, sizeof(err->msg), "%s %s", p.problem ? p.problem : "syntax error",
+					 p.context);
+			else
+				snprintf(err->msg, sizeof(err->msg), "%s", p.problem ? p.problem : "syntax error");
+			if (p.error == YAML_MEMORY_ERROR)
+				snprintf(err->msg, sizeof(err->msg), "out of memory while parsing");
+			rc = -1;
+			break;
+		}
+		yaml_event_type_t t = e.type;
+		if (t == YAML_DOCUMENT_START_EVENT) {
+			clear_doc(&b);
+		} else if (t == YAML_DOCUMENT_END_EVENT) {
+			if (b.root && !cJSON_IsNull(b.root)) {
+				int r = fn(ctx, b.root, &b.pos, b.root_line);
+				if (r < 0) {
+					yaml_event_delete(&e);
+					rc = r;
+					break;
+				}
+			}
+			clear_doc(&b);
+		} else if (on_event(&b, &e) < 0) {
+			yaml_event_delete(&e);
+			rc = -1;
+			break;
+		}
+		yaml_event_delete(&e);
+		if (t == YAML_STREAM_END_EVENT)
+			break;
+	}
+	clear_doc(&b);
+	free(b.anchors);
+	free(b.pos.t);
+	free(b.st);
+	yaml_parser_delete(&p);
+	return rc;
+}
+
+/* ---- loading into the snapshot ----------------------------------------- */
+
+struct src_mark {
+	uint32_t line;           /* 1-based line of the "# Source:" comment */
+	const char *name;        /* arena */
+};
+
+struct load {
+	struct kt_snapshot *snap;
+	struct kt_manifest_result *r;
+	const struct kt_manifest_opts *o;
+	const char *name;        /* as given */
+	uint32_t file;           /* snap->files index */
+	struct src_mark *srcs;   /* Helm sources (stdin) */
+	size_t n_srcs;
+	uint32_t prev_doc_line;
+};
+
+static void add_error(struct kt_manifest_result *r, struct kt_snapshot *snap, const char *file, uint32_t line,
+		      uint32_t col, const char *msg)
+{
+	if (r->n_errors == r->cap_errors) {
+		uint32_t nc = r->cap_errors ? r->cap_errors * 2 : 8;
+		struct kt_manifest_error *ne = realloc(r->errors, nc * sizeof(*ne));
+		if (!ne)
+			abort();
+		r->errors = ne;
+		r->cap_errors = nc;
+	}
+	struct kt_manifest_error *e = &r->errors[r->n_errors++];
+	e->file = kt_intern(snap->arena, file);
+	e->line = line;
+	e->col = col;
+	e->msg = kt_arena_strdup(snap->arena, msg);
+}
+
+static uint32_t add_file(struct kt_snapshot *snap, const char *name)
+{
+	const char *in = kt_intern(snap->arena, name);
+	for (uint32_t i = snap->n_files; i-- > 0;)
+		if (snap->files[i] == in)
+			return i;
+	const char **slot = KT_SNAP_PUSH(snap, files);
+	*slot = in;
+	return snap->n_files - 1;
+}
+
+static int on_doc(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t first_line)
+{
+	struct load *L = ctx;
+	L->r->documents++;
+	uint32_t file = L->file;
+	/* Helm: the last "# Source:" between the previous document and this one */
+	for (size_t i = L->n_srcs; i-- > 0;) {
+		if (L->srcs[i].line < first_line && L->srcs[i].line >= L->prev_doc_line) {
+			file = add_file(L->snap, L->srcs[i].name);
+			pos->line_adjust = (int32_t)L->srcs[i].line;
+			break;
+		}
+	}
+	L->prev_doc_line = first_line;
+	if (!cJSON_IsObject(root)) {
+		kt_log(1, "%s:%u: skipping a document that is not a mapping", L->name, first_line);
+		return 0;
+	}
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+	if (!cJSON_IsString(kind) || !cJSON_GetObjectItemCaseSensitive(root, "apiVersion")) {
+		kt_log(1, "%s:%u: skipping a document without kind/apiVersion", L->name, first_line);
+		return 0;
+	}
+	L->r->objects++;
+	struct kt_posmap pm = {.lookup = kt_ypos_lookup, .ctx = pos, .file = file};
+	struct kt_diag d = {0};
+	if (kt_obj_ingest(L->snap, root, NULL, &pm, &d) < 0) {
+		uint32_t l = 0, c = 0;
+		kt_ypos_lookup(pos, root, &l, &c);
+		add_error(L->r, L->snap, L->snap->files[file], l, c, d.msg[0] ? d.msg : "invalid object");
+	}
+	return 0;
+}
+
+/* Helm's `# Source: chart/templates/x.yaml` comments (stdin only). */
+static void scan_sources(struct load *L, const char *buf, size_t len)
+{
+	static const char tag[] = "# Source: ";
+	size_t cap = 0;
+	uint32_t line = 1;
+	const char *p = buf, *end = buf + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if ((size_t)(le - p) > sizeof(tag) - 1 && !memcmp(p, tag, sizeof(tag) - 1)) {
+			if (L->n_srcs == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct src_mark *ns = realloc(L->srcs, cap * sizeof(*ns));
+				if (!ns)
+					abort();
+				L->srcs = ns;
+			}
+			const char *s = p + sizeof(tag) - 1;
+			size_t n = (size_t)(le - s);
+			while (n && (s[n - 1] == '\r' || s[n - 1] == ' '))
+				n--;
+			L->srcs[L->n_srcs].line = line;
+			L->srcs[L->n_srcs].name = kt_intern_n(L->snap->arena, s, n);
+			L->n_srcs++;
+		}
+		line++;
+		p = nl ? nl + 1 : end;
+	}
+}
+
+static bool looks_json(const char *name, const char *buf, size_t len)
+{
+	size_t n = strlen(name);
+	if (n > 5 && !strcmp(name + n - 5, ".json"))
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		if (isspace((unsigned char)buf[i]))
+			continue;
+		return buf[i] == '{' || buf[i] == '[';
+	}
+	return false;
+}
+
+static int load_buf(struct kt_snapshot *snap, const char *name, const char *buf, size_t len,
+		    const struct kt_manifest_opts *o, struct kt_manifest_result *r, bool is_stdin)
+{
+	struct load L = {.snap = snap, .r = r, .o = o, .name = name};
+	L.file = add_file(snap, name);
+	r->files++;
+	r->bytes += len;
+	if (is_stdin && o->helm_source)
+		scan_sources(&L, buf, len);
+	struct kt_yerr err;
+	int rc = kt_yaml_parse(buf, len, o->max_depth, on_doc, &L, &err);
+	free(L.srcs);
+	if (rc == 0)
+		return 0;
+	/* JSON that libyaml (YAML 1.1) rejects, e.g. odd escapes: retry with
+	 * cJSON when nothing was delivered yet; positions fall back to 1:1. */
+	if (r->documents == 0 && looks_json(name, buf, len)) {
+		cJSON *root = cJSON_ParseWithLength(buf, len);
+		if (root) {
+			struct kt_ypos pos = {0};
+			ypos_put(&pos, root, 1, 1);
+			struct load J = {.snap = snap, .r = r, .o = o, .name = name, .file = L.file};
+			on_doc(&J, root, &pos, 1);
+			free(pos.t);
+			cJSON_Delete(root);
+			return 0;
+		}
+	}
+	add_error(r, snap, name, err.line, err.col, err.msg);
+	return -KT_EXIT_INPUT;
+}
+
+static const struct kt_manifest_opts *opts_or_default(const struct kt_manifest_opts *o,
+						      struct kt_manifest_opts *tmp)
+{
+	if (o) {
+		*tmp = *o;
+	} else {
+		memset(tmp, 0, sizeof(*tmp));
+		tmp->helm_source = true;
+	}
+	if (!tmp->max_file_bytes)
+		tmp->max_file_bytes = 1ull << 30;
+	if (!tmp->max_depth)
+		tmp->max_depth = 128;
+	return tmp;
+}
+
+int kt_manifest_load_mem(struct kt_snapshot *snap, const char *name, const char *buf, size_t len,
+			 const struct kt_manifest_opts *o, struct kt_manifest_result *r)
+{
+	struct kt_manifest_opts tmp;
+	o = opts_or_default(o, &tmp);
+	return load_buf(snap, name, buf, len, o, r, false);
+}
+
+static int load_stdin(struct kt_snapshot *snap, const struct kt_manifest_opts *o, struct kt_manifest_result *r)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		abort();
+	for (;;) {
+		if (len == cap) {
+			if (cap >= o->max_file_bytes) {
+				free(buf);
+				add_error(r, snap, "-", 0, 0, "standard input is larger than the input size limit");
+				return -KT_EXIT_INPUT;
+			}
+			cap *= 2;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				abort();
+			buf = nb;
+		}
+		ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			char m[160];
+			snprintf(m, sizeof(m), "cannot read standard input: %s", strerror(errno));
+			free(buf);
+			add_error(r, snap, "-", 0, 0, m);
+			return -KT_EXIT_INPUT;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	int rc = load_buf(snap, "-", buf, len, o, r, true);
+	free(buf);
+	return rc;
+}
+
+static int load_file(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
+		     struct kt_manifest_result *r)
+{
+	char m[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(m, sizeof(m), "cannot open: %s", strerror(errno));
+		add_error(r, snap, path, 0, 0, m);
+		return -KT_EXIT_INPUT;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		add_error(r, snap, path, 0, 0, "not a regular file");
+		return -KT_EXIT_INPUT;
+	}
+	if ((uint64_t)st.st_size > o->max_file_bytes) {
+		close(fd);
+		snprintf(m, sizeof(m), "file is larger than the %llu MiB input limit",
+			 (unsigned long long)(o->max_file_bytes >> 20));
+		add_error(r, snap, path, 0, 0, m);
+		return -KT_EXIT_INPUT;
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		add_file(snap, path);
+		r->files++;
+		return 0;
+	}
+	size_t len = (size_t)st.st_size;
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(m, sizeof(m), "cannot map: %s", strerror(errno));
+		add_error(r, snap, path, 0, 0, m);
+		return -KT_EXIT_INPUT;
+	}
+	madvise(map, len, MADV_SEQUENTIAL);
+	int rc = load_buf(snap, path, map, len, o, r, false);
+	munmap(map, len);
+	return rc;
+}
+
+static bool manifest_name(const char *n)
+{
+	size_t l = strlen(n);
+	return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml")) ||
+	       (l > 5 && !strcmp(n + l - 5, ".json"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_dir(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
+		    struct kt_manifest_result *r, unsigned depth)
+{
+	char m[512];
+	if (depth > KT_DIR_MAX_DEPTH) {
+		add_error(r, snap, path, 0, 0, "directory nesting too deep (symlink loop?)");
+		return -KT_EXIT_INPUT;
+	}
+	DIR *d = opendir(path);
+	if (!d) {
+		snprintf(m, sizeof(m), "cannot open directory: %s", strerror(errno));
+		add_error(r, snap, path, 0, 0, m);
+		return -KT_EXIT_INPUT;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nn = realloc(names, cap * sizeof(*nn));
+			if (!nn)
+				abort();
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n])
+			abort();
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	int rc = 0;
+	size_t pl = strlen(path);
+	while (pl > 1 && path[pl - 1] == '/')
+		pl--;
+	for (size_t i = 0; i < n; i++) {
+		size_t full_len = pl + strlen(names[i]) + 2;
+		char *full = malloc(full_len);
+		if (!full)
+			abort();
+		snprintf(full, full_len, "%.*s/%s", (int)pl, path, names[i]);
+		struct stat st;
+		if (stat(full, &st) == 0) {
+			int r1 = 0;
+			if (S_ISDIR(st.st_mode))
+				r1 = load_dir(snap, full, o, r, depth + 1);
+			else if (S_ISREG(st.st_mode) && manifest_name(names[i]))
+				r1 = load_file(snap, full, o, r);
+			if (r1 < 0)
+				rc = r1;
+		}
+		free(full);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int kt_manifest_load(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
+		     struct kt_manifest_result *r)
+{
+	struct kt_manifest_opts tmp;
+	o = opts_or_default(o, &tmp);
+	if (!strcmp(path, "-"))
+		return load_stdin(snap, o, r);
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		char m[256];
+		snprintf(m, sizeof(m), "cannot read: %s", strerror(errno));
+		add_error(r, snap, path, 0, 0, m);
+		return -KT_EXIT_INPUT;
+	}
+	if (S_ISDIR(st.st_mode))
+		return load_dir(snap, path, o, r, 0);
+	return load_file(snap, path, o, r);
+}
+
+void kt_manifest_result_free(struct kt_manifest_result *r)
+{
+	free(r->errors);
+	memset(r, 0, sizeof(*r));
+}

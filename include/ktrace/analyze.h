@@ -1,0 +1,34 @@
+/*
+ * Analyzer entry points. Pure functions over a finished snapshot; results
+ * and findings are allocated in the caller's arena (strings) and the
+ * findings vector.
+ */
+#ifndef KTRACE_ANALYZE_H
+#define KTRACE_ANALYZE_H
+
+#include "ktrace/findings.h"
+#include "ktrace/model.h"
+
+/* Rule engine (analyzers/rules*.c). The same functions serve manifests,
+ * bundles and live snapshots. */
+struct kt_rules_opts {
+	bool live;                    /* run live-only rules (KT102 live, KT103 live, KT304, KT501 live, KT503) */
+	const char *ingress_selector; /* --ingress-selector: label selector marking ingress controllers */
+	const struct kt_rules_config *config; /* .ktrace.yaml; may be NULL */
+};
+struct kt_rules_config;
+int kt_rules_run(const struct kt_snapshot *s, const struct kt_rules_opts *o, struct kt_arena *a,
+		 struct kt_findings *out);
+/* Only the findings about one Service (and the workloads it selects),
+ * used by `ktrace path`. */
+int kt_rules_for_service(const struct kt_snapshot *s, uint32_t svc_ix, const struct kt_rules_opts *o,
+			 struct kt_arena *a, struct kt_findings *out);
+
+/* Dataplane diff (analyzers/dpdiff.c): KT601/KT602/KT603 for every node in
+ * snap->dp against the EndpointSlices. */
+int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
+
+/* Flow imbalance (analyzers/imbalance.c): KT402/KT403 from snap->flows. */
+int kt_imbalance_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
+
+#endif

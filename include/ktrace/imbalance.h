@@ -1,0 +1,119 @@
+/*
+ * The imbalance analyzer: joins one node's flow sample (and optionally the
+ * previous one, for rates) to the Services' frontends and backends (the
+ * node dataplane when present, else ClusterIP/NodePort/LB frontends and
+ * EndpointSlices from the API) and computes per-Service rows: per backend
+ * connections, new connections/s, bytes, share vs fair share, hot/starved
+ * flags, spread metrics and a verdict keyed to a rule id. Pure function:
+ * no I/O; everything is allocated in the caller's arena.
+ */
+#ifndef KTRACE_IMBALANCE_H
+#define KTRACE_IMBALANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ktrace/findings.h"
+#include "ktrace/flows.h"
+#include "ktrace/model.h"
+
+struct kt_imb_opts {
+	double hot_factor;       /* share > hot_factor * fair -> hot; 0 -> 1.5 */
+	double starved_factor;   /* share < starved_factor * fair -> starved; 0 -> 0.5 */
+	int64_t starved_age;     /* s; endpoints ready for less than this are "new"; 0 -> 600 */
+	uint32_t min_conns;      /* fewer open connections: no verdict; 0 -> 4 */
+	const char *ns;          /* only this Service (NULL: all Services with flows or endpoints) */
+	const char *name;
+	const char *node;        /* which flow sample / dataplane node; NULL -> the first */
+	int64_t now;             /* unix s for ages; 0 -> sample time */
+	bool all_services;       /* also Services with no flows (TUI list) */
+};
+
+enum {
+	KT_IMB_HOT = 1u << 0,
+	KT_IMB_STARVED = 1u << 1,
+	KT_IMB_UNKNOWN = 1u << 2,     /* backend not in the EndpointSlices / dataplane (stale?) */
+	KT_IMB_TERMINATING = 1u << 3,
+};
+
+struct kt_imb_backend {
+	const char *ip;
+	int32_t port;
+	const char *pod;         /* NULL unknown */
+	const char *node;
+	bool ready;
+	bool terminating;
+	bool local;              /* on this node (dataplane) */
+	int64_t ready_age;       /* s since the Pod became ready; -1 unknown */
+	uint32_t connections;    /* open */
+	uint32_t total;          /* any state */
+	double new_per_s;        /* -1 unknown (no previous sample, no timestamps) */
+	uint64_t bytes_in;       /* client -> backend */
+	uint64_t bytes_out;      /* backend -> client */
+	double bytes_per_s;      /* -1 unknown */
+	double share;            /* of the Service's open connections, 0..1 */
+	double byte_share;
+	double fair_share;       /* 1/n over eligible backends, or dataplane weights */
+	unsigned flags;          /* KT_IMB_* */
+};
+
+struct kt_imb_service {
+	const char *namespace;
+	const char *name;
+	uint32_t svc;            /* index into snap->services or KT_NONE (dataplane only) */
+	const char *mode;        /* dataplane mode name, or "api" when joined from the API */
+	uint32_t n_frontends;
+	uint32_t connections;    /* open */
+	uint32_t total;
+	double new_per_s;        /* -1 unknown */
+	uint64_t bytes;
+	double bytes_per_s;      /* -1 unknown */
+	double max_over_mean;    /* max(connections) / mean over eligible backends; 0 no data */
+	double cv;               /* coefficient of variation of share/fair */
+	double gini;             /* Gini index of share/fair, 0 even .. 1 one backend has all */
+	bool imbalanced;         /* max/mean >= hot factor with enough connections (KT402) */
+	double score;            /* sort key: how imbalanced (0 even) */
+	uint32_t older_1m, older_10m, older_1h;
+	bool ages_known;
+	bool affinity;           /* sessionAffinity ClientIP (API or dataplane) */
+	bool long_lived_port;    /* gRPC/HTTP2 port (KT401 material) */
+	uint32_t hot;            /* index into be of the hottest flagged backend, KT_NONE none */
+	uint32_t n_hot, n_starved;
+	enum kt_rule_id verdict; /* KT402/KT403/KT401/KT404, KT_RULE_COUNT = none */
+	const char *reason;      /* one line: the facts behind the verdict (arena) */
+	struct kt_imb_backend *be; /* sorted by connections desc, then ip, port */
+	uint32_t n_be;
+};
+
+struct kt_imb_result {
+	const char *node;
+	const char *source;      /* flow source(s) */
+	const char *mode;        /* dataplane mode(s) of the node, "api" fallback */
+	double sample_s;         /* seconds between prev and cur; 0 single sample */
+	int64_t taken_ms;
+	bool acct;
+	bool timestamps;
+	uint64_t entries_seen;
+	uint32_t connections;
+	uint32_t older_1m, older_10m, older_1h;
+	struct kt_imb_service *svcs; /* sorted by score desc, then namespace/name */
+	uint32_t n_svcs;
+};
+
+/* Analyze cur (may be NULL: Services with endpoints but no flows) against
+ * objs' Services/EndpointSlices/Pods and objs->dp. prev (may be NULL) is an
+ * earlier sample of the same node for rates. Returns 0; the result and its
+ * strings live in a. */
+int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sample *cur,
+			 const struct kt_flow_sample *prev, const struct kt_imb_opts *o,
+			 struct kt_arena *a, struct kt_imb_result **out);
+
+/* Findings (KT402, KT403) from a result; objs gives the Service objects. */
+void kt_imbalance_result_findings(const struct kt_snapshot *objs, const struct kt_imb_result *r,
+				  struct kt_arena *a, struct kt_findings *out);
+
+/* Count of connections in cur's aggregates not in prev's (fingerprints),
+ * the building block of new_per_s. Exposed for tests. */
+uint32_t kt_imb_new_conns(const struct kt_flow_agg *cur, const struct kt_flow_agg *prev);
+
+#endif

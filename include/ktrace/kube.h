@@ -1,0 +1,83 @@
+/*
+ * Kubernetes API client (collectors/kube_*.c): kubeconfig loading and
+ * merging, every auth mode kubectl supports for reading, paged lists with
+ * bounded memory. Each list page is converted into the snapshot (and, when
+ * a bundle writer is given, appended to the bundle) and freed at once.
+ * No libcurl or cJSON type appears here.
+ */
+#ifndef KTRACE_KUBE_H
+#define KTRACE_KUBE_H
+
+#include <stdbool.h>
+
+#include "ktrace/diag.h"
+#include "ktrace/model.h"
+
+struct kt_bundle_writer;
+
+struct kt_kube_opts {
+	const char *kubeconfig;  /* --kubeconfig; NULL -> $KUBECONFIG, ~/.kube/config, in-cluster */
+	const char *context;     /* --context */
+	int timeout_s;           /* per request; 0 -> 30 */
+	int max_body_mb;         /* cap per response body; 0 -> 256 */
+};
+
+struct kt_kube;
+
+/* Load the kubeconfig and prepare a client. Errors: KT_EXIT_INPUT for a
+ * malformed kubeconfig (file:line), KT_EXIT_CLUSTER when no config exists. */
+int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_diag *d);
+void kt_kube_close(struct kt_kube *k);
+
+const char *kt_kube_namespace(const struct kt_kube *k); /* context namespace or "default" */
+const char *kt_kube_context(const struct kt_kube *k);   /* may be NULL (in-cluster) */
+const char *kt_kube_server(const struct kt_kube *k);
+
+/* Names of contexts in the merged kubeconfig (completion); arena-owned. */
+int kt_kube_contexts(const struct kt_kube_opts *o, struct kt_arena *a, const char ***names,
+		     unsigned *n, struct kt_diag *d);
+
+enum kt_res {
+	KT_RES_SERVICES,
+	KT_RES_ENDPOINTSLICES,
+	KT_RES_PODS,
+	KT_RES_NODES,
+	KT_RES_DEPLOYMENTS,
+	KT_RES_STATEFULSETS,
+	KT_RES_DAEMONSETS,
+	KT_RES_REPLICASETS,
+	KT_RES_HPAS,
+	KT_RES_PDBS,
+	KT_RES_INGRESSES,
+	KT_RES_INGRESSCLASSES,
+	KT_RES_CONFIGMAPS,       /* only with name (kube-proxy, cilium-config) */
+	KT_RES_NAMESPACES,       /* completion only; not stored in the model */
+	KT_RES_COUNT,
+};
+
+struct kt_list_req {
+	enum kt_res res;
+	const char *ns;          /* NULL = all namespaces (or cluster-scoped) */
+	const char *name;        /* GET one object instead of a list */
+	const char *label_selector;
+	const char *field_selector;
+	bool optional;           /* 403/404 become a snapshot gap, not an error */
+};
+
+/* Run the requests (independent lists concurrently, paged with limit /
+ * continue, 410 restart, 429/5xx Retry-After) and ingest every object into
+ * snap (and bw when not NULL). Errors: KT_EXIT_NOTFOUND for a GET of a
+ * missing non-optional object, KT_EXIT_CLUSTER for transport, auth (401/403
+ * naming verb, resource and namespace) and server errors, KT_EXIT_INPUT for
+ * malformed responses. */
+int kt_kube_fetch(struct kt_kube *k, const struct kt_list_req *reqs, unsigned n,
+		  struct kt_snapshot *snap, struct kt_bundle_writer *bw, struct kt_diag *d);
+
+/* Names only (for "did you mean" and completion): metadata.name of every
+ * object of res in ns. arena-owned array. */
+int kt_kube_names(struct kt_kube *k, enum kt_res res, const char *ns, struct kt_arena *a,
+		  const char ***names, unsigned *n, struct kt_diag *d);
+
+const char *kt_res_name(enum kt_res r); /* "services", ... */
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * The path analyzer: for one Service, the layered path
+ * cloud LB -> node -> NodePort -> dataplane rule -> Pod, as data.
+ */
+#ifndef KTRACE_PATH_H
+#define KTRACE_PATH_H
+
+#include "ktrace/dataplane.h"
+#include "ktrace/findings.h"
+#include "ktrace/model.h"
+
+enum kt_lb_target { KT_LBT_NONE, KT_LBT_NODES, KT_LBT_PODS };
+
+struct kt_path_node {
+	uint32_t node;           /* index into snap->nodes */
+	bool lb_target;
+	const char *reason;      /* why it is (not) an LB target */
+	uint32_t local_ready;    /* ready endpoints (addresses) on this node */
+	uint32_t local_total;
+};
+
+struct kt_path_dp {
+	const struct kt_dp_node *node;
+	const struct kt_dp_service *svc; /* one per Service port */
+};
+
+struct kt_path_result {
+	uint32_t svc;
+	const char *lb_kind;          /* "aws-nlb", "aws-elb", "azure-lb", "gcp-l4", "metallb", ... NULL when not LB */
+	const char *lb_kind_evidence; /* the annotation/class it came from */
+	enum kt_lb_target lb_target;
+	const char *lb_target_reason;
+	bool lb_internal;
+	const char *mode;             /* iptables | iptables-nft | nftables | ipvs | cilium | unknown */
+	const char *mode_source;      /* api | node | bundle */
+	const char *mode_evidence;
+	struct kt_path_node *nodes;
+	uint32_t n_nodes;
+	uint32_t n_lb_targets;
+	uint32_t *eps;                /* endpoint indices: by port name, ready first, then ip */
+	uint32_t n_eps;
+	uint32_t n_ready, n_serving_terminating, n_not_ready;
+	uint32_t n_addresses;         /* distinct endpoint addresses */
+	double cross_node_share;      /* expected share of requests taking an extra node hop; -1 n/a */
+	struct kt_path_dp *dp;        /* programmed view on nodes that have state for this Service */
+	uint32_t n_dp;
+	struct kt_findings findings;  /* caller releases with kt_findings_release() */
+};
+
+struct kt_path_query {
+	uint32_t svc;
+	bool no_findings;
+};
+
+int kt_path_analyze(const struct kt_snapshot *s, const struct kt_path_query *q, struct kt_arena *a,
+		    struct kt_path_result **out);
+
+/* Expected share of requests that take an extra node hop when an LB spreads
+ * evenly over target nodes and each node picks a ready endpoint uniformly
+ * (externalTrafficPolicy: Cluster). -1 when there is no ready endpoint or
+ * no target node. Counts distinct endpoint addresses. */
+double kt_cross_node_share(const struct kt_snapshot *s, uint32_t svc_ix);
+
+/* Is node an LB target for svc, and why (static string). */
+bool kt_lb_target_node(const struct kt_snapshot *s, uint32_t svc_ix, uint32_t node_ix, const char **reason);
+
+/* LB implementation from class/annotations/ingress hostname. */
+const char *kt_lb_kind(const struct kt_service *svc, const char **evidence, enum kt_lb_target *target,
+		       const char **target_reason, bool *internal);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * Rule configuration and suppression (.ktrace.yaml, ktrace/ignore
+ * annotations) plus small rule-engine helpers the cli needs. The config
+ * is loaded by collectors/ktconfig.c (libyaml) and applied by
+ * analyzers/suppress.c; both are pure data here.
+ *
+ * .ktrace.yaml:
+ *   disable: [KT404, session-affinity]
+ *   severity: {KT401: warning}
+ *   exclude:
+ *     - namespace: kube-system            # every rule, whole namespace
+ *     - {kind: Service, namespace: shop, name: legacy, rules: [KT101]}
+ */
+#ifndef KTRACE_RULECONF_H
+#define KTRACE_RULECONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ktrace/diag.h"
+#include "ktrace/findings.h"
+#include "ktrace/model.h"
+
+struct kt_rules_exclude {
+	const char *kind;        /* NULL = any */
+	const char *namespace;   /* NULL = any */
+	const char *name;        /* NULL = any; trailing '*' is a prefix match */
+	bool rules[KT_RULE_COUNT];
+	bool has_rules;         /* rules[] given: only those rules */
+};
+
+struct kt_rules_config {
+	const char *path;        /* where it was loaded from; NULL = defaults */
+	bool disabled[KT_RULE_COUNT];
+	int severity[KT_RULE_COUNT]; /* enum kt_severity or -1 = catalog default */
+	struct kt_rules_exclude *excludes;
+	uint32_t n_excludes;
+};
+
+/* Defaults: nothing disabled, catalog severities. */
+void kt_rules_config_init(struct kt_rules_config *c);
+
+/* Parse a .ktrace.yaml (collectors/ktconfig.c). Errors: KT_EXIT_INPUT with
+ * file:line:col for malformed YAML, unknown keys, unknown rule ids or
+ * severities. Strings live in a. */
+int kt_rules_config_load(const char *path, struct kt_arena *a, struct kt_rules_config *out,
+			 struct kt_diag *d);
+
+/* Apply suppression to findings f->v[from..n): `ktrace/ignore` annotations
+ * on the object (or its pod template), config excludes and disables mark
+ * findings suppressed; severity overrides change severity. cfg may be NULL. */
+void kt_suppress_apply(const struct kt_snapshot *s, const struct kt_rules_config *cfg,
+		       struct kt_findings *f, uint32_t from);
+
+/* Does annotation value (e.g. "KT101,KT201: reason") name rule? Accepts ids,
+ * names and "all"; a reason after ':' or '#' is ignored. */
+bool kt_ignore_lists(const char *value, enum kt_rule_id rule);
+
+/* The Service a finding belongs to, for grouping: the Service itself, or
+ * the first Service (same namespace) that selects the finding's workload
+ * or Pod. KT_NONE when none. */
+uint32_t kt_rules_finding_service(const struct kt_snapshot *s, const struct kt_finding *f);
+
+/* Per-rule explanation (include/ktrace/rules_explain.def). */
+struct kt_rule_explain {
+	const char *mechanism;   /* paragraph: the traffic mechanism */
+	const char *bad;         /* YAML snippet that fires */
+	const char *good;        /* YAML snippet that does not */
+};
+extern const struct kt_rule_explain kt_rule_explains[KT_RULE_COUNT];
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * Snapshot lifecycle, sorting/linking (kt_snapshot_finish), lookups, and
+ * the label/port semantics every analyzer shares (Service selectors,
+ * LabelSelectors, targetPort resolution). Pure: no I/O.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ktrace/dataplane.h"
+#include "ktrace/flows.h"
+#include "ktrace/model.h"
+
+struct kt_snapshot *kt_snapshot_new(void)
+{
+	struct kt_snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	s->arena = kt_arena_new();
+	s->proxy.masquerade_bit = -1;
+	return s;
+}
+
+void kt_snapshot_free(struct kt_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->services);
+	free(s->endpoints);
+	free(s->pods);
+	free(s->nodes);
+	free(s->workloads);
+	free(s->hpas);
+	free(s->pdbs);
+	free(s->ingresses);
+	free(s->ingress_classes);
+	free(s->files);
+	for (uint32_t i = 0; i < s->n_dp; i++)
+		free(s->dp[i].svcs);
+	free(s->dp);
+	for (uint32_t i = 0; i < s->n_flows; i++)
+		free(s->flows[i].agg);
+	free(s->flows);
+	free(s->gaps);
+	kt_arena_free(s->arena);
+	free(s);
+}
+
+void *kt_grow(void *arrp, uint32_t *n, uint32_t *cap, size_t elem)
+{
+	void **arr = arrp;
+	if (*n >= *cap) {
+		uint32_t nc = *cap ? *cap * 2 : 16;
+		void *na = realloc(*arr, (size_t)nc * elem);
+		if (!na) {
+			fputs("ktrace: out of memory\n", stderr);
+			abort();
+		}
+		*arr = na;
+		*cap = nc;
+	}
+	char *e = (char *)*arr + (size_t)(*n)++ * elem;
+	memset(e, 0, elem);
+	return e;
+}
+
+void kt_snapshot_gap(struct kt_snapshot *s, const char *what, const char *fmt, ...)
+{
+	struct kt_gap *g = KT_SNAP_PUSH(s, gaps);
+	g->what = kt_arena_strdup(s->arena, what);
+	va_list ap;
+	va_start(ap, fmt);
+	g->why = kt_arena_vprintf(s->arena, fmt, ap);
+	va_end(ap);
+}
+
+static int scmp(const char *a, const char *b)
+{
+	if (a == b)
+		return 0;
+	if (!a)
+		return -1;
+	if (!b)
+		return 1;
+	return strcmp(a, b);
+}
+
+static int meta_cmp(const struct kt_meta *a, const struct kt_meta *b)
+{
+	int c = scmp(a->namespace, b->namespace);
+	return c ? c : scmp(a->name, b->name);
+}
+
+static int svc_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_service *)a)->meta, &((const struct kt_service *)b)->meta);
+}
+
+static int pod_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_pod *)a)->meta, &((const struct kt_pod *)b)->meta);
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	return scmp(((const struct kt_node *)a)->meta.name, ((const struct kt_node *)b)->meta.name);
+}
+
+static int wl_cmp(const void *a, const void *b)
+{
+	const struct kt_workload *x = a, *y = b;
+	int c = scmp(x->meta.namespace, y->meta.namespace);
+	if (c)
+		return c;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return scmp(x->meta.name, y->meta.name);
+}
+
+static int hpa_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_hpa *)a)->meta, &((const struct kt_hpa *)b)->meta);
+}
+
+static int pdb_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_pdb *)a)->meta, &((const struct kt_pdb *)b)->meta);
+}
+
+static int ing_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_ingress *)a)->meta, &((const struct kt_ingress *)b)->meta);
+}
+
+static int ic_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_ingress_class *)a)->meta,
+			&((const struct kt_ingress_class *)b)->meta);
+}
+
+/* IPs compare numerically-ish: by length first for IPv4 dotted quads would
+ * be wrong, so compare parsed bytes when both parse. */
+#include <arpa/inet.h>
+int kt_ip_cmp(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	int fa = 0, fb = 0;
+	if (a && inet_pton(AF_INET, a, x) == 1)
+		fa = 4;
+	else if (a && inet_pton(AF_INET6, a, x) == 1)
+		fa = 6;
+	if (b && inet_pton(AF_INET, b, y) == 1)
+		fb = 4;
+	else if (b && inet_pton(AF_INET6, b, y) == 1)
+		fb = 6;
+	if (fa && fb) {
+		if (fa != fb)
+			return fa < fb ? -1 : 1;
+		return memcmp(x, y, fa == 4 ? 4 : 16);
+	}
+	return scmp(a, b);
+}
+
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct kt_endpoint *x = a, *y = b;
+	int c = scmp(x->namespace, y->namespace);
+	if (!c)
+		c = scmp(x->service, y->service);
+	if (!c)
+		c = scmp(x->port_name, y->port_name);
+	if (!c)
+		c = kt_ip_cmp(x->ip, y->ip);
+	if (!c)
+		c = x->port - y->port;
+	if (!c)
+		c = scmp(x->slice, y->slice);
+	return c;
+}
+
+static int dpsvc_cmp(const void *a, const void *b)
+{
+	const struct kt_dp_service *x = a, *y = b;
+	int c = scmp(x->namespace, y->namespace);
+	if (!c)
+		c = scmp(x->name, y->name);
+	if (!c)
+		c = scmp(x->port_name, y->port_name);
+	if (!c)
+		c = scmp(x->protocol, y->protocol);
+	if (!c)
+		c = (int)x->mode - (int)y->mode;
+	return c;
+}
+
+static int dpnode_cmp(const void *a, const void *b)
+{
+	return scmp(((const struct kt_dp_node *)a)->node, ((const struct kt_dp_node *)b)->node);
+}
+
+static int flow_cmp(const void *a, const void *b)
+{
+	return scmp(((const struct kt_flow_sample *)a)->node, ((const struct kt_flow_sample *)b)->node);
+}
+
+#define SORT(arr, n, cmp) do { if ((n) > 1) qsort((arr), (n), sizeof(*(arr)), (cmp)); } while (0)
+
+static uint32_t find_wl(const struct kt_snapshot *s, const char *ns, enum kt_wl_kind kind, const char *name)
+{
+	uint32_t lo = 0, hi = s->n_workloads;
+	struct kt_workload key = {.kind = kind};
+	key.meta.namespace = ns;
+	key.meta.name = name;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = wl_cmp(&key, &s->workloads[mid]);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return KT_NONE;
+}
+
+static enum kt_wl_kind kind_of(const char *k, bool *ok)
+{
+	static const struct {
+		const char *n;
+		enum kt_wl_kind k;
+	} m[] = {{"Deployment", KT_WL_DEPLOYMENT}, {"StatefulSet", KT_WL_STATEFULSET},
+		 {"DaemonSet", KT_WL_DAEMONSET},   {"ReplicaSet", KT_WL_REPLICASET},
+		 {"Job", KT_WL_JOB},               {"CronJob", KT_WL_CRONJOB}};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (k && strcmp(k, m[i].n) == 0) {
+			*ok = true;
+			return m[i].k;
+		}
+	*ok = false;
+	return KT_WL_POD;
+}
+
+static uint32_t controller_of(const struct kt_snapshot *s, const struct kt_meta *m)
+{
+	for (uint32_t i = 0; i < m->n_owners; i++) {
+		bool ok;
+		enum kt_wl_kind k = kind_of(m->owners[i].kind, &ok);
+		if (!ok)
+			continue;
+		uint32_t ix = find_wl(s, m->namespace, k, m->owners[i].name);
+		if (ix != KT_NONE)
+			return ix;
+	}
+	return KT_NONE;
+}
+
+void kt_snapshot_finish(struct kt_snapshot *s)
+{
+	SORT(s->services, s->n_services, svc_cmp);
+	SORT(s->endpoints, s->n_endpoints, ep_cmp);
+	SORT(s->pods, s->n_pods, pod_cmp);
+	SORT(s->nodes, s->n_nodes, node_cmp);
+	SORT(s->workloads, s->n_workloads, wl_cmp);
+	SORT(s->hpas, s->n_hpas, hpa_cmp);
+	SORT(s->pdbs, s->n_pdbs, pdb_cmp);
+	SORT(s->ingresses, s->n_ingresses, ing_cmp);
+	SORT(s->ingress_classes, s->n_ingress_classes, ic_cmp);
+	SORT(s->dp, s->n_dp, dpnode_cmp);
+	SORT(s->flows, s->n_flows, flow_cmp);
+
+	for (uint32_t i = 0; i < s->n_services; i++) {
+		s->services[i].ep_first = 0;
+		s->services[i].ep_count = 0;
+	}
+	for (uint32_t i = 0; i < s->n_endpoints; i++) {
+		struct kt_endpoint *e = &s->endpoints[i];
+		e->svc = kt_find_service(s, e->namespace, e->service);
+		e->node_ix = e->node ? kt_find_node(s, e->node) : KT_NONE;
+		e->pod = KT_NONE;
+		if (e->target_name && (!e->target_kind || strcmp(e->target_kind, "Pod") == 0))
+			e->pod = kt_find_pod(s, e->namespace, e->target_name);
+		if (e->svc != KT_NONE) {
+			struct kt_service *sv = &s->services[e->svc];
+			if (sv->ep_count == 0)
+				sv->ep_first = i;
+			sv->ep_count++;
+		}
+	}
+	for (uint32_t i = 0; i < s->n_workloads; i++)
+		s->workloads[i].owner = controller_of(s, &s->workloads[i].meta);
+	for (uint32_t i = 0; i < s->n_pods; i++) {
+		struct kt_pod *p = &s->pods[i];
+		p->node_ix = p->spec.node_name ? kt_find_node(s, p->spec.node_name) : KT_NONE;
+		uint32_t w = controller_of(s, &p->meta);
+		if (w != KT_NONE && s->workloads[w].owner != KT_NONE)
+			w = s->workloads[w].owner;
+		p->workload = w;
+	}
+	for (uint32_t i = 0; i < s->n_dp; i++) {
+		struct kt_dp_node *d = &s->dp[i];
+		SORT(d->svcs, d->n_svcs, dpsvc_cmp);
+		for (uint32_t j = 0; j < d->n_svcs; j++)
+			d->svcs[j].svc = kt_find_service(s, d->svcs[j].namespace, d->svcs[j].name);
+	}
+	if (!s->taken)
+		s->taken = (int64_t)time(NULL);
+	s->finished = true;
+}
+
+uint32_t kt_find_service(const struct kt_snapshot *s, const char *ns, const char *name)
+{
+	struct kt_service key;
+	key.meta.namespace = ns;
+	key.meta.name = name;
+	uint32_t lo = 0, hi = s->n_services;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = svc_cmp(&key, &s->services[mid]);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return KT_NONE;
+}
+
+uint32_t kt_find_node(const struct kt_snapshot *s, const char *name)
+{
+	uint32_t lo = 0, hi = s->n_nodes;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = scmp(name, s->nodes[mid].meta.name);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return KT_NONE;
+}
+
+uint32_t kt_find_pod(const struct kt_snapshot *s, const char *ns, const char *name)
+{
+	struct kt_pod key;
+	key.meta.namespace = ns;
+	key.meta.name = name;
+	uint32_t lo = 0, hi = s->n_pods;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = pod_cmp(&key, &s->pods[mid]);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return KT_NONE;
+}
+
+const char *kt_kv_get(const struct kt_kvlist *l, const char *key)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].key, key) == 0)
+			return l->v[i].value;
+	return NULL;
+}
+
+bool kt_labels_match_map(const struct kt_kvlist *sel, const struct kt_kvlist *labels)
+{
+	if (sel->n == 0)
+		return false;
+	for (uint32_t i = 0; i < sel->n; i++) {
+		const char *v = kt_kv_get(labels, sel->v[i].key);
+		if (!v || strcmp(v, sel->v[i].value ? sel->v[i].value : "") != 0)
+			return false;
+	}
+	return true;
+}
+
+bool kt_selector_match(const struct kt_selector *sel, const struct kt_kvlist *labels)
+{
+	if (!sel->present)
+		return false;
+	for (uint32_t i = 0; i < sel->match_labels.n; i++) {
+		const char *v = kt_kv_get(labels, sel->match_labels.v[i].key);
+		if (!v || strcmp(v, sel->match_labels.v[i].value ? sel->match_labels.v[i].value : "") != 0)
+			return false;
+	}
+	for (uint32_t i = 0; i < sel->n_exprs; i++) {
+		const struct kt_selreq *r = &sel->exprs[i];
+		const char *v = kt_kv_get(labels, r->key);
+		bool in = false;
+		for (uint32_t j = 0; v && j < r->n_values; j++)
+			if (strcmp(v, r->values[j]) == 0)
+				in = true;
+		switch (r->op) {
+		case KT_SEL_IN:
+			if (!in)
+				return false;
+			break;
+		case KT_SEL_NOTIN:
+			if (in)
+				return false;
+			break;
+		case KT_SEL_EXISTS:
+			if (!v)
+				return false;
+			break;
+		case KT_SEL_NOTEXISTS:
+			if (v)
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+int32_t kt_resolve_target_port(const struct kt_svc_port *sp, const struct kt_podspec *spec)
+{
+	if (!sp->target.name)
+		return sp->target.num ? sp->target.num : sp->port;
+	for (uint32_t i = 0; i < spec->n_containers; i++) {
+		const struct kt_container *c = &spec->containers[i];
+		if (c->init && !c->sidecar)
+			continue;
+		for (uint32_t j = 0; j < c->n_ports; j++) {
+			const struct kt_cport *p = &c->ports[j];
+			if (p->name && strcmp(p->name, sp->target.name) == 0 &&
+			    strcasecmp(p->protocol ? p->protocol : "TCP", sp->protocol ? sp->protocol : "TCP") == 0)
+				return p->port;
+		}
+	}
+	return 0;
+}
+
+const char *kt_svc_type_name(enum kt_svc_type t)
+{
+	switch (t) {
+	case KT_SVC_CLUSTERIP: return "ClusterIP";
+	case KT_SVC_NODEPORT: return "NodePort";
+	case KT_SVC_LOADBALANCER: return "LoadBalancer";
+	case KT_SVC_EXTERNALNAME: return "ExternalName";
+	}
+	return "ClusterIP";
+}
+
+const char *kt_wl_kind_name(enum kt_wl_kind k)
+{
+	switch (k) {
+	case KT_WL_DEPLOYMENT: return "Deployment";
+	case KT_WL_STATEFULSET: return "StatefulSet";
+	case KT_WL_DAEMONSET: return "DaemonSet";
+	case KT_WL_REPLICASET: return "ReplicaSet";
+	case KT_WL_JOB: return "Job";
+	case KT_WL_CRONJOB: return "CronJob";
+	case KT_WL_POD: return "Pod";
+	}
+	return "Pod";
+}
+
+const struct kt_fieldpos *kt_meta_field(const struct kt_meta *m, const char *path)
+{
+	const struct kt_fieldpos *best = NULL;
+	size_t bestlen = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const char *p = m->fields[i].path;
+		size_t l = strlen(p);
+		if (strcmp(p, path) == 0)
+			return &m->fields[i];
+		if (l > bestlen && strncmp(p, path, l) == 0 && (path[l] == '.' || path[l] == '[')) {
+			best = &m->fields[i];
+			bestlen = l;
+		}
+	}
+	return best;
+}
+
+const char *kt_dp_mode_name(enum kt_dp_mode m)
+{
+	switch (m) {
+	case KT_DP_IPTABLES_NFT: return "iptables-nft";
+	case KT_DP_IPTABLES_LEGACY: return "iptables-legacy";
+	case KT_DP_NFTABLES: return "nftables";
+	case KT_DP_IPVS: return "ipvs";
+	case KT_DP_CILIUM: return "cilium";
+	case KT_DP_MODE_COUNT: break;
+	}
+	return "unknown";
+}
+
+const char *kt_fe_kind_name(enum kt_fe_kind k)
+{
+	switch (k) {
+	case KT_FE_CLUSTERIP: return "clusterIP";
+	case KT_FE_NODEPORT: return "nodePort";
+	case KT_FE_EXTERNALIP: return "externalIP";
+	case KT_FE_LOADBALANCER: return "loadBalancer";
+	case KT_FE_HEALTHCHECK: return "healthCheck";
+	}
+	return "clusterIP";
+}
