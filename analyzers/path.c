@@ -121,10 +121,12 @@ static void count_local(const struct kt_snapshot *s, const struct kt_service *sv
 	*ready = *total = 0;
 	if (!svc->ep_count)
 		return;
+	/* one port and one address family: dual-stack Pods count once */
 	const char *pn = s->endpoints[svc->ep_first].port_name;
+	const char *fam = s->endpoints[svc->ep_first].address_type;
 	for (uint32_t i = svc->ep_first; i < svc->ep_first + svc->ep_count; i++) {
 		const struct kt_endpoint *e = &s->endpoints[i];
-		if (strcmp(e->port_name, pn))
+		if (strcmp(e->port_name, pn) || (fam && e->address_type && strcmp(fam, e->address_type)))
 			continue;
 		if (node_ix != KT_NONE && e->node_ix != node_ix)
 			continue;
@@ -224,10 +226,12 @@ int kt_path_analyze(const struct kt_snapshot *s, const struct kt_path_query *q, 
 	/* endpoints */
 	r->eps = KT_ANEW(a, uint32_t, svc->ep_count ? svc->ep_count : 1);
 	const char *first_pn = svc->ep_count ? s->endpoints[svc->ep_first].port_name : NULL;
+	const char *first_fam = svc->ep_count ? s->endpoints[svc->ep_first].address_type : NULL;
 	for (uint32_t i = svc->ep_first; i < svc->ep_first + svc->ep_count; i++) {
 		const struct kt_endpoint *e = &s->endpoints[i];
 		r->eps[r->n_eps++] = i;
-		if (strcmp(e->port_name, first_pn))
+		if (strcmp(e->port_name, first_pn) ||
+		    (first_fam && e->address_type && strcmp(first_fam, e->address_type)))
 			continue;
 		r->n_addresses++;
 		if (e->ready)

@@ -1,13 +1,460 @@
-/* Placeholder until the dataplane command lands; replaced by its owner. */
+/*
+ * `ktrace dataplane [SERVICE]`: this node's (or a bundle node's) programmed
+ * forwarding state, normalised across iptables (nft and legacy backends),
+ * nftables, IPVS and Cilium; `--diff` adds KT601-KT603 against the
+ * EndpointSlices. Sources: the live kernel (default), saved dumps
+ * (--iptables-save, --nft-json, --ipvsadm), or a bundle (--from); with
+ * --from plus dumps or --live, the bundle only supplies API objects.
+ * Renders text (a per-service tree) or the SPEC.md JSON through the same
+ * writer bundles use (collectors/dp_json.c). Only this file prints.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli/cli.h"
+#include "ktrace/analyze.h"
+#include "ktrace/arena.h"
+#include "ktrace/dataplane.h"
+#include "ktrace/jsonw.h"
+#include "ktrace/node.h"
+#include "lib/bundle_parts.h"
+
+static const struct kt_option opts[] = {
+	{"node", 0, KT_OPT_STR, "NAME", "node",
+	 "node to show: a node stored in the bundle, or the name to record for this host (default: hostname)"},
+	{"diff", 0, KT_OPT_FLAG, NULL, NULL,
+	 "compare the programmed state with the EndpointSlices (KT601, KT602, KT603)"},
+	{"iptables-save", 0, KT_OPT_STR, "FILE", "file",
+	 "read iptables-save / iptables-legacy-save text (nat, optionally filter) instead of the kernel"},
+	{"nft-json", 0, KT_OPT_STR, "FILE", "file", "read `nft -j list ruleset` output instead of the kernel"},
+	{"ipvsadm", 0, KT_OPT_STR, "FILE", "file", "read `ipvsadm-save -n` output instead of the kernel"},
+	{"bpffs", 0, KT_OPT_STR, "DIR", "dir", "BPF filesystem root holding Cilium's pinned maps (default /sys/fs/bpf)"},
+	{"live", 0, KT_OPT_FLAG, NULL, NULL,
+	 "with --from: read this host's kernel; the bundle only supplies API objects for --diff"},
+	{"no-metrics", 0, KT_OPT_FLAG, NULL, NULL, "do not query kube-proxy's metrics endpoint (127.0.0.1:10249)"},
+	{0},
+};
+
+static bool want_svc(const struct kt_dp_service *s, const char *ns, const char *name)
+{
+	if (ns && strcmp(s->namespace, ns) != 0)
+		return false;
+	if (name && strcmp(s->name, name) != 0)
+		return false;
+	return true;
+}
+
+static const char *hostport(char *buf, size_t n, const char *ip, int32_t port)
+{
+	if (!ip || !ip[0])
+		snprintf(buf, n, "*:%d", port);
+	else if (strchr(ip, ':'))
+		snprintf(buf, n, "[%s]:%d", ip, port);
+	else
+		snprintf(buf, n, "%s:%d", ip, port);
+	return buf;
+}
+
+static void text_backends(struct kt_cli *c, FILE *out, const char *title, const struct kt_dp_backend *b,
+			  uint32_t n, const char *extra)
+{
+	fprintf(out, "  %s%s%s%s\n", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), extra);
+	if (!n) {
+		fprintf(out, "    %s(none: traffic to these frontends is dropped or rejected)%s\n", kt_c(c, KT_C_RED),
+			kt_c(c, KT_C_RESET));
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		char hp[80];
+		fprintf(out, "    %-28s %6.2f%%", hostport(hp, sizeof(hp), b[i].ip, b[i].port), b[i].probability * 100.0);
+		if (b[i].local)
+			fprintf(out, "  %slocal%s", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET));
+		if (b[i].weight)
+			fprintf(out, "  weight %d", b[i].weight);
+		if (b[i].active_conns || b[i].inactive_conns)
+			fprintf(out, "  conns %u active / %u inactive", b[i].active_conns, b[i].inactive_conns);
+		if (b[i].state && strcmp(b[i].state, "active") != 0)
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_YELLOW), b[i].state, kt_c(c, KT_C_RESET));
+		fputc('\n', out);
+	}
+}
+
+static bool same_set(const struct kt_dp_service *s)
+{
+	if (s->n_be != s->n_ext_be)
+		return false;
+	for (uint32_t i = 0; i < s->n_be; i++)
+		if (s->be[i].port != s->ext_be[i].port || strcmp(s->be[i].ip, s->ext_be[i].ip) != 0 ||
+		    s->be[i].probability - s->ext_be[i].probability > 1e-9 ||
+		    s->ext_be[i].probability - s->be[i].probability > 1e-9)
+			return false;
+	return true;
+}
+
+static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const struct kt_findings *diff,
+			 const char *node)
+{
+	char title[600];
+	if (s->port_name[0])
+		snprintf(title, sizeof(title), "%s/%s:%s", s->namespace, s->name, s->port_name);
+	else
+		snprintf(title, sizeof(title), "%s%s%s", s->namespace, s->namespace[0] ? "/" : "", s->name);
+	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), s->protocol,
+		kt_dp_mode_name(s->mode));
+	if (s->scheduler)
+		fprintf(out, "  scheduler %s", s->scheduler);
+	if (s->names_guessed)
+		fprintf(out, "  %s(name not known on the node)%s", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
+	fputc('\n', out);
+	bool has_ext = false;
+	fprintf(out, "  %sfrontends%s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
+	for (uint32_t i = 0; i < s->n_fe; i++) {
+		char hp[80];
+		has_ext |= s->fe[i].external;
+		fprintf(out, "    %-13s %-28s -> %s\n", kt_fe_kind_name(s->fe[i].kind),
+			hostport(hp, sizeof(hp), s->fe[i].ip, s->fe[i].port), s->fe[i].external ? "external" : "internal");
+	}
+	text_backends(c, out, "backends", s->be, s->n_be, " (internal frontends)");
+	if (has_ext) {
+		if (same_set(s) && !s->local_only)
+			fprintf(out, "  %sexternalBackends%s same as backends\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
+		else
+			text_backends(c, out, "externalBackends", s->ext_be, s->n_ext_be,
+				      s->local_only ? " (node-local endpoints only: externalTrafficPolicy Local)" : "");
+	}
+	if (s->affinity)
+		fprintf(out, "  affinity     clientIP, %ds\n", s->affinity_timeout);
+	else
+		fprintf(out, "  affinity     none\n");
+	if (has_ext)
+		fprintf(out, "  masquerade   %s\n", s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
+							   : "no: client source IP preserved");
+	if (s->n_ev) {
+		uint32_t show = c->verbose ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
+		fprintf(out, "  %sevidence%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
+		for (uint32_t i = 0; i < show; i++) {
+			const struct kt_dp_evidence *e = &s->ev[i];
+			if (e->map_key)
+				fprintf(out, "    %s%s %s key %s%s\n", kt_c(c, KT_C_DIM), e->table, e->chain ? e->chain : "",
+					e->map_key, kt_c(c, KT_C_RESET));
+			else
+				fprintf(out, "    %s%s %s handle %llu%s\n", kt_c(c, KT_C_DIM), e->table, e->chain ? e->chain : "",
+					(unsigned long long)e->handle, kt_c(c, KT_C_RESET));
+		}
+		if (show < s->n_ev)
+			fprintf(out, "    %s... %u more (-v shows all)%s\n", kt_c(c, KT_C_DIM), s->n_ev - show,
+				kt_c(c, KT_C_RESET));
+	}
+	if (diff) {
+		for (uint32_t i = 0; i < diff->n; i++) {
+			const struct kt_finding *f = &diff->v[i];
+			if (!f->obj.name || strcmp(f->obj.name, s->name) != 0 || !f->obj.namespace ||
+			    strcmp(f->obj.namespace, s->namespace) != 0)
+				continue;
+			if (f->evidence && node) {
+				char want[300];
+				snprintf(want, sizeof(want), "node=%s;", node);
+				if (strncmp(f->evidence, want, strlen(want)) != 0)
+					continue;
+			}
+			/* only findings about this port */
+			char needle[300];
+			if (s->port_name[0])
+				snprintf(needle, sizeof(needle), "%s/%s:%s ", s->namespace, s->name, s->port_name);
+			else
+				snprintf(needle, sizeof(needle), "%s/%s ", s->namespace, s->name);
+			if (!strstr(f->message, needle))
+				continue;
+			fprintf(out, "  %s%s %s%s  %s\n", kt_sev_color(c, f->severity), kt_rules[f->rule].id,
+				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), f->message);
+			if (f->evidence)
+				fprintf(out, "    %s%s%s\n", kt_c(c, KT_C_DIM), f->evidence, kt_c(c, KT_C_RESET));
+		}
+	}
+	fputc('\n', out);
+}
+
+static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, const struct kt_findings *diff,
+		      const char *ns, const char *name, int64_t now)
+{
+	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), n->node, kt_c(c, KT_C_RESET));
+	bool any = false;
+	for (int m = 0; m < KT_DP_MODE_COUNT; m++)
+		if (n->modes & (1u << m)) {
+			fprintf(out, " %s", kt_dp_mode_name((enum kt_dp_mode)m));
+			any = true;
+		}
+	if (!any)
+		fprintf(out, " none found");
+	fprintf(out, "  source: %s\n", n->source ? n->source : "?");
+	if (n->metrics.present) {
+		fprintf(out, "kube-proxy: mode %s", n->metrics.proxy_mode ? n->metrics.proxy_mode : "?");
+		if (n->metrics.last_sync > 0)
+			fprintf(out, ", last sync %llds ago", (long long)(now - (int64_t)n->metrics.last_sync));
+		if (n->metrics.latency_count)
+			fprintf(out, ", programming latency mean %.3fs over %llu changes",
+				n->metrics.latency_sum / (double)n->metrics.latency_count,
+				(unsigned long long)n->metrics.latency_count);
+		fputc('\n', out);
+	}
+	for (uint32_t i = 0; i < n->n_notes; i++)
+		fprintf(out, "%swarning:%s %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), n->notes[i]);
+	fputc('\n', out);
+	uint32_t shown = 0;
+	for (uint32_t i = 0; i < n->n_svcs; i++) {
+		if (!want_svc(&n->svcs[i], ns, name))
+			continue;
+		text_service(c, out, &n->svcs[i], diff, n->node);
+		shown++;
+	}
+	if (diff) {
+		/* findings about services the node does not program at all */
+		for (uint32_t i = 0; i < diff->n; i++) {
+			const struct kt_finding *f = &diff->v[i];
+			if (!strstr(f->message, "has no rules for this Service port"))
+				continue;
+			if ((ns && (!f->obj.namespace || strcmp(f->obj.namespace, ns) != 0)) ||
+			    (name && (!f->obj.name || strcmp(f->obj.name, name) != 0)))
+				continue;
+			char want[300];
+			snprintf(want, sizeof(want), "node=%s;", n->node);
+			if (f->evidence && strncmp(f->evidence, want, strlen(want)) != 0)
+				continue;
+			fprintf(out, "%s%s %s%s  %s\n", kt_sev_color(c, f->severity), kt_rules[f->rule].id,
+				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), f->message);
+			shown++;
+		}
+	}
+	if (!shown)
+		fprintf(out, "no programmed services%s\n\n", name ? " match" : "");
+}
+
+static void filter_diff(struct kt_findings *f, const char *ns, const char *name)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < f->n; i++) {
+		const struct kt_finding *x = &f->v[i];
+		if (ns && (!x->obj.namespace || strcmp(x->obj.namespace, ns) != 0))
+			continue;
+		if (name && (!x->obj.name || strcmp(x->obj.name, name) != 0))
+			continue;
+		f->v[k++] = f->v[i];
+	}
+	f->n = k;
+}
+
+/* copy of a node restricted to the selected services (for JSON) */
+static struct kt_dp_node filtered(const struct kt_dp_node *n, struct kt_dp_service *buf, const char *ns,
+				  const char *name)
+{
+	struct kt_dp_node x = *n;
+	x.n_svcs = 0;
+	for (uint32_t i = 0; i < n->n_svcs; i++)
+		if (want_svc(&n->svcs[i], ns, name))
+			buf[x.n_svcs++] = n->svcs[i];
+	x.svcs = buf;
+	return x;
+}
 
 static int run(struct kt_cli *c)
 {
-	return kt_cli_error(c, KT_EXIT_USAGE, NULL, "'dataplane' is not built yet");
+	struct kt_diag d = {0};
+	const char *ns = NULL, *name = NULL;
+	if (c->argc > 1)
+		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
+	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
+		return kt_cli_fail(c, &d);
+	if (!name && c->namespace && !c->all_namespaces)
+		ns = c->namespace;
+	bool diff = kt_opt_flag(c, "diff");
+	const char *node = kt_opt_str(c, "node");
+	struct kt_node_opts o = {0};
+	o.iptables_save = kt_opt_str(c, "iptables-save");
+	o.nft_json = kt_opt_str(c, "nft-json");
+	o.ipvsadm = kt_opt_str(c, "ipvsadm");
+	o.bpffs = kt_opt_str(c, "bpffs");
+	o.no_metrics = kt_opt_flag(c, "no-metrics");
+	bool dumps = o.iptables_save || o.nft_json || o.ipvsadm;
+	bool live = !c->from || kt_opt_flag(c, "live") || dumps;
+	o.node_name = node;
+	if (name) {
+		o.want_svc_filter = true;
+		o.svc_namespace = ns;
+		o.svc_name = name;
+	}
+
+	struct kt_snapshot *snap = NULL;
+	if (c->from) {
+		if (kt_cli_snapshot(c, NULL, 0, &snap, &d) < 0)
+			return kt_cli_fail(c, &d);
+		if (live) {
+			/* the bundle supplies API objects; node state comes from here */
+			for (uint32_t i = 0; i < snap->n_dp; i++)
+				free(snap->dp[i].svcs);
+			snap->n_dp = 0;
+		}
+	} else if (diff && !dumps) {
+		const char *lns = (c->all_namespaces || !ns) ? NULL : ns;
+		struct kt_list_req reqs[] = {
+			{.res = KT_RES_SERVICES, .ns = lns},
+			{.res = KT_RES_ENDPOINTSLICES, .ns = lns},
+			{.res = KT_RES_NODES, .optional = true},
+		};
+		if (kt_cli_snapshot(c, reqs, 3, &snap, &d) < 0)
+			return kt_cli_fail(c, &d);
+	} else if (diff && dumps) {
+		return kt_cli_error(c, KT_EXIT_USAGE, "use --from BUNDLE to supply the EndpointSlices to compare with",
+				    "--diff with saved dumps needs --from BUNDLE");
+	} else {
+		snap = kt_snapshot_new();
+		if (!snap)
+			return kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "out of memory");
+		snap->source = "node";
+	}
+	if (live) {
+		if (!dumps && !kt_node_readable()) {
+			kt_snapshot_free(snap);
+			return kt_cli_error(c, KT_EXIT_CLUSTER,
+					    "run as root on the node (e.g. kubectl debug node/NAME -it --profile=sysadmin), or pass saved dumps / --from BUNDLE",
+					    "cannot read this node's dataplane: needs root or CAP_NET_ADMIN");
+		}
+		int rc = kt_dp_collect(snap, &o, &d);
+		if (rc < 0) {
+			kt_snapshot_free(snap);
+			return kt_cli_fail(c, &d);
+		}
+		snap->finished = false;
+		kt_snapshot_finish(snap);
+	}
+
+	/* which nodes */
+	uint32_t first = 0, last = snap->n_dp;
+	if (node && !live) {
+		uint32_t ix = KT_NONE;
+		for (uint32_t i = 0; i < snap->n_dp; i++)
+			if (strcmp(snap->dp[i].node, node) == 0)
+				ix = i;
+		if (ix == KT_NONE) {
+			const char **cands = calloc(snap->n_dp + 1, sizeof(*cands));
+			for (uint32_t i = 0; cands && i < snap->n_dp; i++)
+				cands[i] = snap->dp[i].node;
+			kt_cli_not_found(&d, "node state for", NULL, node, cands, snap->n_dp);
+			free(cands);
+			kt_snapshot_free(snap);
+			return kt_cli_fail(c, &d);
+		}
+		first = ix;
+		last = ix + 1;
+	}
+	if (first == last) {
+		kt_snapshot_free(snap);
+		return kt_cli_error(c, KT_EXIT_NOTFOUND, "collect a bundle on a node with 'ktrace collect --node'",
+				    "no node dataplane state in %s", c->from ? c->from : "this source");
+	}
+	if (name) {
+		bool found = kt_find_service(snap, ns, name) != KT_NONE;
+		for (uint32_t i = first; i < last && !found; i++)
+			for (uint32_t k = 0; k < snap->dp[i].n_svcs && !found; k++)
+				found = want_svc(&snap->dp[i].svcs[k], ns, name);
+		if (!found) {
+			const char **cands = NULL;
+			unsigned nc = 0;
+			for (uint32_t i = first; i < last; i++) {
+				const char **nv = realloc(cands, (nc + snap->dp[i].n_svcs + 1) * sizeof(*cands));
+				if (!nv)
+					break;
+				cands = nv;
+				for (uint32_t k = 0; k < snap->dp[i].n_svcs; k++)
+					if (!ns || strcmp(snap->dp[i].svcs[k].namespace, ns) == 0)
+						cands[nc++] = snap->dp[i].svcs[k].name;
+			}
+			kt_cli_not_found(&d, "service", ns, name, cands, nc);
+			free(cands);
+			kt_snapshot_free(snap);
+			return kt_cli_fail(c, &d);
+		}
+	}
+
+	struct kt_findings diffs = {0};
+	struct kt_arena *ra = kt_arena_new();
+	if (diff) {
+		kt_dpdiff_findings(snap, ra, &diffs);
+		filter_diff(&diffs, ns, name);
+		kt_findings_sort(&diffs);
+	}
+	if (c->verbose || snap->n_dp == 0)
+		for (uint32_t i = 0; i < snap->n_gaps; i++)
+			kt_cli_warn(c, "could not read %s: %s", snap->gaps[i].what, snap->gaps[i].why);
+
+	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
+	if (c->out == KT_OUT_JSON) {
+		struct kt_jw *w = kt_jw_new(stdout, true);
+		bool many = last - first > 1;
+		if (many)
+			kt_jw_arr(w);
+		for (uint32_t i = first; i < last; i++) {
+			const struct kt_dp_node *n = &snap->dp[i];
+			struct kt_dp_service *buf = (ns || name) ? malloc((n->n_svcs + 1) * sizeof(*buf)) : NULL;
+			struct kt_dp_node fn = buf ? filtered(n, buf, ns, name) : *n;
+			kt_dp_node_to_json(w, &fn, diff ? &diffs : NULL);
+			free(buf);
+		}
+		if (many)
+			kt_jw_arr_end(w);
+		kt_jw_free(w);
+		fputc('\n', stdout);
+	} else {
+		for (uint32_t i = first; i < last; i++)
+			text_node(c, stdout, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
+		if (diff) {
+			unsigned counts[3] = {0};
+			for (uint32_t i = 0; i < diffs.n; i++)
+				counts[diffs.v[i].severity]++;
+			if (!diffs.n)
+				printf("%sdiff: programmed state matches the EndpointSlices%s\n", kt_c(c, KT_C_GREEN),
+				       kt_c(c, KT_C_RESET));
+			else
+				printf("diff: %u error, %u warning, %u info\n", counts[KT_SEV_ERROR], counts[KT_SEV_WARNING],
+				       counts[KT_SEV_INFO]);
+		}
+	}
+	kt_findings_release(&diffs);
+	kt_arena_free(ra);
+	kt_snapshot_free(snap);
+	return 0;
 }
 
-static const struct kt_option opts[] = {{0}};
-
 const struct kt_command kt_cmd_dataplane = {
-	.name = "dataplane", .run = run, .opts = opts, .summary = "(not built yet)",
+	.name = "dataplane",
+	.run = run,
+	.opts = opts,
+	.flags = 0,
+	.usage = "[SERVICE]",
+	.summary = "this node's programmed Service forwarding (iptables, nftables, IPVS, Cilium), optionally diffed",
+	.description =
+		"Reads what the kernel of this node will do with a packet for each Service port, whatever\n"
+		"programmed it: kube-proxy in iptables mode (nft and legacy backends), nftables mode or IPVS\n"
+		"mode, or Cilium's eBPF maps. Each frontend (ClusterIP, NodePort, externalIP, LoadBalancer IP,\n"
+		"health-check port) is listed with the backends it reaches and each backend's true share of\n"
+		"new connections (iptables' chained statistic probabilities multiplied out), session\n"
+		"affinity, whether external clients are masqueraded, and the rules or map keys it came from.\n"
+		"Under externalTrafficPolicy Local, internal and external frontends reach different backend\n"
+		"sets; both are shown.\n"
+		"\n"
+		"Needs root (or CAP_NET_ADMIN, plus CAP_BPF for Cilium) on the node, or saved dumps, or a\n"
+		"bundle (--from). With --diff the state is compared with the EndpointSlices from the API or\n"
+		"the bundle: KT601 ready endpoint not programmed, KT602 stale address programmed, KT603 more\n"
+		"than one proxy backend programs the same Service.\n"
+		"\n"
+		"Without SERVICE every namespace is shown unless -n is given.\n"
+		"\n"
+		"Examples:\n"
+		"  ktrace dataplane svc/orders -n shop\n"
+		"  ktrace dataplane -A -o json\n"
+		"  ktrace dataplane --diff -A\n"
+		"  ktrace dataplane --iptables-save nat.txt shop/web\n"
+		"  ktrace dataplane --from bundle.json.gz --node node-a --diff\n",
+	.outputs = "text|json",
 };

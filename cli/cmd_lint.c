@@ -1,13 +1,140 @@
-/* Placeholder until the lint command lands; replaced by its owner. */
+/*
+ * `ktrace lint PATH...`: CI policy checks over manifests. Loads files,
+ * directories and stdin with the manifest loader, runs the rule engine
+ * (manifest scope), applies .ktrace.yaml and ktrace/ignore suppression and
+ * renders text, json, sarif or junit. Exit 5 when any input was malformed
+ * (the rest is still checked), else 1 when a finding is at or above
+ * --fail-on, else 0.
+ */
+#include <string.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "cli/report.h"
+#include "ktrace/analyze.h"
+#include "ktrace/manifest.h"
+#include "ktrace/ruleconf.h"
+
+/* --fail-on: a severity, or "never"/"none". -2 on a bad value. */
+int kt_lint_fail_on(const char *v)
+{
+	if (!v)
+		return KT_SEV_ERROR;
+	if (!strcmp(v, "never") || !strcmp(v, "none"))
+		return -1;
+	int s = kt_severity_parse(v);
+	return s < 0 ? -2 : s;
+}
+
+/* --config FILE, else ./.ktrace.yaml when present. *cfg_out NULL when none. */
+int kt_lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_config *cfg,
+		   const struct kt_rules_config **cfg_out)
+{
+	const char *path = kt_opt_str(c, "config");
+	*cfg_out = NULL;
+	if (!path && access(".ktrace.yaml", R_OK) == 0)
+		path = ".ktrace.yaml";
+	if (!path)
+		return 0;
+	struct kt_diag d = {0};
+	if (kt_rules_config_load(path, a, cfg, &d) < 0)
+		return kt_cli_fail(c, &d);
+	*cfg_out = cfg;
+	return 0;
+}
 
 static int run(struct kt_cli *c)
 {
-	return kt_cli_error(c, KT_EXIT_USAGE, NULL, "'lint' is not built yet");
+	if (c->argc < 1)
+		return kt_cli_error(c, KT_EXIT_USAGE, "examples: ktrace lint k8s/, helm template . | ktrace lint -",
+				    "no manifests given");
+	int fail_on = kt_lint_fail_on(kt_opt_str(c, "fail-on"));
+	if (fail_on == -2)
+		return kt_cli_error(c, KT_EXIT_USAGE, "use error, warning, info or never", "invalid --fail-on '%s'",
+				    kt_opt_str(c, "fail-on"));
+	struct kt_arena *ra = kt_arena_new();
+	struct kt_rules_config cfgbuf;
+	const struct kt_rules_config *cfg;
+	int rc = kt_lint_config(c, ra, &cfgbuf, &cfg);
+	if (rc) {
+		kt_arena_free(ra);
+		return rc;
+	}
+	struct kt_snapshot *snap = kt_snapshot_new();
+	snap->source = kt_intern(snap->arena, "manifests");
+	struct kt_manifest_result mr = {0};
+	unsigned stdin_seen = 0;
+	for (int i = 0; i < c->argc; i++) {
+		if (!strcmp(c->argv[i], "-") && stdin_seen++)
+			continue;
+		kt_manifest_load(snap, c->argv[i], NULL, &mr);
+	}
+	kt_snapshot_finish(snap);
+	for (uint32_t i = 0; i < mr.n_errors; i++) {
+		const struct kt_manifest_error *e = &mr.errors[i];
+		if (e->line)
+			kt_cli_warn(c, "%s:%u:%u: %s", e->file, e->line, e->col, e->msg);
+		else
+			kt_cli_warn(c, "%s: %s", e->file, e->msg);
+	}
+	struct kt_findings f = {0};
+	struct kt_rules_opts ro = {.live = false, .ingress_selector = kt_opt_str(c, "ingress-selector"), .config = cfg};
+	kt_rules_run(snap, &ro, ra, &f);
+	struct kt_report r = {
+		.command = "lint",
+		.snap = snap,
+		.f = &f,
+		.errors = mr.errors,
+		.n_errors = mr.n_errors,
+		.fail_on = fail_on,
+		.files = mr.files,
+		.objects = mr.objects,
+	};
+	if (kt_report_render(c, stdout, &r) < 0)
+		rc = KT_EXIT_INPUT;
+	else
+		rc = kt_report_exit(&r);
+	kt_findings_release(&f);
+	kt_manifest_result_free(&mr);
+	kt_snapshot_free(snap);
+	kt_arena_free(ra);
+	return rc;
 }
 
-static const struct kt_option opts[] = {{0}};
+static const struct kt_option opts[] = {
+	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"},
+	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"},
+	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"},
+	{0},
+};
 
 const struct kt_command kt_cmd_lint = {
-	.name = "lint", .run = run, .opts = opts, .summary = "(not built yet)",
+	.name = "lint",
+	.run = run,
+	.opts = opts,
+	.flags = KT_CMD_NO_GLOBALS,
+	.usage = "PATH...",
+	.summary = "check manifests (files, directories, - for stdin) against the rule catalog",
+	.description =
+		"Loads Kubernetes manifests (YAML or JSON; multi-document files, List kinds,\n"
+		"directories recursively, '-' for stdin such as `helm template` or\n"
+		"`kustomize build` output) and checks every Service, workload, PDB, Ingress and\n"
+		"IngressClass against the manifest rules of `ktrace rules`. Findings point at\n"
+		"file:line:col of the offending field.\n"
+		"\n"
+		"Suppress a finding with the annotation ktrace/ignore: \"KT101,KT201: reason\" on\n"
+		"the object or its pod template, or in .ktrace.yaml:\n"
+		"  disable: [KT404]\n"
+		"  severity: {KT401: info}\n"
+		"  exclude: [{namespace: kube-system}, {kind: Service, name: legacy, rules: [KT101]}]\n"
+		"\n"
+		"Exit status: 0 clean, 1 a finding at or above --fail-on, 5 malformed input\n"
+		"(the other files are still checked).\n"
+		"\n"
+		"Examples:\n"
+		"  ktrace lint k8s/\n"
+		"  helm template . | ktrace lint -\n"
+		"  ktrace lint -o sarif k8s/ > ktrace.sarif\n"
+		"  ktrace lint --fail-on warning -o junit k8s/ > ktrace-junit.xml\n",
+	.outputs = "text|json|sarif|junit",
 };

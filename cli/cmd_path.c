@@ -332,7 +332,7 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	       r->mode_source, r->mode_evidence ? r->mode_evidence : "");
 	for (uint32_t i = 0; i < svc->n_ports; i++) {
 		const struct kt_svc_port *p = &svc->ports[i];
-		printf("   %s%s%s/%s", p->name && *p->name ? p->name : "", p->name && *p->name ? " " : "", "", p->protocol);
+		printf("   %s%s%s", p->name && *p->name ? p->name : "", p->name && *p->name ? "/" : "", p->protocol);
 		for (uint32_t k = 0; k < svc->n_cluster_ips; k++)
 			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", svc->cluster_ips[k],
 			       strchr(svc->cluster_ips[k], ':') ? "]" : "", p->port);
@@ -341,6 +341,27 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		if (p->node_port)
 			printf("  NodePort %d", p->node_port);
 		printf("  -> targetPort %s", port_target(p, buf, sizeof(buf)));
+		if (p->target.name) {
+			/* named ports resolve per Pod: show the distinct numbers the slices carry */
+			int32_t seen[8];
+			unsigned ns = 0;
+			for (uint32_t k = svc->ep_first; k < svc->ep_first + svc->ep_count; k++) {
+				const struct kt_endpoint *e = &s->endpoints[k];
+				if (strcmp(e->port_name, p->name ? p->name : "") || !e->port)
+					continue;
+				bool dup = false;
+				for (unsigned m = 0; m < ns; m++)
+					dup |= seen[m] == e->port;
+				if (!dup && ns < 8)
+					seen[ns++] = e->port;
+			}
+			for (unsigned m = 0; m < ns; m++)
+				printf("%s%d", m ? "," : " = ", seen[m]);
+			if (ns > 1)
+				printf(" (differs per Pod)");
+			else if (!ns)
+				printf(" (unresolved: no endpoint carries it)");
+		}
 		if (p->app_protocol)
 			printf("  appProtocol %s", p->app_protocol);
 		printf("\n");

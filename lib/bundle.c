@@ -11,7 +11,9 @@
  * Owns the files it opens; prints nothing.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,6 +604,64 @@ static int slurp(const char *from, char **buf, size_t *len, struct kt_diag *d)
 	return 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory of bundles and/or Kubernetes List files (*.json, *.json.gz),
+ * merged into one snapshot in name order: the fixture-cluster layout. */
+static int load_dir(const char *dir, struct kt_snapshot **out, struct kt_diag *d)
+{
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return kt_diag_set(d, KT_EXIT_INPUT, "cannot read directory '%s': %s", dir, strerror(errno));
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (!ends_with(de->d_name, ".json") && !ends_with(de->d_name, ".json.gz"))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, cap * sizeof(*nn));
+			if (!nn)
+				abort();
+			names = nn;
+		}
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(dh);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);
+	struct kt_snapshot *snap = kt_snapshot_new();
+	snap->source = kt_intern(snap->arena, "bundle");
+	snap->origin = kt_intern(snap->arena, dir);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		char *buf = NULL;
+		size_t len = 0;
+		rc = slurp(path, &buf, &len, d);
+		if (rc == 0)
+			rc = load_buf(path, buf, len, snap, d);
+		free(buf);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc == 0 && n == 0)
+		rc = kt_diag_set(d, KT_EXIT_INPUT, "directory '%s' has no *.json bundle or List files", dir);
+	if (rc < 0) {
+		kt_snapshot_free(snap);
+		return rc;
+	}
+	kt_snapshot_finish(snap);
+	*out = snap;
+	return 0;
+}
+
 int kt_bundle_load(const char *from, struct kt_snapshot **out, struct kt_diag *d)
 {
 	if (!strcmp(from, "demo")) {
@@ -611,6 +671,9 @@ int kt_bundle_load(const char *from, struct kt_snapshot **out, struct kt_diag *d
 			(*out)->source = kt_intern((*out)->arena, "demo");
 		return rc;
 	}
+	struct stat st;
+	if (strcmp(from, "-") && stat(from, &st) == 0 && S_ISDIR(st.st_mode))
+		return load_dir(from, out, d);
 	char *buf = NULL;
 	size_t len = 0;
 	int rc = slurp(from, &buf, &len, d);

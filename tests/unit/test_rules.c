@@ -441,6 +441,9 @@ static void test_ingress(void)
 	kt_findings_release(&f);
 
 	/* --ingress-selector marks "edge"; hostname via required anti-affinity, zone missing */
+	for (uint32_t i = 0; i < s->n_workloads; i++) /* finish sorted the array */
+		if (!strcmp(s->workloads[i].meta.name, "edge"))
+			custom = &s->workloads[i];
 	custom->spec.anti_required = KT_ANEW(s->arena, struct kt_affinity_term, 1);
 	custom->spec.anti_required[0].topology_key = "kubernetes.io/hostname";
 	custom->spec.n_anti_required = 1;

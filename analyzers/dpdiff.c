@@ -1,0 +1,257 @@
+/*
+ * Dataplane diff: compares every node's programmed forwarding state
+ * (snap->dp) with the EndpointSlices of the same snapshot.
+ *   KT601 a ready endpoint is not programmed on the node (propagation lag,
+ *         stuck proxy), including Services the node programs not at all;
+ *   KT602 the node forwards to an address no EndpointSlice lists;
+ *   KT603 more than one proxy backend programs the same Service port.
+ * Evidence is structured ("node=..; endpoint=IP:PORT; mode=..;
+ * triggerTime=..; lastSync=..") so renderers can pick fields; it carries
+ * the EndpointSlice last-change-trigger-time and kube-proxy's last sync.
+ * Pure: no I/O; results in the caller's arena and findings vector.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ktrace/analyze.h"
+#include "ktrace/arena.h"
+#include "ktrace/dataplane.h"
+
+static const char *iso(struct kt_arena *a, int64_t unix_s)
+{
+	if (unix_s <= 0)
+		return "unknown";
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char b[32];
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return kt_arena_strdup(a, b);
+}
+
+static bool is_v6(const char *ip)
+{
+	return ip && strchr(ip, ':');
+}
+
+static bool seq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static const char *ep_str(struct kt_arena *a, const char *ip, int32_t port)
+{
+	return is_v6(ip) ? kt_arena_printf(a, "[%s]:%d", ip, port) : kt_arena_printf(a, "%s:%d", ip, port);
+}
+
+static const char *spn(struct kt_arena *a, const char *ns, const char *name, const char *port)
+{
+	if (port && port[0])
+		return kt_arena_printf(a, "%s/%s:%s", ns, name, port);
+	return kt_arena_printf(a, "%s/%s", ns, name);
+}
+
+static const char *sync_ev(struct kt_arena *a, const struct kt_dp_node *n, int64_t now)
+{
+	if (!n->metrics.present || n->metrics.last_sync <= 0)
+		return "lastSync=unknown";
+	return kt_arena_printf(a, "lastSync=%s (%llds ago)", iso(a, (int64_t)n->metrics.last_sync),
+			       (long long)(now - (int64_t)n->metrics.last_sync));
+}
+
+static const struct kt_meta *meta_for(const struct kt_snapshot *s, struct kt_arena *a, const char *ns,
+				      const char *name)
+{
+	uint32_t si = kt_find_service(s, ns, name);
+	if (si != KT_NONE)
+		return &s->services[si].meta;
+	struct kt_meta *m = KT_ANEW(a, struct kt_meta, 1);
+	m->kind = "Service";
+	m->namespace = kt_arena_strdup(a, ns);
+	m->name = kt_arena_strdup(a, name);
+	return m;
+}
+
+static bool programmed(const struct kt_dp_service *d, const char *ip, int32_t port)
+{
+	for (uint32_t i = 0; i < d->n_be; i++)
+		if (d->be[i].port == port && strcmp(d->be[i].ip, ip) == 0)
+			return true;
+	for (uint32_t i = 0; i < d->n_ext_be; i++)
+		if (d->ext_be[i].port == port && strcmp(d->ext_be[i].ip, ip) == 0)
+			return true;
+	return false;
+}
+
+/* does svc sv have a port named port_name with protocol proto? */
+static bool svc_has_port(const struct kt_service *sv, const char *port_name, const char *proto)
+{
+	for (uint32_t i = 0; i < sv->n_ports; i++)
+		if (seq(sv->ports[i].name, port_name) && seq(sv->ports[i].protocol ? sv->ports[i].protocol : "TCP", proto))
+			return true;
+	return false;
+}
+
+static void diff_service(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out,
+			 const struct kt_dp_node *n, const struct kt_dp_service *d, bool fam4, bool fam6,
+			 int64_t now)
+{
+	uint32_t si = kt_find_service(s, d->namespace, d->name);
+	const struct kt_service *sv = si != KT_NONE ? &s->services[si] : NULL;
+	const char *name = spn(a, d->namespace, d->name, d->port_name);
+	const char *mode = kt_dp_mode_name(d->mode);
+	/* KT602: programmed backends nobody lists */
+	const struct kt_dp_backend *sets[2] = {d->be, d->ext_be};
+	uint32_t ns[2] = {d->n_be, d->n_ext_be};
+	for (int k = 0; k < 2; k++)
+		for (uint32_t i = 0; i < ns[k]; i++) {
+			const struct kt_dp_backend *b = &sets[k][i];
+			if (k == 1 && programmed(&(struct kt_dp_service){.be = d->be, .n_be = d->n_be}, b->ip, b->port))
+				continue; /* already checked in the internal set */
+			bool listed = false;
+			for (uint32_t e = 0; sv && e < sv->ep_count && !listed; e++) {
+				const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
+				listed = seq(ep->port_name, d->port_name) && ep->port == b->port && seq(ep->ip, b->ip);
+			}
+			if (listed)
+				continue;
+			struct kt_finding *f = kt_finding_add(out, a, KT_R_KT602, meta_for(s, a, d->namespace, d->name),
+							      "node %s still forwards %s to %s, which no EndpointSlice lists",
+							      n->node, name, ep_str(a, b->ip, b->port));
+			f->evidence = kt_arena_printf(a, "node=%s; endpoint=%s; mode=%s; %s", n->node,
+						      ep_str(a, b->ip, b->port), mode, sync_ev(a, n, now));
+		}
+	/* KT601: ready endpoints not programmed */
+	if (!sv || sv->headless || sv->type == KT_SVC_EXTERNALNAME)
+		return;
+	for (uint32_t e = 0; e < sv->ep_count; e++) {
+		const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
+		if (!ep->ready || !seq(ep->port_name, d->port_name) || !seq(ep->protocol ? ep->protocol : "TCP", d->protocol))
+			continue;
+		if (!ep->ip || (is_v6(ep->ip) ? !fam6 : !fam4))
+			continue;
+		if (sv->itp_local && !seq(ep->node, n->node) && !sv->n_external_ips && sv->type == KT_SVC_CLUSTERIP)
+			continue; /* internalTrafficPolicy: Local programs node-local endpoints only */
+		if (programmed(d, ep->ip, ep->port))
+			continue;
+		struct kt_finding *f = kt_finding_add(out, a, KT_R_KT601, &sv->meta,
+						      "ready endpoint %s of %s is not programmed on node %s (%s)",
+						      ep_str(a, ep->ip, ep->port), name, n->node, mode);
+		f->evidence = kt_arena_printf(a, "node=%s; endpoint=%s; slice=%s; mode=%s; triggerTime=%s; %s", n->node,
+					      ep_str(a, ep->ip, ep->port), ep->slice ? ep->slice : "?", mode,
+					      iso(a, ep->trigger_time / 1000), sync_ev(a, n, now));
+	}
+}
+
+static int key_cmp(const struct kt_dp_service *d, const char *ns, const char *name, const char *port)
+{
+	int c = strcmp(d->namespace ? d->namespace : "", ns ? ns : "");
+	if (!c)
+		c = strcmp(d->name ? d->name : "", name ? name : "");
+	if (!c)
+		c = strcmp(d->port_name ? d->port_name : "", port ? port : "");
+	return c;
+}
+
+/* node services are sorted by (namespace, name, port_name, ...) */
+static bool has_dp(const struct kt_dp_node *n, const char *ns, const char *name, const char *port)
+{
+	uint32_t lo = 0, hi = n->n_svcs;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(&n->svcs[mid], ns, name, port);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out)
+{
+	int64_t now = s->taken ? s->taken : (int64_t)time(NULL);
+	bool have_api = s->n_services > 0 || s->n_endpoints > 0;
+	for (uint32_t ni = 0; ni < s->n_dp; ni++) {
+		const struct kt_dp_node *n = &s->dp[ni];
+		bool fam4 = false, fam6 = false, kube_proxy = false;
+		for (uint32_t i = 0; i < n->n_svcs; i++) {
+			const struct kt_dp_service *d = &n->svcs[i];
+			for (uint32_t k = 0; k < d->n_fe; k++) {
+				if (!d->fe[k].ip[0])
+					continue;
+				if (is_v6(d->fe[k].ip))
+					fam6 = true;
+				else
+					fam4 = true;
+			}
+			for (uint32_t k = 0; k < d->n_be; k++) {
+				if (is_v6(d->be[k].ip))
+					fam6 = true;
+				else
+					fam4 = true;
+			}
+			if (d->mode == KT_DP_IPTABLES_NFT || d->mode == KT_DP_IPTABLES_LEGACY || d->mode == KT_DP_NFTABLES)
+				kube_proxy = true;
+		}
+		/* KT603: same service port from several modes (svcs sorted with mode last) */
+		for (uint32_t i = 0; i + 1 < n->n_svcs; i++) {
+			const struct kt_dp_service *x = &n->svcs[i];
+			if (x->names_guessed)
+				continue;
+			uint32_t j = i + 1;
+			char modes[128];
+			size_t off = (size_t)snprintf(modes, sizeof(modes), "%s", kt_dp_mode_name(x->mode));
+			while (j < n->n_svcs && seq(n->svcs[j].namespace, x->namespace) && seq(n->svcs[j].name, x->name) &&
+			       seq(n->svcs[j].port_name, x->port_name) && seq(n->svcs[j].protocol, x->protocol)) {
+				if (n->svcs[j].mode != n->svcs[j - 1].mode && off < sizeof(modes))
+					off += (size_t)snprintf(modes + off, sizeof(modes) - off, " and %s",
+								kt_dp_mode_name(n->svcs[j].mode));
+				j++;
+			}
+			if (j - i > 1 && strstr(modes, " and ")) {
+				const char *name = spn(a, x->namespace, x->name, x->port_name);
+				struct kt_finding *f = kt_finding_add(out, a, KT_R_KT603, meta_for(s, a, x->namespace, x->name),
+								      "%s is programmed by %s on node %s", name, modes, n->node);
+				f->evidence = kt_arena_printf(a, "node=%s; modes=%s; %s", n->node, modes, sync_ev(a, n, now));
+			}
+			i = j - 1;
+		}
+		if (!have_api)
+			continue;
+		for (uint32_t i = 0; i < n->n_svcs; i++) {
+			const struct kt_dp_service *d = &n->svcs[i];
+			if (d->names_guessed)
+				continue;
+			diff_service(s, a, out, n, d, fam4 || !fam6, fam6, now);
+		}
+		if (!kube_proxy)
+			continue;
+		/* Services with ready endpoints that this node does not program at all */
+		for (uint32_t si = 0; si < s->n_services; si++) {
+			const struct kt_service *sv = &s->services[si];
+			if (sv->headless || sv->type == KT_SVC_EXTERNALNAME || !sv->n_cluster_ips)
+				continue;
+			for (uint32_t e = 0; e < sv->ep_count; e++) {
+				const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
+				if (!ep->ready || !ep->ip || (is_v6(ep->ip) ? !fam6 : !(fam4 || !fam6)))
+					continue;
+				if (!svc_has_port(sv, ep->port_name, ep->protocol ? ep->protocol : "TCP"))
+					continue;
+				if (has_dp(n, sv->meta.namespace, sv->meta.name, ep->port_name))
+					continue;
+				const char *name = spn(a, sv->meta.namespace, sv->meta.name, ep->port_name);
+				struct kt_finding *f = kt_finding_add(out, a, KT_R_KT601, &sv->meta,
+								      "ready endpoint %s of %s is not programmed on node %s (the node has no rules for this Service port)",
+								      ep_str(a, ep->ip, ep->port), name, n->node);
+				f->evidence = kt_arena_printf(a, "node=%s; endpoint=%s; slice=%s; triggerTime=%s; %s", n->node,
+							      ep_str(a, ep->ip, ep->port), ep->slice ? ep->slice : "?",
+							      iso(a, ep->trigger_time / 1000), sync_ev(a, n, now));
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,190 @@
+/*
+ * Findings reports for `ktrace lint` and `ktrace check`: counting, the
+ * exit code, grouped text (by object for lint, by Service for check, most
+ * severe group first, a summary line) and the JSON document of SPEC.md
+ * ({"findings":[...],"summary":{...}}). Branches on the format once, in
+ * kt_report_render(). Writes only to the FILE it is given.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/report.h"
+#include "ktrace/jsonw.h"
+#include "ktrace/ruleconf.h"
+
+void kt_report_count(const struct kt_report *r, struct kt_report_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (uint32_t i = 0; i < r->f->n; i++) {
+		const struct kt_finding *x = &r->f->v[i];
+		if (x->suppressed) {
+			c->suppressed++;
+			continue;
+		}
+		c->sev[x->severity]++;
+		if (r->fail_on >= 0 && (int)x->severity >= r->fail_on)
+			c->failing++;
+	}
+}
+
+int kt_report_exit(const struct kt_report *r)
+{
+	struct kt_report_counts c;
+	kt_report_count(r, &c);
+	if (r->n_errors)
+		return KT_EXIT_INPUT;
+	return c.failing ? KT_EXIT_FINDINGS : KT_EXIT_OK;
+}
+
+static bool s_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Group key of a finding: its Service (check) or its object (lint). */
+struct gkey {
+	const char *kind, *ns, *name;
+};
+
+static struct gkey key_of(const struct kt_report *r, const struct kt_finding *x)
+{
+	struct gkey k = {x->obj.kind, x->obj.namespace, x->obj.name};
+	if (r->by_service && r->snap) {
+		uint32_t s = kt_rules_finding_service(r->snap, x);
+		if (s != KT_NONE) {
+			const struct kt_service *sv = &r->snap->services[s];
+			k = (struct gkey){"Service", sv->meta.namespace, sv->meta.name};
+		}
+	}
+	return k;
+}
+
+static bool key_eq(const struct gkey *a, const struct gkey *b)
+{
+	return s_eq(a->kind, b->kind) && s_eq(a->ns, b->ns) && s_eq(a->name, b->name);
+}
+
+static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r, unsigned groups)
+{
+	struct kt_report_counts n;
+	kt_report_count(r, &n);
+	fprintf(out, "%s%u error%s, %u warning%s, %u info%s", kt_c(c, KT_C_BOLD), n.sev[KT_SEV_ERROR],
+		n.sev[KT_SEV_ERROR] == 1 ? "" : "s", n.sev[KT_SEV_WARNING], n.sev[KT_SEV_WARNING] == 1 ? "" : "s",
+		n.sev[KT_SEV_INFO], kt_c(c, KT_C_RESET));
+	if (n.suppressed)
+		fprintf(out, " (%u suppressed)", n.suppressed);
+	if (!strcmp(r->command, "lint"))
+		fprintf(out, " in %u object%s from %u file%s", r->objects, r->objects == 1 ? "" : "s", r->files,
+			r->files == 1 ? "" : "s");
+	else
+		fprintf(out, " in %u %s", groups, groups == 1 ? "group" : "groups");
+	if (r->n_errors)
+		fprintf(out, "; %u input error%s", r->n_errors, r->n_errors == 1 ? "" : "s");
+	fputc('\n', out);
+}
+
+int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
+{
+	uint32_t n = r->f->n;
+	struct gkey *keys = calloc(n + 1, sizeof(*keys));
+	bool *done = calloc(n + 1, sizeof(*done));
+	struct kt_findings grp = {0};
+	if (!keys || !done)
+		abort();
+	grp.v = calloc(n + 1, sizeof(*grp.v));
+	if (!grp.v)
+		abort();
+	grp.cap = n + 1;
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = key_of(r, &r->f->v[i]);
+	unsigned groups = 0;
+	/* findings are sorted most severe first: a group's first appearance
+	 * orders the groups */
+	for (uint32_t i = 0; i < n; i++) {
+		if (done[i] || r->f->v[i].suppressed)
+			continue;
+		grp.n = 0;
+		for (uint32_t j = i; j < n; j++)
+			if (!done[j] && !r->f->v[j].suppressed && key_eq(&keys[i], &keys[j])) {
+				grp.v[grp.n++] = r->f->v[j];
+				done[j] = true;
+			}
+		groups++;
+		const struct kt_finding *x = &grp.v[0];
+		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? keys[i].kind : "object",
+			keys[i].ns ? keys[i].ns : "", keys[i].ns ? "/" : "", keys[i].name ? keys[i].name : "?",
+			kt_c(c, KT_C_RESET));
+		if (!r->by_service && x->file)
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), x->file, kt_c(c, KT_C_RESET));
+		fputc('\n', out);
+		kt_render_findings_text(c, out, &grp, "  ");
+		fputc('\n', out);
+	}
+	if (!groups)
+		fprintf(out, "no findings\n");
+	summary_line(c, out, r, groups);
+	free(grp.v);
+	free(keys);
+	free(done);
+	return 0;
+}
+
+int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
+{
+	struct kt_report_counts n;
+	kt_report_count(r, &n);
+	struct kt_jw *w = kt_jw_new(out, true);
+	kt_jw_obj(w);
+	kt_jw_key(w, "findings");
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < r->f->n; i++)
+		if (!r->f->v[i].suppressed)
+			kt_render_finding_json(w, &r->f->v[i], true);
+	kt_jw_arr_end(w);
+	kt_jw_key(w, "summary");
+	kt_jw_obj(w);
+	kt_jw_kuint(w, "error", n.sev[KT_SEV_ERROR]);
+	kt_jw_kuint(w, "warning", n.sev[KT_SEV_WARNING]);
+	kt_jw_kuint(w, "info", n.sev[KT_SEV_INFO]);
+	kt_jw_kuint(w, "suppressed", n.suppressed);
+	if (!strcmp(r->command, "lint")) {
+		kt_jw_kuint(w, "files", r->files);
+		kt_jw_kuint(w, "objects", r->objects);
+	}
+	kt_jw_kstr(w, "failOn", r->fail_on >= 0 ? kt_severity_name((enum kt_severity)r->fail_on) : "never");
+	kt_jw_kbool(w, "failed", kt_report_exit(r) != 0);
+	kt_jw_obj_end(w);
+	kt_jw_key(w, "errors");
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < r->n_errors; i++) {
+		const struct kt_manifest_error *e = &r->errors[i];
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "file", e->file);
+		if (e->line) {
+			kt_jw_kuint(w, "line", e->line);
+			kt_jw_kuint(w, "col", e->col);
+		} else {
+			kt_jw_knull(w, "line");
+		}
+		kt_jw_kstr(w, "message", e->msg);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
+	kt_jw_obj_end(w);
+	return kt_jw_free(w) ? -1 : 0;
+}
+
+int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)
+{
+	switch (c->out) {
+	case KT_OUT_JSON:
+		return kt_report_json(c, out, r);
+	case KT_OUT_SARIF:
+		return kt_report_sarif(c, out, r);
+	case KT_OUT_JUNIT:
+		return kt_report_junit(c, out, r);
+	case KT_OUT_TEXT:
+		break;
+	}
+	return kt_report_text(c, out, r);
+}

@@ -1,0 +1,783 @@
+/*
+ * The `ktrace imbalance` dashboard: a Service list sorted by imbalance and
+ * a per-Service view with one row per endpoint (bars of connection share
+ * against the fair share, a sparkline of share history, hot/starved
+ * markers), a header with the dataplane mode, connection ages and a
+ * one-line diagnosis with the mitigation from kt_rules[]. Only draws rows
+ * the analyzer computed; keeps nothing but UI state and share history.
+ * Redraws only when the data, the UI state or the terminal size changed.
+ * The terminal itself belongs to term.c.
+ */
+#include <curses.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli/tui/tui.h"
+
+#define HIST_LEN 60
+#define HIST_SLOTS 4096
+#define FILTER_MAX 63
+
+struct hist {
+	char *key;               /* "ns/name|ip:port" */
+	float v[HIST_LEN];       /* share, ring */
+	uint32_t n, head;
+	uint64_t gen;            /* last sample that touched it */
+};
+
+enum { V_LIST, V_DETAIL };
+static const char *list_sorts[] = {"imbalance", "connections", "new/s", "name"};
+static const char *detail_sorts[] = {"connections", "share/fair", "new/s", "endpoint"};
+
+struct view {
+	struct kt_cli *c;
+	struct kt_imb_feed *feed;
+	const struct kt_imb_result *r;
+	int mode;
+	int sel, top;
+	int dsel, dtop;
+	char ns[256], name[256];
+	int lsort, dsort;
+	char filter[FILTER_MAX + 1];
+	bool editing;
+	bool paused, help;
+	double interval;
+	uint64_t gen;            /* samples taken */
+	uint64_t data_sig;       /* signature of the current data */
+	uint64_t drawn_sig;      /* signature of what is on screen */
+	time_t changed_at;       /* when the data last changed */
+	char err[256];
+	struct hist *hist;       /* HIST_SLOTS, open addressing */
+	uint32_t *order;         /* list / detail row order */
+	uint32_t n_order, cap_order;
+	int rows, cols;
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "", 1);
+}
+
+static struct hist *hist_get(struct view *v, const char *ns, const char *name, const char *ip, int port,
+			     bool create)
+{
+	char key[512];
+	snprintf(key, sizeof(key), "%s/%s|%s:%d", ns ? ns : "", name ? name : "", ip ? ip : "", port);
+	uint32_t j = (uint32_t)fnv_str(0xcbf29ce484222325ULL, key) & (HIST_SLOTS - 1);
+	for (uint32_t probe = 0; probe < HIST_SLOTS; probe++, j = (j + 1) & (HIST_SLOTS - 1)) {
+		struct hist *h = &v->hist[j];
+		if (!h->key) {
+			if (!create)
+				return NULL;
+			h->key = strdup(key);
+			if (!h->key)
+				abort();
+			return h;
+		}
+		if (!strcmp(h->key, key))
+			return h;
+	}
+	return NULL;   /* table full: no history for this row */
+}
+
+static void hist_update(struct view *v)
+{
+	for (uint32_t i = 0; i < v->r->n_svcs; i++) {
+		const struct kt_imb_service *s = &v->r->svcs[i];
+		for (uint32_t j = 0; j < s->n_be; j++) {
+			struct hist *h = hist_get(v, s->namespace, s->name, s->be[j].ip, s->be[j].port, true);
+			if (!h || h->gen == v->gen)
+				continue;
+			h->gen = v->gen;
+			h->v[h->head] = (float)s->be[j].share;
+			h->head = (h->head + 1) % HIST_LEN;
+			if (h->n < HIST_LEN)
+				h->n++;
+		}
+	}
+}
+
+static uint64_t data_signature(const struct kt_imb_result *r)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	if (!r)
+		return h;
+	h = fnv(h, &r->connections, sizeof(r->connections));
+	for (uint32_t i = 0; i < r->n_svcs; i++) {
+		const struct kt_imb_service *s = &r->svcs[i];
+		h = fnv_str(h, s->namespace);
+		h = fnv_str(h, s->name);
+		h = fnv(h, &s->connections, sizeof(s->connections));
+		h = fnv(h, &s->total, sizeof(s->total));
+		h = fnv(h, &s->bytes, sizeof(s->bytes));
+		h = fnv(h, &s->new_per_s, sizeof(s->new_per_s));
+		h = fnv(h, &s->verdict, sizeof(s->verdict));
+		for (uint32_t j = 0; j < s->n_be; j++) {
+			h = fnv_str(h, s->be[j].ip);
+			h = fnv(h, &s->be[j].connections, sizeof(s->be[j].connections));
+			h = fnv(h, &s->be[j].new_per_s, sizeof(s->be[j].new_per_s));
+			h = fnv(h, &s->be[j].bytes_in, sizeof(s->be[j].bytes_in));
+			h = fnv(h, &s->be[j].flags, sizeof(s->be[j].flags));
+		}
+	}
+	return h;
+}
+
+/* ---- ordering ------------------------------------------------------- */
+
+static struct view *sort_view;   /* qsort has no context argument */
+
+static bool svc_visible(const struct view *v, const struct kt_imb_service *s)
+{
+	if (!v->filter[0])
+		return true;
+	char nm[600];
+	snprintf(nm, sizeof(nm), "%s/%s", s->namespace ? s->namespace : "", s->name ? s->name : "");
+	return strcasestr(nm, v->filter) != NULL;
+}
+
+static bool be_visible(const struct view *v, const struct kt_imb_backend *b)
+{
+	if (!v->filter[0])
+		return true;
+	char nm[600];
+	snprintf(nm, sizeof(nm), "%s:%d %s %s", b->ip, b->port, b->pod ? b->pod : "", b->node ? b->node : "");
+	return strcasestr(nm, v->filter) != NULL;
+}
+
+static int list_cmp(const void *a, const void *b)
+{
+	const struct kt_imb_service *x = &sort_view->r->svcs[*(const uint32_t *)a];
+	const struct kt_imb_service *y = &sort_view->r->svcs[*(const uint32_t *)b];
+	int c = 0;
+	switch (sort_view->lsort) {
+	case 1:
+		c = x->connections == y->connections ? 0 : x->connections > y->connections ? -1 : 1;
+		break;
+	case 2:
+		c = x->new_per_s == y->new_per_s ? 0 : x->new_per_s > y->new_per_s ? -1 : 1;
+		break;
+	case 3:
+		break;
+	default:
+		c = x->score == y->score ? 0 : x->score > y->score ? -1 : 1;
+	}
+	if (!c)
+		c = strcmp(x->namespace ? x->namespace : "", y->namespace ? y->namespace : "");
+	if (!c)
+		c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+	return c;
+}
+
+static const struct kt_imb_service *cur_svc(const struct view *v)
+{
+	for (uint32_t i = 0; v->r && i < v->r->n_svcs; i++) {
+		const struct kt_imb_service *s = &v->r->svcs[i];
+		if (!strcmp(s->namespace ? s->namespace : "", v->ns) && !strcmp(s->name ? s->name : "", v->name))
+			return s;
+	}
+	return NULL;
+}
+
+static const struct kt_imb_service *detail_svc;
+
+static int detail_cmp(const void *a, const void *b)
+{
+	const struct kt_imb_backend *x = &detail_svc->be[*(const uint32_t *)a];
+	const struct kt_imb_backend *y = &detail_svc->be[*(const uint32_t *)b];
+	int c = 0;
+	double rx, ry;
+	switch (sort_view->dsort) {
+	case 1:
+		rx = x->fair_share > 0 ? x->share / x->fair_share : 0;
+		ry = y->fair_share > 0 ? y->share / y->fair_share : 0;
+		c = rx == ry ? 0 : rx > ry ? -1 : 1;
+		break;
+	case 2:
+		c = x->new_per_s == y->new_per_s ? 0 : x->new_per_s > y->new_per_s ? -1 : 1;
+		break;
+	case 3:
+		break;
+	default:
+		c = x->connections == y->connections ? 0 : x->connections > y->connections ? -1 : 1;
+	}
+	if (!c)
+		c = strcmp(x->ip, y->ip);
+	if (!c)
+		c = x->port - y->port;
+	return c;
+}
+
+static void build_order(struct view *v)
+{
+	v->n_order = 0;
+	if (!v->r)
+		return;
+	uint32_t need = v->r->n_svcs;
+	const struct kt_imb_service *s = NULL;
+	if (v->mode == V_DETAIL) {
+		s = cur_svc(v);
+		need = s ? s->n_be : 0;
+	}
+	if (need > v->cap_order) {
+		v->cap_order = need + 16;
+		v->order = realloc(v->order, v->cap_order * sizeof(*v->order));
+		if (!v->order)
+			abort();
+	}
+	sort_view = v;
+	if (v->mode == V_LIST) {
+		for (uint32_t i = 0; i < v->r->n_svcs; i++)
+			if (svc_visible(v, &v->r->svcs[i]))
+				v->order[v->n_order++] = i;
+		qsort(v->order, v->n_order, sizeof(*v->order), list_cmp);
+	} else if (s) {
+		for (uint32_t i = 0; i < s->n_be; i++)
+			if (be_visible(v, &s->be[i]))
+				v->order[v->n_order++] = i;
+		detail_svc = s;
+		qsort(v->order, v->n_order, sizeof(*v->order), detail_cmp);
+	}
+}
+
+/* ---- drawing -------------------------------------------------------- */
+
+static const char *fmt_rate(double x, char *buf, size_t n)
+{
+	static const char *u[] = {"", "k", "M", "G", "T"};
+	int i = 0;
+	if (x < 0) {
+		snprintf(buf, n, "-");
+		return buf;
+	}
+	while (x >= 1000 && i < 4) {
+		x /= 1000;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f%s" : (x < 10 && x != floor(x) ? "%.1f%s" : "%.0f%s"), x, u[i]);
+	return buf;
+}
+
+static void put(int y, int x, int attr, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(int y, int x, int attr, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (y < 0 || y >= LINES || x >= COLS)
+		return;
+	attron(attr);
+	mvaddnstr(y, x, buf, COLS - x);
+	attroff(attr);
+}
+
+static void draw_bar(int y, int x, int w, double share, double fair, int attr)
+{
+	bool u = kt_tui_utf8();
+	int filled = (int)lround(share * w);
+	int fpos = fair > 0 ? (int)lround(fair * w) : -1;
+	if (filled > w)
+		filled = w;
+	if (fpos >= w)
+		fpos = w - 1;
+	move(y, x);
+	for (int i = 0; i < w && x + i < COLS; i++) {
+		if (i == fpos) {
+			attron(kt_tui_attr(KT_TP_FAIR));
+			addstr(u ? (i < filled ? "┃" : "│") : "|");
+			attroff(kt_tui_attr(KT_TP_FAIR));
+		} else if (i < filled) {
+			attron(attr);
+			addstr(u ? "█" : "#");
+			attroff(attr);
+		} else {
+			addstr(u ? "·" : ".");
+		}
+	}
+}
+
+static void draw_spark(int y, int x, int w, const struct hist *h)
+{
+	static const char *blocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+	static const char ascii[] = "_.-:=+*#";
+	bool u = kt_tui_utf8();
+	move(y, x);
+	if (!h || !h->n)
+		return;
+	int n = (int)h->n < w ? (int)h->n : w;
+	for (int i = 0; i < n && x + i < COLS; i++) {
+		int idx = ((int)h->head - n + i + HIST_LEN * 2) % HIST_LEN;
+		float s = h->v[idx];
+		int lvl = (int)(s * 7.999f);
+		if (lvl < 0)
+			lvl = 0;
+		if (lvl > 7)
+			lvl = 7;
+		if (u)
+			addstr(blocks[lvl]);
+		else
+			addch((chtype)ascii[lvl]);
+	}
+}
+
+static const struct kt_imb_service *diag_svc(const struct view *v)
+{
+	if (v->mode == V_DETAIL)
+		return cur_svc(v);
+	if (v->mode == V_LIST && v->n_order && v->sel >= 0 && (uint32_t)v->sel < v->n_order) {
+		const struct kt_imb_service *s = &v->r->svcs[v->order[v->sel]];
+		if (s->verdict != KT_RULE_COUNT)
+			return s;
+	}
+	for (uint32_t i = 0; v->r && i < v->r->n_svcs; i++)
+		if (v->r->svcs[i].verdict != KT_RULE_COUNT)
+			return &v->r->svcs[i];
+	return NULL;
+}
+
+static void draw_header(struct view *v)
+{
+	const struct kt_imb_result *r = v->r;
+	char tbuf[16];
+	time_t now = v->changed_at ? v->changed_at : time(NULL);
+	struct tm tmv;
+	localtime_r(&now, &tmv);
+	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tmv);
+	attron(kt_tui_attr(KT_TP_TITLE));
+	mvhline(0, 0, ' ', COLS);
+	put(0, 0, kt_tui_attr(KT_TP_TITLE), "ktrace imbalance  node %s  dataplane %s  flows %s  %s %gs  changed %s%s",
+	    r && r->node ? r->node : "?", r && r->mode ? r->mode : "unknown", r && r->source ? r->source : "-",
+	    v->feed->live ? "every" : "bundle,", v->feed->live ? v->interval : 0.0, tbuf,
+	    v->paused ? "  [PAUSED]" : "");
+	attroff(kt_tui_attr(KT_TP_TITLE));
+	if (!r) {
+		put(1, 0, 0, "waiting for the first sample ...");
+		return;
+	}
+	if (r->timestamps)
+		put(1, 0, 0, "connections %u   age >1m %u  >10m %u  >1h %u   services %u%s", r->connections,
+		    r->older_1m, r->older_10m, r->older_1h, r->n_svcs, r->acct ? "" : "   bytes: acct off");
+	else
+		put(1, 0, 0, "connections %u   ages unknown (sysctl net.netfilter.nf_conntrack_timestamp=1)   services %u%s",
+		    r->connections, r->n_svcs, r->acct ? "" : "   bytes: acct off");
+	const struct kt_imb_service *s = diag_svc(v);
+	if (s && s->verdict != KT_RULE_COUNT) {
+		const struct kt_rule *ru = &kt_rules[s->verdict];
+		int attr = s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT);
+		put(2, 0, attr, "%s %s %s/%s: %s", ru->id, ru->name, s->namespace, s->name,
+		    s->reason ? s->reason : ru->summary);
+		put(3, 2, kt_tui_attr(KT_TP_GOOD), "fix: %s", ru->mitigation);
+	} else {
+		put(2, 0, kt_tui_attr(KT_TP_GOOD), "no imbalance verdict: connection shares are within the thresholds");
+	}
+}
+
+static void draw_list(struct view *v)
+{
+	int y0 = 5, h = LINES - y0 - 2;
+	put(y0 - 1, 0, A_BOLD, " %-40s %4s %4s %7s %7s %9s %8s %5s  %s", "SERVICE", "FE", "EPS", "CONNS", "NEW/S",
+	    "BYTES/S", "MAX/MEAN", "GINI", "VERDICT");
+	if (v->sel >= (int)v->n_order)
+		v->sel = (int)v->n_order - 1;
+	if (v->sel < 0)
+		v->sel = 0;
+	if (v->sel < v->top)
+		v->top = v->sel;
+	if (h > 0 && v->sel >= v->top + h)
+		v->top = v->sel - h + 1;
+	if (!v->n_order)
+		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no Service matches the filter" : "no Service flows yet");
+	for (int i = 0; i < h && v->top + i < (int)v->n_order; i++) {
+		int ix = v->top + i;
+		const struct kt_imb_service *s = &v->r->svcs[v->order[ix]];
+		char nm[300], b1[16], b2[16];
+		snprintf(nm, sizeof(nm), "%s/%s", s->namespace ? s->namespace : "", s->name ? s->name : "");
+		int attr = ix == v->sel ? kt_tui_attr(KT_TP_SEL) : 0;
+		if (attr)
+			mvchgat(y0 + i, 0, -1, attr, 0, NULL);
+		put(y0 + i, 0, attr, "%s%-40.40s %4u %4u %7u %7s %9s %8.2f %5.2f  ", ix == v->sel ? ">" : " ", nm,
+		    s->n_frontends, s->n_be, s->connections, fmt_rate(s->new_per_s, b1, sizeof(b1)),
+		    fmt_rate(s->bytes_per_s, b2, sizeof(b2)), s->max_over_mean, s->gini);
+		if (s->verdict != KT_RULE_COUNT) {
+			int vattr = attr ? attr : (s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT));
+			put(y0 + i, 91, vattr, "%s %s", kt_rules[s->verdict].id, kt_rules[s->verdict].name);
+		}
+	}
+}
+
+static void draw_detail(struct view *v)
+{
+	const struct kt_imb_service *s = cur_svc(v);
+	if (!s) {
+		put(4, 0, kt_tui_attr(KT_TP_DIM), "%s/%s: no data in this sample (Esc: back)", v->ns, v->name);
+		return;
+	}
+	put(4, 0, A_BOLD, "%s/%s  %s  frontends %u  connections %u (%u total)  max/mean %.2f  cv %.2f  gini %.2f%s",
+	    s->namespace, s->name, s->mode, s->n_frontends, s->connections, s->total, s->max_over_mean, s->cv, s->gini,
+	    s->affinity ? "  affinity:ClientIP" : "");
+	int y0 = 6, h = LINES - y0 - 2;
+	int bw = COLS >= 150 ? 24 : 16;
+	put(y0 - 1, 0, A_BOLD, " %-21s %-22s %-10s %4s %2s %6s %6s %8s %-*s %9s %-16s %s", "ENDPOINT", "POD", "NODE",
+	    "AGE", "ST", "CONNS", "NEW/S", "BYTES/S", bw, "SHARE vs FAIR (|)", "SHARE/FAIR", "HISTORY", "FLAGS");
+	if (v->dsel >= (int)v->n_order)
+		v->dsel = (int)v->n_order - 1;
+	if (v->dsel < 0)
+		v->dsel = 0;
+	if (v->dsel < v->dtop)
+		v->dtop = v->dsel;
+	if (h > 0 && v->dsel >= v->dtop + h)
+		v->dtop = v->dsel - h + 1;
+	if (!v->n_order)
+		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no endpoint matches the filter" : "no endpoints");
+	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++) {
+		int ix = v->dtop + i;
+		const struct kt_imb_backend *b = &s->be[v->order[ix]];
+		char ep[64], age[16] = "-", b1[16], b2[16], flags[48] = "";
+		snprintf(ep, sizeof(ep), "%s:%d", b->ip, b->port);
+		if (b->ready_age >= 0)
+			kt_fmt_age(b->ready_age, age, sizeof(age));
+		const char *st = b->terminating ? "T" : b->ready ? "R" : "NR";
+		if (b->flags & KT_IMB_HOT)
+			strncat(flags, "HOT ", sizeof(flags) - strlen(flags) - 1);
+		if (b->flags & KT_IMB_STARVED)
+			strncat(flags, "STARVED ", sizeof(flags) - strlen(flags) - 1);
+		if (b->flags & KT_IMB_UNKNOWN)
+			strncat(flags, "unknown ", sizeof(flags) - strlen(flags) - 1);
+		int rowattr = ix == v->dsel ? kt_tui_attr(KT_TP_SEL) : 0;
+		int y = y0 + i;
+		if (rowattr)
+			mvchgat(y, 0, -1, rowattr, 0, NULL);
+		put(y, 0, rowattr, "%s%-21.21s %-22.22s %-10.10s %4s %2s %6u %6s %8s ", ix == v->dsel ? ">" : " ", ep,
+		    b->pod ? b->pod : "-", b->node ? b->node : "-", age, st, b->connections,
+		    fmt_rate(b->new_per_s, b1, sizeof(b1)), fmt_rate(b->bytes_per_s, b2, sizeof(b2)));
+		int x = 1 + 21 + 1 + 22 + 1 + 10 + 1 + 4 + 1 + 2 + 1 + 6 + 1 + 6 + 1 + 8 + 1;
+		int battr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
+			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_BAR);
+		draw_bar(y, x, bw, b->share, b->fair_share, battr);
+		x += bw + 1;
+		put(y, x, rowattr, "%3.0f%%/%3.0f%%", b->share * 100, b->fair_share * 100);
+		x += 10;
+		draw_spark(y, x, 16, hist_get(v, s->namespace, s->name, b->ip, b->port, false));
+		x += 17;
+		int fattr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
+			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : 0;
+		put(y, x, fattr, "%s", flags);
+	}
+}
+
+static const char *help_lines[] = {
+	"ktrace imbalance - keys",
+	"",
+	"  Up/Down, j/k   move the selection",
+	"  PgUp/PgDn      page",
+	"  Enter          open the selected Service",
+	"  Esc, Backspace back to the Service list",
+	"  s              cycle the sort order",
+	"  /              filter by name (Enter keeps it, Esc clears)",
+	"  p              pause / resume sampling",
+	"  + / -          longer / shorter refresh interval",
+	"  ?              this help",
+	"  q              quit",
+	"",
+	"Bars: connection share; | marks the fair share (1/n or weights).",
+	"HOT: share > hot-factor x fair.  STARVED: recently ready and",
+	"share < starved-factor x fair (persistent connections not",
+	"rebalanced, KT403).  ST: R ready, NR not ready, T terminating.",
+	"",
+	"press any key to close",
+};
+
+static void draw_help(void)
+{
+	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
+	int w = 66, h = n + 2;
+	int y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
+	if (y0 < 0)
+		y0 = 0;
+	if (x0 < 0)
+		x0 = 0;
+	for (int i = 0; i < h && y0 + i < LINES; i++) {
+		move(y0 + i, x0);
+		for (int k = 0; k < w && x0 + k < COLS; k++)
+			addch(' ' | A_REVERSE);
+	}
+	for (int i = 0; i < n; i++)
+		put(y0 + 1 + i, x0 + 2, A_REVERSE | (i == 0 ? A_BOLD : 0), "%s", help_lines[i]);
+}
+
+static void draw_footer(struct view *v)
+{
+	int y = LINES - 1;
+	move(y, 0);
+	clrtoeol();
+	if (v->editing) {
+		put(y, 0, A_BOLD, "filter: %s", v->filter);
+		curs_set(1);
+		return;
+	}
+	curs_set(0);
+	if (v->err[0]) {
+		put(y, 0, kt_tui_attr(KT_TP_HOT), "error: %s", v->err);
+		return;
+	}
+	put(y, 0, kt_tui_attr(KT_TP_DIM), "%s  sort:%s%s%s  |  Enter open  Esc back  s sort  / filter  p pause  +/- interval  ? help  q quit",
+	    v->mode == V_LIST ? "services" : "endpoints",
+	    v->mode == V_LIST ? list_sorts[v->lsort] : detail_sorts[v->dsort],
+	    v->filter[0] ? "  filter:" : "", v->filter);
+}
+
+static uint64_t ui_signature(const struct view *v)
+{
+	uint64_t h = v->data_sig;
+	int st[] = {v->mode, v->sel, v->top, v->dsel, v->dtop, v->lsort, v->dsort, v->editing, v->paused, v->help,
+		    LINES, COLS, (int)(v->interval * 10)};
+	h = fnv(h, st, sizeof(st));
+	h = fnv_str(h, v->filter);
+	h = fnv_str(h, v->err);
+	h = fnv_str(h, v->ns);
+	h = fnv_str(h, v->name);
+	return h;
+}
+
+static void draw(struct view *v, bool force)
+{
+	build_order(v);
+	uint64_t sig = ui_signature(v);
+	if (!force && sig == v->drawn_sig)
+		return;
+	erase();
+	draw_header(v);
+	if (v->r) {
+		if (v->mode == V_LIST)
+			draw_list(v);
+		else
+			draw_detail(v);
+	}
+	draw_footer(v);
+	if (v->help)
+		draw_help();
+	if (v->editing)
+		move(LINES - 1, 8 + (int)strlen(v->filter));
+	refresh();
+	v->drawn_sig = ui_signature(v);
+}
+
+static void sample(struct view *v)
+{
+	char err[256] = "";
+	const struct kt_imb_result *r = v->feed->next(v->feed->ctx, err, sizeof(err));
+	v->gen++;
+	if (!r) {
+		snprintf(v->err, sizeof(v->err), "%s", err);
+		return;
+	}
+	v->err[0] = 0;
+	v->r = r;
+	uint64_t sig = data_signature(r);
+	if (sig != v->data_sig || !v->changed_at) {
+		v->changed_at = r->taken_ms ? (time_t)(r->taken_ms / 1000) : time(NULL);
+		v->data_sig = sig;
+	}
+	hist_update(v);
+}
+
+static void open_selected(struct view *v)
+{
+	if (v->mode != V_LIST || !v->n_order)
+		return;
+	const struct kt_imb_service *s = &v->r->svcs[v->order[v->sel]];
+	snprintf(v->ns, sizeof(v->ns), "%s", s->namespace ? s->namespace : "");
+	snprintf(v->name, sizeof(v->name), "%s", s->name ? s->name : "");
+	v->mode = V_DETAIL;
+	v->dsel = v->dtop = 0;
+	v->filter[0] = 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Returns false to quit. */
+static bool handle_key(struct view *v, int ch)
+{
+	if (v->help) {
+		v->help = false;
+		return ch != 'q' ? true : false;
+	}
+	if (v->editing) {
+		size_t n = strlen(v->filter);
+		if (ch == 27) {
+			v->filter[0] = 0;
+			v->editing = false;
+		} else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+			v->editing = false;
+		} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+			if (n)
+				v->filter[n - 1] = 0;
+		} else if (ch >= 32 && ch < 127 && n < FILTER_MAX) {
+			v->filter[n] = (char)ch;
+			v->filter[n + 1] = 0;
+		}
+		v->sel = v->top = v->dsel = v->dtop = 0;
+		return true;
+	}
+	int *sel = v->mode == V_LIST ? &v->sel : &v->dsel;
+	int page = LINES - 8 > 1 ? LINES - 8 : 1;
+	switch (ch) {
+	case 'q':
+	case 'Q':
+		return false;
+	case KEY_UP:
+	case 'k':
+		if (*sel > 0)
+			(*sel)--;
+		break;
+	case KEY_DOWN:
+	case 'j':
+		if (*sel + 1 < (int)v->n_order)
+			(*sel)++;
+		break;
+	case KEY_PPAGE:
+		*sel = *sel > page ? *sel - page : 0;
+		break;
+	case KEY_NPAGE:
+		*sel = *sel + page < (int)v->n_order ? *sel + page : (int)v->n_order - 1;
+		break;
+	case KEY_HOME:
+	case 'g':
+		*sel = 0;
+		break;
+	case KEY_END:
+	case 'G':
+		*sel = (int)v->n_order - 1;
+		break;
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+	case KEY_RIGHT:
+		open_selected(v);
+		break;
+	case 27:
+	case KEY_BACKSPACE:
+	case 127:
+	case KEY_LEFT:
+	case 'h':
+		if (v->filter[0])
+			v->filter[0] = 0;
+		else if (v->mode == V_DETAIL)
+			v->mode = V_LIST;
+		break;
+	case 's':
+		if (v->mode == V_LIST)
+			v->lsort = (v->lsort + 1) % 4;
+		else
+			v->dsort = (v->dsort + 1) % 4;
+		break;
+	case '/':
+		v->editing = true;
+		v->filter[0] = 0;
+		break;
+	case 'p':
+	case ' ':
+		v->paused = !v->paused;
+		break;
+	case '+':
+	case '=':
+		v->interval = v->interval < 1 ? v->interval + 0.5 : v->interval + 1;
+		if (v->interval > 60)
+			v->interval = 60;
+		break;
+	case '-':
+		v->interval = v->interval > 1 ? v->interval - 1 : v->interval - 0.5;
+		if (v->interval < 0.5)
+			v->interval = 0.5;
+		break;
+	case '?':
+		v->help = true;
+		break;
+	case KEY_RESIZE:
+		break;
+	}
+	return true;
+}
+
+int kt_tui_imbalance(struct kt_cli *c, struct kt_imb_feed *feed, const struct kt_imb_view_opts *o)
+{
+	struct view v;
+	memset(&v, 0, sizeof(v));
+	v.c = c;
+	v.feed = feed;
+	v.interval = o->interval > 0 ? o->interval : 2;
+	v.hist = calloc(HIST_SLOTS, sizeof(*v.hist));
+	if (!v.hist)
+		abort();
+	struct kt_diag d;
+	memset(&d, 0, sizeof(d));
+	if (kt_tui_begin(o->use_color, &d) < 0) {
+		free(v.hist);
+		return kt_cli_fail(c, &d);
+	}
+	sample(&v);
+	if (o->start_name) {
+		snprintf(v.ns, sizeof(v.ns), "%s", o->start_ns ? o->start_ns : "");
+		snprintf(v.name, sizeof(v.name), "%s", o->start_name);
+		v.mode = V_DETAIL;
+	}
+	long frames = 1;
+	double next = now_s() + v.interval;
+	draw(&v, true);
+	while (!kt_tui_quit_requested()) {
+		if (o->frames && frames >= o->frames)
+			break;
+		double t = now_s();
+		if (!v.paused && feed->live && t >= next) {
+			sample(&v);
+			frames++;
+			next = t + v.interval;
+		} else if (!feed->live && o->frames && t >= next) {
+			frames++;   /* static data: frames still count time */
+			next = t + v.interval;
+		}
+		draw(&v, false);
+		int wait = v.paused || (!feed->live && !o->frames) ? 1000 : (int)((next - now_s()) * 1000);
+		if (wait > 1000)
+			wait = 1000;
+		if (wait < 10)
+			wait = 10;
+		int ch = kt_tui_getkey(wait);
+		if (ch == KEY_RESIZE) {
+			v.drawn_sig = 0;
+			continue;
+		}
+		if (ch >= 0 && !handle_key(&v, ch))
+			break;
+		if (ch == '+' || ch == '=' || ch == '-')
+			next = now_s() + v.interval;
+	}
+	kt_tui_end();
+	for (uint32_t i = 0; i < HIST_SLOTS; i++)
+		free(v.hist[i].key);
+	free(v.hist);
+	free(v.order);
+	return 0;
+}
