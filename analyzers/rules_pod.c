@@ -64,7 +64,9 @@ static void kt201(struct kt_rctx *c, const struct kt_tmpl *t, const bool *mask, 
 {
 	for (uint32_t i = 0; i < t->spec->n_containers; i++) {
 		const struct kt_container *ct = &t->spec->containers[i];
-		if (!mask[i] || ct->prestop != KT_HOOK_NONE)
+		/* native sidecars are stopped after the regular containers, so
+		 * they keep serving through the drain without a hook */
+		if (!mask[i] || ct->prestop != KT_HOOK_NONE || ct->sidecar)
 			continue;
 		kt_radd(c, KT_R_KT201, t->meta, cpath(c, t, ct, ".lifecycle.preStop"),
 			"container '%s' (behind %s) has no preStop hook: it gets SIGTERM while nodes still route new connections to it",

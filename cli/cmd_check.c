@@ -1,13 +1,151 @@
-/* Placeholder until the check command lands; replaced by its owner. */
+/*
+ * `ktrace check`: every analyzer over the live cluster (or --from BUNDLE /
+ * demo): the rule engine with live-only rules (KT102/KT103 quantified from
+ * endpoints per node, KT304, KT501 on Pods, KT503), the dataplane diff
+ * (KT601-KT603) and flow imbalance (KT402/KT403) when node state is in the
+ * snapshot or readable on this node. Findings are grouped by Service, most
+ * severe first, with a summary line; suppression as for lint.
+ */
+#include <string.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
+#include "cli/report.h"
+#include "ktrace/analyze.h"
+#include "ktrace/node.h"
+#include "ktrace/ruleconf.h"
+
+static int load(struct kt_cli *c, struct kt_snapshot **out, struct kt_diag *d)
+{
+	/* -n NS narrows to one namespace; otherwise the whole cluster */
+	const char *ns = c->namespace && !c->all_namespaces ? c->namespace : NULL;
+	struct kt_list_req reqs[] = {
+		{.res = KT_RES_SERVICES, .ns = ns},
+		{.res = KT_RES_ENDPOINTSLICES, .ns = ns},
+		{.res = KT_RES_PODS, .ns = ns},
+		{.res = KT_RES_NODES, .optional = true},
+		{.res = KT_RES_DEPLOYMENTS, .ns = ns, .optional = true},
+		{.res = KT_RES_STATEFULSETS, .ns = ns, .optional = true},
+		{.res = KT_RES_DAEMONSETS, .ns = ns, .optional = true},
+		{.res = KT_RES_REPLICASETS, .ns = ns, .optional = true},
+		{.res = KT_RES_HPAS, .ns = ns, .optional = true},
+		{.res = KT_RES_PDBS, .ns = ns, .optional = true},
+		{.res = KT_RES_INGRESSES, .ns = ns, .optional = true},
+		{.res = KT_RES_INGRESSCLASSES, .optional = true},
+		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
+	};
+	int rc = kt_cli_snapshot(c, reqs, sizeof(reqs) / sizeof(reqs[0]), out, d);
+	if (rc < 0)
+		return rc;
+	struct kt_snapshot *s = *out;
+	/* This node's dataplane, only when this host is one of the cluster's
+	 * nodes (on a laptop an empty rule set would read as "nothing
+	 * programmed"). */
+	char hn[256];
+	if (!c->from && !kt_opt_flag(c, "no-node") && kt_node_readable() && gethostname(hn, sizeof(hn)) == 0) {
+		hn[sizeof(hn) - 1] = 0;
+		if (kt_find_node(s, hn) != KT_NONE) {
+			struct kt_node_opts no = {.node_name = hn, .no_metrics = true};
+			struct kt_diag d2 = {0};
+			if (kt_dp_collect(s, &no, &d2) < 0)
+				kt_snapshot_gap(s, "this node's dataplane", "%s", d2.msg);
+			s->finished = false;
+			kt_snapshot_finish(s);
+		}
+	}
+	return 0;
+}
 
 static int run(struct kt_cli *c)
 {
-	return kt_cli_error(c, KT_EXIT_USAGE, NULL, "'check' is not built yet");
+	if (c->argc > 0)
+		return kt_cli_error(c, KT_EXIT_USAGE, "use -n NAMESPACE to narrow the check", "unexpected argument '%s'",
+				    c->argv[0]);
+	int fail_on = kt_lint_fail_on(kt_opt_str(c, "fail-on"));
+	if (fail_on == -2)
+		return kt_cli_error(c, KT_EXIT_USAGE, "use error, warning, info or never", "invalid --fail-on '%s'",
+				    kt_opt_str(c, "fail-on"));
+	struct kt_arena *ra = kt_arena_new();
+	struct kt_rules_config cfgbuf;
+	const struct kt_rules_config *cfg;
+	int rc = kt_lint_config(c, ra, &cfgbuf, &cfg);
+	if (rc) {
+		kt_arena_free(ra);
+		return rc;
+	}
+	struct kt_snapshot *s = NULL;
+	struct kt_diag d = {0};
+	rc = load(c, &s, &d);
+	if (rc < 0) {
+		kt_arena_free(ra);
+		return kt_cli_fail(c, &d);
+	}
+	for (uint32_t i = 0; i < s->n_gaps; i++)
+		kt_cli_warn(c, "could not read %s: %s", s->gaps[i].what, s->gaps[i].why);
+	struct kt_findings f = {0};
+	struct kt_rules_opts ro = {.live = true, .ingress_selector = kt_opt_str(c, "ingress-selector"), .config = cfg};
+	kt_rules_run(s, &ro, ra, &f);
+	uint32_t from = f.n;
+	if (s->n_dp)
+		kt_dpdiff_findings(s, ra, &f);
+	if (s->n_flows)
+		kt_imbalance_findings(s, ra, &f);
+	kt_suppress_apply(s, cfg, &f, from);
+	kt_findings_sort(&f);
+	/* -n: only findings in that namespace (nodes are cluster-wide) */
+	if (c->namespace && !c->all_namespaces) {
+		uint32_t o = 0;
+		for (uint32_t i = 0; i < f.n; i++)
+			if (!f.v[i].obj.namespace || !strcmp(f.v[i].obj.namespace, c->namespace))
+				f.v[o++] = f.v[i];
+		f.n = o;
+	}
+	struct kt_report r = {
+		.command = "check",
+		.snap = s,
+		.f = &f,
+		.by_service = true,
+		.fail_on = fail_on,
+	};
+	if (kt_report_render(c, stdout, &r) < 0)
+		rc = KT_EXIT_INPUT;
+	else
+		rc = kt_report_exit(&r);
+	kt_findings_release(&f);
+	kt_snapshot_free(s);
+	kt_arena_free(ra);
+	return rc;
 }
 
-static const struct kt_option opts[] = {{0}};
+static const struct kt_option opts[] = {
+	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"},
+	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"},
+	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"},
+	{"no-node", 0, KT_OPT_FLAG, NULL, NULL, "do not read this node's dataplane even when running on a cluster node as root"},
+	{0},
+};
 
 const struct kt_command kt_cmd_check = {
-	.name = "check", .run = run, .opts = opts, .summary = "(not built yet)",
+	.name = "check",
+	.run = run,
+	.opts = opts,
+	.flags = KT_CMD_API,
+	.usage = "",
+	.summary = "run every rule over the live cluster or a bundle; exit 1 at --fail-on",
+	.description =
+		"Runs the rule catalog (`ktrace rules`) over the live objects of the whole\n"
+		"cluster (or one namespace with -n), plus the live-only rules: the share of\n"
+		"requests taking an extra node hop (KT102), LB target nodes and zones without a\n"
+		"local endpoint (KT103), co-located ingress controller Pods (KT304), selectors\n"
+		"matching no Pod (KT501), Services without ready endpoints (KT503), and, when\n"
+		"node state is available (a bundle from `ktrace collect --node`, or this host is\n"
+		"a cluster node and ktrace runs as root), the dataplane diff (KT601-KT603) and\n"
+		"connection imbalance (KT402/KT403). Findings are grouped by Service, most severe\n"
+		"first. Suppression and --config work as for `ktrace lint`.\n"
+		"\n"
+		"Examples:\n"
+		"  ktrace check\n"
+		"  ktrace check -n shop --fail-on warning\n"
+		"  ktrace check --from bundle.json.gz -o json\n",
+	.outputs = "text|json",
 };

@@ -941,14 +941,13 @@ static const char *yaml_scalar(struct ctx *c, const char *doc, const char *paren
 			const char *end = p + len;
 			while (v < end && (*v == ' ' || *v == '"' || *v == '\''))
 				v++;
+			for (const char *h = v; h < end; h++)
+				if (*h == '#') {
+					end = h;
+					break;
+				}
 			while (end > v && (end[-1] == ' ' || end[-1] == '"' || end[-1] == '\'' || end[-1] == '\r'))
 				end--;
-			const char *hash = memchr(v, '#', (size_t)(end - v));
-			if (hash) {
-				end = hash;
-				while (end > v && end[-1] == ' ')
-					end--;
-			}
 			return kt_intern_n(c->a, v, (size_t)(end - v));
 		}
 		p = eol ? eol + 1 : NULL;

@@ -42,7 +42,7 @@ EOF
 collect_ok() {
 	n=$1; k=$2; shift 2
 	rm -f "$WORK/out.json"
-	"$KTRACE" --kubeconfig "$k" --request-timeout 10 "$@" collect -f "$WORK/out.json" >"$WORK/stdout" 2>"$WORK/stderr"
+	"$KTRACE" --kubeconfig "$k" --request-timeout 10 "$@" collect --no-node -f "$WORK/out.json" >"$WORK/stdout" 2>"$WORK/stderr"
 	rc=$?
 	c=$(bundle_count "$WORK/out.json" Service)
 	if [ $rc -eq 0 ] && [ "$c" = 4 ]; then pass "$n"; else fail "$n" "rc=$rc services=$c: $(head -c 400 "$WORK/stderr" | tr '\n' '|')"; fi
@@ -50,7 +50,7 @@ collect_ok() {
 # collect_rc NAME WANT KUBECONFIG [extra]
 collect_rc() {
 	n=$1; want=$2; k=$3; shift 3
-	"$KTRACE" --kubeconfig "$k" --request-timeout 10 "$@" collect -f "$WORK/out.json" >"$WORK/stdout" 2>"$WORK/stderr"
+	"$KTRACE" --kubeconfig "$k" --request-timeout 10 "$@" collect --no-node -f "$WORK/out.json" >"$WORK/stdout" 2>"$WORK/stderr"
 	rc=$?
 	if [ $rc -eq "$want" ]; then pass "$n"; else fail "$n" "rc=$rc want $want: $(head -c 400 "$WORK/stderr" | tr '\n' '|')"; fi
 }
@@ -73,7 +73,7 @@ if log_has "$LOG" 'r["ua"].startswith("ktrace/") and "(linux/" in r["ua"]'; then
 if log_has "$LOG" 'r["ae"] and "gzip" in r["ae"]'; then pass "asks for gzip"; else fail "asks for gzip" "no Accept-Encoding gzip"; fi
 
 # -vv shows method, path, status, ms and never the token
-"$KTRACE" --kubeconfig "$K" -vv collect -f "$WORK/out.json" >/dev/null 2>"$WORK/vv"
+"$KTRACE" --kubeconfig "$K" -vv collect --no-node -f "$WORK/out.json" >/dev/null 2>"$WORK/vv"
 if grep -q "GET /api/v1/services?limit=500 200 [0-9]*ms" "$WORK/vv" && ! grep -q "$TOKEN" "$WORK/vv"; then
 	pass "-vv logs requests without credentials"
 else
@@ -216,12 +216,12 @@ echo "$TOKEN" > "$WORK/sa/token"
 cp "$P/ca.crt" "$WORK/sa/ca.crt"
 echo shop > "$WORK/sa/namespace"
 if KTRACE_SA_DIR="$WORK/sa" KUBERNETES_SERVICE_HOST=localhost KUBERNETES_SERVICE_PORT=$KAPI_PORT \
-	"$KTRACE" collect -f "$WORK/out.json" >/dev/null 2>"$WORK/stderr" && [ "$(bundle_count "$WORK/out.json" Service)" = 4 ]; then
+	"$KTRACE" collect --no-node -f "$WORK/out.json" >/dev/null 2>"$WORK/stderr" && [ "$(bundle_count "$WORK/out.json" Service)" = 4 ]; then
 	pass "in-cluster service account"
 else
 	fail "in-cluster service account" "$(head -c 300 "$WORK/stderr" | tr '\n' '|')"
 fi
-rc=0; "$KTRACE" collect -f "$WORK/out.json" >/dev/null 2>"$WORK/stderr" || rc=$?
+rc=0; "$KTRACE" collect --no-node -f "$WORK/out.json" >/dev/null 2>"$WORK/stderr" || rc=$?
 if [ $rc -eq 4 ] && grep -q "no kubeconfig" "$WORK/stderr"; then pass "no kubeconfig and not in-cluster: exit 4"; else fail "no kubeconfig and not in-cluster: exit 4" "rc=$rc"; fi
 
 # --- http server: credentials are never sent ---

@@ -1,0 +1,148 @@
+#!/bin/sh
+# API failure modes through the binary (`ktrace collect`, `ktrace path`)
+# against tests/apiserver/kapi.py over plain http: 403 with the RBAC
+# permission in the message, 410 Expired restart without duplicates, 429
+# Retry-After, unreachable and hung servers within --request-timeout,
+# truncated and non-JSON bodies (exit 5), a 50 MB response, malformed
+# kubeconfig (exit 5 with file:line), missing Service (exit 3).
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/apiserver/testlib.sh"
+FIX="$TOP/tests/fixtures/clusters/api-basic"
+if ! have_python; then skip all "python3 not available"; exit 0; fi
+
+kc_http() {
+	cat > "$WORK/kc.yaml" <<EOF
+apiVersion: v1
+kind: Config
+current-context: ctx
+clusters:
+- name: c
+  cluster: {server: "http://127.0.0.1:$1"}
+contexts:
+- name: ctx
+  context: {cluster: c, namespace: shop}
+EOF
+	echo "$WORK/kc.yaml"
+}
+# run_kt TIMEOUT ARGS...: runs ktrace, sets rc, elapsed (s), stderr in $WORK/err
+run_kt() {
+	t=$1; shift
+	s=$(date +%s%N)
+	"$KTRACE" --kubeconfig "$K" --request-timeout "$t" "$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	elapsed=$(( ($(date +%s%N) - s) / 1000000 ))
+}
+collect() { run_kt "$1" collect --no-node -f "$WORK/b.json"; }
+err() { head -c 400 "$WORK/err" | tr '\n' '|'; }
+
+# --- 403 ---
+kapi_start --dir "$FIX" --forbid pods || { fail start "kapi.py did not start"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+collect 10
+if [ $rc -eq 4 ] && grep -q "cannot list pods in all namespaces: 403 Forbidden" "$WORK/err" &&
+	grep -q "needs 'list' on 'pods'" "$WORK/err"; then pass "403: exit 4 naming the permission"; else fail "403: exit 4 naming the permission" "rc=$rc $(err)"; fi
+kapi_stop
+
+# --- 410 Expired continue token, 429 throttling (large generated cluster) ---
+kapi_start --dir "$FIX" --generate 1200 --expire-continue 1 --throttle 3 || { fail start "kapi.py"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+collect 30
+svc=$(bundle_count "$WORK/b.json" Service)
+pods=$(bundle_count "$WORK/b.json" Pod)
+if [ $rc -eq 0 ] && [ "$svc" = 1204 ] && [ "$pods" = 2408 ]; then
+	pass "410 restart and 429 retry: every object exactly once"
+else
+	fail "410 restart and 429 retry: every object exactly once" "rc=$rc services=$svc pods=$pods $(err)"
+fi
+if python3 - "$WORK/b.json" <<'EOF'
+import json, sys
+objs = json.load(open(sys.argv[1]))["objects"]
+for o in objs:
+    if o.get("kind") == "Pod":
+        for c in o.get("spec", {}).get("containers", []):
+            for e in c.get("env", []):
+                if "value" in e:
+                    sys.exit(1)
+    if "managedFields" in o.get("metadata", {}):
+        sys.exit(1)
+EOF
+then pass "bundle objects are sanitised (no env values, no managedFields)"; else fail "bundle objects are sanitised" "env value or managedFields found"; fi
+kapi_stop
+
+# --- unreachable: a port nobody listens on ---
+kapi_start --dir "$FIX" || { fail start "kapi.py"; exit 0; }
+DEAD=$KAPI_PORT
+kapi_stop
+K=$(kc_http "$DEAD")
+collect 3
+if [ $rc -eq 4 ] && [ $elapsed -lt 4000 ] && grep -q "http://127.0.0.1:$DEAD" "$WORK/err"; then
+	pass "unreachable server: exit 4 naming the URL"
+else
+	fail "unreachable server: exit 4 naming the URL" "rc=$rc ${elapsed}ms $(err)"
+fi
+
+# --- hung server: fails within --request-timeout ---
+kapi_start --dir "$FIX" --hang || { fail start "kapi.py"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+collect 2
+if [ $rc -eq 4 ] && [ $elapsed -lt 5000 ] && grep -q "timed out" "$WORK/err"; then
+	pass "hung server: exit 4 within --request-timeout"
+else
+	fail "hung server: exit 4 within --request-timeout" "rc=$rc ${elapsed}ms $(err)"
+fi
+kapi_stop
+
+# --- non-JSON and truncated bodies: exit 5 naming the URL ---
+kapi_start --dir "$FIX" --garbage services || { fail start "kapi.py"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+collect 10
+if [ $rc -eq 5 ] && grep -q "/api/v1/services" "$WORK/err"; then pass "non-JSON body: exit 5"; else fail "non-JSON body: exit 5" "rc=$rc $(err)"; fi
+kapi_stop
+kapi_start --dir "$FIX" --truncate pods || { fail start "kapi.py"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+collect 10
+if [ $rc -eq 5 ] && grep -q "truncated response from http://127.0.0.1:$KAPI_PORT/api/v1/pods" "$WORK/err"; then
+	pass "truncated body: exit 5"
+else
+	fail "truncated body: exit 5" "rc=$rc $(err)"
+fi
+kapi_stop
+
+# --- a 50 MB response ---
+kapi_start --dir "$FIX" --huge services || { fail start "kapi.py"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+collect 60
+svc=$(bundle_count "$WORK/b.json" Service)
+if [ $rc -eq 0 ] && [ "$svc" = 5000 ]; then pass "50 MB response handled"; else fail "50 MB response handled" "rc=$rc services=$svc $(err)"; fi
+
+# --- path: missing Service is exit 3; existing is 0 ---
+kapi_stop
+kapi_start --dir "$FIX" || { fail start "kapi.py"; exit 0; }
+K=$(kc_http "$KAPI_PORT")
+run_kt 10 path svc/orders -n shop
+if [ $rc -eq 0 ] && grep -q "10.244.0.10" "$WORK/out"; then pass "path on the live API"; else fail "path on the live API" "rc=$rc $(err)"; fi
+run_kt 10 path svc/ordrs -n shop
+if [ $rc -eq 3 ] && grep -q "orders" "$WORK/err"; then pass "missing Service: exit 3 suggesting a close name"; else fail "missing Service: exit 3 suggesting a close name" "rc=$rc $(err)"; fi
+kapi_stop
+
+# --- malformed kubeconfig: exit 5 with file:line:col ---
+printf 'apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: [oops\ncontexts: []\n' > "$WORK/bad.yaml"
+K="$WORK/bad.yaml"
+collect 5
+if [ $rc -eq 5 ] && grep -q "$WORK/bad.yaml:[0-9]*:[0-9]*" "$WORK/err"; then pass "malformed kubeconfig: exit 5 with file:line:col"; else fail "malformed kubeconfig: exit 5 with file:line:col" "rc=$rc $(err)"; fi
+K="$WORK/does-not-exist.yaml"
+collect 5
+if [ $rc -ne 0 ] && grep -q "does-not-exist.yaml" "$WORK/err"; then pass "--kubeconfig missing file is an error"; else fail "--kubeconfig missing file is an error" "rc=$rc $(err)"; fi
+
+# --- $KUBECONFIG merge through the binary: first file wins ---
+kapi_start --dir "$FIX" || { fail start "kapi.py"; exit 0; }
+printf 'current-context: a\nclusters:\n- name: c\n  cluster: {server: "http://127.0.0.1:%s"}\ncontexts:\n- name: a\n  context: {cluster: c, namespace: shop}\n' "$KAPI_PORT" > "$WORK/k1.yaml"
+printf 'current-context: b\nclusters:\n- name: c\n  cluster: {server: "http://127.0.0.1:1"}\ncontexts:\n- name: b\n  context: {cluster: c}\n' > "$WORK/k2.yaml"
+if KUBECONFIG="$WORK/missing.yaml:$WORK/k1.yaml:$WORK/k2.yaml" "$KTRACE" --request-timeout 5 collect --no-node -f "$WORK/b.json" >/dev/null 2>"$WORK/err" &&
+	[ "$(bundle_count "$WORK/b.json" Service)" = 4 ]; then
+	pass "\$KUBECONFIG list merged (first wins, missing skipped)"
+else
+	fail "\$KUBECONFIG list merged (first wins, missing skipped)" "$(err)"
+fi
+kapi_stop
+exit 0

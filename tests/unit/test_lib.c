@@ -1,0 +1,191 @@
+/* Unit tests for lib/: arena and interning, the JSON writer (escaping,
+ * UTF-8 repair, numbers), selectors, targetPort resolution, findings. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ktrace/arena.h"
+#include "ktrace/findings.h"
+#include "ktrace/jsonw.h"
+#include "ktrace/model.h"
+
+struct buf {
+	char b[4096];
+	size_t n;
+};
+
+static int sink(void *ctx, const char *p, size_t n)
+{
+	struct buf *b = ctx;
+	if (b->n + n >= sizeof(b->b))
+		return -1;
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+	b->b[b->n] = 0;
+	return 0;
+}
+
+static void test_arena(void)
+{
+	struct kt_arena *a = kt_arena_new();
+	const char *x = kt_intern(a, "shop"), *y = kt_intern(a, "shop"), *z = kt_intern(a, "shops");
+	T_CHECK(x == y, "interned strings share storage");
+	T_CHECK(x != z && !strcmp(z, "shops"), "distinct strings differ");
+	for (int i = 0; i < 5000; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "key-%d", i);
+		kt_intern(a, k);
+	}
+	T_CHECK(kt_intern(a, "shop") == x, "intern table survives growth");
+	char *big = kt_arena_alloc(a, 1 << 20);
+	T_CHECK(big && big[0] == 0 && big[(1 << 20) - 1] == 0, "big allocation is zeroed");
+	T_CHECK_STR(kt_arena_printf(a, "%s/%d", "ns", 7), "ns/7", "arena printf");
+	T_CHECK(kt_intern(a, NULL) == NULL && kt_arena_strdup(a, NULL) == NULL, "NULL passes through");
+	kt_arena_free(a);
+}
+
+static void test_jsonw(void)
+{
+	struct buf b = {.n = 0};
+	struct kt_jw *w = kt_jw_new_sink(sink, &b, false);
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "s", "a\"b\\c\n\t\x01");
+	kt_jw_kstr(w, "utf8", "caf\xc3\xa9");
+	kt_jw_kstr(w, "bad", "x\xff\xc3y");
+	kt_jw_kstr(w, "overlong", "\xc0\xaf");
+	kt_jw_kdouble(w, "p", 0.25);
+	kt_jw_kdouble(w, "third", 1.0 / 3);
+	kt_jw_kdouble(w, "nan", NAN);
+	kt_jw_kdouble(w, "whole", 3.0);
+	kt_jw_kint(w, "neg", -42);
+	kt_jw_key(w, "arr");
+	kt_jw_arr(w);
+	kt_jw_bool(w, true);
+	kt_jw_null(w);
+	kt_jw_arr(w);
+	kt_jw_arr_end(w);
+	kt_jw_arr_end(w);
+	kt_jw_knull(w, "n");
+	kt_jw_obj_end(w);
+	T_CHECK_INT(kt_jw_free(w), 0, "writer flushes");
+	T_CHECK_STR(b.b,
+		    "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001\",\"utf8\":\"caf\xc3\xa9\",\"bad\":\"x\xef\xbf\xbd\xef\xbf\xbdy\","
+		    "\"overlong\":\"\xef\xbf\xbd\xef\xbf\xbd\",\"p\":0.25,\"third\":0.3333333333,\"nan\":null,\"whole\":3,"
+		    "\"neg\":-42,\"arr\":[true,null,[]],\"n\":null}",
+		    "escapes, UTF-8 repair, numbers, nesting");
+	struct buf p = {.n = 0};
+	w = kt_jw_new_sink(sink, &p, true);
+	kt_jw_obj(w);
+	kt_jw_kint(w, "a", 1);
+	kt_jw_key(w, "e");
+	kt_jw_obj(w);
+	kt_jw_obj_end(w);
+	kt_jw_obj_end(w);
+	kt_jw_free(w);
+	T_CHECK_STR(p.b, "{\n  \"a\": 1,\n  \"e\": {}\n}\n", "pretty printing");
+}
+
+static struct kt_kvlist kv(struct kt_arena *a, int n, ...)
+{
+	struct kt_kvlist l = {.v = KT_ANEW(a, struct kt_kv, n), .n = (uint32_t)n};
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++) {
+		l.v[i].key = va_arg(ap, const char *);
+		l.v[i].value = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	return l;
+}
+
+static void test_selectors(void)
+{
+	struct kt_arena *a = kt_arena_new();
+	struct kt_kvlist labels = kv(a, 2, "app", "web", "tier", "front");
+	struct kt_kvlist sel = kv(a, 1, "app", "web");
+	struct kt_kvlist other = kv(a, 1, "app", "api");
+	struct kt_kvlist empty = {0};
+	T_CHECK(kt_labels_match_map(&sel, &labels), "map selector matches");
+	T_CHECK(!kt_labels_match_map(&other, &labels), "map selector mismatch");
+	T_CHECK(!kt_labels_match_map(&empty, &labels), "empty Service selector matches nothing");
+	struct kt_selector ls = {.present = true};
+	T_CHECK(kt_selector_match(&ls, &labels), "present empty LabelSelector matches everything");
+	ls.present = false;
+	T_CHECK(!kt_selector_match(&ls, &labels), "absent LabelSelector matches nothing");
+	const char *vals[] = {"front", "mid"};
+	struct kt_selreq in = {.key = "tier", .op = KT_SEL_IN, .values = vals, .n_values = 2};
+	struct kt_selector s2 = {.present = true, .match_labels = sel, .exprs = &in, .n_exprs = 1};
+	T_CHECK(kt_selector_match(&s2, &labels), "matchLabels + In");
+	in.op = KT_SEL_NOTIN;
+	T_CHECK(!kt_selector_match(&s2, &labels), "NotIn excludes");
+	in.op = KT_SEL_NOTEXISTS;
+	T_CHECK(!kt_selector_match(&s2, &labels), "DoesNotExist excludes");
+	in.key = "zone";
+	T_CHECK(kt_selector_match(&s2, &labels), "DoesNotExist on a missing key");
+	in.op = KT_SEL_EXISTS;
+	T_CHECK(!kt_selector_match(&s2, &labels), "Exists on a missing key");
+	kt_arena_free(a);
+}
+
+static void test_target_port(void)
+{
+	struct kt_cport p1 = {.name = "http", .protocol = "TCP", .port = 8080};
+	struct kt_cport p2 = {.name = "metrics", .protocol = "TCP", .port = 9100};
+	struct kt_container cs[2] = {{.name = "app", .ports = &p1, .n_ports = 1},
+				     {.name = "proxy", .init = true, .sidecar = true, .ports = &p2, .n_ports = 1}};
+	struct kt_podspec spec = {.containers = cs, .n_containers = 2};
+	struct kt_svc_port sp = {.protocol = "TCP", .port = 80, .target = {.name = "http"}};
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 8080, "named port resolves");
+	sp.target.name = "metrics";
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 9100, "native sidecar port resolves");
+	cs[1].sidecar = false;
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 0, "plain init container port does not count");
+	sp.target.name = "nope";
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 0, "undeclared name does not resolve");
+	sp.target.name = NULL;
+	sp.target.num = 7000;
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 7000, "numeric targetPort needs no containerPort");
+	sp.target.num = 0;
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 80, "unset targetPort equals port");
+	sp.target.name = "http";
+	sp.protocol = "UDP";
+	T_CHECK_INT(kt_resolve_target_port(&sp, &spec), 0, "protocol must match");
+}
+
+static void test_findings(void)
+{
+	T_CHECK_INT(kt_rule_lookup("KT101"), KT_R_KT101, "rule by id");
+	T_CHECK_INT(kt_rule_lookup("kt603"), KT_R_KT603, "rule id is case-insensitive");
+	T_CHECK_INT(kt_rule_lookup("missing-prestop"), KT_R_KT201, "rule by name");
+	T_CHECK_INT(kt_rule_lookup("KT999"), -1, "unknown rule");
+	T_CHECK_INT(kt_severity_parse("warning"), KT_SEV_WARNING, "severity parse");
+	T_CHECK_INT(kt_severity_parse("fatal"), -1, "bad severity");
+	struct kt_arena *a = kt_arena_new();
+	struct kt_findings f = {0};
+	struct kt_meta m = {.kind = "Service", .namespace = "b", .name = "x"};
+	kt_finding_add(&f, a, KT_R_KT404, &m, "info one");
+	kt_finding_add(&f, a, KT_R_KT202, &m, "error %d", 2);
+	kt_finding_add(&f, a, KT_R_KT101, &m, "warning");
+	kt_findings_sort(&f);
+	T_CHECK(f.n == 3 && f.v[0].rule == KT_R_KT202 && f.v[2].rule == KT_R_KT404, "sorted most severe first");
+	T_CHECK_STR(f.v[0].message, "error 2", "message formatted");
+	for (int i = 0; i < KT_RULE_COUNT; i++)
+		if (!kt_rules[i].mitigation || !*kt_rules[i].mitigation || strncmp(kt_rules[i].id, "KT", 2))
+			T_CHECK(0, "every rule has an id and a mitigation");
+	kt_findings_release(&f);
+	kt_arena_free(a);
+}
+
+static void run(void)
+{
+	test_arena();
+	test_jsonw();
+	test_selectors();
+	test_target_port();
+	test_findings();
+}
+
+T_MAIN("test_lib")
