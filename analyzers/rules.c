@@ -127,13 +127,20 @@ static bool str_eq0(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* Helm/Argo CD hook objects (tests, migrations) only run around installs:
+ * not part of what a Service selects in steady state. */
+static bool hook_object(const struct kt_meta *m)
+{
+	return kt_kv_get(&m->annotations, "helm.sh/hook") || kt_kv_get(&m->annotations, "argocd.argoproj.io/hook");
+}
+
 static void build_templates(struct kt_rctx *c)
 {
 	const struct kt_snapshot *s = c->s;
 	c->t = KT_ANEW(c->a, struct kt_tmpl, s->n_workloads + s->n_pods + 1);
 	for (uint32_t i = 0; i < s->n_workloads; i++) {
 		const struct kt_workload *w = &s->workloads[i];
-		if (w->owner != KT_NONE)
+		if (w->owner != KT_NONE || hook_object(&w->meta))
 			continue; /* ReplicaSet of a Deployment, Job of a CronJob */
 		struct kt_tmpl *t = &c->t[c->n_t++];
 		t->meta = &w->meta;
@@ -153,7 +160,7 @@ static void build_templates(struct kt_rctx *c)
 	}
 	for (uint32_t i = 0; i < s->n_pods; i++) {
 		const struct kt_pod *p = &s->pods[i];
-		if (p->workload != KT_NONE || !kt_pod_alive(p))
+		if (p->workload != KT_NONE || !kt_pod_alive(p) || hook_object(&p->meta))
 			continue;
 		/* Live Pods whose controller was not collected: one template per
 		 * controller, not one per replica. */

@@ -320,7 +320,7 @@ def cilium(svcs, out, pin):
                 if e not in bid:
                     bid[e] = len(bid) + 1
                     ip, ep = e.rsplit(":", 1)
-                    out.write("map update pinned %s/cilium_lb4_backends_v3 key %s value %s\n" % (
+                    out.write("map update pinned %s/cilium_lb4_backends_v3 key hex %s value hex %s\n" % (
                         d, hx(struct.pack("<I", bid[e])), hx(socket.inet_aton(ip) + struct.pack(">H", int(ep)) + bytes([pn, 0]) + struct.pack("<H", 0) + bytes([0, 0]))))
             fes = [(s.cluster_ip, port, 0, False)]
             for eip in s.ext_ips:
@@ -341,12 +341,12 @@ def cilium(svcs, out, pin):
                 master_id = s.affinity if s.affinity else 0
                 key = socket.inet_aton(ip) + struct.pack(">H", p) + struct.pack("<H", 0) + bytes([pn, 0, 0, 0])
                 val = struct.pack("<I", master_id) + struct.pack("<H", len(lst)) + struct.pack(">H", rev) + bytes([fl, 0]) + b"\0\0"
-                out.write("map update pinned %s/cilium_lb4_services_v2 key %s value %s\n" % (d, hx(key), hx(val)))
+                out.write("map update pinned %s/cilium_lb4_services_v2 key hex %s value hex %s\n" % (d, hx(key), hx(val)))
                 for i, e in enumerate(lst):
                     key = socket.inet_aton(ip) + struct.pack(">H", p) + struct.pack("<H", i + 1) + bytes([pn, 0, 0, 0])
                     val = struct.pack("<I", bid[e]) + struct.pack("<H", 0) + struct.pack(">H", rev) + bytes([0, 0]) + b"\0\0"
-                    out.write("map update pinned %s/cilium_lb4_services_v2 key %s value %s\n" % (d, hx(key), hx(val)))
-                out.write("map update pinned %s/cilium_lb4_reverse_nat key %s value %s\n" % (
+                    out.write("map update pinned %s/cilium_lb4_services_v2 key hex %s value hex %s\n" % (d, hx(key), hx(val)))
+                out.write("map update pinned %s/cilium_lb4_reverse_nat key hex %s value hex %s\n" % (
                     d, hx(struct.pack(">H", rev)), hx(socket.inet_aton(ip) + struct.pack(">H", p))))
 
 

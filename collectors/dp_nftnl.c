@@ -714,8 +714,9 @@ static int elem_cb(const void *nlh, void *ctx)
 	int rc = 0;
 	if (nftnl_set_elems_nlmsg_parse(nlh, s) >= 0) {
 		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-		struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_cur(it) : NULL;
-		while (e && rc == 0) {
+		struct nftnl_set_elem *e;
+		/* iter_next returns the current element, then advances */
+		while (it && rc == 0 && (e = nftnl_set_elems_iter_next(it))) {
 			if (++c->n > KT_DP_MAX_MAP_ENTRIES) {
 				rc = -1;
 				break;
@@ -731,7 +732,6 @@ static int elem_cb(const void *nlh, void *ctx)
 				ke.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
 			if (ke.key)
 				rc = c->cb(&ke, c->ctx);
-			e = nftnl_set_elems_iter_next(it);
 		}
 		if (it)
 			nftnl_set_elems_iter_destroy(it);

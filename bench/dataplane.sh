@@ -1,0 +1,50 @@
+#!/bin/sh
+# Dataplane benchmark (root): loads a kube-proxy rule set of 5,000 Services /
+# 25,000 endpoints (bench/kpgen.py, exactly kube-proxy's format) into a lab
+# network namespace and times, in the same run,
+#   iptables-nft backend: `iptables-save -t nat`  vs `ktrace dataplane -A -o json`
+#   nftables mode:        `nft -j list table ip kube-proxy` vs `ktrace dataplane -A -o json`
+# Median of 5 runs each; peak RSS of ktrace. Target: ktrace <= 0.8x, RSS < 100 MB.
+# Usage: sh bench/dataplane.sh [SERVICES] [ENDPOINTS]   (KTRACE=path to the binary)
+cd "$(dirname "$0")/.." || exit 1
+: "${KTRACE:=$(pwd)/ktrace}"
+SVCS=${1:-5000}
+EPS=${2:-25000}
+if [ "$(id -u)" != 0 ]; then echo "bench/dataplane.sh: SKIP: needs root (network namespaces)"; exit 0; fi
+NS=ktbench$$
+TMP=$(mktemp -d)
+trap 'ip netns del $NS 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+ip netns add $NS || exit 1
+python3 bench/kpgen.py iptables --services "$SVCS" --endpoints "$EPS" > "$TMP/rules.ipt"
+python3 bench/kpgen.py nft --services "$SVCS" --endpoints "$EPS" > "$TMP/rules.nft"
+cat > "$TMP/timeit.py" <<'PY'
+import resource, subprocess, sys, time
+runs = int(sys.argv[1]); cmd = sys.argv[2:]
+ts = []
+for _ in range(runs):
+    t = time.monotonic()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    ts.append(time.monotonic() - t)
+ts.sort()
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+print("%.3f %.1f" % (ts[len(ts) // 2], rss))
+PY
+T="python3 $TMP/timeit.py 5 ip netns exec $NS"
+report() { # label base_cmd_result ktrace_result
+	b=${2% *}; k=${3% *}; rss=${3#* }
+	ratio=$(python3 -c "print('%.2f' % ($k / $b))")
+	ok=$(python3 -c "print('PASS' if $k <= 0.8 * $b and $rss < 100 else 'FAIL')")
+	printf '%-14s %-34s %6.3fs | ktrace dataplane -A -o json %6.3fs (%sx, peak RSS %s MB) %s\n' \
+		"$1" "$4" "$b" "$k" "$ratio" "$rss" "$ok"
+}
+ip netns exec $NS iptables-restore "$TMP/rules.ipt" || exit 1
+rules=$(ip netns exec $NS iptables-save -t nat | grep -c '^-A')
+echo "rule set: $SVCS services, $EPS endpoints, $rules nat rules (iptables-nft)"
+base=$($T iptables-save -t nat)
+kt=$($T "$KTRACE" dataplane -A -o json --no-metrics)
+report iptables-nft "$base" "$kt" "iptables-save -t nat"
+ip netns exec $NS nft flush ruleset
+ip netns exec $NS nft -f "$TMP/rules.nft" || exit 1
+base=$($T nft -j list table ip kube-proxy)
+kt=$($T "$KTRACE" dataplane -A -o json --no-metrics)
+report nftables "$base" "$kt" "nft -j list table ip kube-proxy"
