@@ -71,7 +71,7 @@ def synthetic(n_svc, n_ep):
             eps.append(("10.%d.%d.%d" % (128 + (k >> 16) % 64, (k >> 8) & 255, k & 255), node))
         ip = "10.96.%d.%d" % ((i >> 8) & 255, i & 255) if i < 65000 else "10.97.0.1"
         if i % 10 == 0:
-            out.append(Svc("ns%d" % (i % 50), "svc%d" % i, [("http", "TCP", 80, 8080, 30000 + i % 2700)], ip,
+            out.append(Svc("ns%d" % (i % 50), "svc%d" % i, [("http", "TCP", 80, 8080, 30000 + i // 10)], ip,
                            typ="NodePort", endpoints=eps))
         else:
             out.append(Svc("ns%d" % (i % 50), "svc%d" % i, [("http", "TCP", 80, 8080, 0)], ip, endpoints=eps))

@@ -6,6 +6,7 @@
  * (the rest is still checked), else 1 when a finding is at or above
  * --fail-on, else 0.
  */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -73,10 +74,12 @@ static int run(struct kt_cli *c)
 	for (uint32_t i = 0; i < mr.n_errors; i++) {
 		const struct kt_manifest_error *e = &mr.errors[i];
 		if (e->line)
-			kt_cli_warn(c, "%s:%u:%u: %s", e->file, e->line, e->col, e->msg);
+			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", e->file, e->line, e->col, e->msg);
 		else
-			kt_cli_warn(c, "%s: %s", e->file, e->msg);
+			fprintf(stderr, "ktrace: lint: %s: %s\n", e->file, e->msg);
 	}
+	if (mr.n_errors)
+		fprintf(stderr, "hint: fix the invalid input (exit 5); everything else was still checked\n");
 	struct kt_findings f = {0};
 	struct kt_rules_opts ro = {.live = false, .ingress_selector = kt_opt_str(c, "ingress-selector"), .config = cfg};
 	kt_rules_run(snap, &ro, ra, &f);

@@ -45,6 +45,25 @@ static int64_t ep_age(const struct kt_snapshot *s, const struct kt_endpoint *e)
 	return s->taken - s->pods[e->pod].meta.created;
 }
 
+/* Named targetPorts resolve per Pod: the distinct numbers the Service's
+ * EndpointSlices carry for port p. Returns how many (at most max). */
+static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_service *svc, const struct kt_svc_port *p,
+			       int32_t *out, unsigned max)
+{
+	unsigned n = 0;
+	for (uint32_t k = svc->ep_first; k < svc->ep_first + svc->ep_count; k++) {
+		const struct kt_endpoint *e = &s->endpoints[k];
+		if (strcmp(e->port_name, p->name ? p->name : "") || !e->port)
+			continue;
+		bool dup = false;
+		for (unsigned m = 0; m < n; m++)
+			dup |= out[m] == e->port;
+		if (!dup && n < max)
+			out[n++] = e->port;
+	}
+	return n;
+}
+
 /* ---- JSON ----------------------------------------------------------------- */
 
 static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_backend *b, uint32_t n)
@@ -101,6 +120,13 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			kt_jw_str(w, p->target.name);
 		else
 			kt_jw_int(w, p->target.num);
+		kt_jw_key(w, "resolvedTargetPorts");
+		kt_jw_arr(w);
+		int32_t seen[16];
+		unsigned nseen = resolved_ports(s, svc, p, seen, 16);
+		for (unsigned m = 0; m < nseen; m++)
+			kt_jw_int(w, seen[m]);
+		kt_jw_arr_end(w);
 		if (p->node_port)
 			kt_jw_kint(w, "nodePort", p->node_port);
 		else
@@ -342,15 +368,9 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			printf("  NodePort %d", p->node_port);
 		printf("  -> targetPort %s", port_target(p, buf, sizeof(buf)));
 		if (p->target.name) {
-			/* named ports resolve per Pod: show the distinct numbers the slices carry */
 			int32_t seen[8];
-			unsigned ns = 0;
-			for (uint32_t k = svc->ep_first; k < svc->ep_first + svc->ep_count; k++) {
-				const struct kt_endpoint *e = &s->endpoints[k];
-				if (strcmp(e->port_name, p->name ? p->name : "") || !e->port)
-					continue;
-				bool dup = false;
-				for (unsigned m = 0; m < ns; m++)
+			unsigned ns = resolved_ports(s, svc, p, seen, 8);
+			for (unsigned m = 0; m < ns; m++)
 					dup |= seen[m] == e->port;
 				if (!dup && ns < 8)
 					seen[ns++] = e->port;

@@ -422,7 +422,20 @@ static int attach(struct builder *b, cJSON *node, const yaml_mark_t *m)
 
 /* Apply `<<` merge keys of a finished mapping: merged keys never override
  * keys written in the mapping itself; earlier sources win over later. */
-static void apply_merge(cJSON *map)
+/* Copy positions from src to its duplicate dst (same shape); depth is
+ * bounded by the nesting cap. */
+static void copy_pos(struct kt_ypos *pos, const cJSON *src, const cJSON *dst, unsigned depth)
+{
+	uint32_t l, c;
+	if (depth > 256)
+		return;
+	if (kt_ypos_lookup(pos, src, &l, &c))
+		ypos_put(pos, dst, l + (uint32_t)pos->line_adjust, c);
+	for (src = src->child, dst = dst->child; src && dst; src = src->next, dst = dst->next)
+		copy_pos(pos, src, dst, depth + 1);
+}
+
+static void apply_merge(struct builder *b, cJSON *map)
 {
 	cJSON *m = map->child;
 	while (m) {
@@ -436,8 +449,10 @@ static void apply_merge(cJSON *map)
 				for (cJSON *kv = src->child; kv; kv = kv->next)
 					if (kv->string && !cJSON_GetObjectItemCaseSensitive(map, kv->string)) {
 						cJSON *cp = cJSON_Duplicate(kv, true);
-						if (cp)
-							cJSON_AddItemToObject(map, kv->string, cp);
+						if (!cp)
+							abort();
+						cJSON_AddItemToObject(map, kv->string, cp);
+						copy_pos(&b->pos, kv, cp, 0);
 					}
 			}
 			cJSON_Delete(m);
@@ -523,7 +538,7 @@ static int on_event(struct builder *b, const yaml_event_t *e)
 		free(b->st[b->depth].key);
 		b->st[b->depth].key = NULL;
 		if (b->st[b->depth].has_merge)
-			apply_merge(b->st[b->depth].node);
+			apply_merge(b, b->st[b->depth].node);
 		return 0;
 	default:
 		return 0;
