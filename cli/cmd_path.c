@@ -371,11 +371,6 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			int32_t seen[8];
 			unsigned ns = resolved_ports(s, svc, p, seen, 8);
 			for (unsigned m = 0; m < ns; m++)
-					dup |= seen[m] == e->port;
-				if (!dup && ns < 8)
-					seen[ns++] = e->port;
-			}
-			for (unsigned m = 0; m < ns; m++)
 				printf("%s%d", m ? "," : " = ", seen[m]);
 			if (ns > 1)
 				printf(" (differs per Pod)");

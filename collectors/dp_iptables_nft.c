@@ -8,11 +8,13 @@
  * Must not: write to netfilter, print, judge.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <linux/netlink.h>
+#include <unistd.h>
 
 #include "collectors/dp_internal.h"
 #include "ktrace/arena.h"
@@ -52,6 +54,7 @@ struct feed {
 	struct kt_kp *kp;
 	const char *table;
 	const char *chain;
+	pthread_mutex_t *lock;   /* guards kp (its arena) across dump threads */
 };
 
 static int feed_rule(const struct kt_nft_rule *r, void *ctx)
@@ -59,6 +62,74 @@ static int feed_rule(const struct kt_nft_rule *r, void *ctx)
 	struct feed *f = ctx;
 	kt_kp_rule(f->kp, f->table, f->chain, strlen(f->chain), &r->ipt);
 	return 0;
+}
+
+/* Per-chain dumps cost one request and two replies each; with tens of
+ * thousands of chains the time is syscall-bound, so a few threads (one
+ * netlink socket each) share the chain list. Decoding runs in parallel;
+ * feeding the normaliser is serialised per chain, which keeps rule order. */
+#define MAX_THREADS 4
+
+struct worker {
+	pthread_t tid;
+	struct names *ns;
+	uint32_t first, step;
+	uint8_t family;
+	struct kt_kp *kp;
+	pthread_mutex_t *lock;
+	char err[512];
+	char failed_chain[256];
+	int rc;
+	struct kt_nft_rule *buf; /* one chain's rules, fed under the lock */
+	uint32_t n, cap;
+};
+
+static int collect_rule(const struct kt_nft_rule *r, void *ctx)
+{
+	struct worker *w = ctx;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 64;
+		w->buf = realloc(w->buf, w->cap * sizeof(*w->buf));
+		if (!w->buf)
+			abort();
+	}
+	w->buf[w->n] = *r;
+	if (r->ipt.comment)
+		w->buf[w->n].ipt.comment = w->buf[w->n].comment;
+	if (r->ipt.target)
+		w->buf[w->n].ipt.target = w->buf[w->n].target;
+	w->n++;
+	return 0;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	char err[512];
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	if (!nl) {
+		snprintf(w->err, sizeof(w->err), "%s", err);
+		w->rc = -1;
+		return NULL;
+	}
+	for (uint32_t i = w->first; i < w->ns->n; i += w->step) {
+		const char *ch = w->ns->v[i];
+		if (strcmp(ch, "KUBE-MARK-MASQ") == 0 || strstr(ch, "CANARY"))
+			continue;
+		w->n = 0;
+		int rc = kt_nft_rules(nl, w->family, "nat", ch, collect_rule, w, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT && !w->rc) {
+			w->rc = rc;
+			snprintf(w->err, sizeof(w->err), "%s", err);
+			snprintf(w->failed_chain, sizeof(w->failed_chain), "%s", ch);
+		}
+		pthread_mutex_lock(w->lock);
+		for (uint32_t k = 0; k < w->n; k++)
+			kt_kp_rule(w->kp, "nat", ch, strlen(ch), &w->buf[k].ipt);
+		pthread_mutex_unlock(w->lock);
+	}
+	kt_nl_close(nl);
+	return NULL;
 }
 
 static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_node *n,
@@ -85,19 +156,30 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 		return 0;
 	}
 	struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_NFT);
-	struct feed f = {kp, "nat", NULL};
-	for (uint32_t i = 0; i < ns.n; i++) {
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct feed f = {kp, "nat", NULL, &lock};
+	for (uint32_t i = 0; i < ns.n; i++)
 		kt_kp_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
-		/* KUBE-MARK-MASQ and canaries carry nothing the normaliser needs */
-		if (strcmp(ns.v[i], "KUBE-MARK-MASQ") == 0 || strstr(ns.v[i], "CANARY"))
-			continue;
-		f.chain = ns.v[i];
-		rc = kt_nft_rules(nl, family, "nat", ns.v[i], feed_rule, &f, err, sizeof(err));
-		if (rc < 0 && rc != -ENOENT) {
-			kt_snapshot_gap(snap, "iptables-nft rules", "%s nat %s: %s", fam, ns.v[i], err);
-		} else if (rc > 0) {
-			kt_snapshot_gap(snap, "iptables-nft rules", "%s nat: %s", fam, err);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint32_t nt = ns.n < 512 ? 1 : (uint32_t)(cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus);
+	struct worker w[MAX_THREADS];
+	memset(w, 0, sizeof(w));
+	for (uint32_t t = 0; t < nt; t++) {
+		w[t] = (struct worker){.ns = &ns, .first = t, .step = nt, .family = family, .kp = kp, .lock = &lock};
+		if (t > 0 && pthread_create(&w[t].tid, NULL, work, &w[t]) != 0) {
+			/* fall back: this thread takes the shard */
+			w[t].tid = 0;
+			work(&w[t]);
 		}
+	}
+	work(&w[0]);
+	for (uint32_t t = 1; t < nt; t++)
+		if (w[t].tid)
+			pthread_join(w[t].tid, NULL);
+	for (uint32_t t = 0; t < nt; t++) {
+		if (w[t].rc)
+			kt_snapshot_gap(snap, "iptables-nft rules", "%s nat %s: %s", fam, w[t].failed_chain, w[t].err);
+		free(w[t].buf);
 	}
 	uint32_t found = ns.n;
 	names_free(&ns);

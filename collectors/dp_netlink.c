@@ -33,6 +33,7 @@
 #endif
 
 struct kt_nl {
+	bool sized;
 	int fd;
 	uint32_t portid;
 	uint32_t seq;
@@ -69,6 +70,16 @@ struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen)
 	if (!nl->buf)
 		abort();
 	return nl;
+}
+
+static void grow(struct kt_nl *nl, size_t need)
+{
+	size_t nc = need + 4096;
+	char *nb = realloc(nl->buf, nc);
+	if (!nb)
+		abort();
+	nl->buf = nb;
+	nl->cap = nc;
 }
 
 void kt_nl_close(struct kt_nl *nl)
@@ -124,29 +135,46 @@ int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nl
 		}
 		bool done = false, intr = false;
 		int rc = 0;
+		bool regrow = false;
 		while (!done) {
 			ssize_t n;
+			if (!nl->sized) {
+				/* size the buffer once per socket with a peek; afterwards
+				 * MSG_TRUNC reports any datagram that did not fit, and the
+				 * dump is restarted with a buffer that does */
+				do
+					n = recv(nl->fd, nl->buf, nl->cap, MSG_PEEK | MSG_TRUNC);
+				while (n < 0 && errno == EINTR);
+				if (n < 0) {
+					snprintf(err, errlen, "netlink recv: %s", strerror(errno));
+					return -errno;
+				}
+				if ((size_t)n > nl->cap)
+					grow(nl, (size_t)n);
+				nl->sized = true;
+			}
 			do
-				n = recv(nl->fd, nl->buf, nl->cap, MSG_PEEK | MSG_TRUNC);
+				n = recv(nl->fd, nl->buf, nl->cap, MSG_TRUNC);
 			while (n < 0 && errno == EINTR);
 			if (n < 0) {
 				snprintf(err, errlen, "netlink recv: %s", strerror(errno));
 				return -errno;
 			}
 			if ((size_t)n > nl->cap) {
-				size_t nc = (size_t)n + 4096;
-				char *nb = realloc(nl->buf, nc);
-				if (!nb)
-					abort();
-				nl->buf = nb;
-				nl->cap = nc;
+				grow(nl, (size_t)n);
+				regrow = true;
+				/* drain the rest of this dump, then restart it */
+				intr = true;
+				continue;
 			}
-			do
-				n = recv(nl->fd, nl->buf, nl->cap, 0);
-			while (n < 0 && errno == EINTR);
-			if (n < 0) {
-				snprintf(err, errlen, "netlink recv: %s", strerror(errno));
-				return -errno;
+			if (regrow) {
+				/* skip messages of the broken dump until DONE */
+				size_t l2 = (size_t)n;
+				for (struct nlmsghdr *h = (void *)nl->buf; NLMSG_OK(h, l2); h = NLMSG_NEXT(h, l2))
+					if (h->nlmsg_seq == rq->nlmsg_seq &&
+					    (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR))
+						done = true;
+				continue;
 			}
 			size_t left = (size_t)n;
 			for (struct nlmsghdr *h = (void *)nl->buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
@@ -186,10 +214,12 @@ int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nl
 		if (!intr)
 			return 0;
 		if (!reset || attempt == 3) {
-			snprintf(err, errlen, "dump interrupted (NLM_F_DUMP_INTR): state changed while reading");
+			snprintf(err, errlen, regrow ? "netlink message larger than the receive buffer" :
+						 "dump interrupted (NLM_F_DUMP_INTR): state changed while reading");
 			return -EINTR;
 		}
-		reset(ctx);
+		if (reset)
+			reset(ctx);
 	}
 	return 0;
 }

@@ -7,12 +7,12 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 1
 F=tests/fixtures/manifests
-tmp=$(mktemp -d /tmp/kt_lint.XXXXXX); trap 'rm -rf "$tmp"' EXIT
+W=$(mktemp -d /tmp/kt_lint.XXXXXX); trap 'rm -rf "$W"' EXIT
 
 for fmt in text json sarif junit; do
-	"$KTRACE" lint -o $fmt $F/rules > "$tmp/out.$fmt" 2>"$tmp/err"; rc=$?
-	[ "$rc" = 1 ] && pass "rules $fmt exits 1 (errors present)" || fail "rules $fmt exits 1" "exit $rc: $(cat "$tmp/err")"
-	golden "rules $fmt golden" lint/rules.$fmt < "$tmp/out.$fmt"
+	"$KTRACE" lint -o $fmt $F/rules > "$W/out.$fmt" 2>"$W/err"; rc=$?
+	[ "$rc" = 1 ] && pass "rules $fmt exits 1 (errors present)" || fail "rules $fmt exits 1" "exit $rc: $(cat "$W/err")"
+	golden "rules $fmt golden" lint/rules.$fmt < "$W/out.$fmt"
 done
 
 for f in $F/rules/*-good.yaml; do
@@ -45,22 +45,22 @@ expect_rc "-o xml is a usage error" 2 "$KTRACE" lint -o xml $F/rules
 # Helm output on stdin: documents named after "# Source:"
 "$KTRACE" lint - < $F/helm/rendered.yaml | golden "helm stdin text" lint/helm-stdin.text
 "$KTRACE" lint -o json - < $F/helm/rendered.yaml | golden "helm stdin json" lint/helm-stdin.json
-cat $F/rules/kt404-bad.yaml | "$KTRACE" lint --fail-on info -o json - > "$tmp/stdin.json"
-python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["findings"]; assert f and f[0]["file"]=="-" and f[0]["line"]==35, f' "$tmp/stdin.json" \
-	&& pass "plain stdin reports file - and the real line" || fail "plain stdin position" "$(head -c 300 "$tmp/stdin.json")"
+cat $F/rules/kt404-bad.yaml | "$KTRACE" lint --fail-on info -o json - > "$W/stdin.json"
+python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["findings"]; assert f and f[0]["file"]=="-" and f[0]["line"]==35, f' "$W/stdin.json" \
+	&& pass "plain stdin reports file - and the real line" || fail "plain stdin position" "$(head -c 300 "$W/stdin.json")"
 
 # suppression: .ktrace.yaml picked up from the current directory, annotations
-mkdir -p "$tmp/cfg" && cp $F/rules/kt201-bad.yaml $F/rules/kt404-bad.yaml $F/rules/kt101-bad.yaml "$tmp/cfg/"
-cat > "$tmp/cfg/.ktrace.yaml" <<'Y'
+mkdir -p "$W/cfg" && cp $F/rules/kt201-bad.yaml $F/rules/kt404-bad.yaml $F/rules/kt101-bad.yaml "$W/cfg/"
+cat > "$W/cfg/.ktrace.yaml" <<'Y'
 # ktrace rule configuration
 disable: [KT404]
 severity: {KT201: error}
 exclude:
   - {kind: Service, name: kt101, rules: [KT102]}
 Y
-(cd "$tmp/cfg" && "$KTRACE" lint -o json . > "$tmp/cfg.json"); rc=$?
+(cd "$W/cfg" && "$KTRACE" lint -o json . > "$W/cfg.json"); rc=$?
 [ $rc = 1 ] && pass ".ktrace.yaml severity override makes KT201 an error (exit 1)" || fail ".ktrace.yaml severity" "exit $rc"
-python3 - "$tmp/cfg.json" <<'PY' && pass ".ktrace.yaml disable/exclude suppress and are counted" || fail ".ktrace.yaml suppression" "$(head -c 400 "$tmp/cfg.json")"
+python3 - "$W/cfg.json" <<'PY' && pass ".ktrace.yaml disable/exclude suppress and are counted" || fail ".ktrace.yaml suppression" "$(head -c 400 "$W/cfg.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
 ids = sorted(f["id"] for f in d["findings"])
@@ -68,9 +68,9 @@ assert ids == ["KT101", "KT201"], ids
 assert d["summary"]["suppressed"] == 2, d["summary"]
 assert [f["severity"] for f in d["findings"] if f["id"] == "KT201"] == ["error"]
 PY
-(cd "$tmp/cfg" && "$KTRACE" lint . 2>&1 | tail -1) | golden "suppressed count in the summary line" lint/suppressed-summary.text
-printf 'disable: [KT999]\n' > "$tmp/bad.yaml"
-out=$("$KTRACE" lint --config "$tmp/bad.yaml" $F/rules 2>&1); rc=$?
+(cd "$W/cfg" && "$KTRACE" lint . 2>&1 | tail -1) | golden "suppressed count in the summary line" lint/suppressed-summary.text
+printf 'disable: [KT999]\n' > "$W/bad.yaml"
+out=$("$KTRACE" lint --config "$W/bad.yaml" $F/rules 2>&1); rc=$?
 [ $rc = 5 ] && case "$out" in *"bad.yaml:1:"*"unknown rule: KT999"*) true;; *) false;; esac \
 	&& pass "--config with an unknown rule: exit 5 with file:line:col" || fail "--config unknown rule" "exit $rc: $out"
 # KT102-bad carries ktrace/ignore: "KT101: ..." -> suppressed, counted
@@ -78,7 +78,7 @@ n=$("$KTRACE" lint -o json $F/rules/kt102-bad.yaml | python3 -c 'import json,sys
 [ "$n" = "1 KT102" ] && pass "ktrace/ignore annotation with a reason" || fail "ktrace/ignore annotation" "$n"
 
 # SARIF: structure GitHub code scanning requires, regions pointing at the field
-python3 - "$tmp/out.sarif" <<'PY' && pass "SARIF 2.1.0 structure, ruleIndex and regions" || fail "SARIF validation" "see above"
+python3 - "$W/out.sarif" <<'PY' && pass "SARIF 2.1.0 structure, ruleIndex and regions" || fail "SARIF validation" "see above"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["version"] == "2.1.0" and d["$schema"].endswith("sarif-2.1.0.json")
@@ -95,7 +95,7 @@ for r in rules:
     assert r["defaultConfiguration"]["level"] in ("note", "warning", "error")
 want = {"KT101": ("type:", "externalTrafficPolicy:"), "KT102": ("type:", "externalTrafficPolicy:"),
         "KT103": ("externalTrafficPolicy:",), "KT201": ("- name:",), "KT203": ("- name:",),
-        "KT202": ("terminationGracePeriodSeconds:",), "KT303": ("replicas:",), "KT301": ("topologySpreadConstraints:", "apiVersion:"),
+        "KT202": ("terminationGracePeriodSeconds:",), "KT303": ("replicas:",), "KT301": ("topologySpreadConstraints:", "affinity:", "template:"),
         "KT302": ("apiVersion:",), "KT401": ("appProtocol:", "name:"), "KT404": ("sessionAffinity:",),
         "KT501": ("selector:",), "KT502": ("targetPort:",)}
 res = run["results"]
@@ -115,7 +115,7 @@ for r in res:
 PY
 
 # JUnit: parses, counts match the findings
-python3 - "$tmp/out.junit" "$tmp/out.json" <<'PY' && pass "JUnit XML parses and counts failures" || fail "JUnit validation" "see above"
+python3 - "$W/out.junit" "$W/out.json" <<'PY' && pass "JUnit XML parses and counts failures" || fail "JUnit validation" "see above"
 import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 j = json.load(open(sys.argv[2]))
