@@ -700,7 +700,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 				b = be_find(g, x->backend_ip, x->backend_port);
 				if (!b)
 					b = be_add(g, x->backend_ip, x->backend_port, f->pg);
-			} else {
+			} else if (sock) {
 				/* not through a frontend (socket-LB, node sockets): a known backend? */
 				for (uint32_t k = 0; k < c.n_g && !b; k++) {
 					b = be_find(&c.g[k], x->backend_ip, x->backend_port);
@@ -711,6 +711,8 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 				}
 				if (!b)
 					continue;
+			} else {
+				continue;   /* DNAT to something that is no Service frontend here */
 			}
 			if (pass == 1 && g->nat_aggs)
 				continue;

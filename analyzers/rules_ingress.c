@@ -85,7 +85,7 @@ static const char *by_class(const struct kt_rctx *c, const struct kt_tmpl *t)
 			const char *ti = kt_kv_get(t->labels, "app.kubernetes.io/instance");
 			const char *tc = kt_kv_get(t->labels, "app.kubernetes.io/component");
 			if (tn && ti && !strcmp(n, tn) && !strcmp(in, ti) && (!co || (tc && !strcmp(co, tc))))
-				return kt_arena_printf(c->a, "IngressClass %s (%s)", ic->meta.name ? ic->meta.name : "?",
+				return kt_arena_printf(c->a, "IngressClass %s, %s", ic->meta.name ? ic->meta.name : "?",
 						       ic->controller ? ic->controller : "?");
 		}
 		if (!ic->controller)
@@ -99,7 +99,7 @@ static const char *by_class(const struct kt_rctx *c, const struct kt_tmpl *t)
 					continue;
 				const char *v = kt_kv_get(t->labels, kl->key);
 				if (v && (!kl->val || !strcmp(v, kl->val)))
-					return kt_arena_printf(c->a, "IngressClass %s (%s)", ic->meta.name ? ic->meta.name : "?",
+					return kt_arena_printf(c->a, "IngressClass %s, %s", ic->meta.name ? ic->meta.name : "?",
 							       ic->controller);
 			}
 		}
@@ -120,7 +120,7 @@ static const char *recognise(const struct kt_rctx *c, const struct kt_tmpl *t)
 		const struct known *kl = &known_labels[j];
 		const char *v = kt_kv_get(t->labels, kl->key);
 		if (v && (!kl->val || !strcmp(v, kl->val)))
-			return kt_arena_printf(c->a, "%s (label %s%s%s)", kl->what, kl->key, kl->val ? "=" : "",
+			return kt_arena_printf(c->a, "%s, label %s%s%s", kl->what, kl->key, kl->val ? "=" : "",
 					       kl->val ? kl->val : "");
 	}
 	if (kt_ns_eq(t->meta->namespace, "app-routing-system") && kt_kv_get(t->labels, "app") &&

@@ -405,20 +405,75 @@ static void sel_str(const struct kt_service *sv, char *buf, size_t len)
 	}
 }
 
-/* A near miss for KT501's message: a template in the namespace that has a
- * selector key with a different value. */
+/* A near miss for KT501's message: a template in the namespace whose value
+ * for a selector key is a prefix/substring of the selector's (a typo or a
+ * renamed app), or differs in one selector key only. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[64];
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static bool similar(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la >= 3 && lb >= 3 && (strstr(a, b) || strstr(b, a)))
+		return true;
+	if (edit_distance(a, b) <= (la > 6 ? 2u : 1u) + (la >= 3))
+		return true;
+	size_t p = 0;
+	while (a[p] && a[p] == b[p])
+		p++;
+	return p >= 4;
+}
+
 static const char *near_miss(const struct kt_rctx *c, const struct kt_service *sv)
 {
 	for (uint32_t i = 0; i < c->n_t; i++) {
 		const struct kt_tmpl *t = &c->t[i];
 		if (!kt_ns_eq(t->meta->namespace, sv->meta.namespace))
 			continue;
+		uint32_t same = 0, diff = 0, k_diff = 0;
+		const char *v_diff = NULL;
 		for (uint32_t k = 0; k < sv->selector.n; k++) {
 			const char *v = kt_kv_get(t->labels, sv->selector.v[k].key);
-			if (v && strcmp(v, sv->selector.v[k].value ? sv->selector.v[k].value : ""))
-				return kt_arena_printf(c->a, "; %s %s has %s=%s", t->meta->kind ? t->meta->kind : "Pod",
-						       t->meta->name ? t->meta->name : "?", sv->selector.v[k].key, v);
+			const char *want = sv->selector.v[k].value ? sv->selector.v[k].value : "";
+			if (v && !strcmp(v, want)) {
+				same++;
+			} else {
+				diff++;
+				k_diff = k;
+				v_diff = v;
+			}
 		}
+		if (diff != 1)
+			continue;
+		const char *want = sv->selector.v[k_diff].value ? sv->selector.v[k_diff].value : "";
+		if ((v_diff && similar(v_diff, want)) || (same > 0 && v_diff))
+			return kt_arena_printf(c->a, "; %s %s has %s=%s", t->meta->kind ? t->meta->kind : "Pod",
+					       t->meta->name ? t->meta->name : "?", sv->selector.v[k_diff].key, v_diff);
+		if (!v_diff && same > 0)
+			return kt_arena_printf(c->a, "; %s %s lacks the label %s", t->meta->kind ? t->meta->kind : "Pod",
+					       t->meta->name ? t->meta->name : "?", sv->selector.v[k_diff].key);
 	}
 	return "";
 }

@@ -302,6 +302,52 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 
 /* ---- setup ----------------------------------------------------------- */
 
+static void add_port(struct feed_ctx *f, uint32_t *cap, int32_t p)
+{
+	if (p <= 0 || p > 65535)
+		return;
+	for (uint32_t i = 0; i < f->fo.n_ports; i++)
+		if (f->ports[i] == (uint16_t)p)
+			return;
+	if (f->fo.n_ports >= *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		f->ports = realloc(f->ports, *cap * sizeof(*f->ports));
+		if (!f->ports)
+			abort();
+	}
+	f->ports[f->fo.n_ports++] = (uint16_t)p;
+}
+
+/* Socket filter: the Services' backend ports and NodePorts (the kernel
+ * filters by them; above 64 ports everything is read). */
+static void socket_ports(struct feed_ctx *f, const char *ns, const char *name)
+{
+	uint32_t cap = 0;
+	const struct kt_snapshot *s = f->objs;
+	for (uint32_t i = 0; i < s->n_services; i++) {
+		const struct kt_service *sv = &s->services[i];
+		if (name && (strcmp(sv->meta.namespace, ns) || strcmp(sv->meta.name, name)))
+			continue;
+		for (uint32_t p = 0; p < sv->n_ports; p++)
+			add_port(f, &cap, sv->ports[p].node_port);
+		for (uint32_t e = sv->ep_first; e < sv->ep_first + sv->ep_count; e++)
+			add_port(f, &cap, s->endpoints[e].port);
+	}
+	for (uint32_t i = 0; i < s->n_dp; i++)
+		for (uint32_t j = 0; j < s->dp[i].n_svcs; j++) {
+			const struct kt_dp_service *ds = &s->dp[i].svcs[j];
+			if (name && (strcmp(ds->namespace, ns) || strcmp(ds->name, name)))
+				continue;
+			for (uint32_t k = 0; k < ds->n_be; k++)
+				add_port(f, &cap, ds->be[k].port);
+		}
+	f->fo.ports = f->ports;
+	if (f->fo.n_ports > 64) {
+		f->fo.ports = NULL;
+		f->fo.n_ports = 0;
+	}
+}
+
 static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d)
 {
 	const char *objects = kt_opt_str(c, "objects");
@@ -403,6 +449,8 @@ static int run(struct kt_cli *c)
 	} else if (!f.objs->n_flows) {
 		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect --node')");
 	}
+	if (f.fo.sockets)
+		socket_ports(&f, sns, sname);
 	if (sname) {
 		if (f.objs->n_services && kt_find_service(f.objs, sns, sname) == KT_NONE) {
 			const char **cands = calloc(f.objs->n_services, sizeof(*cands));

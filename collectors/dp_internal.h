@@ -49,6 +49,10 @@ double kt_dp_snap_prob(double p);
 /* Group services without names (IPVS, Cilium) by backend set and resolve
  * names from snap->services when present (works before finish). */
 void kt_dp_resolve_names(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t first_svc);
+/* The API Service port a frontend belongs to (by ClusterIP/externalIP/LB IP
+ * and port, or NodePort / health-check port). */
+bool kt_dp_resolve_fe(const struct kt_snapshot *snap, const struct kt_dp_frontend *f, const char *proto,
+		      uint32_t *svc, uint32_t *port);
 
 /* ---- hashing -------------------------------------------------------- */
 

@@ -93,12 +93,7 @@ static int collect_rule(const struct kt_nft_rule *r, void *ctx)
 		if (!w->buf)
 			abort();
 	}
-	w->buf[w->n] = *r;
-	if (r->ipt.comment)
-		w->buf[w->n].ipt.comment = w->buf[w->n].comment;
-	if (r->ipt.target)
-		w->buf[w->n].ipt.target = w->buf[w->n].target;
-	w->n++;
+	w->buf[w->n++] = *r; /* inner pointers are re-aimed when fed */
 	return 0;
 }
 
@@ -124,8 +119,14 @@ static void *work(void *arg)
 			snprintf(w->failed_chain, sizeof(w->failed_chain), "%s", ch);
 		}
 		pthread_mutex_lock(w->lock);
-		for (uint32_t k = 0; k < w->n; k++)
-			kt_kp_rule(w->kp, "nat", ch, strlen(ch), &w->buf[k].ipt);
+		for (uint32_t k = 0; k < w->n; k++) {
+			struct kt_nft_rule *x = &w->buf[k];
+			if (x->ipt.comment)
+				x->ipt.comment = x->comment;
+			if (x->ipt.target)
+				x->ipt.target = x->target;
+			kt_kp_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
+		}
 		pthread_mutex_unlock(w->lock);
 	}
 	kt_nl_close(nl);

@@ -135,9 +135,15 @@ static int cmp_set(const void *a, const void *b)
 	return strcmp(((const struct nset *)a)->name, ((const struct nset *)b)->name);
 }
 
+static int cmp_index(const void *a, const void *b)
+{
+	uint32_t x = ((const struct nelem *)a)->index, y = ((const struct nelem *)b)->index;
+	return x < y ? -1 : x > y;
+}
+
 static struct nchain *find_chain(struct nst *st, const char *name)
 {
-	if (!name)
+	if (!name || !st->nc)
 		return NULL;
 	struct nchain k = {.name = name};
 	return bsearch(&k, st->c, st->nc, sizeof(*st->c), cmp_chain);
@@ -145,7 +151,7 @@ static struct nchain *find_chain(struct nst *st, const char *name)
 
 static struct nset *find_set(struct nst *st, const char *name)
 {
-	if (!name)
+	if (!name || !st->ns)
 		return NULL;
 	struct nset k = {.name = name};
 	return bsearch(&k, st->s, st->ns, sizeof(*st->s), cmp_set);
@@ -181,7 +187,7 @@ struct ngroup {
 	const char *base;        /* "ns/name/tcp/port" */
 	char hash[9];
 	struct nchain *svc, *local, *ext;
-	struct kt_dp_service *out;
+	uint32_t out;            /* index into n->svcs (the array may move) */
 	bool itp_local;          /* the ClusterIP element points at local- */
 };
 
@@ -205,6 +211,8 @@ static void expand(struct nst *st, struct kt_dp_service *s, struct nchain *c, bo
 		struct nset *m = find_set(st, r->set);
 		if (!m || !r->mod)
 			continue;
+		if (m->n > 1)
+			qsort(m->e, m->n, sizeof(*m->e), cmp_index); /* selection order */
 		for (uint32_t k = 0; k < m->n; k++) {
 			struct nchain *ep = find_chain(st, m->e[k].chain);
 			const char *ip = NULL;
@@ -267,6 +275,7 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 		struct ngroup *x = &g[ng];
 		memset(x, 0, sizeof(*x));
 		x->base = base;
+		x->out = KT_NONE;
 		memcpy(x->hash, hash, 9);
 		if (kind == 0)
 			x->svc = &st->c[i];
@@ -301,7 +310,7 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 			continue;
 		struct kt_dp_service *s = kt_dpn_svc(st->snap, n, ns, name, port, proto_uc(proto), mode);
 		s->chain_hash = kt_intern(st->snap->arena, x->hash);
-		x->out = s;
+		x->out = (uint32_t)(s - n->svcs);
 	}
 	/* frontends from the verdict maps */
 	struct nset *sips = find_set(st, "service-ips"), *snps = find_set(st, "service-nodeports");
@@ -317,14 +326,14 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 			struct nchain *tc = find_chain(st, m->e[k].chain);
 			uint32_t gsel = tc ? tc->group : KT_NONE;
 			for (uint32_t gi = gsel; gi != KT_NONE && gi < ng; gi = KT_NONE) {
-				if (!g[gi].out)
+				if (g[gi].out == KT_NONE)
 					continue;
 				bool ext = kind == 2 || kind == 4;
 				if (mi == 0 && kind == 1)
 					g[gi].itp_local = true;
 				enum kt_fe_kind fk = mi == 1 ? KT_FE_NODEPORT : ext ? KT_FE_EXTERNALIP : KT_FE_CLUSTERIP;
-				kt_dpn_fe(st->snap, g[gi].out, fk, mi == 1 ? "" : m->e[k].ip, m->e[k].port, mi == 1 || ext);
-				kt_dpn_ev(st->snap, g[gi].out, mode, st->table, m->name, 0,
+				kt_dpn_fe(st->snap, &n->svcs[g[gi].out], fk, mi == 1 ? "" : m->e[k].ip, m->e[k].port, mi == 1 || ext);
+				kt_dpn_ev(st->snap, &n->svcs[g[gi].out], mode, st->table, m->name, 0,
 					  mi == 1 ? kt_arena_printf(st->snap->arena, "%u . %d", m->e[k].proto, m->e[k].port)
 						  : kt_arena_printf(st->snap->arena, "%s . %u . %d", m->e[k].ip, m->e[k].proto,
 								    m->e[k].port));
@@ -333,9 +342,9 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 	}
 	for (uint32_t gi = 0; gi < ng; gi++) {
 		struct ngroup *x = &g[gi];
-		struct kt_dp_service *s = x->out;
-		if (!s)
+		if (x->out == KT_NONE)
 			continue;
+		struct kt_dp_service *s = &n->svcs[x->out];
 		/* the internal chain: what the ClusterIP element points to (service- or local-) */
 		struct nchain *internal = x->svc ? x->svc : x->local;
 		bool has_ext = false;

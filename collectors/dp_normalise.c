@@ -1037,8 +1037,8 @@ static bool ip_eq(const char *a, const char *b)
 }
 
 /* Find the Service port a frontend belongs to. */
-static bool resolve_fe(const struct kt_snapshot *snap, const struct kt_dp_frontend *f, const char *proto,
-		       uint32_t *svc, uint32_t *port)
+bool kt_dp_resolve_fe(const struct kt_snapshot *snap, const struct kt_dp_frontend *f, const char *proto,
+		      uint32_t *svc, uint32_t *port)
 {
 	for (uint32_t si = 0; si < snap->n_services; si++) {
 		const struct kt_service *sv = &snap->services[si];
@@ -1078,7 +1078,7 @@ void kt_dp_resolve_names(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_
 			continue;
 		for (uint32_t k = 0; k < s->n_fe; k++) {
 			uint32_t si, pi;
-			if (resolve_fe(snap, &s->fe[k], s->protocol, &si, &pi)) {
+			if (kt_dp_resolve_fe(snap, &s->fe[k], s->protocol, &si, &pi)) {
 				const struct kt_service *sv = &snap->services[si];
 				s->namespace = sv->meta.namespace;
 				s->name = sv->meta.name;

@@ -318,12 +318,67 @@ static char *exec_info_json(struct kt_kube *k)
 	return txt;
 }
 
+static void free_env(char **envp)
+{
+	char **p;
+
+	for (p = envp; p && *p; p++)
+		free(*p);
+	free(envp);
+}
+
+/* The plugin's environment: ours, plus env[] and KUBERNETES_EXEC_INFO
+ * (later entries replace earlier ones of the same name). */
+static char **exec_env(const struct kt_kc_exec *e, const char *info)
+{
+	extern char **environ;
+	size_t n = 0, o = 0, i, j;
+	char **envp;
+
+	while (environ[n])
+		n++;
+	envp = calloc(n + e->n_env + 2, sizeof(*envp));
+	if (!envp || !info) {
+		free(envp);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		size_t kl = strcspn(environ[i], "=");
+		bool replaced = kl == 20 && !strncmp(environ[i], "KUBERNETES_EXEC_INFO", 20);
+
+		for (j = 0; j < e->n_env && !replaced; j++)
+			replaced = strlen(e->env[j].name) == kl && !strncmp(environ[i], e->env[j].name, kl);
+		if (!replaced && !(envp[o++] = strdup(environ[i])))
+			goto oom;
+	}
+	for (j = 0; j < e->n_env; j++) {
+		size_t l = strlen(e->env[j].name) + strlen(e->env[j].value) + 2;
+
+		if (!(envp[o] = malloc(l)))
+			goto oom;
+		snprintf(envp[o++], l, "%s=%s", e->env[j].name, e->env[j].value);
+	}
+	{
+		size_t l = strlen(info) + 32;
+
+		if (!(envp[o] = malloc(l)))
+			goto oom;
+		snprintf(envp[o++], l, "KUBERNETES_EXEC_INFO=%s", info);
+	}
+	return envp;
+oom:
+	free_env(envp);
+	return NULL;
+}
+
 static int run_exec_plugin(struct kt_kube *k, struct kt_diag *d)
 {
 	const struct kt_kc_exec *e = k->rc.user->exec;
 	int pfd[2], status = 0, rc = -KT_EXIT_CLUSTER;
 	pid_t pid;
-	char *info, *out = NULL;
+	char *info, *out = NULL, **envp;
+	const char **argv;
+	unsigned i;
 	size_t n = 0, cap = 0;
 	long long deadline;
 	cJSON *j = NULL, *st, *v;
@@ -344,38 +399,42 @@ static int run_exec_plugin(struct kt_kube *k, struct kt_diag *d)
 		return -KT_EXIT_INPUT;
 	}
 	info = exec_info_json(k);
-	if (!info || pipe2(pfd, O_CLOEXEC) < 0) {
+	envp = exec_env(e, info);
+	argv = calloc(e->n_args + 2, sizeof(*argv));
+	if (!info || !envp || !argv || pipe2(pfd, O_CLOEXEC) < 0) {
+		kt_diag_set(d, KT_EXIT_CLUSTER, "cannot run exec plugin '%s': %s", e->command, strerror(errno ? errno : ENOMEM));
 		free(info);
-		return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot run exec plugin '%s': %s", e->command, strerror(errno));
+		free_env(envp);
+		free(argv);
+		return -KT_EXIT_CLUSTER;
 	}
+	argv[0] = e->command;
+	for (i = 0; i < e->n_args; i++)
+		argv[i + 1] = e->args[i];
 	fflush(NULL);
+	/* everything the child needs is built before fork: only
+	 * async-signal-safe calls between fork and exec */
 	pid = fork();
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
 		free(info);
+		free_env(envp);
+		free(argv);
 		return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot run exec plugin '%s': %s", e->command, strerror(errno));
 	}
 	if (pid == 0) {
-		const char **argv = calloc(e->n_args + 2, sizeof(*argv));
-		int nul = open("/dev/null", O_RDONLY);
-		unsigned i;
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		if (!argv)
-			_exit(126);
 		if (nul >= 0)
 			dup2(nul, 0);
 		dup2(pfd[1], 1);
-		for (i = 0; i < e->n_env; i++)
-			setenv(e->env[i].name, e->env[i].value, 1);
-		setenv("KUBERNETES_EXEC_INFO", info, 1);
-		argv[0] = e->command;
-		for (i = 0; i < e->n_args; i++)
-			argv[i + 1] = e->args[i];
 		signal(SIGPIPE, SIG_DFL);
-		execvp(e->command, (char *const *)argv);
+		execvpe(e->command, (char *const *)argv, envp);
 		_exit(errno == ENOENT ? 127 : 126);
 	}
+	free_env(envp);
+	free(argv);
 	close(pfd[1]);
 	free(info);
 	deadline = now_ms() + (k->timeout_s > 0 ? k->timeout_s : 30) * 1000LL * 2;
@@ -1176,7 +1235,7 @@ static int take_item(struct run *R, struct job *j, cJSON *item, const char *kind
 		if (!txt)
 			return kt_diag_set(R->d, KT_EXIT_CLUSTER, "out of memory");
 		rc = kt_bundle_add_raw(R->bw, txt, strlen(txt));
-		free(txt);
+		cJSON_free(txt);
 		if (rc < 0) {
 			if (!R->d->code)
 				kt_diag_set(R->d, KT_EXIT_INPUT, "cannot write the bundle");
@@ -1191,8 +1250,99 @@ static int take_item(struct run *R, struct job *j, cJSON *item, const char *kind
 	return 0;
 }
 
-/* A 200 page: parse, take every item, note the continue token. */
-static int take_page(struct run *R, struct job *j)
+/*
+ * cJSON allocations of one page come from a bump allocator that is reset
+ * after the page: a 500-Pod page is ~100k small nodes, and malloc/free of
+ * each (plus glibc's fastbin consolidation on the large print buffers)
+ * was most of the client's CPU. The hooks are installed only while a page
+ * is processed (single-threaded) and restored before returning.
+ */
+#define KT_PAGE_CHUNK (4u << 20)
+
+struct pa_chunk {
+	struct pa_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+static struct pa_chunk *pa_head;
+
+static void *pa_malloc(size_t n)
+{
+	struct pa_chunk *c = pa_head;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > KT_PAGE_CHUNK ? n : KT_PAGE_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = pa_head;
+		pa_head = c;
+	}
+	c->used += n;
+	return c->data + c->used - n;
+}
+
+static void pa_free(void *p)
+{
+	(void)p;
+}
+
+/* Release every chunk but one (kept for the next page). */
+static void pa_reset(void)
+{
+	struct pa_chunk *c = pa_head, *keep = NULL;
+
+	while (c) {
+		struct pa_chunk *n = c->next;
+
+		if (!keep && c->cap == KT_PAGE_CHUNK) {
+			keep = c;
+			keep->used = 0;
+			keep->next = NULL;
+		} else {
+			free(c);
+		}
+		c = n;
+	}
+	pa_head = keep;
+}
+
+static void pa_begin(void)
+{
+	cJSON_Hooks h = { pa_malloc, pa_free };
+
+	cJSON_InitHooks(&h);
+}
+
+static void pa_end(void)
+{
+	cJSON_InitHooks(NULL);
+	pa_reset();
+}
+
+/* A 200 page (body, len; NUL-terminated): parse, take every item, return
+ * the continue token (malloc) in *cont_out. */
+static int take_page_arena(struct run *R, struct job *j, char *body, size_t len, const char *url,
+			   char **cont_out);
+
+static int take_page(struct run *R, struct job *j, char *body, size_t len, const char *url, char **cont_out)
+{
+	int rc;
+
+	*cont_out = NULL;
+	pa_begin();
+	rc = take_page_arena(R, j, body, len, url, cont_out);
+	pa_end();
+	return rc;
+}
+
+static int take_page_arena(struct run *R, struct job *j, char *body, size_t len, const char *url,
+			   char **cont_out)
 {
 	const struct kt_res_info *ri = &res_tab[j->req->res];
 	cJSON *root, *items, *it;
@@ -1200,16 +1350,16 @@ static int take_page(struct run *R, struct job *j)
 	char kind[128];
 	int rc = 0;
 
-	if (!j->body || !j->len) {
-		kt_diag_set(R->d, KT_EXIT_INPUT, "empty response from %s", j->url);
+	if (!body || !len) {
+		kt_diag_set(R->d, KT_EXIT_INPUT, "empty response from %s", url);
 		return -KT_EXIT_INPUT;
 	}
-	j->body[j->len] = '\0';
-	root = cJSON_ParseWithLength(j->body, j->len);
+	body[len] = '\0';
+	root = cJSON_ParseWithLength(body, len);
 	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		kt_diag_set(R->d, KT_EXIT_INPUT, "malformed response from %s: not a JSON object (%zu bytes)", j->url,
-			    j->len);
+		/* freed by pa_end() */
+		kt_diag_set(R->d, KT_EXIT_INPUT, "malformed response from %s: not a JSON object (%zu bytes)", url,
+			    len);
 		kt_diag_hint(R->d, "the server or a proxy in between returned something other than the Kubernetes API");
 		return -KT_EXIT_INPUT;
 	}
@@ -1218,9 +1368,7 @@ static int take_page(struct run *R, struct job *j)
 	if (j->req->name) {
 		snprintf(kind, sizeof(kind), "%s", lk ? lk : ri->kind);
 		rc = take_item(R, j, root, kind, av);
-		free(j->cont);
-		j->cont = NULL;
-		cJSON_Delete(root);
+		/* freed by pa_end() */
 		return rc;
 	}
 	if (lk && strlen(lk) > 4 && strlen(lk) < sizeof(kind) && !strcmp(lk + strlen(lk) - 4, "List"))
@@ -1229,8 +1377,8 @@ static int take_page(struct run *R, struct job *j)
 		snprintf(kind, sizeof(kind), "%s", ri->kind);
 	items = cJSON_GetObjectItemCaseSensitive(root, "items");
 	if (items && !cJSON_IsArray(items) && !cJSON_IsNull(items)) {
-		cJSON_Delete(root);
-		kt_diag_set(R->d, KT_EXIT_INPUT, "malformed response from %s: 'items' is not a list", j->url);
+		/* freed by pa_end() */
+		kt_diag_set(R->d, KT_EXIT_INPUT, "malformed response from %s: 'items' is not a list", url);
 		return -KT_EXIT_INPUT;
 	}
 	if (!cJSON_IsArray(items))
@@ -1241,10 +1389,33 @@ static int take_page(struct run *R, struct job *j)
 	}
 	cont = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "metadata"),
 								     "continue"));
-	free(j->cont);
-	j->cont = cont && *cont ? strdup(cont) : NULL;
-	cJSON_Delete(root);
+	*cont_out = cont && *cont ? strdup(cont) : NULL;
+	/* freed by pa_end() */
 	return rc;
+}
+
+/* The continue token from the list metadata at the start of a page, found
+ * without parsing the page, so the next page can be requested while this
+ * one is parsed. NULL when not found there or escaped (then the parsed
+ * value is used after the page). */
+static char *peek_continue(const char *body, size_t len)
+{
+	size_t lim = len < 8192 ? len : 8192;
+	const char *md = memmem(body, lim, "\"metadata\":{", 12), *end, *c, *q;
+
+	if (!md || memmem(body, (size_t)(md - body), "\"items\"", 7))
+		return NULL;
+	end = memchr(md, '}', lim - (size_t)(md - body));
+	if (!end)
+		return NULL;
+	c = memmem(md, (size_t)(end - md), "\"continue\":\"", 12);
+	if (!c)
+		return NULL;
+	c += 12;
+	q = memchr(c, '"', (size_t)(end - c));
+	if (!q || q == c || memchr(c, '\\', (size_t)(q - c)))
+		return NULL;
+	return strndup(c, (size_t)(q - c));
 }
 
 static int job_fail_transport(struct run *R, struct job *j, CURLcode cc)
@@ -1283,6 +1454,17 @@ static int job_fail_transport(struct run *R, struct job *j, CURLcode cc)
 	}
 }
 
+static int job_start(struct run *R, struct job *j)
+{
+	if (job_setup(j, R->d) < 0)
+		return R->d->code ? -R->d->code : -KT_EXIT_CLUSTER;
+	j->start_ms = now_ms();
+	if (curl_multi_add_handle(R->k->multi, j->h) != CURLM_OK)
+		return kt_diag_set(R->d, KT_EXIT_CLUSTER, "cannot start a request to %s", j->url);
+	j->active = true;
+	return 0;
+}
+
 /* A transfer ended. Returns <0 on a fatal error; otherwise the job is
  * either done or rescheduled (due_ms). */
 static int job_complete(struct run *R, struct job *j, CURLcode cc)
@@ -1301,15 +1483,39 @@ static int job_complete(struct run *R, struct job *j, CURLcode cc)
 	if (cc != CURLE_OK)
 		return job_fail_transport(R, j, cc);
 	if (code >= 200 && code < 300) {
-		if ((rc = take_page(R, j)) < 0)
-			return rc;
+		char *body = j->body, *pre = NULL, *cont = NULL, *page_url;
+		size_t len = j->len;
+
 		j->retries = 0;
-		if (j->cont) {
-			j->due_ms = 0;
+		if (!j->req->name && body && len)
+			pre = peek_continue(body, len);
+		if (!pre) {
+			rc = take_page(R, j, j->body, j->len, j->url, &cont);
+			free(j->cont);
+			j->cont = cont;
+			if (rc < 0)
+				return rc;
+			if (j->cont)
+				j->due_ms = 0;
+			else
+				j->done = true;
 			return 0;
 		}
-		j->done = true;
-		return 0;
+		/* request the next page first, then parse this one */
+		page_url = strdup(j->url);
+		j->body = NULL;
+		j->len = j->cap = 0;
+		free(j->cont);
+		j->cont = pre;
+		rc = job_start(R, j);
+		if (rc == 0)
+			rc = take_page(R, j, body, len, page_url ? page_url : "the API server", &cont);
+		if (rc == 0 && (!cont || strcmp(cont, pre)))
+			kt_log(1, "%s: continue token in metadata differs from the parsed one", j->path);
+		free(cont);
+		free(body);
+		free(page_url);
+		return rc;
 	}
 	status_text(j, msg, sizeof(msg));
 	describe(j, j->req->name ? "get" : "list", what, sizeof(what));
@@ -1442,16 +1648,8 @@ static int run_jobs(struct run *R, struct job *jobs, unsigned n)
 			if (j->done || j->active)
 				continue;
 			if (j->due_ms <= now) {
-				if (job_setup(j, R->d) < 0) {
-					rc = R->d->code ? -R->d->code : -KT_EXIT_CLUSTER;
+				if ((rc = job_start(R, j)) < 0)
 					break;
-				}
-				j->start_ms = now_ms();
-				if (curl_multi_add_handle(k->multi, j->h) != CURLM_OK) {
-					rc = kt_diag_set(R->d, KT_EXIT_CLUSTER, "cannot start a request to %s", j->url);
-					break;
-				}
-				j->active = true;
 			} else if (next < 0 || j->due_ms < next) {
 				next = j->due_ms;
 			}

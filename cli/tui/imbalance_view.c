@@ -362,10 +362,14 @@ static void draw_header(struct view *v)
 	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tmv);
 	attron(kt_tui_attr(KT_TP_TITLE));
 	mvhline(0, 0, ' ', COLS);
-	put(0, 0, kt_tui_attr(KT_TP_TITLE), "ktrace imbalance  node %s  dataplane %s  flows %s  %s %gs  changed %s%s",
+	char every[32];
+	if (v->feed->live)
+		snprintf(every, sizeof(every), "every %gs", v->interval);
+	else
+		snprintf(every, sizeof(every), "bundle");
+	put(0, 0, kt_tui_attr(KT_TP_TITLE), "ktrace imbalance  node %s  dataplane %s  flows %s  %s  changed %s%s",
 	    r && r->node ? r->node : "?", r && r->mode ? r->mode : "unknown", r && r->source ? r->source : "-",
-	    v->feed->live ? "every" : "bundle,", v->feed->live ? v->interval : 0.0, tbuf,
-	    v->paused ? "  [PAUSED]" : "");
+	    every, tbuf, v->paused ? "  [PAUSED]" : "");
 	attroff(kt_tui_attr(KT_TP_TITLE));
 	if (!r) {
 		put(1, 0, 0, "waiting for the first sample ...");
@@ -417,7 +421,10 @@ static void draw_list(struct view *v)
 		    fmt_rate(s->bytes_per_s, b2, sizeof(b2)), s->max_over_mean, s->gini);
 		if (s->verdict != KT_RULE_COUNT) {
 			int vattr = attr ? attr : (s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT));
-			put(y0 + i, 91, vattr, "%s %s", kt_rules[s->verdict].id, kt_rules[s->verdict].name);
+			int cy, cx;
+			getyx(stdscr, cy, cx);
+			(void)cy;
+			put(y0 + i, cx, vattr, "%s %s", kt_rules[s->verdict].id, kt_rules[s->verdict].name);
 		}
 	}
 }

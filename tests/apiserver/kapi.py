@@ -16,6 +16,7 @@ Python 3 standard library only. Never used outside tests.
 """
 import argparse
 import base64
+import gc
 import gzip
 import json
 import os
@@ -324,6 +325,8 @@ class State:
         self.counts = {}
         self.log = open(args.log, "a", buffering=1) if args.log else None
         self.rv = "123456"
+        self.cache = {}          # (path+query, gzip) -> (body, gzipped); --cache-pages
+        self.cache_bytes = 0
 
     def bump(self, name):
         with self.lock:
@@ -362,16 +365,24 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # -- helpers --
-    def send_body(self, code, body, ctype="application/json", extra=None, allow_gzip=True):
+    def send_body(self, code, body, ctype="application/json", extra=None, allow_gzip=True, cache_key=None):
         st = self.server.state
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body, separators=(",", ":"))
-        if isinstance(body, str):
-            body = body.encode()
-        gz = (allow_gzip and "gzip" in (self.headers.get("Accept-Encoding") or "")
-              and len(body) > st.args.gzip_min)
-        if gz:
-            body = gzip.compress(body, compresslevel=1)
+        want_gz = allow_gzip and "gzip" in (self.headers.get("Accept-Encoding") or "")
+        cached = st.cache.get((cache_key, want_gz)) if cache_key else None
+        if cached is not None:
+            body, gz = cached
+        else:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body, separators=(",", ":"))
+            if isinstance(body, str):
+                body = body.encode()
+            gz = want_gz and len(body) > st.args.gzip_min
+            if gz:
+                body = gzip.compress(body, compresslevel=1)
+            if cache_key and st.cache_bytes + len(body) < 1 << 30:
+                with st.lock:
+                    st.cache[(cache_key, want_gz)] = (body, gz)
+                    st.cache_bytes += len(body)
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -586,6 +597,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_status(404, "NotFound", '%s "%s" not found' % (plural + ("." + g if g else ""), name),
                              details={"name": name, "group": g, "kind": plural})
             return
+        ckey = None
+        if a.cache_pages and not a.expire_continue:
+            u = urllib.parse.urlsplit(self.path)
+            ckey = u.path + "?" + "&".join(sorted(p for p in u.query.split("&") if not p.startswith("timeout=")))
+            want_gz = "gzip" in (self.headers.get("Accept-Encoding") or "")
+            if (ckey, want_gz) in st.cache:
+                self.send_body(200, None, cache_key=ckey)
+                return
         limit = int(q.get("limit", ["0"])[0] or 0)
         cont = q.get("continue", [""])[0]
         start = None
@@ -618,7 +637,7 @@ class Handler(BaseHTTPRequestHandler):
             tok = base64.urlsafe_b64encode(json.dumps({"start": last, "rv": st.rv}).encode()).decode()
             md += ',"continue":"%s"' % tok
         body = '{"kind":"%sList","apiVersion":"%s","metadata":{%s},"items":[%s]}' % (kind, gv_of(plural), md, ",".join(out))
-        self.send_body(200, body)
+        self.send_body(200, body, cache_key=ckey)
 
 
 def main():
@@ -643,6 +662,8 @@ def main():
     ap.add_argument("--truncate", action="append", help="resource whose body is cut in half")
     ap.add_argument("--huge", action="append", help="resource answered with a 50 MB list")
     ap.add_argument("--warn", action="append", help="add a Warning header to every response")
+    ap.add_argument("--cache-pages", action="store_true",
+                    help="keep every list response (benchmarks: the server's own cost out of the measurement)")
     ap.add_argument("--slow", type=float, default=0, help="delay every response by SECS")
     ap.add_argument("--hang", action="store_true", help="accept and never answer")
     a = ap.parse_args()
@@ -653,6 +674,8 @@ def main():
     if a.generate:
         gen_cluster(store, a.generate)
     store.finish()
+    gc.collect()
+    gc.freeze()  # the fixture never changes: keep the collector off it
 
     srv = ThreadingHTTPServer((a.host, a.port), Handler)
     srv.daemon_threads = True

@@ -9,6 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/apiserver/testlib.sh"
 FIX="$TOP/tests/fixtures/clusters/api-basic"
+if [ ! -x "$KTRACE" ]; then fail binary "no ktrace binary at $KTRACE (build first)"; exit 0; fi
 if ! have_python; then skip all "python3 with ssl not available"; exit 0; fi
 if ! command -v openssl >/dev/null 2>&1; then skip all "openssl not available"; exit 0; fi
 if ! make_pki "$WORK/pki"; then skip all "cannot create test certificates with openssl"; exit 0; fi

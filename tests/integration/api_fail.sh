@@ -8,6 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/apiserver/testlib.sh"
 FIX="$TOP/tests/fixtures/clusters/api-basic"
+if [ ! -x "$KTRACE" ]; then fail binary "no ktrace binary at $KTRACE (build first)"; exit 0; fi
 if ! have_python; then skip all "python3 not available"; exit 0; fi
 
 kc_http() {

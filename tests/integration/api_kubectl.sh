@@ -7,6 +7,7 @@
 . "$TOP/tests/apiserver/testlib.sh"
 FIX="$TOP/tests/fixtures/clusters/api-basic"
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
+if [ ! -x "$KTRACE" ]; then fail binary "no ktrace binary at $KTRACE (build first)"; exit 0; fi
 if ! have_python; then skip all "python3 not available"; exit 0; fi
 if [ ! -x "$KUBECTL" ]; then skip all "kubectl not installed at $KUBECTL"; exit 0; fi
 export KUBECACHEDIR="$WORK/kcache"

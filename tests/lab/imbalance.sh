@@ -235,7 +235,9 @@ setup() {
 	nsx $NSN sysctl -qw net.netfilter.nf_conntrack_acct=1 || return 1
 	nsx $NSN sysctl -qw net.netfilter.nf_conntrack_timestamp=1 || return 1
 	for i in 1 2 3 4; do
-		nsx ${P}p$i python3 "$WORK/server.py" web-$i >/dev/null 2>&1 &
+		# not through a function: $! must be the python process itself
+		# (ip netns exec execs it) so cleanup can kill it by PID
+		ip netns exec ${P}p$i python3 "$WORK/server.py" web-$i >/dev/null 2>&1 &
 		PIDS="$PIDS $!"
 	done
 	return 0
@@ -261,7 +263,7 @@ pass "setup"
 # ---- the skew: persistent connections opened as endpoints appeared --------
 phase() { # ENDPOINTS... : rules, then hold N connections (N = $HOLD)
 	rules "$@" || return 1
-	nsx $NSC python3 "$WORK/hold.py" "$HOLD" "$WORK/hold.$HOLD" 2>"$WORK/hold.err" &
+	ip netns exec $NSC python3 "$WORK/hold.py" "$HOLD" "$WORK/hold.$HOLD" >/dev/null 2>"$WORK/hold.err" &
 	PIDS="$PIDS $!"
 	wait_ready "$WORK/hold.$HOLD"
 }
@@ -307,7 +309,7 @@ else
 fi
 
 # new connections per second between the two samples, with traffic running
-nsx $NSC timeout 20 python3 "$WORK/short.py" 200 40 >/dev/null &
+ip netns exec $NSC timeout 20 python3 "$WORK/short.py" 200 40 >/dev/null 2>&1 &
 TP=$!
 PIDS="$PIDS $TP"
 sleep 0.5
