@@ -45,20 +45,17 @@ bool kt_tmpl_in_scope(const struct kt_rctx *c, const struct kt_tmpl *t)
 
 uint32_t kt_tmpl_service(const struct kt_rctx *c, const struct kt_tmpl *t, uint32_t *count)
 {
-	uint32_t first = KT_NONE, n = 0;
-	if (c->only_svc != KT_NONE && kt_svc_selects_tmpl(&c->s->services[c->only_svc], t)) {
-		first = c->only_svc;
-	}
-	for (uint32_t i = 0; i < c->s->n_services; i++) {
-		if (!kt_svc_selects_tmpl(&c->s->services[i], t))
-			continue;
-		if (first == KT_NONE)
-			first = i;
-		n++;
-	}
+	uint32_t n;
+	const uint32_t *row = KT_ROW(c, ts, (uint32_t)(t - c->t), n);
 	if (count)
 		*count = n;
-	return first;
+	if (!n)
+		return KT_NONE;
+	if (c->only_svc != KT_NONE)
+		for (uint32_t i = 0; i < n; i++)
+			if (row[i] == c->only_svc)
+				return c->only_svc;
+	return row[0];
 }
 
 bool kt_pod_alive(const struct kt_pod *p)
@@ -167,7 +164,7 @@ static void build_templates(struct kt_rctx *c)
 		const struct kt_ownerref *o = pod_controller(p);
 		bool dup = false;
 		if (o) {
-			for (uint32_t j = 0; j < c->n_t && !dup; j++) {
+			for (uint32_t j = c->n_t > 64 ? c->n_t - 64 : 0; j < c->n_t && !dup; j++) {
 				const struct kt_tmpl *u = &c->t[j];
 				if (u->pod == KT_NONE)
 					continue;
@@ -188,6 +185,170 @@ static void build_templates(struct kt_rctx *c)
 		t->wl = KT_NONE;
 		t->pod = i;
 		t->hpa = KT_NONE;
+	}
+}
+
+/* ---- label index: (namespace, key, value) -> object indices ---------- */
+
+struct lbl_ent {
+	const char *ns, *k, *v;
+	uint32_t ix;
+};
+
+static int lbl_cmp3(const char *ans, const char *ak, const char *av, const struct lbl_ent *b)
+{
+	int r = strcmp(ans, b->ns);
+	if (!r)
+		r = strcmp(ak, b->k);
+	if (!r)
+		r = strcmp(av, b->v);
+	return r;
+}
+
+static int lbl_cmp(const void *a, const void *b)
+{
+	const struct lbl_ent *x = a, *y = b;
+	int r = lbl_cmp3(x->ns, x->k, x->v, y);
+	if (!r)
+		r = x->ix < y->ix ? -1 : x->ix > y->ix;
+	return r;
+}
+
+struct lbl_idx {
+	struct lbl_ent *e;
+	uint32_t n;
+};
+
+static void lbl_add(struct lbl_idx *x, uint32_t *cap, const char *ns, const struct kt_kvlist *l, uint32_t ix)
+{
+	for (uint32_t i = 0; l && i < l->n; i++) {
+		if (x->n == *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			struct lbl_ent *ne = realloc(x->e, *cap * sizeof(*ne));
+			if (!ne)
+				abort();
+			x->e = ne;
+		}
+		x->e[x->n++] = (struct lbl_ent){ns_norm(ns), l->v[i].key ? l->v[i].key : "",
+						l->v[i].value ? l->v[i].value : "", ix};
+	}
+}
+
+/* Range of entries equal to (ns, k, v). */
+static const struct lbl_ent *lbl_find(const struct lbl_idx *x, const char *ns, const char *k, const char *v,
+				      uint32_t *count)
+{
+	uint32_t lo = 0, hi = x->n;
+	ns = ns_norm(ns);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (lbl_cmp3(ns, k, v, &x->e[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t end = lo;
+	while (end < x->n && lbl_cmp3(ns, k, v, &x->e[end]) == 0)
+		end++;
+	*count = end - lo;
+	return &x->e[lo];
+}
+
+/* For every Service: the candidates sharing its first selector pair, then
+ * the full selector check. Fills off/ix (CSR rows, arena). */
+static void match_rows(struct kt_rctx *c, const struct lbl_idx *x, bool (*ok)(const struct kt_rctx *, uint32_t,
+		       uint32_t), uint32_t **off_out, uint32_t **ix_out)
+{
+	const struct kt_snapshot *s = c->s;
+	uint32_t *off = KT_ANEW(c->a, uint32_t, s->n_services + 1);
+	uint32_t cap = 64, n = 0;
+	uint32_t *ix = malloc(cap * sizeof(*ix));
+	if (!ix)
+		abort();
+	for (uint32_t i = 0; i < s->n_services; i++) {
+		off[i] = n;
+		const struct kt_service *sv = &s->services[i];
+		if (!sv->has_selector || !sv->selector.n || sv->type == KT_SVC_EXTERNALNAME)
+			continue;
+		uint32_t cnt;
+		const struct kt_kv *kv = &sv->selector.v[0];
+		const struct lbl_ent *e = lbl_find(x, sv->meta.namespace, kv->key ? kv->key : "",
+						   kv->value ? kv->value : "", &cnt);
+		for (uint32_t j = 0; j < cnt; j++) {
+			if (!ok(c, i, e[j].ix))
+				continue;
+			if (n == cap) {
+				cap *= 2;
+				uint32_t *ni = realloc(ix, cap * sizeof(*ni));
+				if (!ni)
+					abort();
+				ix = ni;
+			}
+			ix[n++] = e[j].ix;
+		}
+	}
+	off[s->n_services] = n;
+	*ix_out = KT_ANEW(c->a, uint32_t, n + 1);
+	memcpy(*ix_out, ix, n * sizeof(*ix));
+	free(ix);
+	*off_out = off;
+}
+
+static bool ok_tmpl(const struct kt_rctx *c, uint32_t svc, uint32_t t)
+{
+	return kt_svc_selects_tmpl(&c->s->services[svc], &c->t[t]);
+}
+
+static bool ok_pod(const struct kt_rctx *c, uint32_t svc, uint32_t p)
+{
+	const struct kt_pod *pod = &c->s->pods[p];
+	return kt_pod_alive(pod) && kt_svc_selects(&c->s->services[svc], pod->meta.namespace, &pod->meta.labels);
+}
+
+static void build_relations(struct kt_rctx *c)
+{
+	const struct kt_snapshot *s = c->s;
+	struct lbl_idx x = {0};
+	uint32_t cap = 0;
+	for (uint32_t i = 0; i < c->n_t; i++)
+		lbl_add(&x, &cap, c->t[i].meta->namespace, c->t[i].labels, i);
+	if (x.n > 1)
+		qsort(x.e, x.n, sizeof(*x.e), lbl_cmp);
+	match_rows(c, &x, ok_tmpl, &c->st_off, &c->st_ix);
+	/* invert: template -> Services */
+	c->ts_off = KT_ANEW(c->a, uint32_t, c->n_t + 2);
+	uint32_t total = c->st_off[s->n_services];
+	c->ts_ix = KT_ANEW(c->a, uint32_t, total + 1);
+	for (uint32_t k = 0; k < total; k++)
+		c->ts_off[c->st_ix[k] + 1]++;
+	for (uint32_t j = 0; j < c->n_t; j++)
+		c->ts_off[j + 1] += c->ts_off[j];
+	uint32_t *fill = KT_ANEW(c->a, uint32_t, c->n_t + 1);
+	for (uint32_t i = 0; i < s->n_services; i++)
+		for (uint32_t k = c->st_off[i]; k < c->st_off[i + 1]; k++) {
+			uint32_t t = c->st_ix[k];
+			c->ts_ix[c->ts_off[t] + fill[t]++] = i;
+		}
+	/* live Pods */
+	x.n = 0;
+	for (uint32_t i = 0; i < s->n_pods; i++)
+		if (kt_pod_alive(&s->pods[i]))
+			lbl_add(&x, &cap, s->pods[i].meta.namespace, &s->pods[i].meta.labels, i);
+	if (x.n > 1)
+		qsort(x.e, x.n, sizeof(*x.e), lbl_cmp);
+	match_rows(c, &x, ok_pod, &c->sp_off, &c->sp_ix);
+	free(x.e);
+	/* zones */
+	c->zone_of = KT_ANEW(c->a, uint32_t, s->n_nodes + 1);
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		c->zone_of[i] = KT_NONE;
+		if (!s->nodes[i].zone)
+			continue;
+		for (uint32_t j = 0; j < i && c->zone_of[i] == KT_NONE; j++)
+			if (s->nodes[j].zone && !strcmp(s->nodes[j].zone, s->nodes[i].zone))
+				c->zone_of[i] = c->zone_of[j];
+		if (c->zone_of[i] == KT_NONE)
+			c->zone_of[i] = c->n_zones++;
 	}
 }
 
@@ -213,6 +374,7 @@ static int run(const struct kt_snapshot *s, uint32_t only, const struct kt_rules
 	if (o->ingress_selector && *o->ingress_selector)
 		c.have_isel = kt_parse_label_selector(o->ingress_selector, a, &c.isel);
 	build_templates(&c);
+	build_relations(&c);
 	kt_rules_mark_ingress(&c);
 	kt_rules_services(&c);
 	kt_rules_pods(&c);

@@ -45,7 +45,19 @@ struct kt_rctx {
 	bool pods_gap;           /* pods could not be listed */
 	bool eps_gap;            /* EndpointSlices could not be listed */
 	bool nodes_known;        /* snapshot has Nodes */
+	/* Resolved once, as compressed rows: Service i selects templates
+	 * st_ix[st_off[i] .. st_off[i+1]) and live Pods sp_ix[sp_off[i] ..);
+	 * template j is selected by Services ts_ix[ts_off[j] .. ts_off[j+1]). */
+	uint32_t *st_off, *st_ix;
+	uint32_t *ts_off, *ts_ix;
+	uint32_t *sp_off, *sp_ix;
+	/* nodes: zone id per node (KT_NONE none), number of zones */
+	uint32_t *zone_of;
+	uint32_t n_zones;
 };
+
+/* Rows of the relationship tables. */
+#define KT_ROW(c, tab, i, n) ((n) = (c)->tab##_off[(i) + 1] - (c)->tab##_off[i], &(c)->tab##_ix[(c)->tab##_off[i]])
 
 /* NULL / "" namespace means "default" (manifests without metadata.namespace). */
 bool kt_ns_eq(const char *a, const char *b);

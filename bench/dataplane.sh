@@ -15,27 +15,33 @@ NS=ktbench$$
 TMP=$(mktemp -d)
 trap 'ip netns del $NS 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
 ip netns add $NS || exit 1
+echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); median of 5 runs"
 python3 bench/kpgen.py iptables --services "$SVCS" --endpoints "$EPS" > "$TMP/rules.ipt"
 python3 bench/kpgen.py nft --services "$SVCS" --endpoints "$EPS" > "$TMP/rules.nft"
 cat > "$TMP/timeit.py" <<'PY'
 import resource, subprocess, sys, time
 runs = int(sys.argv[1]); cmd = sys.argv[2:]
 ts = []
+cpu = []
 for _ in range(runs):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
     ts.append(time.monotonic() - t)
-ts.sort()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+ts.sort(); cpu.sort()
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-print("%.3f %.1f" % (ts[len(ts) // 2], rss))
+print("%.3f %.1f %.3f" % (ts[len(ts) // 2], rss, cpu[len(cpu) // 2]))
 PY
 T="python3 $TMP/timeit.py 5 ip netns exec $NS"
-report() { # label base_cmd_result ktrace_result
-	b=${2% *}; k=${3% *}; rss=${3#* }
+report() { # label base_result ktrace_result base_cmd   (result = "wall rss cpu")
+	set -- "$1" $2 $3 "$4"
+	b=$2; bcpu=$4; k=$5; rss=$6; kcpu=$7; what=$8
 	ratio=$(python3 -c "print('%.2f' % ($k / $b))")
 	ok=$(python3 -c "print('PASS' if $k <= 0.8 * $b and $rss < 100 else 'FAIL')")
-	printf '%-14s %-34s %6.3fs | ktrace dataplane -A -o json %6.3fs (%sx, peak RSS %s MB) %s\n' \
-		"$1" "$4" "$b" "$k" "$ratio" "$rss" "$ok"
+	printf '%-13s %-32s wall %6.3fs cpu %6.3fs | ktrace dataplane -A -o json wall %6.3fs cpu %6.3fs = %sx, peak RSS %s MB  %s\n' \
+		"$1" "$what" "$b" "$bcpu" "$k" "$kcpu" "$ratio" "$rss" "$ok"
 }
 ip netns exec $NS iptables-restore "$TMP/rules.ipt" || exit 1
 rules=$(ip netns exec $NS iptables-save -t nat | grep -c '^-A')

@@ -18,6 +18,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,8 +301,12 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 static int walk(struct ct_ctx *c, const void *buf, size_t len, uint32_t seq, uint32_t portid)
 {
 	const struct nlmsghdr *nlh = buf;
+	if (len > INT32_MAX)
+		return -1;
 	int rem = (int)len;
-	while (mnl_nlmsg_ok(nlh, rem)) {
+	/* mnl_nlmsg_ok() compares a signed length: an nlmsg_len above
+	 * INT_MAX passes it, so check the unsigned bound first */
+	while (rem >= (int)NLMSG_HDRLEN && nlh->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(nlh, rem)) {
 		if (seq && nlh->nlmsg_seq != seq)
 			goto next;
 		if (portid && nlh->nlmsg_pid && nlh->nlmsg_pid != portid)

@@ -224,7 +224,8 @@ static int dump(struct sd_ctx *c, uint8_t family, uint32_t states, struct kt_dia
 			break;
 		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 		int rem = (int)n;
-		for (; mnl_nlmsg_ok(h, rem); h = mnl_nlmsg_next(h, &rem)) {
+		for (; rem >= (int)NLMSG_HDRLEN && h->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(h, rem);
+		     h = mnl_nlmsg_next(h, &rem)) {
 			if (h->nlmsg_seq != seq || (h->nlmsg_pid && h->nlmsg_pid != portid))
 				continue;
 			if (h->nlmsg_type == NLMSG_DONE) {

@@ -486,6 +486,10 @@ class Handler(BaseHTTPRequestHandler):
                            extra={"Retry-After": "1", "X-Kubernetes-PF-FlowSchema-UID": "fs-1",
                                   "X-Kubernetes-PF-PriorityLevel-UID": "pl-1"})
             return
+        if a.unavailable and st.bump("unavailable") <= a.unavailable:
+            self.send_status(503, "ServiceUnavailable", "the server is currently unable to handle the request",
+                             extra={"Retry-After": "1"}, details={"retryAfterSeconds": 1})
+            return
         if path == "/version":
             self.send_body(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "kapi",
                                  "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
@@ -657,6 +661,7 @@ def main():
     ap.add_argument("--gzip-min", type=int, default=128 * 1024)
     ap.add_argument("--expire-continue", type=int, default=0, help="first N continue requests get 410 Expired")
     ap.add_argument("--throttle", type=int, default=0, help="first N requests get 429 Retry-After: 1")
+    ap.add_argument("--unavailable", type=int, default=0, help="first N requests get 503 Retry-After: 1")
     ap.add_argument("--forbid", action="append", help="resource (or ns/resource) answered with 403")
     ap.add_argument("--garbage", action="append", help="resource answered with a non-JSON 200 body")
     ap.add_argument("--truncate", action="append", help="resource whose body is cut in half")

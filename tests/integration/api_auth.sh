@@ -233,5 +233,11 @@ K=$(kc http "http://127.0.0.1:$KAPI_PORT" "    token: $TOKEN
     as: alice")
 collect_ok "plain http server" "$K"
 if log_has "$LOG" 'r["auth_header"] or "Impersonate-User" in r'; then fail "no credentials over http" "Authorization sent"; else pass "no credentials over http"; fi
+
+# --- proxy-url: kapi.py also answers absolute-URI (forward proxy) requests ---
+: > "$LOG"
+K=$(kc proxy "http://kapi.invalid:1" "    token: $TOKEN" "    proxy-url: http://127.0.0.1:$KAPI_PORT")
+collect_ok "proxy-url" "$K"
+if log_has "$LOG" 'r["path"].startswith("http://kapi.invalid:1/api/v1/")'; then pass "requests went through the proxy"; else fail "requests went through the proxy" "$(tail -n 1 "$LOG")"; fi
 kapi_stop
 exit 0

@@ -158,6 +158,7 @@ static void test_paging(void)
 	static const char *const gen[] = { "--generate", "700", NULL };
 	static const char *const exp[] = { "--generate", "700", "--expire-continue", "1", NULL };
 	static const char *const thr[] = { "--throttle", "2", NULL };
+	static const char *const unav[] = { "--unavailable", "1", NULL };
 	struct kt_snapshot *s;
 	struct kt_diag d;
 	double t0;
@@ -182,6 +183,11 @@ static void test_paging(void)
 	T_CHECK_INT(rc, 0, "429 with Retry-After is retried");
 	T_CHECK(now_s() - t0 >= 0.9, "retry waited for Retry-After");
 	T_CHECK_INT(s->n_services, 4, "all services after throttling");
+	kt_snapshot_free(s);
+
+	rc = fetch_with(unav, &s, &d, 30, 0, NULL, 0);
+	T_CHECK_INT(rc, 0, "503 with Retry-After is retried");
+	T_CHECK_INT(s->n_pods, 8, "all pods after a 503");
 	kt_snapshot_free(s);
 }
 
