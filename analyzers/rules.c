@@ -239,6 +239,9 @@ static const struct lbl_ent *lbl_find(const struct lbl_idx *x, const char *ns, c
 				      uint32_t *count)
 {
 	uint32_t lo = 0, hi = x->n;
+	*count = 0;
+	if (!x->e)
+		return NULL;
 	ns = ns_norm(ns);
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -398,26 +401,81 @@ int kt_rules_for_service(const struct kt_snapshot *s, uint32_t svc_ix, const str
 	return run(s, svc_ix, o, a, out);
 }
 
-static bool wl_matches_ref(const struct kt_meta *m, const struct kt_objref *r)
+static const struct kt_kvlist *finding_labels(const struct kt_snapshot *s, const struct kt_finding *f,
+					      const char **ns)
 {
-	return str_eq0(m->kind, r->kind) && str_eq0(m->name, r->name) && kt_ns_eq(m->namespace, r->namespace);
+	*ns = f->obj.namespace;
+	if (!f->obj.kind)
+		return NULL;
+	if (!strcmp(f->obj.kind, "Pod")) {
+		uint32_t i = kt_find_pod(s, f->obj.namespace, f->obj.name);
+		if (i != KT_NONE)
+			return &s->pods[i].meta.labels;
+	}
+	for (uint32_t k = KT_WL_DEPLOYMENT; k <= KT_WL_POD; k++) {
+		if (strcmp(kt_wl_kind_name((enum kt_wl_kind)k), f->obj.kind))
+			continue;
+		uint32_t lo = 0, hi = s->n_workloads;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			const struct kt_workload *w = &s->workloads[mid];
+			int c = strcmp(f->obj.namespace ? f->obj.namespace : "", w->meta.namespace ? w->meta.namespace : "");
+			if (!c && (!f->obj.namespace) != (!w->meta.namespace))
+				c = f->obj.namespace ? 1 : -1;
+			if (!c)
+				c = (int)k - (int)w->kind;
+			if (!c)
+				c = strcmp(f->obj.name ? f->obj.name : "", w->meta.name ? w->meta.name : "");
+			if (!c)
+				return &w->template_labels;
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+	}
+	return NULL;
+}
+
+void kt_rules_group_services(const struct kt_snapshot *s, const struct kt_findings *f, uint32_t *out)
+{
+	struct lbl_idx x = {0};
+	uint32_t cap = 0;
+	/* index Services by their first selector pair */
+	for (uint32_t i = 0; i < s->n_services; i++) {
+		const struct kt_service *sv = &s->services[i];
+		if (!sv->has_selector || !sv->selector.n || sv->type == KT_SVC_EXTERNALNAME)
+			continue;
+		struct kt_kvlist one = {sv->selector.v, 1};
+		lbl_add(&x, &cap, sv->meta.namespace, &one, i);
+	}
+	if (x.n > 1)
+		qsort(x.e, x.n, sizeof(*x.e), lbl_cmp);
+	for (uint32_t i = 0; i < f->n; i++) {
+		const struct kt_finding *fd = &f->v[i];
+		out[i] = KT_NONE;
+		if (fd->obj.kind && !strcmp(fd->obj.kind, "Service")) {
+			out[i] = kt_find_service(s, fd->obj.namespace, fd->obj.name);
+			continue;
+		}
+		const char *ns;
+		const struct kt_kvlist *l = finding_labels(s, fd, &ns);
+		for (uint32_t k = 0; l && k < l->n; k++) {
+			uint32_t cnt;
+			const struct lbl_ent *e = lbl_find(&x, ns, l->v[k].key ? l->v[k].key : "",
+							   l->v[k].value ? l->v[k].value : "", &cnt);
+			for (uint32_t j = 0; j < cnt; j++)
+				if (e[j].ix < out[i] && kt_svc_selects(&s->services[e[j].ix], ns, l))
+					out[i] = e[j].ix;
+		}
+	}
+	free(x.e);
 }
 
 uint32_t kt_rules_finding_service(const struct kt_snapshot *s, const struct kt_finding *f)
 {
-	if (f->obj.kind && !strcmp(f->obj.kind, "Service"))
-		return kt_find_service(s, f->obj.namespace, f->obj.name);
-	const struct kt_kvlist *labels = NULL;
-	for (uint32_t i = 0; i < s->n_workloads && !labels; i++)
-		if (wl_matches_ref(&s->workloads[i].meta, &f->obj))
-			labels = &s->workloads[i].template_labels;
-	for (uint32_t i = 0; i < s->n_pods && !labels; i++)
-		if (wl_matches_ref(&s->pods[i].meta, &f->obj))
-			labels = &s->pods[i].meta.labels;
-	if (!labels)
-		return KT_NONE;
-	for (uint32_t i = 0; i < s->n_services; i++)
-		if (kt_svc_selects(&s->services[i], f->obj.namespace, labels))
-			return i;
-	return KT_NONE;
+	struct kt_findings one = {(struct kt_finding *)f, 1, 1};
+	uint32_t r;
+	kt_rules_group_services(s, &one, &r);
+	return r;
 }

@@ -199,29 +199,35 @@ static void kt304(struct kt_rctx *c, const struct kt_tmpl *t)
 	const struct kt_snapshot *s = c->s;
 	if (!c->live || t->wl == KT_NONE || t->kind == KT_WL_DAEMONSET)
 		return;
-	uint32_t n = 0;
+	uint32_t n = 0, cap = 16;
 	const char *zone = NULL;
 	bool one_zone = true;
+	const struct kt_pod **mine = KT_ANEW(c->a, const struct kt_pod *, cap);
 	for (uint32_t i = 0; i < s->n_pods; i++) {
 		const struct kt_pod *p = &s->pods[i];
 		if (p->workload != t->wl || !kt_pod_alive(p) || !p->spec.node_name)
 			continue;
-		n++;
 		const char *z = p->node_ix != KT_NONE ? s->nodes[p->node_ix].zone : NULL;
 		if (!z || (zone && strcmp(zone, z)))
 			one_zone = false;
 		if (!zone)
 			zone = z;
-		for (uint32_t j = 0; j < i; j++) {
-			const struct kt_pod *q = &s->pods[j];
-			if (q->workload != t->wl || !kt_pod_alive(q) || !q->spec.node_name ||
-			    strcmp(q->spec.node_name, p->spec.node_name))
+		for (uint32_t j = 0; j < n; j++) {
+			const struct kt_pod *q = mine[j];
+			if (strcmp(q->spec.node_name, p->spec.node_name))
 				continue;
 			kt_radd(c, KT_R_KT304, t->meta, NULL,
 				"ingress controller Pods %s and %s both run on node %s: losing that node takes out both",
 				q->meta.name ? q->meta.name : "?", p->meta.name ? p->meta.name : "?", p->spec.node_name);
 			return;
 		}
+		if (n == cap) {
+			const struct kt_pod **nm = KT_ANEW(c->a, const struct kt_pod *, cap * 2);
+			memcpy(nm, mine, cap * sizeof(*nm));
+			mine = nm;
+			cap *= 2;
+		}
+		mine[n++] = p;
 	}
 	if (n < 2 || !one_zone || !zone)
 		return;

@@ -34,8 +34,10 @@ static void serving(const struct kt_rctx *c, const struct kt_tmpl *t, bool *mask
 		mask[i] = false;
 		if (ct->init && !ct->sidecar)
 			continue;
-		for (uint32_t s = 0; s < c->s->n_services && !mask[i]; s++)
-			if (kt_svc_selects_tmpl(&c->s->services[s], t) && serves_svc(ct, &c->s->services[s], sp))
+		uint32_t ns;
+		const uint32_t *row = KT_ROW(c, ts, (uint32_t)(t - c->t), ns);
+		for (uint32_t s = 0; s < ns && !mask[i]; s++)
+			if (serves_svc(ct, &c->s->services[row[s]], sp))
 				mask[i] = true;
 		any = any || mask[i];
 	}

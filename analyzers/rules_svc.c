@@ -65,17 +65,20 @@ static const char *etp_path(const struct kt_service *sv)
 	return sv->etp_set ? "spec.externalTrafficPolicy" : "spec.type";
 }
 
+static uint32_t six(const struct kt_rctx *c, const struct kt_service *sv)
+{
+	return (uint32_t)(sv - c->s->services);
+}
+
 /* Selected templates: total replicas (DaemonSet -> *ds), count. */
 static uint32_t selected(const struct kt_rctx *c, const struct kt_service *sv, int32_t *replicas, bool *ds)
 {
-	uint32_t n = 0;
+	uint32_t n;
+	const uint32_t *row = KT_ROW(c, st, six(c, sv), n);
 	*replicas = 0;
 	*ds = false;
-	for (uint32_t i = 0; i < c->n_t; i++) {
-		const struct kt_tmpl *t = &c->t[i];
-		if (!kt_svc_selects_tmpl(sv, t))
-			continue;
-		n++;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kt_tmpl *t = &c->t[row[i]];
 		if (t->kind == KT_WL_DAEMONSET)
 			*ds = true;
 		else if (t->replicas > 0)
@@ -127,13 +130,16 @@ static void ready_eps(const struct kt_rctx *c, const struct kt_service *sv, stru
 	}
 }
 
-static uint32_t local_count(const struct kt_rctx *c, const struct epset *e, uint32_t node_ix)
+/* Ready endpoints per node index (arena array of n_nodes). */
+static uint32_t *per_node(const struct kt_rctx *c, const struct epset *e)
 {
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < e->n; i++)
-		if (c->s->endpoints[e->ep[i]].node_ix == node_ix)
-			k++;
-	return k;
+	uint32_t *cnt = KT_ANEW(c->a, uint32_t, c->s->n_nodes + 1);
+	for (uint32_t i = 0; i < e->n; i++) {
+		uint32_t n = c->s->endpoints[e->ep[i]].node_ix;
+		if (n != KT_NONE && n < c->s->n_nodes)
+			cnt[n]++;
+	}
+	return cnt;
 }
 
 /* Expected share of requests that take an extra node hop when the LB
@@ -147,6 +153,7 @@ static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 	if (e.n == 0)
 		return;
 	uint32_t targets = 0, with_ep = 0;
+	uint32_t *cnt = per_node(c, &e);
 	double sum = 0;
 	char ev[1024];
 	size_t off = 0;
@@ -154,7 +161,7 @@ static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
 		if (!lb_target(&s->nodes[i]))
 			continue;
-		uint32_t k = local_count(c, &e, i);
+		uint32_t k = cnt[i];
 		targets++;
 		if (k)
 			with_ep++;
@@ -230,29 +237,30 @@ static void kt103_live(struct kt_rctx *c, const struct kt_service *sv)
 	size_t noff = 0, zoff = 0;
 	uint32_t nshown = 0, zshown = 0, targets = 0, missing = 0;
 	nodes[0] = zones[0] = 0;
+	uint32_t *cnt = per_node(c, &e);
+	bool *zcov = KT_ANEW(c->a, bool, c->n_zones + 1);
+	bool *ztarget = KT_ANEW(c->a, bool, c->n_zones + 1);
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		if (c->zone_of[i] != KT_NONE && cnt[i])
+			zcov[c->zone_of[i]] = true;
 		if (!lb_target(&s->nodes[i]))
 			continue;
 		targets++;
-		if (local_count(c, &e, i) == 0) {
+		if (c->zone_of[i] != KT_NONE)
+			ztarget[c->zone_of[i]] = true;
+		if (cnt[i] == 0) {
 			missing++;
 			append_name(nodes, sizeof(nodes), &noff, &nshown, s->nodes[i].meta.name);
 		}
 	}
-	/* zones of target nodes with no ready endpoint anywhere in the zone */
+	/* zones of target nodes with no ready endpoint anywhere in the zone,
+	 * named in node order */
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
-		const char *z = s->nodes[i].zone;
-		if (!lb_target(&s->nodes[i]) || !z)
+		uint32_t z = c->zone_of[i];
+		if (z == KT_NONE || !ztarget[z] || zcov[z])
 			continue;
-		bool seen = false, covered = false;
-		for (uint32_t j = 0; j < i && !seen; j++)
-			seen = lb_target(&s->nodes[j]) && s->nodes[j].zone && !strcmp(s->nodes[j].zone, z);
-		if (seen)
-			continue;
-		for (uint32_t j = 0; j < s->n_nodes && !covered; j++)
-			covered = s->nodes[j].zone && !strcmp(s->nodes[j].zone, z) && local_count(c, &e, j) > 0;
-		if (!covered)
-			append_name(zones, sizeof(zones), &zoff, &zshown, z);
+		append_name(zones, sizeof(zones), &zoff, &zshown, s->nodes[i].zone);
+		zcov[z] = true; /* once */
 	}
 	if (missing == 0 && zshown == 0)
 		return;
@@ -309,10 +317,10 @@ static void kt103(struct kt_rctx *c, const struct kt_service *sv)
 	if (selected(c, sv, &r, &ds) == 0 || ds)
 		return;
 	bool host = true, zone = true;
-	for (uint32_t i = 0; i < c->n_t; i++) {
-		const struct kt_tmpl *t = &c->t[i];
-		if (!kt_svc_selects_tmpl(sv, t))
-			continue;
+	uint32_t nt;
+	const uint32_t *row = KT_ROW(c, st, six(c, sv), nt);
+	for (uint32_t i = 0; i < nt; i++) {
+		const struct kt_tmpl *t = &c->t[row[i]];
 		host = host && kt_spec_spreads(t->spec, t->labels, false);
 		zone = zone && kt_spec_spreads(t->spec, t->labels, true);
 	}
@@ -364,9 +372,11 @@ static void kt401(struct kt_rctx *c, const struct kt_service *sv)
 {
 	if (sv->headless || sv->type == KT_SVC_EXTERNALNAME)
 		return;
-	for (uint32_t i = 0; i < c->n_t; i++) {
-		const struct kt_tmpl *t = &c->t[i];
-		if (kt_svc_selects_tmpl(sv, t) && (meshed(t->labels) || meshed(t->tann)))
+	uint32_t nt;
+	const uint32_t *row = KT_ROW(c, st, six(c, sv), nt);
+	for (uint32_t i = 0; i < nt; i++) {
+		const struct kt_tmpl *t = &c->t[row[i]];
+		if (meshed(t->labels) || meshed(t->tann))
 			return; /* a mesh proxy balances per request */
 	}
 	for (uint32_t i = 0; i < sv->n_ports; i++) {
@@ -448,7 +458,7 @@ static bool similar(const char *a, const char *b)
 
 static const char *near_miss(const struct kt_rctx *c, const struct kt_service *sv)
 {
-	for (uint32_t i = 0; i < c->n_t; i++) {
+	for (uint32_t i = 0; i < c->n_t && i < 20000; i++) { /* bounded: only for the message */
 		const struct kt_tmpl *t = &c->t[i];
 		if (!kt_ns_eq(t->meta->namespace, sv->meta.namespace))
 			continue;
@@ -485,13 +495,12 @@ static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 	char sel[256];
 	sel_str(sv, sel, sizeof(sel));
 	if (c->live) {
+		uint32_t np;
 		if (c->pods_gap)
 			return false;
-		for (uint32_t i = 0; i < c->s->n_pods; i++) {
-			const struct kt_pod *p = &c->s->pods[i];
-			if (kt_pod_alive(p) && kt_svc_selects(sv, p->meta.namespace, &p->meta.labels))
-				return false;
-		}
+		KT_ROW(c, sp, six(c, sv), np);
+		if (np)
+			return false;
 		kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
 			"selector %s matches no running Pod in namespace %s: the Service has no endpoints", sel,
 			sv->meta.namespace ? sv->meta.namespace : "default");
@@ -499,9 +508,10 @@ static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 	}
 	if (c->s->n_workloads == 0 && c->s->n_pods == 0)
 		return false; /* no workloads in the input at all: nothing to compare */
-	for (uint32_t i = 0; i < c->n_t; i++)
-		if (kt_svc_selects_tmpl(sv, &c->t[i]))
-			return false;
+	uint32_t nt;
+	KT_ROW(c, st, six(c, sv), nt);
+	if (nt)
+		return false;
 	kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
 		"selector %s matches no workload template in namespace %s: the Service will have no endpoints%s", sel,
 		sv->meta.namespace ? sv->meta.namespace : "default", near_miss(c, sv));
@@ -514,12 +524,11 @@ static void kt502_port(struct kt_rctx *c, const struct kt_service *sv, uint32_t 
 	char path[64];
 	snprintf(path, sizeof(path), "spec.ports[%u].targetPort", pi);
 	if (c->live && !c->pods_gap) {
-		uint32_t sel = 0, bad = 0;
+		uint32_t sel = 0, bad = 0, np;
 		const char *example = NULL;
-		for (uint32_t i = 0; i < c->s->n_pods; i++) {
-			const struct kt_pod *pod = &c->s->pods[i];
-			if (!kt_pod_alive(pod) || !kt_svc_selects(sv, pod->meta.namespace, &pod->meta.labels))
-				continue;
+		const uint32_t *prow = KT_ROW(c, sp, six(c, sv), np);
+		for (uint32_t i = 0; i < np; i++) {
+			const struct kt_pod *pod = &c->s->pods[prow[i]];
 			sel++;
 			if (kt_resolve_target_port(p, &pod->spec) == 0) {
 				bad++;
@@ -539,10 +548,10 @@ static void kt502_port(struct kt_rctx *c, const struct kt_service *sv, uint32_t 
 	size_t off = 0;
 	uint32_t shown = 0;
 	names[0] = 0;
-	for (uint32_t i = 0; i < c->n_t; i++) {
-		const struct kt_tmpl *t = &c->t[i];
-		if (!kt_svc_selects_tmpl(sv, t))
-			continue;
+	uint32_t nt;
+	const uint32_t *row = KT_ROW(c, st, six(c, sv), nt);
+	for (uint32_t i = 0; i < nt; i++) {
+		const struct kt_tmpl *t = &c->t[row[i]];
 		if (kt_resolve_target_port(p, t->spec) != 0)
 			continue;
 		append_name(names, sizeof(names), &off, &shown,

@@ -75,6 +75,45 @@ static bool obj_is(const struct kt_meta *m, const struct kt_objref *r)
 	return s_eq(m->kind, r->kind) && s_eq(m->name, r->name) && ns_eq(m->namespace, r->namespace);
 }
 
+static int scmp0(const char *a, const char *b)
+{
+	if (a == b)
+		return 0;
+	if (!a)
+		return -1;
+	if (!b)
+		return 1;
+	return strcmp(a, b);
+}
+
+/* Workloads are sorted by (namespace, kind, name) (kt_snapshot_finish). */
+static const struct kt_workload *find_wl(const struct kt_snapshot *s, const struct kt_objref *r)
+{
+	int kind = -1;
+	for (int k = KT_WL_DEPLOYMENT; k <= KT_WL_POD; k++)
+		if (!strcmp(kt_wl_kind_name((enum kt_wl_kind)k), r->kind))
+			kind = k;
+	if (kind < 0)
+		return NULL;
+	uint32_t lo = 0, hi = s->n_workloads;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct kt_workload *w = &s->workloads[mid];
+		int c = scmp0(r->namespace, w->meta.namespace);
+		if (!c)
+			c = kind - (int)w->kind;
+		if (!c)
+			c = scmp0(r->name, w->meta.name);
+		if (!c)
+			return w;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 /* The annotations that can suppress a finding on r. */
 static bool annotated(const struct kt_snapshot *s, const struct kt_finding *f)
 {
@@ -82,26 +121,24 @@ static bool annotated(const struct kt_snapshot *s, const struct kt_finding *f)
 	if (!r->kind)
 		return false;
 	if (!strcmp(r->kind, "Service")) {
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (obj_is(&s->services[i].meta, r))
-				return ann_ignores(&s->services[i].meta.annotations, f->rule);
-		return false;
+		uint32_t i = kt_find_service(s, r->namespace, r->name);
+		return i != KT_NONE && ann_ignores(&s->services[i].meta.annotations, f->rule);
 	}
-	for (uint32_t i = 0; i < s->n_workloads; i++) {
-		const struct kt_workload *w = &s->workloads[i];
-		if (obj_is(&w->meta, r))
-			return ann_ignores(&w->meta.annotations, f->rule) ||
-			       ann_ignores(&w->template_annotations, f->rule);
-	}
-	for (uint32_t i = 0; i < s->n_pods; i++)
-		if (obj_is(&s->pods[i].meta, r))
+	if (!strcmp(r->kind, "Pod")) {
+		uint32_t i = kt_find_pod(s, r->namespace, r->name);
+		if (i != KT_NONE)
 			return ann_ignores(&s->pods[i].meta.annotations, f->rule);
+	}
+	if (!strcmp(r->kind, "Node")) {
+		uint32_t i = kt_find_node(s, r->name);
+		return i != KT_NONE && ann_ignores(&s->nodes[i].meta.annotations, f->rule);
+	}
+	const struct kt_workload *w = find_wl(s, r);
+	if (w)
+		return ann_ignores(&w->meta.annotations, f->rule) || ann_ignores(&w->template_annotations, f->rule);
 	for (uint32_t i = 0; i < s->n_ingresses; i++)
 		if (obj_is(&s->ingresses[i].meta, r))
 			return ann_ignores(&s->ingresses[i].meta.annotations, f->rule);
-	for (uint32_t i = 0; i < s->n_nodes; i++)
-		if (obj_is(&s->nodes[i].meta, r))
-			return ann_ignores(&s->nodes[i].meta.annotations, f->rule);
 	return false;
 }
 

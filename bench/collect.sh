@@ -11,9 +11,8 @@ KTRACE=${KTRACE:-$(pwd)/ktrace}
 KUBECTL=${KUBECTL:-/usr/bin/kubectl}
 RUNS=${BENCH_RUNS:-3}
 NSVC=${BENCH_SVC:-10000}
-TIME=/usr/bin/time
+TIME=${TIME:-/usr/bin/time}
 [ -x "$KTRACE" ] || { echo "bench: build ktrace first (make)" >&2; exit 1; }
-[ -x "$TIME" ] || { echo "bench: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
 W=$(mktemp -d /tmp/kt_bench.XXXXXX)
 SRV=""
 trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
@@ -39,13 +38,29 @@ contexts:
 EOF
 export KUBECACHEDIR="$W/kcache"
 
+# timed OUTFILE CMD...: writes "wall_s maxrss_kb" (GNU time, else a getrusage wrapper)
+timed() {
+	o=$1; shift
+	if [ -x "$TIME" ]; then
+		$TIME -f '%e %M' -o "$o" "$@"
+	else
+		python3 -c '
+import resource, subprocess, sys, time
+t = time.time()
+rc = subprocess.call(sys.argv[2:])
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.2f %d\n" % (time.time() - t, ru.ru_maxrss))
+sys.exit(rc)' "$o" "$@"
+	fi
+}
+
 # measure NAME CMD...: runs RUNS times; prints "median_s max_rss_kb" (median of each)
 measure() {
 	name=$1; shift
 	: > "$W/$name.t"
 	r=0
 	while [ $r -lt "$RUNS" ]; do
-		if ! $TIME -f '%e %M' -o "$W/$name.one" "$@" >"$W/$name.out" 2>"$W/$name.err"; then
+		if ! timed "$W/$name.one" "$@" >"$W/$name.out" 2>"$W/$name.err"; then
 			echo "bench: $name failed: $(tail -c 300 "$W/$name.err")" >&2
 		fi
 		tail -n 1 "$W/$name.one" >> "$W/$name.t"
@@ -71,14 +86,16 @@ fi
 set -- $(measure collect "$KTRACE" --kubeconfig "$W/kc.yaml" collect --no-node -f "$W/x.json")
 c_s=$1; c_rss=$2
 c_items=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["objects"]))' "$W/x.json" 2>/dev/null)
-set -- $(measure path "$KTRACE" --kubeconfig "$W/kc.yaml" path svc/app-00042 -n ns-042)
+NNS=$((NSVC / 100)); [ $NNS -lt 1 ] && NNS=1
+PNS=$(printf 'ns-%03d' $((42 % NNS)))
+set -- $(measure path "$KTRACE" --kubeconfig "$W/kc.yaml" path svc/app-00042 -n "$PNS")
 p_s=$1; p_rss=$2
 
 echo "| command | objects | wall (median of $RUNS) | peak RSS |"
 echo "| --- | --- | --- | --- |"
 [ $have_kubectl = 1 ] && echo "| \`kubectl get svc,endpointslices,pods -A -o json\` | $k_items | ${k_s} s | $((k_rss / 1024)) MiB |"
 echo "| \`ktrace collect --no-node -f x.json\` (all API kinds) | $c_items | ${c_s} s | $((c_rss / 1024)) MiB |"
-echo "| \`ktrace path svc/app-00042 -n ns-042\` | 1 Service | ${p_s} s | $((p_rss / 1024)) MiB |"
+echo "| \`ktrace path svc/app-00042 -n $PNS\` | 1 Service | ${p_s} s | $((p_rss / 1024)) MiB |"
 if [ $have_kubectl = 1 ]; then
 	awk -v k="$k_s" -v c="$c_s" -v kr="$k_rss" -v cr="$c_rss" -v p="$p_s" 'BEGIN {
 		sp = (c > 0) ? k / c : 0; mr = (cr > 0) ? kr / cr : 0;

@@ -42,6 +42,13 @@ static int run(struct kt_cli *c)
 		s->source = kt_intern(s->arena, "api");
 		s->origin = kt_intern(s->arena, kt_kube_server(k));
 		s->context = kt_intern(s->arena, kt_kube_context(k));
+		const char *ver = NULL;
+		struct kt_diag dv;
+		memset(&dv, 0, sizeof(dv));
+		if (kt_kube_version(k, s->arena, &ver, &dv) == 0)
+			s->cluster_version = ver;
+		else
+			kt_log(1, "cannot read the server version: %s", dv.msg);
 	}
 	s->taken = (int64_t)time(NULL);
 	if (kt_bundle_create(file, s, &bw, &d) < 0) {

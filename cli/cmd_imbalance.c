@@ -56,6 +56,7 @@ struct feed_ctx {
 	uint16_t *ports;
 	bool live;
 	uint32_t sample_ix;               /* bundle: which stored sample */
+	double collect_ms, analyze_ms;    /* the last refresh */
 	struct kt_findings findings;
 };
 
@@ -94,7 +95,12 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 		kt_arena_free(f->ra);
 	f->ra = kt_arena_new();
 	f->res = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	kt_imbalance_analyze(f->objs, cur, prev, &f->io, f->ra, &f->res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	f->analyze_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	f->collect_ms = f->live && cur ? cur->elapsed_us / 1e3 : 0;
 	return f->res;
 }
 
@@ -139,6 +145,11 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_kbool(w, "acct", r->acct);
 	kt_jw_kbool(w, "timestamps", r->timestamps);
 	kt_jw_kuint(w, "entriesSeen", r->entries_seen);
+	kt_jw_key(w, "timing");
+	kt_jw_obj(w);
+	kt_jw_kdouble(w, "collectMs", round(f->collect_ms * 1000) / 1000);
+	kt_jw_kdouble(w, "analyzeMs", round(f->analyze_ms * 1000) / 1000);
+	kt_jw_obj_end(w);
 	kt_jw_key(w, "ages");
 	kt_jw_obj(w);
 	kt_jw_kbool(w, "known", r->timestamps);
@@ -434,6 +445,12 @@ static int run(struct kt_cli *c)
 				kt_cli_warn(c, "node dataplane: %s (using the API's Services and EndpointSlices)", dd.msg);
 			kt_snapshot_finish(f.objs);
 		}
+		/* IPVS-made conntrack entries may lack IPS_DST_NAT: no kernel filter */
+		bool ipvs = f.objs->proxy.mode && !strcmp(f.objs->proxy.mode, "ipvs");
+		for (uint32_t i = 0; i < f.objs->n_dp; i++)
+			if (f.objs->dp[i].modes & (1u << KT_DP_IPVS))
+				ipvs = true;
+		f.fo.all_entries = ipvs;
 	} else if (f.no.node_name) {
 		f.io.node = f.no.node_name;
 		uint32_t i;

@@ -142,7 +142,7 @@ static void man_page(void)
 		const struct kt_rule_explain *e = &kt_rule_explains[i];
 		fprintf(o, ".SS %s %s (%s, %s)\n", r->id, r->name, kt_severity_name(r->severity), r->scope);
 		roff(o, r->summary);
-		fputs(".PP\n", o);
+		fputs("\n.PP\n", o);
 		roff(o, e->mechanism);
 		fputs("\n.PP\nFires on:\n.RS\n.nf\n", o);
 		roff(o, e->bad);
@@ -176,7 +176,8 @@ static int run(struct kt_cli *c)
 			}
 			struct kt_diag d = {0};
 			kt_cli_not_found(&d, "rule", NULL, c->argv[0], cands, 2 * KT_RULE_COUNT);
-			kt_diag_hint(&d, "'ktrace rules' lists every rule");
+			if (strncmp(d.hint, "did you mean", 12))
+				kt_diag_hint(&d, "'ktrace rules' lists every rule");
 			return kt_cli_fail(c, &d);
 		}
 		if (c->out == KT_OUT_JSON) {

@@ -36,19 +36,37 @@ static void xml(FILE *o, const char *s)
 
 struct obj {
 	const char *kind, *ns, *name, *file;
+	uint32_t order;          /* first appearance */
+	uint32_t f_first, f_n;   /* its findings in the sorted index */
 };
 
-static bool s_eq(const char *a, const char *b)
+static int s_cmp(const char *a, const char *b)
 {
-	return strcmp(a ? a : "", b ? b : "") == 0;
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int obj_cmp(const void *a, const void *b)
+{
+	const struct obj *x = a, *y = b;
+	int c = s_cmp(x->kind, y->kind);
+	if (!c)
+		c = s_cmp(x->ns, y->ns);
+	if (!c)
+		c = s_cmp(x->name, y->name);
+	if (!c)
+		c = x->order < y->order ? -1 : x->order > y->order;
+	return c;
+}
+
+static int order_cmp(const void *a, const void *b)
+{
+	const struct obj *x = a, *y = b;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 static void add_obj(struct obj **v, uint32_t *n, uint32_t *cap, const char *kind, const char *ns, const char *name,
 		    const char *file)
 {
-	for (uint32_t i = 0; i < *n; i++)
-		if (s_eq((*v)[i].kind, kind) && s_eq((*v)[i].ns, ns) && s_eq((*v)[i].name, name))
-			return;
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
 		struct obj *nv = realloc(*v, *cap * sizeof(**v));
@@ -56,7 +74,27 @@ static void add_obj(struct obj **v, uint32_t *n, uint32_t *cap, const char *kind
 			abort();
 		*v = nv;
 	}
-	(*v)[(*n)++] = (struct obj){kind, ns, name, file};
+	(*v)[*n] = (struct obj){kind, ns, name, file, *n, 0, 0};
+	(*n)++;
+}
+
+/* findings sorted by object, then by their report order */
+struct fref {
+	const struct kt_finding *f;
+	uint32_t ix;
+};
+
+static int fref_cmp(const void *a, const void *b)
+{
+	const struct fref *x = a, *y = b;
+	int c = s_cmp(x->f->obj.kind, y->f->obj.kind);
+	if (!c)
+		c = s_cmp(x->f->obj.namespace, y->f->obj.namespace);
+	if (!c)
+		c = s_cmp(x->f->obj.name, y->f->obj.name);
+	if (!c)
+		c = x->ix < y->ix ? -1 : x->ix > y->ix;
+	return c;
 }
 
 static const char *file_of(const struct kt_snapshot *s, const struct kt_meta *m)
@@ -85,23 +123,46 @@ int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 				add_obj(&objs, &n, &cap, m->kind, m->namespace, m->name, file_of(s, m));
 		}
 	}
-	struct kt_report_counts cnt;
-	kt_report_count(r, &cnt);
+	/* dedupe (keep the first appearance) */
+	if (n > 1)
+		qsort(objs, n, sizeof(*objs), obj_cmp);
+	uint32_t u = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (!u || obj_cmp(&(struct obj){objs[i].kind, objs[i].ns, objs[i].name, NULL, 0, 0, 0},
+				  &(struct obj){objs[u - 1].kind, objs[u - 1].ns, objs[u - 1].name, NULL, 0, 0, 0}))
+			objs[u++] = objs[i];
+	n = u;
+	/* attach findings: both sorted by object */
+	struct fref *fr = calloc(r->f->n + 1, sizeof(*fr));
+	if (!fr)
+		abort();
+	for (uint32_t i = 0; i < r->f->n; i++)
+		fr[i] = (struct fref){&r->f->v[i], i};
+	if (r->f->n > 1)
+		qsort(fr, r->f->n, sizeof(*fr), fref_cmp);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct obj *ob = &objs[i];
+		while (k < r->f->n && obj_cmp(&(struct obj){fr[k].f->obj.kind, fr[k].f->obj.namespace, fr[k].f->obj.name, NULL, 0, 0, 0},
+					      &(struct obj){ob->kind, ob->ns, ob->name, NULL, 0, 0, 0}) < 0)
+			k++;
+		ob->f_first = k;
+		while (k < r->f->n && !s_cmp(fr[k].f->obj.kind, ob->kind) && !s_cmp(fr[k].f->obj.namespace, ob->ns) &&
+		       !s_cmp(fr[k].f->obj.name, ob->name)) {
+			k++;
+			ob->f_n++;
+		}
+	}
+	if (n > 1)
+		qsort(objs, n, sizeof(*objs), order_cmp);
 	unsigned tests = 0, failures = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		bool any = false;
-		for (uint32_t j = 0; j < r->f->n; j++) {
-			const struct kt_finding *x = &r->f->v[j];
-			if (s_eq(x->obj.kind, objs[i].kind) && s_eq(x->obj.namespace, objs[i].ns) &&
-			    s_eq(x->obj.name, objs[i].name)) {
-				tests++;
-				any = true;
-				if (!x->suppressed && r->fail_on >= 0 && (int)x->severity >= r->fail_on)
-					failures++;
-			}
+		tests += objs[i].f_n ? objs[i].f_n : 1;
+		for (uint32_t j = 0; j < objs[i].f_n; j++) {
+			const struct kt_finding *x = fr[objs[i].f_first + j].f;
+			if (!x->suppressed && r->fail_on >= 0 && (int)x->severity >= r->fail_on)
+				failures++;
 		}
-		if (!any)
-			tests++;
 	}
 	fprintf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	fprintf(o, "<testsuites name=\"ktrace %s\" tests=\"%u\" failures=\"%u\" errors=\"%u\">\n", r->command,
@@ -127,12 +188,9 @@ int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct obj *ob = &objs[i];
-		unsigned t = 0, f = 0, sk = 0;
-		for (uint32_t j = 0; j < r->f->n; j++) {
-			const struct kt_finding *x = &r->f->v[j];
-			if (!(s_eq(x->obj.kind, ob->kind) && s_eq(x->obj.namespace, ob->ns) && s_eq(x->obj.name, ob->name)))
-				continue;
-			t++;
+		unsigned t = ob->f_n, f = 0, sk = 0;
+		for (uint32_t j = 0; j < ob->f_n; j++) {
+			const struct kt_finding *x = fr[ob->f_first + j].f;
 			if (x->suppressed)
 				sk++;
 			else if (r->fail_on >= 0 && (int)x->severity >= r->fail_on)
@@ -159,10 +217,8 @@ int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 			xml(o, cls);
 			fputs("\" name=\"ktrace\"/>\n", o);
 		}
-		for (uint32_t j = 0; j < r->f->n; j++) {
-			const struct kt_finding *x = &r->f->v[j];
-			if (!(s_eq(x->obj.kind, ob->kind) && s_eq(x->obj.namespace, ob->ns) && s_eq(x->obj.name, ob->name)))
-				continue;
+		for (uint32_t j = 0; j < ob->f_n; j++) {
+			const struct kt_finding *x = fr[ob->f_first + j].f;
 			const struct kt_rule *rule = &kt_rules[x->rule];
 			fputs("    <testcase classname=\"", o);
 			xml(o, cls);
@@ -197,6 +253,7 @@ int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 		fputs("  </testsuite>\n", o);
 	}
 	fputs("</testsuites>\n", o);
+	free(fr);
 	free(objs);
 	return ferror(o) ? -1 : 0;
 }

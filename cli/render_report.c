@@ -36,32 +36,42 @@ int kt_report_exit(const struct kt_report *r)
 	return c.failing ? KT_EXIT_FINDINGS : KT_EXIT_OK;
 }
 
-static bool s_eq(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
 /* Group key of a finding: its Service (check) or its object (lint). */
 struct gkey {
 	const char *kind, *ns, *name;
+	uint32_t first;          /* index of the group's first (most severe) finding */
+	uint32_t ix;             /* finding index */
 };
 
-static struct gkey key_of(const struct kt_report *r, const struct kt_finding *x)
+static int s_cmp(const char *a, const char *b)
 {
-	struct gkey k = {x->obj.kind, x->obj.namespace, x->obj.name};
-	if (r->by_service && r->snap) {
-		uint32_t s = kt_rules_finding_service(r->snap, x);
-		if (s != KT_NONE) {
-			const struct kt_service *sv = &r->snap->services[s];
-			k = (struct gkey){"Service", sv->meta.namespace, sv->meta.name};
-		}
-	}
-	return k;
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct gkey *x = a, *y = b;
+	int c = s_cmp(x->kind, y->kind);
+	if (!c)
+		c = s_cmp(x->ns, y->ns);
+	if (!c)
+		c = s_cmp(x->name, y->name);
+	if (!c)
+		c = x->ix < y->ix ? -1 : x->ix > y->ix;
+	return c;
+}
+
+static int first_cmp(const void *a, const void *b)
+{
+	const struct gkey *x = a, *y = b;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->ix < y->ix ? -1 : x->ix > y->ix;
 }
 
 static bool key_eq(const struct gkey *a, const struct gkey *b)
 {
-	return s_eq(a->kind, b->kind) && s_eq(a->ns, b->ns) && s_eq(a->name, b->name);
+	return !s_cmp(a->kind, b->kind) && !s_cmp(a->ns, b->ns) && !s_cmp(a->name, b->name);
 }
 
 static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r, unsigned groups)
@@ -85,30 +95,45 @@ static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r,
 
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
-	uint32_t n = r->f->n;
+	uint32_t n = r->f->n, m = 0;
 	struct gkey *keys = calloc(n + 1, sizeof(*keys));
-	bool *done = calloc(n + 1, sizeof(*done));
+	uint32_t *svc = calloc(n + 1, sizeof(*svc));
 	struct kt_findings grp = {0};
-	if (!keys || !done)
+	if (!keys || !svc)
 		abort();
-	grp.v = calloc(n + 1, sizeof(*grp.v));
+	if (r->by_service && r->snap)
+		kt_rules_group_services(r->snap, r->f, svc);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kt_finding *x = &r->f->v[i];
+		if (x->suppressed)
+			continue;
+		struct gkey k = {x->obj.kind, x->obj.namespace, x->obj.name, 0, i};
+		if (r->by_service && r->snap && svc[i] != KT_NONE) {
+			const struct kt_service *sv = &r->snap->services[svc[i]];
+			k.kind = "Service";
+			k.ns = sv->meta.namespace;
+			k.name = sv->meta.name;
+		}
+		keys[m++] = k;
+	}
+	/* groups ordered by their most severe (first, as findings are sorted)
+	 * finding; findings inside a group keep their order */
+	if (m > 1)
+		qsort(keys, m, sizeof(*keys), key_cmp);
+	for (uint32_t i = 0; i < m; i++)
+		keys[i].first = (i && key_eq(&keys[i], &keys[i - 1])) ? keys[i - 1].first : keys[i].ix;
+	if (m > 1)
+		qsort(keys, m, sizeof(*keys), first_cmp);
+	grp.v = calloc(m + 1, sizeof(*grp.v));
 	if (!grp.v)
 		abort();
-	grp.cap = n + 1;
-	for (uint32_t i = 0; i < n; i++)
-		keys[i] = key_of(r, &r->f->v[i]);
+	grp.cap = m + 1;
 	unsigned groups = 0;
-	/* findings are sorted most severe first: a group's first appearance
-	 * orders the groups */
-	for (uint32_t i = 0; i < n; i++) {
-		if (done[i] || r->f->v[i].suppressed)
-			continue;
+	for (uint32_t i = 0; i < m;) {
+		uint32_t j = i;
 		grp.n = 0;
-		for (uint32_t j = i; j < n; j++)
-			if (!done[j] && !r->f->v[j].suppressed && key_eq(&keys[i], &keys[j])) {
-				grp.v[grp.n++] = r->f->v[j];
-				done[j] = true;
-			}
+		while (j < m && keys[j].first == keys[i].first)
+			grp.v[grp.n++] = r->f->v[keys[j++].ix];
 		groups++;
 		const struct kt_finding *x = &grp.v[0];
 		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? keys[i].kind : "object",
@@ -119,13 +144,14 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		fputc('\n', out);
 		kt_render_findings_text(c, out, &grp, "  ");
 		fputc('\n', out);
+		i = j;
 	}
 	if (!groups)
 		fprintf(out, "no findings\n");
 	summary_line(c, out, r, groups);
 	free(grp.v);
 	free(keys);
-	free(done);
+	free(svc);
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 #define CT_TCP_ESTABLISHED 3
 #define CT_IPS_ASSURED 0x4
 #define CT_IPS_DYING 0x200
+#define CT_IPS_DST_NAT 0x20
 #define CT_MAX_FILE (256u << 20)   /* replay file cap */
 #define CT_DUMP_RETRIES 3
 
@@ -54,78 +55,105 @@ struct ct_ctx {
 	char extack[256];
 };
 
-static bool attr_ok_len(const struct nlattr *a, size_t n)
+/* Attribute walking, inline (this loop runs for every attribute of every
+ * entry of a 100k-entry dump): each attribute is bounded by what is left
+ * of its parent before it is read. */
+static inline uint16_t at_type(const struct nlattr *a)
 {
-	return mnl_attr_get_payload_len(a) >= n;
+	return a->nla_type & NLA_TYPE_MASK;
+}
+
+static inline const void *at_data(const struct nlattr *a)
+{
+	return (const char *)a + NLA_HDRLEN;
+}
+
+static inline int at_len(const struct nlattr *a)
+{
+	return (int)a->nla_len - NLA_HDRLEN;
+}
+
+static inline bool at_ok(const struct nlattr *a, int rem)
+{
+	return rem >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && (int)a->nla_len <= rem;
+}
+
+#define FOR_ATTRS(pos, rem, start, len)                                              \
+	for (pos = (const struct nlattr *)(start), rem = (int)(len); at_ok(pos, rem); \
+	     rem -= NLA_ALIGN(pos->nla_len), pos = (const struct nlattr *)((const char *)pos + NLA_ALIGN(pos->nla_len)))
+#define FOR_NESTED(pos, rem, nest) FOR_ATTRS(pos, rem, at_data(nest), at_len(nest))
+
+static inline uint8_t at_u8(const struct nlattr *a)
+{
+	return *(const uint8_t *)at_data(a);
+}
+
+static inline bool attr_ok_len(const struct nlattr *a, int n)
+{
+	return at_len(a) >= n;
 }
 
 static uint16_t be16_at(const struct nlattr *a)
 {
 	uint16_t v;
-	memcpy(&v, mnl_attr_get_payload(a), 2);
+	memcpy(&v, at_data(a), 2);
 	return ntohs(v);
 }
 
 static uint32_t be32_at(const struct nlattr *a)
 {
 	uint32_t v;
-	memcpy(&v, mnl_attr_get_payload(a), 4);
+	memcpy(&v, at_data(a), 4);
 	return ntohl(v);
 }
 
 static uint64_t be64_at(const struct nlattr *a)
 {
-	const uint8_t *p = mnl_attr_get_payload(a);
+	const uint8_t *p = at_data(a);
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | p[i];
 	return v;
 }
 
-/* Nested iteration that never trusts lengths: mnl_attr_ok bounds each. */
-#define FOR_NESTED(pos, nest)                                                                   \
-	for (pos = mnl_attr_get_payload(nest);                                                      \
-	     mnl_attr_ok(pos, (char *)mnl_attr_get_payload(nest) + mnl_attr_get_payload_len(nest) - \
-				      (char *)pos);                                             \
-	     pos = mnl_attr_next(pos))
-
 static void parse_tuple(const struct nlattr *nest, struct ct_tuple *t)
 {
 	const struct nlattr *a, *b;
-	FOR_NESTED(a, nest) {
-		switch (mnl_attr_get_type(a)) {
+	int ra, rb;
+	FOR_NESTED(a, ra, nest) {
+		switch (at_type(a)) {
 		case CTA_TUPLE_IP:
-			FOR_NESTED(b, a) {
-				switch (mnl_attr_get_type(b)) {
+			FOR_NESTED(b, rb, a) {
+				switch (at_type(b)) {
 				case CTA_IP_V4_SRC:
 					if (attr_ok_len(b, 4)) {
-						memcpy(t->src, mnl_attr_get_payload(b), 4);
+						memcpy(t->src, at_data(b), 4);
 						t->has_ip = true;
 					}
 					break;
 				case CTA_IP_V4_DST:
 					if (attr_ok_len(b, 4))
-						memcpy(t->dst, mnl_attr_get_payload(b), 4);
+						memcpy(t->dst, at_data(b), 4);
 					break;
 				case CTA_IP_V6_SRC:
 					if (attr_ok_len(b, 16)) {
-						memcpy(t->src, mnl_attr_get_payload(b), 16);
+						memcpy(t->src, at_data(b), 16);
 						t->has_ip = true;
 					}
 					break;
 				case CTA_IP_V6_DST:
 					if (attr_ok_len(b, 16))
-						memcpy(t->dst, mnl_attr_get_payload(b), 16);
+						memcpy(t->dst, at_data(b), 16);
 					break;
 				}
 			}
 			break;
 		case CTA_TUPLE_PROTO:
-			FOR_NESTED(b, a) {
-				switch (mnl_attr_get_type(b)) {
+			FOR_NESTED(b, rb, a) {
+				switch (at_type(b)) {
 				case CTA_PROTO_NUM:
 					if (attr_ok_len(b, 1)) {
-						t->proto = mnl_attr_get_u8(b);
+						t->proto = at_u8(b);
 						t->has_proto = true;
 					}
 					break;
@@ -151,8 +179,9 @@ static void parse_tuple(const struct nlattr *nest, struct ct_tuple *t)
 static void parse_counters(const struct nlattr *nest, uint64_t *pk, uint64_t *by)
 {
 	const struct nlattr *a;
-	FOR_NESTED(a, nest) {
-		switch (mnl_attr_get_type(a)) {
+	int ra;
+	FOR_NESTED(a, ra, nest) {
+		switch (at_type(a)) {
 		case CTA_COUNTERS_PACKETS:
 			if (attr_ok_len(a, 8))
 				*pk = be64_at(a);
@@ -188,10 +217,12 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 	uint64_t start_ns = 0;
 	uint16_t zone = 0;
 	const struct nlattr *a, *b, *cc;
+	int ra, rb, rc;
 
 	c->seen++;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		switch (mnl_attr_get_type(a)) {
+	FOR_ATTRS(a, ra, (const char *)nlh + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)),
+		  (int)nlh->nlmsg_len - NLMSG_HDRLEN - (int)NLMSG_ALIGN(sizeof(struct nfgenmsg))) {
+		switch (at_type(a)) {
 		case CTA_TUPLE_ORIG:
 			parse_tuple(a, &o);
 			break;
@@ -203,12 +234,12 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 				status = be32_at(a);
 			break;
 		case CTA_PROTOINFO:
-			FOR_NESTED(b, a) {
-				if (mnl_attr_get_type(b) != CTA_PROTOINFO_TCP)
+			FOR_NESTED(b, rb, a) {
+				if (at_type(b) != CTA_PROTOINFO_TCP)
 					continue;
-				FOR_NESTED(cc, b) {
-					if (mnl_attr_get_type(cc) == CTA_PROTOINFO_TCP_STATE && attr_ok_len(cc, 1))
-						tcp_state = mnl_attr_get_u8(cc);
+				FOR_NESTED(cc, rc, b) {
+					if (at_type(cc) == CTA_PROTOINFO_TCP_STATE && attr_ok_len(cc, 1))
+						tcp_state = at_u8(cc);
 				}
 			}
 			break;
@@ -225,8 +256,8 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 				zone = be16_at(a);
 			break;
 		case CTA_TIMESTAMP:
-			FOR_NESTED(b, a) {
-				if (mnl_attr_get_type(b) == CTA_TIMESTAMP_START && attr_ok_len(b, 8))
+			FOR_NESTED(b, rb, a) {
+				if (at_type(b) == CTA_TIMESTAMP_START && attr_ok_len(b, 8))
 					start_ns = be64_at(b);
 			}
 			break;
@@ -271,7 +302,8 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 	s->bytes_reply += br;
 	s->packets += po + pr;
 	if (start_ns && c->now_ns) {
-		int64_t age_s = (c->now_ns - (int64_t)start_ns) / 1000000000LL;
+		uint64_t now = (uint64_t)c->now_ns;
+		int64_t age_s = start_ns >= now ? 0 : (int64_t)((now - start_ns) / 1000000000ULL);
 		if (est) {
 			if (age_s >= 60)
 				s->older_1m++;
@@ -330,6 +362,8 @@ static int walk(struct ct_ctx *c, const void *buf, size_t len, uint32_t seq, uin
 				if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
 					off += e->msg.nlmsg_len > NLMSG_HDRLEN ? e->msg.nlmsg_len - NLMSG_HDRLEN : 0;
 				const struct nlattr *at;
+				if (off > nlh->nlmsg_len - NLMSG_HDRLEN)
+					return -1;
 				mnl_attr_for_each(at, nlh, off) {
 					if (mnl_attr_get_type(at) == 1 && mnl_attr_get_payload_len(at) > 0) {
 						size_t n = mnl_attr_get_payload_len(at);
@@ -442,8 +476,11 @@ static int replay(struct kt_snapshot *snap, struct kt_flow_sample *fs, const cha
 	return rc;
 }
 
-/* One dump attempt. Returns 0, 1 (interrupted: retry), or negative. */
-static int dump_once(struct ct_ctx *c, FILE *rec, struct kt_diag *d)
+/* One dump attempt. Returns 0, 1 (interrupted: retry), or negative.
+ * dnat_only asks the kernel (CTA_STATUS + CTA_STATUS_MASK) for entries
+ * with IPS_DST_NAT only: it then skips formatting every other entry,
+ * which is most of the dump's cost on a busy node. */
+static int dump_once(struct ct_ctx *c, FILE *rec, bool dnat_only, struct kt_diag *d)
 {
 	int ret = -1;
 	char *buf = NULL;
@@ -466,7 +503,7 @@ static int dump_once(struct ct_ctx *c, FILE *rec, struct kt_diag *d)
 	getsockname(fd, (struct sockaddr *)&sa, &sl);
 	uint32_t portid = sa.nl_pid;
 
-	char req[64];
+	char req[128];
 	memset(req, 0, sizeof(req));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
@@ -479,6 +516,10 @@ static int dump_once(struct ct_ctx *c, FILE *rec, struct kt_diag *d)
 	nfg->nfgen_family = AF_UNSPEC;
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
+	if (dnat_only) {
+		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(CT_IPS_DST_NAT));
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(CT_IPS_DST_NAT));
+	}
 	struct sockaddr_nl ksa = {.nl_family = AF_NETLINK};
 	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&ksa, sizeof(ksa)) < 0) {
 		ret = kt_diag_set(d, KT_EXIT_CLUSTER, "cannot send the conntrack dump request: %s", strerror(errno));
@@ -487,22 +528,34 @@ static int dump_once(struct ct_ctx *c, FILE *rec, struct kt_diag *d)
 	buf = malloc(cap);
 	if (!buf)
 		abort();
+	bool probe = true;
 	for (;;) {
-		ssize_t peek = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-		if (peek < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: %s", strerror(errno));
+		/* size the buffer with a MSG_PEEK|MSG_TRUNC probe; dump messages
+		 * do not grow (the kernel caps them at 32 KiB), so probe once and
+		 * again only if a read reports truncation */
+		if (probe) {
+			ssize_t peek = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+			if (peek < 0) {
+				if (errno == EINTR)
+					continue;
+				ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: %s", strerror(errno));
+				goto out;
+			}
+			if ((size_t)peek > cap) {
+				cap = (size_t)peek * 2;
+				char *nb = realloc(buf, cap);
+				if (!nb)
+					abort();
+				buf = nb;
+			}
+			probe = false;
+		}
+		ssize_t n = recv(fd, buf, cap, MSG_TRUNC);
+		if (n > 0 && (size_t)n > cap) {
+			ret = 1;   /* a message did not fit: grow and dump again */
+			cap = (size_t)n * 2;
 			goto out;
 		}
-		if ((size_t)peek > cap) {
-			cap = (size_t)peek;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				abort();
-			buf = nb;
-		}
-		ssize_t n = recv(fd, buf, cap, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -559,17 +612,26 @@ int kt_conntrack_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
 	FILE *rec = recp && *recp ? fopen(recp, "wb") : NULL;
 	struct ct_ctx c;
 	int rc = 0;
+	bool dnat_only = !(fo && fo->all_entries);
 	for (int attempt = 0; attempt <= CT_DUMP_RETRIES; attempt++) {
 		struct kt_diag td = {0};
 		memset(&c, 0, sizeof(c));
 		kt_fagg_init(&c.g, fo ? fo->max_agg : 0, !(fo && fo->no_fingerprints));
 		c.now_ns = now_real_ns();
-		if (rec && attempt) {
+		if (rec) {
 			rewind(rec);
 			if (ftruncate(fileno(rec), 0) != 0)
 				kt_log(1, "conntrack: cannot truncate the recording");
 		}
-		rc = dump_once(&c, rec, &td);
+		rc = dump_once(&c, rec, dnat_only, &td);
+		if (rc < 0 && dnat_only && (c.err == EINVAL || c.err == EOPNOTSUPP)) {
+			/* an older kernel without status filtering: filter here */
+			kt_log(1, "conntrack: kernel refused the status filter (%s), dumping everything", td.msg);
+			dnat_only = false;
+			kt_fagg_release(&c.g);
+			attempt--;
+			continue;
+		}
 		if (rc < 0) {
 			kt_fagg_release(&c.g);
 			if (rec)

@@ -40,6 +40,33 @@ static const char *host_name(char *buf, size_t n)
 	return buf;
 }
 
+/* With API objects at hand (a finished snapshot from the API or a bundle),
+ * a backend is local when its EndpointSlice endpoint names this node. */
+static void mark_local(struct kt_snapshot *snap, struct kt_dp_node *n)
+{
+	if (!snap->finished || !snap->n_endpoints)
+		return;
+	for (uint32_t i = 0; i < n->n_svcs; i++) {
+		struct kt_dp_service *s = &n->svcs[i];
+		uint32_t si = kt_find_service(snap, s->namespace, s->name);
+		if (si == KT_NONE)
+			continue;
+		const struct kt_service *sv = &snap->services[si];
+		struct kt_dp_backend *sets[2] = {s->be, s->ext_be};
+		uint32_t cnt[2] = {s->n_be, s->n_ext_be};
+		for (int k = 0; k < 2; k++)
+			for (uint32_t b = 0; b < cnt[k]; b++)
+				for (uint32_t e = 0; e < sv->ep_count; e++) {
+					const struct kt_endpoint *ep = &snap->endpoints[sv->ep_first + e];
+					if (ep->port == sets[k][b].port && ep->ip && !strcmp(ep->ip, sets[k][b].ip)) {
+						if (ep->node && !strcmp(ep->node, n->node))
+							sets[k][b].local = true;
+						break;
+					}
+				}
+	}
+}
+
 int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
 {
 	char hn[256];
@@ -68,6 +95,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 		if (o->ipvsadm && (rc = kt_dp_ipvsadm_file(snap, n, o, d)) < 0)
 			return rc;
 		kt_dp_resolve_names(snap, n, first);
+		mark_local(snap, n);
 		return 0;
 	}
 	struct kt_dp_node *n = kt_dpn_node(snap, name, "live");
@@ -86,6 +114,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 	kt_dp_ipvs(snap, n, o);
 	kt_dp_cilium(snap, n, o);
 	kt_dp_resolve_names(snap, n, first);
+	mark_local(snap, n);
 	if (!o->no_metrics)
 		kt_dp_metrics(snap, n, o);
 	return 0;

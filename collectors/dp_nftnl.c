@@ -26,6 +26,8 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+#include <endian.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -206,14 +208,74 @@ struct dec {
 	struct reg regs[NREGS];
 };
 
-static void on_cmp(struct dec *d, struct nftnl_expr *e)
+/* Raw netlink attributes of one expression's data (values are big-endian
+ * u32 unless noted); parsed without allocating. */
+#define XA_MAX 8
+
+struct xattr {
+	const uint8_t *p;
+	uint16_t len;
+	bool set;
+};
+
+static void xparse(const uint8_t *p, size_t len, struct xattr *a, unsigned max)
+{
+	memset(a, 0, sizeof(*a) * (max + 1));
+	while (len >= 4) {
+		uint16_t al = rd16(p), at = rd16(p + 2) & NLA_TYPE_MASK;
+		if (al < 4 || al > len)
+			return;
+		if (at <= max) {
+			a[at].p = p + 4;
+			a[at].len = (uint16_t)(al - 4);
+			a[at].set = true;
+		}
+		size_t step = NLA_ALIGN(al);
+		if (step >= len)
+			return;
+		p += step;
+		len -= step;
+	}
+}
+
+static uint32_t xu32(const struct xattr *a)
+{
+	return a->set && a->len >= 4 ? ntohl(rd32(a->p)) : 0;
+}
+
+/* NFTA_DATA_VALUE inside a nested data attribute */
+static const uint8_t *xdata(const struct xattr *a, uint32_t *len)
+{
+	struct xattr d[3];
+	*len = 0;
+	if (!a->set)
+		return NULL;
+	xparse(a->p, a->len, d, 2);
+	if (!d[NFTA_DATA_VALUE].set)
+		return NULL;
+	*len = d[NFTA_DATA_VALUE].len;
+	return d[NFTA_DATA_VALUE].p;
+}
+
+static void xstr(const struct xattr *a, char *out, size_t n)
+{
+	out[0] = 0;
+	if (!a->set || !n)
+		return;
+	size_t l = strnlen((const char *)a->p, a->len);
+	if (l >= n)
+		l = n - 1;
+	memcpy(out, a->p, l);
+	out[l] = 0;
+}
+
+static void on_cmp(struct dec *d, const struct xattr *x)
 {
 	struct kt_ipt_rule *r = &d->out->ipt;
-	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG);
-	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP);
+	uint32_t op = xu32(&x[NFTA_CMP_OP]);
 	uint32_t dlen = 0;
-	const uint8_t *data = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &dlen);
-	struct reg *g = regp(d->regs, sreg);
+	const uint8_t *data = xdata(&x[NFTA_CMP_DATA], &dlen);
+	struct reg *g = regp(d->regs, xu32(&x[NFTA_CMP_SREG]));
 	if (!g || !data)
 		return;
 	bool neq = op == NFT_CMP_NEQ;
@@ -257,18 +319,13 @@ static void on_cmp(struct dec *d, struct nftnl_expr *e)
 	}
 }
 
-static void on_lookup(struct dec *d, struct nftnl_expr *e)
+static void on_lookup(struct dec *d, const struct xattr *x)
 {
-	uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG);
-	const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
-	struct reg *g = regp(d->regs, sreg);
 	struct kt_nft_rule *o = d->out;
-	if (set)
-		snprintf(o->lookup_set, sizeof(o->lookup_set), "%s", set);
-	o->lookup_vmap = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG) &&
-			 nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) == NFT_REG_VERDICT;
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS))
-		o->lookup_inv = nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV;
+	struct reg *g = regp(d->regs, xu32(&x[NFTA_LOOKUP_SREG]));
+	xstr(&x[NFTA_LOOKUP_SET], o->lookup_set, sizeof(o->lookup_set));
+	o->lookup_vmap = x[NFTA_LOOKUP_DREG].set && xu32(&x[NFTA_LOOKUP_DREG]) == NFT_REG_VERDICT;
+	o->lookup_inv = xu32(&x[NFTA_LOOKUP_FLAGS]) & NFT_LOOKUP_F_INV;
 	o->lookup_key = KT_NFT_KEY_OTHER;
 	if (!g)
 		return;
@@ -284,15 +341,21 @@ static void on_lookup(struct dec *d, struct nftnl_expr *e)
 	}
 }
 
-static void on_imm(struct dec *d, struct nftnl_expr *e)
+static void on_imm(struct dec *d, const struct xattr *x)
 {
-	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG);
+	uint32_t dreg = xu32(&x[NFTA_IMMEDIATE_DREG]);
 	struct kt_ipt_rule *r = &d->out->ipt;
+	if (!x[NFTA_IMMEDIATE_DATA].set)
+		return;
+	struct xattr dt[3];
+	xparse(x[NFTA_IMMEDIATE_DATA].p, x[NFTA_IMMEDIATE_DATA].len, dt, 2);
 	if (dreg == NFT_REG_VERDICT) {
-		int32_t v = (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
-		const char *ch = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)
-									       : NULL;
-		switch (v) {
+		if (!dt[NFTA_DATA_VERDICT].set)
+			return;
+		struct xattr v[3];
+		xparse(dt[NFTA_DATA_VERDICT].p, dt[NFTA_DATA_VERDICT].len, v, 2);
+		int32_t code = (int32_t)xu32(&v[NFTA_VERDICT_CODE]);
+		switch (code) {
 		case NFT_JUMP: r->verdict = KT_IPT_JUMP; break;
 		case NFT_GOTO: r->verdict = KT_IPT_GOTO; break;
 		case NFT_RETURN: r->verdict = KT_IPT_RETURN; break;
@@ -300,8 +363,8 @@ static void on_imm(struct dec *d, struct nftnl_expr *e)
 		case NF_DROP: r->verdict = KT_IPT_DROP; break;
 		default: break;
 		}
-		if (ch) {
-			snprintf(d->out->target, sizeof(d->out->target), "%s", ch);
+		if (v[NFTA_VERDICT_CHAIN].set) {
+			xstr(&v[NFTA_VERDICT_CHAIN], d->out->target, sizeof(d->out->target));
 			r->target = d->out->target;
 			r->target_len = strlen(d->out->target);
 		}
@@ -310,183 +373,211 @@ static void on_imm(struct dec *d, struct nftnl_expr *e)
 	struct reg *g = regp(d->regs, dreg);
 	if (!g)
 		return;
-	uint32_t len = 0;
-	const void *data = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
 	memset(g, 0, sizeof(*g));
 	g->kind = R_IMM;
-	if (data) {
-		g->dlen = len > 16 ? 16 : len;
-		memcpy(g->data, data, g->dlen);
+	if (dt[NFTA_DATA_VALUE].set) {
+		g->dlen = dt[NFTA_DATA_VALUE].len > 16 ? 16 : dt[NFTA_DATA_VALUE].len;
+		memcpy(g->data, dt[NFTA_DATA_VALUE].p, g->dlen);
 	}
 }
 
-static void on_nat(struct dec *d, struct nftnl_expr *e)
+static void on_nat(struct dec *d, const struct xattr *x)
 {
 	struct kt_ipt_rule *r = &d->out->ipt;
-	uint32_t type = nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE);
-	if (type != NFT_NAT_DNAT) {
+	if (xu32(&x[NFTA_NAT_TYPE]) != NFT_NAT_DNAT) {
 		r->verdict = KT_IPT_OTHER;
 		return;
 	}
 	r->verdict = KT_IPT_DNAT;
-	uint32_t fam = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FAMILY) ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY)
-								     : d->family;
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_ADDR_MIN)) {
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN));
+	uint32_t fam = x[NFTA_NAT_FAMILY].set ? xu32(&x[NFTA_NAT_FAMILY]) : d->family;
+	if (x[NFTA_NAT_REG_ADDR_MIN].set) {
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_NAT_REG_ADDR_MIN]));
 		if (g && g->kind == R_IMM && g->dlen >= (fam == 10 ? 16u : 4u))
 			fmt_addr(g->data, (uint8_t)fam, r->dnat_ip, sizeof(r->dnat_ip));
 	}
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_NAT_REG_PROTO_MIN)) {
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN));
+	if (x[NFTA_NAT_REG_PROTO_MIN].set) {
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_NAT_REG_PROTO_MIN]));
 		if (g && g->kind == R_IMM && g->dlen >= 2)
 			r->dnat_port = ntohs(rd16(g->data));
 	}
 }
 
-static int decode_expr(struct nftnl_expr *e, void *ctx)
+static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_t dlen)
 {
-	struct dec *d = ctx;
 	struct kt_nft_rule *o = d->out;
 	struct kt_ipt_rule *r = &o->ipt;
-	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	if (!n)
-		return 0;
+	struct xattr x[XA_MAX + 1];
+	xparse(data, dlen, x, XA_MAX);
 	if (strcmp(n, "payload") == 0) {
-		if (!nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG))
-			return 0;
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG));
+		if (!x[NFTA_PAYLOAD_DREG].set)
+			return;
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_PAYLOAD_DREG]));
 		if (!g)
-			return 0;
+			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_PAYLOAD;
-		g->base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-		g->off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-		g->len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+		g->base = xu32(&x[NFTA_PAYLOAD_BASE]);
+		g->off = xu32(&x[NFTA_PAYLOAD_OFFSET]);
+		g->len = xu32(&x[NFTA_PAYLOAD_LEN]);
 	} else if (strcmp(n, "meta") == 0) {
-		uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
-		if (nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG)) {
+		uint32_t key = xu32(&x[NFTA_META_KEY]);
+		if (x[NFTA_META_SREG].set) {
 			if (key == NFT_META_MARK) {
 				o->set_mark = true;
 				r->verdict = KT_IPT_MARK;
 			}
-			return 0;
+			return;
 		}
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG));
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_META_DREG]));
 		if (!g)
-			return 0;
+			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_META;
 		g->key = key;
 	} else if (strcmp(n, "bitwise") == 0) {
-		struct reg *s = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG));
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG));
+		struct reg *s = regp(d->regs, xu32(&x[NFTA_BITWISE_SREG]));
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_BITWISE_DREG]));
 		if (!s || !g)
-			return 0;
+			return;
 		if (g != s)
 			*g = *s;
 		uint32_t ml = 0;
-		const void *m = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &ml);
+		const uint8_t *m = xdata(&x[NFTA_BITWISE_MASK], &ml);
 		if (m && ml <= 16) {
 			memcpy(g->mask, m, ml);
 			g->has_mask = true;
 		}
 	} else if (strcmp(n, "cmp") == 0) {
-		on_cmp(d, e);
+		on_cmp(d, x);
 	} else if (strcmp(n, "range") == 0) {
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_SREG));
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_RANGE_SREG]));
 		uint32_t l = 0;
-		const uint8_t *from = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &l);
+		const uint8_t *from = xdata(&x[NFTA_RANGE_FROM_DATA], &l);
 		if (g && from && l >= 2 && g->kind == R_PAYLOAD && g->base == NFT_PAYLOAD_TRANSPORT_HEADER &&
 		    g->off == 2)
 			r->dport = ntohs(rd16(from));
 	} else if (strcmp(n, "numgen") == 0) {
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_NG_DREG));
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_NG_DREG]));
 		if (!g)
-			return 0;
+			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_NUMGEN;
-		g->mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
+		g->mod = xu32(&x[NFTA_NG_MODULUS]);
 	} else if (strcmp(n, "fib") == 0) {
-		struct reg *g = regp(d->regs, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG));
+		struct reg *g = regp(d->regs, xu32(&x[NFTA_FIB_DREG]));
 		if (!g)
-			return 0;
+			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_FIB;
-		g->key = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT);
-		g->fib_flags = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS);
+		g->key = xu32(&x[NFTA_FIB_RESULT]);
+		g->fib_flags = xu32(&x[NFTA_FIB_FLAGS]);
 	} else if (strcmp(n, "lookup") == 0) {
-		on_lookup(d, e);
+		on_lookup(d, x);
 	} else if (strcmp(n, "immediate") == 0) {
-		on_imm(d, e);
+		on_imm(d, x);
 	} else if (strcmp(n, "nat") == 0) {
-		on_nat(d, e);
+		on_nat(d, x);
 	} else if (strcmp(n, "masq") == 0) {
 		r->verdict = KT_IPT_MASQ;
-		if (nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS) &&
-		    (nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS) & 0x10))
+		if (xu32(&x[NFTA_MASQ_FLAGS]) & 0x10)
 			r->random_fully = true;
 	} else if (strcmp(n, "dynset") == 0) {
 		o->dynset = true;
 		r->recent |= KT_RECENT_SET;
 	} else if (strcmp(n, "reject") == 0) {
 		r->verdict = KT_IPT_REJECT;
-	} else if (strcmp(n, "match") == 0) {
-		uint32_t l = 0;
-		const void *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &l);
-		kt_xt_match(r, nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME), nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV),
-			    info, l, o->comment, sizeof(o->comment));
-	} else if (strcmp(n, "target") == 0) {
-		uint32_t l = 0;
-		const void *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &l);
-		kt_xt_target(r, nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV),
-			     info, l, d->family);
+	} else if (strcmp(n, "match") == 0 || strcmp(n, "target") == 0) {
+		char name[32];
+		xstr(&x[NFTA_MATCH_NAME], name, sizeof(name));
+		const struct xattr *info = &x[NFTA_MATCH_INFO];
+		uint32_t rev = xu32(&x[NFTA_MATCH_REV]);
+		if (n[0] == 'm')
+			kt_xt_match(r, name, rev, info->set ? info->p : NULL, info->len, o->comment, sizeof(o->comment));
+		else
+			kt_xt_target(r, name, rev, info->set ? info->p : NULL, info->len, d->family);
 	}
-	return 0;
 }
 
-static int udata_cb(const struct nftnl_udata *attr, void *data)
+/* userdata TLVs (nftnl_udata: u8 type, u8 len, value); type 0 = comment */
+static void rule_comment(struct kt_nft_rule *o, const uint8_t *p, size_t len)
 {
-	struct kt_nft_rule *o = data;
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT) {
-		const char *v = nftnl_udata_get(attr);
-		uint32_t l = nftnl_udata_len(attr);
-		if (v && l) {
-			size_t n = strnlen(v, l);
+	while (len >= 2) {
+		uint8_t t = p[0], l = p[1];
+		if ((size_t)l + 2 > len)
+			return;
+		if (t == NFTNL_UDATA_RULE_COMMENT && l) {
+			size_t n = strnlen((const char *)p + 2, l);
 			if (n >= sizeof(o->comment))
 				n = sizeof(o->comment) - 1;
-			memcpy(o->comment, v, n);
+			memcpy(o->comment, p + 2, n);
 			o->comment[n] = 0;
 			o->ipt.comment = o->comment;
 			o->ipt.comment_len = n;
+			return;
 		}
+		p += 2 + l;
+		len -= 2 + (size_t)l;
 	}
-	return 0;
 }
 
-static void decode_rule(struct nftnl_rule *nr, uint8_t family, struct kt_nft_rule *out)
+/* Decode one NFT_MSG_NEWRULE message without allocating. Returns the rule's
+ * chain attribute (pointing into nlh, not NUL-terminated: *chain_len) so the
+ * caller can filter; -1 on a malformed message. */
+static int decode_raw(const void *nlh, size_t msglen, uint8_t family, struct kt_nft_rule *out, const char **chain,
+		      size_t *chain_len)
 {
+	const uint8_t *m = nlh;
 	memset(out, 0, sizeof(*out));
-	struct dec d = {.out = out, .family = family};
-	out->ipt.handle = nftnl_rule_get_u64(nr, NFTNL_RULE_HANDLE);
-	if (nftnl_rule_is_set(nr, NFTNL_RULE_USERDATA)) {
-		uint32_t l = 0;
-		const void *u = nftnl_rule_get_data(nr, NFTNL_RULE_USERDATA, &l);
-		if (u && l)
-			nftnl_udata_parse(u, l, udata_cb, out);
+	if (msglen < NLMSG_HDRLEN + 4)
+		return -1;
+	uint32_t total;
+	memcpy(&total, m, 4);
+	if (total < NLMSG_HDRLEN + 4 || total > msglen)
+		return -1;
+	struct xattr ra[NFTA_RULE_USERDATA + 1];
+	xparse(m + NLMSG_HDRLEN + 4, total - NLMSG_HDRLEN - 4, ra, NFTA_RULE_USERDATA);
+	if (chain) {
+		*chain = ra[NFTA_RULE_CHAIN].set ? (const char *)ra[NFTA_RULE_CHAIN].p : NULL;
+		*chain_len = ra[NFTA_RULE_CHAIN].set ? strnlen(*chain, ra[NFTA_RULE_CHAIN].len) : 0;
 	}
-	nftnl_expr_foreach(nr, decode_expr, &d);
+	if (ra[NFTA_RULE_HANDLE].set && ra[NFTA_RULE_HANDLE].len >= 8) {
+		uint64_t h;
+		memcpy(&h, ra[NFTA_RULE_HANDLE].p, 8);
+		out->ipt.handle = be64toh(h);
+	}
+	if (ra[NFTA_RULE_USERDATA].set)
+		rule_comment(out, ra[NFTA_RULE_USERDATA].p, ra[NFTA_RULE_USERDATA].len);
+	if (!ra[NFTA_RULE_EXPRESSIONS].set)
+		return 0;
+	struct dec d = {.out = out, .family = family};
+	const uint8_t *p = ra[NFTA_RULE_EXPRESSIONS].p;
+	size_t len = ra[NFTA_RULE_EXPRESSIONS].len;
+	while (len >= 4) {
+		uint16_t al = rd16(p);
+		if (al < 4 || al > len)
+			break;
+		if ((rd16(p + 2) & NLA_TYPE_MASK) == NFTA_LIST_ELEM) {
+			struct xattr e[NFTA_EXPR_DATA + 1];
+			xparse(p + 4, al - 4u, e, NFTA_EXPR_DATA);
+			char name[32];
+			xstr(&e[NFTA_EXPR_NAME], name, sizeof(name));
+			if (name[0] && e[NFTA_EXPR_DATA].set)
+				decode_expr(&d, name, e[NFTA_EXPR_DATA].p, e[NFTA_EXPR_DATA].len);
+		}
+		size_t step = NLA_ALIGN(al);
+		if (step >= len)
+			break;
+		p += step;
+		len -= step;
+	}
+	return 0;
 }
 
 int kt_nft_decode_rule_msg(const void *nlh, uint8_t family, struct kt_nft_rule *out)
 {
-	struct nftnl_rule *nr = nftnl_rule_alloc();
-	if (!nr)
-		abort();
-	int rc = nftnl_rule_nlmsg_parse(nlh, nr);
-	if (rc >= 0)
-		decode_rule(nr, family, out);
-	nftnl_rule_free(nr);
-	return rc < 0 ? -1 : 0;
+	uint32_t total;
+	memcpy(&total, nlh, 4);
+	return decode_raw(nlh, total, family, out, NULL, NULL);
 }
 
 /* ---- dumps ---------------------------------------------------------- */
@@ -580,7 +671,6 @@ struct rctx {
 	struct kt_nft_rule *v;
 	uint32_t n, cap;
 	bool capped;
-	struct nftnl_rule *nr;
 };
 
 static int rule_cb(const void *nlh, void *ctx)
@@ -593,22 +683,17 @@ static int rule_cb(const void *nlh, void *ctx)
 		c->capped = true;
 		return 0;
 	}
-	struct nftnl_rule *nr = nftnl_rule_alloc();
-	if (!nr)
-		abort();
-	if (nftnl_rule_nlmsg_parse(nlh, nr) >= 0) {
-		const char *ch = nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN);
-		if (ch && strcmp(ch, c->chain) == 0) {
-			if (c->n == c->cap) {
-				c->cap = c->cap ? c->cap * 2 : 16;
-				c->v = realloc(c->v, c->cap * sizeof(*c->v));
-				if (!c->v)
-					abort();
-			}
-			decode_rule(nr, c->family, &c->v[c->n++]);
-		}
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->v = realloc(c->v, c->cap * sizeof(*c->v));
+		if (!c->v)
+			abort();
 	}
-	nftnl_rule_free(nr);
+	const char *ch;
+	size_t chl;
+	if (decode_raw(nlh, h->nlmsg_len, c->family, &c->v[c->n], &ch, &chl) == 0 && ch &&
+	    chl == strlen(c->chain) && memcmp(ch, c->chain, chl) == 0)
+		c->n++;
 	return 0;
 }
 

@@ -71,10 +71,22 @@ void kt_fagg_release(struct kt_fagg *g)
 	g->n = g->cap = 0;
 }
 
+/* Word-at-a-time multiply/xor hash of the 44-byte binary key (this runs
+ * once per kernel entry). */
 static uint32_t key_hash(const struct kt_fagg_key *k)
 {
-	uint64_t h = kt_fnv1a(KT_FNV_INIT, k, sizeof(*k));
-	return (uint32_t)(h ^ (h >> 32));
+	_Static_assert(sizeof(*k) == 44, "key layout");
+	const unsigned char *p = (const unsigned char *)k;
+	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	for (int i = 0; i < 5; i++) {
+		memcpy(&w, p + 8 * i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	uint32_t t;
+	memcpy(&t, p + 40, 4);
+	h = (h ^ t) * 0xc4ceb9fe1a85ec53ULL;
+	return (uint32_t)(h ^ (h >> 29));
 }
 
 static void grow(struct kt_fagg *g)

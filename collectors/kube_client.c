@@ -221,6 +221,14 @@ static int reload_token_file(struct kt_kube *k, bool force, struct kt_diag *d)
 	return 0;
 }
 
+/* Server-controlled text goes to a terminal: no control characters. */
+static void scrub(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
 static time_t parse_rfc3339(const char *s)
 {
 	struct tm tm;
@@ -819,7 +827,7 @@ int kt_kube_contexts(const struct kt_kube_opts *o, struct kt_arena *a, const cha
 
 /* ---------- requests ---------- */
 
-enum job_sink { SINK_INGEST, SINK_NAMES };
+enum job_sink { SINK_INGEST, SINK_NAMES, SINK_VERSION };
 
 struct job {
 	struct kt_kube *k;
@@ -840,7 +848,8 @@ struct job {
 	long long due_ms, start_ms;
 	long retry_after;        /* s, from the last response */
 	char errbuf[CURL_ERROR_SIZE];
-	/* names sink */
+	/* names and version sinks */
+	const char *version;
 	struct kt_arena *na;
 	const char **names;
 	unsigned n_names, cap_names;
@@ -905,6 +914,7 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
 		if (e)
 			*e = '\0';
 	}
+	scrub(t);
 	for (i = 0; i < k->n_warnings; i++)
 		if (!strcmp(k->warnings[i], t))
 			return n;
@@ -925,6 +935,14 @@ static void build_url(struct job *j)
 	int len;
 	char *u;
 
+	if (j->sink == SINK_VERSION) {
+		free(j->url);
+		j->url = malloc(bl + 16);
+		if (j->url)
+			snprintf(j->url, bl + 16, "%s/version", k->base);
+		j->path = j->url ? j->url + bl : "";
+		return;
+	}
 	if (r->ns && ri->namespaced)
 		ns = curl_easy_escape(h, r->ns, 0);
 	if (r->name)
@@ -1136,15 +1154,10 @@ static void status_text(struct job *j, char *msg, size_t n)
 	m = s ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "message")) : NULL;
 	if (m)
 		snprintf(msg, n, "%.300s", m);
-	else if (!s) {
-		size_t i;
-
+	else if (!s)
 		snprintf(msg, n, "%.200s", j->body);
-		for (i = 0; msg[i]; i++)
-			if (msg[i] == '\n' || msg[i] == '\r')
-				msg[i] = ' ';
-		trim(msg);
-	}
+	scrub(msg);
+	trim(msg);
 	cJSON_Delete(s);
 }
 
@@ -1487,6 +1500,16 @@ static int job_complete(struct run *R, struct job *j, CURLcode cc)
 		size_t len = j->len;
 
 		j->retries = 0;
+		if (j->sink == SINK_VERSION) {
+			cJSON *v = body ? cJSON_ParseWithLength(body, len) : NULL;
+			const char *gv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "gitVersion"));
+
+			if (gv)
+				j->version = kt_arena_strdup(j->na, gv);
+			cJSON_Delete(v);
+			j->done = true;
+			return 0;
+		}
 		if (!j->req->name && body && len)
 			pre = peek_continue(body, len);
 		if (!pre) {
@@ -1728,6 +1751,30 @@ int kt_kube_fetch(struct kt_kube *k, const struct kt_list_req *reqs, unsigned n,
 	for (i = 0; i < n; i++)
 		job_free(k, &jobs[i]);
 	free(jobs);
+	return rc;
+}
+
+int kt_kube_version(struct kt_kube *k, struct kt_arena *a, const char **out, struct kt_diag *d)
+{
+	struct kt_list_req req = { .res = KT_RES_NAMESPACES, .optional = true };
+	struct run R = { .k = k, .d = d };
+	struct job j;
+	int rc;
+
+	*out = NULL;
+	memset(&j, 0, sizeof(j));
+	j.k = k;
+	j.req = &req;
+	j.sink = SINK_VERSION;
+	j.na = a;
+	rc = run_jobs(&R, &j, 1);
+	if (rc == 0 && !j.version) {
+		kt_diag_set(d, KT_EXIT_CLUSTER, "%s/version: no gitVersion in the response", k->base);
+		rc = -KT_EXIT_CLUSTER;
+	}
+	if (rc == 0)
+		*out = j.version;
+	job_free(k, &j);
 	return rc;
 }
 

@@ -35,13 +35,17 @@
 struct kt_ypos_ent {
 	const cJSON *k;
 	uint32_t line, col;
+	uint32_t gen;            /* entry is live when gen == map gen */
 };
 
 struct kt_ypos {
 	struct kt_ypos_ent *t;
 	size_t cap, n;
+	uint32_t gen;            /* bumped per document: O(1) reset */
 	int32_t line_adjust;     /* subtracted from every line (Helm # Source:) */
 };
+
+#define LIVE(m, i) ((m)->t[i].k && (m)->t[i].gen == (m)->gen)
 
 static size_t phash(const void *p, size_t cap)
 {
@@ -59,7 +63,7 @@ static void ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t 
 		if (!nt)
 			abort();
 		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->t[i].k)
+			if (!LIVE(m, i))
 				continue;
 			size_t h = phash(m->t[i].k, nc);
 			while (nt[h].k)
@@ -71,13 +75,14 @@ static void ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t 
 		m->cap = nc;
 	}
 	size_t h = phash(k, m->cap);
-	while (m->t[h].k && m->t[h].k != k)
+	while (LIVE(m, h) && m->t[h].k != k)
 		h = (h + 1) & (m->cap - 1);
-	if (!m->t[h].k)
+	if (!LIVE(m, h))
 		m->n++;
 	m->t[h].k = k;
 	m->t[h].line = line;
 	m->t[h].col = col;
+	m->t[h].gen = m->gen;
 }
 
 bool kt_ypos_lookup(void *ctx, const cJSON *node, uint32_t *line, uint32_t *col)
@@ -86,7 +91,7 @@ bool kt_ypos_lookup(void *ctx, const cJSON *node, uint32_t *line, uint32_t *col)
 	if (!m || !m->cap || !node)
 		return false;
 	size_t h = phash(node, m->cap);
-	while (m->t[h].k) {
+	while (LIVE(m, h)) {
 		if (m->t[h].k == node) {
 			int64_t l = (int64_t)m->t[h].line - m->line_adjust;
 			*line = l >= 1 ? (uint32_t)l : 1;
@@ -100,8 +105,10 @@ bool kt_ypos_lookup(void *ctx, const cJSON *node, uint32_t *line, uint32_t *col)
 
 static void ypos_reset(struct kt_ypos *m)
 {
-	if (m->n)
+	if (m->n && ++m->gen == 0) {
 		memset(m->t, 0, m->cap * sizeof(*m->t));
+		m->gen = 1;
+	}
 	m->n = 0;
 	m->line_adjust = 0;
 }
@@ -197,9 +204,35 @@ static bool is_float(const char *s, size_t n, double *out)
 static bool word_in(const char *s, size_t n, const char *const *list)
 {
 	for (; *list; list++)
-		if (strlen(*list) == n && !memcmp(*list, s, n))
+		if ((*list)[0] == s[0] && !strncmp(*list, s, n) && (*list)[n] == 0)
 			return true;
 	return false;
+}
+
+/* Could this plain scalar be anything but a string? (fast reject) */
+static bool maybe_typed(const char *s, size_t n)
+{
+	if (n == 0 || n > 64)
+		return n == 0;
+	switch (s[0]) {
+	case '~': case 'n': case 'N': case 't': case 'T': case 'f': case 'F': case 'y': case 'Y': case 'o': case 'O':
+		return n <= 5;
+	case '-': case '+': case '.':
+		return true;
+	default:
+		return s[0] >= '0' && s[0] <= '9';
+	}
+}
+
+/* Numbers beyond what any Kubernetes integer field holds are clamped, so
+ * consumers may convert to int64 without undefined behaviour. */
+static cJSON *number(double d)
+{
+	if (!(d < 9.2e18))
+		d = 9.2e18;
+	else if (!(d > -9.2e18))
+		d = -9.2e18;
+	return cJSON_CreateNumber(d);
 }
 
 static cJSON *typed_scalar(const yaml_event_t *e)
@@ -216,19 +249,19 @@ static cJSON *typed_scalar(const yaml_event_t *e)
 	double d;
 	if (tag) {
 		if (!strcmp(tag, YAML_STR_TAG))
-			return cJSON_CreateString(s);
+			return NULL;
 		if (!strcmp(tag, YAML_NULL_TAG))
 			return cJSON_CreateNull();
 		if (!strcmp(tag, YAML_BOOL_TAG))
 			return cJSON_CreateBool(word_in(s, n, trues));
 		if ((!strcmp(tag, YAML_INT_TAG) || !strcmp(tag, YAML_FLOAT_TAG)) &&
 		    (is_int(s, n, &d) || is_float(s, n, &d)))
-			return cJSON_CreateNumber(d);
+			return number(d);
 		if (!plain)
-			return cJSON_CreateString(s);
+			return NULL;
 	}
-	if (!plain)
-		return cJSON_CreateString(s);
+	if (!plain || !maybe_typed(s, n))
+		return NULL; /* a string: the caller makes it */
 	if (n == 0 || word_in(s, n, nulls))
 		return cJSON_CreateNull();
 	if (word_in(s, n, trues))
@@ -237,8 +270,8 @@ static cJSON *typed_scalar(const yaml_event_t *e)
 		return cJSON_CreateFalse();
 	if ((isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+' || s[0] == '.') &&
 	    (is_int(s, n, &d) || is_float(s, n, &d)))
-		return cJSON_CreateNumber(d);
-	return cJSON_CreateString(s);
+		return number(d);
+	return NULL;
 }
 
 /* ---- the tree builder --------------------------------------------------- */
@@ -255,7 +288,18 @@ struct anchor {
 	cJSON *node;
 };
 
+/* Per-document string storage for keys and scalar values: cJSON nodes
+ * reference it (cJSON_StringIsConst / cJSON_IsReference), so parsing does
+ * not malloc and free every string twice. Reset per document. */
+struct sblock {
+	struct sblock *next;
+	size_t used, size;
+	char data[];
+};
+
 struct builder {
+	struct sblock *sb;
+	cJSON *dead;             /* detached `<<` values: anchors may point into them */
 	struct frame *st;
 	unsigned depth, max_depth;
 	cJSON *root;
@@ -266,6 +310,37 @@ struct builder {
 	struct kt_ypos pos;
 	struct kt_yerr *err;
 };
+
+static char *sdup(struct builder *b, const char *s, size_t n)
+{
+	struct sblock *k = b->sb;
+	if (!k || k->used + n + 1 > k->size) {
+		size_t sz = n + 1 > 65536 - sizeof(*k) ? n + 1 + sizeof(*k) : 65536;
+		k = malloc(sz);
+		if (!k)
+			abort();
+		k->size = sz - sizeof(*k);
+		k->used = 0;
+		k->next = b->sb;
+		b->sb = k;
+	}
+	char *p = k->data + k->used;
+	memcpy(p, s, n);
+	p[n] = 0;
+	k->used += n + 1;
+	return p;
+}
+
+static void sreset(struct builder *b, bool all)
+{
+	while (b->sb && (all || b->sb->next)) {
+		struct sblock *n = b->sb->next;
+		free(b->sb);
+		b->sb = n;
+	}
+	if (b->sb)
+		b->sb->used = 0;
+}
 
 static int fail_at(struct builder *b, const yaml_mark_t *m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -310,16 +385,17 @@ static cJSON *find_anchor(struct builder *b, const unsigned char *name)
 
 static void clear_doc(struct builder *b)
 {
-	for (unsigned i = 0; i < b->depth; i++)
-		free(b->st[i].key);
 	b->depth = 0;
 	for (size_t i = 0; i < b->n_anchors; i++)
 		free(b->anchors[i].name);
 	b->n_anchors = 0;
 	cJSON_Delete(b->root);
 	b->root = NULL;
+	cJSON_Delete(b->dead);
+	b->dead = NULL;
 	b->nodes = b->alias_nodes = 0;
 	ypos_reset(&b->pos);
+	sreset(b, false);
 }
 
 /* Copy an anchored subtree without recursion (explicit stack). Positions
@@ -361,15 +437,10 @@ static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth,
 		cJSON *nc = cJSON_Duplicate(ch, false);
 		if (!nc)
 			abort();
-		if (ch->string && !nc->string) {
-			nc->string = strdup(ch->string);
-			if (!nc->string)
-				abort();
-		}
 		if (cJSON_IsArray(f->d))
 			cJSON_AddItemToArray(f->d, nc);
-		else
-			cJSON_AddItemToObject(f->d, ch->string ? ch->string : "", nc);
+		else /* keys live in the document's string storage or its tree */
+			cJSON_AddItemToObjectCS(f->d, ch->string ? ch->string : "", nc);
 		if (kt_ypos_lookup(&b->pos, ch, &l, &c))
 			ypos_put(&b->pos, nc, l + (uint32_t)b->pos.line_adjust, c);
 		if (ch->child) {
@@ -412,11 +483,10 @@ static int attach(struct builder *b, cJSON *node, const yaml_mark_t *m)
 	/* mapping value */
 	char *key = f->key;
 	f->key = NULL;
-	if (!strcmp(key, "<<") && (cJSON_IsObject(node) || cJSON_IsArray(node)))
+	if (key[0] == '<' && !strcmp(key, "<<") && (cJSON_IsObject(node) || cJSON_IsArray(node)))
 		f->has_merge = true;
-	cJSON_AddItemToObject(f->node, key, node);
+	cJSON_AddItemToObjectCS(f->node, key, node);
 	ypos_put(&b->pos, node, f->key_line, f->key_col);
-	free(key);
 	return 0;
 }
 
@@ -455,7 +525,12 @@ static void apply_merge(struct builder *b, cJSON *map)
 						copy_pos(&b->pos, kv, cp, 0);
 					}
 			}
-			cJSON_Delete(m);
+			/* keep it until the document ends: an anchor may live in it */
+			if (!b->dead)
+				b->dead = cJSON_CreateArray();
+			if (!b->dead)
+				abort();
+			cJSON_AddItemToArray(b->dead, m);
 		}
 		m = next;
 	}
@@ -474,12 +549,10 @@ static int push(struct builder *b, cJSON *node, const yaml_mark_t *m)
 }
 
 /* A mapping key: scalars only (Kubernetes objects never use complex keys). */
-static int set_key(struct builder *b, const char *k, const yaml_mark_t *m)
+static int set_key(struct builder *b, const char *k, size_t n, const yaml_mark_t *m)
 {
 	struct frame *f = &b->st[b->depth - 1];
-	f->key = strdup(k);
-	if (!f->key)
-		abort();
+	f->key = sdup(b, k, n);
 	f->key_line = (uint32_t)m->line + 1;
 	f->key_col = (uint32_t)m->column + 1;
 	return 0;
@@ -497,8 +570,10 @@ static int on_event(struct builder *b, const yaml_event_t *e)
 	switch (e->type) {
 	case YAML_SCALAR_EVENT:
 		if (want_key(b)) /* anchors on keys are not kept */
-			return set_key(b, (const char *)e->data.scalar.value, m);
+			return set_key(b, (const char *)e->data.scalar.value, e->data.scalar.length, m);
 		n = typed_scalar(e);
+		if (!n)
+			n = cJSON_CreateStringReference(sdup(b, (const char *)e->data.scalar.value, e->data.scalar.length));
 		if (!n)
 			abort();
 		if (attach(b, n, m) < 0)
@@ -511,7 +586,7 @@ static int on_event(struct builder *b, const yaml_event_t *e)
 		if (want_key(b)) {
 			if (!cJSON_IsString(src))
 				return fail_at(b, m, "alias used as a mapping key is not a string");
-			return set_key(b, src->valuestring, m);
+			return set_key(b, src->valuestring, strlen(src->valuestring), m);
 		}
 		n = dup_tree(b, src, b->depth, m);
 		if (!n)
@@ -535,7 +610,6 @@ static int on_event(struct builder *b, const yaml_event_t *e)
 		if (!b->depth)
 			return fail_at(b, m, "unbalanced collection end");
 		b->depth--;
-		free(b->st[b->depth].key);
 		b->st[b->depth].key = NULL;
 		if (b->st[b->depth].has_merge)
 			apply_merge(b, b->st[b->depth].node);
@@ -593,6 +667,7 @@ int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn
 			break;
 	}
 	clear_doc(&b);
+	sreset(&b, true);
 	free(b.anchors);
 	free(b.pos.t);
 	free(b.st);

@@ -52,7 +52,7 @@ struct kt_flow_sample {
 	int64_t taken_ms;        /* unix ms */
 	bool acct;               /* nf_conntrack_acct on: byte counters are real */
 	bool timestamps;         /* nf_conntrack_timestamp on: ages are real */
-	uint64_t entries_seen;   /* conntrack entries walked */
+	uint64_t entries_seen;   /* entries the kernel returned (DNAT'ed ones unless all_entries) */
 	uint32_t elapsed_us;     /* time the collection took */
 	bool capped;             /* an aggregate cap was hit (a gap says so) */
 	struct kt_flow_agg *agg; /* malloc'd (freed by kt_snapshot_free) */
@@ -71,6 +71,8 @@ struct kt_flow_opts {
 	uint32_t n_ports;
 	uint32_t max_agg;        /* cap on aggregates; 0 -> 65536 */
 	bool no_fingerprints;    /* skip fp arrays (bundles, one-shot checks) */
+	bool all_entries;        /* conntrack: no kernel-side IPS_DST_NAT status filter
+				  * (IPVS mode, whose entries may lack the bit) */
 };
 
 /* One flow sample of this node with explicit options. Appends one sample

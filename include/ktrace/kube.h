@@ -78,6 +78,11 @@ int kt_kube_fetch(struct kt_kube *k, const struct kt_list_req *reqs, unsigned n,
 int kt_kube_names(struct kt_kube *k, enum kt_res res, const char *ns, struct kt_arena *a,
 		  const char ***names, unsigned *n, struct kt_diag *d);
 
+/* The server's gitVersion from GET /version ("v1.32.4"), arena-owned.
+ * Errors as for kt_kube_fetch (403/404 included: callers that only want
+ * it for display should ignore the error). */
+int kt_kube_version(struct kt_kube *k, struct kt_arena *a, const char **out, struct kt_diag *d);
+
 const char *kt_res_name(enum kt_res r); /* "services", ... */
 
 #endif

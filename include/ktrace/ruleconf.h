@@ -60,6 +60,8 @@ bool kt_ignore_lists(const char *value, enum kt_rule_id rule);
  * the first Service (same namespace) that selects the finding's workload
  * or Pod. KT_NONE when none. */
 uint32_t kt_rules_finding_service(const struct kt_snapshot *s, const struct kt_finding *f);
+/* The same for every finding at once (out has f->n entries). */
+void kt_rules_group_services(const struct kt_snapshot *s, const struct kt_findings *f, uint32_t *out);
 
 /* Per-rule explanation (include/ktrace/rules_explain.def). */
 struct kt_rule_explain {

@@ -234,6 +234,12 @@ K=$(kc http "http://127.0.0.1:$KAPI_PORT" "    token: $TOKEN
 collect_ok "plain http server" "$K"
 if log_has "$LOG" 'r["auth_header"] or "Impersonate-User" in r'; then fail "no credentials over http" "Authorization sent"; else pass "no credentials over http"; fi
 
+# --- disable-compression: no Accept-Encoding ---
+: > "$LOG"
+K=$(kc nogzip "http://127.0.0.1:$KAPI_PORT" "" "    disable-compression: true")
+collect_ok "disable-compression" "$K"
+if log_has "$LOG" 'r["ae"]'; then fail "no gzip asked with disable-compression" "$(tail -n 1 "$LOG")"; else pass "no gzip asked with disable-compression"; fi
+
 # --- proxy-url: kapi.py also answers absolute-URI (forward proxy) requests ---
 : > "$LOG"
 K=$(kc proxy "http://kapi.invalid:1" "    token: $TOKEN" "    proxy-url: http://127.0.0.1:$KAPI_PORT")

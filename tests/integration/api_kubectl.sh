@@ -54,6 +54,18 @@ if grep -q '^Service/shop/orders$' "$WORK/kubectl.names" && grep -q '^Pod/kube-s
 else
 	fail "kubectl sees fixture names" "orders or kube-dns pod missing"
 fi
+# every fixture object, by name, as kubectl saw it (generated objects live in ns-*)
+python3 - "$FIX" > "$WORK/fixture.names" <<'EOF2'
+import json, os, sys
+out = []
+for f, kind in (("services.json", "Service"), ("endpointslices.json", "EndpointSlice"), ("pods.json", "Pod")):
+    for o in json.load(open(os.path.join(sys.argv[1], f)))["items"]:
+        out.append("%s/%s/%s" % (kind, o["metadata"].get("namespace", "default"), o["metadata"]["name"]))
+print("\n".join(sorted(out)))
+EOF2
+grep -v '^[A-Za-z]*/ns-' "$WORK/kubectl.names" > "$WORK/kubectl.fixture.names"
+if cmp -s "$WORK/fixture.names" "$WORK/kubectl.fixture.names"; then pass "kubectl names equal the fixture's"; else
+	fail "kubectl names equal the fixture's" "$(diff "$WORK/fixture.names" "$WORK/kubectl.fixture.names" | head -c 300 | tr '\n' '|')"; fi
 if grep -q 'continue=' "$WORK/log"; then pass "kubectl followed continue tokens"; else fail "kubectl followed continue tokens" "no continue in request log"; fi
 
 # selectors through kubectl

@@ -202,7 +202,7 @@ if mount -t bpf bpf $BPF 2>/dev/null; then
 	mkdir -p $BPF/tc/globals
 	$GEN cilium --pin $BPF/tc/globals > $TMP/cilium.batch
 	if bpftool batch file $TMP/cilium.batch > $TMP/bpftool.out 2>&1; then
-		"$KTRACE" dataplane --from $TMP/bundle.json --live --node node-a --bpffs $BPF -A -o json --no-metrics > $TMP/cilium.json 2>$TMP/cilium.err
+		inode "$KTRACE" dataplane --from $TMP/bundle.json --live --node node-a --bpffs $BPF -A -o json --no-metrics > $TMP/cilium.json 2>$TMP/cilium.err
 		$CMP $TMP/expect.json $TMP/cilium.json cilium > $TMP/cilium.cmp 2>&1 &&
 			pass "cilium maps: every service reconstructed" ||
 			fail "cilium maps: every service reconstructed" "$(head -c 500 $TMP/cilium.cmp $TMP/cilium.err | tr '\n' '|')"

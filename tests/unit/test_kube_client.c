@@ -296,6 +296,12 @@ static void test_unreachable_and_names(void)
 		rc = kt_kube_names(k, KT_RES_SERVICES, "shop", a, &names, &n, &d);
 		T_CHECK_INT(n, 3, "3 services in shop");
 		T_CHECK(n == 3 && !strcmp(names[0], "cart"), "names in key order");
+		{
+			const char *ver = NULL;
+
+			rc = kt_kube_version(k, a, &ver, &d);
+			T_CHECK(rc == 0 && ver && !strcmp(ver, "v1.32.4"), "kt_kube_version");
+		}
 		/* second use of the same client (keep-alive, reused handles) */
 		rc = kt_kube_fetch(k, core_reqs, 4, s, NULL, &d);
 		T_CHECK_INT(rc, 0, "client reusable after names");

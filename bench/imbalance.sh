@@ -1,0 +1,107 @@
+#!/bin/sh
+# Imbalance benchmark (root): fills a lab network namespace's conntrack
+# table with N DNAT'ed TCP connections (default 100,000; every one a
+# Service flow, the worst case: nothing is filtered out in the kernel) over
+# 100 Services x 10 endpoints with bench/ctinject.py, then in the same run:
+#   1. `conntrack -L -o extended > /dev/null`   vs   one ktrace refresh
+#      (dump + join + aggregate: the second sample of `ktrace imbalance
+#      --once -o json`, its timing.collectMs + timing.analyzeMs).
+#      Target: ktrace < 0.5x. Median of 5 runs each, interleaved.
+#   2. the parse/aggregate cost alone (a recorded dump replayed through
+#      KTRACE_CT_FILE) and the whole `--once` process (two samples 0.1 s
+#      apart, objects load, JSON) with its peak RSS.
+#   3. the dashboard at -i 1 on 10,000 flows in tmux: CPU time from
+#      /proc/PID/stat over 10 s. Target: < 5% of one core.
+# Usage: sh bench/imbalance.sh [ENTRIES]     (KTRACE=path to the binary)
+cd "$(dirname "$0")/.." || exit 1
+: "${KTRACE:=$(pwd)/ktrace}"
+N=${1:-100000}
+if [ "$(id -u)" != 0 ]; then echo "bench/imbalance.sh: SKIP: needs root (network namespaces, conntrack)"; exit 0; fi
+for t in conntrack python3 tmux; do
+	command -v $t >/dev/null 2>&1 || { echo "bench/imbalance.sh: SKIP: $t not installed"; exit 0; }
+done
+NS=ktib$$
+NS2=ktic$$
+SESS=ktib$$
+TMP=$(mktemp -d)
+cleanup() {
+	tmux kill-session -t "$SESS" 2>/dev/null
+	ip netns del $NS 2>/dev/null
+	ip netns del $NS2 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+ip netns add $NS || exit 1
+ip netns add $NS2 || exit 1
+t0=$(date +%s.%N)
+ip netns exec $NS python3 bench/ctinject.py "$N" 100 10 > "$TMP/objects.json" || exit 1
+t1=$(date +%s.%N)
+have=$(ip netns exec $NS conntrack -C)
+echo "table: $have entries in $NS (injected in $(python3 -c "print('%.1f' % ($t1 - $t0))") s), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+cat > "$TMP/bench.py" <<'PY'
+import json, os, subprocess, sys, time
+ns, ktrace, objs, tmp = sys.argv[1:5]
+runs = 5
+ct, kt, ktc, kta, once, rss = [], [], [], [], [], []
+for _ in range(runs):
+    t = time.monotonic()
+    subprocess.run(["ip", "netns", "exec", ns, "conntrack", "-L", "-o", "extended"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    ct.append(time.monotonic() - t)
+    t = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "ip", "netns", "exec", ns, ktrace, "imbalance", "--once",
+                        "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
+    once.append(time.monotonic() - t)
+    rss.append(int(p.stderr.strip().splitlines()[-1]) / 1024.0)
+    j = json.loads(p.stdout)
+    c, a = j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
+    ktc.append(c); kta.append(a); kt.append(c + a)
+    seen = j["entriesSeen"]
+med = lambda v: sorted(v)[len(v) // 2]
+rec = os.path.join(tmp, "ct.rec")
+subprocess.run(["ip", "netns", "exec", ns, "env", "KTRACE_CT_RECORD=" + rec, ktrace, "imbalance", "--once", "-o", "json",
+                "-i", "0.1", "--objects", objs], stdout=subprocess.DEVNULL, check=True)
+rp = []
+for _ in range(runs):
+    p = subprocess.run(["env", "KTRACE_CT_FILE=" + rec, ktrace, "imbalance", "--once", "-o", "json", "-i", "0.1",
+                        "--objects", objs], capture_output=True, text=True, check=True)
+    rp.append(json.loads(p.stdout)["timing"]["collectMs"] / 1000.0)
+ratio = med(kt) / med(ct)
+print("conntrack -L -o extended > /dev/null      %7.3f s  (median of %d)" % (med(ct), runs))
+print("ktrace refresh (dump+join+aggregate)      %7.3f s  = collect %.3f + analyze %.3f; %d entries  -> %.2fx  %s (target < 0.5x)"
+      % (med(kt), med(ktc), med(kta), seen, ratio, "PASS" if ratio < 0.5 else "FAIL"))
+print("  of which parse+aggregate in user space  %7.3f s  (replay of the recorded %.1f MB dump)"
+      % (med(rp), os.path.getsize(rec) / 1e6))
+print("ktrace imbalance --once (whole process)   %7.3f s  (2 samples 0.1 s apart + objects + JSON), peak RSS %.1f MB"
+      % (med(once), max(rss)))
+PY
+python3 "$TMP/bench.py" $NS "$KTRACE" "$TMP/objects.json" "$TMP" || echo "bench: refresh comparison failed"
+
+# ---- dashboard CPU on 10,000 flows --------------------------------------
+ip netns exec $NS2 python3 bench/ctinject.py 10000 20 5 > "$TMP/objects2.json" || exit 1
+tmux new-session -d -s "$SESS" -x 200 -y 50 \
+	"ip netns exec $NS2 sh -c 'echo \$\$ > $TMP/pid; exec $KTRACE imbalance -i 1 --objects $TMP/objects2.json'" || exit 1
+for _ in $(seq 1 50); do [ -s "$TMP/pid" ] && break; sleep 0.1; done
+pid=$(cat "$TMP/pid" 2>/dev/null)
+sleep 2   # warm-up: objects load, first samples
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
+	a=$(ticks "$pid"); ta=$(date +%s.%N)
+	sleep 10
+	b=$(ticks "$pid"); tb=$(date +%s.%N)
+	hz=$(getconf CLK_TCK)
+	tmux capture-pane -p -t "$SESS" > "$TMP/screen"
+	python3 - "$a" "$b" "$ta" "$tb" "$hz" "$TMP/screen" <<'PY'
+import sys
+a, b, ta, tb, hz = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+pct = (b - a) / hz / (tb - ta) * 100
+rows = sum(1 for l in open(sys.argv[6]) if "bench/svc-" in l)
+print("dashboard -i 1, 10000 flows, %d Services  %5.2f%% of one core over %.1f s (%d ticks)  %s (target < 5%%); %d rows on screen"
+      % (20, pct, tb - ta, b - a, "PASS" if pct < 5 else "FAIL", rows))
+PY
+	tmux send-keys -t "$SESS" q
+else
+	echo "dashboard: could not start (see tmux)"
+fi

@@ -1,0 +1,94 @@
+#!/bin/sh
+# `ktrace lint` on bad input: malformed YAML (exit 5 with file:line:col,
+# other files still checked), tabs, unknown kinds/apiVersions (ignored),
+# binary garbage, a 100 MB file and deeply nested / billion-laughs
+# documents generated at test time: clear errors, bounded time, no crash.
+. "$(dirname "$0")/../lib.sh"
+cd "$TOP" || exit 1
+F=tests/fixtures/manifests
+W=$(mktemp -d /tmp/kt_lintbad.XXXXXX); trap 'rm -rf "$W"' EXIT
+
+out=$("$KTRACE" lint $F/bad/invalid.yaml 2>&1); rc=$?
+[ $rc = 5 ] && pass "invalid YAML exits 5" || fail "invalid YAML exits 5" "exit $rc"
+case "$out" in *"ktrace: lint: $F/bad/invalid.yaml:7:8: did not find expected ',' or '}' while parsing a flow mapping"*) pass "invalid YAML: file:line:col and libyaml's reason";;
+*) fail "invalid YAML message" "$out";; esac
+"$KTRACE" lint -o json $F/bad $F/rules/kt201-bad.yaml 2>"$W/err" > "$W/mixed.json"; rc=$?
+[ $rc = 5 ] && pass "bad + good files: exit 5" || fail "bad + good files: exit 5" "exit $rc"
+python3 - "$W/mixed.json" <<'PY' && pass "bad + good files: the good file is still checked, errors listed in JSON" || fail "mixed json" "$(head -c 500 "$W/mixed.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [f["id"] for f in d["findings"]] == ["KT201"], d["findings"]
+errs = sorted((e["file"].split("/")[-1], e["line"], e["col"]) for e in d["errors"])
+assert errs == [("invalid.yaml", 7, 8), ("tabs.yaml", 4, 1)], errs
+assert d["summary"]["failed"] is True
+PY
+"$KTRACE" lint -o sarif $F/bad 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin); inv = d["runs"][0]["invocations"][0]
+assert inv["executionSuccessful"] is False and len(inv["toolExecutionNotifications"]) == 2
+' && pass "SARIF lists parse errors as toolExecutionNotifications" || fail "SARIF parse errors" ""
+"$KTRACE" lint -o junit $F/bad 2>/dev/null | python3 -c '
+import sys, xml.etree.ElementTree as ET
+r = ET.fromstring(sys.stdin.read()); assert r.get("errors") == "2" and len(r.findall(".//error")) == 2
+' && pass "JUnit lists parse errors as <error>" || fail "JUnit parse errors" ""
+out=$("$KTRACE" lint $F/bad/unknown-api.yaml 2>&1); rc=$?
+[ $rc = 0 ] && case "$out" in *"no findings"*"0 objects"*|*"no findings"*"2 objects"*) true;; *) false;; esac \
+	&& pass "unknown kinds and apiVersions are ignored (exit 0)" || fail "unknown kinds" "exit $rc: $out"
+expect_rc "missing path: exit 5" 5 "$KTRACE" lint $F/does-not-exist.yaml
+: > "$W/empty.yaml"
+expect_rc "empty file: exit 0" 0 "$KTRACE" lint "$W/empty.yaml"
+
+# binary garbage (deterministic pseudo-random bytes)
+python3 -c 'import random,sys; r=random.Random(5); sys.stdout.buffer.write(bytes(r.randrange(256) for _ in range(1<<20)))' > "$W/garbage.yaml"
+"$KTRACE" lint "$W/garbage.yaml" >/dev/null 2>"$W/err"; rc=$?
+[ $rc = 5 ] && grep -q "garbage.yaml:[0-9]*:[0-9]*: " "$W/err" && pass "binary garbage: exit 5 with a position" || fail "binary garbage" "exit $rc: $(head -c 300 "$W/err")"
+head -c 100000 /dev/zero > "$W/zeros.json"
+expect_rc "NUL bytes: exit 5" 5 "$KTRACE" lint "$W/zeros.json"
+
+# deep nesting: flow and block, far beyond the cap
+python3 -c 'print("a: " + "[" * 500000 + "]" * 500000)' > "$W/deep.yaml"
+"$KTRACE" lint "$W/deep.yaml" >/dev/null 2>"$W/err"; rc=$?
+[ $rc = 5 ] && grep -q "nesting deeper than 128 levels" "$W/err" && pass "500000 nested sequences: exit 5, no stack overflow" || fail "deep nesting" "exit $rc: $(head -c 300 "$W/err")"
+python3 -c '
+for i in range(3000): print(" " * i + "k:")' > "$W/deepblock.yaml"
+"$KTRACE" lint "$W/deepblock.yaml" >/dev/null 2>&1; rc=$?
+[ $rc = 5 ] && pass "3000 nested block mappings: exit 5" || fail "deep block nesting" "exit $rc"
+
+# billion laughs
+python3 - "$W/lol.yaml" <<'PY'
+import sys
+lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "data:", '  a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+for i in range(1, 10):
+    lines.append("  a%d: &a%d [%s]" % (i, i, ",".join(["*a%d" % (i - 1)] * 9)))
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+start=$(date +%s)
+"$KTRACE" lint "$W/lol.yaml" >/dev/null 2>"$W/err"; rc=$?
+[ $rc = 5 ] && grep -q "alias expansion limit" "$W/err" && [ $(( $(date +%s) - start )) -lt 10 ] \
+	&& pass "billion laughs: exit 5 quickly" || fail "billion laughs" "exit $rc: $(head -c 300 "$W/err")"
+
+# 100 MB of manifests: streamed per document, bounded memory and time
+python3 - "$W/big.yaml" <<'PY'
+import sys
+doc = open("tests/fixtures/manifests/rules/kt201-bad.yaml").read()
+out = open(sys.argv[1], "w"); size = 0; i = 0
+while size < 100 * 1024 * 1024:
+    d = doc.replace("kt201", "app-%d" % i); out.write(d + "---\n"); size += len(d) + 4; i += 1
+PY
+start=$(date +%s)
+if [ -x /usr/bin/time ]; then TIMER="/usr/bin/time -f %M -o $W/mem"; else TIMER=""; fi
+$TIMER "$KTRACE" lint --fail-on never -o json "$W/big.yaml" 2>"$W/err" > "$W/big.json"; rc=$?
+secs=$(( $(date +%s) - start ))
+out=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["summary"]["objects"], d["summary"]["warning"])' "$W/big.json" 2>&1)
+case "$out" in [0-9][0-9][0-9][0-9][0-9][0-9]" "[0-9]*) pass "100 MB file: every object checked (objects, warnings: $out) in ${secs}s";;
+*) fail "100 MB file" "rc $rc: $out $(head -c 200 "$W/err")";; esac
+if [ -s "$W/mem" ]; then
+	kb=$(tail -1 "$W/mem")
+	[ "$kb" -lt 1500000 ] && pass "100 MB file: peak memory ${kb} KB (under 1.5 GB)" || fail "100 MB memory" "${kb} KB"
+else
+	skip "100 MB file: peak memory" "/usr/bin/time not installed"
+fi
+# a 100 MB single scalar document is just a string
+python3 -c 'import sys; sys.stdout.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n  blob: " + "x" * (100*1024*1024) + "\n")' > "$W/big.yaml"
+expect_rc "100 MB single scalar: exit 0" 0 "$KTRACE" lint "$W/big.yaml"
+exit 0
