@@ -44,7 +44,7 @@ struct be {
 	const struct kt_endpoint *ep;
 	/* accumulated */
 	uint32_t est, total, newc;
-	uint64_t bin, bout, dbytes;
+	uint64_t bin, bout, dbytes, din, dout;
 	bool have_new, have_bytes_rate;
 	unsigned flags;
 };
@@ -513,6 +513,8 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 		x->bytes_out = b->bout;
 		x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
 		x->bytes_per_s = dt > 0 ? b->dbytes / dt : -1;
+		x->bytes_in_per_s = dt > 0 ? b->din / dt : -1;
+		x->bytes_out_per_s = dt > 0 ? b->dout / dt : -1;
 		x->share = out->connections ? (double)b->est / out->connections : 0;
 		x->byte_share = bytes ? (double)(b->bin + b->bout) / bytes : 0;
 		if (!b->known)
@@ -739,6 +741,9 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 				uint64_t now_b = x->bytes_orig + x->bytes_reply;
 				uint64_t was = px ? px->bytes_orig + px->bytes_reply : 0;
 				b->dbytes += now_b > was ? now_b - was : 0;
+				uint64_t wi = px ? px->bytes_orig : 0, wo = px ? px->bytes_reply : 0;
+				b->din += x->bytes_orig > wi ? x->bytes_orig - wi : 0;
+				b->dout += x->bytes_reply > wo ? x->bytes_reply - wo : 0;
 			} else {
 				b->newc += x->recent;
 			}

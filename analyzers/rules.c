@@ -100,13 +100,54 @@ static int32_t wl_replicas(const struct kt_workload *w, bool *set)
 	return w->replicas >= 0 ? w->replicas : 1;
 }
 
-static uint32_t find_hpa(const struct kt_snapshot *s, const struct kt_meta *m)
+/* HPAs sorted by (namespace, target name, target kind) for lookups. */
+struct hpa_ix {
+	const struct kt_snapshot *s;
+	uint32_t *v;
+	uint32_t n;
+};
+
+static int hpa_key_cmp(const char *ns, const char *name, const char *kind, const struct kt_hpa *h)
 {
-	for (uint32_t i = 0; i < s->n_hpas; i++) {
-		const struct kt_hpa *h = &s->hpas[i];
-		if (h->target_kind && h->target_name && m->kind && !strcmp(h->target_kind, m->kind) &&
-		    !strcmp(h->target_name, m->name ? m->name : "") && kt_ns_eq(h->meta.namespace, m->namespace))
-			return i;
+	int c = strcmp(ns_norm(ns), ns_norm(h->meta.namespace));
+	if (!c)
+		c = strcmp(name ? name : "", h->target_name ? h->target_name : "");
+	if (!c)
+		c = strcmp(kind ? kind : "", h->target_kind ? h->target_kind : "");
+	return c;
+}
+
+static int hpa_cmp_ix(const void *a, const void *b, void *ctx)
+{
+	const struct kt_snapshot *s = ctx;
+	const struct kt_hpa *x = &s->hpas[*(const uint32_t *)a];
+	const struct kt_hpa *y = &s->hpas[*(const uint32_t *)b];
+	return hpa_key_cmp(x->meta.namespace, x->target_name, x->target_kind, y);
+}
+
+static void hpa_index(struct hpa_ix *x, const struct kt_snapshot *s, struct kt_arena *a)
+{
+	x->s = s;
+	x->n = s->n_hpas;
+	x->v = KT_ANEW(a, uint32_t, s->n_hpas + 1);
+	for (uint32_t i = 0; i < s->n_hpas; i++)
+		x->v[i] = i;
+	if (x->n > 1)
+		qsort_r(x->v, x->n, sizeof(*x->v), hpa_cmp_ix, (void *)s);
+}
+
+static uint32_t find_hpa(const struct hpa_ix *x, const struct kt_meta *m)
+{
+	uint32_t lo = 0, hi = x->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = hpa_key_cmp(m->namespace, m->name, m->kind, &x->s->hpas[x->v[mid]]);
+		if (!c)
+			return x->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
 	return KT_NONE;
 }
@@ -134,6 +175,8 @@ static bool hook_object(const struct kt_meta *m)
 static void build_templates(struct kt_rctx *c)
 {
 	const struct kt_snapshot *s = c->s;
+	struct hpa_ix hx;
+	hpa_index(&hx, s, c->a);
 	c->t = KT_ANEW(c->a, struct kt_tmpl, s->n_workloads + s->n_pods + 1);
 	for (uint32_t i = 0; i < s->n_workloads; i++) {
 		const struct kt_workload *w = &s->workloads[i];
@@ -148,7 +191,7 @@ static void build_templates(struct kt_rctx *c)
 		t->replicas = wl_replicas(w, &t->replicas_set);
 		t->wl = i;
 		t->pod = KT_NONE;
-		t->hpa = find_hpa(s, &w->meta);
+		t->hpa = find_hpa(&hx, &w->meta);
 		if (t->hpa != KT_NONE && w->kind != KT_WL_DAEMONSET) {
 			int32_t mn = s->hpas[t->hpa].min_replicas;
 			t->replicas = mn > 0 ? mn : 1;

@@ -3,11 +3,13 @@
 `conntrack -I` does one process at a time), for the imbalance benchmark.
 Run inside a lab network namespace as root:
 
-    ip netns exec NS python3 bench/ctinject.py N [SERVICES] [BACKENDS] > objects.json
+    ip netns exec NS python3 bench/ctinject.py N [SERVICES] [BACKENDS] [NAT_SHARE] > objects.json
 
 Entry i: client 10.1.x.y:port -> VIP 10.96.(s/250).(s%250):80 of Service
 bench/svc-s, DNAT'ed to backend 10.244.s.b:8080 with a skewed choice of b
-(b=0 gets 3x its share), ESTABLISHED, timeout 1 h. Prints a kubectl List
+(b=0 gets 3x its share), ESTABLISHED, timeout 1 h. With NAT_SHARE < 1 only
+that share of the entries are Service flows; the rest are direct
+connections client -> backend (pod to pod, node traffic). Prints a kubectl List
 JSON with the Services and EndpointSlices on stdout (the --objects file).
 """
 import json
@@ -34,14 +36,17 @@ def tuple_(src, dst, sport, dport):
 
 
 def msg(seq, cli, cport, vip, be, nat=True):
-    body = struct.pack("=BBH", socket.AF_INET, 0, 0)
-    body += nest(1, tuple_(cli, vip, cport, 80))
     if nat:
         # as kube-proxy's DNAT does: the kernel NATs the reply tuple and sets IPS_DST_NAT
+        body = struct.pack("=BBH", socket.AF_INET, 0, 0)
+        body += nest(1, tuple_(cli, vip, cport, 80))
         body += nest(2, tuple_(vip, cli, 80, cport))
         body += nest(13, nla(1, socket.inet_aton(be)) + nla(2, socket.inet_aton(be)) +
                      nest(3, nla(1, struct.pack(">H", 8080)) + nla(2, struct.pack(">H", 8080))))
     else:
+        # not a Service flow: a direct connection (pod to pod, node traffic)
+        body = struct.pack("=BBH", socket.AF_INET, 0, 0)
+        body += nest(1, tuple_(cli, be, cport, 8080))
         body += nest(2, tuple_(be, cli, 8080, cport))
     body += nla(7, struct.pack(">I", 3600))          # CTA_TIMEOUT
     body += nla(3, struct.pack(">I", 0xe))           # CTA_STATUS SEEN_REPLY|ASSURED|CONFIRMED
@@ -54,6 +59,7 @@ def main():
     n = int(sys.argv[1])
     nsvc = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     nbe = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+    nat_pct = int(float(sys.argv[4]) * 100) if len(sys.argv) > 4 else 100
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     s.bind((0, 0))
@@ -73,7 +79,7 @@ def main():
         cport = 1024 + (i & 255) * 200 + (i >> 24)
         vip = "10.96.%d.%d" % (sv // 250, sv % 250 + 1)
         be = "10.244.%d.%d" % (sv % 250, b + 2)
-        batch.append(msg(i + 1, cli, cport, vip, be))
+        batch.append(msg(i + 1, cli, cport, vip, be, nat=(i % 100) < nat_pct))
         if len(batch) == 200 or i == n - 1:
             data = b"".join(batch)
             while True:

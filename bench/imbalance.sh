@@ -1,8 +1,12 @@
 #!/bin/sh
-# Imbalance benchmark (root): fills a lab network namespace's conntrack
-# table with N DNAT'ed TCP connections (default 100,000; every one a
-# Service flow, the worst case: nothing is filtered out in the kernel) over
-# 100 Services x 10 endpoints with bench/ctinject.py, then in the same run:
+# Imbalance benchmark (root). Fills a lab network namespace's conntrack table
+# with N TCP connections (default 100,000) over 100 Services x 10 endpoints
+# with bench/ctinject.py, in two shapes:
+#   node:  20% of the entries are Service flows (DNAT'ed by the kernel, as
+#          kube-proxy's rules do), 80% direct connections (pod to pod, node
+#          traffic) -- a node's table;
+#   worst: every entry is a Service flow (nothing can be skipped).
+# and times, in the same run, on the same table:
 #   1. `conntrack -L -o extended > /dev/null`   vs   one ktrace refresh
 #      (dump + join + aggregate: the second sample of `ktrace imbalance
 #      --once -o json`, its timing.collectMs + timing.analyzeMs).
@@ -10,7 +14,7 @@
 #   2. the parse/aggregate cost alone (a recorded dump replayed through
 #      KTRACE_CT_FILE) and the whole `--once` process (two samples 0.1 s
 #      apart, objects load, JSON) with its peak RSS.
-#   3. the dashboard at -i 1 on 10,000 flows in tmux: CPU time from
+#   3. the dashboard at -i 1 on 10,000 Service flows in tmux: CPU time from
 #      /proc/PID/stat over 10 s. Target: < 5% of one core.
 # Usage: sh bench/imbalance.sh [ENTRIES]     (KTRACE=path to the binary)
 cd "$(dirname "$0")/.." || exit 1
@@ -32,14 +36,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-ip netns add $NS || exit 1
-ip netns add $NS2 || exit 1
-t0=$(date +%s.%N)
-ip netns exec $NS python3 bench/ctinject.py "$N" 100 10 > "$TMP/objects.json" || exit 1
-t1=$(date +%s.%N)
-have=$(ip netns exec $NS conntrack -C)
-echo "table: $have entries in $NS (injected in $(python3 -c "print('%.1f' % ($t1 - $t0))") s), $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-
 cat > "$TMP/bench.py" <<'PY'
 import json, os, subprocess, sys, time
 ns, ktrace, objs, tmp = sys.argv[1:5]
@@ -70,16 +66,29 @@ for _ in range(runs):
     rp.append(json.loads(p.stdout)["timing"]["collectMs"] / 1000.0)
 ratio = med(kt) / med(ct)
 print("conntrack -L -o extended > /dev/null      %7.3f s  (median of %d)" % (med(ct), runs))
-print("ktrace refresh (dump+join+aggregate)      %7.3f s  = collect %.3f + analyze %.3f; %d entries  -> %.2fx  %s (target < 0.5x)"
+print("ktrace refresh (dump+join+aggregate)      %7.3f s  = collect %.3f + analyze %.3f; %d Service entries  -> %.2fx  %s (target < 0.5x)"
       % (med(kt), med(ktc), med(kta), seen, ratio, "PASS" if ratio < 0.5 else "FAIL"))
 print("  of which parse+aggregate in user space  %7.3f s  (replay of the recorded %.1f MB dump)"
       % (med(rp), os.path.getsize(rec) / 1e6))
 print("ktrace imbalance --once (whole process)   %7.3f s  (2 samples 0.1 s apart + objects + JSON), peak RSS %.1f MB"
       % (med(once), max(rss)))
 PY
-python3 "$TMP/bench.py" $NS "$KTRACE" "$TMP/objects.json" "$TMP" || echo "bench: refresh comparison failed"
+for shape in node worst; do
+	share=0.2; [ $shape = worst ] && share=1
+	ip netns add $NS || exit 1
+	t0=$(date +%s.%N)
+	ip netns exec $NS python3 bench/ctinject.py "$N" 100 10 $share > "$TMP/objects.json" || exit 1
+	t1=$(date +%s.%N)
+	have=$(ip netns exec $NS conntrack -C)
+	echo "-- $shape table: $have entries, $(python3 -c "print(int($share * 100))")% Service flows (injected in $(python3 -c "print('%.1f' % ($t1 - $t0))") s); $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	python3 "$TMP/bench.py" $NS "$KTRACE" "$TMP/objects.json" "$TMP" || echo "bench: refresh comparison failed"
+	ip netns del $NS
+	sleep 1   # the shared conntrack table drops the namespace's entries
+done
 
 # ---- dashboard CPU on 10,000 flows --------------------------------------
+echo "-- dashboard"
+ip netns add $NS2 || exit 1
 ip netns exec $NS2 python3 bench/ctinject.py 10000 20 5 > "$TMP/objects2.json" || exit 1
 tmux new-session -d -s "$SESS" -x 200 -y 50 \
 	"ip netns exec $NS2 sh -c 'echo \$\$ > $TMP/pid; exec $KTRACE imbalance -i 1 --objects $TMP/objects2.json'" || exit 1

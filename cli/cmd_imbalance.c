@@ -24,10 +24,6 @@
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 
-/* kt_dp_collect comes from the dataplane collectors; tolerate a build
- * without them (then frontends come from the API objects only). */
-#pragma weak kt_dp_collect
-
 static const struct kt_option opts[] = {
 	{"interval", 'i', KT_OPT_NUM, "SECS", NULL, "refresh interval (default 2; --once: the gap between its two samples, default 1)"},
 	{"once", 0, KT_OPT_FLAG, NULL, NULL, "print one sample (text or -o json) and exit; implied without a TTY"},
@@ -40,6 +36,7 @@ static const struct kt_option opts[] = {
 	{"objects", 0, KT_OPT_STR, "FILE", "file", "take Services/EndpointSlices/Pods from this bundle or kubectl List JSON, flows live"},
 	{"sockets", 0, KT_OPT_FLAG, NULL, NULL, "also count TCP sockets on this node (inet_diag) for Services no NAT state covers"},
 	{"all", 0, KT_OPT_FLAG, NULL, NULL, "list Services without flows too"},
+	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)"},
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
 	{0},
 };
@@ -57,6 +54,9 @@ struct feed_ctx {
 	bool live;
 	uint32_t sample_ix;               /* bundle: which stored sample */
 	double collect_ms, analyze_ms;    /* the last refresh */
+	const char *sns, *sname;          /* SERVICE argument */
+	int reload_s;                     /* live: reload objects + dataplane this often; 0 never */
+	time_t loaded_at;
 	struct kt_findings findings;
 };
 
@@ -64,6 +64,31 @@ static bool node_readable(void)
 {
 	const char *replay = getenv("KTRACE_CT_FILE");
 	return geteuid() == 0 || (replay && *replay);
+}
+
+#define KT_IMB_RELOAD_S 30
+
+static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d);
+static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn);
+
+/* Live dashboard: Services, EndpointSlices, Pods and the node dataplane
+ * change (scale-ups are what starves new endpoints): reload them every
+ * KT_IMB_RELOAD_S seconds. On failure the previous objects stay. */
+static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
+{
+	if (!f->live || !f->reload_s || time(NULL) - f->loaded_at < f->reload_s)
+		return NULL;
+	f->loaded_at = time(NULL);
+	struct kt_snapshot *n = NULL;
+	struct kt_diag d;
+	memset(&d, 0, sizeof(d));
+	bool gap = false;
+	if (load_objects(f->c, &n, &gap, &d) < 0 || !n)
+		return NULL;
+	node_state(f, n, false);
+	struct kt_snapshot *old = f->objs;
+	f->objs = n;
+	return old;
 }
 
 static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned errlen)
@@ -89,6 +114,7 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 			return f->res;
 		cur = f->sample_ix < f->objs->n_flows ? &f->objs->flows[f->sample_ix] : NULL;
 	}
+	struct kt_snapshot *old_objs = maybe_reload(f);
 	kt_findings_release(&f->findings);
 	memset(&f->findings, 0, sizeof(f->findings));
 	if (f->ra)
@@ -101,6 +127,7 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	f->analyze_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	f->collect_ms = f->live && cur ? cur->elapsed_us / 1e3 : 0;
+	kt_snapshot_free(old_objs);   /* the new result no longer points into it */
 	return f->res;
 }
 
@@ -203,6 +230,8 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 			kt_jw_kuint(w, "bytesIn", b->bytes_in);
 			kt_jw_kuint(w, "bytesOut", b->bytes_out);
 			json_num_or_null(w, "bytesPerSecond", b->bytes_per_s);
+			json_num_or_null(w, "bytesInPerSecond", b->bytes_in_per_s);
+			json_num_or_null(w, "bytesOutPerSecond", b->bytes_out_per_s);
 			kt_jw_kdouble(w, "share", round(b->share * 10000) / 10000);
 			kt_jw_kdouble(w, "byteShare", round(b->byte_share * 10000) / 10000);
 			kt_jw_kdouble(w, "fairShare", round(b->fair_share * 10000) / 10000);
@@ -388,6 +417,35 @@ static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_ga
 	return rc;
 }
 
+/* This node's dataplane into objs (frontends -> backends), whether the
+ * kernel may filter conntrack for DNAT'ed entries, and the socket ports. */
+static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn)
+{
+	struct kt_diag dd;
+	memset(&dd, 0, sizeof(dd));
+	if (f->sname) {
+		f->no.want_svc_filter = true;
+		f->no.svc_namespace = f->sns;
+		f->no.svc_name = f->sname;
+	}
+	if (kt_dp_collect(objs, &f->no, &dd) < 0 && warn)
+		kt_cli_warn(f->c, "node dataplane: %s (using the API's Services and EndpointSlices)", dd.msg);
+	kt_snapshot_finish(objs);
+	/* IPVS-made conntrack entries may lack IPS_DST_NAT: no kernel filter */
+	bool ipvs = objs->proxy.mode && !strcmp(objs->proxy.mode, "ipvs");
+	for (uint32_t i = 0; i < objs->n_dp; i++)
+		if (objs->dp[i].modes & (1u << KT_DP_IPVS))
+			ipvs = true;
+	f->fo.all_entries = ipvs;
+	if (f->fo.sockets) {
+		struct kt_snapshot *keep = f->objs;
+		f->objs = objs;
+		f->fo.n_ports = 0;
+		socket_ports(f, f->sns, f->sname);
+		f->objs = keep;
+	}
+}
+
 static int run(struct kt_cli *c)
 {
 	struct kt_diag d;
@@ -396,7 +454,7 @@ static int run(struct kt_cli *c)
 	memset(&f, 0, sizeof(f));
 	f.c = c;
 	int rc = 0;
-	bool once = kt_opt_flag(c, "once") || !isatty(1) || c->out == KT_OUT_JSON;
+	bool once = kt_opt_flag(c, "once") || !isatty(0) || !isatty(1) || c->out == KT_OUT_JSON;
 	double interval = kt_opt_num(c, "interval", once ? 1.0 : 2.0);
 	if (!(interval >= 0.1 && interval <= 3600))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds between 0.1 and 3600", "invalid --interval");
@@ -417,15 +475,22 @@ static int run(struct kt_cli *c)
 	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &sns, &sname, &d) < 0)
 		return kt_cli_fail(c, &d);
 
+	f.sns = sns;
+	f.sname = sname;
 	bool api_gap = false;
 	rc = load_objects(c, &f.objs, &api_gap, &d);
 	if (rc < 0)
 		return kt_cli_fail(c, &d);
+	f.loaded_at = time(NULL);
 	f.live = !c->from;
 	f.no.node_name = kt_opt_str(c, "node");
 	f.no.bpffs = kt_opt_str(c, "bpffs");
 	f.no.no_metrics = true;
 	f.fo.sockets = kt_opt_flag(c, "sockets");
+	long reload = kt_opt_int(c, "reload", KT_IMB_RELOAD_S);
+	if (reload < 0 || reload > 86400)
+		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --reload");
+	f.reload_s = once ? 0 : (int)reload;
 	if (f.live) {
 		if (!node_readable()) {
 			rc = kt_cli_error(c, KT_EXIT_CLUSTER,
@@ -433,24 +498,7 @@ static int run(struct kt_cli *c)
 					  "cannot read this node's conntrack table: not root");
 			goto out;
 		}
-		if (kt_dp_collect) {
-			struct kt_diag dd;
-			memset(&dd, 0, sizeof(dd));
-			if (sname) {
-				f.no.want_svc_filter = true;
-				f.no.svc_namespace = sns;
-				f.no.svc_name = sname;
-			}
-			if (kt_dp_collect(f.objs, &f.no, &dd) < 0)
-				kt_cli_warn(c, "node dataplane: %s (using the API's Services and EndpointSlices)", dd.msg);
-			kt_snapshot_finish(f.objs);
-		}
-		/* IPVS-made conntrack entries may lack IPS_DST_NAT: no kernel filter */
-		bool ipvs = f.objs->proxy.mode && !strcmp(f.objs->proxy.mode, "ipvs");
-		for (uint32_t i = 0; i < f.objs->n_dp; i++)
-			if (f.objs->dp[i].modes & (1u << KT_DP_IPVS))
-				ipvs = true;
-		f.fo.all_entries = ipvs;
+		node_state(&f, f.objs, true);
 	} else if (f.no.node_name) {
 		f.io.node = f.no.node_name;
 		uint32_t i;
@@ -466,8 +514,6 @@ static int run(struct kt_cli *c)
 	} else if (!f.objs->n_flows) {
 		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect --node')");
 	}
-	if (f.fo.sockets)
-		socket_ports(&f, sns, sname);
 	if (sname) {
 		if (f.objs->n_services && kt_find_service(f.objs, sns, sname) == KT_NONE) {
 			const char **cands = calloc(f.objs->n_services, sizeof(*cands));

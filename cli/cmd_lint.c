@@ -7,6 +7,7 @@
  * --fail-on, else 0.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,12 +65,13 @@ static int run(struct kt_cli *c)
 	struct kt_snapshot *snap = kt_snapshot_new();
 	snap->source = kt_intern(snap->arena, "manifests");
 	struct kt_manifest_result mr = {0};
-	unsigned stdin_seen = 0;
-	for (int i = 0; i < c->argc; i++) {
-		if (!strcmp(c->argv[i], "-") && stdin_seen++)
-			continue;
-		kt_manifest_load(snap, c->argv[i], NULL, &mr);
-	}
+	/* parse in this thread; KTRACE_LINT_THREADS=2 runs the parser in a
+	 * second thread (faster on idle multi-core machines only) */
+	struct kt_manifest_opts mo = {.helm_source = true, .threads = 1};
+	const char *th = getenv("KTRACE_LINT_THREADS");
+	if (th && atoi(th) > 1)
+		mo.threads = 2;
+	kt_manifest_load_paths(snap, (const char *const *)c->argv, (unsigned)c->argc, &mo, &mr);
 	kt_snapshot_finish(snap);
 	for (uint32_t i = 0; i < mr.n_errors; i++) {
 		const struct kt_manifest_error *e = &mr.errors[i];

@@ -69,11 +69,12 @@ static int feed_rule(const struct kt_nft_rule *r, void *ctx)
  * netlink socket each) share the chain list. Decoding runs in parallel;
  * feeding the normaliser is serialised per chain, which keeps rule order. */
 #define MAX_THREADS 4
+#define WORK_BATCH 32
 
 struct worker {
 	pthread_t tid;
 	struct names *ns;
-	uint32_t first, step;
+	uint32_t *next;          /* shared work index: chains are taken in batches */
 	uint8_t family;
 	struct kt_kp *kp;
 	pthread_mutex_t *lock;
@@ -97,6 +98,8 @@ static int collect_rule(const struct kt_nft_rule *r, void *ctx)
 	return 0;
 }
 
+static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i);
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -107,30 +110,42 @@ static void *work(void *arg)
 		w->rc = -1;
 		return NULL;
 	}
-	for (uint32_t i = w->first; i < w->ns->n; i += w->step) {
-		const char *ch = w->ns->v[i];
-		if (strcmp(ch, "KUBE-MARK-MASQ") == 0 || strstr(ch, "CANARY"))
-			continue;
-		w->n = 0;
-		int rc = kt_nft_rules(nl, w->family, "nat", ch, collect_rule, w, err, sizeof(err));
-		if (rc < 0 && rc != -ENOENT && !w->rc) {
-			w->rc = rc;
-			snprintf(w->err, sizeof(w->err), "%s", err);
-			snprintf(w->failed_chain, sizeof(w->failed_chain), "%s", ch);
-		}
-		pthread_mutex_lock(w->lock);
-		for (uint32_t k = 0; k < w->n; k++) {
-			struct kt_nft_rule *x = &w->buf[k];
-			if (x->ipt.comment)
-				x->ipt.comment = x->comment;
-			if (x->ipt.target)
-				x->ipt.target = x->target;
-			kt_kp_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
-		}
-		pthread_mutex_unlock(w->lock);
+	for (;;) {
+		/* dynamic sharing: a thread that gets less CPU simply takes fewer chains */
+		uint32_t start = __atomic_fetch_add(w->next, WORK_BATCH, __ATOMIC_RELAXED);
+		if (start >= w->ns->n)
+			break;
+		uint32_t end = start + WORK_BATCH < w->ns->n ? start + WORK_BATCH : w->ns->n;
+		for (uint32_t i = start; i < end; i++)
+			dump_chain(w, nl, i);
 	}
 	kt_nl_close(nl);
 	return NULL;
+}
+
+static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i)
+{
+	char err[512];
+	const char *ch = w->ns->v[i];
+	if (strcmp(ch, "KUBE-MARK-MASQ") == 0 || strstr(ch, "CANARY"))
+		return;
+	w->n = 0;
+	int rc = kt_nft_rules(nl, w->family, "nat", ch, collect_rule, w, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT && !w->rc) {
+		w->rc = rc;
+		snprintf(w->err, sizeof(w->err), "%s", err);
+		snprintf(w->failed_chain, sizeof(w->failed_chain), "%s", ch);
+	}
+	pthread_mutex_lock(w->lock);
+	for (uint32_t k = 0; k < w->n; k++) {
+		struct kt_nft_rule *x = &w->buf[k];
+		if (x->ipt.comment)
+			x->ipt.comment = x->comment;
+		if (x->ipt.target)
+			x->ipt.target = x->target;
+		kt_kp_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
+	}
+	pthread_mutex_unlock(w->lock);
 }
 
 static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_node *n,
@@ -164,9 +179,10 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint32_t nt = ns.n < 512 ? 1 : (uint32_t)(cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus);
 	struct worker w[MAX_THREADS];
+	uint32_t next = 0;
 	memset(w, 0, sizeof(w));
 	for (uint32_t t = 0; t < nt; t++) {
-		w[t] = (struct worker){.ns = &ns, .first = t, .step = nt, .family = family, .kp = kp, .lock = &lock};
+		w[t] = (struct worker){.ns = &ns, .next = &next, .family = family, .kp = kp, .lock = &lock};
 		if (t > 0 && pthread_create(&w[t].tid, NULL, work, &w[t]) != 0) {
 			/* fall back: this thread takes the shard */
 			w[t].tid = 0;

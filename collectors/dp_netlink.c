@@ -1,14 +1,19 @@
 /*
  * The one netlink dump loop of the dataplane collectors (nf_tables via
  * libnftnl-built requests, IPVS generic netlink). Read-only: callers only
- * send dump/get requests. Discipline as in iproute2: the receive buffer is
- * sized with a MSG_PEEK|MSG_TRUNC probe, EINTR is retried, replies are
- * matched on sequence number and port id, NLMSG_ERROR carries extack text
- * into the error string, and a dump interrupted by NLM_F_DUMP_INTR is
- * restarted (after the caller's reset) at most three times.
+ * send dump/get requests. Discipline as in iproute2: the receive buffers
+ * are sized with a MSG_PEEK|MSG_TRUNC probe (once per socket; afterwards a
+ * datagram flagged MSG_TRUNC grows the buffers and restarts the dump),
+ * EINTR is retried, replies are matched on sequence number and port id,
+ * NLMSG_ERROR carries extack text into the error string, and a dump
+ * interrupted by NLM_F_DUMP_INTR is restarted (after the caller's reset)
+ * at most three times.
+ * Per-chain dumps are syscall-bound: the kernel queues a dump's NLMSG_DONE
+ * while the data is being read, so recvmmsg() takes both in one call.
  * Must not: keep replies beyond the callback, print.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +37,28 @@
 #define NLM_F_CAPPED 0x100
 #endif
 
+#define NL_BATCH 4
+
 struct kt_nl {
 	bool sized;
 	int fd;
 	uint32_t portid;
 	uint32_t seq;
-	char *buf;
+	char *buf[NL_BATCH];
 	size_t cap;
 };
+
+static void grow(struct kt_nl *nl, size_t need)
+{
+	size_t nc = need + 4096;
+	for (int i = 0; i < NL_BATCH; i++) {
+		char *nb = realloc(nl->buf[i], nc);
+		if (!nb)
+			abort();
+		nl->buf[i] = nb;
+	}
+	nl->cap = nc;
+}
 
 struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen)
 {
@@ -65,21 +84,8 @@ struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen)
 	nl->fd = fd;
 	nl->portid = sa.nl_pid;
 	nl->seq = (uint32_t)getpid() << 8;
-	nl->cap = 64 * 1024;
-	nl->buf = malloc(nl->cap);
-	if (!nl->buf)
-		abort();
+	grow(nl, 32768 - 4096);
 	return nl;
-}
-
-static void grow(struct kt_nl *nl, size_t need)
-{
-	size_t nc = need + 4096;
-	char *nb = realloc(nl->buf, nc);
-	if (!nb)
-		abort();
-	nl->buf = nb;
-	nl->cap = nc;
 }
 
 void kt_nl_close(struct kt_nl *nl)
@@ -87,7 +93,8 @@ void kt_nl_close(struct kt_nl *nl)
 	if (!nl)
 		return;
 	close(nl->fd);
-	free(nl->buf);
+	for (int i = 0; i < NL_BATCH; i++)
+		free(nl->buf[i]);
 	free(nl);
 }
 
@@ -116,6 +123,53 @@ static void extack(const struct nlmsghdr *h, char *err, size_t errlen, int code)
 	}
 }
 
+struct dstate {
+	uint32_t seq;
+	bool request_is_dump;
+	bool done, intr, regrow;
+	int rc;                  /* callback abort */
+	int err;                 /* NLMSG_ERROR code (negative) */
+};
+
+/* One datagram: messages of our request go to cb until DONE or an error. */
+static void process(struct kt_nl *nl, struct dstate *st, char *buf, size_t len, int (*cb)(const void *, void *),
+		    void *ctx, char *err, size_t errlen)
+{
+	size_t left = len;
+	for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+		if (h->nlmsg_seq != st->seq || (h->nlmsg_pid && h->nlmsg_pid != nl->portid))
+			continue; /* stale reply of an earlier request */
+		if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+			st->intr = true;
+		if (h->nlmsg_type == NLMSG_DONE) {
+			st->done = true;
+			return;
+		}
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			st->done = true;
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+				snprintf(err, errlen, "truncated netlink error");
+				st->err = -EPROTO;
+				return;
+			}
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+			if (e->error) {
+				extack(h, err, errlen, -e->error);
+				st->err = e->error;
+			}
+			return;
+		}
+		if (st->regrow)
+			continue; /* draining a dump that will be restarted */
+		if (st->rc == 0 && cb(h, ctx) < 0)
+			st->rc = -ECANCELED;
+		if (!(h->nlmsg_flags & NLM_F_MULTI) && !st->request_is_dump) {
+			st->done = true;
+			return;
+		}
+	}
+}
+
 int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx),
 	       void (*reset)(void *ctx), void *ctx, char *err, size_t errlen)
 {
@@ -133,17 +187,12 @@ int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nl
 			snprintf(err, errlen, "netlink send: %s", strerror(errno));
 			return -errno;
 		}
-		bool done = false, intr = false;
-		int rc = 0;
-		bool regrow = false;
-		while (!done) {
-			ssize_t n;
+		struct dstate st = {.seq = rq->nlmsg_seq, .request_is_dump = rq->nlmsg_flags & NLM_F_DUMP};
+		while (!st.done) {
 			if (!nl->sized) {
-				/* size the buffer once per socket with a peek; afterwards
-				 * MSG_TRUNC reports any datagram that did not fit, and the
-				 * dump is restarted with a buffer that does */
+				ssize_t n;
 				do
-					n = recv(nl->fd, nl->buf, nl->cap, MSG_PEEK | MSG_TRUNC);
+					n = recv(nl->fd, nl->buf[0], nl->cap, MSG_PEEK | MSG_TRUNC);
 				while (n < 0 && errno == EINTR);
 				if (n < 0) {
 					snprintf(err, errlen, "netlink recv: %s", strerror(errno));
@@ -153,73 +202,57 @@ int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nl
 					grow(nl, (size_t)n);
 				nl->sized = true;
 			}
+			struct mmsghdr mm[NL_BATCH];
+			struct iovec iov[NL_BATCH];
+			memset(mm, 0, sizeof(mm));
+			for (int i = 0; i < NL_BATCH; i++) {
+				iov[i].iov_base = nl->buf[i];
+				iov[i].iov_len = nl->cap;
+				mm[i].msg_hdr.msg_iov = &iov[i];
+				mm[i].msg_hdr.msg_iovlen = 1;
+			}
+			if (st.regrow) {
+				/* the truncated datagram may have carried DONE: never wait forever */
+				struct pollfd pf = {.fd = nl->fd, .events = POLLIN};
+				if (poll(&pf, 1, 500) <= 0)
+					break;
+			}
+			int got;
 			do
-				n = recv(nl->fd, nl->buf, nl->cap, MSG_TRUNC);
-			while (n < 0 && errno == EINTR);
-			if (n < 0) {
+				got = recvmmsg(nl->fd, mm, NL_BATCH, MSG_WAITFORONE, NULL);
+			while (got < 0 && errno == EINTR);
+			if (got < 0) {
 				snprintf(err, errlen, "netlink recv: %s", strerror(errno));
 				return -errno;
 			}
-			if ((size_t)n > nl->cap) {
-				grow(nl, (size_t)n);
-				regrow = true;
-				/* drain the rest of this dump, then restart it */
-				intr = true;
-				continue;
-			}
-			if (regrow) {
-				/* skip messages of the broken dump until DONE */
-				size_t l2 = (size_t)n;
-				for (struct nlmsghdr *h = (void *)nl->buf; NLMSG_OK(h, l2); h = NLMSG_NEXT(h, l2))
-					if (h->nlmsg_seq == rq->nlmsg_seq &&
-					    (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR))
-						done = true;
-				continue;
-			}
-			size_t left = (size_t)n;
-			for (struct nlmsghdr *h = (void *)nl->buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-				if (h->nlmsg_seq != rq->nlmsg_seq || (h->nlmsg_pid && h->nlmsg_pid != nl->portid))
-					continue; /* stale reply of an earlier request */
-				if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-					intr = true;
-				if (h->nlmsg_type == NLMSG_DONE) {
-					done = true;
-					break;
+			size_t need = 0;
+			for (int i = 0; i < got && !st.done; i++) {
+				if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+					/* did not fit: finish reading this dump, then restart it */
+					st.regrow = true;
+					st.intr = true;
+					need = nl->cap * 2;
+					continue;
 				}
-				if (h->nlmsg_type == NLMSG_ERROR) {
-					if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
-						snprintf(err, errlen, "truncated netlink error");
-						return -EPROTO;
-					}
-					const struct nlmsgerr *e = NLMSG_DATA(h);
-					if (e->error == 0) {
-						done = true;
-						break;
-					}
-					extack(h, err, errlen, -e->error);
-					return e->error;
-				}
-				if (rc == 0 && cb(h, ctx) < 0)
-					rc = -ECANCELED;
-				if (!(h->nlmsg_flags & NLM_F_MULTI) && !(rq->nlmsg_flags & NLM_F_DUMP)) {
-					done = true;
-					break;
-				}
+				process(nl, &st, nl->buf[i], mm[i].msg_len, cb, ctx, err, errlen);
 			}
+			if (need)
+				grow(nl, need);
 		}
-		if (rc < 0) {
+		if (st.err)
+			return st.err;
+		if (st.rc < 0) {
 			snprintf(err, errlen, "dump aborted by the reader");
-			return rc;
+			return st.rc;
 		}
-		if (!intr)
+		if (!st.intr)
 			return 0;
 		if (!reset || attempt == 3) {
-			snprintf(err, errlen, regrow ? "netlink message larger than the receive buffer" :
+			snprintf(err, errlen, st.regrow ? "netlink message larger than the receive buffer" :
 						 "dump interrupted (NLM_F_DUMP_INTR): state changed while reading");
 			return -EINTR;
 		}
-		if (reset)
-			reset(ctx);
+		reset(ctx);
 	}
 	return 0;
 }

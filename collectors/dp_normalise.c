@@ -645,6 +645,7 @@ struct fe_ref {
 	int32_t port;
 	uint64_t handle;
 	const char *chain;       /* chain of the rule */
+	struct kp_chain *target; /* chain the rule jumps to */
 };
 
 static bool want_service(const struct kt_node_opts *o, const char *ns, const char *name)
@@ -819,6 +820,7 @@ void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_o
 			f->port = r->dport;
 			f->handle = r->handle;
 			f->chain = c->name;
+			f->target = r->target;
 		}
 	}
 	/* names from EXT / SEP / SVC-jump comments when the frontend rules had none */
@@ -965,9 +967,7 @@ void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_o
 			if (f->kind != KT_FE_CLUSTERIP)
 				continue;
 			/* the chain the ClusterIP rule jumps to: SVC (Cluster) or SVL (iTP=Local) */
-			for (uint32_t i = 0; services && i < services->n_r; i++)
-				if (services->r[i].handle == f->handle && services->r[i].target)
-					internal = services->r[i].target;
+			internal = f->target;
 		}
 		if (!internal)
 			internal = g->svc ? g->svc : g->svl;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collectors/flow_agg.h"
+#include "ktrace/dataplane.h"
 #include "ktrace/node.h"
 
 int64_t kt_now_ms(void)
@@ -230,7 +231,6 @@ int kt_flows_collect_ex(struct kt_snapshot *snap, const struct kt_node_opts *o,
 		rc = kt_conntrack_collect(snap, fs, fo, d);
 		if (rc < 0)
 			return rc;
-		/* the collectors may grow snap->flows? no: they only touch fs */
 	}
 	if (!fo->no_cilium) {
 		rc = kt_cilium_ct_collect(snap, fs, o ? o->bpffs : NULL, fo, d);
@@ -253,5 +253,11 @@ int kt_flows_collect_ex(struct kt_snapshot *snap, const struct kt_node_opts *o,
 int kt_flows_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
 {
 	struct kt_flow_opts fo = {.sockets = false, .no_fingerprints = true};
+	/* IPVS-made conntrack entries may lack IPS_DST_NAT: no kernel filter */
+	if (snap->proxy.mode && !strcmp(snap->proxy.mode, "ipvs"))
+		fo.all_entries = true;
+	for (uint32_t i = 0; i < snap->n_dp; i++)
+		if (snap->dp[i].modes & (1u << KT_DP_IPVS))
+			fo.all_entries = true;
 	return kt_flows_collect_ex(snap, o, &fo, d);
 }

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,7 +298,25 @@ struct sblock {
 	char data[];
 };
 
+/* One parsed document handed from the parser thread to the loader: the
+ * tree and everything it references (positions, strings, merge leftovers). */
+struct ydoc {
+	cJSON *root;
+	struct kt_ypos pos;
+	struct sblock *sb;
+	cJSON *dead;
+	uint32_t first_line;
+	struct ydoc *next;       /* queue / pool link */
+};
+
+/* Handoff mode: takes ownership of d, returns a recycled shell (or NULL). */
+typedef struct ydoc *(*kt_ytake_fn)(void *ctx, struct ydoc *d);
+
 struct builder {
+	kt_ytake_fn take;
+	void *take_ctx;
+	struct ydoc *spare;
+	unsigned delivered;      /* documents handed over */
 	struct sblock *sb;
 	cJSON *dead;             /* detached `<<` values: anchors may point into them */
 	struct frame *st;
@@ -619,11 +638,56 @@ static int on_event(struct builder *b, const yaml_event_t *e)
 	}
 }
 
-int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, void *ctx, struct kt_yerr *err)
+static void ydoc_release(struct ydoc *d)
+{
+	cJSON_Delete(d->root);
+	cJSON_Delete(d->dead);
+	d->root = d->dead = NULL;
+}
+
+static void ydoc_free(struct ydoc *d)
+{
+	if (!d)
+		return;
+	ydoc_release(d);
+	free(d->pos.t);
+	while (d->sb) {
+		struct sblock *n = d->sb->next;
+		free(d->sb);
+		d->sb = n;
+	}
+	free(d);
+}
+
+/* Move the finished document out of the builder (handoff mode). */
+static void handoff(struct builder *b)
+{
+	struct ydoc *d = b->spare ? b->spare : calloc(1, sizeof(*d));
+	if (!d)
+		abort();
+	b->spare = NULL;
+	struct kt_ypos oldpos = d->pos;
+	struct sblock *oldsb = d->sb;
+	d->root = b->root;
+	d->pos = b->pos;
+	d->sb = b->sb;
+	d->dead = b->dead;
+	d->first_line = b->root_line;
+	d->next = NULL;
+	b->root = NULL;
+	b->dead = NULL;
+	b->pos = oldpos;
+	b->sb = oldsb;
+	b->delivered++;
+	b->spare = b->take(b->take_ctx, d);
+}
+
+static int parse_impl(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, kt_ytake_fn take, void *ctx,
+		      struct kt_yerr *err, unsigned *delivered)
 {
 	yaml_parser_t p;
 	yaml_event_t e;
-	struct builder b = {.max_depth = max_depth ? max_depth : 128, .err = err};
+	struct builder b = {.max_depth = max_depth ? max_depth : 128, .err = err, .take = take, .take_ctx = ctx};
 	int rc = 0;
 	memset(err, 0, sizeof(*err));
 	b.st = calloc(b.max_depth + 1, sizeof(*b.st));
@@ -649,11 +713,16 @@ int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn
 			clear_doc(&b);
 		} else if (t == YAML_DOCUMENT_END_EVENT) {
 			if (b.root && !cJSON_IsNull(b.root)) {
-				int r = fn(ctx, b.root, &b.pos, b.root_line);
-				if (r < 0) {
-					yaml_event_delete(&e);
-					rc = r;
-					break;
+				if (take) {
+					handoff(&b);
+				} else {
+					b.delivered++;
+					int r = fn(ctx, b.root, &b.pos, b.root_line);
+					if (r < 0) {
+						yaml_event_delete(&e);
+						rc = r;
+						break;
+					}
 				}
 			}
 			clear_doc(&b);
@@ -671,8 +740,16 @@ int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn
 	free(b.anchors);
 	free(b.pos.t);
 	free(b.st);
+	ydoc_free(b.spare);
 	yaml_parser_delete(&p);
+	if (delivered)
+		*delivered = b.delivered;
 	return rc;
+}
+
+int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, void *ctx, struct kt_yerr *err)
+{
+	return parse_impl(buf, len, max_depth, fn, NULL, ctx, err, NULL);
 }
 
 /* ---- loading into the snapshot ----------------------------------------- */
@@ -894,47 +971,65 @@ static int load_stdin(struct kt_snapshot *snap, const struct kt_manifest_opts *o
 	return rc;
 }
 
-static int load_file(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
-		     struct kt_manifest_result *r)
+/* ---- files and directories ----------------------------------------------
+ * A walker visits every manifest file of a path (directories recursively,
+ * in name order) and hands each mapped file, or each error, to a sink: the
+ * sequential loader below, or the parser thread of the pipeline. */
+
+struct sink {
+	void (*file)(struct sink *k, const char *path, const char *buf, size_t len);
+	void (*error)(struct sink *k, const char *path, const char *msg);
+	const struct kt_manifest_opts *o;
+	int rc;
+};
+
+static void sink_error(struct sink *k, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sink_error(struct sink *k, const char *path, const char *fmt, ...)
 {
 	char m[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	k->error(k, path, m);
+	k->rc = -KT_EXIT_INPUT;
+}
+
+static void walk_file(struct sink *k, const char *path)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(m, sizeof(m), "cannot open: %s", strerror(errno));
-		add_error(r, snap, path, 0, 0, m);
-		return -KT_EXIT_INPUT;
+		sink_error(k, path, "cannot open: %s", strerror(errno));
+		return;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		add_error(r, snap, path, 0, 0, "not a regular file");
-		return -KT_EXIT_INPUT;
+		sink_error(k, path, "%s", "not a regular file");
+		return;
 	}
-	if ((uint64_t)st.st_size > o->max_file_bytes) {
+	if ((uint64_t)st.st_size > k->o->max_file_bytes) {
 		close(fd);
-		snprintf(m, sizeof(m), "file is larger than the %llu MiB input limit",
-			 (unsigned long long)(o->max_file_bytes >> 20));
-		add_error(r, snap, path, 0, 0, m);
-		return -KT_EXIT_INPUT;
+		char lim[32];
+		snprintf(lim, sizeof(lim), "%llu", (unsigned long long)(k->o->max_file_bytes >> 20));
+		sink_error(k, path, "file is larger than the %s MiB input limit", lim);
+		return;
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		add_file(snap, path);
-		r->files++;
-		return 0;
+		k->file(k, path, NULL, 0);
+		return;
 	}
 	size_t len = (size_t)st.st_size;
 	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
-		snprintf(m, sizeof(m), "cannot map: %s", strerror(errno));
-		add_error(r, snap, path, 0, 0, m);
-		return -KT_EXIT_INPUT;
+		sink_error(k, path, "cannot map: %s", strerror(errno));
+		return;
 	}
 	madvise(map, len, MADV_SEQUENTIAL);
-	int rc = load_buf(snap, path, map, len, o, r, false);
+	k->file(k, path, map, len);
 	munmap(map, len);
-	return rc;
 }
 
 static bool manifest_name(const char *n)
@@ -949,19 +1044,16 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_dir(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
-		    struct kt_manifest_result *r, unsigned depth)
+static void walk_dir(struct sink *k, const char *path, unsigned depth)
 {
-	char m[512];
 	if (depth > KT_DIR_MAX_DEPTH) {
-		add_error(r, snap, path, 0, 0, "directory nesting too deep (symlink loop?)");
-		return -KT_EXIT_INPUT;
+		sink_error(k, path, "%s", "directory nesting too deep (symlink loop?)");
+		return;
 	}
 	DIR *d = opendir(path);
 	if (!d) {
-		snprintf(m, sizeof(m), "cannot open directory: %s", strerror(errno));
-		add_error(r, snap, path, 0, 0, m);
-		return -KT_EXIT_INPUT;
+		sink_error(k, path, "cannot open directory: %s", strerror(errno));
+		return;
 	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
@@ -984,7 +1076,6 @@ static int load_dir(struct kt_snapshot *snap, const char *path, const struct kt_
 	closedir(d);
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_str);
-	int rc = 0;
 	size_t pl = strlen(path);
 	while (pl > 1 && path[pl - 1] == '/')
 		pl--;
@@ -996,38 +1087,305 @@ static int load_dir(struct kt_snapshot *snap, const char *path, const struct kt_
 		snprintf(full, full_len, "%.*s/%s", (int)pl, path, names[i]);
 		struct stat st;
 		if (stat(full, &st) == 0) {
-			int r1 = 0;
 			if (S_ISDIR(st.st_mode))
-				r1 = load_dir(snap, full, o, r, depth + 1);
+				walk_dir(k, full, depth + 1);
 			else if (S_ISREG(st.st_mode) && manifest_name(names[i]))
-				r1 = load_file(snap, full, o, r);
-			if (r1 < 0)
-				rc = r1;
+				walk_file(k, full);
 		}
 		free(full);
 		free(names[i]);
 	}
 	free(names);
+}
+
+static void walk(struct sink *k, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		sink_error(k, path, "cannot read: %s", strerror(errno));
+		return;
+	}
+	if (S_ISDIR(st.st_mode))
+		walk_dir(k, path, 0);
+	else
+		walk_file(k, path);
+}
+
+/* Sequential: parse and ingest in this thread. */
+struct seq_sink {
+	struct sink k;
+	struct kt_snapshot *snap;
+	struct kt_manifest_result *r;
+};
+
+static void seq_file(struct sink *k, const char *path, const char *buf, size_t len)
+{
+	struct seq_sink *q = (struct seq_sink *)k;
+	if (!buf) {
+		add_file(q->snap, path);
+		q->r->files++;
+		return;
+	}
+	if (load_buf(q->snap, path, buf, len, k->o, q->r, false) < 0)
+		k->rc = -KT_EXIT_INPUT;
+}
+
+static void seq_error(struct sink *k, const char *path, const char *msg)
+{
+	struct seq_sink *q = (struct seq_sink *)k;
+	add_error(q->r, q->snap, path, 0, 0, msg);
+}
+
+/* ---- the pipeline: a parser thread feeds documents to the loader ------- */
+
+enum qtype { Q_FILE, Q_DOC, Q_ERR, Q_END };
+
+struct qitem {
+	enum qtype type;
+	char *file;              /* Q_FILE, Q_ERR (malloc'd) */
+	uint64_t bytes;          /* Q_FILE */
+	struct ydoc *doc;        /* Q_DOC */
+	struct kt_yerr err;      /* Q_ERR; line 0 = no position */
+	struct qitem *next;
+};
+
+struct pipe {
+	struct sink k;           /* the parser thread's sink */
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	struct qitem *head, *tail;
+	unsigned count;
+	struct ydoc *pool;       /* recycled document shells */
+	unsigned pooled;
+	const char *const *paths;
+	unsigned n_paths;
+};
+
+#define KT_PIPE_DEPTH 256
+
+static void q_push(struct pipe *p, struct qitem *it)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->count >= KT_PIPE_DEPTH)
+		pthread_cond_wait(&p->not_full, &p->mu);
+	it->next = NULL;
+	if (p->tail)
+		p->tail->next = it;
+	else
+		p->head = it;
+	p->tail = it;
+	p->count++;
+	pthread_cond_signal(&p->not_empty);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static struct qitem *q_pop(struct pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->head)
+		pthread_cond_wait(&p->not_empty, &p->mu);
+	struct qitem *it = p->head;
+	p->head = it->next;
+	if (!p->head)
+		p->tail = NULL;
+	p->count--;
+	pthread_cond_signal(&p->not_full);
+	pthread_mutex_unlock(&p->mu);
+	return it;
+}
+
+static struct qitem *qnew(enum qtype t, const char *file)
+{
+	struct qitem *it = calloc(1, sizeof(*it));
+	if (!it)
+		abort();
+	it->type = t;
+	if (file) {
+		it->file = strdup(file);
+		if (!it->file)
+			abort();
+	}
+	return it;
+}
+
+static struct ydoc *pipe_take(void *ctx, struct ydoc *d)
+{
+	struct pipe *p = ctx;
+	struct qitem *it = qnew(Q_DOC, NULL);
+	it->doc = d;
+	q_push(p, it);
+	pthread_mutex_lock(&p->mu);
+	struct ydoc *shell = p->pool;
+	if (shell) {
+		p->pool = shell->next;
+		p->pooled--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return shell;
+}
+
+static void pipe_recycle(struct pipe *p, struct ydoc *d)
+{
+	ydoc_release(d);
+	pthread_mutex_lock(&p->mu);
+	if (p->pooled < 2 * KT_PIPE_DEPTH) {
+		d->next = p->pool;
+		p->pool = d;
+		p->pooled++;
+		d = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	ydoc_free(d);
+}
+
+static void pipe_file(struct sink *k, const char *path, const char *buf, size_t len)
+{
+	struct pipe *p = (struct pipe *)k;
+	struct qitem *it = qnew(Q_FILE, path);
+	it->bytes = len;
+	q_push(p, it);
+	if (!buf)
+		return;
+	struct kt_yerr err;
+	unsigned delivered = 0;
+	if (parse_impl(buf, len, k->o->max_depth, NULL, pipe_take, p, &err, &delivered) == 0)
+		return;
+	if (delivered == 0 && looks_json(path, buf, len)) {
+		cJSON *root = cJSON_ParseWithLength(buf, len);
+		if (root) {
+			struct ydoc *d = calloc(1, sizeof(*d));
+			if (!d)
+				abort();
+			d->root = root;
+			d->first_line = 1;
+			ypos_put(&d->pos, root, 1, 1);
+			ydoc_free(pipe_take(p, d));
+			return;
+		}
+	}
+	it = qnew(Q_ERR, path);
+	it->err = err;
+	q_push(p, it);
+}
+
+static void pipe_error(struct sink *k, const char *path, const char *msg)
+{
+	struct qitem *it = qnew(Q_ERR, path);
+	snprintf(it->err.msg, sizeof(it->err.msg), "%s", msg);
+	q_push((struct pipe *)k, it);
+}
+
+static void *pipe_main(void *arg)
+{
+	struct pipe *p = arg;
+	for (unsigned i = 0; i < p->n_paths; i++)
+		walk(&p->k, p->paths[i]);
+	q_push(p, qnew(Q_END, NULL));
+	return NULL;
+}
+
+/* Load paths (no "-") with the parser in a second thread; documents are
+ * ingested here, in input order. Falls back to sequential loading when no
+ * thread can be started. */
+static int load_pipelined(struct kt_snapshot *snap, const char *const *paths, unsigned n,
+			  const struct kt_manifest_opts *o, struct kt_manifest_result *r)
+{
+	struct pipe p;
+	memset(&p, 0, sizeof(p));
+	p.k = (struct sink){.file = pipe_file, .error = pipe_error, .o = o};
+	p.paths = paths;
+	p.n_paths = n;
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.not_empty, NULL);
+	pthread_cond_init(&p.not_full, NULL);
+	pthread_t th;
+	int rc = 0;
+	if (pthread_create(&th, NULL, pipe_main, &p) != 0) {
+		struct seq_sink q = {{seq_file, seq_error, o, 0}, snap, r};
+		for (unsigned i = 0; i < n; i++)
+			walk(&q.k, paths[i]);
+		rc = q.k.rc;
+		goto out;
+	}
+	struct load L = {.snap = snap, .r = r, .o = o};
+	for (;;) {
+		struct qitem *it = q_pop(&p);
+		enum qtype t = it->type;
+		switch (t) {
+		case Q_FILE:
+			L.name = kt_intern(snap->arena, it->file);
+			L.file = add_file(snap, it->file);
+			L.prev_doc_line = 0;
+			r->files++;
+			r->bytes += it->bytes;
+			break;
+		case Q_DOC:
+			on_doc(&L, it->doc->root, &it->doc->pos, it->doc->first_line);
+			pipe_recycle(&p, it->doc);
+			break;
+		case Q_ERR:
+			add_error(r, snap, it->file, it->err.line, it->err.col, it->err.msg);
+			rc = -KT_EXIT_INPUT;
+			break;
+		case Q_END:
+			break;
+		}
+		free(it->file);
+		free(it);
+		if (t == Q_END)
+			break;
+	}
+	pthread_join(th, NULL);
+	while (p.pool) {
+		struct ydoc *d = p.pool;
+		p.pool = d->next;
+		ydoc_free(d);
+	}
+out:
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.not_empty);
+	pthread_cond_destroy(&p.not_full);
+	return rc;
+}
+
+int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, unsigned n,
+			   const struct kt_manifest_opts *o, struct kt_manifest_result *r)
+{
+	struct kt_manifest_opts tmp;
+	o = opts_or_default(o, &tmp);
+	int rc = 0;
+	bool stdin_done = false;
+	for (unsigned i = 0; i < n;) {
+		if (!strcmp(paths[i], "-")) {
+			if (!stdin_done && load_stdin(snap, o, r) < 0)
+				rc = -KT_EXIT_INPUT;
+			stdin_done = true;
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j < n && strcmp(paths[j], "-"))
+			j++;
+		int r1;
+		if (o->threads == 1) {
+			struct seq_sink q = {{seq_file, seq_error, o, 0}, snap, r};
+			for (unsigned k = i; k < j; k++)
+				walk(&q.k, paths[k]);
+			r1 = q.k.rc;
+		} else {
+			r1 = load_pipelined(snap, paths + i, j - i, o, r);
+		}
+		if (r1 < 0)
+			rc = r1;
+		i = j;
+	}
 	return rc;
 }
 
 int kt_manifest_load(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
 		     struct kt_manifest_result *r)
 {
-	struct kt_manifest_opts tmp;
-	o = opts_or_default(o, &tmp);
-	if (!strcmp(path, "-"))
-		return load_stdin(snap, o, r);
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		char m[256];
-		snprintf(m, sizeof(m), "cannot read: %s", strerror(errno));
-		add_error(r, snap, path, 0, 0, m);
-		return -KT_EXIT_INPUT;
-	}
-	if (S_ISDIR(st.st_mode))
-		return load_dir(snap, path, o, r, 0);
-	return load_file(snap, path, o, r);
+	return kt_manifest_load_paths(snap, &path, 1, o, r);
 }
 
 void kt_manifest_result_free(struct kt_manifest_result *r)

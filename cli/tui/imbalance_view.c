@@ -245,13 +245,15 @@ static void build_order(struct view *v)
 		for (uint32_t i = 0; i < v->r->n_svcs; i++)
 			if (svc_visible(v, &v->r->svcs[i]))
 				v->order[v->n_order++] = i;
-		qsort(v->order, v->n_order, sizeof(*v->order), list_cmp);
+		if (v->n_order > 1)
+			qsort(v->order, v->n_order, sizeof(*v->order), list_cmp);
 	} else if (s) {
 		for (uint32_t i = 0; i < s->n_be; i++)
 			if (be_visible(v, &s->be[i]))
 				v->order[v->n_order++] = i;
 		detail_svc = s;
-		qsort(v->order, v->n_order, sizeof(*v->order), detail_cmp);
+		if (v->n_order > 1)
+			qsort(v->order, v->n_order, sizeof(*v->order), detail_cmp);
 	}
 }
 
@@ -441,8 +443,9 @@ static void draw_detail(struct view *v)
 	    s->affinity ? "  affinity:ClientIP" : "");
 	int y0 = 6, h = LINES - y0 - 2;
 	int bw = COLS >= 150 ? 24 : 16;
-	put(y0 - 1, 0, A_BOLD, " %-21s %-22s %-10s %4s %2s %6s %6s %8s %-*s %9s %-16s %s", "ENDPOINT", "POD", "NODE",
-	    "AGE", "ST", "CONNS", "NEW/S", "BYTES/S", bw, "SHARE vs FAIR (|)", "SHARE/FAIR", "HISTORY", "FLAGS");
+	put(y0 - 1, 0, A_BOLD, " %-21s %-22s %-10s %4s %2s %6s %6s %7s %7s %-*s %9s %6s %-16s %s", "ENDPOINT", "POD",
+	    "NODE", "AGE", "ST", "CONNS", "NEW/S", "IN/S", "OUT/S", bw, "SHARE vs FAIR (|)", "SHARE/FAIR", "BYTES%",
+	    "HISTORY", "FLAGS");
 	if (v->dsel >= (int)v->n_order)
 		v->dsel = (int)v->n_order - 1;
 	if (v->dsel < 0)
@@ -456,7 +459,7 @@ static void draw_detail(struct view *v)
 	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++) {
 		int ix = v->dtop + i;
 		const struct kt_imb_backend *b = &s->be[v->order[ix]];
-		char ep[64], age[16] = "-", b1[16], b2[16], flags[48] = "";
+		char ep[64], age[16] = "-", b1[16], b2[16], b3[16], flags[48] = "";
 		snprintf(ep, sizeof(ep), "%s:%d", b->ip, b->port);
 		if (b->ready_age >= 0)
 			kt_fmt_age(b->ready_age, age, sizeof(age));
@@ -471,16 +474,17 @@ static void draw_detail(struct view *v)
 		int y = y0 + i;
 		if (rowattr)
 			mvchgat(y, 0, -1, rowattr, 0, NULL);
-		put(y, 0, rowattr, "%s%-21.21s %-22.22s %-10.10s %4s %2s %6u %6s %8s ", ix == v->dsel ? ">" : " ", ep,
+		put(y, 0, rowattr, "%s%-21.21s %-22.22s %-10.10s %4s %2s %6u %6s %7s %7s ", ix == v->dsel ? ">" : " ", ep,
 		    b->pod ? b->pod : "-", b->node ? b->node : "-", age, st, b->connections,
-		    fmt_rate(b->new_per_s, b1, sizeof(b1)), fmt_rate(b->bytes_per_s, b2, sizeof(b2)));
-		int x = 1 + 21 + 1 + 22 + 1 + 10 + 1 + 4 + 1 + 2 + 1 + 6 + 1 + 6 + 1 + 8 + 1;
+		    fmt_rate(b->new_per_s, b1, sizeof(b1)), fmt_rate(b->bytes_in_per_s, b2, sizeof(b2)),
+		    fmt_rate(b->bytes_out_per_s, b3, sizeof(b3)));
+		int x = 1 + 21 + 1 + 22 + 1 + 10 + 1 + 4 + 1 + 2 + 1 + 6 + 1 + 6 + 1 + 7 + 1 + 7 + 1;
 		int battr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
 			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_BAR);
 		draw_bar(y, x, bw, b->share, b->fair_share, battr);
 		x += bw + 1;
-		put(y, x, rowattr, "%3.0f%%/%3.0f%%", b->share * 100, b->fair_share * 100);
-		x += 10;
+		put(y, x, rowattr, "%3.0f%%/%3.0f%% %5.0f%%", b->share * 100, b->fair_share * 100, b->byte_share * 100);
+		x += 17;
 		draw_spark(y, x, 16, hist_get(v, s->namespace, s->name, b->ip, b->port, false));
 		x += 17;
 		int fattr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)

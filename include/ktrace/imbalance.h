@@ -50,7 +50,9 @@ struct kt_imb_backend {
 	double new_per_s;        /* -1 unknown (no previous sample, no timestamps) */
 	uint64_t bytes_in;       /* client -> backend */
 	uint64_t bytes_out;      /* backend -> client */
-	double bytes_per_s;      /* -1 unknown */
+	double bytes_per_s;      /* in + out; -1 unknown */
+	double bytes_in_per_s;   /* client -> backend; -1 unknown */
+	double bytes_out_per_s;  /* backend -> client; -1 unknown */
 	double share;            /* of the Service's open connections, 0..1 */
 	double byte_share;
 	double fair_share;       /* 1/n over eligible backends, or dataplane weights */

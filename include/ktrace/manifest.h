@@ -34,6 +34,7 @@ struct kt_manifest_opts {
 	uint64_t max_file_bytes; /* 0 -> 1 GiB */
 	unsigned max_depth;      /* nesting cap; 0 -> 128 */
 	bool helm_source;        /* stdin: name documents after Helm's "# Source:" comment (default on) */
+	unsigned threads;        /* 1: parse in the calling thread; else a parser thread feeds the loader */
 };
 
 /* Load path ("-" = stdin) into snap (not finished). Returns 0, or
@@ -41,6 +42,11 @@ struct kt_manifest_opts {
  * r->errors; everything else was still loaded). o may be NULL. */
 int kt_manifest_load(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
 		     struct kt_manifest_result *r);
+/* Several paths in order ("-" at most once); files are parsed in a second
+ * thread while documents are ingested in the calling one (same results and
+ * order as loading them one by one). */
+int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, unsigned n,
+			   const struct kt_manifest_opts *o, struct kt_manifest_result *r);
 /* The same for an in-memory buffer named name (tests, fuzzing). */
 int kt_manifest_load_mem(struct kt_snapshot *snap, const char *name, const char *buf, size_t len,
 			 const struct kt_manifest_opts *o, struct kt_manifest_result *r);

@@ -356,8 +356,11 @@ static void test_json_and_diff(void)
 	kt_snapshot_free(s2);
 	free(a.b);
 	free(b.b);
-	T_CHECK(cJSON_Parse("[]") && kt_dp_node_from_json(kt_snapshot_new(), cJSON_Parse("[]"), &d2) < 0,
-		"bad node shape is an input error");
+	cJSON *arr = cJSON_Parse("[]");
+	struct kt_snapshot *s3 = kt_snapshot_new();
+	T_CHECK(arr && kt_dp_node_from_json(s3, arr, &d2) < 0, "bad node shape is an input error");
+	cJSON_Delete(arr);
+	kt_snapshot_free(s3);
 
 	struct kt_findings f = {0};
 	struct kt_arena *ar = kt_arena_new();

@@ -259,6 +259,8 @@ static void test_rates(void)
 	const struct kt_imb_backend *b = be(&r->svcs[0], "10.244.1.2");
 	T_CHECK_NEAR(b->new_per_s, 1.0, 1e-9, "rates: 2 new in 2 s");
 	T_CHECK_NEAR(b->bytes_per_s, (4000 - 2000) / 2.0, 1e-9, "rates: bytes/s from the counter delta");
+	T_CHECK_NEAR(b->bytes_in_per_s, (2000 - 1000) / 2.0, 1e-9, "rates: bytes in/s");
+	T_CHECK_NEAR(b->bytes_out_per_s, (2000 - 1000) / 2.0, 1e-9, "rates: bytes out/s");
 	kt_arena_free(a);
 	kt_snapshot_free(s);
 	kt_snapshot_free(s2);
@@ -384,14 +386,17 @@ static size_t ct_msg(char *buf, const char *osrc, const char *odst, uint16_t spo
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 	nlh->nlmsg_flags = NLM_F_MULTI;
 	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->nfgen_family = AF_INET;
-	struct in_addr x;
+	bool v6 = strchr(osrc, ':') != NULL;
+	int fam = v6 ? AF_INET6 : AF_INET, alen = v6 ? 16 : 4;
+	int asrc = v6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, adst = v6 ? CTA_IP_V6_DST : CTA_IP_V4_DST;
+	g->nfgen_family = (uint8_t)fam;
+	unsigned char x[16];
 	struct nlattr *t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
 	struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	inet_pton(AF_INET, osrc, &x);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, &x);
-	inet_pton(AF_INET, odst, &x);
-	mnl_attr_put(nlh, CTA_IP_V4_DST, 4, &x);
+	inet_pton(fam, osrc, x);
+	mnl_attr_put(nlh, asrc, alen, x);
+	inet_pton(fam, odst, x);
+	mnl_attr_put(nlh, adst, alen, x);
 	mnl_attr_nest_end(nlh, ip);
 	struct nlattr *pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
 	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, 6);
@@ -401,10 +406,10 @@ static size_t ct_msg(char *buf, const char *osrc, const char *odst, uint16_t spo
 	mnl_attr_nest_end(nlh, t);
 	t = mnl_attr_nest_start(nlh, CTA_TUPLE_REPLY);
 	ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	inet_pton(AF_INET, rsrc, &x);
-	mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, &x);
-	inet_pton(AF_INET, osrc, &x);
-	mnl_attr_put(nlh, CTA_IP_V4_DST, 4, &x);
+	inet_pton(fam, rsrc, x);
+	mnl_attr_put(nlh, asrc, alen, x);
+	inet_pton(fam, osrc, x);
+	mnl_attr_put(nlh, adst, alen, x);
 	mnl_attr_nest_end(nlh, ip);
 	pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
 	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, 6);
@@ -427,12 +432,13 @@ static size_t ct_msg(char *buf, const char *osrc, const char *odst, uint16_t spo
 
 static void test_conntrack_parse(void)
 {
-	char *buf = calloc(1, 8192);
+	char *buf = calloc(1, 16384);
 	size_t off = 0;
 	off += ct_msg(buf + off, "10.1.0.5", "10.96.0.10", 40000, 80, "10.244.1.2", 8080, 3, 100);
 	off += ct_msg(buf + off, "10.1.0.5", "10.96.0.10", 40001, 80, "10.244.1.2", 8080, 7, 50);
 	off += ct_msg(buf + off, "10.1.0.6", "10.96.0.10", 40002, 80, "10.244.2.2", 8080, 3, 10);
 	off += ct_msg(buf + off, "10.1.0.6", "8.8.8.8", 40003, 53, "8.8.8.8", 53, 3, 10);  /* not DNAT'ed */
+	off += ct_msg(buf + off, "fd00::5", "fd00:96::10", 40004, 80, "fd00:244::2", 8080, 3, 10);
 	struct nlmsghdr *done = mnl_nlmsg_put_header(buf + off);
 	done->nlmsg_type = NLMSG_DONE;
 	off += done->nlmsg_len;
@@ -441,8 +447,14 @@ static void test_conntrack_parse(void)
 	fs->node = "n1";
 	struct kt_diag d = {0};
 	T_CHECK_INT(kt_conntrack_parse(s, fs, buf, off, &d), 0, "ct: parse");
-	T_CHECK_INT(fs->entries_seen, 4, "ct: every entry walked");
-	T_CHECK_INT(fs->n_agg, 2, "ct: two (frontend, backend) aggregates");
+	T_CHECK_INT(fs->entries_seen, 5, "ct: every entry walked");
+	T_CHECK_INT(fs->n_agg, 3, "ct: three (frontend, backend) aggregates, one IPv6");
+	bool v6ok = false;
+	for (uint32_t i = 0; i < fs->n_agg; i++)
+		if (!strcmp(fs->agg[i].vip, "fd00:96::10") && !strcmp(fs->agg[i].backend_ip, "fd00:244::2") &&
+		    fs->agg[i].established == 1 && fs->agg[i].vport == 80)
+			v6ok = true;
+	T_CHECK(v6ok, "ct: IPv6 entry aggregated");
 	T_CHECK(fs->acct, "ct: counters seen");
 	const struct kt_flow_agg *a1 = NULL;
 	for (uint32_t i = 0; i < fs->n_agg; i++)
