@@ -125,10 +125,27 @@ static void diff_service(const struct kt_snapshot *s, struct kt_arena *a, struct
 	/* KT601: ready endpoints not programmed */
 	if (!sv || sv->headless || sv->type == KT_SVC_EXTERNALNAME)
 		return;
+	/* topology hints: when every ready endpoint carries zone hints, kube-proxy
+	 * programs only the endpoints hinted for this node's zone */
+	uint32_t ni = kt_find_node(s, n->node);
+	const char *zone = ni != KT_NONE ? s->nodes[ni].zone : NULL;
+	bool all_hinted = zone != NULL;
+	for (uint32_t e = 0; e < sv->ep_count && all_hinted; e++) {
+		const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
+		if (ep->ready && seq(ep->port_name, d->port_name) && !ep->n_hint_zones)
+			all_hinted = false;
+	}
 	for (uint32_t e = 0; e < sv->ep_count; e++) {
 		const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
 		if (!ep->ready || !seq(ep->port_name, d->port_name) || !seq(ep->protocol ? ep->protocol : "TCP", d->protocol))
 			continue;
+		if (all_hinted) {
+			bool mine = false;
+			for (uint32_t z = 0; z < ep->n_hint_zones && !mine; z++)
+				mine = seq(ep->hint_zones[z], zone);
+			if (!mine)
+				continue;
+		}
 		if (!ep->ip || (is_v6(ep->ip) ? !fam6 : !fam4))
 			continue;
 		if (sv->itp_local && !seq(ep->node, n->node) && !sv->n_external_ips && sv->type == KT_SVC_CLUSTERIP)

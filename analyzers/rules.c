@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "analyzers/rules_int.h"
 
@@ -398,6 +399,31 @@ static void build_relations(struct kt_rctx *c)
 	}
 }
 
+static void build_alb(struct kt_rctx *c)
+{
+	const struct kt_snapshot *s = c->s;
+	uint32_t n = 0;
+	for (uint32_t pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < s->n_ingresses; i++) {
+			const struct kt_ingress *ig = &s->ingresses[i];
+			const char *v = kt_kv_get(&ig->meta.annotations, "alb.ingress.kubernetes.io/target-type");
+			if (!v || strcasecmp(v, "ip"))
+				continue;
+			for (uint32_t j = 0; j < ig->n_backends; j++) {
+				if (!ig->backends[j].service)
+					continue;
+				if (pass)
+					c->alb_ip[c->n_alb_ip++] = (struct kt_alb_backend){ig->meta.namespace,
+										  ig->backends[j].service, ig->meta.name};
+				else
+					n++;
+			}
+		}
+		if (!pass)
+			c->alb_ip = KT_ANEW(c->a, struct kt_alb_backend, n + 1);
+	}
+}
+
 static bool gap_about(const struct kt_snapshot *s, const char *what)
 {
 	for (uint32_t i = 0; i < s->n_gaps; i++)
@@ -421,6 +447,7 @@ static int run(const struct kt_snapshot *s, uint32_t only, const struct kt_rules
 		c.have_isel = kt_parse_label_selector(o->ingress_selector, a, &c.isel);
 	build_templates(&c);
 	build_relations(&c);
+	build_alb(&c);
 	kt_rules_mark_ingress(&c);
 	kt_rules_services(&c);
 	kt_rules_pods(&c);

@@ -51,6 +51,11 @@ struct kt_rctx {
 	uint32_t *st_off, *st_ix;
 	uint32_t *ts_off, *ts_ix;
 	uint32_t *sp_off, *sp_ix;
+	/* Services that an ALB Ingress in ip mode reaches directly (KT101/102) */
+	struct kt_alb_backend {
+		const char *ns, *svc, *ingress;
+	} *alb_ip;
+	uint32_t n_alb_ip;
 	/* nodes: zone id per node (KT_NONE none), number of zones */
 	uint32_t *zone_of;
 	uint32_t n_zones;

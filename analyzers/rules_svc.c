@@ -44,19 +44,10 @@ static const char *lb_targets_pods(const struct kt_rctx *c, const struct kt_serv
 	if (v && (strstr(v, "true") || strstr(v, "exposed_ports")))
 		return "GKE network endpoint group (cloud.google.com/neg)";
 	/* An ALB Ingress in ip mode reaches the Pods of its backends directly. */
-	for (uint32_t i = 0; i < c->s->n_ingresses; i++) {
-		const struct kt_ingress *ig = &c->s->ingresses[i];
-		if (!kt_ns_eq(ig->meta.namespace, sv->meta.namespace))
-			continue;
-		v = ann(&ig->meta, "alb.ingress.kubernetes.io/target-type");
-		if (!v || strcasecmp(v, "ip"))
-			continue;
-		for (uint32_t j = 0; j < ig->n_backends; j++)
-			if (ig->backends[j].service && sv->meta.name &&
-			    !strcmp(ig->backends[j].service, sv->meta.name))
-				return kt_arena_printf(c->a, "AWS ALB target type ip (Ingress %s)",
-						       ig->meta.name);
-	}
+	for (uint32_t i = 0; i < c->n_alb_ip; i++)
+		if (kt_ns_eq(c->alb_ip[i].ns, sv->meta.namespace) && sv->meta.name &&
+		    !strcmp(c->alb_ip[i].svc, sv->meta.name))
+			return kt_arena_printf(c->a, "AWS ALB target type ip (Ingress %s)", c->alb_ip[i].ingress);
 	return NULL;
 }
 

@@ -188,6 +188,21 @@ best "$W/yamlparse" "$W"/corpus/*.yaml; T_YAML=$BW; C_YAML=$BC
 RATIO=$(printf '%.2f' "$(echo "$T_KT / $T_YAML" | bc -l)")
 CRATIO=$(printf '%.2f' "$(echo "$C_KT / $C_YAML" | bc -l)")
 
+# one 100 MiB multi-document stream (as `helm template` of a big chart would give)
+python3 - "$W/corpus" "$W/big.yaml" <<'PY'
+import glob, sys
+docs = "".join(open(f).read() for f in sorted(glob.glob(sys.argv[1] + "/*.yaml")))
+out = open(sys.argv[2], "w"); size = 0; i = 0
+while size < 100 * 1024 * 1024:
+    d = docs.replace("name: app-", "name: r%d-app-" % i); out.write(d); size += len(d); i += 1
+PY
+BIG=$(wc -c < "$W/big.yaml")
+best "$KTRACE" lint --fail-on never -o json "$W/big.yaml"; T_BIG=$BW; C_BIG=$BC
+best "$W/yamlparse" "$W/big.yaml"; T_BIGY=$BW; C_BIGY=$BC
+BIG_MB=$(printf '%.1f' "$(echo "$BIG / 1048576" | bc -l)")
+BIG_KT=$(printf '%.1f' "$(echo "$BIG / 1048576 / $T_BIG" | bc -l)"); BIG_Y=$(printf '%.1f' "$(echo "$BIG / 1048576 / $T_BIGY" | bc -l)")
+BIG_R=$(printf '%.2f' "$(echo "$C_BIG / $C_BIGY" | bc -l)")
+
 # kubectl against the test API server (client-side dry run still needs discovery)
 T_KC="n/a"; C_KC="n/a"
 KC_NOTE="kubectl not installed"
@@ -236,9 +251,20 @@ at the end of the run.
 | bare libyaml event parse of the same files (bench/yamlparse.c) | $T_YAML | $C_YAML | $Y_MBS | $Y_CMBS | the floor; ktrace/floor = ${RATIO}x wall, ${CRATIO}x CPU |
 | \`kubectl create --dry-run=client --validate=false -o json -R -f DIR\` | $T_KC | $C_KC | $KC_MBS | $KC_CMBS | $KC_NOTE (against tests/apiserver/kapi.py); ${KC_X} ktrace's wall time |
 
+One ${BIG_MB} MiB stream of the same objects repeated (one file): ktrace
+$T_BIG s wall / $C_BIG s CPU (${BIG_KT} MiB/s), libyaml $T_BIGY s / $C_BIGY s
+(${BIG_Y} MiB/s): ${BIG_R}x CPU.
+
 CPU = user + sys, the fairer figure on a shared machine (the wall clock
 includes waiting for a CPU).
-Targets: >= 50 MiB/s, and within 2x of the libyaml floor.
+Targets: >= 50 MiB/s, and within 2x of the libyaml floor. The floor itself
+runs at 30-60 MiB/s on this shared 2-CPU machine depending on load, so the
+absolute target is bounded by libyaml here; the ratio is the figure to watch.
+Where the rest goes (perf, 10k corpus): libyaml's scanner/parser about 60%,
+kt_obj_ingest (field positions formatted with vsnprintf, string interning,
+cJSON lookups) about 20%, building the cJSON tree and position map about 10%,
+the rules about 5%. \`KTRACE_LINT_THREADS=2\` parses in a second thread; it
+only helps on an idle multi-core machine and is off by default.
 EOF
 }
 report

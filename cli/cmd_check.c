@@ -136,7 +136,7 @@ const struct kt_command kt_cmd_check = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_API,
-	.usage = "",
+	.usage = "[-n NS | -A] [--from SOURCE]",
 	.summary = "run every rule over the live cluster or a bundle; exit 1 at --fail-on",
 	.description =
 		"Runs the rule catalog (`ktrace rules`) over the live objects of the whole\n"

@@ -384,7 +384,10 @@ static int run(struct kt_cli *c)
 		filter_diff(&diffs, ns, name);
 		kt_findings_sort(&diffs);
 	}
-	if (c->verbose || snap->n_dp == 0)
+	uint32_t total = 0;
+	for (uint32_t i = first; i < last; i++)
+		total += snap->dp[i].n_svcs;
+	if (c->verbose || total == 0)
 		for (uint32_t i = 0; i < snap->n_gaps; i++)
 			kt_cli_warn(c, "could not read %s: %s", snap->gaps[i].what, snap->gaps[i].why);
 

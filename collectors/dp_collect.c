@@ -67,6 +67,25 @@ static void mark_local(struct kt_snapshot *snap, struct kt_dp_node *n)
 	}
 }
 
+/* nftables mode sends LoadBalancer IPs and externalIPs through the same
+ * map entry; the API objects tell them apart. */
+static void lb_kinds(struct kt_snapshot *snap, struct kt_dp_node *n)
+{
+	if (!snap->n_services)
+		return;
+	for (uint32_t i = 0; i < n->n_svcs; i++) {
+		struct kt_dp_service *s = &n->svcs[i];
+		uint32_t si = snap->finished ? kt_find_service(snap, s->namespace, s->name) : KT_NONE;
+		if (si == KT_NONE)
+			continue;
+		const struct kt_service *sv = &snap->services[si];
+		for (uint32_t k = 0; k < s->n_fe; k++)
+			for (uint32_t g = 0; s->fe[k].kind == KT_FE_EXTERNALIP && g < sv->n_ingress; g++)
+				if (sv->ingress[g].ip && !strcmp(sv->ingress[g].ip, s->fe[k].ip))
+					s->fe[k].kind = KT_FE_LOADBALANCER;
+	}
+}
+
 int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
 {
 	char hn[256];
@@ -96,6 +115,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 			return rc;
 		kt_dp_resolve_names(snap, n, first);
 		mark_local(snap, n);
+		lb_kinds(snap, n);
 		return 0;
 	}
 	struct kt_dp_node *n = kt_dpn_node(snap, name, "live");
@@ -115,6 +135,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 	kt_dp_cilium(snap, n, o);
 	kt_dp_resolve_names(snap, n, first);
 	mark_local(snap, n);
+	lb_kinds(snap, n);
 	if (!o->no_metrics)
 		kt_dp_metrics(snap, n, o);
 	return 0;

@@ -112,6 +112,8 @@ struct kt_kp *kt_kp_new(struct kt_snapshot *snap, enum kt_dp_mode mode);
 void kt_kp_rule(struct kt_kp *kp, const char *table, const char *chain, size_t chain_len,
 		const struct kt_ipt_rule *r);
 void kt_kp_chain(struct kt_kp *kp, const char *table, const char *chain, size_t chain_len);
+/* Table name recorded in evidence ("nat" default, "ip6 nat" for IPv6). */
+void kt_kp_table_name(struct kt_kp *kp, const char *name);
 /* Number of KUBE-* nat chains seen so far. */
 uint32_t kt_kp_kube_chains(const struct kt_kp *kp);
 /* Build services into node n; frees kp. */

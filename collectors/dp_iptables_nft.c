@@ -172,12 +172,29 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 		return 0;
 	}
 	struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_NFT);
+	if (family == 10)
+		kt_kp_table_name(kp, "ip6 nat");
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct feed f = {kp, "nat", NULL, &lock};
 	for (uint32_t i = 0; i < ns.n; i++)
 		kt_kp_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	uint32_t nt = ns.n < 512 ? 1 : (uint32_t)(cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus);
+	/* use only CPUs that are idle: on a busy node extra dump threads mostly
+	 * add lock and scheduling overhead */
+	double load = 0;
+	FILE *lf = fopen("/proc/loadavg", "r");
+	if (lf) {
+		if (fscanf(lf, "%lf", &load) != 1)
+			load = 0;
+		fclose(lf);
+	}
+	long spare = cpus - (long)(load + 0.5);
+	if (spare > cpus)
+		spare = cpus;
+	uint32_t nt = ns.n < 512 || spare < 2 ? 1 : (uint32_t)(spare > MAX_THREADS ? MAX_THREADS : spare);
+	const char *env = getenv("KTRACE_DUMP_THREADS"); /* tuning and benchmarks */
+	if (env && atoi(env) >= 1 && atoi(env) <= MAX_THREADS)
+		nt = (uint32_t)atoi(env);
 	struct worker w[MAX_THREADS];
 	uint32_t next = 0;
 	memset(w, 0, sizeof(w));

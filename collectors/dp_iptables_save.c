@@ -421,6 +421,8 @@ int kt_dp_iptables_legacy(struct kt_snapshot *snap, struct kt_dp_node *n, const 
 		if (!legacy_table_loaded(fam[f].proc, "nat"))
 			continue;
 		struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_LEGACY);
+		if (f == 1)
+			kt_kp_table_name(kp, "ip6 nat");
 		if (run_save(kp, fam[f].nat, snap) < 0) {
 			kt_kp_free(kp);
 			continue;

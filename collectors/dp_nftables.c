@@ -361,6 +361,8 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 				struct nrule *r = &x->ext->r[i];
 				if (r->fib_local)
 					local_rules = true;
+				if (!r->cond && r->set_mark)
+					s->masquerade = true; /* v1.36+: the mark is set inline */
 				if (r->cond || !r->target)
 					continue;
 				if (strcmp(r->target, "mark-for-masquerade") == 0)
@@ -590,7 +592,7 @@ static void json_rule(struct nst *st, struct nchain *c, const cJSON *rule)
 {
 	struct nrule *r = rule_add(c);
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(rule, "handle");
-	r->handle = cJSON_IsNumber(h) ? (uint64_t)h->valuedouble : 0;
+	r->handle = cJSON_IsNumber(h) && h->valuedouble >= 0 && h->valuedouble < 1.8e19 ? (uint64_t)h->valuedouble : 0;
 	const cJSON *x;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(rule, "expr")) {
 		const cJSON *v;
@@ -696,7 +698,7 @@ int kt_dp_nft_json_mem(struct kt_snapshot *snap, struct kt_dp_node *n, const cha
 				    strcmp(js(o, "family"), fname) != 0 || !js(o, "name"))
 					continue;
 				const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "timeout");
-				struct nset *s = set_add(&st, js(o, "name"), cJSON_IsNumber(to) ? (uint64_t)to->valuedouble * 1000 : 0);
+				struct nset *s = set_add(&st, js(o, "name"), cJSON_IsNumber(to) && to->valuedouble >= 0 && to->valuedouble < 1e12 ? (uint64_t)to->valuedouble * 1000 : 0);
 				json_elems(&st, s, cJSON_GetObjectItemCaseSensitive(o, "elem"),
 					   strcmp(s->name, "service-ips") == 0 ? 0 : strcmp(s->name, "service-nodeports") == 0 ? 1 : 2);
 			}

@@ -364,6 +364,11 @@ void kt_kp_free(struct kt_kp *kp)
 	free(kp);
 }
 
+void kt_kp_table_name(struct kt_kp *kp, const char *name)
+{
+	kp->table_name = name;
+}
+
 uint32_t kt_kp_kube_chains(const struct kt_kp *kp)
 {
 	return kp->kube_chains;
@@ -712,11 +717,6 @@ static void expand(struct kt_kp *kp, struct kt_dp_service *s, struct kp_chain *c
 	}
 }
 
-static int spn_cmp_len(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "");
-}
-
 void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_opts *o)
 {
 	struct kt_snapshot *snap = kp->snap;
@@ -1020,7 +1020,6 @@ void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_o
 				if (s->be[j].port == s->ext_be[i].port && strcmp(s->be[j].ip, s->ext_be[i].ip) == 0)
 					s->be[j].local = true;
 	}
-	(void)spn_cmp_len;
 	free(fe_first);
 	free(order);
 	free(fes);

@@ -30,6 +30,11 @@ struct ctx {
 
 /* ---- small JSON accessors ------------------------------------------ */
 
+/* Iterate an array's elements; anything else (an object where Kubernetes
+ * expects a list, a scalar) iterates nothing. Sizes are computed with the
+ * same test, so malformed input can never index past an allocation. */
+#define KT_EACH(e, arr) cJSON_ArrayForEach(e, (cJSON_IsArray(arr) ? (arr) : NULL))
+
 static const cJSON *jget(const cJSON *o, const char *k)
 {
 	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
@@ -56,11 +61,23 @@ static bool jbool(const cJSON *o, const char *k, bool def)
 	return def;
 }
 
+/* double -> int64 without undefined behaviour for NaN/huge values */
+static int64_t dbl_to_i64(double x)
+{
+	if (x != x)
+		return 0;
+	if (x >= 9.2e18)
+		return INT64_MAX;
+	if (x <= -9.2e18)
+		return INT64_MIN;
+	return (int64_t)x;
+}
+
 static int64_t jint(const cJSON *o, const char *k, int64_t def)
 {
 	const cJSON *v = jget(o, k);
 	if (cJSON_IsNumber(v))
-		return (int64_t)v->valuedouble;
+		return dbl_to_i64(v->valuedouble);
 	if (cJSON_IsString(v) && v->valuestring[0]) {
 		char *end;
 		long long x = strtoll(v->valuestring, &end, 10);
@@ -131,7 +148,7 @@ static const char **jstrs(struct ctx *c, const cJSON *arr, uint32_t *n)
 		return NULL;
 	const char **v = KT_ANEW(c->a, const char *, cnt);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, arr)
+	KT_EACH(e, arr)
 	{
 		if (cJSON_IsString(e))
 			v[(*n)++] = kt_intern(c->a, e->valuestring);
@@ -183,7 +200,7 @@ static struct kt_portref jport(struct ctx *c, const cJSON *v)
 {
 	struct kt_portref r = {0};
 	if (cJSON_IsNumber(v))
-		r.num = clamp32((int64_t)v->valuedouble);
+		r.num = clamp32(dbl_to_i64(v->valuedouble));
 	else if (cJSON_IsString(v)) {
 		char *end;
 		long x = strtol(v->valuestring, &end, 10);
@@ -266,7 +283,7 @@ static void read_meta(struct ctx *c, const cJSON *obj, const char *kind, struct 
 	if (n > 0) {
 		m->owners = KT_ANEW(c->a, struct kt_ownerref, n);
 		const cJSON *e;
-		cJSON_ArrayForEach(e, own)
+		KT_EACH(e, own)
 		{
 			struct kt_ownerref *o = &m->owners[m->n_owners++];
 			o->kind = jstr(c, e, "kind");
@@ -300,7 +317,7 @@ static struct kt_selector read_selector(struct ctx *c, const cJSON *sel)
 	if (n > 0) {
 		s.exprs = KT_ANEW(c->a, struct kt_selreq, n);
 		const cJSON *e;
-		cJSON_ArrayForEach(e, ex)
+		KT_EACH(e, ex)
 		{
 			const char *op = jstr(c, e, "operator");
 			struct kt_selreq *r = &s.exprs[s.n_exprs];
@@ -356,7 +373,7 @@ static int32_t exec_sleep(const cJSON *cmd)
 	size_t len = 0;
 	const cJSON *e;
 	buf[0] = 0;
-	cJSON_ArrayForEach(e, cmd)
+	KT_EACH(e, cmd)
 	{
 		if (!cJSON_IsString(e))
 			continue;
@@ -397,7 +414,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 		k->ports = KT_ANEW(c->a, struct kt_cport, n);
 		const cJSON *e;
 		int i = 0;
-		cJSON_ArrayForEach(e, ports)
+		KT_EACH(e, ports)
 		{
 			struct kt_cport *p = &k->ports[k->n_ports++];
 			p->name = jstr(c, e, "name");
@@ -444,7 +461,7 @@ static void read_terms(struct ctx *c, const cJSON *arr, bool weighted, struct kt
 		return;
 	*out = KT_ANEW(c->a, struct kt_affinity_term, cnt);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, arr)
+	KT_EACH(e, arr)
 	{
 		const cJSON *t = weighted ? jget(e, "podAffinityTerm") : e;
 		struct kt_affinity_term *x = &(*out)[(*n)++];
@@ -468,13 +485,13 @@ static void read_podspec(struct ctx *c, const cJSON *spec, struct kt_podspec *ps
 		const cJSON *e;
 		int i = 0;
 		char p[300];
-		cJSON_ArrayForEach(e, cs)
+		KT_EACH(e, cs)
 		{
 			snprintf(p, sizeof(p), "%s.containers[%d]", fpath, i++);
 			read_container(c, e, &ps->containers[ps->n_containers++], p, false);
 		}
 		i = 0;
-		cJSON_ArrayForEach(e, is)
+		KT_EACH(e, is)
 		{
 			snprintf(p, sizeof(p), "%s.initContainers[%d]", fpath, i++);
 			read_container(c, e, &ps->containers[ps->n_containers++], p, true);
@@ -487,7 +504,7 @@ static void read_podspec(struct ctx *c, const cJSON *spec, struct kt_podspec *ps
 	if (nt > 0) {
 		ps->spread = KT_ANEW(c->a, struct kt_spread, nt);
 		const cJSON *e;
-		cJSON_ArrayForEach(e, tsc)
+		KT_EACH(e, tsc)
 		{
 			struct kt_spread *t = &ps->spread[ps->n_spread++];
 			t->max_skew = clamp32(jint(e, "maxSkew", 1));
@@ -515,7 +532,7 @@ static void read_lb_ingress(struct ctx *c, const cJSON *arr, struct kt_lb_ingres
 		return;
 	*out = KT_ANEW(c->a, struct kt_lb_ingress, cnt);
 	const cJSON *e;
-	cJSON_ArrayForEach(e, arr)
+	KT_EACH(e, arr)
 	{
 		struct kt_lb_ingress *x = &(*out)[(*n)++];
 		x->ip = jstr(c, e, "ip");
@@ -559,7 +576,7 @@ static void do_service(struct ctx *c, const cJSON *o)
 		s->ports = KT_ANEW(c->a, struct kt_svc_port, n);
 		const cJSON *e;
 		int i = 0;
-		cJSON_ArrayForEach(e, ports)
+		KT_EACH(e, ports)
 		{
 			struct kt_svc_port *p = &s->ports[s->n_ports++];
 			char pfx[64];
@@ -627,7 +644,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 	const cJSON *e;
 	if (!cJSON_IsArray(eps))
 		eps = NULL;
-	cJSON_ArrayForEach(e, eps)
+	KT_EACH(e, eps)
 	{
 		const cJSON *cond = jget(e, "conditions");
 		const cJSON *r = jget(cond, "ready"), *sv = jget(cond, "serving"), *te = jget(cond, "terminating");
@@ -642,7 +659,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 			if (k > 0) {
 				zones = KT_ANEW(c->a, const char *, k);
 				const cJSON *z;
-				cJSON_ArrayForEach(z, fz)
+				KT_EACH(z, fz)
 				{
 					const char *zn = jstr(c, z, "name");
 					if (zn)
@@ -652,7 +669,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 		}
 		const cJSON *tr = jget(e, "targetRef");
 		const cJSON *addr;
-		cJSON_ArrayForEach(addr, jget(e, "addresses"))
+		KT_EACH(addr, jget(e, "addresses"))
 		{
 			if (!cJSON_IsString(addr))
 				continue;
@@ -716,7 +733,7 @@ static void do_pod(struct ctx *c, const cJSON *o, bool manifest_workload)
 	if (n > 0) {
 		p->ips = KT_ANEW(c->a, const char *, n);
 		const cJSON *e;
-		cJSON_ArrayForEach(e, ips)
+		KT_EACH(e, ips)
 		{
 			const char *ip = jstr(c, e, "ip");
 			if (ip)
@@ -728,7 +745,7 @@ static void do_pod(struct ctx *c, const cJSON *o, bool manifest_workload)
 		p->n_ips = 1;
 	}
 	const cJSON *e;
-	cJSON_ArrayForEach(e, jget(st, "conditions"))
+	KT_EACH(e, jget(st, "conditions"))
 	{
 		const char *t = jstr(c, e, "type");
 		if (t && !strcmp(t, "Ready")) {
@@ -801,7 +818,7 @@ static const char *intorstr(struct ctx *c, const cJSON *v)
 		return kt_intern(c->a, v->valuestring);
 	if (cJSON_IsNumber(v)) {
 		char b[32];
-		snprintf(b, sizeof(b), "%lld", (long long)v->valuedouble);
+		snprintf(b, sizeof(b), "%lld", (long long)dbl_to_i64(v->valuedouble));
 		return kt_intern(c->a, b);
 	}
 	return NULL;
@@ -843,16 +860,16 @@ static void do_ingress(struct ctx *c, const cJSON *o)
 		g->class_name = kt_kv_get(&g->meta.annotations, "kubernetes.io/ingress.class");
 	int cap = 1;
 	const cJSON *r, *p;
-	cJSON_ArrayForEach(r, jget(sp, "rules"))
+	KT_EACH(r, jget(sp, "rules"))
 	{
 		cap += cJSON_GetArraySize(jget(jget(r, "http"), "paths"));
 	}
 	g->backends = KT_ANEW(c->a, struct kt_ingress_backend, cap);
 	if (jget(sp, "defaultBackend"))
 		ing_backend(c, jget(sp, "defaultBackend"), g, cap);
-	cJSON_ArrayForEach(r, jget(sp, "rules"))
+	KT_EACH(r, jget(sp, "rules"))
 	{
-		cJSON_ArrayForEach(p, jget(jget(r, "http"), "paths"))
+		KT_EACH(p, jget(jget(r, "http"), "paths"))
 		{
 			ing_backend(c, jget(p, "backend"), g, cap);
 		}
@@ -883,7 +900,7 @@ static void do_node(struct ctx *c, const cJSON *o)
 		n->external_ips = KT_ANEW(c->a, const char *, cnt);
 	}
 	const cJSON *e;
-	cJSON_ArrayForEach(e, addrs)
+	KT_EACH(e, addrs)
 	{
 		const char *t = jstr(c, e, "type"), *a = jstr(c, e, "address");
 		if (!t || !a)
@@ -906,7 +923,7 @@ static void do_node(struct ctx *c, const cJSON *o)
 	const cJSON *sp = jget(o, "spec");
 	n->unschedulable = jbool(sp, "unschedulable", false);
 	n->pod_cidrs = jstrs(c, jget(sp, "podCIDRs"), &n->n_pod_cidrs);
-	cJSON_ArrayForEach(e, jget(st, "conditions"))
+	KT_EACH(e, jget(st, "conditions"))
 	{
 		const char *t = jstr(c, e, "type");
 		if (t && !strcmp(t, "Ready")) {
@@ -1024,7 +1041,7 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 			if (depth > 4)
 				return kt_diag_set(d, KT_EXIT_INPUT, "lists nested too deeply");
 			const cJSON *e;
-			cJSON_ArrayForEach(e, items)
+			KT_EACH(e, items)
 			{
 				int rc = ingest(c, e, ik && *ik ? ik : NULL, depth + 1, d);
 				if (rc < 0)
@@ -1073,11 +1090,11 @@ int kt_obj_ingest(struct kt_snapshot *snap, const cJSON *obj, const char *kind_h
 static void strip_env(cJSON *containers)
 {
 	cJSON *ct;
-	cJSON_ArrayForEach(ct, containers)
+	KT_EACH(ct, containers)
 	{
 		cJSON *env = cJSON_GetObjectItemCaseSensitive(ct, "env");
 		cJSON *e;
-		cJSON_ArrayForEach(e, env)
+		KT_EACH(e, env)
 		{
 			cJSON_DeleteItemFromObjectCaseSensitive(e, "value");
 			cJSON_DeleteItemFromObjectCaseSensitive(e, "valueFrom");

@@ -981,7 +981,29 @@ struct sink {
 	void (*error)(struct sink *k, const char *path, const char *msg);
 	const struct kt_manifest_opts *o;
 	int rc;
+	/* directories already walked (symlink loops, the same tree twice) */
+	struct dirid {
+		dev_t dev;
+		ino_t ino;
+	} *seen;
+	size_t n_seen, cap_seen;
 };
+
+static bool seen_dir(struct sink *k, const struct stat *st)
+{
+	for (size_t i = 0; i < k->n_seen; i++)
+		if (k->seen[i].dev == st->st_dev && k->seen[i].ino == st->st_ino)
+			return true;
+	if (k->n_seen == k->cap_seen) {
+		k->cap_seen = k->cap_seen ? k->cap_seen * 2 : 16;
+		struct dirid *n = realloc(k->seen, k->cap_seen * sizeof(*n));
+		if (!n)
+			abort();
+		k->seen = n;
+	}
+	k->seen[k->n_seen++] = (struct dirid){st->st_dev, st->st_ino};
+	return false;
+}
 
 static void sink_error(struct sink *k, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void sink_error(struct sink *k, const char *path, const char *fmt, ...)
@@ -1050,6 +1072,9 @@ static void walk_dir(struct sink *k, const char *path, unsigned depth)
 		sink_error(k, path, "%s", "directory nesting too deep (symlink loop?)");
 		return;
 	}
+	struct stat dst;
+	if (stat(path, &dst) == 0 && seen_dir(k, &dst))
+		return; /* a symlink back into the tree */
 	DIR *d = opendir(path);
 	if (!d) {
 		sink_error(k, path, "cannot open directory: %s", strerror(errno));
@@ -1301,9 +1326,10 @@ static int load_pipelined(struct kt_snapshot *snap, const char *const *paths, un
 	pthread_t th;
 	int rc = 0;
 	if (pthread_create(&th, NULL, pipe_main, &p) != 0) {
-		struct seq_sink q = {{seq_file, seq_error, o, 0}, snap, r};
+		struct seq_sink q = {{.file = seq_file, .error = seq_error, .o = o}, snap, r};
 		for (unsigned i = 0; i < n; i++)
 			walk(&q.k, paths[i]);
+		free(q.k.seen);
 		rc = q.k.rc;
 		goto out;
 	}
@@ -1336,6 +1362,7 @@ static int load_pipelined(struct kt_snapshot *snap, const char *const *paths, un
 			break;
 	}
 	pthread_join(th, NULL);
+	free(p.k.seen);
 	while (p.pool) {
 		struct ydoc *d = p.pool;
 		p.pool = d->next;
@@ -1368,9 +1395,10 @@ int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, u
 			j++;
 		int r1;
 		if (o->threads == 1) {
-			struct seq_sink q = {{seq_file, seq_error, o, 0}, snap, r};
+			struct seq_sink q = {{.file = seq_file, .error = seq_error, .o = o}, snap, r};
 			for (unsigned k = i; k < j; k++)
 				walk(&q.k, paths[k]);
+			free(q.k.seen);
 			r1 = q.k.rc;
 		} else {
 			r1 = load_pipelined(snap, paths + i, j - i, o, r);

@@ -86,27 +86,41 @@ _ktrace() {
 		_ktrace_dyn node; return ;;
 	--objects)
 		_ktrace_files; return ;;
+	--reload)
+		return ;;
 	--frames)
 		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --interval -i --once --hot-factor --starved-factor --starved-age --min-connections --bpffs --node --objects --sockets --all --frames --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --interval -i --once --hot-factor --starved-factor --starved-age --min-connections --bpffs --node --objects --sockets --all --reload --frames --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn services
 		fi ;;
 	check)
 		case "$prev" in
+	--fail-on)
+		COMPREPLY=($(compgen -W "severity never" -- "$cur")); return ;;
+	--config)
+		_ktrace_files; return ;;
+	--ingress-selector)
+		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --no-node --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
 		else
 			COMPREPLY=()
 		fi ;;
 	lint)
 		case "$prev" in
+	--fail-on)
+		COMPREPLY=($(compgen -W "severity never" -- "$cur")); return ;;
+	--config)
+		_ktrace_files; return ;;
+	--ingress-selector)
+		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_files
 		fi ;;
@@ -128,7 +142,7 @@ _ktrace() {
 		case "$prev" in
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --man --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn rules
 		fi ;;

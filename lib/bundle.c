@@ -472,7 +472,7 @@ static int load_buf(const char *name, const char *buf, size_t len, struct kt_sna
 					cJSON_Delete(v);
 					return bad(&s, start, d, "\"version\" is not a number");
 				}
-				version = (long)v->valuedouble;
+				version = v->valuedouble >= 0 && v->valuedouble < 1e9 ? (long)v->valuedouble : 999999999;
 				if (version != KT_BUNDLE_VERSION) {
 					cJSON_Delete(v);
 					unsigned col;

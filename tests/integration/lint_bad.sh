@@ -38,6 +38,16 @@ expect_rc "missing path: exit 5" 5 "$KTRACE" lint $F/does-not-exist.yaml
 : > "$W/empty.yaml"
 expect_rc "empty file: exit 0" 0 "$KTRACE" lint "$W/empty.yaml"
 
+# the threaded loader gives exactly the sequential result (order, errors, positions)
+"$KTRACE" lint -o json $F/rules $F/bad $F/realistic > "$W/seq.json" 2>/dev/null
+KTRACE_LINT_THREADS=2 "$KTRACE" lint -o json $F/rules $F/bad $F/realistic > "$W/thr.json" 2>/dev/null
+cmp -s "$W/seq.json" "$W/thr.json" && pass "KTRACE_LINT_THREADS=2 output equals the sequential output" || fail "threaded loader" "$(diff "$W/seq.json" "$W/thr.json" | head -5 | tr '\n' '|')"
+
+# symlink loops: every directory is walked once
+mkdir -p "$W/loop/a" && cp $F/rules/kt201-bad.yaml "$W/loop/a/" && ln -s .. "$W/loop/a/up1" && ln -s .. "$W/loop/a/up2" && ln -s ../a "$W/loop/a/self"
+out=$(timeout 20 "$KTRACE" lint "$W/loop" 2>&1 | tail -1); rc=$?
+[ "$out" = "0 errors, 1 warning, 0 info in 2 objects from 1 file" ] && pass "symlink loops: each directory once" || fail "symlink loops" "$out"
+
 # binary garbage (deterministic pseudo-random bytes)
 python3 -c 'import random,sys; r=random.Random(5); sys.stdout.buffer.write(bytes(r.randrange(256) for _ in range(1<<20)))' > "$W/garbage.yaml"
 "$KTRACE" lint "$W/garbage.yaml" >/dev/null 2>"$W/err"; rc=$?

@@ -163,6 +163,32 @@ if inode iptables-restore $TMP/rules.ipt && inode iptables-restore --noflush $TM
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["diff"]==[] else 1)' $TMP/d0.json 2>/dev/null &&
 		pass "diff: matching EndpointSlices give no findings" ||
 		fail "diff: matching EndpointSlices give no findings" "$(head -c 400 $TMP/d0.json | tr '\n' '|')"
+	# --diff against a live API server (tests/apiserver/kapi.py inside the node netns)
+	mkdir -p $TMP/api
+	python3 - $TMP/bundle-drop.json $TMP/api <<'EOF'
+import json, sys
+b = json.load(open(sys.argv[1]))
+json.dump({"kind": "ServiceList", "apiVersion": "v1", "items": [o for o in b["objects"] if o["kind"] == "Service"]},
+          open(sys.argv[2] + "/services.json", "w"))
+json.dump({"kind": "EndpointSliceList", "apiVersion": "discovery.k8s.io/v1",
+           "items": [o for o in b["objects"] if o["kind"] == "EndpointSlice"]}, open(sys.argv[2] + "/endpointslices.json", "w"))
+EOF
+	ip netns exec $NODE timeout 60 python3 "$TOP/tests/apiserver/kapi.py" --dir $TMP/api --port-file $TMP/api.port > $TMP/kapi.log 2>&1 &
+	PIDS="$PIDS $!"
+	i=0
+	while [ ! -s $TMP/api.port ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	cat > $TMP/kubeconfig <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:$(cat $TMP/api.port)"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+EOF
+	inode "$KTRACE" dataplane --kubeconfig $TMP/kubeconfig --diff -A --node node-a --no-metrics -o json > $TMP/dapi.json 2> $TMP/dapi.err
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if [(x["id"],x["ip"]) for x in d["diff"]]==[("KT602","10.244.3.13")] else 1)' $TMP/dapi.json 2>/dev/null &&
+		pass "diff against a live API server: KT602" ||
+		fail "diff against a live API server: KT602" "$(head -c 400 $TMP/dapi.json $TMP/dapi.err | tr '\n' '|')"
 else
 	fail iptables-nft "iptables-restore failed"
 fi

@@ -465,8 +465,51 @@ static void test_nft_rule_msg(void)
 	T_CHECK(1, "truncated rule messages tolerated");
 }
 
+/* topology hints: an endpoint hinted for another zone is not expected here */
+static void test_diff_hints(void)
+{
+#define TMPL \
+		"{\"kind\":\"KtraceBundle\",\"version\":1,\"objects\":[" \
+		"{\"kind\":\"Node\",\"metadata\":{\"name\":\"node-a\",\"labels\":{\"topology.kubernetes.io/zone\":\"a\"}}}," \
+		"{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"n\",\"name\":\"s\"},\"spec\":{\"clusterIP\":\"10.96.0.9\"," \
+		"\"clusterIPs\":[\"10.96.0.9\"],\"selector\":{\"app\":\"s\"},\"ports\":[{\"port\":80,\"targetPort\":8080}]}}," \
+		"{\"kind\":\"EndpointSlice\",\"metadata\":{\"namespace\":\"n\",\"name\":\"s-1\",\"labels\":" \
+		"{\"kubernetes.io/service-name\":\"s\"}},\"addressType\":\"IPv4\",\"ports\":[{\"port\":8080}],\"endpoints\":[" \
+		"{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}%s}," \
+		"{\"addresses\":[\"10.0.0.2\"],\"conditions\":{\"ready\":true}%s}]}]," \
+		"\"nodes\":[{\"node\":\"node-a\",\"modes\":[\"iptables-nft\"],\"services\":[{\"namespace\":\"n\",\"name\":\"s\"," \
+		"\"portName\":\"\",\"protocol\":\"TCP\",\"frontends\":[{\"kind\":\"clusterIP\",\"ip\":\"10.96.0.9\",\"port\":80}]," \
+		"\"backends\":[{\"ip\":\"10.0.0.1\",\"port\":8080,\"probability\":1}]}]}],\"flows\":[],\"gaps\":[]}"
+	for (int hinted = 0; hinted < 2; hinted++) {
+		char buf[4096];
+		snprintf(buf, sizeof(buf), TMPL, hinted ? ",\"hints\":{\"forZones\":[{\"name\":\"a\"}]}" : "",
+			 hinted ? ",\"hints\":{\"forZones\":[{\"name\":\"b\"}]}" : "");
+		struct kt_snapshot *s = NULL;
+		struct kt_diag d = {0};
+		if (kt_bundle_load_mem("hints.json", buf, strlen(buf), &s, &d) < 0) {
+			T_CHECK(0, d.msg);
+			return;
+		}
+		struct kt_findings f = {0};
+		struct kt_arena *a = kt_arena_new();
+		kt_dpdiff_findings(s, a, &f);
+		bool k601 = false;
+		for (uint32_t i = 0; i < f.n; i++)
+			k601 |= f.v[i].rule == KT_R_KT601 && strstr(f.v[i].message, "10.0.0.2:8080");
+		if (hinted)
+			T_CHECK(!k601, "endpoint hinted for another zone is not expected on this node");
+		else
+			T_CHECK(k601, "without hints every ready endpoint is expected");
+		kt_findings_release(&f);
+		kt_arena_free(a);
+		kt_snapshot_free(s);
+	}
+#undef TMPL
+}
+
 static void run(void)
 {
+	test_diff_hints();
 	test_nft_rule_msg();
 	test_ipvs_nl();
 	test_ipvsadm();
