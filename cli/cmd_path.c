@@ -453,6 +453,34 @@ static int not_found(struct kt_cli *c, struct kt_snapshot *s, const char *ns, co
 		kt_kube_names(c->kube, KT_RES_SERVICES, ns, a, &cands, &n, &d2);
 	}
 	kt_cli_not_found(&d, "service", ns, name, cands, n);
+	/* the exact name in other namespaces is the most likely mistake (-n) */
+	const char *other[4];
+	unsigned no = 0;
+	if (s) {
+		for (uint32_t i = 0; i < s->n_services && no < 4; i++)
+			if (!strcmp(s->services[i].meta.name, name) && strcmp(s->services[i].meta.namespace, ns))
+				other[no++] = s->services[i].meta.namespace;
+	} else if (c->kube) {
+		struct kt_snapshot *t = kt_snapshot_new();
+		char fs[300];
+		snprintf(fs, sizeof(fs), "metadata.name=%s", name);
+		struct kt_list_req r = {.res = KT_RES_SERVICES, .field_selector = fs, .optional = true};
+		struct kt_diag d2;
+		memset(&d2, 0, sizeof(d2));
+		if (kt_kube_fetch(c->kube, &r, 1, t, NULL, &d2) == 0)
+			for (uint32_t i = 0; i < t->n_services && no < 4; i++)
+				other[no++] = kt_intern(a, t->services[i].meta.namespace);
+		kt_snapshot_free(t);
+	}
+	if (no) {
+		char hint[sizeof(d.hint)];
+		size_t len = (size_t)snprintf(hint, sizeof(hint), "service '%s' exists in namespace", name);
+		for (unsigned i = 0; i < no && len < sizeof(hint); i++)
+			len += (size_t)snprintf(hint + len, sizeof(hint) - len, "%s '%s'", i ? "," : "", other[i]);
+		if (len < sizeof(hint))
+			snprintf(hint + len, sizeof(hint) - len, ": try 'ktrace path %s/%s'", other[0], name);
+		kt_diag_hint(&d, "%s", hint);
+	}
 	kt_arena_free(a);
 	return kt_cli_fail(c, &d);
 }

@@ -48,6 +48,8 @@ kapi_start --dir "$FIX/dualstack"
 sed -i "s/127.0.0.1:[0-9]*/127.0.0.1:$KAPI_PORT/" "$WORK/kc"
 "$KTRACE" --kubeconfig "$WORK/kc" path web/wbe 2>"$WORK/err" >/dev/null; rc=$?
 if [ $rc = 3 ] && grep -q "did you mean 'web'" "$WORK/err"; then pass "live unknown Service: exit 3 with suggestion"; else fail "live unknown Service: exit 3 with suggestion" "rc=$rc $(cat "$WORK/err")"; fi
+"$KTRACE" --kubeconfig "$WORK/kc" path web 2>"$WORK/err" >/dev/null; rc=$?
+if [ $rc = 3 ] && grep -q "exists in namespace 'web'" "$WORK/err"; then pass "live: Service in another namespace is named"; else fail "live: Service in another namespace is named" "rc=$rc $(cat "$WORK/err")"; fi
 "$KTRACE" --kubeconfig "$WORK/kc" -n web path web -vv 2>"$WORK/err" >/dev/null
 grep -q "GET /api/v1/namespaces/web/services/web" "$WORK/err" && pass "-vv logs API requests" || fail "-vv logs API requests" "$(head -5 "$WORK/err")"
 kapi_stop

@@ -42,6 +42,8 @@ then pass "path json keys and values (SPEC)"; else fail "path json keys and valu
 expect_rc "unknown service exits 3" 3 "$KTRACE" path svc/order -n shop --from demo
 "$KTRACE" path svc/order -n shop --from demo 2>"$tmp/err" >/dev/null
 if grep -q "did you mean 'orders'" "$tmp/err" && [ "$(grep -c '^ktrace' "$tmp/err")" = 1 ]; then pass "not-found suggests close names"; else fail "not-found suggests close names" "$(cat "$tmp/err")"; fi
+"$KTRACE" path orders --from demo 2>"$tmp/err" >/dev/null
+grep -q "exists in namespace 'shop': try 'ktrace path shop/orders'" "$tmp/err" && pass "not-found names the namespace that has it" || fail "not-found names the namespace that has it" "$(cat "$tmp/err")"
 expect_rc "missing SERVICE exits 2" 2 "$KTRACE" path --from demo
 expect_rc "unknown flag exits 2" 2 "$KTRACE" path svc/orders --frmo demo
 "$KTRACE" path svc/orders --frmo demo 2>"$tmp/err"
