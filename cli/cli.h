@@ -109,6 +109,12 @@ int kt_cli_kube(struct kt_cli *c, struct kt_kube **out, struct kt_diag *d);
 int kt_cli_service_arg(struct kt_cli *c, const char *arg, const char **ns, const char **name,
 		       struct kt_diag *d);
 
+/* Every API list a whole-cluster view needs (collect, check): Services,
+ * EndpointSlices and Pods (required), Nodes, workloads, HPAs, PDBs,
+ * Ingresses, IngressClasses and the proxy ConfigMaps (optional). ns NULL =
+ * every namespace. Returns a static array; *n gets its length. */
+const struct kt_list_req *kt_cli_cluster_reqs(const char *ns, unsigned *n);
+
 /* Load the snapshot: --from (bundle/demo) or the live API with reqs.
  * Prints nothing; on error fills d. */
 int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n,

@@ -19,22 +19,9 @@ static int load(struct kt_cli *c, struct kt_snapshot **out, struct kt_diag *d)
 {
 	/* -n NS narrows to one namespace; otherwise the whole cluster */
 	const char *ns = c->namespace && !c->all_namespaces ? c->namespace : NULL;
-	struct kt_list_req reqs[] = {
-		{.res = KT_RES_SERVICES, .ns = ns},
-		{.res = KT_RES_ENDPOINTSLICES, .ns = ns},
-		{.res = KT_RES_PODS, .ns = ns},
-		{.res = KT_RES_NODES, .optional = true},
-		{.res = KT_RES_DEPLOYMENTS, .ns = ns, .optional = true},
-		{.res = KT_RES_STATEFULSETS, .ns = ns, .optional = true},
-		{.res = KT_RES_DAEMONSETS, .ns = ns, .optional = true},
-		{.res = KT_RES_REPLICASETS, .ns = ns, .optional = true},
-		{.res = KT_RES_HPAS, .ns = ns, .optional = true},
-		{.res = KT_RES_PDBS, .ns = ns, .optional = true},
-		{.res = KT_RES_INGRESSES, .ns = ns, .optional = true},
-		{.res = KT_RES_INGRESSCLASSES, .optional = true},
-		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-	};
-	int rc = kt_cli_snapshot(c, reqs, sizeof(reqs) / sizeof(reqs[0]), out, d);
+	unsigned nreq;
+	const struct kt_list_req *reqs = kt_cli_cluster_reqs(ns, &nreq);
+	int rc = kt_cli_snapshot(c, reqs, nreq, out, d);
 	if (rc < 0)
 		return rc;
 	struct kt_snapshot *s = *out;

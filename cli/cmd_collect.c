@@ -57,25 +57,10 @@ static int run(struct kt_cli *c)
 	}
 	if (k) {
 		const char *ns = c->namespace; /* NULL: every namespace */
-		struct kt_list_req reqs[] = {
-			{.res = KT_RES_SERVICES, .ns = ns},
-			{.res = KT_RES_ENDPOINTSLICES, .ns = ns},
-			{.res = KT_RES_PODS, .ns = ns},
-			{.res = KT_RES_NODES, .optional = true},
-			{.res = KT_RES_DEPLOYMENTS, .ns = ns, .optional = true},
-			{.res = KT_RES_STATEFULSETS, .ns = ns, .optional = true},
-			{.res = KT_RES_DAEMONSETS, .ns = ns, .optional = true},
-			{.res = KT_RES_REPLICASETS, .ns = ns, .optional = true},
-			{.res = KT_RES_HPAS, .ns = ns, .optional = true},
-			{.res = KT_RES_PDBS, .ns = ns, .optional = true},
-			{.res = KT_RES_INGRESSES, .ns = ns, .optional = true},
-			{.res = KT_RES_INGRESSCLASSES, .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy-config", .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
-		};
+		unsigned nreq;
+		const struct kt_list_req *reqs = kt_cli_cluster_reqs(ns, &nreq);
 		kt_cli_progress(c, "collecting from %s ...", kt_kube_server(k));
-		rc = kt_kube_fetch(k, reqs, sizeof(reqs) / sizeof(reqs[0]), s, bw, &d);
+		rc = kt_kube_fetch(k, reqs, nreq, s, bw, &d);
 		kt_cli_progress_done(c);
 		if (rc < 0) {
 			kt_bundle_abort(bw);

@@ -232,6 +232,32 @@ bad:
 	return -KT_EXIT_USAGE;
 }
 
+const struct kt_list_req *kt_cli_cluster_reqs(const char *ns, unsigned *n)
+{
+	static struct kt_list_req reqs[] = {
+		{.res = KT_RES_SERVICES},
+		{.res = KT_RES_ENDPOINTSLICES},
+		{.res = KT_RES_PODS},
+		{.res = KT_RES_NODES, .optional = true},
+		{.res = KT_RES_DEPLOYMENTS, .optional = true},
+		{.res = KT_RES_STATEFULSETS, .optional = true},
+		{.res = KT_RES_DAEMONSETS, .optional = true},
+		{.res = KT_RES_REPLICASETS, .optional = true},
+		{.res = KT_RES_HPAS, .optional = true},
+		{.res = KT_RES_PDBS, .optional = true},
+		{.res = KT_RES_INGRESSES, .optional = true},
+		{.res = KT_RES_INGRESSCLASSES, .optional = true},
+		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
+		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy-config", .optional = true},
+		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
+	};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+		if (reqs[i].res != KT_RES_NODES && reqs[i].res != KT_RES_INGRESSCLASSES && reqs[i].res != KT_RES_CONFIGMAPS)
+			reqs[i].ns = ns;
+	*n = sizeof(reqs) / sizeof(reqs[0]);
+	return reqs;
+}
+
 int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n, struct kt_snapshot **out,
 		    struct kt_diag *d)
 {
