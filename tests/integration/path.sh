@@ -2,7 +2,8 @@
 # `ktrace path` end to end on the demo cluster and the fixture clusters
 # (golden text and JSON), exit codes and one-line errors for bad input.
 . "$(dirname "$0")/../lib.sh"
-FIX="$TOP/tests/fixtures/clusters"
+cd "$TOP" || exit 1
+FIX=tests/fixtures/clusters   # relative: the origin line in text output must not depend on the checkout path
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 "$KTRACE" path svc/orders -n shop --from demo --color never | golden "demo orders text" path/demo-orders.txt
