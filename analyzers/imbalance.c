@@ -47,6 +47,12 @@ struct be {
 	uint64_t bin, bout, dbytes, din, dout;
 	bool have_new, have_bytes_rate;
 	unsigned flags;
+	/* inet_diag sockets of this node for this backend */
+	bool has_sk;
+	uint32_t sk_est, sk_total;
+	uint64_t sk_bin, sk_bout;
+	double sk_rtt_sum;
+	uint32_t sk_rtt_n;
 };
 
 struct grp {
@@ -410,6 +416,90 @@ static const char *mode_of(const struct kt_dp_node *dn, const struct kt_snapshot
 	return "unknown";
 }
 
+const char *kt_imb_age_src_name(enum kt_imb_age_src s)
+{
+	switch (s) {
+	case KT_IMB_AGE_POD: return "pod";
+	case KT_IMB_AGE_SLICE: return "endpointslice-trigger-time";
+	case KT_IMB_AGE_SEEN: return "first-seen";
+	case KT_IMB_AGE_NONE: break;
+	}
+	return NULL;
+}
+
+static const struct kt_imb_seen *seen_lookup(const struct kt_imb_opts *o, const char *ip, int32_t port)
+{
+	/* sorted by (port, ip): binary search to the port, then compare */
+	uint32_t lo = 0, hi = o->n_seen;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (o->seen[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t l2 = lo, h2 = o->n_seen;
+	while (l2 < h2) {   /* exact spelling first */
+		uint32_t mid = l2 + (h2 - l2) / 2;
+		if (o->seen[mid].port > port || (o->seen[mid].port == port && strcmp(o->seen[mid].ip, ip) >= 0))
+			h2 = mid;
+		else
+			l2 = mid + 1;
+	}
+	if (l2 < o->n_seen && o->seen[l2].port == port && !strcmp(o->seen[l2].ip, ip))
+		return &o->seen[l2];
+	if (!strchr(ip, ':'))
+		return NULL;
+	for (uint32_t i = lo; i < o->n_seen && o->seen[i].port == port; i++)
+		if (ip_eq(o->seen[i].ip, ip))
+			return &o->seen[i];
+	return NULL;
+}
+
+/* Ready age without a Pod object (EndpointSlices only, e.g. no RBAC for
+ * Pods): the slice's last-change-trigger-time, unless this session saw
+ * the endpoint before that change (then the change was someone else's);
+ * else when this session first saw the endpoint, if that was after the
+ * session started (endpoints present at the start have no known age). */
+static void fallback_age(const struct kt_imb_opts *o, const struct be *b, int64_t now,
+			 struct kt_imb_backend *x)
+{
+	const struct kt_imb_seen *sn = seen_lookup(o, b->ip, b->port);
+	bool seen_later = sn && sn->first_seen > o->session_start;
+	if (b->ep && b->ep->trigger_time > 0) {
+		int64_t since = b->ep->trigger_time / 1000;
+		if (!sn || sn->first_seen >= since) {
+			if (now >= since) {
+				x->ready_age = now - since;
+				x->age_src = KT_IMB_AGE_SLICE;
+			}
+			return;
+		}
+	}
+	if (seen_later && now >= sn->first_seen) {
+		x->ready_age = now - sn->first_seen;
+		x->age_src = KT_IMB_AGE_SEEN;
+	}
+}
+
+/* "ip:port", "[ip]:port" for IPv6 (as ss prints it). */
+static const char *hostport(struct kt_arena *a, const char *ip, int32_t port)
+{
+	if (ip && strchr(ip, ':'))
+		return kt_arena_printf(a, "[%s]:%d", ip, port);
+	return kt_arena_printf(a, "%s:%d", ip ? ip : "?", port);
+}
+
+/* How a fallback ready age was obtained, for verdict and finding text. */
+static const char *age_note(enum kt_imb_age_src src)
+{
+	switch (src) {
+	case KT_IMB_AGE_SLICE: return " (no Pod readable: EndpointSlice last-change-trigger-time)";
+	case KT_IMB_AGE_SEEN: return " (no Pod readable: first seen by ktrace this session)";
+	default: return "";
+	}
+}
+
 static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_imb_service *out,
 			 const struct kt_imb_opts *o, double dt, bool rates_known, int64_t now,
 			 struct kt_arena *a)
@@ -501,14 +591,25 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 				const struct kt_pod *p = &s->pods[b->ep->pod];
 				int64_t since = p->ready_since ? p->ready_since
 						: (p->start_time ? p->start_time : p->meta.created);
-				if (since > 0 && now >= since)
+				if (since > 0 && now >= since) {
 					x->ready_age = now - since;
+					x->age_src = KT_IMB_AGE_POD;
+				}
 				if (!x->node)
 					x->node = p->spec.node_name;
 			}
 		}
+		if (x->age_src == KT_IMB_AGE_NONE)
+			fallback_age(o, b, now, x);
+		out->age_srcs |= 1u << x->age_src;
 		x->connections = b->est;
 		x->total = b->total;
+		x->sockets = b->has_sk;
+		x->sk_connections = b->sk_est;
+		x->sk_total = b->sk_total;
+		x->sk_bytes_in = b->sk_bin;
+		x->sk_bytes_out = b->sk_bout;
+		x->sk_rtt_ms = b->sk_rtt_n ? b->sk_rtt_sum / b->sk_rtt_n : 0;
 		x->bytes_in = b->bin;
 		x->bytes_out = b->bout;
 		x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
@@ -599,9 +700,10 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 				st = &out->be[i];
 		out->verdict = KT_R_KT403;
 		out->reason = kt_arena_printf(a,
-			"%s:%d%s%s%s ready %llds ago has %.0f%% of %u open connections (fair %.0f%%)%s",
-			st->ip, st->port, st->pod ? " (" : "", st->pod ? st->pod : "", st->pod ? ")" : "",
-			(long long)st->ready_age, st->share * 100, out->connections, st->fair_share * 100,
+			"%s%s%s%s ready %llds ago%s has %.0f%% of %u open connections (fair %.0f%%)%s",
+			hostport(a, st->ip, st->port), st->pod ? " (" : "", st->pod ? st->pod : "", st->pod ? ")" : "",
+			(long long)st->ready_age, age_note(st->age_src), st->share * 100, out->connections,
+			st->fair_share * 100,
 			out->ages_known || out->older_10m ? kt_arena_printf(a, "; %u connections are older than 10m", out->older_10m) : "");
 	} else if (imbalanced && h) {
 		const char *cause = "";
@@ -616,8 +718,8 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 			out->verdict = KT_R_KT402;
 		}
 		out->reason = kt_arena_printf(a,
-			"max/mean %.2f: %s:%d%s%s%s holds %.0f%% of %u open connections (fair %.0f%%)%s",
-			out->max_over_mean, h->ip, h->port, h->pod ? " (" : "", h->pod ? h->pod : "",
+			"max/mean %.2f: %s%s%s%s holds %.0f%% of %u open connections (fair %.0f%%)%s",
+			out->max_over_mean, hostport(a, h->ip, h->port), h->pod ? " (" : "", h->pod ? h->pod : "",
 			h->pod ? ")" : "", h->share * 100, out->connections, h->fair_share * 100, cause);
 	}
 	free(pgc);
@@ -697,8 +799,6 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 			struct be *b = NULL;
 			if (f) {
 				g = &c.g[f->grp];
-				if (pass == 1 && g->nat_aggs)
-					continue;
 				b = be_find(g, x->backend_ip, x->backend_port);
 				if (!b)
 					b = be_add(g, x->backend_ip, x->backend_port, f->pg);
@@ -715,6 +815,20 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 					continue;
 			} else {
 				continue;   /* DNAT to something that is no Service frontend here */
+			}
+			if (sock) {
+				/* socket evidence is kept per backend whatever else
+				 * counted the connection */
+				b->has_sk = true;
+				b->sk_est += x->established;
+				b->sk_total += x->total;
+				b->sk_bin += x->bytes_orig;
+				b->sk_bout += x->bytes_reply;
+				if (x->rtt_ms > 0) {
+					b->sk_rtt_sum += x->rtt_ms * x->total;
+					b->sk_rtt_n += x->total;
+				}
+				g->used = true;
 			}
 			if (pass == 1 && g->nat_aggs)
 				continue;
@@ -798,9 +912,9 @@ void kt_imbalance_result_findings(const struct kt_snapshot *objs, const struct k
 				if (!(b->flags & KT_IMB_STARVED))
 					continue;
 				struct kt_finding *f = kt_finding_add(out, a, KT_R_KT403, m,
-					"endpoint %s:%d%s%s%s became ready %llds ago and has %.0f%% of %u open connections on node %s (fair share %.0f%%)",
-					b->ip, b->port, b->pod ? " (" : "", b->pod ? b->pod : "", b->pod ? ")" : "",
-					(long long)b->ready_age, b->share * 100, sv->connections, r->node ? r->node : "?",
+					"endpoint %s%s%s%s became ready %llds ago%s and has %.0f%% of %u open connections on node %s (fair share %.0f%%)",
+					hostport(a, b->ip, b->port), b->pod ? " (" : "", b->pod ? b->pod : "", b->pod ? ")" : "",
+					(long long)b->ready_age, age_note(b->age_src), b->share * 100, sv->connections, r->node ? r->node : "?",
 					b->fair_share * 100);
 				f->evidence = kt_arena_printf(a, "%s flows, max/mean %.2f, %u connections older than 10m",
 							      r->source ? r->source : "?", sv->max_over_mean, sv->older_10m);
@@ -809,8 +923,8 @@ void kt_imbalance_result_findings(const struct kt_snapshot *objs, const struct k
 		if (sv->imbalanced && sv->n_be) {
 			const struct kt_imb_backend *h = &sv->be[sv->hot != KT_NONE ? sv->hot : 0];
 			struct kt_finding *f = kt_finding_add(out, a, KT_R_KT402, m,
-				"%s:%d%s%s%s holds %.0f%% of %u open connections on node %s (fair share %.0f%%, max/mean %.2f)",
-				h->ip, h->port, h->pod ? " (" : "", h->pod ? h->pod : "", h->pod ? ")" : "",
+				"%s%s%s%s holds %.0f%% of %u open connections on node %s (fair share %.0f%%, max/mean %.2f)",
+				hostport(a, h->ip, h->port), h->pod ? " (" : "", h->pod ? h->pod : "", h->pod ? ")" : "",
 				h->share * 100, sv->connections, r->node ? r->node : "?", h->fair_share * 100,
 				sv->max_over_mean);
 			f->evidence = kt_arena_printf(a, "%s flows, cv %.2f, gini %.2f%s%s", r->source ? r->source : "?",

@@ -32,9 +32,67 @@ bool kt_svc_selects(const struct kt_service *sv, const char *ns, const struct kt
 	return labels && kt_labels_match_map(&sv->selector, labels);
 }
 
+/* Labels the workload controller adds to the Pods it creates, which are
+ * therefore not in the template: a StatefulSet's per-Pod name and index
+ * (per-broker Services of Kafka-style charts select one Pod by them), the
+ * ReplicaSet/revision hashes, a Job's name. */
+bool kt_ctrl_label(const char *key)
+{
+	return !strcmp(key, "statefulset.kubernetes.io/pod-name") || !strcmp(key, "apps.kubernetes.io/pod-index") ||
+	       !strcmp(key, "pod-template-hash") || !strcmp(key, "controller-revision-hash") ||
+	       !strcmp(key, "batch.kubernetes.io/job-name") || !strcmp(key, "job-name");
+}
+
+static bool all_digits(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (*v < '0' || *v > '9')
+			return false;
+	return true;
+}
+
+/* Would the controller of t give its Pods label key=val? */
+static bool ctrl_label_matches(const struct kt_tmpl *t, const char *key, const char *val)
+{
+	const char *name = t->meta->name ? t->meta->name : "";
+	size_t nl = strlen(name);
+	switch (t->kind) {
+	case KT_WL_STATEFULSET:
+		if (!strcmp(key, "statefulset.kubernetes.io/pod-name"))
+			return !strncmp(val, name, nl) && val[nl] == '-' && all_digits(val + nl + 1);
+		if (!strcmp(key, "apps.kubernetes.io/pod-index"))
+			return all_digits(val);
+		return !strcmp(key, "controller-revision-hash");
+	case KT_WL_DAEMONSET:
+		return !strcmp(key, "controller-revision-hash");
+	case KT_WL_DEPLOYMENT:
+	case KT_WL_REPLICASET:
+		return !strcmp(key, "pod-template-hash");
+	case KT_WL_JOB:
+		return (!strcmp(key, "batch.kubernetes.io/job-name") || !strcmp(key, "job-name")) && !strcmp(val, name);
+	default:
+		return false;
+	}
+}
+
 bool kt_svc_selects_tmpl(const struct kt_service *sv, const struct kt_tmpl *t)
 {
-	return kt_svc_selects(sv, t->meta->namespace, t->labels);
+	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
+		return false;
+	if (!kt_ns_eq(sv->meta.namespace, t->meta->namespace) || !t->labels)
+		return false;
+	for (uint32_t i = 0; i < sv->selector.n; i++) {
+		const char *k = sv->selector.v[i].key ? sv->selector.v[i].key : "";
+		const char *want = sv->selector.v[i].value ? sv->selector.v[i].value : "";
+		const char *v = kt_kv_get(t->labels, k);
+		if (v && !strcmp(v, want))
+			continue;
+		if (v || !ctrl_label_matches(t, k, want))
+			return false;
+	}
+	return true;
 }
 
 bool kt_tmpl_in_scope(const struct kt_rctx *c, const struct kt_tmpl *t)
@@ -304,7 +362,7 @@ static const struct lbl_ent *lbl_find(const struct lbl_idx *x, const char *ns, c
 /* For every Service: the candidates sharing its first selector pair, then
  * the full selector check. Fills off/ix (CSR rows, arena). */
 static void match_rows(struct kt_rctx *c, const struct lbl_idx *x, bool (*ok)(const struct kt_rctx *, uint32_t,
-		       uint32_t), uint32_t **off_out, uint32_t **ix_out)
+		       uint32_t), bool tmpl, uint32_t **off_out, uint32_t **ix_out)
 {
 	const struct kt_snapshot *s = c->s;
 	uint32_t *off = KT_ANEW(c->a, uint32_t, s->n_services + 1);
@@ -317,12 +375,20 @@ static void match_rows(struct kt_rctx *c, const struct lbl_idx *x, bool (*ok)(co
 		const struct kt_service *sv = &s->services[i];
 		if (!sv->has_selector || !sv->selector.n || sv->type == KT_SVC_EXTERNALNAME)
 			continue;
-		uint32_t cnt;
-		const struct kt_kv *kv = &sv->selector.v[0];
-		const struct lbl_ent *e = lbl_find(x, sv->meta.namespace, kv->key ? kv->key : "",
-						   kv->value ? kv->value : "", &cnt);
+		uint32_t cnt, k = 0;
+		/* templates lack the labels controllers add: look up by another pair */
+		while (tmpl && k < sv->selector.n && kt_ctrl_label(sv->selector.v[k].key ? sv->selector.v[k].key : ""))
+			k++;
+		const struct kt_kv *kv = &sv->selector.v[k < sv->selector.n ? k : 0];
+		const struct lbl_ent *e = NULL;
+		bool scan = k == sv->selector.n; /* only controller labels: try every template */
+		if (scan)
+			cnt = c->n_t;
+		else
+			e = lbl_find(x, sv->meta.namespace, kv->key ? kv->key : "", kv->value ? kv->value : "", &cnt);
 		for (uint32_t j = 0; j < cnt; j++) {
-			if (!ok(c, i, e[j].ix))
+			uint32_t cand = scan ? j : e[j].ix;
+			if (!ok(c, i, cand))
 				continue;
 			if (n == cap) {
 				cap *= 2;
@@ -331,7 +397,7 @@ static void match_rows(struct kt_rctx *c, const struct lbl_idx *x, bool (*ok)(co
 					abort();
 				ix = ni;
 			}
-			ix[n++] = e[j].ix;
+			ix[n++] = cand;
 		}
 	}
 	off[s->n_services] = n;
@@ -361,7 +427,7 @@ static void build_relations(struct kt_rctx *c)
 		lbl_add(&x, &cap, c->t[i].meta->namespace, c->t[i].labels, i);
 	if (x.n > 1)
 		qsort(x.e, x.n, sizeof(*x.e), lbl_cmp);
-	match_rows(c, &x, ok_tmpl, &c->st_off, &c->st_ix);
+	match_rows(c, &x, ok_tmpl, true, &c->st_off, &c->st_ix);
 	/* invert: template -> Services */
 	c->ts_off = KT_ANEW(c->a, uint32_t, c->n_t + 2);
 	uint32_t total = c->st_off[s->n_services];
@@ -383,7 +449,7 @@ static void build_relations(struct kt_rctx *c)
 			lbl_add(&x, &cap, s->pods[i].meta.namespace, &s->pods[i].meta.labels, i);
 	if (x.n > 1)
 		qsort(x.e, x.n, sizeof(*x.e), lbl_cmp);
-	match_rows(c, &x, ok_pod, &c->sp_off, &c->sp_ix);
+	match_rows(c, &x, ok_pod, false, &c->sp_off, &c->sp_ix);
 	free(x.e);
 	/* zones */
 	c->zone_of = KT_ANEW(c->a, uint32_t, s->n_nodes + 1);

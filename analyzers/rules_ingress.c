@@ -21,6 +21,7 @@ static const struct known {
 	{"app", "ingress-nginx", "ingress-nginx"},
 	{"app", "nginx-ingress", "NGINX ingress controller"},
 	{"app.kubernetes.io/name", "nginx-ingress", "NGINX Ingress Controller"},
+	{"app.kubernetes.io/name", "nginx-ingress-controller", "NGINX ingress controller"},
 	{"app.kubernetes.io/name", "rke2-ingress-nginx", "ingress-nginx (RKE2)"},
 	{"app.kubernetes.io/name", "traefik", "Traefik"},
 	{"app", "traefik", "Traefik"},
@@ -59,10 +60,27 @@ static const struct {
 	{"webapprouting.kubernetes.azure.com/", "Azure application routing (NGINX)"},
 };
 
+/* Image repositories of controllers, matched against the end of the
+ * repository path on a '/' boundary (registry, tag and digest ignored), so
+ * that e.g. traefik/whoami or a plain nginx image do not count. */
 static const char *images[] = {
-	"ingress-nginx/controller", "nginx/nginx-ingress", "traefik:", "/traefik", "haproxytech/kubernetes-ingress",
-	"haproxy-ingress", "nginx-gateway-fabric",
+	"ingress-nginx/controller", "ingress-nginx/controller-chroot", "nginx-ingress", "nginx-plus-ingress",
+	"nginx-ingress-controller", "traefik", "haproxytech/kubernetes-ingress", "haproxy-ingress",
+	"nginx-gateway-fabric",
 };
+
+static bool image_is(const char *im, const char *repo)
+{
+	size_t n = strcspn(im, "@");            /* digest */
+	const char *slash = memrchr(im, '/', n);
+	const char *colon = memchr(slash ? slash : im, ':', n - (size_t)((slash ? slash : im) - im));
+	if (colon)
+		n = (size_t)(colon - im);       /* tag */
+	size_t rl = strlen(repo);
+	if (n < rl || memcmp(im + n - rl, repo, rl))
+		return false;
+	return n == rl || im[n - rl - 1] == '/';
+}
 
 /* Components of a controller chart that are not in the traffic path. */
 static bool helper_component(const struct kt_kvlist *l)
@@ -131,7 +149,7 @@ static const char *recognise(const struct kt_rctx *c, const struct kt_tmpl *t)
 		if (!im || t->spec->containers[i].init)
 			continue;
 		for (size_t k = 0; k < sizeof(images) / sizeof(images[0]); k++)
-			if (strstr(im, images[k]))
+			if (image_is(im, images[k]))
 				return kt_arena_printf(c->a, "image %s", im);
 	}
 	return NULL;

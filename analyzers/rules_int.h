@@ -67,7 +67,10 @@ struct kt_rctx {
 /* NULL / "" namespace means "default" (manifests without metadata.namespace). */
 bool kt_ns_eq(const char *a, const char *b);
 bool kt_svc_selects(const struct kt_service *sv, const char *ns, const struct kt_kvlist *labels);
+/* Template form: labels a controller adds to its Pods (kt_ctrl_label) match
+ * when the template's controller would add them with that value. */
 bool kt_svc_selects_tmpl(const struct kt_service *sv, const struct kt_tmpl *t);
+bool kt_ctrl_label(const char *key);
 /* Template is in scope for kt_rules_for_service. */
 bool kt_tmpl_in_scope(const struct kt_rctx *c, const struct kt_tmpl *t);
 /* First Service selecting t (KT_NONE none) and how many select it. */

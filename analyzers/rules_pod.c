@@ -3,7 +3,7 @@
  * (terminationGracePeriodSeconds not above the preStop sleep), KT203 (no
  * readiness probe behind a Service). "Behind a Service" means the
  * container serves a port some selecting Service targets; when no
- * container declares such a port, every regular container counts.
+ * container declares such a port, the Pod's main container counts.
  * Pure: no I/O.
  */
 #include <stdio.h>
@@ -43,8 +43,36 @@ static void serving(const struct kt_rctx *c, const struct kt_tmpl *t, bool *mask
 	}
 	if (any)
 		return;
-	for (uint32_t i = 0; i < sp->n_containers; i++)
-		mask[i] = !sp->containers[i].init;
+	/* No container declares the targeted port (containerPort is
+	 * optional): the one kubectl treats as the Pod's main container, named
+	 * by kubectl.kubernetes.io/default-container, else the first regular
+	 * container; helpers such as log shippers are not guessed at. */
+	const char *def = t->tann ? kt_kv_get(t->tann, "kubectl.kubernetes.io/default-container") : NULL;
+	uint32_t pick = KT_NONE;
+	for (uint32_t i = 0; i < sp->n_containers && pick == KT_NONE; i++)
+		if (!sp->containers[i].init && def && sp->containers[i].name && !strcmp(sp->containers[i].name, def))
+			pick = i;
+	for (uint32_t i = 0; i < sp->n_containers && pick == KT_NONE; i++)
+		if (!sp->containers[i].init)
+			pick = i;
+	if (pick != KT_NONE)
+		mask[pick] = true;
+}
+
+/* An Istio gateway template: the container is `image: auto` and the
+ * injection webhook fills in the proxy, its readiness probe (/healthz/ready)
+ * and its drain on SIGTERM, so the template is incomplete by design. */
+static bool injected(const struct kt_tmpl *t, const struct kt_container *ct)
+{
+	if (!ct->image || strcmp(ct->image, "auto"))
+		return false;
+	const char *v = t->tann ? kt_kv_get(t->tann, "inject.istio.io/templates") : NULL;
+	if (v)
+		return true;
+	v = t->labels ? kt_kv_get(t->labels, "sidecar.istio.io/inject") : NULL;
+	if (!v && t->tann)
+		v = kt_kv_get(t->tann, "sidecar.istio.io/inject");
+	return v && !strcmp(v, "true");
 }
 
 static const char *cpath(const struct kt_rctx *c, const struct kt_tmpl *t, const struct kt_container *ct,
@@ -68,7 +96,7 @@ static void kt201(struct kt_rctx *c, const struct kt_tmpl *t, const bool *mask, 
 		const struct kt_container *ct = &t->spec->containers[i];
 		/* native sidecars are stopped after the regular containers, so
 		 * they keep serving through the drain without a hook */
-		if (!mask[i] || ct->prestop != KT_HOOK_NONE || ct->sidecar)
+		if (!mask[i] || ct->prestop != KT_HOOK_NONE || ct->sidecar || injected(t, ct))
 			continue;
 		kt_radd(c, KT_R_KT201, t->meta, cpath(c, t, ct, ".lifecycle.preStop"),
 			"container '%s' (behind %s) has no preStop hook: it gets SIGTERM while nodes still route new connections to it",
@@ -99,7 +127,7 @@ static void kt203(struct kt_rctx *c, const struct kt_tmpl *t, const bool *mask, 
 {
 	for (uint32_t i = 0; i < t->spec->n_containers; i++) {
 		const struct kt_container *ct = &t->spec->containers[i];
-		if (!mask[i] || ct->readiness.kind != KT_PROBE_NONE)
+		if (!mask[i] || ct->readiness.kind != KT_PROBE_NONE || injected(t, ct))
 			continue;
 		kt_radd(c, KT_R_KT203, t->meta, cpath(c, t, ct, ".readinessProbe"),
 			"container '%s' (behind %s) has no readinessProbe: new Pods get traffic as soon as the container starts",
@@ -121,6 +149,14 @@ void kt_rules_pods(struct kt_rctx *c)
 		bool *mask = KT_ANEW(c->a, bool, t->spec->n_containers + 1);
 		serving(c, t, mask);
 		kt201(c, t, mask, six, nsvc);
-		kt203(c, t, mask, six, nsvc);
+		/* readiness gates no endpoint of a Service that publishes
+		 * not-ready addresses (StatefulSet peer discovery) */
+		uint32_t ns;
+		const uint32_t *row = KT_ROW(c, ts, i, ns);
+		bool gated = false;
+		for (uint32_t k = 0; k < ns && !gated; k++)
+			gated = !c->s->services[row[k]].publish_not_ready;
+		if (gated)
+			kt203(c, t, mask, six, nsvc);
 	}
 }

@@ -68,12 +68,17 @@ static uint32_t selected(const struct kt_rctx *c, const struct kt_service *sv, i
 	const uint32_t *row = KT_ROW(c, st, six(c, sv), n);
 	*replicas = 0;
 	*ds = false;
+	bool one_pod = false; /* the selector names a single StatefulSet Pod */
+	for (uint32_t k = 0; k < sv->selector.n; k++)
+		if (sv->selector.v[k].key && (!strcmp(sv->selector.v[k].key, "statefulset.kubernetes.io/pod-name") ||
+					      !strcmp(sv->selector.v[k].key, "apps.kubernetes.io/pod-index")))
+			one_pod = true;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct kt_tmpl *t = &c->t[row[i]];
 		if (t->kind == KT_WL_DAEMONSET)
 			*ds = true;
 		else if (t->replicas > 0)
-			*replicas += t->replicas;
+			*replicas += one_pod ? 1 : t->replicas;
 	}
 	return n;
 }
@@ -341,8 +346,12 @@ static bool is_h2(const struct kt_svc_port *p)
 	const char *n = p->name;
 	if (!n)
 		return false;
-	return !strncasecmp(n, "grpc", 4) || !strcasecmp(n, "h2c") || !strncasecmp(n, "h2c-", 4) ||
-	       !strcasecmp(n, "http2") || !strncasecmp(n, "http2-", 6);
+	/* Istio-style port names, <protocol>[-<suffix>]; grpc-web is
+	 * request/response over HTTP/1.1 as often as not */
+	if (!strcasecmp(n, "grpc-web") || !strncasecmp(n, "grpc-web-", 9))
+		return false;
+	return !strcasecmp(n, "grpc") || !strncasecmp(n, "grpc-", 5) || !strcasecmp(n, "h2c") ||
+	       !strncasecmp(n, "h2c-", 4) || !strcasecmp(n, "http2") || !strncasecmp(n, "http2-", 6);
 }
 
 static bool meshed(const struct kt_kvlist *l)
@@ -365,11 +374,18 @@ static void kt401(struct kt_rctx *c, const struct kt_service *sv)
 		return;
 	uint32_t nt;
 	const uint32_t *row = KT_ROW(c, st, six(c, sv), nt);
+	uint32_t proxies = 0;
 	for (uint32_t i = 0; i < nt; i++) {
 		const struct kt_tmpl *t = &c->t[row[i]];
 		if (meshed(t->labels) || meshed(t->tann))
 			return; /* a mesh proxy balances per request */
+		proxies += t->ingress;
 	}
+	/* An ingress controller or gateway terminates the clients' HTTP/2 and
+	 * balances each request to its backends itself; its own clients are
+	 * many independent connections from the outside. */
+	if (nt && proxies == nt)
+		return;
 	for (uint32_t i = 0; i < sv->n_ports; i++) {
 		const struct kt_svc_port *p = &sv->ports[i];
 		if (!is_h2(p))
@@ -479,6 +495,56 @@ static const char *near_miss(const struct kt_rctx *c, const struct kt_service *s
 	return "";
 }
 
+/* Does the input hold any pod template in namespace ns? */
+static bool ns_has_templates(const struct kt_rctx *c, const char *ns)
+{
+	for (uint32_t i = 0; i < c->n_t; i++)
+		if (kt_ns_eq(c->t[i].meta->namespace, ns))
+			return true;
+	return false;
+}
+
+/* Selector keys of Pods that operators create from custom resources
+ * (Prometheus, Alertmanager, Strimzi Kafka, ECK, CloudNativePG, ...): the
+ * manifests hold the custom resource, never a pod template. */
+static bool operator_selector(const struct kt_service *sv)
+{
+	static const char *const keys[] = {
+		"prometheus", "alertmanager", "thanos-ruler", "cluster-name", "application", "spilo-role",
+		"app.kubernetes.io/managed-by", NULL,
+	};
+	static const char *const domains[] = {
+		"strimzi.io", "k8s.elastic.co", "cnpg.io", "crunchydata.com", "knative.dev", "rabbitmq.com",
+		"percona.com", "mongodb.com", "pingcap.com", "vitess.io", "ray.io", "kubeflow.org", "zalan.do",
+		"opstreelabs.in", "min.io", "clickhouse.altinity.com", NULL,
+	};
+	for (uint32_t i = 0; i < sv->selector.n; i++) {
+		const char *k = sv->selector.v[i].key ? sv->selector.v[i].key : "";
+		const char *v = sv->selector.v[i].value ? sv->selector.v[i].value : "";
+		const char *slash = strchr(k, '/');
+		if (slash) {
+			size_t dl = (size_t)(slash - k);
+			if (memmem(k, dl, "operator", 8))
+				return true;
+			for (const char *const *d = domains; *d; d++) {
+				size_t l = strlen(*d);
+				if (dl >= l && !memcmp(k + dl - l, *d, l) && (dl == l || k[dl - l - 1] == '.'))
+					return true;
+			}
+		}
+		for (const char *const *kk = keys; *kk; kk++) {
+			if (strcmp(k, *kk))
+				continue;
+			if (!strcmp(k, "app.kubernetes.io/managed-by") && !strstr(v, "operator"))
+				continue;
+			if (!strcmp(k, "application") && strcmp(v, "spilo"))
+				continue;
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 {
 	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
@@ -497,11 +563,15 @@ static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 			sv->meta.namespace ? sv->meta.namespace : "default");
 		return true;
 	}
-	if (c->s->n_workloads == 0 && c->s->n_pods == 0)
-		return false; /* no workloads in the input at all: nothing to compare */
 	uint32_t nt;
 	KT_ROW(c, st, six(c, sv), nt);
 	if (nt)
+		return false;
+	/* Nothing to compare: the input has no workload in the Service's
+	 * namespace (a chart adding a Service for Pods it does not own, e.g.
+	 * monitoring Services in kube-system), or the Pods come from an
+	 * operator's custom resource. */
+	if (!ns_has_templates(c, sv->meta.namespace) || operator_selector(sv))
 		return false;
 	kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
 		"selector %s matches no workload template in namespace %s: the Service will have no endpoints%s", sel,

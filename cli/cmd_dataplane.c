@@ -77,6 +77,8 @@ static void text_backends(struct kt_cli *c, FILE *out, const char *title, const 
 			fprintf(out, "  conns %u active / %u inactive", b[i].active_conns, b[i].inactive_conns);
 		if (b[i].state && strcmp(b[i].state, "active") != 0)
 			fprintf(out, "  %s%s%s", kt_c(c, KT_C_YELLOW), b[i].state, kt_c(c, KT_C_RESET));
+		if (b[i].affinity_clients)
+			fprintf(out, "  %u pinned client%s", b[i].affinity_clients, b[i].affinity_clients == 1 ? "" : "s");
 		fputc('\n', out);
 	}
 }
@@ -105,6 +107,8 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		kt_dp_mode_name(s->mode));
 	if (s->scheduler)
 		fprintf(out, "  scheduler %s", s->scheduler);
+	if (s->lb_algorithm)
+		fprintf(out, "  %s", s->lb_algorithm);
 	if (s->names_guessed)
 		fprintf(out, "  %s(name not known on the node)%s", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
 	fputc('\n', out);
@@ -131,6 +135,12 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 	if (has_ext)
 		fprintf(out, "  masquerade   %s\n", s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
 							   : "no: client source IP preserved");
+	if (s->n_source_ranges) {
+		fprintf(out, "  sourceRanges");
+		for (uint32_t i = 0; i < s->n_source_ranges; i++)
+			fprintf(out, "%s%s", i ? ", " : " ", s->source_ranges[i]);
+		fprintf(out, " (LoadBalancer firewall)\n");
+	}
 	if (s->n_ev) {
 		uint32_t show = c->verbose ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
 		fprintf(out, "  %sevidence%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));

@@ -34,7 +34,7 @@ static const struct kt_option opts[] = {
 	{"bpffs", 0, KT_OPT_STR, "DIR", "dir", "BPF filesystem root for the Cilium CT maps (default /sys/fs/bpf)"},
 	{"node", 0, KT_OPT_STR, "NAME", "node", "node name to record (live) or to show (--from a bundle with several nodes)"},
 	{"objects", 0, KT_OPT_STR, "FILE", "file", "take Services/EndpointSlices/Pods from this bundle or kubectl List JSON, flows live"},
-	{"sockets", 0, KT_OPT_FLAG, NULL, NULL, "also count TCP sockets on this node (inet_diag) for Services no NAT state covers"},
+	{"sockets", 0, KT_OPT_FLAG, NULL, NULL, "also read this node's own TCP sockets (inet_diag): per-backend socket counts and bytes, and the counts for Services no NAT state covers"},
 	{"all", 0, KT_OPT_FLAG, NULL, NULL, "list Services without flows too"},
 	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)"},
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
@@ -58,7 +58,71 @@ struct feed_ctx {
 	int reload_s;                     /* live: reload objects + dataplane this often; 0 never */
 	time_t loaded_at;
 	struct kt_findings findings;
+	/* first-seen times of endpoints this session (the ready-time fallback
+	 * without Pod objects); strings in seen_arena */
+	struct kt_imb_seen *seen;
+	uint32_t n_seen, cap_seen;
+	struct kt_arena *seen_arena;
 };
+
+#define KT_IMB_MAX_SEEN (1u << 18)
+
+static int seen_cmp(const void *x, const void *y)
+{
+	const struct kt_imb_seen *a = x, *b = y;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return strcmp(a->ip, b->ip);
+}
+
+/* Append ip:port unless the sorted prefix [0, n_sorted) has it. */
+static void seen_add(struct feed_ctx *f, uint32_t n_sorted, const char *ip, int32_t port, int64_t now)
+{
+	if (!ip || port <= 0 || f->n_seen >= KT_IMB_MAX_SEEN)
+		return;   /* cap: further endpoints get no first-seen time */
+	struct kt_imb_seen key = {.ip = ip, .port = port};
+	if (n_sorted && bsearch(&key, f->seen, n_sorted, sizeof(*f->seen), seen_cmp))
+		return;
+	if (!f->seen_arena)
+		f->seen_arena = kt_arena_new();
+	kt_grow(&f->seen, &f->n_seen, &f->cap_seen, sizeof(*f->seen));
+	struct kt_imb_seen *x = &f->seen[f->n_seen - 1];
+	x->ip = kt_intern(f->seen_arena, ip);
+	x->port = port;
+	x->first_seen = now;
+}
+
+/* Record every endpoint of objs (EndpointSlices, node dataplane backends)
+ * not seen before, stamped now. */
+static void seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
+{
+	int64_t now = time(NULL);
+	uint32_t n0 = f->n_seen;
+	for (uint32_t i = 0; i < objs->n_endpoints; i++)
+		seen_add(f, n0, objs->endpoints[i].ip, objs->endpoints[i].port, now);
+	for (uint32_t i = 0; i < objs->n_dp; i++)
+		for (uint32_t j = 0; j < objs->dp[i].n_svcs; j++) {
+			const struct kt_dp_service *ds = &objs->dp[i].svcs[j];
+			for (uint32_t k = 0; k < ds->n_be; k++)
+				seen_add(f, n0, ds->be[k].ip, ds->be[k].port, now);
+		}
+	/* sorted by (port, ip) for the analyzer's lookup; drop the batch's
+	 * own duplicates (an endpoint in a slice and in the dataplane) */
+	if (f->n_seen > 1)
+		qsort(f->seen, f->n_seen, sizeof(*f->seen), seen_cmp);
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < f->n_seen; i++) {
+		if (w && !seen_cmp(&f->seen[w - 1], &f->seen[i])) {
+			if (f->seen[i].first_seen < f->seen[w - 1].first_seen)
+				f->seen[w - 1].first_seen = f->seen[i].first_seen;
+			continue;
+		}
+		f->seen[w++] = f->seen[i];
+	}
+	f->n_seen = w;
+	f->io.seen = f->seen;
+	f->io.n_seen = f->n_seen;
+}
 
 static bool node_readable(void)
 {
@@ -86,6 +150,7 @@ static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
 	if (load_objects(f->c, &n, &gap, &d) < 0 || !n)
 		return NULL;
 	node_state(f, n, false);
+	seen_update(f, n);
 	struct kt_snapshot *old = f->objs;
 	f->objs = n;
 	return old;
@@ -241,6 +306,17 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 				kt_jw_kint(w, "readyAgeSeconds", b->ready_age);
 			else
 				kt_jw_knull(w, "readyAgeSeconds");
+			kt_jw_kstr(w, "readySource", kt_imb_age_src_name(b->age_src));
+			if (b->sockets) {
+				kt_jw_key(w, "sockets");
+				kt_jw_obj(w);
+				kt_jw_kuint(w, "connections", b->sk_connections);
+				kt_jw_kuint(w, "total", b->sk_total);
+				kt_jw_kuint(w, "bytesIn", b->sk_bytes_in);
+				kt_jw_kuint(w, "bytesOut", b->sk_bytes_out);
+				kt_jw_kdouble(w, "rttMs", round(b->sk_rtt_ms * 1000) / 1000);
+				kt_jw_obj_end(w);
+			}
 			kt_jw_key(w, "flags");
 			kt_jw_arr(w);
 			if (b->flags & KT_IMB_HOT)
@@ -305,7 +381,7 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 		for (uint32_t j = 0; j < s->n_be; j++) {
 			const struct kt_imb_backend *b = &s->be[j];
 			char ep[64], flags[64] = "";
-			snprintf(ep, sizeof(ep), "%s:%d", b->ip, b->port);
+			snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
 			if (b->flags & KT_IMB_HOT)
 				strncat(flags, "hot ", sizeof(flags) - strlen(flags) - 1);
 			if (b->flags & KT_IMB_STARVED)
@@ -322,6 +398,14 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 			       fmt_bytes((double)(b->bytes_in + b->bytes_out), b3, sizeof(b3)), b->share * 100,
 			       b->fair_share * 100, col, flags, *col ? kt_c(c, KT_C_RESET) : "");
 		}
+		if (s->age_srcs & ((1u << KT_IMB_AGE_SLICE) | (1u << KT_IMB_AGE_SEEN)))
+			printf("  %snote:%s no Pod readable for some endpoints: ready ages from %s\n",
+			       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET),
+			       (s->age_srcs & (1u << KT_IMB_AGE_SLICE)) && (s->age_srcs & (1u << KT_IMB_AGE_SEEN))
+				       ? "the EndpointSlice's last-change-trigger-time (approximate) and when ktrace first saw them"
+			       : (s->age_srcs & (1u << KT_IMB_AGE_SLICE))
+				       ? "the EndpointSlice's last-change-trigger-time (approximate)"
+				       : "when this ktrace session first saw them");
 		if (s->verdict != KT_RULE_COUNT) {
 			const struct kt_rule *ru = &kt_rules[s->verdict];
 			printf("  %s%s %s%s: %s\n", kt_c(c, KT_C_YELLOW), ru->id, ru->name, kt_c(c, KT_C_RESET),
@@ -358,8 +442,9 @@ static void add_port(struct feed_ctx *f, uint32_t *cap, int32_t p)
 	f->ports[f->fo.n_ports++] = (uint16_t)p;
 }
 
-/* Socket filter: the Services' backend ports and NodePorts (the kernel
- * filters by them; above 64 ports everything is read). */
+/* Socket filter: the Services' ports (node clients of a ClusterIP), backend
+ * ports and NodePorts (the kernel filters by them; above 64 ports
+ * everything is read). */
 static void socket_ports(struct feed_ctx *f, const char *ns, const char *name)
 {
 	uint32_t cap = 0;
@@ -368,8 +453,10 @@ static void socket_ports(struct feed_ctx *f, const char *ns, const char *name)
 		const struct kt_service *sv = &s->services[i];
 		if (name && (strcmp(sv->meta.namespace, ns) || strcmp(sv->meta.name, name)))
 			continue;
-		for (uint32_t p = 0; p < sv->n_ports; p++)
+		for (uint32_t p = 0; p < sv->n_ports; p++) {
 			add_port(f, &cap, sv->ports[p].node_port);
+			add_port(f, &cap, sv->ports[p].port);   /* node clients of the ClusterIP */
+		}
 		for (uint32_t e = sv->ep_first; e < sv->ep_first + sv->ep_count; e++)
 			add_port(f, &cap, s->endpoints[e].port);
 	}
@@ -380,6 +467,8 @@ static void socket_ports(struct feed_ctx *f, const char *ns, const char *name)
 				continue;
 			for (uint32_t k = 0; k < ds->n_be; k++)
 				add_port(f, &cap, ds->be[k].port);
+			for (uint32_t k = 0; k < ds->n_fe; k++)
+				add_port(f, &cap, ds->fe[k].port);
 		}
 	f->fo.ports = f->ports;
 	if (f->fo.n_ports > 64) {
@@ -499,6 +588,8 @@ static int run(struct kt_cli *c)
 			goto out;
 		}
 		node_state(&f, f.objs, true);
+		f.io.session_start = time(NULL);
+		seen_update(&f, f.objs);
 	} else if (f.no.node_name) {
 		f.io.node = f.no.node_name;
 		uint32_t i;
@@ -575,6 +666,9 @@ out:
 	kt_snapshot_free(f.prev);
 	kt_snapshot_free(f.objs);
 	free(f.ports);
+	free(f.seen);
+	if (f.seen_arena)
+		kt_arena_free(f.seen_arena);
 	return rc;
 }
 

@@ -65,12 +65,12 @@ static int run(struct kt_cli *c)
 	struct kt_snapshot *snap = kt_snapshot_new();
 	snap->source = kt_intern(snap->arena, "manifests");
 	struct kt_manifest_result mr = {0};
-	/* parse in this thread; KTRACE_LINT_THREADS=2 runs the parser in a
-	 * second thread (faster on idle multi-core machines only) */
-	struct kt_manifest_opts mo = {.helm_source = true, .threads = 1};
+	/* files are parsed on two threads when a CPU is idle (decided by the
+	 * loader); KTRACE_LINT_THREADS=1 or 2 forces it (benchmarks, tests) */
+	struct kt_manifest_opts mo = {.helm_source = true, .threads = 0};
 	const char *th = getenv("KTRACE_LINT_THREADS");
-	if (th && atoi(th) > 1)
-		mo.threads = 2;
+	if (th && atoi(th) >= 1)
+		mo.threads = atoi(th) > 1 ? 2 : 1;
 	kt_manifest_load_paths(snap, (const char *const *)c->argv, (unsigned)c->argc, &mo, &mr);
 	kt_snapshot_finish(snap);
 	for (uint32_t i = 0; i < mr.n_errors; i++) {

@@ -26,7 +26,8 @@ static const char *level(enum kt_severity s)
 	return "note";
 }
 
-/* Relative, percent-encoded URI for a file path ("-" -> "stdin"). */
+/* Relative, percent-encoded URI for a file path ("-" -> "stdin");
+ * backslashes become '/'. */
 static const char *uri(const char *file, char *buf, size_t len)
 {
 	char cwd[PATH_MAX];
@@ -45,6 +46,8 @@ static const char *uri(const char *file, char *buf, size_t len)
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
 		    strchr("-._~/", *p)) {
 			buf[o++] = (char)*p;
+		} else if (*p == '\\') {
+			buf[o++] = '/'; /* a Windows path (Helm's "# Source:" on Windows) */
 		} else {
 			buf[o++] = '%';
 			buf[o++] = hex[*p >> 4];

@@ -10,12 +10,15 @@
  * Record / replay (as ss does with TCPDIAG_FILE): KTRACE_CT_RECORD=FILE
  * appends the raw dump buffers to FILE; KTRACE_CT_FILE=FILE parses such a
  * recording instead of asking the kernel (no root needed). The fuzz target
- * calls kt_conntrack_parse() on arbitrary bytes.
+ * calls kt_conntrack_parse() on arbitrary bytes. The dump is received on
+ * the calling thread and parsed on a second one (KTRACE_CT_THREADS=0:
+ * one thread), see pipe_run().
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <pthread.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <stdint.h>
@@ -327,6 +330,28 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 	kt_fagg_add_fp(&c->g, s, fp);
 }
 
+bool kt_ct_msg_reply_src(const struct nlmsghdr *nlh, uint8_t ip[16], uint16_t *port)
+{
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)))
+		return false;
+	const struct nlattr *a;
+	int ra;
+	FOR_ATTRS(a, ra, (const char *)nlh + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)),
+		  (int)nlh->nlmsg_len - NLMSG_HDRLEN - (int)NLMSG_ALIGN(sizeof(struct nfgenmsg))) {
+		if (at_type(a) != CTA_TUPLE_REPLY)
+			continue;
+		struct ct_tuple r;
+		memset(&r, 0, sizeof(r));
+		parse_tuple(a, &r);
+		if (!r.has_ip)
+			return false;
+		memcpy(ip, r.src, 16);
+		*port = r.sport;
+		return true;
+	}
+	return false;
+}
+
 /* Walk one buffer of netlink messages. Returns 1 when NLMSG_DONE was seen,
  * 0 to continue, -1 on a malformed buffer or an error message. seq/portid
  * are checked when nonzero. */
@@ -355,21 +380,26 @@ static int walk(struct ct_ctx *c, const void *buf, size_t len, uint32_t seq, uin
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 			if (e->error == 0)
 				goto next;
-			c->err = -e->error;
+			c->err = e->error < 0 && e->error > -4096 ? -e->error : EPROTO;
 			/* extack message (NLMSGERR_ATTR_MSG = 1) after the echoed header */
 			if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
 				size_t off = sizeof(*e);
 				if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
 					off += e->msg.nlmsg_len > NLMSG_HDRLEN ? e->msg.nlmsg_len - NLMSG_HDRLEN : 0;
 				const struct nlattr *at;
+				int rat;
+				off = NLMSG_ALIGN(off);
 				if (off > nlh->nlmsg_len - NLMSG_HDRLEN)
 					return -1;
-				mnl_attr_for_each(at, nlh, off) {
-					if (mnl_attr_get_type(at) == 1 && mnl_attr_get_payload_len(at) > 0) {
-						size_t n = mnl_attr_get_payload_len(at);
+				/* bounded by nlmsg_len itself: the last message of a
+				 * buffer may be unpadded */
+				FOR_ATTRS(at, rat, (const char *)nlh + NLMSG_HDRLEN + off,
+					  (int)(nlh->nlmsg_len - NLMSG_HDRLEN - off)) {
+					if (at_type(at) == 1 && at_len(at) > 0) {
+						size_t n = (size_t)at_len(at);
 						if (n >= sizeof(c->extack))
 							n = sizeof(c->extack) - 1;
-						memcpy(c->extack, mnl_attr_get_payload(at), n);
+						memcpy(c->extack, at_data(at), n);
 						c->extack[n] = 0;
 					}
 				}
@@ -476,6 +506,148 @@ static int replay(struct kt_snapshot *snap, struct kt_flow_sample *fs, const cha
 	return rc;
 }
 
+/* The dump is synchronous: each recv() makes the kernel format the next
+ * buffer of entries (ctnetlink_dump_table, most of a refresh's cost) in
+ * the caller's context. So one thread only receives and a second parses
+ * the previous buffers: with a spare CPU the parse (10-20% of a refresh)
+ * overlaps the kernel's work. A small ring of buffers between them. */
+#define CT_RING 8
+
+struct ct_pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	char *buf[CT_RING];
+	size_t len[CT_RING];
+	unsigned head, tail;       /* filled / parsed counts */
+	bool eof, stop;
+	int wres;                  /* walk(): 0 more, 1 done, -1 error */
+	struct ct_ctx *c;
+	uint32_t seq, portid;
+};
+
+static void *pipe_parse(void *arg)
+{
+	struct ct_pipe *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->head == p->tail && !p->eof)
+			pthread_cond_wait(&p->more, &p->mu);
+		if (p->head == p->tail)
+			break;
+		unsigned slot = p->tail % CT_RING;
+		pthread_mutex_unlock(&p->mu);
+		int w = walk(p->c, p->buf[slot], p->len[slot], p->seq, p->portid);
+		pthread_mutex_lock(&p->mu);
+		p->tail++;
+		pthread_cond_signal(&p->room);
+		if (w != 0) {
+			p->wres = w;
+			p->stop = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Does this buffer end the dump (NLMSG_DONE or an error for our seq)? */
+static bool ends_dump(const char *buf, size_t len, uint32_t seq)
+{
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	int rem = len > INT32_MAX ? 0 : (int)len;
+	for (; rem >= (int)NLMSG_HDRLEN && h->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(h, rem);
+	     h = mnl_nlmsg_next(h, &rem))
+		if (h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR))
+			return true;
+	return false;
+}
+
+/* Receive the dump into the ring while pipe_parse() walks it (inline
+ * when no thread can be started). Returns the walk result (1 done, 0
+ * ended without DONE, -1 error: *ret/d set for socket errors); *ret = 1
+ * asks for a new dump (overrun or a truncated read). */
+static int pipe_run(struct ct_ctx *c, int fd, size_t cap, uint32_t seq, uint32_t portid, FILE *rec,
+		    int *ret, struct kt_diag *d)
+{
+	struct ct_pipe p;
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.more, NULL);
+	pthread_cond_init(&p.room, NULL);
+	p.c = c;
+	p.seq = seq;
+	p.portid = portid;
+	for (int i = 0; i < CT_RING; i++) {
+		p.buf[i] = malloc(cap);
+		if (!p.buf[i])
+			abort();
+	}
+	pthread_t th;
+	/* KTRACE_CT_THREADS=0: parse inline (the bench's A/B comparison) */
+	const char *thr = getenv("KTRACE_CT_THREADS");
+	bool threaded = !(thr && !strcmp(thr, "0")) && pthread_create(&th, NULL, pipe_parse, &p) == 0;
+	for (;;) {
+		pthread_mutex_lock(&p.mu);
+		while (p.head - p.tail == CT_RING && !p.stop)
+			pthread_cond_wait(&p.room, &p.mu);
+		bool stop = p.stop;
+		unsigned slot = p.head % CT_RING;
+		pthread_mutex_unlock(&p.mu);
+		if (stop)
+			break;
+		ssize_t n = recv(fd, p.buf[slot], cap, MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && (size_t)n > cap) {
+			*ret = 1;   /* a message did not fit: dump again */
+			break;
+		}
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				*ret = 1;   /* overrun: start again */
+			else
+				*ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (rec)
+			fwrite(p.buf[slot], 1, (size_t)n, rec);
+		bool last = ends_dump(p.buf[slot], (size_t)n, seq);
+		pthread_mutex_lock(&p.mu);
+		p.len[slot] = (size_t)n;
+		p.head++;
+		pthread_cond_signal(&p.more);
+		pthread_mutex_unlock(&p.mu);
+		if (!threaded) {
+			int w = walk(c, p.buf[slot], (size_t)n, seq, portid);
+			p.tail++;
+			if (w != 0) {
+				p.wres = w;
+				break;
+			}
+		}
+		if (last)
+			break;
+	}
+	pthread_mutex_lock(&p.mu);
+	p.eof = true;
+	pthread_cond_signal(&p.more);
+	pthread_mutex_unlock(&p.mu);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (int i = 0; i < CT_RING; i++)
+		free(p.buf[i]);
+	pthread_cond_destroy(&p.more);
+	pthread_cond_destroy(&p.room);
+	pthread_mutex_destroy(&p.mu);
+	if (*ret < 0)
+		return -1;
+	if (p.wres < 0)
+		*ret = -1;
+	return p.wres;
+}
+
 /* One dump attempt. Returns 0, 1 (interrupted: retry), or negative.
  * dnat_only asks the kernel (CTA_STATUS + CTA_STATUS_MASK) for entries
  * with IPS_DST_NAT only: it then skips formatting every other entry,
@@ -525,68 +697,37 @@ static int dump_once(struct ct_ctx *c, FILE *rec, bool dnat_only, struct kt_diag
 		ret = kt_diag_set(d, KT_EXIT_CLUSTER, "cannot send the conntrack dump request: %s", strerror(errno));
 		goto out;
 	}
-	buf = malloc(cap);
-	if (!buf)
-		abort();
-	bool probe = true;
+	/* size the buffers with one MSG_PEEK|MSG_TRUNC probe: dump messages
+	 * do not grow (the kernel caps them at 32 KiB); a later read that
+	 * reports truncation restarts the dump */
 	for (;;) {
-		/* size the buffer with a MSG_PEEK|MSG_TRUNC probe; dump messages
-		 * do not grow (the kernel caps them at 32 KiB), so probe once and
-		 * again only if a read reports truncation */
-		if (probe) {
-			ssize_t peek = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-			if (peek < 0) {
-				if (errno == EINTR)
-					continue;
-				ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: %s", strerror(errno));
-				goto out;
-			}
-			if ((size_t)peek > cap) {
-				cap = (size_t)peek * 2;
-				char *nb = realloc(buf, cap);
-				if (!nb)
-					abort();
-				buf = nb;
-			}
-			probe = false;
-		}
-		ssize_t n = recv(fd, buf, cap, MSG_TRUNC);
-		if (n > 0 && (size_t)n > cap) {
-			ret = 1;   /* a message did not fit: grow and dump again */
-			cap = (size_t)n * 2;
-			goto out;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) {
-				ret = 1;   /* overrun: start again */
-				goto out;
-			}
+		ssize_t peek = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+		if (peek < 0 && errno == EINTR)
+			continue;
+		if (peek < 0) {
 			ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: %s", strerror(errno));
 			goto out;
 		}
-		if (n == 0)
-			break;
-		if (rec)
-			fwrite(buf, 1, (size_t)n, rec);
-		int w = walk(c, buf, (size_t)n, seq, portid);
-		if (w < 0) {
-			if (c->err) {
-				ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump refused: %s%s%s", strerror(c->err),
-						  c->extack[0] ? ": " : "", c->extack);
-				if (c->err == EPERM)
-					kt_diag_hint(d, "run as root or with CAP_NET_ADMIN in the node's network namespace");
-				else if (c->err == EOPNOTSUPP || c->err == ENOENT)
-					kt_diag_hint(d, "load nf_conntrack_netlink (modprobe nf_conntrack_netlink)");
-			} else {
-				ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: malformed netlink message");
-			}
-			goto out;
-		}
-		if (w == 1)
-			break;
+		if ((size_t)peek > cap)
+			cap = (size_t)peek * 2;
+		break;
 	}
+	ret = 0;
+	int w = pipe_run(c, fd, cap, seq, portid, rec, &ret, d);
+	if (w < 0 && ret < 0 && !d->code) {
+		if (c->err) {
+			ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump refused: %s%s%s", strerror(c->err),
+					  c->extack[0] ? ": " : "", c->extack);
+			if (c->err == EPERM)
+				kt_diag_hint(d, "run as root or with CAP_NET_ADMIN in the node's network namespace");
+			else if (c->err == EOPNOTSUPP || c->err == ENOENT)
+				kt_diag_hint(d, "load nf_conntrack_netlink (modprobe nf_conntrack_netlink)");
+		} else {
+			ret = kt_diag_set(d, KT_EXIT_CLUSTER, "conntrack dump: malformed netlink message");
+		}
+	}
+	if (w < 0 || ret == 1)
+		goto out;
 	ret = c->dump_intr ? 1 : 0;
 out:
 	free(buf);

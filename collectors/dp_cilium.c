@@ -8,7 +8,13 @@
  * (kt_cil_add_service / kt_cil_add_backend) serves tests and the fuzzer.
  * A frontend is (address, port, protocol, scope); slot 0 is the master
  * entry (count, flags, affinity timeout), slots 1..count the backend ids,
- * so a backend's share is the number of its slots over count.
+ * so a backend's share is the number of its slots over count -- unless the
+ * service selects with Maglev (master bits 24-31 = 2, or node default with a
+ * cilium_lb{4,6}_maglev entry): then the share is the backend's slot count
+ * in the service's lookup table (outer HASH_OF_MAPS keyed by rev NAT id,
+ * inner ARRAY[1] of u32 backend_id[M]) over M. Session-affinity state
+ * (cilium_lb{4,6}_affinity, validated against cilium_lb_affinity_match as
+ * the datapath does) becomes a per-backend count of pinned clients.
  * Must not: update or delete map entries, print, judge.
  */
 #include <arpa/inet.h>
@@ -55,7 +61,28 @@ struct cil_be {
 	uint8_t state;
 };
 
+struct cil_lut {
+	bool v6;
+	uint16_t revnat;
+	uint32_t m;              /* table size */
+	uint32_t *id, *cnt;      /* distinct backend ids (sorted) and slot counts */
+	uint32_t n;
+};
+
+struct cil_aff {
+	bool v6;
+	uint16_t revnat;
+	uint32_t backend_id;
+};
+
 struct kt_cil_state {
+	struct cil_lut *lut;
+	uint32_t nlut, caplut;
+	struct cil_aff *aff;
+	uint32_t naff, capaff;
+	struct cil_aff *match;   /* (revnat, backend) pairs; v6 unused */
+	uint32_t nmatch, capmatch;
+	bool have_match;
 	struct cil_svc *s;
 	uint32_t ns, caps;
 	struct cil_be *b;
@@ -64,6 +91,9 @@ struct kt_cil_state {
 	bool capped;
 	bool *used;
 };
+
+static uint16_t be16(const uint8_t *p);
+static uint32_t h32(const uint8_t *p);
 
 struct kt_cil_state *kt_cil_state_new(void)
 {
@@ -77,10 +107,133 @@ void kt_cil_state_free(struct kt_cil_state *st)
 {
 	if (!st)
 		return;
+	for (uint32_t i = 0; i < st->nlut; i++) {
+		free(st->lut[i].id);
+		free(st->lut[i].cnt);
+	}
+	free(st->lut);
+	free(st->aff);
+	free(st->match);
 	free(st->s);
 	free(st->b);
 	free(st->used);
 	free(st);
+}
+
+static void *grow_arr(void *p, uint32_t *cap, size_t elem)
+{
+	uint32_t nc = *cap ? *cap * 2 : 64;
+	void *q = realloc(p, (size_t)nc * elem);
+	if (!q)
+		abort();
+	*cap = nc;
+	return q;
+}
+
+static int u32cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int kt_cil_add_maglev(struct kt_cil_state *st, bool v6, uint16_t revnat, const void *lut, size_t len)
+{
+	uint32_t m = (uint32_t)(len / 4);
+	if (m == 0 || m > (1u << 20) || len % 4) {
+		st->bad++;
+		return -1;
+	}
+	if (st->nlut >= KT_DP_MAX_MAP_ENTRIES) {
+		st->capped = true;
+		return -1;
+	}
+	uint32_t *ids = malloc((size_t)m * 4);
+	if (!ids)
+		abort();
+	memcpy(ids, lut, (size_t)m * 4);
+	qsort(ids, m, 4, u32cmp);
+	uint32_t *cnt = malloc((size_t)m * 4);
+	if (!cnt)
+		abort();
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < m; i++) {
+		if (n && ids[n - 1] == ids[i]) {
+			cnt[n - 1]++;
+			continue;
+		}
+		ids[n] = ids[i];
+		cnt[n++] = 1;
+	}
+	if (st->nlut == st->caplut)
+		st->lut = grow_arr(st->lut, &st->caplut, sizeof(*st->lut));
+	st->lut[st->nlut++] = (struct cil_lut){.v6 = v6, .revnat = revnat, .m = m, .id = ids, .cnt = cnt, .n = n};
+	return 0;
+}
+
+int kt_cil_add_affinity(struct kt_cil_state *st, bool v6, const void *key, size_t klen, const void *val,
+			size_t vlen)
+{
+	const uint8_t *k = key, *v = val;
+	size_t off = v6 ? 16 : 8; /* rev_nat_id after the client union */
+	if (klen != (v6 ? 24u : 16u) || vlen != 16) {
+		st->bad++;
+		return -1;
+	}
+	if (st->naff >= KT_DP_MAX_MAP_ENTRIES) {
+		st->capped = true;
+		return -1;
+	}
+	if (st->naff == st->capaff)
+		st->aff = grow_arr(st->aff, &st->capaff, sizeof(*st->aff));
+	st->aff[st->naff++] = (struct cil_aff){.v6 = v6, .revnat = be16(k + off), .backend_id = h32(v + 8)};
+	return 0;
+}
+
+int kt_cil_add_affinity_match(struct kt_cil_state *st, const void *key, size_t klen)
+{
+	const uint8_t *k = key;
+	st->have_match = true;
+	if (klen != 8) {
+		st->bad++;
+		return -1;
+	}
+	if (st->nmatch >= KT_DP_MAX_MAP_ENTRIES) {
+		st->capped = true;
+		return -1;
+	}
+	if (st->nmatch == st->capmatch)
+		st->match = grow_arr(st->match, &st->capmatch, sizeof(*st->match));
+	st->match[st->nmatch++] = (struct cil_aff){.revnat = be16(k + 4), .backend_id = h32(k)};
+	return 0;
+}
+
+static const struct cil_lut *find_lut(const struct kt_cil_state *st, bool v6, uint16_t revnat)
+{
+	for (uint32_t i = 0; i < st->nlut; i++)
+		if (st->lut[i].v6 == v6 && st->lut[i].revnat == revnat)
+			return &st->lut[i];
+	return NULL;
+}
+
+static uint32_t lut_slots(const struct cil_lut *l, uint32_t id)
+{
+	const uint32_t *p = bsearch(&id, l->id, l->n, 4, u32cmp);
+	return p ? l->cnt[p - l->id] : 0;
+}
+
+static uint32_t pinned(const struct kt_cil_state *st, bool v6, uint16_t revnat, uint32_t id)
+{
+	if (st->have_match) {
+		bool ok = false;
+		for (uint32_t i = 0; i < st->nmatch && !ok; i++)
+			ok = st->match[i].revnat == revnat && st->match[i].backend_id == id;
+		if (!ok)
+			return 0; /* the datapath ignores (and deletes) an unmatched pin */
+	}
+	uint32_t c = 0;
+	for (uint32_t i = 0; i < st->naff; i++)
+		c += st->aff[i].v6 == v6 && st->aff[i].revnat == revnat && st->aff[i].backend_id == id;
+	return c;
 }
 
 static uint16_t be16(const uint8_t *p)
@@ -258,6 +411,17 @@ static void add_slots(const struct kt_cil_state *st, struct kt_snapshot *snap, s
 	const struct cil_svc *m = &st->s[i];
 	if (!m->count)
 		return;
+	uint8_t algo = (uint8_t)(m->backend_id >> 24);
+	const struct cil_lut *l = algo == 1 ? NULL : find_lut(st, m->v6, m->revnat);
+	/* Maglev: a backend's share is its LUT slots among this set's backends */
+	uint64_t lsum = 0;
+	for (uint32_t k = i; l && k < end; k++)
+		if (st->s[k].slot >= 1 && st->s[k].slot <= m->count && find_be(st, st->s[k].backend_id))
+			lsum += lut_slots(l, st->s[k].backend_id);
+	if (l)
+		s->lb_algorithm = "maglev";
+	else if (algo == 1 || (algo == 0 && st->nlut))
+		s->lb_algorithm = "random";
 	for (uint32_t k = i; k < end; k++) {
 		const struct cil_svc *e = &st->s[k];
 		if (e->slot < 1 || e->slot > m->count)
@@ -267,9 +431,10 @@ static void add_slots(const struct kt_cil_state *st, struct kt_snapshot *snap, s
 		if (!b)
 			continue;
 		inet_ntop(b->v6 ? AF_INET6 : AF_INET, b->addr, ip, sizeof(ip));
-		struct kt_dp_backend *x = kt_dpn_be(snap, s, ext, ip, b->port, 1.0 / (double)m->count);
+		double p = lsum ? (double)lut_slots(l, e->backend_id) / (double)lsum : 1.0 / (double)m->count;
+		struct kt_dp_backend *x = kt_dpn_be(snap, s, ext, ip, b->port, p);
 		x->state = state_name(b->state);
-		x->weight++;
+		x->weight = l ? (int32_t)lut_slots(l, e->backend_id) : x->weight + 1;
 	}
 }
 
@@ -294,6 +459,22 @@ static void emit_fe(const struct kt_cil_state *st, struct kt_snapshot *snap, str
 		add_slots(st, snap, s, i, end, !internal_set);
 	if (ext && !two && s->n_be == 0 && !(m->flags & SVC_F_EXT_LOCAL))
 		add_slots(st, snap, s, i, end, false);
+	/* pins are keyed by the frontend's rev NAT id: add each frontend's */
+	for (uint32_t q = i; st->naff && q < end; q++) {
+		const struct cil_svc *e = &st->s[q];
+		const struct cil_be *b = e->slot >= 1 && e->slot <= m->count ? find_be(st, e->backend_id) : NULL;
+		uint32_t c = b ? pinned(st, m->v6, m->revnat, e->backend_id) : 0;
+		if (!c)
+			continue;
+		char bip[INET6_ADDRSTRLEN];
+		inet_ntop(b->v6 ? AF_INET6 : AF_INET, b->addr, bip, sizeof(bip));
+		struct kt_dp_backend *sets[2] = {s->be, s->ext_be};
+		uint32_t cnt[2] = {s->n_be, s->n_ext_be};
+		for (int w = 0; w < 2; w++)
+			for (uint32_t x = 0; x < cnt[w]; x++)
+				if (sets[w][x].port == b->port && strcmp(sets[w][x].ip, bip) == 0)
+					sets[w][x].affinity_clients += c;
+	}
 	if (m->flags & SVC_F_AFFINITY) {
 		s->affinity = true;
 		s->affinity_timeout = (int32_t)(m->backend_id & 0xffffff);
@@ -393,7 +574,9 @@ static int open_map(const char *dir, const char *name, struct bpf_map_info *info
 	return fd;
 }
 
-static int walk(int fd, const struct bpf_map_info *info, struct kt_cil_state *st, bool v6, bool svc)
+enum walk_kind { W_SVC, W_BE, W_AFF, W_MATCH };
+
+static int walk(int fd, const struct bpf_map_info *info, struct kt_cil_state *st, bool v6, enum walk_kind svc)
 {
 	uint8_t key[64], next[64], val[256];
 	if (info->key_size > sizeof(key) || info->value_size > sizeof(val))
@@ -409,12 +592,73 @@ static int walk(int fd, const struct bpf_map_info *info, struct kt_cil_state *st
 		prev = key;
 		if (bpf_map_lookup_elem(fd, key, val) != 0)
 			continue; /* deleted meanwhile */
-		if (svc)
+		if (svc == W_SVC)
 			kt_cil_add_service(st, v6, key, info->key_size, val, info->value_size);
-		else
+		else if (svc == W_BE)
 			kt_cil_add_backend(st, v6, key, info->key_size, val, info->value_size);
+		else if (svc == W_AFF)
+			kt_cil_add_affinity(st, v6, key, info->key_size, val, info->value_size);
+		else
+			kt_cil_add_affinity_match(st, key, info->key_size);
 	}
 	return 0;
+}
+
+/* Outer HASH_OF_MAPS keyed by the rev NAT id (network order, as the
+ * datapath looks it up with svc->rev_nat_index); a user-space lookup gives
+ * the inner map's id, whose element 0 is the u32 backend_id[M] table. */
+static void read_maglev(struct kt_snapshot *snap, const char *dir, const char *name, struct kt_cil_state *st, bool v6)
+{
+	struct bpf_map_info oi;
+	int ofd = open_map(dir, name, &oi);
+	if (ofd < 0) {
+		if (ofd != -ENOENT)
+			kt_snapshot_gap(snap, name, "cannot open pinned map in %s: %s", dir, strerror(-ofd));
+		return;
+	}
+	if (oi.key_size != 2 || oi.value_size != 4) {
+		kt_snapshot_gap(snap, name, "unexpected key/value size %u/%u", oi.key_size, oi.value_size);
+		close(ofd);
+		return;
+	}
+	uint8_t key[2], next[2];
+	void *prev = NULL;
+	uint32_t cnt = 0;
+	uint8_t *lut = NULL;
+	size_t lut_cap = 0;
+	while (bpf_map_get_next_key(ofd, prev, next) == 0) {
+		if (++cnt > KT_DP_MAX_MAP_ENTRIES) {
+			st->capped = true;
+			break;
+		}
+		memcpy(key, next, 2);
+		prev = key;
+		uint32_t inner_id;
+		if (bpf_map_lookup_elem(ofd, key, &inner_id) != 0)
+			continue;
+		int ifd = bpf_map_get_fd_by_id(inner_id);
+		if (ifd < 0)
+			continue;
+		struct bpf_map_info ii;
+		uint32_t il = sizeof(ii);
+		memset(&ii, 0, sizeof(ii));
+		uint32_t zero = 0;
+		if (bpf_obj_get_info_by_fd(ifd, &ii, &il) == 0 && ii.key_size == 4 && ii.value_size >= 4 &&
+		    ii.value_size <= (4u << 20)) {
+			if (lut_cap < ii.value_size) {
+				free(lut);
+				lut_cap = ii.value_size;
+				lut = malloc(lut_cap);
+				if (!lut)
+					abort();
+			}
+			if (bpf_map_lookup_elem(ifd, &zero, lut) == 0)
+				kt_cil_add_maglev(st, v6, be16(key), lut, ii.value_size);
+		}
+		close(ifd);
+	}
+	free(lut);
+	close(ofd);
 }
 
 int kt_dp_cilium(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o)
@@ -435,7 +679,7 @@ int kt_dp_cilium(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt
 		static const char *be4[] = {"cilium_lb4_backends_v3", "cilium_lb4_backends_v2", "cilium_lb4_backends"};
 		static const char *be6[] = {"cilium_lb6_backends_v3", "cilium_lb6_backends_v2", "cilium_lb6_backends"};
 		struct kt_cil_state *st = kt_cil_state_new();
-		walk(sfd, &si, st, v6, true);
+		walk(sfd, &si, st, v6, W_SVC);
 		close(sfd);
 		bool have_be = false;
 		for (int k = 0; k < 3 && !have_be; k++) {
@@ -443,13 +687,25 @@ int kt_dp_cilium(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt
 			int bfd = open_map(dir, v6 ? be6[k] : be4[k], &bi);
 			if (bfd < 0)
 				continue;
-			walk(bfd, &bi, st, v6, false);
+			walk(bfd, &bi, st, v6, W_BE);
 			close(bfd);
 			have_be = true;
 		}
 		if (!have_be)
 			kt_snapshot_gap(snap, "cilium backends map", "no cilium_lb%c_backends{_v3,_v2,} map in %s", v6 ? '6' : '4',
 					dir);
+		read_maglev(snap, dir, v6 ? "cilium_lb6_maglev" : "cilium_lb4_maglev", st, v6);
+		struct bpf_map_info ai;
+		int afd = open_map(dir, v6 ? "cilium_lb6_affinity" : "cilium_lb4_affinity", &ai);
+		if (afd >= 0) {
+			walk(afd, &ai, st, v6, W_AFF);
+			close(afd);
+			afd = open_map(dir, "cilium_lb_affinity_match", &ai);
+			if (afd >= 0) {
+				walk(afd, &ai, st, v6, W_MATCH);
+				close(afd);
+			}
+		}
 		kt_cil_emit(st, snap, n, svc_map);
 		kt_cil_state_free(st);
 		found++;

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collectors/dp_internal.h"
@@ -16,6 +17,8 @@
 
 bool kt_node_readable(void)
 {
+	if (kt_nl_replay_dir())
+		return true; /* replaying a recording needs no privilege */
 	if (geteuid() == 0)
 		return true;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -32,11 +35,33 @@ bool kt_node_readable(void)
 	return ok;
 }
 
+/* The node name of a live read; a recording stores it (node.txt) so that
+ * its replay names the same node. */
 static const char *host_name(char *buf, size_t n)
 {
+	char path[4096];
+	const char *rp = kt_nl_replay_dir(), *rec = kt_nl_record_dir();
+	if (rp && kt_nl_rec_path(path, sizeof(path), rp, "node.txt") == 0) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			bool ok = fgets(buf, (int)n, f) != NULL;
+			fclose(f);
+			buf[strcspn(buf, "\n")] = 0;
+			if (ok && buf[0])
+				return buf;
+		}
+	}
 	if (gethostname(buf, n) != 0 || !buf[0])
 		snprintf(buf, n, "localhost");
 	buf[n - 1] = 0;
+	if (rec && kt_nl_rec_path(path, sizeof(path), rec, "node.txt") == 0) {
+		mkdir(rec, 0755);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fprintf(f, "%s\n", buf);
+			fclose(f);
+		}
+	}
 	return buf;
 }
 
@@ -86,6 +111,17 @@ static void lb_kinds(struct kt_snapshot *snap, struct kt_dp_node *n)
 	}
 }
 
+static void ipvs_node_objects(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t first)
+{
+	struct kt_ipset_db *db = kt_ipset_db_new();
+	bool ipvs = false;
+	for (uint32_t i = first; i < n->n_svcs && !ipvs; i++)
+		ipvs = n->svcs[i].mode == KT_DP_IPVS;
+	kt_ipset_read(snap, db, ipvs);
+	kt_ipset_fold(snap, n, first, db);
+	kt_ipset_db_free(db);
+}
+
 int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
 {
 	char hn[256];
@@ -111,8 +147,13 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 		n = kt_dpn_node(snap, name, src);
 		if (o->nft_json && (rc = kt_dp_nft_json_file(snap, n, o, d)) < 0)
 			return rc;
+		uint32_t first_ipvs = n->n_svcs;
 		if (o->ipvsadm && (rc = kt_dp_ipvsadm_file(snap, n, o, d)) < 0)
 			return rc;
+		/* the IPVS table may come from a file; kube-ipvs0 and the ipsets
+		 * are read from this host's kernel (or a recording) when readable */
+		if (o->ipvsadm && kt_node_readable())
+			ipvs_node_objects(snap, n, first_ipvs);
 		kt_dp_resolve_names(snap, n, first);
 		mark_local(snap, n);
 		lb_kinds(snap, n);
@@ -132,11 +173,16 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 	kt_dp_nftables(snap, n, o);
 	uint32_t first = n->n_svcs;
 	kt_dp_ipvs(snap, n, o);
-	kt_dp_cilium(snap, n, o);
+	ipvs_node_objects(snap, n, first);
+	/* a replay reads only the recording: BPF maps only from an explicit
+	 * --bpffs, no kube-proxy metrics */
+	bool rp = kt_nl_replay_dir() != NULL;
+	if (!rp || o->bpffs)
+		kt_dp_cilium(snap, n, o);
 	kt_dp_resolve_names(snap, n, first);
 	mark_local(snap, n);
 	lb_kinds(snap, n);
-	if (!o->no_metrics)
+	if (!o->no_metrics && !rp)
 		kt_dp_metrics(snap, n, o);
 	return 0;
 }

@@ -162,6 +162,27 @@ struct kt_ipvs_state *kt_ipvs_state_new(void);
 int kt_ipvs_decode(struct kt_ipvs_state *st, const void *buf, size_t len, uint16_t family_id);
 void kt_ipvs_emit(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct kt_dp_node *n);
 void kt_ipvs_state_free(struct kt_ipvs_state *st);
+/* IPVS mode's kube-ipvs0 addresses and kube-proxy ipsets
+ * (collectors/dp_ipset.c). */
+struct kt_ipset_db;
+struct kt_ipset_db *kt_ipset_db_new(void);
+void kt_ipset_db_free(struct kt_ipset_db *db);
+/* Decode raw IPSET_CMD_LIST replies / RTM_NEWLINK+RTM_NEWADDR messages
+ * (a buffer of nlmsghdr-framed messages). -1 on a malformed frame. */
+int kt_ipset_decode(struct kt_ipset_db *db, const void *buf, size_t len);
+int kt_rtaddr_decode(struct kt_ipset_db *db, const void *buf, size_t len, const char *ifname);
+/* Live (or replayed) dumps; gaps recorded in snap. The ipsets (KUBE-*
+ * only) are dumped when sets is true or kube-ipvs0 exists. */
+int kt_ipset_read(struct kt_snapshot *snap, struct kt_ipset_db *db, bool sets);
+bool kt_ipset_has(const struct kt_ipset_db *db, const char *set, const char *key);
+uint32_t kt_ipset_count(const struct kt_ipset_db *db, const char *set);
+uint32_t kt_ipset_members(const struct kt_ipset_db *db, const char *set, const char **out, uint32_t max);
+const char *kt_ipset_type(const struct kt_ipset_db *db, const char *set);
+bool kt_ipset_bound(const struct kt_ipset_db *db, const char *ip);
+bool kt_ipset_link(const struct kt_ipset_db *db);
+/* Fold bound VIPs, Local policy, masquerade, LB source ranges and
+ * health-check ports into the IPVS services n->svcs[first..]. */
+void kt_ipset_fold(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t first, const struct kt_ipset_db *db);
 /* Cilium pinned maps under bpffs (o->bpffs). */
 int kt_dp_cilium(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o);
 /* Decode Cilium map entries (tests/fuzzing): services map key/value pairs
@@ -172,6 +193,13 @@ int kt_cil_add_service(struct kt_cil_state *st, bool v6, const void *key, size_t
 		       size_t vlen);
 int kt_cil_add_backend(struct kt_cil_state *st, bool v6, const void *key, size_t klen, const void *val,
 		       size_t vlen);
+/* Maglev lookup table of one service (inner array value of
+ * cilium_lb{4,6}_maglev; revnat in host order): u32 backend ids. */
+int kt_cil_add_maglev(struct kt_cil_state *st, bool v6, uint16_t revnat, const void *lut, size_t len);
+/* cilium_lb{4,6}_affinity entries and cilium_lb_affinity_match keys. */
+int kt_cil_add_affinity(struct kt_cil_state *st, bool v6, const void *key, size_t klen, const void *val,
+			size_t vlen);
+int kt_cil_add_affinity_match(struct kt_cil_state *st, const void *key, size_t klen);
 void kt_cil_emit(struct kt_cil_state *st, struct kt_snapshot *snap, struct kt_dp_node *n, const char *svc_map);
 void kt_cil_state_free(struct kt_cil_state *st);
 /* kube-proxy metrics (Prometheus text). */
@@ -189,6 +217,12 @@ void kt_nl_close(struct kt_nl *nl);
  * with err filled (extack text when the kernel sent one). */
 int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx),
 	       void (*reset)(void *ctx), void *ctx, char *err, size_t errlen);
+/* Record/replay directories (KTRACE_NL_RECORD / KTRACE_NL_REPLAY; replay
+ * wins when both are set), NULL when unset. */
+const char *kt_nl_record_dir(void);
+const char *kt_nl_replay_dir(void);
+/* dir/name into out; -ENAMETOOLONG when it does not fit. */
+int kt_nl_rec_path(char *out, size_t n, const char *dir, const char *name);
 
 /* ---- nf_tables access shared by iptables-nft and nftables mode ------- */
 /* (collectors/dp_nftnl.c; libnftnl types stay inside that file) */

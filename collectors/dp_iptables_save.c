@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collectors/dp_internal.h"
 
@@ -385,8 +386,57 @@ static bool legacy_table_loaded(const char *procfile, const char *table)
 	return hit;
 }
 
-static int run_save(struct kt_kp *kp, const char *cmd, struct kt_snapshot *snap)
+/* Record/replay of the live legacy read: the text goes to/comes from
+ * DIR/<rec>.txt (KTRACE_NL_RECORD / KTRACE_NL_REPLAY). */
+static int run_save_rec(struct kt_kp *kp, const char *cmd, const char *rec, struct kt_snapshot *snap)
 {
+	char path[4096];
+	const char *rp = kt_nl_replay_dir(), *rd = kt_nl_record_dir();
+	if (!rp && !rd)
+		return 1;
+	char name[128];
+	snprintf(name, sizeof(name), "%s.txt", rec);
+	if (kt_nl_rec_path(path, sizeof(path), rp ? rp : rd, name) < 0)
+		return -1;
+	if (rd) {
+		FILE *p = popen(cmd, "r");
+		FILE *o = fopen(path, "w");
+		if (!p || !o) {
+			if (p)
+				pclose(p);
+			if (o)
+				fclose(o);
+			return 1;
+		}
+		char buf[65536];
+		size_t r;
+		while ((r = fread(buf, 1, sizeof(buf), p)) > 0)
+			fwrite(buf, 1, r, o);
+		fclose(o);
+		if (pclose(p) != 0) {
+			unlink(path);
+			kt_snapshot_gap(snap, cmd, "failed while recording");
+			return -1;
+		}
+	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1; /* nothing recorded: the table did not exist */
+	struct kt_diag d = {0};
+	int rc = kt_ipt_save_parse(kp, f, path, NULL, &d);
+	fclose(f);
+	if (rc < 0) {
+		kt_snapshot_gap(snap, cmd, "%s", d.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_save(struct kt_kp *kp, const char *cmd, struct kt_snapshot *snap, const char *rec)
+{
+	int rr = run_save_rec(kp, cmd, rec, snap);
+	if (rr <= 0)
+		return rr;
 	FILE *p = popen(cmd, "r");
 	if (!p) {
 		kt_snapshot_gap(snap, cmd, "cannot run: %s", strerror(errno));
@@ -410,20 +460,23 @@ int kt_dp_iptables_legacy(struct kt_snapshot *snap, struct kt_dp_node *n, const 
 {
 	int found = 0;
 	static const struct {
-		const char *proc, *nat, *filter;
+		const char *proc, *nat, *filter, *rnat, *rfilter;
 	} fam[2] = {
 		{"/proc/net/ip_tables_names", "iptables-legacy-save -t nat 2>/dev/null",
-		 "iptables-legacy-save -t filter 2>/dev/null"},
+		 "iptables-legacy-save -t filter 2>/dev/null", "iptables-legacy-save-nat",
+		 "iptables-legacy-save-filter"},
 		{"/proc/net/ip6_tables_names", "ip6tables-legacy-save -t nat 2>/dev/null",
-		 "ip6tables-legacy-save -t filter 2>/dev/null"},
+		 "ip6tables-legacy-save -t filter 2>/dev/null", "ip6tables-legacy-save-nat",
+		 "ip6tables-legacy-save-filter"},
 	};
+	const char *rp = kt_nl_replay_dir();
 	for (int f = 0; f < 2; f++) {
-		if (!legacy_table_loaded(fam[f].proc, "nat"))
+		if (!rp && !legacy_table_loaded(fam[f].proc, "nat"))
 			continue;
 		struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_LEGACY);
 		if (f == 1)
 			kt_kp_table_name(kp, "ip6 nat");
-		if (run_save(kp, fam[f].nat, snap) < 0) {
+		if (run_save(kp, fam[f].nat, snap, fam[f].rnat) < 0) {
 			kt_kp_free(kp);
 			continue;
 		}
@@ -432,8 +485,8 @@ int kt_dp_iptables_legacy(struct kt_snapshot *snap, struct kt_dp_node *n, const 
 			continue;
 		}
 		found += (int)kt_kp_kube_chains(kp);
-		if (legacy_table_loaded(fam[f].proc, "filter"))
-			run_save(kp, fam[f].filter, snap);
+		if (rp || legacy_table_loaded(fam[f].proc, "filter"))
+			run_save(kp, fam[f].filter, snap, fam[f].rfilter);
 		kt_kp_finish(kp, n, o);
 	}
 	return found;

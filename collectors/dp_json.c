@@ -33,6 +33,8 @@ static void be_json(struct kt_jw *w, const struct kt_dp_backend *b, uint32_t n)
 		}
 		if (b[i].state)
 			kt_jw_kstr(w, "state", b[i].state);
+		if (b[i].affinity_clients)
+			kt_jw_kuint(w, "affinityClients", b[i].affinity_clients);
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
@@ -114,6 +116,15 @@ void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struc
 			kt_jw_kbool(w, "namesGuessed", true);
 		if (s->scheduler)
 			kt_jw_kstr(w, "scheduler", s->scheduler);
+		if (s->lb_algorithm)
+			kt_jw_kstr(w, "lbAlgorithm", s->lb_algorithm);
+		if (s->n_source_ranges) {
+			kt_jw_key(w, "sourceRanges");
+			kt_jw_arr(w);
+			for (uint32_t k = 0; k < s->n_source_ranges; k++)
+				kt_jw_str(w, s->source_ranges[k]);
+			kt_jw_arr_end(w);
+		}
 		kt_jw_key(w, "frontends");
 		kt_jw_arr(w);
 		for (uint32_t k = 0; k < s->n_fe; k++) {
@@ -261,6 +272,8 @@ static int read_backends(struct kt_snapshot *snap, struct kt_dp_service *s, cons
 		x->inactive_conns = (uint32_t)jnum(b, "inactiveConns", 0);
 		if (jstr(b, "state"))
 			x->state = kt_intern(snap->arena, jstr(b, "state"));
+		double ac = jnum(b, "affinityClients", 0);
+		x->affinity_clients = ac > 0 && ac < 4e9 ? (uint32_t)ac : 0;
 	}
 	return 0;
 }
@@ -329,6 +342,17 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 		s->names_guessed = jbool(sj, "namesGuessed");
 		if (jstr(sj, "scheduler"))
 			s->scheduler = kt_intern(snap->arena, jstr(sj, "scheduler"));
+		if (jstr(sj, "lbAlgorithm"))
+			s->lb_algorithm = kt_intern(snap->arena, jstr(sj, "lbAlgorithm"));
+		const cJSON *srj = cJSON_GetObjectItemCaseSensitive(sj, "sourceRanges");
+		int nsr = cJSON_IsArray(srj) ? cJSON_GetArraySize(srj) : 0;
+		if (nsr > 0 && nsr < 65536) {
+			s->source_ranges = KT_ANEW(snap->arena, const char *, nsr);
+			const cJSON *r;
+			cJSON_ArrayForEach(r, srj)
+				if (cJSON_IsString(r))
+					s->source_ranges[s->n_source_ranges++] = kt_intern(snap->arena, r->valuestring);
+		}
 		const cJSON *f;
 		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(sj, "frontends")) {
 			int k = kind_of(jstr(f, "kind"));

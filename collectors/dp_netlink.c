@@ -10,14 +10,24 @@
  * at most three times.
  * Per-chain dumps are syscall-bound: the kernel queues a dump's NLMSG_DONE
  * while the data is being read, so recvmmsg() takes both in one call.
+ * Record and replay (as `ss -D` / TCPDIAG_FILE): with KTRACE_NL_RECORD=DIR
+ * every dump's reply messages (the final, uninterrupted attempt, NLMSG_DONE
+ * and NLMSG_ERROR included, seq/port id zeroed) are also written to
+ * DIR/nl-<protocol>-<request hash>.bin; with KTRACE_NL_REPLAY=DIR no socket
+ * is opened and the same file is fed through the same reply processing, so
+ * every netlink collector runs unchanged without root or the kernel state.
+ * The request hash covers the message type, flags and payload (not seq or
+ * port id), so parallel or reordered requests find their own answers.
  * Must not: keep replies beyond the callback, print.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/netlink.h>
@@ -41,7 +51,11 @@
 
 struct kt_nl {
 	bool sized;
-	int fd;
+	int fd;                  /* -1 when replaying */
+	int protocol;
+	const char *record;      /* KTRACE_NL_RECORD directory or NULL */
+	const char *replay;      /* KTRACE_NL_REPLAY directory or NULL */
+	FILE *rec;               /* open recording of the current dump */
 	uint32_t portid;
 	uint32_t seq;
 	char *buf[NL_BATCH];
@@ -60,8 +74,58 @@ static void grow(struct kt_nl *nl, size_t need)
 	nl->cap = nc;
 }
 
+const char *kt_nl_replay_dir(void)
+{
+	const char *d = getenv("KTRACE_NL_REPLAY");
+	return d && *d ? d : NULL;
+}
+
+const char *kt_nl_record_dir(void)
+{
+	if (kt_nl_replay_dir())
+		return NULL;
+	const char *d = getenv("KTRACE_NL_RECORD");
+	return d && *d ? d : NULL;
+}
+
+int kt_nl_rec_path(char *out, size_t n, const char *dir, const char *name)
+{
+	int w = snprintf(out, n, "%s/%s", dir, name);
+	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+static uint64_t req_hash(int protocol, const void *req, size_t len)
+{
+	const uint8_t *p = req;
+	uint64_t h = 1469598103934665603ull;
+	uint8_t pre[8];
+	uint32_t pr = (uint32_t)protocol;
+	memcpy(pre, &pr, 4);
+	memcpy(pre + 4, p + 4, 4); /* nlmsg_type, nlmsg_flags */
+	for (size_t i = 0; i < 8; i++)
+		h = (h ^ pre[i]) * 1099511628211ull;
+	for (size_t i = NLMSG_HDRLEN; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static void rec_name(char *out, size_t n, const char *dir, int protocol, const void *req, size_t len)
+{
+	snprintf(out, n, "%s/nl-%d-%016llx.bin", dir, protocol, (unsigned long long)req_hash(protocol, req, len));
+}
+
 struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen)
 {
+	const char *rp = kt_nl_replay_dir();
+	if (rp) {
+		struct kt_nl *nl = calloc(1, sizeof(*nl));
+		if (!nl)
+			abort();
+		nl->fd = -1;
+		nl->protocol = protocol;
+		nl->replay = rp;
+		return nl;
+	}
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
 	if (fd < 0) {
 		snprintf(err, errlen, "netlink socket: %s", strerror(errno));
@@ -82,6 +146,10 @@ struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen)
 	if (!nl)
 		abort();
 	nl->fd = fd;
+	nl->protocol = protocol;
+	nl->record = kt_nl_record_dir();
+	if (nl->record)
+		mkdir(nl->record, 0755);
 	nl->portid = sa.nl_pid;
 	nl->seq = (uint32_t)getpid() << 8;
 	grow(nl, 32768 - 4096);
@@ -92,7 +160,10 @@ void kt_nl_close(struct kt_nl *nl)
 {
 	if (!nl)
 		return;
-	close(nl->fd);
+	if (nl->rec)
+		fclose(nl->rec);
+	if (nl->fd >= 0)
+		close(nl->fd);
 	for (int i = 0; i < NL_BATCH; i++)
 		free(nl->buf[i]);
 	free(nl);
@@ -139,6 +210,17 @@ static void process(struct kt_nl *nl, struct dstate *st, char *buf, size_t len, 
 	for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
 		if (h->nlmsg_seq != st->seq || (h->nlmsg_pid && h->nlmsg_pid != nl->portid))
 			continue; /* stale reply of an earlier request */
+		if (nl->rec && !st->regrow) {
+			struct nlmsghdr hh = *h;
+			hh.nlmsg_seq = 0;
+			hh.nlmsg_pid = 0;
+			fwrite(&hh, sizeof(hh), 1, nl->rec);
+			fwrite((const char *)h + sizeof(hh), h->nlmsg_len - sizeof(hh), 1, nl->rec);
+			if (NLMSG_ALIGN(h->nlmsg_len) > h->nlmsg_len) {
+				static const char pad[NLMSG_ALIGNTO];
+				fwrite(pad, NLMSG_ALIGN(h->nlmsg_len) - h->nlmsg_len, 1, nl->rec);
+			}
+		}
 		if (h->nlmsg_flags & NLM_F_DUMP_INTR)
 			st->intr = true;
 		if (h->nlmsg_type == NLMSG_DONE) {
@@ -170,11 +252,97 @@ static void process(struct kt_nl *nl, struct dstate *st, char *buf, size_t len, 
 	}
 }
 
+static int dump_once(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx), void *ctx,
+		     char *err, size_t errlen);
+
+/* Feed a recording through process() exactly as the socket replies were. */
+static int replay(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx), void *ctx,
+		  char *err, size_t errlen)
+{
+	char path[4096];
+	rec_name(path, sizeof(path), nl->replay, nl->protocol, req, len);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "no recording of this request in %s (KTRACE_NL_REPLAY): %s", nl->replay,
+			 strerror(errno));
+		return -ENOENT;
+	}
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		abort();
+	size_t r;
+	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			if (cap >= (1u << 30))
+				break; /* bounded: a recording this large is truncated */
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+	}
+	fclose(f);
+	struct nlmsghdr *rq = req;
+	struct dstate st = {.seq = 0, .request_is_dump = rq->nlmsg_flags & NLM_F_DUMP};
+	/* process() walks aligned messages in place: keep the buffer aligned */
+	process(nl, &st, buf, n, cb, ctx, err, errlen);
+	free(buf);
+	if (st.err)
+		return st.err;
+	if (st.rc < 0) {
+		snprintf(err, errlen, "dump aborted by the reader");
+		return st.rc;
+	}
+	if (!st.done) {
+		snprintf(err, errlen, "recording %s ends before NLMSG_DONE", path);
+		return -EPROTO;
+	}
+	if (st.intr) {
+		snprintf(err, errlen, "dump interrupted (NLM_F_DUMP_INTR) in the recording");
+		return -EINTR;
+	}
+	return 0;
+}
+
 int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx),
 	       void (*reset)(void *ctx), void *ctx, char *err, size_t errlen)
 {
-	struct nlmsghdr *rq = req;
+	if (nl->replay)
+		return replay(nl, req, len, cb, ctx, err, errlen);
+	char rpath[4096];
+	if (nl->record)
+		rec_name(rpath, sizeof(rpath), nl->record, nl->protocol, req, len);
+	int rc = 0;
 	for (int attempt = 0; attempt < 4; attempt++) {
+		if (nl->record) {
+			if (nl->rec)
+				fclose(nl->rec);
+			nl->rec = fopen(rpath, "wb"); /* a restarted dump rewrites its recording */
+		}
+		rc = dump_once(nl, req, len, cb, ctx, err, errlen);
+		if (rc != -EAGAIN)
+			break;
+		if (!reset || attempt == 3) {
+			rc = -EINTR;
+			break;
+		}
+		reset(ctx);
+	}
+	if (nl->rec) {
+		fclose(nl->rec);
+		nl->rec = NULL;
+	}
+	return rc;
+}
+
+/* One attempt: 0, a negative errno, or -EAGAIN when the dump must restart. */
+static int dump_once(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx), void *ctx,
+		     char *err, size_t errlen)
+{
+	struct nlmsghdr *rq = req;
+	{
 		rq->nlmsg_seq = ++nl->seq;
 		rq->nlmsg_pid = 0;
 		rq->nlmsg_len = (uint32_t)len;
@@ -247,12 +415,8 @@ int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nl
 		}
 		if (!st.intr)
 			return 0;
-		if (!reset || attempt == 3) {
-			snprintf(err, errlen, st.regrow ? "netlink message larger than the receive buffer" :
-						 "dump interrupted (NLM_F_DUMP_INTR): state changed while reading");
-			return -EINTR;
-		}
-		reset(ctx);
+		snprintf(err, errlen, st.regrow ? "netlink message larger than the receive buffer" :
+					 "dump interrupted (NLM_F_DUMP_INTR): state changed while reading");
+		return -EAGAIN;
 	}
-	return 0;
 }

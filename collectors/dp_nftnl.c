@@ -612,7 +612,7 @@ static int table_cb(const void *nlh, void *ctx)
 
 int kt_nft_tables(struct kt_nl *nl, uint8_t family, const char *table, bool *exists, char *err, size_t el)
 {
-	char buf[REQ_SIZE];
+	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	*exists = false;
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_DUMP, 0);
 	struct tctx t = {table, exists};
@@ -653,7 +653,7 @@ static int chain_cb(const void *nlh, void *ctx)
 int kt_nft_chains(struct kt_nl *nl, uint8_t family, const char *table,
 		  int (*cb)(const char *name, bool base, void *ctx), void *ctx, char *err, size_t el)
 {
-	char buf[REQ_SIZE];
+	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, 0);
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	if (!ch)
@@ -705,7 +705,7 @@ static void rule_reset(void *ctx)
 int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
 		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el)
 {
-	char buf[REQ_SIZE];
+	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r)
@@ -769,7 +769,7 @@ static int set_cb(const void *nlh, void *ctx)
 int kt_nft_sets(struct kt_nl *nl, uint8_t family, const char *table,
 		int (*cb)(const struct kt_nft_set_info *s, void *ctx), void *ctx, char *err, size_t el)
 {
-	char buf[REQ_SIZE];
+	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, family, NLM_F_DUMP, 0);
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
@@ -828,7 +828,7 @@ static int elem_cb(const void *nlh, void *ctx)
 int kt_nft_elems(struct kt_nl *nl, uint8_t family, const char *table, const char *set,
 		 int (*cb)(const struct kt_nft_elem *e, void *ctx), void *ctx, char *err, size_t el)
 {
-	char buf[REQ_SIZE];
+	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)

@@ -69,6 +69,12 @@ static inline uint64_t kt_fnv1a(uint64_t h, const void *p, size_t n)
 }
 #define KT_FNV_INIT 0xcbf29ce484222325ULL
 
+/* The reply-direction source (the backend a DNAT chose) of one ctnetlink
+ * CT_NEW message: 4 or 16 bytes into ip, host-order port. False when the
+ * message has no reply tuple. Bounds-checked (conntrack.c). */
+struct nlmsghdr;
+bool kt_ct_msg_reply_src(const struct nlmsghdr *nlh, uint8_t ip[16], uint16_t *port);
+
 const char *kt_proto_name(uint8_t proto);   /* "TCP", "UDP", "SCTP", NULL otherwise */
 int64_t kt_now_ms(void);
 void kt_sample_add_source(struct kt_snapshot *snap, struct kt_flow_sample *fs, const char *src);

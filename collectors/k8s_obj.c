@@ -1021,6 +1021,40 @@ const char *kt_kind_from_list(const char *list_kind, char *buf, unsigned len)
 	return buf;
 }
 
+/* Is obj's apiVersion (when it has one) the API group of the built-in
+ * kind? Custom resources reuse kind names (Knative's serving.knative.dev
+ * Service, operators' Deployment-like kinds) and must not be read as the
+ * built-in objects. */
+static bool builtin_group(const cJSON *obj, const char *kind)
+{
+	const cJSON *av = jget(obj, "apiVersion");
+	if (!cJSON_IsString(av) || !av->valuestring)
+		return true;
+	const char *v = av->valuestring;
+	const char *slash = strchr(v, '/');
+	size_t gl = slash ? (size_t)(slash - v) : 0;
+#define GROUP_IS(g) (gl == sizeof(g) - 1 && !memcmp(v, g, gl))
+	if (!strcmp(kind, "Service") || !strcmp(kind, "Pod") || !strcmp(kind, "Node") || !strcmp(kind, "ConfigMap"))
+		return gl == 0;
+	if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet") ||
+	    !strcmp(kind, "ReplicaSet"))
+		return GROUP_IS("apps") || GROUP_IS("extensions");
+	if (!strcmp(kind, "Job") || !strcmp(kind, "CronJob"))
+		return GROUP_IS("batch");
+	if (!strcmp(kind, "HorizontalPodAutoscaler"))
+		return GROUP_IS("autoscaling");
+	if (!strcmp(kind, "PodDisruptionBudget"))
+		return GROUP_IS("policy");
+	if (!strcmp(kind, "Ingress"))
+		return GROUP_IS("networking.k8s.io") || GROUP_IS("extensions");
+	if (!strcmp(kind, "IngressClass"))
+		return GROUP_IS("networking.k8s.io");
+	if (!strcmp(kind, "EndpointSlice"))
+		return GROUP_IS("discovery.k8s.io");
+#undef GROUP_IS
+	return true;
+}
+
 static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int depth, struct kt_diag *d)
 {
 	if (!cJSON_IsObject(obj))
@@ -1051,6 +1085,8 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		}
 	}
 	bool manifest = c->pm != NULL;
+	if (!builtin_group(obj, kind))
+		return 0;
 	if (!strcmp(kind, "Service"))
 		do_service(c, obj);
 	else if (!strcmp(kind, "EndpointSlice"))

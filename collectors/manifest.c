@@ -59,7 +59,7 @@ static size_t phash(const void *p, size_t cap)
 static void ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t col)
 {
 	if ((m->n + 1) * 2 > m->cap) {
-		size_t nc = m->cap ? m->cap * 2 : 1024;
+		size_t nc = m->cap ? m->cap * 2 : 256;
 		struct kt_ypos_ent *nt = calloc(nc, sizeof(*nt));
 		if (!nt)
 			abort();
@@ -306,6 +306,7 @@ struct ydoc {
 	struct sblock *sb;
 	cJSON *dead;
 	uint32_t first_line;
+	unsigned owner;          /* parallel loader: the thread that parsed it */
 	struct ydoc *next;       /* queue / pool link */
 };
 
@@ -334,7 +335,11 @@ static char *sdup(struct builder *b, const char *s, size_t n)
 {
 	struct sblock *k = b->sb;
 	if (!k || k->used + n + 1 > k->size) {
-		size_t sz = n + 1 > 65536 - sizeof(*k) ? n + 1 + sizeof(*k) : 65536;
+		/* blocks grow with the document: most documents need a few KiB */
+		size_t want = k ? (k->size + sizeof(*k)) * 2 : 4096;
+		if (want > 65536)
+			want = 65536;
+		size_t sz = n + 1 > want - sizeof(*k) ? n + 1 + sizeof(*k) : want;
 		k = malloc(sz);
 		if (!k)
 			abort();
@@ -887,13 +892,14 @@ static int load_buf(struct kt_snapshot *snap, const char *name, const char *buf,
 	if (is_stdin && o->helm_source)
 		scan_sources(&L, buf, len);
 	struct kt_yerr err;
+	uint32_t docs_before = r->documents;
 	int rc = kt_yaml_parse(buf, len, o->max_depth, on_doc, &L, &err);
 	free(L.srcs);
 	if (rc == 0)
 		return 0;
 	/* JSON that libyaml (YAML 1.1) rejects, e.g. odd escapes: retry with
 	 * cJSON when nothing was delivered yet; positions fall back to 1:1. */
-	if (r->documents == 0 && looks_json(name, buf, len)) {
+	if (r->documents == docs_before && looks_json(name, buf, len)) {
 		cJSON *root = cJSON_ParseWithLength(buf, len);
 		if (root) {
 			struct kt_ypos pos = {0};
@@ -979,6 +985,7 @@ static int load_stdin(struct kt_snapshot *snap, const struct kt_manifest_opts *o
 struct sink {
 	void (*file)(struct sink *k, const char *path, const char *buf, size_t len);
 	void (*error)(struct sink *k, const char *path, const char *msg);
+	void (*path)(struct sink *k, const char *path); /* set: only collect file names */
 	const struct kt_manifest_opts *o;
 	int rc;
 	/* directories already walked (symlink loops, the same tree twice) */
@@ -1017,41 +1024,68 @@ static void sink_error(struct sink *k, const char *path, const char *fmt, ...)
 	k->rc = -KT_EXIT_INPUT;
 }
 
-static void walk_file(struct sink *k, const char *path)
+/* Map a manifest file for reading: 0 with buf and len set (buf NULL for an
+ * empty file; unmap with unmap_file), or -1 with msg set. */
+static int map_file(const struct kt_manifest_opts *o, const char *path, const char **buf, size_t *len, char *msg,
+		    size_t msz)
 {
+	*buf = NULL;
+	*len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		sink_error(k, path, "cannot open: %s", strerror(errno));
-		return;
+		snprintf(msg, msz, "cannot open: %s", strerror(errno));
+		return -1;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		sink_error(k, path, "%s", "not a regular file");
-		return;
+		snprintf(msg, msz, "%s", "not a regular file");
+		return -1;
 	}
-	if ((uint64_t)st.st_size > k->o->max_file_bytes) {
+	if ((uint64_t)st.st_size > o->max_file_bytes) {
 		close(fd);
-		char lim[32];
-		snprintf(lim, sizeof(lim), "%llu", (unsigned long long)(k->o->max_file_bytes >> 20));
-		sink_error(k, path, "file is larger than the %s MiB input limit", lim);
-		return;
+		snprintf(msg, msz, "file is larger than the %llu MiB input limit",
+			 (unsigned long long)(o->max_file_bytes >> 20));
+		return -1;
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		k->file(k, path, NULL, 0);
-		return;
+		return 0;
 	}
-	size_t len = (size_t)st.st_size;
-	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	size_t n = (size_t)st.st_size;
+	void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
-		sink_error(k, path, "cannot map: %s", strerror(errno));
+		snprintf(msg, msz, "cannot map: %s", strerror(errno));
+		return -1;
+	}
+	madvise(map, n, MADV_SEQUENTIAL);
+	*buf = map;
+	*len = n;
+	return 0;
+}
+
+static void unmap_file(const char *buf, size_t len)
+{
+	if (buf)
+		munmap((void *)buf, len);
+}
+
+static void walk_file(struct sink *k, const char *path)
+{
+	if (k->path) { /* collecting: map later */
+		k->path(k, path);
 		return;
 	}
-	madvise(map, len, MADV_SEQUENTIAL);
-	k->file(k, path, map, len);
-	munmap(map, len);
+	const char *buf;
+	size_t len;
+	char msg[256];
+	if (map_file(k->o, path, &buf, &len, msg, sizeof(msg)) < 0) {
+		sink_error(k, path, "%s", msg);
+		return;
+	}
+	k->file(k, path, buf, len);
+	unmap_file(buf, len);
 }
 
 static bool manifest_name(const char *n)
@@ -1375,6 +1409,317 @@ out:
 	return rc;
 }
 
+/* ---- parallel files: two threads parse, this one ingests in order -----
+ * The file list is collected first. A worker thread claims the next
+ * unclaimed file (at most KT_PAR_AHEAD files ahead of the loader) and
+ * parses it into a document list; the loader walks the list in order,
+ * parses any file nobody claimed yet itself, and ingests every document in
+ * input order, so the snapshot (and the output) is the same as a
+ * sequential run's. */
+
+#define KT_PAR_AHEAD 4
+
+enum pstate { P_FREE, P_WORKER, P_MAIN, P_DONE };
+
+struct pfile {
+	char *path;              /* malloc'd */
+	char *walk_err;          /* malloc'd; the walker's error (no file) */
+	enum pstate state;
+	struct ydoc *docs, *tail;
+	bool failed, map_failed;
+	struct kt_yerr err;      /* parse or map error (map: line 0) */
+	uint64_t bytes;
+};
+
+struct par {
+	struct sink k;           /* collecting sink */
+	struct pfile *f;
+	size_t n, cap;
+	size_t claim, main_pos;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* used document shells per parsing thread (0 loader, 1 worker): trees
+	 * are freed by the thread that allocated them, when it reuses the
+	 * shell (freeing into another thread's malloc arena is slow) */
+	struct ydoc *pool[2];
+	unsigned pooled[2];
+};
+
+struct par_cur {                 /* take callback context: one per parse */
+	struct par *p;
+	struct pfile *f;
+	unsigned who;            /* 0 loader, 1 worker */
+};
+
+static struct pfile *par_add(struct par *p, const char *path)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		struct pfile *nf = realloc(p->f, p->cap * sizeof(*nf));
+		if (!nf)
+			abort();
+		p->f = nf;
+	}
+	struct pfile *f = &p->f[p->n++];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	if (!f->path)
+		abort();
+	return f;
+}
+
+static void par_path(struct sink *k, const char *path)
+{
+	par_add((struct par *)k, path);
+}
+
+static void par_walk_error(struct sink *k, const char *path, const char *msg)
+{
+	struct pfile *f = par_add((struct par *)k, path);
+	f->walk_err = strdup(msg);
+	if (!f->walk_err)
+		abort();
+}
+
+static struct ydoc *par_take(void *ctx, struct ydoc *d)
+{
+	struct par_cur *c = ctx;
+	struct par *p = c->p;
+	struct pfile *f = c->f;
+	d->next = NULL;
+	d->owner = c->who;
+	if (f->tail)
+		f->tail->next = d;
+	else
+		f->docs = d;
+	f->tail = d;
+	pthread_mutex_lock(&p->mu);
+	struct ydoc *shell = p->pool[c->who];
+	if (shell) {
+		p->pool[c->who] = shell->next;
+		p->pooled[c->who]--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (shell)
+		ydoc_release(shell);
+	return shell;
+}
+
+/* Back to its parser's pool, tree and all (see struct par). */
+static void par_recycle(struct par *p, struct ydoc *d)
+{
+	unsigned w = d->owner & 1;
+	pthread_mutex_lock(&p->mu);
+	if (p->pooled[w] < 4 * KT_PAR_AHEAD) {
+		d->next = p->pool[w];
+		p->pool[w] = d;
+		p->pooled[w]++;
+		d = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	ydoc_free(d);
+}
+
+/* Parse f into its document list (the JSON fallback as in load_buf). */
+static void par_parse(struct par *p, struct pfile *f, unsigned who)
+{
+	const char *buf;
+	size_t len;
+	if (map_file(p->k.o, f->path, &buf, &len, f->err.msg, sizeof(f->err.msg)) < 0) {
+		f->failed = f->map_failed = true;
+		return;
+	}
+	f->bytes = len;
+	if (!buf)
+		return;
+	unsigned delivered = 0;
+	struct par_cur cur = {p, f, who};
+	if (parse_impl(buf, len, p->k.o->max_depth, NULL, par_take, &cur, &f->err, &delivered) < 0) {
+		cJSON *root = delivered == 0 && looks_json(f->path, buf, len) ? cJSON_ParseWithLength(buf, len) : NULL;
+		if (root) {
+			struct ydoc *d = calloc(1, sizeof(*d));
+			if (!d)
+				abort();
+			d->root = root;
+			d->first_line = 1;
+			ypos_put(&d->pos, root, 1, 1);
+			struct ydoc *spare = par_take(&cur, d);
+			ydoc_free(spare);
+		} else {
+			f->failed = true;
+		}
+	}
+	unmap_file(buf, len);
+}
+
+static void *par_main(void *arg)
+{
+	struct par *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->claim < p->n && (p->f[p->claim].walk_err || p->f[p->claim].state != P_FREE))
+			p->claim++;
+		if (p->claim >= p->n)
+			break;
+		if (p->claim > p->main_pos + KT_PAR_AHEAD) {
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		struct pfile *f = &p->f[p->claim++];
+		f->state = P_WORKER;
+		pthread_mutex_unlock(&p->mu);
+		par_parse(p, f, 1);
+		pthread_mutex_lock(&p->mu);
+		f->state = P_DONE;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Loader side for a file the worker parsed: what seq_file/load_buf do. */
+static int par_ingest(struct par *p, struct pfile *f, struct kt_snapshot *snap, struct kt_manifest_result *r,
+		      const struct kt_manifest_opts *o)
+{
+	if (f->map_failed) {
+		add_error(r, snap, f->path, 0, 0, f->err.msg);
+		return -KT_EXIT_INPUT;
+	}
+	struct load L = {.snap = snap, .r = r, .o = o, .name = f->path};
+	L.file = add_file(snap, f->path);
+	r->files++;
+	r->bytes += f->bytes;
+	while (f->docs) {
+		struct ydoc *d = f->docs;
+		f->docs = d->next;
+		on_doc(&L, d->root, &d->pos, d->first_line);
+		par_recycle(p, d);
+	}
+	f->tail = NULL;
+	if (f->failed) {
+		add_error(r, snap, f->path, f->err.line, f->err.col, f->err.msg);
+		return -KT_EXIT_INPUT;
+	}
+	return 0;
+}
+
+/* Load the files of paths (no "-") on two threads; returns 1 when there
+ * was too little to share (the caller loads them sequentially). */
+static int load_parallel(struct kt_snapshot *snap, const char *const *paths, unsigned n,
+			 const struct kt_manifest_opts *o, struct kt_manifest_result *r)
+{
+	struct par p;
+	memset(&p, 0, sizeof(p));
+	p.k = (struct sink){.error = par_walk_error, .path = par_path, .o = o};
+	for (unsigned i = 0; i < n; i++)
+		walk(&p.k, paths[i]);
+	free(p.k.seen);
+	int rc = 0;
+	size_t files = 0;
+	for (size_t i = 0; i < p.n; i++)
+		files += !p.f[i].walk_err;
+	pthread_t th;
+	bool started = false;
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	if (files >= 2 && pthread_create(&th, NULL, par_main, &p) == 0)
+		started = true;
+	if (!started && files < 2) {
+		/* one file: overlap its parse with ingesting instead */
+		for (size_t i = 0; i < p.n; i++) {
+			if (p.f[i].walk_err) {
+				add_error(r, snap, p.f[i].path, 0, 0, p.f[i].walk_err);
+				rc = -KT_EXIT_INPUT;
+			} else if (load_pipelined(snap, (const char *const *)&p.f[i].path, 1, o, r) < 0) {
+				rc = -KT_EXIT_INPUT;
+			}
+		}
+		goto out;
+	}
+	struct seq_sink q = {{.file = seq_file, .error = seq_error, .o = o}, snap, r};
+	for (size_t i = 0; i < p.n; i++) {
+		struct pfile *f = &p.f[i];
+		if (f->walk_err) {
+			add_error(r, snap, f->path, 0, 0, f->walk_err);
+			rc = -KT_EXIT_INPUT;
+			continue;
+		}
+		/* ingest file i; while the worker still parses it, parse a
+		 * later free file instead of waiting */
+		pthread_mutex_lock(&p.mu);
+		p.main_pos = i;
+		pthread_cond_broadcast(&p.cv);
+		bool mine = false;
+		for (;;) {
+			if (f->state == P_FREE) {
+				f->state = P_MAIN;
+				mine = true;
+				break;
+			}
+			if (f->state == P_DONE)
+				break;
+			size_t j = i + 1;
+			while (j < p.n && j <= i + KT_PAR_AHEAD && (p.f[j].walk_err || p.f[j].state != P_FREE))
+				j++;
+			if (j < p.n && j <= i + KT_PAR_AHEAD) {
+				p.f[j].state = P_MAIN;
+				pthread_mutex_unlock(&p.mu);
+				par_parse(&p, &p.f[j], 0);
+				pthread_mutex_lock(&p.mu);
+				p.f[j].state = P_DONE;
+				continue;
+			}
+			pthread_cond_wait(&p.cv, &p.mu);
+		}
+		pthread_mutex_unlock(&p.mu);
+		if (mine) {
+			q.k.rc = 0;
+			walk_file(&q.k, f->path);
+			if (q.k.rc < 0)
+				rc = q.k.rc;
+		} else if (par_ingest(&p, f, snap, r, o) < 0) {
+			rc = -KT_EXIT_INPUT;
+		}
+	}
+	if (started)
+		pthread_join(th, NULL);
+out:
+	for (size_t i = 0; i < p.n; i++) {
+		free(p.f[i].path);
+		free(p.f[i].walk_err);
+		while (p.f[i].docs) {
+			struct ydoc *d = p.f[i].docs;
+			p.f[i].docs = d->next;
+			ydoc_free(d);
+		}
+	}
+	free(p.f);
+	for (unsigned w = 0; w < 2; w++)
+		while (p.pool[w]) {
+			struct ydoc *d = p.pool[w];
+			p.pool[w] = d->next;
+			ydoc_free(d);
+		}
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	return rc;
+}
+
+/* Threads for loading files: o->threads, or when 0 two if this machine
+ * has an idle CPU now (CPUs online minus the 1-minute load average). */
+static unsigned pick_threads(const struct kt_manifest_opts *o)
+{
+	if (o->threads)
+		return o->threads;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 2)
+		return 1;
+	double load[1];
+	if (getloadavg(load, 1) != 1)
+		return 1;
+	return (double)cpus - load[0] >= 1.25 ? 2 : 1;
+}
+
 int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, unsigned n,
 			   const struct kt_manifest_opts *o, struct kt_manifest_result *r)
 {
@@ -1382,6 +1727,7 @@ int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, u
 	o = opts_or_default(o, &tmp);
 	int rc = 0;
 	bool stdin_done = false;
+	unsigned threads = pick_threads(o);
 	for (unsigned i = 0; i < n;) {
 		if (!strcmp(paths[i], "-")) {
 			if (!stdin_done && load_stdin(snap, o, r) < 0)
@@ -1394,14 +1740,14 @@ int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, u
 		while (j < n && strcmp(paths[j], "-"))
 			j++;
 		int r1;
-		if (o->threads == 1) {
+		if (threads >= 2) {
+			r1 = load_parallel(snap, paths + i, j - i, o, r);
+		} else {
 			struct seq_sink q = {{.file = seq_file, .error = seq_error, .o = o}, snap, r};
 			for (unsigned k = i; k < j; k++)
 				walk(&q.k, paths[k]);
 			free(q.k.seen);
 			r1 = q.k.rc;
-		} else {
-			r1 = load_pipelined(snap, paths + i, j - i, o, r);
 		}
 		if (r1 < 0)
 			rc = r1;

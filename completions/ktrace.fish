@@ -42,7 +42,7 @@ complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l min-connections
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l bpffs -r -F -d 'BPF filesystem root for the Cilium CT maps (default /sys/fs/bpf)'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l node -x -a '(ktrace __complete node 2>/dev/null)' -d 'node name to record (live) or to show (--from a bundle with several nodes)'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l objects -r -F -d 'take Services/EndpointSlices/Pods from this bundle or kubectl List JSON, flows live'
-complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l sockets -d 'also count TCP sockets on this node (inet_diag) for Services no NAT state covers'
+complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l sockets -d 'also read this node\'s own TCP sockets (inet_diag): per-backend socket counts and bytes, and the counts for Services no NAT state covers'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l all -d 'list Services without flows too'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l reload -r -d 'dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l frames -r -d 'dashboard: exit after N samples (tests, sanitizer runs)'

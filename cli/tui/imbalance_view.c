@@ -156,7 +156,7 @@ static bool be_visible(const struct view *v, const struct kt_imb_backend *b)
 	if (!v->filter[0])
 		return true;
 	char nm[600];
-	snprintf(nm, sizeof(nm), "%s:%d %s %s", b->ip, b->port, b->pod ? b->pod : "", b->node ? b->node : "");
+	snprintf(nm, sizeof(nm), strchr(b->ip, ':') ? "[%s]:%d %s %s" : "%s:%d %s %s", b->ip, b->port, b->pod ? b->pod : "", b->node ? b->node : "");
 	return strcasestr(nm, v->filter) != NULL;
 }
 
@@ -460,9 +460,14 @@ static void draw_detail(struct view *v)
 		int ix = v->dtop + i;
 		const struct kt_imb_backend *b = &s->be[v->order[ix]];
 		char ep[64], age[16] = "-", b1[16], b2[16], b3[16], flags[48] = "";
-		snprintf(ep, sizeof(ep), "%s:%d", b->ip, b->port);
-		if (b->ready_age >= 0)
+		snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
+		if (b->ready_age >= 0) {
 			kt_fmt_age(b->ready_age, age, sizeof(age));
+			/* "~": no Pod readable, the age is the EndpointSlice's last
+			 * change or when this session first saw the endpoint */
+			if (b->age_src == KT_IMB_AGE_SLICE || b->age_src == KT_IMB_AGE_SEEN)
+				strncat(age, "~", sizeof(age) - strlen(age) - 1);
+		}
 		const char *st = b->terminating ? "T" : b->ready ? "R" : "NR";
 		if (b->flags & KT_IMB_HOT)
 			strncat(flags, "HOT ", sizeof(flags) - strlen(flags) - 1);
@@ -511,6 +516,8 @@ static const char *help_lines[] = {
 	"HOT: share > hot-factor x fair.  STARVED: recently ready and",
 	"share < starved-factor x fair (persistent connections not",
 	"rebalanced, KT403).  ST: R ready, NR not ready, T terminating.",
+	"AGE~: no Pod readable: from the EndpointSlice's last change",
+	"(last-change-trigger-time) or when ktrace first saw it.",
 	"",
 	"press any key to close",
 };

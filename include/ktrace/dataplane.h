@@ -46,6 +46,7 @@ struct kt_dp_backend {
 	uint32_t inactive_conns; /* IPVS only */
 	const char *state;       /* NULL/"active"; "terminating", "quarantined",
 				  * "draining" (IPVS weight 0), "maintenance" */
+	uint32_t affinity_clients; /* Cilium: clients pinned to it (affinity map) */
 };
 
 struct kt_dp_evidence {
@@ -80,6 +81,10 @@ struct kt_dp_service {
 				  * nftables name hash (8 chars); NULL otherwise */
 	bool names_guessed;      /* IPVS/Cilium: namespace/name not known on the
 				  * node (no API objects to resolve them) */
+	const char **source_ranges; /* LB source-range firewall CIDRs (IPVS
+				     * KUBE-LOAD-BALANCER-SOURCE-CIDR); arena */
+	uint32_t n_source_ranges;
+	const char *lb_algorithm; /* Cilium: "maglev" / "random"; NULL unknown */
 };
 
 struct kt_proxy_metrics {

@@ -17,6 +17,15 @@
 #include "ktrace/flows.h"
 #include "ktrace/model.h"
 
+/* An endpoint (ip:port) and when this session first saw it in the
+ * EndpointSlices or the node dataplane: the ready-time fallback when no Pod
+ * objects are readable (limited RBAC, EndpointSlices only). */
+struct kt_imb_seen {
+	const char *ip;
+	int32_t port;
+	int64_t first_seen;      /* unix s */
+};
+
 struct kt_imb_opts {
 	double hot_factor;       /* share > hot_factor * fair -> hot; 0 -> 1.5 */
 	double starved_factor;   /* share < starved_factor * fair -> starved; 0 -> 0.5 */
@@ -27,6 +36,18 @@ struct kt_imb_opts {
 	const char *node;        /* which flow sample / dataplane node; NULL -> the first */
 	int64_t now;             /* unix s for ages; 0 -> sample time */
 	bool all_services;       /* also Services with no flows (TUI list) */
+	const struct kt_imb_seen *seen; /* first-seen times, sorted by (port, strcmp ip); may be NULL */
+	uint32_t n_seen;
+	int64_t session_start;   /* unix s; endpoints first seen at or before it have no known age */
+};
+
+/* Where a backend's ready age came from. */
+enum kt_imb_age_src {
+	KT_IMB_AGE_NONE,         /* unknown */
+	KT_IMB_AGE_POD,          /* the Pod's Ready condition (or start time) */
+	KT_IMB_AGE_SLICE,        /* EndpointSlice endpoints.kubernetes.io/last-change-trigger-time
+				  * (no Pod readable; the slice's last change, approximate) */
+	KT_IMB_AGE_SEEN,         /* first seen by this ktrace session */
 };
 
 enum {
@@ -45,6 +66,7 @@ struct kt_imb_backend {
 	bool terminating;
 	bool local;              /* on this node (dataplane) */
 	int64_t ready_age;       /* s since the Pod became ready; -1 unknown */
+	enum kt_imb_age_src age_src; /* where ready_age came from */
 	uint32_t connections;    /* open */
 	uint32_t total;          /* any state */
 	double new_per_s;        /* -1 unknown (no previous sample, no timestamps) */
@@ -57,6 +79,14 @@ struct kt_imb_backend {
 	double byte_share;
 	double fair_share;       /* 1/n over eligible backends, or dataplane weights */
 	unsigned flags;          /* KT_IMB_* */
+	/* this node's own TCP sockets to/for this backend (inet_diag, with
+	 * --sockets), whatever source counted the connections above */
+	bool sockets;            /* any socket evidence */
+	uint32_t sk_connections; /* ESTABLISHED sockets */
+	uint32_t sk_total;       /* sockets in any state but LISTEN */
+	uint64_t sk_bytes_in;    /* client -> backend payload (tcpi_bytes_acked / _received) */
+	uint64_t sk_bytes_out;   /* backend -> client payload */
+	double sk_rtt_ms;        /* mean smoothed RTT; 0 unknown */
 };
 
 struct kt_imb_service {
@@ -81,6 +111,7 @@ struct kt_imb_service {
 	bool long_lived_port;    /* gRPC/HTTP2 port (KT401 material) */
 	uint32_t hot;            /* index into be of the hottest flagged backend, KT_NONE none */
 	uint32_t n_hot, n_starved;
+	unsigned age_srcs;       /* OR of 1 << enum kt_imb_age_src over the backends */
 	enum kt_rule_id verdict; /* KT402/KT403/KT401/KT404, KT_RULE_COUNT = none */
 	const char *reason;      /* one line: the facts behind the verdict (arena) */
 	struct kt_imb_backend *be; /* sorted by connections desc, then ip, port */
@@ -113,6 +144,9 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 /* Findings (KT402, KT403) from a result; objs gives the Service objects. */
 void kt_imbalance_result_findings(const struct kt_snapshot *objs, const struct kt_imb_result *r,
 				  struct kt_arena *a, struct kt_findings *out);
+
+/* "pod", "endpointslice-trigger-time", "first-seen", NULL for none. */
+const char *kt_imb_age_src_name(enum kt_imb_age_src s);
 
 /* Count of connections in cur's aggregates not in prev's (fingerprints),
  * the building block of new_per_s. Exposed for tests. */

@@ -34,7 +34,9 @@ struct kt_manifest_opts {
 	uint64_t max_file_bytes; /* 0 -> 1 GiB */
 	unsigned max_depth;      /* nesting cap; 0 -> 128 */
 	bool helm_source;        /* stdin: name documents after Helm's "# Source:" comment (default on) */
-	unsigned threads;        /* 1: parse in the calling thread; else a parser thread feeds the loader */
+	unsigned threads;        /* 0: two when a CPU is idle now (sysconf + load average), else one;
+				    1: parse in the calling thread; 2+: a second thread parses files
+				    (output is identical either way) */
 };
 
 /* Load path ("-" = stdin) into snap (not finished). Returns 0, or
@@ -42,9 +44,9 @@ struct kt_manifest_opts {
  * r->errors; everything else was still loaded). o may be NULL. */
 int kt_manifest_load(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
 		     struct kt_manifest_result *r);
-/* Several paths in order ("-" at most once); files are parsed in a second
- * thread while documents are ingested in the calling one (same results and
- * order as loading them one by one). */
+/* Several paths in order ("-" at most once); with two threads files are
+ * parsed on both while documents are ingested in the calling one, in input
+ * order (same results as loading them one by one). */
 int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, unsigned n,
 			   const struct kt_manifest_opts *o, struct kt_manifest_result *r);
 /* The same for an in-memory buffer named name (tests, fuzzing). */

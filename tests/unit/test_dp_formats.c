@@ -261,6 +261,56 @@ static void test_cilium(void)
 	kt_snapshot_free(s);
 }
 
+/* Maglev lookup table (slot counts) and affinity pins validated by the
+ * match map, as read from cilium_lb4_maglev / _affinity / _affinity_match. */
+static void test_cilium_maglev(void)
+{
+	struct kt_cil_state *st = kt_cil_state_new();
+	be_entry(st, 1, "10.244.1.11", 8080, 0);
+	be_entry(st, 2, "10.244.2.12", 8080, 0);
+	svc_entry(st, "10.96.120.15", 80, 0, 0, 0, 2, 7, 0, 0);
+	svc_entry(st, "10.96.120.15", 80, 1, 0, 1, 0, 7, 0, 0);
+	svc_entry(st, "10.96.120.15", 80, 2, 0, 2, 0, 7, 0, 0);
+	/* random per service (algorithm byte 1) despite a table */
+	svc_entry(st, "10.96.0.9", 80, 0, 0, 1u << 24 | 60, 1, 8, 0x10, 0);
+	svc_entry(st, "10.96.0.9", 80, 1, 0, 1, 0, 8, 0, 0);
+	uint32_t lut[7] = {1, 2, 1, 1, 2, 1, 1}; /* 5 : 2 */
+	T_CHECK_INT(kt_cil_add_maglev(st, false, 7, lut, sizeof(lut)), 0, "maglev table accepted");
+	T_CHECK(kt_cil_add_maglev(st, false, 8, lut, 3) < 0, "table of odd size refused");
+	kt_cil_add_maglev(st, false, 8, lut, sizeof(lut));
+	uint8_t k[16] = {192, 168, 0, 1}, v[16] = {0};
+	k[8] = 0, k[9] = 8; /* rev NAT 8, network order */
+	v[8] = 1;           /* backend 1 */
+	T_CHECK_INT(kt_cil_add_affinity(st, false, k, 16, v, 16), 0, "affinity entry");
+	k[3] = 2;
+	kt_cil_add_affinity(st, false, k, 16, v, 16);
+	uint8_t mk[8] = {1, 0, 0, 0, 0, 8, 0, 0};
+	T_CHECK_INT(kt_cil_add_affinity_match(st, mk, 8), 0, "affinity match key");
+	struct kt_snapshot *s = kt_snapshot_new();
+	struct kt_dp_node *n = kt_dpn_node(s, "node-a", "test");
+	kt_cil_emit(st, s, n, "cilium_lb4_services_v2");
+	kt_cil_state_free(st);
+	const struct kt_dp_service *web = NULL, *rnd = NULL;
+	for (uint32_t i = 0; i < n->n_svcs; i++) {
+		if (!strcmp(n->svcs[i].name, "10.96.120.15:80"))
+			web = &n->svcs[i];
+		if (!strcmp(n->svcs[i].name, "10.96.0.9:80"))
+			rnd = &n->svcs[i];
+	}
+	T_CHECK(web && web->lb_algorithm && !strcmp(web->lb_algorithm, "maglev") && web->n_be == 2, "maglev service");
+	if (web && web->n_be == 2) {
+		T_CHECK_NEAR(web->be[0].probability, 5.0 / 7.0, 1e-12, "share = table slots / M");
+		T_CHECK_NEAR(web->be[1].probability, 2.0 / 7.0, 1e-12, "second backend share");
+		T_CHECK_INT(web->be[0].weight, 5, "slot count as weight");
+	}
+	T_CHECK(rnd && rnd->lb_algorithm && !strcmp(rnd->lb_algorithm, "random") && rnd->n_be == 1 &&
+			rnd->be[0].probability == 1.0,
+		"per-service random algorithm wins over a table");
+	T_CHECK(rnd && rnd->n_be == 1 && rnd->be[0].affinity_clients == 2 && rnd->affinity_timeout == 60,
+		"pinned clients counted, timeout from the low 24 bits");
+	kt_snapshot_free(s);
+}
+
 /* ---- nft JSON ------------------------------------------------------- */
 
 static void test_nft_json(void)
@@ -514,6 +564,7 @@ static void run(void)
 	test_ipvs_nl();
 	test_ipvsadm();
 	test_cilium();
+	test_cilium_maglev();
 	test_nft_json();
 	test_metrics();
 	test_json_and_diff();

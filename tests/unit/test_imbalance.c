@@ -22,6 +22,11 @@
 
 #define NOW 1700000000
 
+/* lab() without Pod objects (EndpointSlices only), web-4's slice stamped
+ * with this last-change-trigger-time (unix ms; 0 none) */
+static bool lab_no_pods;
+static int64_t lab_trigger_ms;
+
 static struct kt_snapshot *lab(int n_eps, int64_t new_ready_age, bool affinity, const char *app_proto)
 {
 	struct kt_snapshot *s = kt_snapshot_new();
@@ -56,6 +61,10 @@ static struct kt_snapshot *lab(int n_eps, int64_t new_ready_age, bool affinity, 
 		e->target_kind = "Pod";
 		e->target_name = kt_arena_printf(a, "web-%d", i);
 		e->node = "n1";
+		if (lab_no_pods) {
+			e->trigger_time = i == 4 ? lab_trigger_ms : 0;
+			continue;
+		}
 		struct kt_pod *p = KT_SNAP_PUSH(s, pods);
 		p->meta.kind = "Pod";
 		p->meta.namespace = "lab";
@@ -484,8 +493,69 @@ static void test_conntrack_parse(void)
 	kt_snapshot_free(s);
 }
 
+/* No Pods readable: ready ages from the EndpointSlice trigger time, else
+ * from when the session first saw the endpoint; the source is reported. */
+static void test_fallback_ages(void)
+{
+	lab_no_pods = true;
+	lab_trigger_ms = (int64_t)(NOW - 45) * 1000;
+	struct kt_snapshot *s = lab(4, 0, false, NULL);
+	lab_no_pods = false;
+	lab_trigger_ms = 0;
+	T_CHECK_INT(s->n_pods, 0, "fallback: no pods");
+	uint32_t c[] = {7, 2, 1, 0};
+	struct kt_flow_sample *fs = sample(s, c, 4);
+	struct kt_arena *a = kt_arena_new();
+	struct kt_imb_result *r = NULL;
+	kt_imbalance_analyze(s, fs, NULL, NULL, a, &r);
+	const struct kt_imb_service *sv = &r->svcs[0];
+	const struct kt_imb_backend *w4 = be(sv, "10.244.4.2"), *w1 = be(sv, "10.244.1.2");
+	T_CHECK_INT(w4->ready_age, 45, "fallback: web-4 age from the slice trigger time");
+	T_CHECK_INT(w4->age_src, KT_IMB_AGE_SLICE, "fallback: source endpointslice");
+	T_CHECK_STR(kt_imb_age_src_name(w4->age_src), "endpointslice-trigger-time", "fallback: source name");
+	T_CHECK(w4->flags & KT_IMB_STARVED, "fallback: web-4 starved");
+	T_CHECK_INT(w1->ready_age, -1, "fallback: web-1 age unknown");
+	T_CHECK_INT(w1->age_src, KT_IMB_AGE_NONE, "fallback: web-1 no source");
+	T_CHECK(sv->reason && strstr(sv->reason, "last-change-trigger-time"), "fallback: the verdict says where the age came from");
+	T_CHECK(sv->age_srcs & (1u << KT_IMB_AGE_SLICE), "fallback: service records the sources");
+	struct kt_findings f = {0};
+	kt_imbalance_result_findings(s, r, a, &f);
+	bool said = false;
+	for (uint32_t i = 0; i < f.n; i++)
+		if (f.v[i].rule == KT_R_KT403 && strstr(f.v[i].message, "last-change-trigger-time"))
+			said = true;
+	T_CHECK(said, "fallback: the KT403 finding says so");
+	kt_findings_release(&f);
+
+	/* the session saw web-4 before the slice changed: the change was
+	 * someone else's, and web-4 was there at the start: unknown */
+	struct kt_imb_seen seen[] = {
+		{"10.244.1.2", 8080, NOW - 600}, {"10.244.2.2", 8080, NOW - 600},
+		{"10.244.3.2", 8080, NOW - 20}, {"10.244.4.2", 8080, NOW - 600},
+	};
+	/* sorted by (port, ip) */
+	struct kt_imb_opts o = {.seen = seen, .n_seen = 4, .session_start = NOW - 600};
+	kt_imbalance_analyze(s, fs, NULL, &o, a, &r);
+	sv = &r->svcs[0];
+	T_CHECK_INT(be(sv, "10.244.4.2")->ready_age, -1, "first-seen: present at the start, older than the trigger: unknown");
+	T_CHECK(!(be(sv, "10.244.4.2")->flags & KT_IMB_STARVED), "first-seen: not starved without an age");
+	/* web-3 appeared 20 s ago during the session: first-seen age */
+	T_CHECK_INT(be(sv, "10.244.3.2")->ready_age, 20, "first-seen: web-3 age");
+	T_CHECK_INT(be(sv, "10.244.3.2")->age_src, KT_IMB_AGE_SEEN, "first-seen: source");
+	T_CHECK(be(sv, "10.244.3.2")->flags & KT_IMB_STARVED, "first-seen: web-3 (1 of 10, fair 25%) starved");
+	T_CHECK(sv->reason && strstr(sv->reason, "first seen by ktrace"), "first-seen: the verdict says so");
+	T_CHECK_INT(be(sv, "10.244.1.2")->ready_age, -1, "first-seen: web-1 present at the start: unknown");
+	/* web-4 first seen 30 s ago (after the session began), slice trigger 45 s ago: the trigger */
+	seen[3].first_seen = NOW - 30;
+	kt_imbalance_analyze(s, fs, NULL, &o, a, &r);
+	T_CHECK_INT(be(&r->svcs[0], "10.244.4.2")->ready_age, 45, "first-seen after the trigger: the trigger wins");
+	kt_arena_free(a);
+	kt_snapshot_free(s);
+}
+
 static void run(void)
 {
+	test_fallback_ages();
 	test_skew();
 	test_even();
 	test_causes();

@@ -251,6 +251,28 @@ static void test_config(void)
 	kt_arena_free(a);
 }
 
+/* Custom resources reusing built-in kind names are not built-in objects. */
+static void test_groups(void)
+{
+	static const char y[] =
+		"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\n"
+		"spec: {template: {spec: {containers: [{image: x}]}}}\n"
+		"---\napiVersion: apps.example.com/v1\nkind: Deployment\nmetadata: {name: d}\n"
+		"---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: core}\n";
+	struct kt_snapshot *s = kt_snapshot_new();
+	struct kt_manifest_result r = {0};
+	int rc = kt_manifest_load_mem(s, "groups.yaml", y, strlen(y), NULL, &r);
+	kt_snapshot_finish(s);
+	T_CHECK_INT(rc, 0, "custom resources load without error");
+	T_CHECK_INT(r.objects, 4, "every document with kind/apiVersion counts as an object");
+	T_CHECK_INT(s->n_services, 1, "Knative Service is not a core Service");
+	T_CHECK(s->n_services == 1 && !strcmp(s->services[0].meta.name, "core"), "the core Service is loaded");
+	T_CHECK_INT(s->n_workloads, 1, "only the apps/extensions Deployment is a workload");
+	kt_manifest_result_free(&r);
+	kt_snapshot_free(s);
+}
+
 static void run(void)
 {
 	test_scalars();
@@ -260,6 +282,7 @@ static void run(void)
 	test_multidoc();
 	test_snapshot();
 	test_config();
+	test_groups();
 }
 
 T_MAIN("test_manifest")

@@ -549,6 +549,60 @@ static void test_selector_parse(void)
 	kt_arena_free(a);
 }
 
+/* False positives seen on real charts (tests/integration/lint_realworld.sh
+ * has them end to end). */
+static void test_realworld_fp(void)
+{
+	struct kt_snapshot *s = kt_snapshot_new();
+	/* per-broker Service selecting one StatefulSet Pod by the label the
+	 * StatefulSet controller adds (not in the template) */
+	struct kt_workload *sts = deploy(s, "kafka", "app=kafka", 3);
+	sts->kind = KT_WL_STATEFULSET;
+	sts->meta.kind = "StatefulSet";
+	struct kt_service *b0 = svc(s, "kafka-0-external", KT_SVC_LOADBALANCER,
+				    "app=kafka,statefulset.kubernetes.io/pod-name=kafka-0");
+	b0->etp_local = true;
+	svc(s, "kafka-7-typo", KT_SVC_CLUSTERIP, "app=kafka,statefulset.kubernetes.io/pod-name=kafkaa-0");
+	/* Pods an operator creates from a custom resource; a Service for Pods
+	 * of a namespace without workloads in the input */
+	svc(s, "prometheus", KT_SVC_CLUSTERIP, "app.kubernetes.io/name=prometheus,operator.prometheus.io/name=main");
+	svc(s, "strimzi", KT_SVC_CLUSTERIP, "strimzi.io/cluster=events");
+	struct kt_service *ks = svc(s, "kube-dns-metrics", KT_SVC_CLUSTERIP, "k8s-app=kube-dns");
+	ks->meta.namespace = "kube-system";
+	/* a web app whose image lives under the traefik/ organisation */
+	struct kt_workload *who = deploy(s, "whoami", "app=whoami", 2);
+	who->spec.containers[0].image = "docker.io/traefik/whoami:v1.10";
+	struct kt_workload *tr = deploy(s, "edge", "app=edge", 2);
+	tr->spec.containers[0].image = "docker.io/library/traefik:v3.1@sha256:0123";
+	/* port names: grpc-web is not HTTP/2-only */
+	struct kt_service *gw = svc(s, "web", KT_SVC_CLUSTERIP, "app=whoami");
+	gw->ports[0].name = "grpc-web";
+	struct kt_findings f = run_rules(s, false, NULL);
+	int k501 = 0, k401 = 0, k103 = 0, ing_whoami = 0, ing_edge = 0;
+	for (uint32_t i = 0; i < f.n; i++) {
+		const struct kt_finding *x = &f.v[i];
+		k501 += x->rule == KT_R_KT501;
+		k401 += x->rule == KT_R_KT401;
+		if (x->rule == KT_R_KT103 && !strcmp(x->obj.name, "kafka-0-external")) {
+			k103++;
+			T_CHECK(strstr(x->message, "only 1 replica") != NULL, "KT103 counts the one selected Pod");
+		}
+		if (x->rule == KT_R_KT501)
+			T_CHECK_STR(x->obj.name, "kafka-7-typo", "KT501 only for the misspelt Pod name");
+		if (x->rule >= KT_R_KT301 && x->rule <= KT_R_KT303) {
+			ing_whoami += !strcmp(x->obj.name, "whoami");
+			ing_edge += !strcmp(x->obj.name, "edge");
+		}
+	}
+	T_CHECK_INT(k501, 1, "KT501: controller-added labels, operator Pods, foreign namespaces");
+	T_CHECK_INT(k103, 1, "pod-name selector resolves to the StatefulSet");
+	T_CHECK_INT(k401, 0, "KT401 not for a grpc-web port");
+	T_CHECK_INT(ing_whoami, 0, "traefik/whoami is not an ingress controller");
+	T_CHECK(ing_edge > 0, "a traefik image (registry, tag, digest) is recognised");
+	kt_findings_release(&f);
+	kt_snapshot_free(s);
+}
+
 static void run(void)
 {
 	test_kt101();
@@ -560,6 +614,7 @@ static void run(void)
 	test_ingress();
 	test_suppress();
 	test_selector_parse();
+	test_realworld_fp();
 }
 
 T_MAIN("test_rules")
