@@ -548,8 +548,11 @@ static const struct kt_kvlist *finding_labels(const struct kt_snapshot *s, const
 		if (i != KT_NONE)
 			return &s->pods[i].meta.labels;
 	}
+	const char *fk = f->obj.kind;
+	if (!strcmp(fk, "Rollout") || !strcmp(fk, "CloneSet"))
+		fk = "Deployment"; /* Deployment-shaped custom workloads (manifests) */
 	for (uint32_t k = KT_WL_DEPLOYMENT; k <= KT_WL_POD; k++) {
-		if (strcmp(kt_wl_kind_name((enum kt_wl_kind)k), f->obj.kind))
+		if (strcmp(kt_wl_kind_name((enum kt_wl_kind)k), fk))
 			continue;
 		uint32_t lo = 0, hi = s->n_workloads;
 		while (lo < hi) {

@@ -86,6 +86,11 @@ static bool image_is(const char *im, const char *repo)
 static bool helper_component(const struct kt_kvlist *l)
 {
 	const char *c = kt_kv_get(l, "app.kubernetes.io/component");
+	const char *n = kt_kv_get(l, "app.kubernetes.io/name");
+	/* Contour's control plane (component contour) only configures the
+	 * Envoy data plane (component envoy), which keeps serving without it */
+	if (c && n && !strcmp(n, "contour") && !strcmp(c, "contour"))
+		return true;
 	return c && (!strcmp(c, "default-backend") || !strcmp(c, "admission-webhook") || !strcmp(c, "webhook") ||
 		     !strcmp(c, "certgen") || !strcmp(c, "cainjector") || !strcmp(c, "metrics"));
 }

@@ -11,8 +11,9 @@
 #      (dump + join + aggregate: the second sample of `ktrace imbalance
 #      --once -o json`, its timing.collectMs + timing.analyzeMs).
 #      Target: ktrace < 0.5x. Median of 5 runs each, interleaved; also
-#      with the parse on the receiving thread (KTRACE_CT_THREADS=0), the
-#      A/B of the receive/parse pipeline.
+#      with the parse forced onto the receiving thread (KTRACE_CT_THREADS=0)
+#      and onto a second thread (=1): the A/B of the receive/parse pipeline
+#      (by default used only when a CPU is idle).
 #   2. the parse/aggregate cost alone (a recorded dump replayed through
 #      KTRACE_CT_FILE) and the whole `--once` process (two samples 0.1 s
 #      apart, objects load, JSON) with its peak RSS.
@@ -42,7 +43,7 @@ cat > "$TMP/bench.py" <<'PY'
 import json, os, subprocess, sys, time
 ns, ktrace, objs, tmp = sys.argv[1:5]
 runs = 5
-ct, kt, ktc, kta, once, rss, kt1 = [], [], [], [], [], [], []
+ct, kt, ktc, kta, once, rss, kt1, kt2 = [], [], [], [], [], [], [], []
 def refresh(env=None):
     p = subprocess.run(["ip", "netns", "exec", ns] + (["env"] + env if env else []) + [ktrace, "imbalance", "--once",
                         "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
@@ -50,6 +51,7 @@ def refresh(env=None):
     return j["timing"]["collectMs"] / 1000.0 + j["timing"]["analyzeMs"] / 1000.0
 for _ in range(runs):
     kt1.append(refresh(["KTRACE_CT_THREADS=0"]))   # A/B: parse on the receiving thread
+    kt2.append(refresh(["KTRACE_CT_THREADS=1"]))   # parse thread forced on
     t = time.monotonic()
     subprocess.run(["ip", "netns", "exec", ns, "conntrack", "-L", "-o", "extended"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
@@ -77,6 +79,7 @@ print("conntrack -L -o extended > /dev/null      %7.3f s  (median of %d)" % (med
 print("ktrace refresh (dump+join+aggregate)      %7.3f s  = collect %.3f + analyze %.3f; %d Service entries  -> %.2fx  %s (target < 0.5x)"
       % (med(kt), med(ktc), med(kta), seen, ratio, "PASS" if ratio < 0.5 else "FAIL"))
 print("  same, parse on the receiving thread     %7.3f s  (KTRACE_CT_THREADS=0)  -> %.2fx" % (med(kt1), med(kt1) / med(ct)))
+print("  same, parse thread forced on            %7.3f s  (KTRACE_CT_THREADS=1)  -> %.2fx" % (med(kt2), med(kt2) / med(ct)))
 print("  of which parse+aggregate in user space  %7.3f s  (replay of the recorded %.1f MB dump)"
       % (med(rp), os.path.getsize(rec) / 1e6))
 print("ktrace imbalance --once (whole process)   %7.3f s  (2 samples 0.1 s apart + objects + JSON), peak RSS %.1f MB"

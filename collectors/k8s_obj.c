@@ -764,7 +764,7 @@ static void do_workload(struct ctx *c, const cJSON *o, const char *kind)
 	struct kt_workload *w = KT_SNAP_PUSH(c->s, workloads);
 	read_meta(c, o, kind, &w->meta);
 	w->owner = KT_NONE;
-	if (!strcmp(kind, "Deployment"))
+	if (!strcmp(kind, "Deployment") || !strcmp(kind, "Rollout") || !strcmp(kind, "CloneSet"))
 		w->kind = KT_WL_DEPLOYMENT;
 	else if (!strcmp(kind, "StatefulSet"))
 		w->kind = KT_WL_STATEFULSET;
@@ -1038,7 +1038,13 @@ static bool builtin_group(const cJSON *obj, const char *kind)
 		return gl == 0;
 	if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet") ||
 	    !strcmp(kind, "ReplicaSet"))
-		return GROUP_IS("apps") || GROUP_IS("extensions");
+		return GROUP_IS("apps") || GROUP_IS("extensions") ||
+		       (GROUP_IS("apps.kruise.io") && strcmp(kind, "Deployment") && strcmp(kind, "ReplicaSet"));
+	/* Deployment-shaped custom workloads: Argo Rollouts, OpenKruise CloneSet */
+	if (!strcmp(kind, "Rollout"))
+		return GROUP_IS("argoproj.io");
+	if (!strcmp(kind, "CloneSet"))
+		return GROUP_IS("apps.kruise.io");
 	if (!strcmp(kind, "Job") || !strcmp(kind, "CronJob"))
 		return GROUP_IS("batch");
 	if (!strcmp(kind, "HorizontalPodAutoscaler"))
@@ -1096,6 +1102,8 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 	else if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "DaemonSet") ||
 		 !strcmp(kind, "ReplicaSet") || !strcmp(kind, "Job") || !strcmp(kind, "CronJob"))
 		do_workload(c, obj, kind);
+	else if ((!strcmp(kind, "Rollout") || !strcmp(kind, "CloneSet")) && jget(obj, "apiVersion"))
+		do_workload(c, obj, kind); /* only with the group checked above */
 	else if (!strcmp(kind, "HorizontalPodAutoscaler"))
 		do_hpa(c, obj);
 	else if (!strcmp(kind, "PodDisruptionBudget"))

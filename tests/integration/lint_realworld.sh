@@ -1,7 +1,7 @@
 #!/bin/sh
 # `ktrace lint` on manifests as popular charts and tools render them
 # (tests/fixtures/manifests/realworld: ingress-nginx, cert-manager,
-# kube-prometheus-stack, argo-cd, Traefik as a DaemonSet, the Istio
+# kube-prometheus-stack, argo-cd, an Argo Rollout, Traefik as a DaemonSet, the Istio
 # gateway, CoreDNS, Kafka, Kustomize output, custom resources, anchors and
 # merge keys, BOM/CRLF/tabs, a JSON List, files split across a directory).
 # Golden text/json, and the exact set of findings: every one is a true
@@ -58,7 +58,7 @@ if got != want:
 m = {(f["id"], f["object"]["name"]): f["message"] for f in d["findings"]}
 assert "single replica" in m[("KT102", "kafka-controller-0-external")], m
 s = d["summary"]
-assert (s["files"], s["objects"], s["error"], s["warning"], s["info"]) == (17, 85, 0, 11, 2), s
+assert (s["files"], s["objects"], s["error"], s["warning"], s["info"]) == (18, 89, 0, 11, 2), s
 assert "container 'etcd'" in m[("KT203", "etcd")], m
 PY
 
@@ -72,7 +72,8 @@ for quiet in ("kube-dns", "coredns", "traefik", "whoami", "prod-nginx", "prod-or
               "argocd-application-controller", "argocd-application-controller-metrics",
               "monitoring-kube-prometheus-prometheus", "monitoring-kube-prometheus-coredns", "events-kafka-metrics",
               "hello", "not-a-core-deployment", "legacy", "policy-webhook", "api", "api-canary", "kafka",
-              "kafka-controller-headless", "kafka-controller", "db-backup", "zk", "zk-headless", "etcd-client"):
+              "kafka-controller-headless", "kafka-controller", "db-backup", "zk", "zk-headless", "etcd-client",
+              "rollouts-demo", "rollouts-demo-stable", "rollouts-demo-canary"):
     assert quiet not in names, quiet
 PY
 

@@ -272,4 +272,43 @@ else
 	fail "text output names the IPv6 backend and the ready-time source" "$(head -c 800 "$WORK/once.txt" | tr '\n' '|')"
 fi
 [ -n "$KT_LAB_OUT" ] && mkdir -p "$KT_LAB_OUT" && cp "$J" "$WORK/once.txt" "$WORK/ct2.txt" "$KT_LAB_OUT/"
+
+# ---- IPv6 node sockets: a hostNetwork-style client in the node namespace
+nsx $NSN ip -6 route add fd00:96::/112 dev vc
+ip netns exec $NSN python3 "$WORK/hold.py" 3 "$WORK/node.hold" >/dev/null 2>"$WORK/hold.err" &
+PIDS="$PIDS $!"
+wait_ready "$WORK/node.hold" || { fail "IPv6 node client" "$(cat "$WORK/hold.err")"; exit 1; }
+sleep 0.3
+nsx $NSN ss -tni > "$WORK/ss.txt"
+nsx $NSN conntrack -L -f ipv6 > "$WORK/ct3.txt" 2>/dev/null
+nsx $NSN env KTRACE_SD_RECORD="$WORK/sd6.rec" timeout 30 "$KTRACE" imbalance --once -o json -i 0.2 --sockets \
+	--objects "$WORK/objects.json" --node labnode > "$WORK/sk.json" 2>"$WORK/err"
+if msg=$(python3 - "$WORK/sk.json" "$WORK/ss.txt" "$WORK/ct3.txt" <<'EOF2'
+import json, re, sys, ipaddress, collections
+j = json.load(open(sys.argv[1])); ss = open(sys.argv[2]).read().splitlines(); ct = open(sys.argv[3]).read()
+be_of = {}
+for line in ct.splitlines():
+    src = re.findall(r"src=(\S+)", line); sp = re.findall(r"sport=(\d+)", line)
+    if "dst=fd00:96::10 " in line and len(src) >= 2 and len(sp) >= 2:
+        be_of[sp[0]] = (str(ipaddress.ip_address(src[1])), int(sp[1]))
+want = collections.defaultdict(lambda: [0, 0, 0])
+for i, l in enumerate(ss):
+    f = l.split()
+    if len(f) < 5 or f[0] != "ESTAB" or f[4] != "[fd00:96::10]:80":
+        continue
+    info = ss[i + 1] if i + 1 < len(ss) else ""
+    acked = int((re.search(r"bytes_acked:(\d+)", info) or [0, 0])[1])
+    recv = int((re.search(r"bytes_received:(\d+)", info) or [0, 0])[1])
+    w = want[be_of[f[3].rsplit(":", 1)[1]]]; w[0] += 1; w[1] += acked; w[2] += recv
+got = {}
+for s in j["services"]:
+    for b in s["backends"]:
+        if b.get("sockets"):
+            got[(str(ipaddress.ip_address(b["ip"])), b["port"])] = [b["sockets"]["connections"], b["sockets"]["bytesIn"], b["sockets"]["bytesOut"]]
+ok = dict(want) == got and sum(v[0] for v in want.values()) == 3
+print(("equal: " if ok else "differ: ktrace %s ss %s; " % (got, dict(want))) + ", ".join("[%s]:%d %s" % (k[0], k[1], v) for k, v in sorted(want.items())))
+sys.exit(0 if ok else 1)
+EOF2
+); then pass "IPv6 node sockets equal ss -tni ($msg)"; else fail "IPv6 node sockets equal ss -tni" "$msg $(head -c 300 "$WORK/err")"; fi
+[ -n "$KT_RECORD_SD" ] && cp "$WORK/sd6.rec" "$KT_RECORD_SD" && echo "recorded $KT_RECORD_SD"
 exit 0

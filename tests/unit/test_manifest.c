@@ -259,16 +259,24 @@ static void test_groups(void)
 		"spec: {template: {spec: {containers: [{image: x}]}}}\n"
 		"---\napiVersion: apps.example.com/v1\nkind: Deployment\nmetadata: {name: d}\n"
 		"---\napiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: old}\n"
-		"---\napiVersion: v1\nkind: Service\nmetadata: {name: core}\n";
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: core}\n"
+		"---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: canary}\n"
+		"spec: {replicas: 3, template: {metadata: {labels: {app: c}}, spec: {containers: [{name: c}]}}}\n";
 	struct kt_snapshot *s = kt_snapshot_new();
 	struct kt_manifest_result r = {0};
 	int rc = kt_manifest_load_mem(s, "groups.yaml", y, strlen(y), NULL, &r);
 	kt_snapshot_finish(s);
 	T_CHECK_INT(rc, 0, "custom resources load without error");
-	T_CHECK_INT(r.objects, 4, "every document with kind/apiVersion counts as an object");
+	T_CHECK_INT(r.objects, 5, "every document with kind/apiVersion counts as an object");
 	T_CHECK_INT(s->n_services, 1, "Knative Service is not a core Service");
 	T_CHECK(s->n_services == 1 && !strcmp(s->services[0].meta.name, "core"), "the core Service is loaded");
-	T_CHECK_INT(s->n_workloads, 1, "only the apps/extensions Deployment is a workload");
+	T_CHECK_INT(s->n_workloads, 2, "the apps/extensions Deployment and the Argo Rollout are workloads");
+	bool rollout = false;
+	for (uint32_t i = 0; i < s->n_workloads; i++)
+		if (!strcmp(s->workloads[i].meta.name, "canary"))
+			rollout = s->workloads[i].kind == KT_WL_DEPLOYMENT && s->workloads[i].replicas == 3 &&
+				  !strcmp(s->workloads[i].meta.kind, "Rollout");
+	T_CHECK(rollout, "a Rollout is read as a Deployment-shaped workload, kind kept");
 	kt_manifest_result_free(&r);
 	kt_snapshot_free(s);
 }

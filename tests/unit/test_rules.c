@@ -574,6 +574,8 @@ static void test_realworld_fp(void)
 	who->spec.containers[0].image = "docker.io/traefik/whoami:v1.10";
 	struct kt_workload *tr = deploy(s, "edge", "app=edge", 2);
 	tr->spec.containers[0].image = "docker.io/library/traefik:v3.1@sha256:0123";
+	/* Contour's control plane is not in the traffic path (its Envoys are) */
+	deploy(s, "contour", "app.kubernetes.io/name=contour,app.kubernetes.io/component=contour", 2);
 	/* port names: grpc-web is not HTTP/2-only */
 	struct kt_service *gw = svc(s, "web", KT_SVC_CLUSTERIP, "app=whoami");
 	gw->ports[0].name = "grpc-web";
@@ -592,6 +594,7 @@ static void test_realworld_fp(void)
 		if (x->rule >= KT_R_KT301 && x->rule <= KT_R_KT303) {
 			ing_whoami += !strcmp(x->obj.name, "whoami");
 			ing_edge += !strcmp(x->obj.name, "edge");
+			T_CHECK(strcmp(x->obj.name, "contour") != 0, "no ingress finding for Contour's control plane");
 		}
 	}
 	T_CHECK_INT(k501, 1, "KT501: controller-added labels, operator Pods, foreign namespaces");
