@@ -1706,7 +1706,9 @@ out:
 }
 
 /* Threads for loading files: o->threads, or when 0 two if this machine
- * has an idle CPU now (CPUs online minus the 1-minute load average). */
+ * has an idle CPU now: CPUs online minus what else wants a CPU, the lower
+ * of the 1-minute load average (lags by a minute) and the tasks runnable
+ * right now other than this one (/proc/loadavg's 4th field). */
 static unsigned pick_threads(const struct kt_manifest_opts *o)
 {
 	if (o->threads)
@@ -1714,10 +1716,19 @@ static unsigned pick_threads(const struct kt_manifest_opts *o)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (cpus < 2)
 		return 1;
-	double load[1];
-	if (getloadavg(load, 1) != 1)
+	double load = 0;
+	int running = 0, total = 0;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (!f)
 		return 1;
-	return (double)cpus - load[0] >= 1.25 ? 2 : 1;
+	int n = fscanf(f, "%lf %*f %*f %d/%d", &load, &running, &total);
+	fclose(f);
+	if (n < 1)
+		return 1;
+	double busy = load;
+	if (n == 3 && running >= 1 && (double)(running - 1) < busy)
+		busy = running - 1;
+	return (double)cpus - busy >= 1.25 ? 2 : 1;
 }
 
 int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, unsigned n,

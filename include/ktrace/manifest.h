@@ -34,7 +34,7 @@ struct kt_manifest_opts {
 	uint64_t max_file_bytes; /* 0 -> 1 GiB */
 	unsigned max_depth;      /* nesting cap; 0 -> 128 */
 	bool helm_source;        /* stdin: name documents after Helm's "# Source:" comment (default on) */
-	unsigned threads;        /* 0: two when a CPU is idle now (sysconf + load average), else one;
+	unsigned threads;        /* 0: two when a CPU is idle now (sysconf + /proc/loadavg), else one;
 				    1: parse in the calling thread; 2+: a second thread parses files
 				    (output is identical either way) */
 };
