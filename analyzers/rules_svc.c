@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+
+#include "ktrace/util.h"
 #include <strings.h>
 
 #include "analyzers/rules_int.h"
@@ -425,37 +427,12 @@ static void sel_str(const struct kt_service *sv, char *buf, size_t len)
 /* A near miss for KT501's message: a template in the namespace whose value
  * for a selector key is a prefix/substring of the selector's (a typo or a
  * renamed app), or differs in one selector key only. */
-static unsigned edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned row[64];
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static bool similar(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la >= 3 && lb >= 3 && (strstr(a, b) || strstr(b, a)))
 		return true;
-	if (edit_distance(a, b) <= (la > 6 ? 2u : 1u) + (la >= 3))
+	if (kt_edit_distance(a, b) <= (la > 6 ? 2u : 1u) + (la >= 3))
 		return true;
 	size_t p = 0;
 	while (a[p] && a[p] == b[p])

@@ -8,6 +8,8 @@
  */
 #include <ctype.h>
 #include <string.h>
+
+#include "ktrace/util.h"
 #include <strings.h>
 
 #include "ktrace/ruleconf.h"
@@ -75,17 +77,6 @@ static bool obj_is(const struct kt_meta *m, const struct kt_objref *r)
 	return s_eq(m->kind, r->kind) && s_eq(m->name, r->name) && ns_eq(m->namespace, r->namespace);
 }
 
-static int scmp0(const char *a, const char *b)
-{
-	if (a == b)
-		return 0;
-	if (!a)
-		return -1;
-	if (!b)
-		return 1;
-	return strcmp(a, b);
-}
-
 /* Workloads are sorted by (namespace, kind, name) (kt_snapshot_finish). */
 static const struct kt_workload *find_wl(const struct kt_snapshot *s, const struct kt_objref *r)
 {
@@ -99,11 +90,11 @@ static const struct kt_workload *find_wl(const struct kt_snapshot *s, const stru
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		const struct kt_workload *w = &s->workloads[mid];
-		int c = scmp0(r->namespace, w->meta.namespace);
+		int c = kt_strcmp0(r->namespace, w->meta.namespace);
 		if (!c)
 			c = kind - (int)w->kind;
 		if (!c)
-			c = scmp0(r->name, w->meta.name);
+			c = kt_strcmp0(r->name, w->meta.name);
 		if (!c)
 			return w;
 		if (c < 0)

@@ -12,6 +12,7 @@
 #include "ktrace/findings.h"
 #include "ktrace/kube.h"
 #include "ktrace/model.h"
+#include "ktrace/util.h"
 
 enum kt_optkind {
 	KT_OPT_FLAG,             /* --diff */
@@ -123,8 +124,6 @@ int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n
 /* "did you mean": fill d (KT_EXIT_NOTFOUND) naming up to 3 close names. */
 int kt_cli_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name,
 		     const char *const *cands, unsigned n);
-/* Damerau-free Levenshtein distance (bounded). */
-unsigned kt_edit_distance(const char *a, const char *b);
 
 /* Colours: return the escape when colour is on for stdout, else "". */
 enum kt_color { KT_C_RESET, KT_C_BOLD, KT_C_DIM, KT_C_RED, KT_C_GREEN, KT_C_YELLOW, KT_C_BLUE,

@@ -283,32 +283,6 @@ int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n
 	return 0;
 }
 
-unsigned kt_edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return (unsigned)(la > lb ? la : lb);
-	unsigned row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned prev = row[0];
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned cur = row[j];
-			unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
-			unsigned v = prev + cost;
-			if (row[j] + 1 < v)
-				v = row[j] + 1;
-			if (row[j - 1] + 1 < v)
-				v = row[j - 1] + 1;
-			row[j] = v;
-			prev = cur;
-		}
-	}
-	return row[lb];
-}
-
 int kt_cli_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name, const char *const *cands,
 		     unsigned n)
 {

@@ -12,6 +12,7 @@
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/model.h"
+#include "ktrace/util.h"
 
 struct kt_snapshot *kt_snapshot_new(void)
 {
@@ -76,21 +77,10 @@ void kt_snapshot_gap(struct kt_snapshot *s, const char *what, const char *fmt, .
 	va_end(ap);
 }
 
-static int scmp(const char *a, const char *b)
-{
-	if (a == b)
-		return 0;
-	if (!a)
-		return -1;
-	if (!b)
-		return 1;
-	return strcmp(a, b);
-}
-
 static int meta_cmp(const struct kt_meta *a, const struct kt_meta *b)
 {
-	int c = scmp(a->namespace, b->namespace);
-	return c ? c : scmp(a->name, b->name);
+	int c = kt_strcmp0(a->namespace, b->namespace);
+	return c ? c : kt_strcmp0(a->name, b->name);
 }
 
 static int svc_cmp(const void *a, const void *b)
@@ -105,18 +95,18 @@ static int pod_cmp(const void *a, const void *b)
 
 static int node_cmp(const void *a, const void *b)
 {
-	return scmp(((const struct kt_node *)a)->meta.name, ((const struct kt_node *)b)->meta.name);
+	return kt_strcmp0(((const struct kt_node *)a)->meta.name, ((const struct kt_node *)b)->meta.name);
 }
 
 static int wl_cmp(const void *a, const void *b)
 {
 	const struct kt_workload *x = a, *y = b;
-	int c = scmp(x->meta.namespace, y->meta.namespace);
+	int c = kt_strcmp0(x->meta.namespace, y->meta.namespace);
 	if (c)
 		return c;
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
-	return scmp(x->meta.name, y->meta.name);
+	return kt_strcmp0(x->meta.name, y->meta.name);
 }
 
 static int hpa_cmp(const void *a, const void *b)
@@ -160,36 +150,36 @@ int kt_ip_cmp(const char *a, const char *b)
 			return fa < fb ? -1 : 1;
 		return memcmp(x, y, fa == 4 ? 4 : 16);
 	}
-	return scmp(a, b);
+	return kt_strcmp0(a, b);
 }
 
 static int ep_cmp(const void *a, const void *b)
 {
 	const struct kt_endpoint *x = a, *y = b;
-	int c = scmp(x->namespace, y->namespace);
+	int c = kt_strcmp0(x->namespace, y->namespace);
 	if (!c)
-		c = scmp(x->service, y->service);
+		c = kt_strcmp0(x->service, y->service);
 	if (!c)
-		c = scmp(x->port_name, y->port_name);
+		c = kt_strcmp0(x->port_name, y->port_name);
 	if (!c)
 		c = kt_ip_cmp(x->ip, y->ip);
 	if (!c)
 		c = x->port - y->port;
 	if (!c)
-		c = scmp(x->slice, y->slice);
+		c = kt_strcmp0(x->slice, y->slice);
 	return c;
 }
 
 static int dpsvc_cmp(const void *a, const void *b)
 {
 	const struct kt_dp_service *x = a, *y = b;
-	int c = scmp(x->namespace, y->namespace);
+	int c = kt_strcmp0(x->namespace, y->namespace);
 	if (!c)
-		c = scmp(x->name, y->name);
+		c = kt_strcmp0(x->name, y->name);
 	if (!c)
-		c = scmp(x->port_name, y->port_name);
+		c = kt_strcmp0(x->port_name, y->port_name);
 	if (!c)
-		c = scmp(x->protocol, y->protocol);
+		c = kt_strcmp0(x->protocol, y->protocol);
 	if (!c)
 		c = (int)x->mode - (int)y->mode;
 	return c;
@@ -197,12 +187,12 @@ static int dpsvc_cmp(const void *a, const void *b)
 
 static int dpnode_cmp(const void *a, const void *b)
 {
-	return scmp(((const struct kt_dp_node *)a)->node, ((const struct kt_dp_node *)b)->node);
+	return kt_strcmp0(((const struct kt_dp_node *)a)->node, ((const struct kt_dp_node *)b)->node);
 }
 
 static int flow_cmp(const void *a, const void *b)
 {
-	return scmp(((const struct kt_flow_sample *)a)->node, ((const struct kt_flow_sample *)b)->node);
+	return kt_strcmp0(((const struct kt_flow_sample *)a)->node, ((const struct kt_flow_sample *)b)->node);
 }
 
 #define SORT(arr, n, cmp) do { if ((n) > 1) qsort((arr), (n), sizeof(*(arr)), (cmp)); } while (0)
@@ -334,7 +324,7 @@ uint32_t kt_find_node(const struct kt_snapshot *s, const char *name)
 	uint32_t lo = 0, hi = s->n_nodes;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int c = scmp(name, s->nodes[mid].meta.name);
+		int c = kt_strcmp0(name, s->nodes[mid].meta.name);
 		if (c == 0)
 			return mid;
 		if (c < 0)
