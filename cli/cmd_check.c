@@ -48,18 +48,13 @@ static int run(struct kt_cli *c)
 	if (c->argc > 0)
 		return kt_cli_error(c, KT_EXIT_USAGE, "use -n NAMESPACE to narrow the check", "unexpected argument '%s'",
 				    c->argv[0]);
-	int fail_on = kt_lint_fail_on(kt_opt_str(c, "fail-on"));
-	if (fail_on == -2)
-		return kt_cli_error(c, KT_EXIT_USAGE, "use error, warning, info or never", "invalid --fail-on '%s'",
-				    kt_opt_str(c, "fail-on"));
-	struct kt_arena *ra = kt_arena_new();
+	int fail_on;
+	struct kt_arena *ra;
 	struct kt_rules_config cfgbuf;
 	const struct kt_rules_config *cfg;
-	int rc = kt_lint_config(c, ra, &cfgbuf, &cfg);
-	if (rc) {
-		kt_arena_free(ra);
+	int rc = kt_lint_setup(c, &fail_on, &ra, &cfgbuf, &cfg);
+	if (rc)
 		return rc;
-	}
 	struct kt_snapshot *s = NULL;
 	struct kt_diag d = {0};
 	rc = load(c, &s, &d);
@@ -100,10 +95,7 @@ static int run(struct kt_cli *c)
 		.by_service = true,
 		.fail_on = fail_on,
 	};
-	if (kt_report_render(c, stdout, &r) < 0)
-		rc = KT_EXIT_INPUT;
-	else
-		rc = kt_report_exit(&r);
+	rc = kt_report_finish(c, &r);
 	kt_findings_release(&f);
 	kt_snapshot_free(s);
 	kt_arena_free(ra);
@@ -111,9 +103,7 @@ static int run(struct kt_cli *c)
 }
 
 static const struct kt_option opts[] = {
-	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"},
-	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"},
-	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"},
+	KT_LINT_OPTS,
 	{"no-node", 0, KT_OPT_FLAG, NULL, NULL, "do not read this node's dataplane even when running on a cluster node as root"},
 	{0},
 };

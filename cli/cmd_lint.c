@@ -29,8 +29,8 @@ int kt_lint_fail_on(const char *v)
 }
 
 /* --config FILE, else ./.ktrace.yaml when present. *cfg_out NULL when none. */
-int kt_lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_config *cfg,
-		   const struct kt_rules_config **cfg_out)
+static int lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_config *cfg,
+		       const struct kt_rules_config **cfg_out)
 {
 	const char *path = kt_opt_str(c, "config");
 	*cfg_out = NULL;
@@ -45,23 +45,34 @@ int kt_lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_config 
 	return 0;
 }
 
+int kt_lint_setup(struct kt_cli *c, int *fail_on, struct kt_arena **ra, struct kt_rules_config *cfgbuf,
+		  const struct kt_rules_config **cfg)
+{
+	*fail_on = kt_lint_fail_on(kt_opt_str(c, "fail-on"));
+	if (*fail_on == -2)
+		return kt_cli_error(c, KT_EXIT_USAGE, "use error, warning, info or never", "invalid --fail-on '%s'",
+				    kt_opt_str(c, "fail-on"));
+	*ra = kt_arena_new();
+	int rc = lint_config(c, *ra, cfgbuf, cfg);
+	if (rc) {
+		kt_arena_free(*ra);
+		*ra = NULL;
+	}
+	return rc;
+}
+
 static int run(struct kt_cli *c)
 {
 	if (c->argc < 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "examples: ktrace lint k8s/, helm template . | ktrace lint -",
 				    "no manifests given");
-	int fail_on = kt_lint_fail_on(kt_opt_str(c, "fail-on"));
-	if (fail_on == -2)
-		return kt_cli_error(c, KT_EXIT_USAGE, "use error, warning, info or never", "invalid --fail-on '%s'",
-				    kt_opt_str(c, "fail-on"));
-	struct kt_arena *ra = kt_arena_new();
+	int fail_on;
+	struct kt_arena *ra;
 	struct kt_rules_config cfgbuf;
 	const struct kt_rules_config *cfg;
-	int rc = kt_lint_config(c, ra, &cfgbuf, &cfg);
-	if (rc) {
-		kt_arena_free(ra);
+	int rc = kt_lint_setup(c, &fail_on, &ra, &cfgbuf, &cfg);
+	if (rc)
 		return rc;
-	}
 	struct kt_snapshot *snap = kt_snapshot_new();
 	snap->source = kt_intern(snap->arena, "manifests");
 	struct kt_manifest_result mr = {0};
@@ -95,10 +106,7 @@ static int run(struct kt_cli *c)
 		.files = mr.files,
 		.objects = mr.objects,
 	};
-	if (kt_report_render(c, stdout, &r) < 0)
-		rc = KT_EXIT_INPUT;
-	else
-		rc = kt_report_exit(&r);
+	rc = kt_report_finish(c, &r);
 	kt_findings_release(&f);
 	kt_manifest_result_free(&mr);
 	kt_snapshot_free(snap);
@@ -107,9 +115,7 @@ static int run(struct kt_cli *c)
 }
 
 static const struct kt_option opts[] = {
-	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"},
-	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"},
-	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"},
+	KT_LINT_OPTS,
 	{0},
 };
 

@@ -40,19 +40,10 @@ struct obj {
 	uint32_t f_first, f_n;   /* its findings in the sorted index */
 };
 
-static int s_cmp(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "");
-}
-
 static int obj_cmp(const void *a, const void *b)
 {
 	const struct obj *x = a, *y = b;
-	int c = s_cmp(x->kind, y->kind);
-	if (!c)
-		c = s_cmp(x->ns, y->ns);
-	if (!c)
-		c = s_cmp(x->name, y->name);
+	int c = kt_report_key_cmp(x->kind, x->ns, x->name, y->kind, y->ns, y->name);
 	if (!c)
 		c = x->order < y->order ? -1 : x->order > y->order;
 	return c;
@@ -87,11 +78,8 @@ struct fref {
 static int fref_cmp(const void *a, const void *b)
 {
 	const struct fref *x = a, *y = b;
-	int c = s_cmp(x->f->obj.kind, y->f->obj.kind);
-	if (!c)
-		c = s_cmp(x->f->obj.namespace, y->f->obj.namespace);
-	if (!c)
-		c = s_cmp(x->f->obj.name, y->f->obj.name);
+	int c = kt_report_key_cmp(x->f->obj.kind, x->f->obj.namespace, x->f->obj.name, y->f->obj.kind,
+				  y->f->obj.namespace, y->f->obj.name);
 	if (!c)
 		c = x->ix < y->ix ? -1 : x->ix > y->ix;
 	return c;
@@ -147,8 +135,9 @@ int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 					      &(struct obj){ob->kind, ob->ns, ob->name, NULL, 0, 0, 0}) < 0)
 			k++;
 		ob->f_first = k;
-		while (k < r->f->n && !s_cmp(fr[k].f->obj.kind, ob->kind) && !s_cmp(fr[k].f->obj.namespace, ob->ns) &&
-		       !s_cmp(fr[k].f->obj.name, ob->name)) {
+		while (k < r->f->n &&
+		       !kt_report_key_cmp(fr[k].f->obj.kind, fr[k].f->obj.namespace, fr[k].f->obj.name, ob->kind, ob->ns,
+					  ob->name)) {
 			k++;
 			ob->f_n++;
 		}

@@ -48,14 +48,21 @@ static int s_cmp(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "");
 }
 
+int kt_report_key_cmp(const char *kind_a, const char *ns_a, const char *name_a, const char *kind_b, const char *ns_b,
+		      const char *name_b)
+{
+	int c = s_cmp(kind_a, kind_b);
+	if (!c)
+		c = s_cmp(ns_a, ns_b);
+	if (!c)
+		c = s_cmp(name_a, name_b);
+	return c;
+}
+
 static int key_cmp(const void *a, const void *b)
 {
 	const struct gkey *x = a, *y = b;
-	int c = s_cmp(x->kind, y->kind);
-	if (!c)
-		c = s_cmp(x->ns, y->ns);
-	if (!c)
-		c = s_cmp(x->name, y->name);
+	int c = kt_report_key_cmp(x->kind, x->ns, x->name, y->kind, y->ns, y->name);
 	if (!c)
 		c = x->ix < y->ix ? -1 : x->ix > y->ix;
 	return c;
@@ -71,7 +78,7 @@ static int first_cmp(const void *a, const void *b)
 
 static bool key_eq(const struct gkey *a, const struct gkey *b)
 {
-	return !s_cmp(a->kind, b->kind) && !s_cmp(a->ns, b->ns) && !s_cmp(a->name, b->name);
+	return !kt_report_key_cmp(a->kind, a->ns, a->name, b->kind, b->ns, b->name);
 }
 
 static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r, unsigned groups)
@@ -213,4 +220,11 @@ int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		break;
 	}
 	return kt_report_text(c, out, r);
+}
+
+int kt_report_finish(struct kt_cli *c, const struct kt_report *r)
+{
+	if (kt_report_render(c, stdout, r) < 0)
+		return KT_EXIT_INPUT;
+	return kt_report_exit(r);
 }

@@ -102,10 +102,29 @@ static void rule_desc(struct kt_jw *w, int i)
 	kt_jw_obj_end(w);
 }
 
+/* "physicalLocation" of a locations[] entry: file, line and column (1 when
+ * unknown). */
+static void phys_location(struct kt_jw *w, const char *file, uint32_t line, uint32_t col)
+{
+	char ubuf[PATH_MAX * 3 + 8];
+	kt_jw_key(w, "physicalLocation");
+	kt_jw_obj(w);
+	kt_jw_key(w, "artifactLocation");
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "uri", uri(file, ubuf, sizeof(ubuf)));
+	kt_jw_obj_end(w);
+	kt_jw_key(w, "region");
+	kt_jw_obj(w);
+	kt_jw_kuint(w, "startLine", line ? line : 1);
+	kt_jw_kuint(w, "startColumn", col ? col : 1);
+	kt_jw_obj_end(w);
+	kt_jw_obj_end(w);
+}
+
 static void result(struct kt_jw *w, const struct kt_finding *f)
 {
 	const struct kt_rule *r = &kt_rules[f->rule];
-	char ubuf[PATH_MAX * 3 + 8], fq[768];
+	char fq[768];
 	kt_jw_obj(w);
 	kt_jw_kstr(w, "ruleId", r->id);
 	kt_jw_kint(w, "ruleIndex", (int64_t)f->rule);
@@ -120,18 +139,7 @@ static void result(struct kt_jw *w, const struct kt_finding *f)
 	kt_jw_key(w, "locations");
 	kt_jw_arr(w);
 	kt_jw_obj(w);
-	kt_jw_key(w, "physicalLocation");
-	kt_jw_obj(w);
-	kt_jw_key(w, "artifactLocation");
-	kt_jw_obj(w);
-	kt_jw_kstr(w, "uri", uri(f->file, ubuf, sizeof(ubuf)));
-	kt_jw_obj_end(w);
-	kt_jw_key(w, "region");
-	kt_jw_obj(w);
-	kt_jw_kuint(w, "startLine", f->line ? f->line : 1);
-	kt_jw_kuint(w, "startColumn", f->col ? f->col : 1);
-	kt_jw_obj_end(w);
-	kt_jw_obj_end(w);
+	phys_location(w, f->file, f->line, f->col);
 	kt_jw_key(w, "logicalLocations");
 	kt_jw_arr(w);
 	kt_jw_obj(w);
@@ -185,7 +193,6 @@ int kt_report_sarif(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->n_errors; i++) {
 		const struct kt_manifest_error *e = &r->errors[i];
-		char ubuf[PATH_MAX * 3 + 8];
 		kt_jw_obj(w);
 		kt_jw_kstr(w, "level", "error");
 		kt_jw_key(w, "message");
@@ -195,18 +202,7 @@ int kt_report_sarif(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_key(w, "locations");
 		kt_jw_arr(w);
 		kt_jw_obj(w);
-		kt_jw_key(w, "physicalLocation");
-		kt_jw_obj(w);
-		kt_jw_key(w, "artifactLocation");
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "uri", uri(e->file, ubuf, sizeof(ubuf)));
-		kt_jw_obj_end(w);
-		kt_jw_key(w, "region");
-		kt_jw_obj(w);
-		kt_jw_kuint(w, "startLine", e->line ? e->line : 1);
-		kt_jw_kuint(w, "startColumn", e->col ? e->col : 1);
-		kt_jw_obj_end(w);
-		kt_jw_obj_end(w);
+		phys_location(w, e->file, e->line, e->col);
 		kt_jw_obj_end(w);
 		kt_jw_arr_end(w);
 		kt_jw_obj_end(w);

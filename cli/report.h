@@ -31,6 +31,9 @@ struct kt_report_counts {
 	unsigned failing;        /* at or above fail_on */
 };
 
+/* Orders objects by kind, namespace, name; NULL compares as "". */
+int kt_report_key_cmp(const char *kind_a, const char *ns_a, const char *name_a, const char *kind_b, const char *ns_b,
+		      const char *name_b);
 void kt_report_count(const struct kt_report *r, struct kt_report_counts *c);
 /* Exit code: 5 with input errors, else 1 when something fails, else 0. */
 int kt_report_exit(const struct kt_report *r);
@@ -39,12 +42,23 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_sarif(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_junit(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r);
+/* Render to stdout; the exit code (KT_EXIT_INPUT when rendering failed). */
+int kt_report_finish(struct kt_cli *c, const struct kt_report *r);
 
 /* Shared by lint and check (cli/cmd_lint.c). */
 struct kt_rules_config;
 struct kt_arena;
 int kt_lint_fail_on(const char *v); /* severity, -1 never, -2 invalid */
-int kt_lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_config *cfg,
-		   const struct kt_rules_config **cfg_out);
+/* --fail-on and --config (else ./.ktrace.yaml when present; *cfg NULL when
+ * none). 0 with *ra a new arena holding the config (caller frees), else the
+ * exit code with the error reported and nothing to free. */
+int kt_lint_setup(struct kt_cli *c, int *fail_on, struct kt_arena **ra, struct kt_rules_config *cfgbuf,
+		  const struct kt_rules_config **cfg);
+
+/* The options lint and check share (first in both option tables). */
+#define KT_LINT_OPTS \
+	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"}, \
+	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"}, \
+	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"}
 
 #endif

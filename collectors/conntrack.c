@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "collectors/flow_agg.h"
+#include "ktrace/fileio.h"
 
 #define CT_TCP_ESTABLISHED 3
 #define CT_IPS_ASSURED 0x4
@@ -475,30 +476,15 @@ static int replay(struct kt_snapshot *snap, struct kt_flow_sample *fs, const cha
 	if (!f)
 		return kt_diag_set(d, KT_EXIT_NOTFOUND, "cannot open conntrack recording %s: %s", path,
 				   strerror(errno));
-	size_t cap = 1 << 20, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
-	for (;;) {
-		if (n == cap) {
-			if (cap >= CT_MAX_FILE) {
-				free(buf);
-				fclose(f);
-				return kt_diag_set(d, KT_EXIT_INPUT, "%s: conntrack recording larger than %u MiB",
-						   path, CT_MAX_FILE >> 20);
-			}
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				abort();
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
+	char *buf;
+	size_t n;
+	int big = kt_read_stream(f, 1 << 20, CT_MAX_FILE, &buf, &n);
 	fclose(f);
+	if (big) {
+		free(buf);
+		return kt_diag_set(d, KT_EXIT_INPUT, "%s: conntrack recording larger than %u MiB", path,
+				   CT_MAX_FILE >> 20);
+	}
 	int rc = kt_conntrack_parse(snap, fs, buf, n, d);
 	free(buf);
 	if (rc < 0)

@@ -224,6 +224,18 @@ const char *kt_nl_replay_dir(void);
 /* dir/name into out; -ENAMETOOLONG when it does not fit. */
 int kt_nl_rec_path(char *out, size_t n, const char *dir, const char *name);
 
+/* One netlink attribute's payload, pointing into the parsed buffer. */
+struct kt_nla {
+	const uint8_t *p;
+	uint16_t len;
+	bool present;
+};
+/* Index the attributes in p[0..len) by type into out[0..max] (cleared
+ * first; types above max are skipped; a malformed length ends the walk).
+ * A type seen twice keeps its first occurrence when first_wins, else the
+ * last. Allocates nothing. */
+void kt_nla_parse(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max, bool first_wins);
+
 /* ---- nf_tables access shared by iptables-nft and nftables mode ------- */
 /* (collectors/dp_nftnl.c; libnftnl types stay inside that file) */
 

@@ -226,41 +226,17 @@ bool kt_ipset_link(const struct kt_ipset_db *db)
 
 /* ---- attribute walking ---------------------------------------------- */
 
-struct nattr {
-	const uint8_t *p;
-	uint16_t len;
-	bool present;
-};
-
-static void nparse(const uint8_t *p, size_t len, struct nattr *out, unsigned max)
+static void nparse(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max)
 {
-	memset(out, 0, sizeof(*out) * (max + 1));
-	while (len >= 4) {
-		uint16_t al, at;
-		memcpy(&al, p, 2);
-		memcpy(&at, p + 2, 2);
-		if (al < 4 || al > len)
-			break;
-		at &= NLA_TYPE_MASK;
-		if (at <= max && !out[at].present) {
-			out[at].p = p + 4;
-			out[at].len = (uint16_t)(al - 4);
-			out[at].present = true;
-		}
-		size_t step = NLA_ALIGN(al);
-		if (step >= len)
-			break;
-		p += step;
-		len -= step;
-	}
+	kt_nla_parse(p, len, out, max, true);
 }
 
-static bool ip_of(const struct nattr *a, char *out, size_t n)
+static bool ip_of(const struct kt_nla *a, char *out, size_t n)
 {
 	out[0] = 0;
 	if (!a->present)
 		return false;
-	struct nattr in[3];
+	struct kt_nla in[3];
 	nparse(a->p, a->len, in, 2);
 	if (in[1].present && in[1].len >= 4)
 		return inet_ntop(AF_INET, in[1].p, out, (socklen_t)n) != NULL;
@@ -291,7 +267,7 @@ static const char *proto_lc(uint8_t p, char *buf, size_t n)
 /* One entry (IPSET_ATTR_DATA inside IPSET_ATTR_ADT) as Entry.String(). */
 static void entry_string(const uint8_t *p, size_t len, char *out, size_t n)
 {
-	struct nattr a[32];
+	struct kt_nla a[32];
 	nparse(p, len, a, 31);
 	char ip[64], ip2[64], pb[8];
 	size_t o = 0;
@@ -341,7 +317,7 @@ int kt_ipset_decode(struct kt_ipset_db *db, const void *buf, size_t len)
 			db->have_sets = true;
 			const uint8_t *ap = p + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
 			size_t al = hh.nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(struct nfgenmsg));
-			struct nattr top[12];
+			struct kt_nla top[12];
 			nparse(ap, al, top, 11);
 			if (top[2].present && top[2].len > 0) {
 				char name[32];
@@ -411,7 +387,7 @@ int kt_rtaddr_decode(struct kt_ipset_db *db, const void *buf, size_t len, const 
 		if (hh.nlmsg_type == RTM_NEWLINK && body >= sizeof(struct ifinfomsg)) {
 			struct ifinfomsg ifi;
 			memcpy(&ifi, b, sizeof(ifi));
-			struct nattr a[IFLA_IFNAME + 1];
+			struct kt_nla a[IFLA_IFNAME + 1];
 			nparse(b + NLMSG_ALIGN(sizeof(ifi)), body - NLMSG_ALIGN(sizeof(ifi)), a, IFLA_IFNAME);
 			if (a[IFLA_IFNAME].present && strnlen((const char *)a[IFLA_IFNAME].p, a[IFLA_IFNAME].len) ==
 							      strlen(ifname) &&
@@ -420,9 +396,9 @@ int kt_rtaddr_decode(struct kt_ipset_db *db, const void *buf, size_t len, const 
 		} else if (hh.nlmsg_type == RTM_NEWADDR && body >= sizeof(struct ifaddrmsg) && db->link_index) {
 			struct ifaddrmsg ifa;
 			memcpy(&ifa, b, sizeof(ifa));
-			struct nattr a[IFA_LOCAL + 1];
+			struct kt_nla a[IFA_LOCAL + 1];
 			nparse(b + NLMSG_ALIGN(sizeof(ifa)), body - NLMSG_ALIGN(sizeof(ifa)), a, IFA_LOCAL);
-			const struct nattr *ad = a[IFA_LOCAL].present ? &a[IFA_LOCAL] : &a[IFA_ADDRESS];
+			const struct kt_nla *ad = a[IFA_LOCAL].present ? &a[IFA_LOCAL] : &a[IFA_ADDRESS];
 			char ip[INET6_ADDRSTRLEN];
 			if ((int)ifa.ifa_index == db->link_index && ad->present &&
 			    ad->len >= (ifa.ifa_family == AF_INET6 ? 16 : 4) &&

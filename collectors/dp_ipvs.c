@@ -22,6 +22,7 @@
 
 #include "collectors/dp_internal.h"
 #include "ktrace/arena.h"
+#include "ktrace/fileio.h"
 
 #define MAX_VS    200000u
 #define MAX_DESTS 1000000u
@@ -111,36 +112,12 @@ static struct ipvs_dest *dest_add(struct kt_ipvs_state *st, struct ipvs_vs *v)
 
 /* ---- generic netlink decoding --------------------------------------- */
 
-struct attr {
-	const uint8_t *p;
-	uint16_t len;
-	bool present;
-};
-
-static void parse_attrs(const uint8_t *p, size_t len, struct attr *out, unsigned max)
+static void parse_attrs(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max)
 {
-	memset(out, 0, sizeof(*out) * (max + 1));
-	while (len >= 4) {
-		uint16_t al, at;
-		memcpy(&al, p, 2);
-		memcpy(&at, p + 2, 2);
-		if (al < 4 || al > len)
-			break;
-		at &= NLA_TYPE_MASK;
-		if (at <= max) {
-			out[at].p = p + 4;
-			out[at].len = (uint16_t)(al - 4);
-			out[at].present = true;
-		}
-		size_t step = NLA_ALIGN(al);
-		if (step > len)
-			break;
-		p += step;
-		len -= step;
-	}
+	kt_nla_parse(p, len, out, max, false);
 }
 
-static uint32_t a32(const struct attr *a)
+static uint32_t a32(const struct kt_nla *a)
 {
 	uint32_t v = 0;
 	if (a->present && a->len >= 4)
@@ -148,7 +125,7 @@ static uint32_t a32(const struct attr *a)
 	return v;
 }
 
-static uint16_t a16(const struct attr *a)
+static uint16_t a16(const struct kt_nla *a)
 {
 	uint16_t v = 0;
 	if (a->present && a->len >= 2)
@@ -156,7 +133,7 @@ static uint16_t a16(const struct attr *a)
 	return v;
 }
 
-static void a_addr(const struct attr *a, uint16_t af, char *out, size_t n)
+static void a_addr(const struct kt_nla *a, uint16_t af, char *out, size_t n)
 {
 	out[0] = 0;
 	if (!a->present || a->len < (af == AF_INET6 ? 16 : 4))
@@ -167,7 +144,7 @@ static void a_addr(const struct attr *a, uint16_t af, char *out, size_t n)
 
 static void decode_service(struct kt_ipvs_state *st, const uint8_t *p, size_t len)
 {
-	struct attr a[13];
+	struct kt_nla a[13];
 	parse_attrs(p, len, a, 12);
 	struct ipvs_vs *v = vs_add(st);
 	if (!v)
@@ -193,7 +170,7 @@ static void decode_dest(struct kt_ipvs_state *st, const uint8_t *p, size_t len)
 	if (!st->n)
 		return; /* a destination without a service before it */
 	struct ipvs_vs *v = &st->v[st->n - 1];
-	struct attr a[16];
+	struct kt_nla a[16];
 	parse_attrs(p, len, a, 15);
 	struct ipvs_dest *d = dest_add(st, v);
 	if (!d)
@@ -223,7 +200,7 @@ int kt_ipvs_decode(struct kt_ipvs_state *st, const void *buf, size_t len, uint16
 			uint8_t cmd = p[NLMSG_HDRLEN];
 			const uint8_t *ap = p + NLMSG_HDRLEN + GENL_HDRLEN;
 			size_t al = hh.nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
-			struct attr top[4];
+			struct kt_nla top[4];
 			parse_attrs(ap, al, top, 3);
 			if (cmd == 1 && top[1].present)
 				decode_service(st, top[1].p, top[1].len);
@@ -399,21 +376,9 @@ int kt_dp_ipvsadm_file(struct kt_snapshot *snap, struct kt_dp_node *n, const str
 		return kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot open %s: %s", o->ipvsadm,
 				   strerror(e));
 	}
-	size_t cap = 1 << 16, len = 0, r;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
-	while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += r;
-		if (len == cap) {
-			cap *= 2;
-			if (cap > (size_t)1 << 30)
-				break;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-	}
+	char *buf;
+	size_t len;
+	kt_read_stream(f, 1 << 16, (size_t)1 << 30, &buf, &len); /* a larger input is truncated */
 	if (f != stdin)
 		fclose(f);
 	int rc = kt_dp_ipvsadm_mem(snap, n, buf, len, o->ipvsadm, d);
@@ -584,7 +549,7 @@ static int fam_cb(const void *nlh, void *ctx)
 	struct fam_ctx *c = ctx;
 	if (h->nlmsg_type != GENL_ID_CTRL || h->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN)
 		return 0;
-	struct attr a[CTRL_ATTR_FAMILY_NAME + 1];
+	struct kt_nla a[CTRL_ATTR_FAMILY_NAME + 1];
 	parse_attrs((const uint8_t *)h + NLMSG_HDRLEN + GENL_HDRLEN, h->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN, a,
 		    CTRL_ATTR_FAMILY_NAME);
 	c->id = a16(&a[CTRL_ATTR_FAMILY_ID]);

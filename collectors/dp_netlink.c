@@ -33,6 +33,7 @@
 #include <linux/netlink.h>
 
 #include "collectors/dp_internal.h"
+#include "ktrace/fileio.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
@@ -72,6 +73,29 @@ static void grow(struct kt_nl *nl, size_t need)
 		nl->buf[i] = nb;
 	}
 	nl->cap = nc;
+}
+
+void kt_nla_parse(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max, bool first_wins)
+{
+	memset(out, 0, sizeof(*out) * (max + 1));
+	while (len >= 4) {
+		uint16_t al, at;
+		memcpy(&al, p, 2);
+		memcpy(&at, p + 2, 2);
+		if (al < 4 || al > len)
+			break;
+		at &= NLA_TYPE_MASK;
+		if (at <= max && !(first_wins && out[at].present)) {
+			out[at].p = p + 4;
+			out[at].len = (uint16_t)(al - 4);
+			out[at].present = true;
+		}
+		size_t step = NLA_ALIGN(al);
+		if (step >= len)
+			break;
+		p += step;
+		len -= step;
+	}
 }
 
 const char *kt_nl_replay_dir(void)
@@ -267,22 +291,10 @@ static int replay(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void 
 			 strerror(errno));
 		return -ENOENT;
 	}
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
-	size_t r;
-	while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			if (cap >= (1u << 30))
-				break; /* bounded: a recording this large is truncated */
-			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-	}
+	char *buf;
+	size_t n;
+	/* bounded: a recording this large is truncated */
+	kt_read_stream(f, 65536, 1u << 30, &buf, &n);
 	fclose(f);
 	struct nlmsghdr *rq = req;
 	struct dstate st = {.seq = 0, .request_is_dump = rq->nlmsg_flags & NLM_F_DUMP};

@@ -23,6 +23,7 @@
 
 #include "collectors/dp_internal.h"
 #include "ktrace/arena.h"
+#include "ktrace/fileio.h"
 
 struct nrule {
 	uint64_t handle;
@@ -733,28 +734,15 @@ int kt_dp_nft_json_file(struct kt_snapshot *snap, struct kt_dp_node *n, const st
 		return kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot open %s: %s", o->nft_json,
 				   strerror(e));
 	}
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
-	size_t r;
-	while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += r;
-		if (len == cap) {
-			if (cap >= (size_t)1 << 30) {
-				free(buf);
-				if (f != stdin)
-					fclose(f);
-				return kt_diag_set(d, KT_EXIT_INPUT, "%s: larger than 1 GiB", o->nft_json);
-			}
-			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-	}
+	char *buf;
+	size_t len;
+	int big = kt_read_stream(f, 1 << 16, (size_t)1 << 30, &buf, &len);
 	if (f != stdin)
 		fclose(f);
+	if (big) {
+		free(buf);
+		return kt_diag_set(d, KT_EXIT_INPUT, "%s: larger than 1 GiB", o->nft_json);
+	}
 	int rc = kt_dp_nft_json_mem(snap, n, buf, len, o->nft_json, d);
 	free(buf);
 	return rc;

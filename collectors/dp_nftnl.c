@@ -212,55 +212,34 @@ struct dec {
  * u32 unless noted); parsed without allocating. */
 #define XA_MAX 8
 
-struct xattr {
-	const uint8_t *p;
-	uint16_t len;
-	bool set;
-};
-
-static void xparse(const uint8_t *p, size_t len, struct xattr *a, unsigned max)
+static void xparse(const uint8_t *p, size_t len, struct kt_nla *a, unsigned max)
 {
-	memset(a, 0, sizeof(*a) * (max + 1));
-	while (len >= 4) {
-		uint16_t al = rd16(p), at = rd16(p + 2) & NLA_TYPE_MASK;
-		if (al < 4 || al > len)
-			return;
-		if (at <= max) {
-			a[at].p = p + 4;
-			a[at].len = (uint16_t)(al - 4);
-			a[at].set = true;
-		}
-		size_t step = NLA_ALIGN(al);
-		if (step >= len)
-			return;
-		p += step;
-		len -= step;
-	}
+	kt_nla_parse(p, len, a, max, false);
 }
 
-static uint32_t xu32(const struct xattr *a)
+static uint32_t xu32(const struct kt_nla *a)
 {
-	return a->set && a->len >= 4 ? ntohl(rd32(a->p)) : 0;
+	return a->present && a->len >= 4 ? ntohl(rd32(a->p)) : 0;
 }
 
 /* NFTA_DATA_VALUE inside a nested data attribute */
-static const uint8_t *xdata(const struct xattr *a, uint32_t *len)
+static const uint8_t *xdata(const struct kt_nla *a, uint32_t *len)
 {
-	struct xattr d[3];
+	struct kt_nla d[3];
 	*len = 0;
-	if (!a->set)
+	if (!a->present)
 		return NULL;
 	xparse(a->p, a->len, d, 2);
-	if (!d[NFTA_DATA_VALUE].set)
+	if (!d[NFTA_DATA_VALUE].present)
 		return NULL;
 	*len = d[NFTA_DATA_VALUE].len;
 	return d[NFTA_DATA_VALUE].p;
 }
 
-static void xstr(const struct xattr *a, char *out, size_t n)
+static void xstr(const struct kt_nla *a, char *out, size_t n)
 {
 	out[0] = 0;
-	if (!a->set || !n)
+	if (!a->present || !n)
 		return;
 	size_t l = strnlen((const char *)a->p, a->len);
 	if (l >= n)
@@ -269,7 +248,7 @@ static void xstr(const struct xattr *a, char *out, size_t n)
 	out[l] = 0;
 }
 
-static void on_cmp(struct dec *d, const struct xattr *x)
+static void on_cmp(struct dec *d, const struct kt_nla *x)
 {
 	struct kt_ipt_rule *r = &d->out->ipt;
 	uint32_t op = xu32(&x[NFTA_CMP_OP]);
@@ -319,12 +298,12 @@ static void on_cmp(struct dec *d, const struct xattr *x)
 	}
 }
 
-static void on_lookup(struct dec *d, const struct xattr *x)
+static void on_lookup(struct dec *d, const struct kt_nla *x)
 {
 	struct kt_nft_rule *o = d->out;
 	struct reg *g = regp(d->regs, xu32(&x[NFTA_LOOKUP_SREG]));
 	xstr(&x[NFTA_LOOKUP_SET], o->lookup_set, sizeof(o->lookup_set));
-	o->lookup_vmap = x[NFTA_LOOKUP_DREG].set && xu32(&x[NFTA_LOOKUP_DREG]) == NFT_REG_VERDICT;
+	o->lookup_vmap = x[NFTA_LOOKUP_DREG].present && xu32(&x[NFTA_LOOKUP_DREG]) == NFT_REG_VERDICT;
 	o->lookup_inv = xu32(&x[NFTA_LOOKUP_FLAGS]) & NFT_LOOKUP_F_INV;
 	o->lookup_key = KT_NFT_KEY_OTHER;
 	if (!g)
@@ -341,18 +320,18 @@ static void on_lookup(struct dec *d, const struct xattr *x)
 	}
 }
 
-static void on_imm(struct dec *d, const struct xattr *x)
+static void on_imm(struct dec *d, const struct kt_nla *x)
 {
 	uint32_t dreg = xu32(&x[NFTA_IMMEDIATE_DREG]);
 	struct kt_ipt_rule *r = &d->out->ipt;
-	if (!x[NFTA_IMMEDIATE_DATA].set)
+	if (!x[NFTA_IMMEDIATE_DATA].present)
 		return;
-	struct xattr dt[3];
+	struct kt_nla dt[3];
 	xparse(x[NFTA_IMMEDIATE_DATA].p, x[NFTA_IMMEDIATE_DATA].len, dt, 2);
 	if (dreg == NFT_REG_VERDICT) {
-		if (!dt[NFTA_DATA_VERDICT].set)
+		if (!dt[NFTA_DATA_VERDICT].present)
 			return;
-		struct xattr v[3];
+		struct kt_nla v[3];
 		xparse(dt[NFTA_DATA_VERDICT].p, dt[NFTA_DATA_VERDICT].len, v, 2);
 		int32_t code = (int32_t)xu32(&v[NFTA_VERDICT_CODE]);
 		switch (code) {
@@ -363,7 +342,7 @@ static void on_imm(struct dec *d, const struct xattr *x)
 		case NF_DROP: r->verdict = KT_IPT_DROP; break;
 		default: break;
 		}
-		if (v[NFTA_VERDICT_CHAIN].set) {
+		if (v[NFTA_VERDICT_CHAIN].present) {
 			xstr(&v[NFTA_VERDICT_CHAIN], d->out->target, sizeof(d->out->target));
 			r->target = d->out->target;
 			r->target_len = strlen(d->out->target);
@@ -375,13 +354,13 @@ static void on_imm(struct dec *d, const struct xattr *x)
 		return;
 	memset(g, 0, sizeof(*g));
 	g->kind = R_IMM;
-	if (dt[NFTA_DATA_VALUE].set) {
+	if (dt[NFTA_DATA_VALUE].present) {
 		g->dlen = dt[NFTA_DATA_VALUE].len > 16 ? 16 : dt[NFTA_DATA_VALUE].len;
 		memcpy(g->data, dt[NFTA_DATA_VALUE].p, g->dlen);
 	}
 }
 
-static void on_nat(struct dec *d, const struct xattr *x)
+static void on_nat(struct dec *d, const struct kt_nla *x)
 {
 	struct kt_ipt_rule *r = &d->out->ipt;
 	if (xu32(&x[NFTA_NAT_TYPE]) != NFT_NAT_DNAT) {
@@ -389,13 +368,13 @@ static void on_nat(struct dec *d, const struct xattr *x)
 		return;
 	}
 	r->verdict = KT_IPT_DNAT;
-	uint32_t fam = x[NFTA_NAT_FAMILY].set ? xu32(&x[NFTA_NAT_FAMILY]) : d->family;
-	if (x[NFTA_NAT_REG_ADDR_MIN].set) {
+	uint32_t fam = x[NFTA_NAT_FAMILY].present ? xu32(&x[NFTA_NAT_FAMILY]) : d->family;
+	if (x[NFTA_NAT_REG_ADDR_MIN].present) {
 		struct reg *g = regp(d->regs, xu32(&x[NFTA_NAT_REG_ADDR_MIN]));
 		if (g && g->kind == R_IMM && g->dlen >= (fam == 10 ? 16u : 4u))
 			fmt_addr(g->data, (uint8_t)fam, r->dnat_ip, sizeof(r->dnat_ip));
 	}
-	if (x[NFTA_NAT_REG_PROTO_MIN].set) {
+	if (x[NFTA_NAT_REG_PROTO_MIN].present) {
 		struct reg *g = regp(d->regs, xu32(&x[NFTA_NAT_REG_PROTO_MIN]));
 		if (g && g->kind == R_IMM && g->dlen >= 2)
 			r->dnat_port = ntohs(rd16(g->data));
@@ -406,10 +385,10 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 {
 	struct kt_nft_rule *o = d->out;
 	struct kt_ipt_rule *r = &o->ipt;
-	struct xattr x[XA_MAX + 1];
+	struct kt_nla x[XA_MAX + 1];
 	xparse(data, dlen, x, XA_MAX);
 	if (strcmp(n, "payload") == 0) {
-		if (!x[NFTA_PAYLOAD_DREG].set)
+		if (!x[NFTA_PAYLOAD_DREG].present)
 			return;
 		struct reg *g = regp(d->regs, xu32(&x[NFTA_PAYLOAD_DREG]));
 		if (!g)
@@ -421,7 +400,7 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 		g->len = xu32(&x[NFTA_PAYLOAD_LEN]);
 	} else if (strcmp(n, "meta") == 0) {
 		uint32_t key = xu32(&x[NFTA_META_KEY]);
-		if (x[NFTA_META_SREG].set) {
+		if (x[NFTA_META_SREG].present) {
 			if (key == NFT_META_MARK) {
 				o->set_mark = true;
 				r->verdict = KT_IPT_MARK;
@@ -489,12 +468,12 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 	} else if (strcmp(n, "match") == 0 || strcmp(n, "target") == 0) {
 		char name[32];
 		xstr(&x[NFTA_MATCH_NAME], name, sizeof(name));
-		const struct xattr *info = &x[NFTA_MATCH_INFO];
+		const struct kt_nla *info = &x[NFTA_MATCH_INFO];
 		uint32_t rev = xu32(&x[NFTA_MATCH_REV]);
 		if (n[0] == 'm')
-			kt_xt_match(r, name, rev, info->set ? info->p : NULL, info->len, o->comment, sizeof(o->comment));
+			kt_xt_match(r, name, rev, info->present ? info->p : NULL, info->len, o->comment, sizeof(o->comment));
 		else
-			kt_xt_target(r, name, rev, info->set ? info->p : NULL, info->len, d->family);
+			kt_xt_target(r, name, rev, info->present ? info->p : NULL, info->len, d->family);
 	}
 }
 
@@ -534,20 +513,20 @@ static int decode_raw(const void *nlh, size_t msglen, uint8_t family, struct kt_
 	memcpy(&total, m, 4);
 	if (total < NLMSG_HDRLEN + 4 || total > msglen)
 		return -1;
-	struct xattr ra[NFTA_RULE_USERDATA + 1];
+	struct kt_nla ra[NFTA_RULE_USERDATA + 1];
 	xparse(m + NLMSG_HDRLEN + 4, total - NLMSG_HDRLEN - 4, ra, NFTA_RULE_USERDATA);
 	if (chain) {
-		*chain = ra[NFTA_RULE_CHAIN].set ? (const char *)ra[NFTA_RULE_CHAIN].p : NULL;
-		*chain_len = ra[NFTA_RULE_CHAIN].set ? strnlen(*chain, ra[NFTA_RULE_CHAIN].len) : 0;
+		*chain = ra[NFTA_RULE_CHAIN].present ? (const char *)ra[NFTA_RULE_CHAIN].p : NULL;
+		*chain_len = ra[NFTA_RULE_CHAIN].present ? strnlen(*chain, ra[NFTA_RULE_CHAIN].len) : 0;
 	}
-	if (ra[NFTA_RULE_HANDLE].set && ra[NFTA_RULE_HANDLE].len >= 8) {
+	if (ra[NFTA_RULE_HANDLE].present && ra[NFTA_RULE_HANDLE].len >= 8) {
 		uint64_t h;
 		memcpy(&h, ra[NFTA_RULE_HANDLE].p, 8);
 		out->ipt.handle = be64toh(h);
 	}
-	if (ra[NFTA_RULE_USERDATA].set)
+	if (ra[NFTA_RULE_USERDATA].present)
 		rule_comment(out, ra[NFTA_RULE_USERDATA].p, ra[NFTA_RULE_USERDATA].len);
-	if (!ra[NFTA_RULE_EXPRESSIONS].set)
+	if (!ra[NFTA_RULE_EXPRESSIONS].present)
 		return 0;
 	struct dec d = {.out = out, .family = family};
 	const uint8_t *p = ra[NFTA_RULE_EXPRESSIONS].p;
@@ -557,11 +536,11 @@ static int decode_raw(const void *nlh, size_t msglen, uint8_t family, struct kt_
 		if (al < 4 || al > len)
 			break;
 		if ((rd16(p + 2) & NLA_TYPE_MASK) == NFTA_LIST_ELEM) {
-			struct xattr e[NFTA_EXPR_DATA + 1];
+			struct kt_nla e[NFTA_EXPR_DATA + 1];
 			xparse(p + 4, al - 4u, e, NFTA_EXPR_DATA);
 			char name[32];
 			xstr(&e[NFTA_EXPR_NAME], name, sizeof(name));
-			if (name[0] && e[NFTA_EXPR_DATA].set)
+			if (name[0] && e[NFTA_EXPR_DATA].present)
 				decode_expr(&d, name, e[NFTA_EXPR_DATA].p, e[NFTA_EXPR_DATA].len);
 		}
 		size_t step = NLA_ALIGN(al);

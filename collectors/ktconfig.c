@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collectors/manifest.h"
+#include "ktrace/fileio.h"
 #include "ktrace/ruleconf.h"
 
 struct cfg_ctx {
@@ -149,27 +150,14 @@ int kt_rules_config_load(const char *path, struct kt_arena *a, struct kt_rules_c
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return kt_diag_set(d, KT_EXIT_INPUT, "cannot read config %s: %s", path, strerror(errno));
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
-	size_t n;
-	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			if (cap >= (1u << 24)) {
-				free(buf);
-				fclose(f);
-				return kt_diag_set(d, KT_EXIT_INPUT, "config %s is larger than 16 MiB", path);
-			}
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				abort();
-			buf = nb;
-		}
-	}
+	char *buf;
+	size_t len;
+	int big = kt_read_stream(f, 4096, 1u << 24, &buf, &len);
 	fclose(f);
+	if (big) {
+		free(buf);
+		return kt_diag_set(d, KT_EXIT_INPUT, "config %s is larger than 16 MiB", path);
+	}
 	struct cfg_ctx x = {.path = path, .a = a, .c = out, .d = d};
 	struct kt_yerr err;
 	int rc = kt_yaml_parse(buf, len, 32, on_cfg, &x, &err);

@@ -882,6 +882,18 @@ static bool looks_json(const char *name, const char *buf, size_t len)
 	return false;
 }
 
+/* A document holding root, a JSON file libyaml rejected (positions: 1:1). */
+static struct ydoc *json_ydoc(cJSON *root)
+{
+	struct ydoc *d = calloc(1, sizeof(*d));
+	if (!d)
+		abort();
+	d->root = root;
+	d->first_line = 1;
+	ypos_put(&d->pos, root, 1, 1);
+	return d;
+}
+
 static int load_buf(struct kt_snapshot *snap, const char *name, const char *buf, size_t len,
 		    const struct kt_manifest_opts *o, struct kt_manifest_result *r, bool is_stdin)
 {
@@ -1312,13 +1324,7 @@ static void pipe_file(struct sink *k, const char *path, const char *buf, size_t 
 	if (delivered == 0 && looks_json(path, buf, len)) {
 		cJSON *root = cJSON_ParseWithLength(buf, len);
 		if (root) {
-			struct ydoc *d = calloc(1, sizeof(*d));
-			if (!d)
-				abort();
-			d->root = root;
-			d->first_line = 1;
-			ypos_put(&d->pos, root, 1, 1);
-			ydoc_free(pipe_take(p, d));
+			ydoc_free(pipe_take(p, json_ydoc(root)));
 			return;
 		}
 	}
@@ -1537,13 +1543,7 @@ static void par_parse(struct par *p, struct pfile *f, unsigned who)
 	if (parse_impl(buf, len, p->k.o->max_depth, NULL, par_take, &cur, &f->err, &delivered) < 0) {
 		cJSON *root = delivered == 0 && looks_json(f->path, buf, len) ? cJSON_ParseWithLength(buf, len) : NULL;
 		if (root) {
-			struct ydoc *d = calloc(1, sizeof(*d));
-			if (!d)
-				abort();
-			d->root = root;
-			d->first_line = 1;
-			ypos_put(&d->pos, root, 1, 1);
-			struct ydoc *spare = par_take(&cur, d);
+			struct ydoc *spare = par_take(&cur, json_ydoc(root));
 			ydoc_free(spare);
 		} else {
 			f->failed = true;

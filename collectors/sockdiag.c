@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "collectors/flow_agg.h"
+#include "ktrace/fileio.h"
 
 #define SD_TCP_ESTABLISHED 1
 #define SD_TCP_LISTEN 10
@@ -425,30 +426,14 @@ static int replay(struct kt_snapshot *snap, struct kt_flow_sample *fs, const cha
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return kt_diag_set(d, KT_EXIT_NOTFOUND, "cannot open socket recording %s: %s", path, strerror(errno));
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
-	for (;;) {
-		if (n == cap) {
-			if (cap >= SD_MAX_FILE) {
-				free(buf);
-				fclose(f);
-				return kt_diag_set(d, KT_EXIT_INPUT, "%s: socket recording larger than %u MiB", path,
-						   SD_MAX_FILE >> 20);
-			}
-			cap *= 2;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				abort();
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
+	char *buf;
+	size_t n;
+	int big = kt_read_stream(f, 1 << 16, SD_MAX_FILE, &buf, &n);
 	fclose(f);
+	if (big) {
+		free(buf);
+		return kt_diag_set(d, KT_EXIT_INPUT, "%s: socket recording larger than %u MiB", path, SD_MAX_FILE >> 20);
+	}
 	int rc = kt_sockdiag_parse(snap, fs, buf, n, d);
 	free(buf);
 	if (rc < 0)

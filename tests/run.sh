@@ -31,6 +31,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 for t in tests/integration/*.sh tests/lab/*.sh; do
 	[ -f "$t" ] || continue
+	case "$t" in tests/lab/lablib.sh) continue ;; esac
 	run_one "$t" sh "$t"
 done
 p=$(grep -c '^PASS: ' "$log"); f=$(grep -c '^FAIL: ' "$log"); s=$(grep -c '^SKIP: ' "$log")

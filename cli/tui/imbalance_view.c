@@ -160,6 +160,12 @@ static bool be_visible(const struct view *v, const struct kt_imb_backend *b)
 	return strcasestr(nm, v->filter) != NULL;
 }
 
+/* Larger first. */
+static int desc_cmp(double x, double y)
+{
+	return x == y ? 0 : x > y ? -1 : 1;
+}
+
 static int list_cmp(const void *a, const void *b)
 {
 	const struct kt_imb_service *x = &sort_view->r->svcs[*(const uint32_t *)a];
@@ -167,15 +173,15 @@ static int list_cmp(const void *a, const void *b)
 	int c = 0;
 	switch (sort_view->lsort) {
 	case 1:
-		c = x->connections == y->connections ? 0 : x->connections > y->connections ? -1 : 1;
+		c = desc_cmp(x->connections, y->connections);
 		break;
 	case 2:
-		c = x->new_per_s == y->new_per_s ? 0 : x->new_per_s > y->new_per_s ? -1 : 1;
+		c = desc_cmp(x->new_per_s, y->new_per_s);
 		break;
 	case 3:
 		break;
 	default:
-		c = x->score == y->score ? 0 : x->score > y->score ? -1 : 1;
+		c = desc_cmp(x->score, y->score);
 	}
 	if (!c)
 		c = strcmp(x->namespace ? x->namespace : "", y->namespace ? y->namespace : "");
@@ -206,15 +212,15 @@ static int detail_cmp(const void *a, const void *b)
 	case 1:
 		rx = x->fair_share > 0 ? x->share / x->fair_share : 0;
 		ry = y->fair_share > 0 ? y->share / y->fair_share : 0;
-		c = rx == ry ? 0 : rx > ry ? -1 : 1;
+		c = desc_cmp(rx, ry);
 		break;
 	case 2:
-		c = x->new_per_s == y->new_per_s ? 0 : x->new_per_s > y->new_per_s ? -1 : 1;
+		c = desc_cmp(x->new_per_s, y->new_per_s);
 		break;
 	case 3:
 		break;
 	default:
-		c = x->connections == y->connections ? 0 : x->connections > y->connections ? -1 : 1;
+		c = desc_cmp(x->connections, y->connections);
 	}
 	if (!c)
 		c = strcmp(x->ip, y->ip);
@@ -395,19 +401,26 @@ static void draw_header(struct view *v)
 	}
 }
 
+/* Keep the selected row among n rows and scroll top so it is visible in a
+ * window of h rows. */
+static void clamp_sel(int *sel, int *top, int n, int h)
+{
+	if (*sel >= n)
+		*sel = n - 1;
+	if (*sel < 0)
+		*sel = 0;
+	if (*sel < *top)
+		*top = *sel;
+	if (h > 0 && *sel >= *top + h)
+		*top = *sel - h + 1;
+}
+
 static void draw_list(struct view *v)
 {
 	int y0 = 5, h = LINES - y0 - 2;
 	put(y0 - 1, 0, A_BOLD, " %-40s %4s %4s %7s %7s %9s %8s %5s  %s", "SERVICE", "FE", "EPS", "CONNS", "NEW/S",
 	    "BYTES/S", "MAX/MEAN", "GINI", "VERDICT");
-	if (v->sel >= (int)v->n_order)
-		v->sel = (int)v->n_order - 1;
-	if (v->sel < 0)
-		v->sel = 0;
-	if (v->sel < v->top)
-		v->top = v->sel;
-	if (h > 0 && v->sel >= v->top + h)
-		v->top = v->sel - h + 1;
+	clamp_sel(&v->sel, &v->top, (int)v->n_order, h);
 	if (!v->n_order)
 		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no Service matches the filter" : "no Service flows yet");
 	for (int i = 0; i < h && v->top + i < (int)v->n_order; i++) {
@@ -446,14 +459,7 @@ static void draw_detail(struct view *v)
 	put(y0 - 1, 0, A_BOLD, " %-21s %-22s %-10s %4s %2s %6s %6s %7s %7s %-*s %9s %6s %-16s %s", "ENDPOINT", "POD",
 	    "NODE", "AGE", "ST", "CONNS", "NEW/S", "IN/S", "OUT/S", bw, "SHARE vs FAIR (|)", "SHARE/FAIR", "BYTES%",
 	    "HISTORY", "FLAGS");
-	if (v->dsel >= (int)v->n_order)
-		v->dsel = (int)v->n_order - 1;
-	if (v->dsel < 0)
-		v->dsel = 0;
-	if (v->dsel < v->dtop)
-		v->dtop = v->dsel;
-	if (h > 0 && v->dsel >= v->dtop + h)
-		v->dtop = v->dsel - h + 1;
+	clamp_sel(&v->dsel, &v->dtop, (int)v->n_order, h);
 	if (!v->n_order)
 		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no endpoint matches the filter" : "no endpoints");
 	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++) {

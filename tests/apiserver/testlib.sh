@@ -6,6 +6,8 @@
 #   make_pki DIR         CA, server cert (DNS:kapi.test, DNS:localhost; no IP SAN),
 #                        client cert CN=jane, and a second unrelated CA
 #   bundle_count FILE KIND   number of objects of KIND in a bundle
+#   kc_http PORT [NS]    write $WORK/kc.yaml (plain http to 127.0.0.1:PORT,
+#                        namespace NS, default shop) and print its path
 KAPI="$TOP/tests/apiserver/kapi.py"
 KAPI_PIDS=""
 WORK=$(mktemp -d /tmp/kt_api.XXXXXX)
@@ -34,6 +36,21 @@ kapi_start() {
 kapi_stop() {
 	[ -n "$KAPI_PID" ] && kill "$KAPI_PID" 2>/dev/null && wait "$KAPI_PID" 2>/dev/null
 	KAPI_PID=""
+}
+
+kc_http() {
+	cat > "$WORK/kc.yaml" <<EOF
+apiVersion: v1
+kind: Config
+current-context: ctx
+clusters:
+- name: c
+  cluster: {server: "http://127.0.0.1:$1"}
+contexts:
+- name: ctx
+  context: {cluster: c, namespace: ${2:-shop}}
+EOF
+	echo "$WORK/kc.yaml"
 }
 
 make_pki() {

@@ -11,20 +11,6 @@ FIX="$TOP/tests/fixtures/clusters/api-basic"
 if [ ! -x "$KTRACE" ]; then fail binary "no ktrace binary at $KTRACE (build first)"; exit 0; fi
 if ! have_python; then skip all "python3 not available"; exit 0; fi
 
-kc_http() {
-	cat > "$WORK/kc.yaml" <<EOF
-apiVersion: v1
-kind: Config
-current-context: ctx
-clusters:
-- name: c
-  cluster: {server: "http://127.0.0.1:$1"}
-contexts:
-- name: ctx
-  context: {cluster: c, namespace: shop}
-EOF
-	echo "$WORK/kc.yaml"
-}
 # run_kt TIMEOUT ARGS...: runs ktrace, sets rc, elapsed (s), stderr in $WORK/err
 run_kt() {
 	t=$1; shift

@@ -13,18 +13,7 @@ if [ ! -x "$KUBECTL" ]; then skip all "kubectl not installed at $KUBECTL"; exit 
 export KUBECACHEDIR="$WORK/kcache"
 
 kapi_start --dir "$FIX" --generate 300 --log "$WORK/log" || { fail start "kapi.py did not start"; exit 0; }
-cat > "$WORK/kc.yaml" <<EOF
-apiVersion: v1
-kind: Config
-current-context: ctx
-clusters:
-- name: c
-  cluster: {server: "http://127.0.0.1:$KAPI_PORT"}
-contexts:
-- name: ctx
-  context: {cluster: c, namespace: shop}
-EOF
-K="$WORK/kc.yaml"
+K=$(kc_http "$KAPI_PORT")
 
 # names per kind from kubectl JSON vs from the fixture + generator (via the server's own lists)
 names_py='

@@ -52,17 +52,7 @@ expect_rc "check with an argument is a usage error" 2 "$KTRACE" check --from $FI
 # live, from the test API server: the same findings as from the directory
 if ! have_python; then skip live "python3 not available"; exit 0; fi
 kapi_start --dir "$TOP/$FIX" || { fail "live start" "kapi.py did not start: $(cat "$WORK/kapi.err")"; exit 0; }
-cat > "$WORK/kc.yaml" <<Y
-apiVersion: v1
-kind: Config
-current-context: ctx
-clusters:
-- name: c
-  cluster: {server: "http://127.0.0.1:$KAPI_PORT"}
-contexts:
-- name: ctx
-  context: {cluster: c, namespace: rules}
-Y
+kc_http "$KAPI_PORT" rules >/dev/null
 "$KTRACE" --kubeconfig "$WORK/kc.yaml" check --no-node -o json > "$WORK/live.json" 2>"$WORK/live.err"; rc=$?
 [ $rc = 1 ] && pass "live check: exit 1" || fail "live check exit" "exit $rc: $(head -c 300 "$WORK/live.err")"
 python3 - "$WORK/live.json" "$WORK/check.json" <<'PY' && pass "live check finds exactly what the directory bundle gives" || fail "live vs bundle" "see above"

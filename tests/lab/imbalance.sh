@@ -13,27 +13,10 @@
 # Root only; bounded; cleans up every namespace and process it started.
 SUITE=lab-imbalance
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lablib.sh"
 
-if ! need_root; then skip "lab" "needs root (network namespaces, iptables, conntrack)"; exit 0; fi
-for t in ip iptables-restore conntrack python3 timeout; do
-	command -v "$t" >/dev/null 2>&1 || { skip "lab" "$t is not installed"; exit 0; }
-done
-[ -x "$KTRACE" ] || { fail "lab" "no ktrace binary at $KTRACE"; exit 1; }
-
-P=kti$$
-NSN=${P}n NSC=${P}c
-WORK=$(mktemp -d /tmp/kt-imb.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	for ns in $NSN $NSC ${P}p1 ${P}p2 ${P}p3 ${P}p4; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-nsx() { _nsx=$1; shift; ip netns exec "$_nsx" "$@"; }
+lab_require "network namespaces, iptables, conntrack" ip iptables-restore conntrack python3 timeout
+lab_init kti kt-imb 4
 
 # ---- helpers (python) -------------------------------------------------
 cat > "$WORK/server.py" <<'EOF'
@@ -209,24 +192,8 @@ EOF
 
 # ---- topology -----------------------------------------------------------
 setup() {
-	for ns in $NSN $NSC ${P}p1 ${P}p2 ${P}p3 ${P}p4; do
-		ip netns add "$ns" || return 1
-		nsx "$ns" ip link set lo up
-	done
-	nsx $NSN ip link add vc type veth peer name eth0 netns $NSC || return 1
-	nsx $NSN ip addr add 10.77.0.1/24 dev vc
-	nsx $NSN ip link set vc up
-	nsx $NSC ip addr add 10.77.0.2/24 dev eth0
-	nsx $NSC ip link set eth0 up
-	nsx $NSC ip route add 10.96.0.0/12 via 10.77.0.1
-	for i in 1 2 3 4; do
-		nsx $NSN ip link add vp$i type veth peer name eth0 netns ${P}p$i || return 1
-		nsx $NSN ip addr add 10.244.$i.1/24 dev vp$i
-		nsx $NSN ip link set vp$i up
-		nsx ${P}p$i ip addr add 10.244.$i.2/24 dev eth0
-		nsx ${P}p$i ip link set eth0 up
-		nsx ${P}p$i ip route add default via 10.244.$i.1
-	done
+	lab_netns || return 1
+	lab_links4 || return 1
 	nsx $NSN sysctl -qw net.ipv4.ip_forward=1
 	nsx $NSN iptables -t nat -N KUBE-SERVICES 2>/dev/null
 	nsx $NSN iptables -t nat -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
@@ -243,10 +210,6 @@ setup() {
 	return 0
 }
 rules() { python3 "$WORK/rules.py" "$@" | nsx $NSN iptables-restore -n; }
-wait_ready() { # FILE: wait for READY, bounded
-	for _ in $(seq 1 100); do grep -q READY "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
 
 if ! setup; then fail "setup" "cannot build the namespace lab"; exit 1; fi
 # servers up?

@@ -15,27 +15,10 @@
 # Root only; bounded; cleans up every namespace and process it started.
 SUITE=lab-imbalance-sockets
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lablib.sh"
 
-if ! need_root; then skip "lab" "needs root (network namespaces, iptables, conntrack)"; exit 0; fi
-for t in ip iptables-restore conntrack ss python3 timeout; do
-	command -v "$t" >/dev/null 2>&1 || { skip "lab" "$t is not installed"; exit 0; }
-done
-[ -x "$KTRACE" ] || { fail "lab" "no ktrace binary at $KTRACE"; exit 1; }
-
-P=kts$$
-NSN=${P}n NSC=${P}c
-WORK=$(mktemp -d /tmp/kt-imbs.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	for ns in $NSN $NSC ${P}p1 ${P}p2 ${P}p3; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-nsx() { _nsx=$1; shift; ip netns exec "$_nsx" "$@"; }
+lab_require "network namespaces, iptables, conntrack" ip iptables-restore conntrack ss python3 timeout
+lab_init kts kt-imbs 3
 
 cat > "$WORK/server.py" <<'EOF'
 # echo-ish server: answers every line with NAME and the line's length
@@ -174,26 +157,10 @@ sys.exit(1 if bad else 0)
 EOF
 
 setup() {
-	for ns in $NSN $NSC ${P}p1 ${P}p2 ${P}p3; do
-		ip netns add "$ns" || return 1
-		nsx "$ns" ip link set lo up
-	done
-	nsx $NSN ip link add vc type veth peer name eth0 netns $NSC || return 1
-	nsx $NSN ip addr add 10.77.0.1/24 dev vc
-	nsx $NSN ip link set vc up
-	nsx $NSC ip addr add 10.77.0.2/24 dev eth0
-	nsx $NSC ip link set eth0 up
-	nsx $NSC ip route add 10.96.0.0/12 via 10.77.0.1
+	lab_netns || return 1
+	lab_links4 || return 1
 	# the node's own route to Service addresses (OUTPUT DNAT re-routes)
 	nsx $NSN ip route add 10.96.0.0/12 dev vc
-	for i in 1 2 3; do
-		nsx $NSN ip link add vp$i type veth peer name eth0 netns ${P}p$i || return 1
-		nsx $NSN ip addr add 10.244.$i.1/24 dev vp$i
-		nsx $NSN ip link set vp$i up
-		nsx ${P}p$i ip addr add 10.244.$i.2/24 dev eth0
-		nsx ${P}p$i ip link set eth0 up
-		nsx ${P}p$i ip route add default via 10.244.$i.1
-	done
 	nsx $NSN sysctl -qw net.ipv4.ip_forward=1
 	python3 "$WORK/rules.py" | nsx $NSN iptables-restore -n || return 1
 	nsx $NSN iptables -t nat -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
@@ -205,10 +172,6 @@ setup() {
 	ip netns exec $NSN python3 "$WORK/server.py" hostnet-1 30080 >/dev/null 2>&1 &
 	PIDS="$PIDS $!"
 	return 0
-}
-wait_ready() {
-	for _ in $(seq 1 100); do grep -q READY "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
 }
 
 if ! setup; then fail "setup" "cannot build the namespace lab"; exit 1; fi

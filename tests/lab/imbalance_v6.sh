@@ -13,28 +13,12 @@
 # `conntrack -L -f ipv6`. Root only; bounded; cleans up after itself.
 SUITE=lab-imbalance-v6
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lablib.sh"
 
-if ! need_root; then skip "lab" "needs root (network namespaces, ip6tables, conntrack)"; exit 0; fi
-for t in ip ip6tables-restore conntrack python3 timeout; do
-	command -v "$t" >/dev/null 2>&1 || { skip "lab" "$t is not installed"; exit 0; }
-done
-[ -x "$KTRACE" ] || { fail "lab" "no ktrace binary at $KTRACE"; exit 1; }
+lab_require "network namespaces, ip6tables, conntrack" ip ip6tables-restore conntrack python3 timeout
 [ -d /proc/sys/net/ipv6 ] || { skip "lab" "IPv6 is disabled in this kernel"; exit 0; }
 
-P=kt6$$
-NSN=${P}n NSC=${P}c
-WORK=$(mktemp -d /tmp/kt-imb6.XXXXXX)
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	for ns in $NSN $NSC ${P}p1 ${P}p2 ${P}p3 ${P}p4; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-nsx() { _nsx=$1; shift; ip netns exec "$_nsx" "$@"; }
+lab_init kt6 kt-imb6 4
 VIP=fd00:96::10
 
 cat > "$WORK/server.py" <<'EOF'
@@ -182,10 +166,7 @@ print("ok")
 EOF
 
 setup() {
-	for ns in $NSN $NSC ${P}p1 ${P}p2 ${P}p3 ${P}p4; do
-		ip netns add "$ns" || return 1
-		nsx "$ns" ip link set lo up
-	done
+	lab_netns || return 1
 	nsx $NSN ip link add vc type veth peer name eth0 netns $NSC || return 1
 	nsx $NSN ip -6 addr add fd00:77::1/64 dev vc nodad
 	nsx $NSN ip link set vc up
@@ -213,10 +194,6 @@ setup() {
 	return 0
 }
 rules() { python3 "$WORK/rules.py" "$@" | nsx $NSN ip6tables-restore -n; }
-wait_ready() {
-	for _ in $(seq 1 100); do grep -q READY "$1" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
 
 if ! setup; then fail "setup" "cannot build the IPv6 namespace lab"; exit 1; fi
 up=0

@@ -37,6 +37,20 @@ static const char *t_file;
 	else { printf("FAIL: %s: %s (%s:%d: got %g, want %g)\n", t_file, name, __FILE__, __LINE__, g_, w_); t_failed++; } \
 } while (0)
 
+/* The first cap-1 bytes of a file, NUL-terminated (malloc'd, caller
+ * frees); NULL when it cannot be opened. */
+static inline char *t_slurp(const char *path, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *b = malloc(cap);
+	*len = fread(b, 1, cap - 1, f);
+	b[*len] = 0;
+	fclose(f);
+	return b;
+}
+
 #define T_SKIP(name, reason) printf("SKIP: %s: %s: %s\n", t_file, name, reason)
 
 #define T_MAIN(fname) \

@@ -34,14 +34,7 @@ static const struct kt_dp_service *find(const struct kt_dp_node *n, const char *
 
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *b = malloc(1 << 22);
-	*len = fread(b, 1, (1 << 22) - 1, f);
-	b[*len] = 0;
-	fclose(f);
-	return b;
+	return t_slurp(path, 1 << 22, len);
 }
 
 static struct kt_snapshot *fixture_api(void)

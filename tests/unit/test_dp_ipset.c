@@ -18,14 +18,7 @@
 
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *b = malloc(1 << 20);
-	*len = fread(b, 1, (1 << 20) - 1, f);
-	b[*len] = 0;
-	fclose(f);
-	return b;
+	return t_slurp(path, 1 << 20, len);
 }
 
 static const struct kt_dp_service *find(const struct kt_dp_node *n, const char *ns, const char *name,

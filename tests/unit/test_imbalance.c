@@ -27,6 +27,22 @@
 
 /* lab() without Pod objects (EndpointSlices only), web-4's slice stamped
  * with this last-change-trigger-time (unix ms; 0 none) */
+/* Decode every prefix buf[0..cut) for cut = 1, 1+step, ... < len into a
+ * fresh sample: truncated dumps must never crash. */
+static void parse_cuts(int (*parse)(struct kt_snapshot *, struct kt_flow_sample *, const void *, size_t,
+				    struct kt_diag *),
+		       const void *buf, size_t len, size_t step)
+{
+	for (size_t cut = 1; cut < len; cut += step) {
+		struct kt_snapshot *t = kt_snapshot_new();
+		struct kt_flow_sample *ft = KT_SNAP_PUSH(t, flows);
+		ft->node = "x";
+		struct kt_diag dd = {0};
+		parse(t, ft, buf, cut, &dd);
+		kt_snapshot_free(t);
+	}
+}
+
 static bool lab_no_pods;
 static int64_t lab_trigger_ms;
 
@@ -483,14 +499,7 @@ static void test_conntrack_parse(void)
 		T_CHECK_INT(a1->n_fp, 2, "ct: one fingerprint per entry");
 	}
 	/* truncation and garbage never crash; a short buffer is an input error */
-	for (size_t cut = 1; cut < off; cut += 7) {
-		struct kt_snapshot *t = kt_snapshot_new();
-		struct kt_flow_sample *ft = KT_SNAP_PUSH(t, flows);
-		ft->node = "x";
-		struct kt_diag dd = {0};
-		kt_conntrack_parse(t, ft, buf, cut, &dd);
-		kt_snapshot_free(t);
-	}
+	parse_cuts(kt_conntrack_parse, buf, off, 7);
 	T_CHECK(1, "ct: truncated buffers survive");
 	free(buf);
 	kt_snapshot_free(s);
@@ -626,14 +635,7 @@ static void test_sockdiag_parse(void)
 	}
 	T_CHECK_STR(fs->source, "inet_diag", "sd: sample source");
 	/* truncations and an error message never crash */
-	for (size_t cut = 1; cut < off; cut += 5) {
-		struct kt_snapshot *t = kt_snapshot_new();
-		struct kt_flow_sample *ft = KT_SNAP_PUSH(t, flows);
-		ft->node = "x";
-		struct kt_diag dd = {0};
-		kt_sockdiag_parse(t, ft, buf, cut, &dd);
-		kt_snapshot_free(t);
-	}
+	parse_cuts(kt_sockdiag_parse, buf, off, 5);
 	T_CHECK(1, "sd: truncated buffers survive");
 	free(buf);
 	kt_snapshot_free(s);
