@@ -19,7 +19,6 @@ enum kt_optkind {
 	KT_OPT_STR,              /* --node NAME */
 	KT_OPT_INT,              /* -i 2 */
 	KT_OPT_NUM,              /* --hot-factor 1.5 */
-	KT_OPT_LIST,             /* repeatable string: --ignore A --ignore B */
 };
 
 struct kt_option {
@@ -80,16 +79,16 @@ struct kt_cli {
 	unsigned n_vals;
 	/* lazily opened client */
 	struct kt_kube *kube;
+	bool quiet;              /* no progress lines at all (a full-screen UI owns the terminal) */
+	bool progress;           /* show object counts while lists stream (stderr TTY only);
+				  * the command must end it with kt_cli_progress_done() */
 };
 
 /* Command option access (names are long names). */
 bool kt_opt_flag(const struct kt_cli *c, const char *name);
-int kt_opt_count(const struct kt_cli *c, const char *name);
 const char *kt_opt_str(const struct kt_cli *c, const char *name);   /* last given; NULL */
 long kt_opt_int(const struct kt_cli *c, const char *name, long def);
 double kt_opt_num(const struct kt_cli *c, const char *name, double def);
-/* All values of a repeatable option; returns count, *out malloc'd (free it). */
-unsigned kt_opt_list(const struct kt_cli *c, const char *name, const char ***out);
 
 /* Errors: print "ktrace: <cmd>: msg" (+ "hint: ...") on stderr, or one JSON
  * error document on stdout in -o json mode; return the exit code. */

@@ -35,6 +35,7 @@ static int run(struct kt_cli *c)
 	int rc = 0;
 	struct kt_bundle_writer *bw = NULL;
 	if (!kt_opt_flag(c, "node-only")) {
+		c->progress = true;
 		if (kt_cli_kube(c, &k, &d) < 0) {
 			kt_snapshot_free(s);
 			return kt_cli_fail(c, &d);

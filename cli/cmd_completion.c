@@ -173,7 +173,7 @@ static void zsh_opts(FILE *f, const struct kt_option *tab)
 				snprintf(buf, sizeof(buf), ":%s:_ktrace_dyn %s", o->arg ? o->arg : "value", o->complete);
 			action = buf;
 		}
-		const char *rep = o->kind == KT_OPT_LIST || !strcmp(o->name, "verbose") ? "*" : "";
+		const char *rep = !strcmp(o->name, "verbose") ? "*" : "";
 		if (o->short_name) {
 			fprintf(f, "\t\t'%s(-%c --%s)'{-%c,--%s}'[", rep, o->short_name, o->name, o->short_name, o->name);
 		} else {

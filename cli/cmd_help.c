@@ -7,8 +7,6 @@
 static int run(struct kt_cli *c)
 {
 	if (c->argc == 0) {
-		char *argv[] = {(char *)"ktrace", (char *)"--help", NULL};
-		(void)argv;
 		printf("usage: ktrace help COMMAND\n\nCommands:\n");
 		for (int i = 0; kt_commands[i]; i++)
 			if (!(kt_commands[i]->flags & KT_CMD_HIDDEN))

@@ -147,6 +147,7 @@ static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
 	struct kt_diag d;
 	memset(&d, 0, sizeof(d));
 	bool gap = false;
+	f->c->quiet = true; /* the dashboard owns the terminal: no progress lines on it */
 	if (load_objects(f->c, &n, &gap, &d) < 0 || !n)
 		return NULL;
 	node_state(f, n, false);

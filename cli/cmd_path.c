@@ -85,7 +85,6 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 {
 	const struct kt_service *svc = &s->services[r->svc];
 	struct kt_jw *w = kt_jw_new(stdout, true);
-	char buf[64];
 	kt_jw_obj(w);
 	kt_jw_key(w, "service");
 	kt_jw_obj(w);
@@ -260,7 +259,6 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	}
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
-	(void)buf;
 	return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 }
 

@@ -30,15 +30,6 @@ bool kt_opt_flag(const struct kt_cli *c, const char *name)
 	return val(c, name) != NULL;
 }
 
-int kt_opt_count(const struct kt_cli *c, const char *name)
-{
-	int n = 0;
-	for (unsigned i = 0; i < c->n_vals; i++)
-		if (!strcmp(c->vals[i].opt->name, name))
-			n += c->vals[i].count;
-	return n;
-}
-
 const char *kt_opt_str(const struct kt_cli *c, const char *name)
 {
 	const char *v = NULL;
@@ -58,19 +49,6 @@ double kt_opt_num(const struct kt_cli *c, const char *name, double def)
 {
 	const char *v = kt_opt_str(c, name);
 	return v ? strtod(v, NULL) : def;
-}
-
-unsigned kt_opt_list(const struct kt_cli *c, const char *name, const char ***out)
-{
-	unsigned n = 0;
-	const char **v = calloc(c->n_vals + 1, sizeof(*v));
-	if (!v)
-		abort();
-	for (unsigned i = 0; i < c->n_vals; i++)
-		if (!strcmp(c->vals[i].opt->name, name))
-			v[n++] = c->vals[i].value;
-	*out = v;
-	return n;
 }
 
 void kt_cli_resolve_color(struct kt_cli *c)
@@ -141,7 +119,7 @@ static bool progress_shown;
 
 void kt_cli_progress(struct kt_cli *c, const char *fmt, ...)
 {
-	if (!isatty(2) && c->verbose < 1)
+	if (c->quiet || (!isatty(2) && c->verbose < 1))
 		return;
 	char buf[256];
 	va_list ap;
@@ -164,6 +142,13 @@ void kt_cli_progress_done(struct kt_cli *c)
 	}
 }
 
+static void fetch_progress(void *ctx, unsigned long objects)
+{
+	struct kt_cli *c = ctx;
+	kt_cli_progress(c, "reading from %s: %lu objects ...", c->kube ? kt_kube_server(c->kube) : "the API server",
+			objects);
+}
+
 int kt_cli_kube(struct kt_cli *c, struct kt_kube **out, struct kt_diag *d)
 {
 	if (!c->kube) {
@@ -171,6 +156,8 @@ int kt_cli_kube(struct kt_cli *c, struct kt_kube **out, struct kt_diag *d)
 			.kubeconfig = c->kubeconfig,
 			.context = c->context,
 			.timeout_s = c->request_timeout,
+			.progress = c->progress && isatty(2) ? fetch_progress : NULL,
+			.progress_ctx = c,
 		};
 		int rc = kt_kube_open(&o, &c->kube, d);
 		if (rc < 0)
@@ -264,6 +251,7 @@ int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n
 	if (c->from)
 		return kt_bundle_load(c->from, out, d);
 	struct kt_kube *k;
+	c->progress = true; /* ended below */
 	int rc = kt_cli_kube(c, &k, d);
 	if (rc < 0)
 		return rc;

@@ -219,7 +219,7 @@ static int add_val(struct kt_cli *c, const struct kt_option *o, const char *val)
 			return usage_err(c, NULL, "option '--%s' needs a number, got '%s'", o->name, val);
 	}
 	for (unsigned i = 0; i < c->n_vals; i++)
-		if (c->vals[i].opt == o && o->kind != KT_OPT_LIST) {
+		if (c->vals[i].opt == o) {
 			c->vals[i].value = val;
 			c->vals[i].count++;
 			return 0;

@@ -107,6 +107,10 @@ struct kt_kube {
 	size_t max_body;         /* bytes */
 	char *warnings[KT_MAX_WARNINGS];
 	unsigned n_warnings;
+	void (*progress)(void *ctx, unsigned long objects);
+	void *progress_ctx;
+	unsigned long n_objects;      /* objects read by this client */
+	long long progress_at;        /* ms of the last progress call */
 };
 
 /* ---------- small helpers ---------- */
@@ -727,6 +731,10 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 		return kt_diag_set(d, KT_EXIT_CLUSTER, "out of memory");
 	k->a = kt_arena_new();
 	k->timeout_s = o && o->timeout_s > 0 ? o->timeout_s : 30;
+	if (o) {
+		k->progress = o->progress;
+		k->progress_ctx = o->progress_ctx;
+	}
 	k->max_body = (size_t)(o && o->max_body_mb > 0 ? o->max_body_mb : 256) << 20;
 	snprintf(k->ua, sizeof(k->ua), "User-Agent: ktrace/%s (linux/%s)", KT_VERSION, KT_ARCH);
 	rc = kt_kubeconfig_load(k->a, o ? o->kubeconfig : NULL, &kc, &found, d);
@@ -1235,7 +1243,6 @@ static int take_item(struct run *R, struct job *j, cJSON *item, const char *kind
 	}
 	if (j->req->res == KT_RES_NAMESPACES)
 		return 0;
-	(void)k;
 	if (!cJSON_GetObjectItemCaseSensitive(item, "kind"))
 		cJSON_AddStringToObject(item, "kind", kind);
 	if (!cJSON_GetObjectItemCaseSensitive(item, "apiVersion") && api_version)
@@ -1259,6 +1266,14 @@ static int take_item(struct run *R, struct job *j, cJSON *item, const char *kind
 		rc = kt_obj_ingest(R->snap, item, kind, NULL, R->d);
 		if (rc < 0)
 			return rc;
+	}
+	k->n_objects++;
+	if (k->progress) {
+		long long t = now_ms();
+		if (t - k->progress_at >= 200) {
+			k->progress_at = t;
+			k->progress(k->progress_ctx, k->n_objects);
+		}
 	}
 	return 0;
 }

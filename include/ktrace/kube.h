@@ -20,6 +20,10 @@ struct kt_kube_opts {
 	const char *context;     /* --context */
 	int timeout_s;           /* per request; 0 -> 30 */
 	int max_body_mb;         /* cap per response body; 0 -> 256 */
+	/* optional: called at most every 200 ms while lists stream, with the
+	 * number of objects read so far (progress on long collections) */
+	void (*progress)(void *ctx, unsigned long objects);
+	void *progress_ctx;
 };
 
 struct kt_kube;
