@@ -847,7 +847,19 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 				const struct kt_flow_agg **hit = bsearch(&x, pidx, pn, sizeof(*pidx), aggp_cmp);
 				px = hit ? *hit : NULL;
 			}
-			if (dt > 0) {
+			if (dt > 0 && cur->events) {
+				/* conntrack event mode: connections opened since the
+				 * previous sample counted by the kernel's NEW events,
+				 * byte rates measured by the collector between its
+				 * last two full dumps */
+				b->newc += x->opened;
+				if (x->rate_orig >= 0 && x->rate_reply >= 0) {
+					uint64_t di = (uint64_t)llround(x->rate_orig * dt), dout = (uint64_t)llround(x->rate_reply * dt);
+					b->din += di;
+					b->dout += dout;
+					b->dbytes += di + dout;
+				}
+			} else if (dt > 0) {
 				if (x->n_fp || !x->total)
 					b->newc += kt_imb_new_conns(x, px);
 				else

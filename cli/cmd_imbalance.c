@@ -38,6 +38,8 @@ static const struct kt_option opts[] = {
 	{"all", 0, KT_OPT_FLAG, NULL, NULL, "list Services without flows too"},
 	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)"},
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
+	{"count", 0, KT_OPT_INT, "N", NULL, "print N samples one interval apart (text, or one JSON object per line), then exit; implies --once"},
+	{"resync", 0, KT_OPT_NUM, "SECS", NULL, "live: read the whole conntrack table every SECS; between full dumps follow the kernel's conntrack events (default 10; 0: a full dump every refresh)"},
 	{0},
 };
 
@@ -54,6 +56,7 @@ struct feed_ctx {
 	bool live;
 	uint32_t sample_ix;               /* bundle: which stored sample */
 	double collect_ms, analyze_ms;    /* the last refresh */
+	const char *refresh;              /* live: "dump" or "events" (the last refresh) */
 	const char *sns, *sname;          /* SERVICE argument */
 	int reload_s;                     /* live: reload objects + dataplane this often; 0 never */
 	time_t loaded_at;
@@ -193,6 +196,7 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	f->analyze_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	f->collect_ms = f->live && cur ? cur->elapsed_us / 1e3 : 0;
+	f->refresh = !f->live || !cur ? NULL : cur->events && !cur->full_dump ? "events" : "dump";
 	kt_snapshot_free(old_objs);   /* the new result no longer points into it */
 	return f->res;
 }
@@ -223,9 +227,9 @@ static void json_num_or_null(struct kt_jw *w, const char *k, double v)
 		kt_jw_kdouble(w, k, round(v * 1000) / 1000);
 }
 
-static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r)
+static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r, bool pretty)
 {
-	struct kt_jw *w = kt_jw_new(stdout, true);
+	struct kt_jw *w = kt_jw_new(stdout, pretty);
 	kt_jw_obj(w);
 	kt_jw_kdouble(w, "sampleSeconds", round(r->sample_s * 1000) / 1000);
 	kt_jw_kstr(w, "node", r->node);
@@ -242,6 +246,8 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_obj(w);
 	kt_jw_kdouble(w, "collectMs", round(f->collect_ms * 1000) / 1000);
 	kt_jw_kdouble(w, "analyzeMs", round(f->analyze_ms * 1000) / 1000);
+	if (f->refresh)
+		kt_jw_kstr(w, "refresh", f->refresh);
 	kt_jw_obj_end(w);
 	kt_jw_key(w, "ages");
 	kt_jw_obj(w);
@@ -353,6 +359,8 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
+	if (!pretty)
+		putchar('\n');   /* one object per line */
 	(void)c;
 }
 
@@ -544,7 +552,13 @@ static int run(struct kt_cli *c)
 	memset(&f, 0, sizeof(f));
 	f.c = c;
 	int rc = 0;
-	bool once = kt_opt_flag(c, "once") || !isatty(0) || !isatty(1) || c->out == KT_OUT_JSON;
+	long count = kt_opt_int(c, "count", 1);
+	if (count < 1 || count > 1000000)
+		return kt_cli_error(c, KT_EXIT_USAGE, "give a number of samples, 1 or more", "invalid --count");
+	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || c->out == KT_OUT_JSON;
+	double resync = kt_opt_num(c, "resync", 10);
+	if (!(resync >= 0 && resync <= 86400))
+		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --resync");
 	double interval = kt_opt_num(c, "interval", once ? 1.0 : 2.0);
 	if (!(interval >= 0.1 && interval <= 3600))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds between 0.1 and 3600", "invalid --interval");
@@ -590,6 +604,10 @@ static int run(struct kt_cli *c)
 		}
 		node_state(&f, f.objs, true);
 		f.io.session_start = time(NULL);
+		/* conntrack events between full dumps (KTRACE_CT_EVENTS=0: dumps only) */
+		const char *ev = getenv("KTRACE_CT_EVENTS");
+		if (!(ev && !strcmp(ev, "0")))
+			f.fo.live = kt_ct_live_new(resync);
 		seen_update(&f, f.objs);
 	} else if (f.no.node_name) {
 		f.io.node = f.no.node_name;
@@ -627,22 +645,32 @@ static int run(struct kt_cli *c)
 	if (once) {
 		const struct kt_imb_result *r;
 		char err[1024] = "";
+		struct timespec ts = {(time_t)interval, (long)((interval - floor(interval)) * 1e9)};
 		if (f.live) {
 			/* two samples: rates need a gap */
 			if (!feed_next(&f, err, sizeof(err)))
 				goto feed_err;
-			struct timespec ts = {(time_t)interval, (long)((interval - floor(interval)) * 1e9)};
 			nanosleep(&ts, NULL);
 		}
-		r = feed_next(&f, err, sizeof(err));
-		if (!r)
-			goto feed_err;
-		kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
-		kt_findings_sort(&f.findings);
-		if (c->out == KT_OUT_JSON)
-			render_json(c, &f, r);
-		else
-			render_text(c, &f, r);
+		for (long k = 0; k < count; k++) {
+			if (k) {
+				if (!f.live)
+					break;   /* a bundle holds one sample per node */
+				nanosleep(&ts, NULL);
+				if (c->out != KT_OUT_JSON)
+					printf("\n");
+			}
+			r = feed_next(&f, err, sizeof(err));
+			if (!r)
+				goto feed_err;
+			kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
+			kt_findings_sort(&f.findings);
+			if (c->out == KT_OUT_JSON)
+				render_json(c, &f, r, count == 1);
+			else
+				render_text(c, &f, r);
+			fflush(stdout);
+		}
 		rc = 0;
 		goto out;
 feed_err:
@@ -667,6 +695,7 @@ out:
 	kt_snapshot_free(f.prev);
 	kt_snapshot_free(f.objs);
 	free(f.ports);
+	kt_ct_live_free(f.fo.live);
 	free(f.seen);
 	if (f.seen_arena)
 		kt_arena_free(f.seen_arena);
@@ -695,6 +724,7 @@ const struct kt_command kt_cmd_imbalance = {
 		"  ktrace imbalance                        dashboard of every Service with flows\n"
 		"  ktrace imbalance svc/orders -n shop     start on one Service\n"
 		"  ktrace imbalance --once -o json         one sample as JSON (also without a TTY)\n"
+		"  ktrace imbalance -o json --count 60     a JSON line per second for a minute\n"
 		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
 		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
 	.outputs = "text|json",

@@ -48,8 +48,10 @@ struct ct_tuple {
 	uint16_t zone;
 };
 
+struct ct_entry;
 struct ct_ctx {
 	struct kt_fagg g;
+	struct kt_ct_live *live;   /* event mode: entries go to the live table, not g */
 	int64_t now_ns;            /* realtime */
 	uint64_t seen;
 	bool saw_counters;
@@ -207,15 +209,29 @@ static void parse_counters(const struct nlattr *nest, uint64_t *pk, uint64_t *by
 	}
 }
 
-/* One CT_NEW message (one conntrack entry). */
-static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
+/* One decoded Service flow (a destination-translated conntrack entry). */
+struct ct_entry {
+	struct kt_fagg_key k;
+	uint64_t fp;               /* fingerprint of the original tuple + zone, never 0 */
+	uint64_t bo, br, pk;       /* counters (0 when acct is off) */
+	uint64_t start_ns;         /* CTA_TIMESTAMP start, 0 unknown */
+	uint32_t status;
+	bool has_status;
+	int tcp_state;             /* -1 not in the message */
+	bool est;
+};
+
+/* Decode one CT_NEW / CT_DELETE message (dump entry or event). False when
+ * it is not a destination-translated flow of a known protocol. */
+static bool ct_decode(struct ct_ctx *c, const struct nlmsghdr *nlh, struct ct_entry *e)
 {
 	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nfgenmsg))
-		return;
+		return false;
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	uint8_t family = nfg->nfgen_family;
 	struct ct_tuple o = {0}, r = {0};
 	uint32_t status = 0;
+	bool has_status = false;
 	int tcp_state = -1;
 	uint64_t po = 0, bo = 0, pr = 0, br = 0;
 	bool counters = false;
@@ -224,7 +240,6 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 	const struct nlattr *a, *b, *cc;
 	int ra, rb, rc;
 
-	c->seen++;
 	FOR_ATTRS(a, ra, (const char *)nlh + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)),
 		  (int)nlh->nlmsg_len - NLMSG_HDRLEN - (int)NLMSG_ALIGN(sizeof(struct nfgenmsg))) {
 		switch (at_type(a)) {
@@ -235,8 +250,10 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 			parse_tuple(a, &r);
 			break;
 		case CTA_STATUS:
-			if (attr_ok_len(a, 4))
+			if (attr_ok_len(a, 4)) {
 				status = be32_at(a);
+				has_status = true;
+			}
 			break;
 		case CTA_PROTOINFO:
 			FOR_NESTED(b, rb, a) {
@@ -269,67 +286,96 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 		}
 	}
 	if (!o.has_ip || !r.has_ip || !o.has_proto)
-		return;
-	const char *pn = kt_proto_name(o.proto);
-	if (!pn)
-		return;
+		return false;
+	if (!kt_proto_name(o.proto))
+		return false;
 	size_t alen = family == AF_INET6 ? 16 : 4;
 	if (family != AF_INET && family != AF_INET6)
-		return;
+		return false;
 	/* not destination-translated: not a Service flow */
 	if (memcmp(o.dst, r.src, alen) == 0 && o.dport == r.sport)
-		return;
+		return false;
 	if (counters)
 		c->saw_counters = true;
 	if (start_ns)
 		c->saw_ts = true;
-
-	struct kt_fagg_key k;
-	memset(&k, 0, sizeof(k));
-	k.src = KT_FLOW_CONNTRACK;
-	k.family = family;
-	k.proto = o.proto;
-	k.zone = zone ? zone : o.zone;
-	k.vport = o.dport;
-	k.bport = r.sport;
-	memcpy(k.vip, o.dst, alen);
-	memcpy(k.bip, r.src, alen);
-	struct kt_fagg_slot *s = kt_fagg_get(&c->g, &k);
-	if (!s)
-		return;
-	bool est;
+	memset(e, 0, sizeof(*e));
+	struct kt_fagg_key *k = &e->k;
+	k->src = KT_FLOW_CONNTRACK;
+	k->family = family;
+	k->proto = o.proto;
+	k->zone = zone ? zone : o.zone;
+	k->vport = o.dport;
+	k->bport = r.sport;
+	memcpy(k->vip, o.dst, alen);
+	memcpy(k->bip, r.src, alen);
 	if (o.proto == 6)
-		est = tcp_state == CT_TCP_ESTABLISHED && !(status & CT_IPS_DYING);
+		e->est = tcp_state == CT_TCP_ESTABLISHED && !(status & CT_IPS_DYING);
 	else
-		est = (status & CT_IPS_ASSURED) && !(status & CT_IPS_DYING);
-	s->total++;
-	s->bytes_orig += bo;
-	s->bytes_reply += br;
-	s->packets += po + pr;
-	if (start_ns && c->now_ns) {
-		uint64_t now = (uint64_t)c->now_ns;
-		int64_t age_s = start_ns >= now ? 0 : (int64_t)((now - start_ns) / 1000000000ULL);
-		if (est) {
-			if (age_s >= 60)
-				s->older_1m++;
-			if (age_s >= 600)
-				s->older_10m++;
-			if (age_s >= 3600)
-				s->older_1h++;
-		}
-		if (age_s < KT_FLOW_RECENT_S)
-			s->recent++;
-	}
-	if (est)
-		s->established++;
+		e->est = (status & CT_IPS_ASSURED) && !(status & CT_IPS_DYING);
+	e->bo = bo;
+	e->br = br;
+	e->pk = po + pr;
+	e->start_ns = start_ns;
+	e->status = status;
+	e->has_status = has_status;
+	e->tcp_state = tcp_state;
 	uint64_t fp = KT_FNV_INIT;
 	fp = kt_fnv1a(fp, o.src, alen);
 	fp = kt_fnv1a(fp, o.dst, alen);
 	fp = kt_fnv1a(fp, &o.sport, 2);
 	fp = kt_fnv1a(fp, &o.dport, 2);
 	fp = kt_fnv1a(fp, &o.proto, 1);
-	fp = kt_fnv1a(fp, &k.zone, 2);
-	kt_fagg_add_fp(&c->g, s, fp);
+	fp = kt_fnv1a(fp, &k->zone, 2);
+	e->fp = fp ? fp : 1;
+	return true;
+}
+
+static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e, int64_t now_ns);
+static void live_emit(struct kt_ct_live *l, struct ct_ctx *c, bool ages);
+static void finish(struct ct_ctx *c, struct kt_snapshot *snap, struct kt_flow_sample *fs);
+
+/* Fold one entry's age into an aggregate's buckets. */
+static void add_age(uint32_t *o1m, uint32_t *o10m, uint32_t *o1h, uint32_t *recent, bool est, int64_t age_s)
+{
+	if (est) {
+		if (age_s >= 60)
+			(*o1m)++;
+		if (age_s >= 600)
+			(*o10m)++;
+		if (age_s >= 3600)
+			(*o1h)++;
+	}
+	if (age_s < KT_FLOW_RECENT_S)
+		(*recent)++;
+}
+
+/* One CT_NEW message of a dump (one conntrack entry). */
+static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
+{
+	struct ct_entry e;
+	c->seen++;
+	if (!ct_decode(c, nlh, &e))
+		return;
+	if (c->live) {
+		live_dump_entry(c->live, &e, c->now_ns);
+		return;
+	}
+	struct kt_fagg_slot *s = kt_fagg_get(&c->g, &e.k);
+	if (!s)
+		return;
+	s->total++;
+	s->bytes_orig += e.bo;
+	s->bytes_reply += e.br;
+	s->packets += e.pk;
+	if (e.start_ns && c->now_ns) {
+		uint64_t now = (uint64_t)c->now_ns;
+		int64_t age_s = e.start_ns >= now ? 0 : (int64_t)((now - e.start_ns) / 1000000000ULL);
+		add_age(&s->older_1m, &s->older_10m, &s->older_1h, &s->recent, e.est, age_s);
+	}
+	if (e.est)
+		s->established++;
+	kt_fagg_add_fp(&c->g, s, e.fp);
 }
 
 bool kt_ct_msg_reply_src(const struct nlmsghdr *nlh, uint8_t ip[16], uint16_t *port)
@@ -745,6 +791,11 @@ out:
 	return ret;
 }
 
+static void sysctl_gaps(struct kt_snapshot *snap, struct kt_flow_sample *fs, int acct, int tstamp, bool saw_counters,
+			bool saw_ts);
+static int live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct kt_flow_sample *fs,
+			const struct kt_flow_opts *fo, int acct, int tstamp, struct kt_diag *d);
+
 int kt_conntrack_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
 			 const struct kt_flow_opts *fo, struct kt_diag *d)
 {
@@ -759,6 +810,12 @@ int kt_conntrack_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
 		return 0;
 	}
 	const char *recp = getenv("KTRACE_CT_RECORD");
+	if (fo && fo->live && !(recp && *recp)) {
+		int lr = live_collect(fo->live, snap, fs, fo, acct, tstamp, d);
+		if (lr != 1)
+			return lr;
+		/* events unavailable: one full dump per sample from now on */
+	}
 	FILE *rec = recp && *recp ? fopen(recp, "wb") : NULL;
 	struct ct_ctx c;
 	int rc = 0;
@@ -805,15 +862,542 @@ int kt_conntrack_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
 		fclose(rec);
 	finish(&c, snap, fs);
 	kt_fagg_release(&c.g);
-	if (acct == 0 && !c.saw_counters)
+	sysctl_gaps(snap, fs, acct, tstamp, c.saw_counters, c.saw_ts);
+	return 0;
+}
+
+/* What nf_conntrack_acct / nf_conntrack_timestamp mean for this sample. */
+static void sysctl_gaps(struct kt_snapshot *snap, struct kt_flow_sample *fs, int acct, int tstamp, bool saw_counters,
+			bool saw_ts)
+{
+	if (acct == 0 && !saw_counters)
 		kt_snapshot_gap(snap, "conntrack byte counters",
 				"net.netfilter.nf_conntrack_acct is 0: enable it with 'sysctl -w net.netfilter.nf_conntrack_acct=1' (counts only connections opened afterwards)");
 	else if (acct == 1)
 		fs->acct = true;
 	if (tstamp == 1)
 		fs->timestamps = true;
-	else if (!c.saw_ts)
+	else if (!saw_ts)
 		kt_snapshot_gap(snap, "connection ages",
 				"net.netfilter.nf_conntrack_timestamp is 0: enable it with 'sysctl -w net.netfilter.nf_conntrack_timestamp=1' to see connection ages");
+}
+
+/* ---- event mode ------------------------------------------------------ */
+
+#define CT_LIVE_MAX_CONNS (1u << 19)   /* beyond: full dumps every refresh */
+#define CT_EV_BUF 65536
+
+struct ct_conn {
+	uint64_t fp;               /* 0: empty slot */
+	uint64_t bo, br, pk;       /* counters at the last full dump (baseline for rates) */
+	int64_t start_s;           /* realtime seconds; 0 unknown */
+	uint32_t key;              /* index into keys */
+	uint32_t gen;              /* the last full dump that returned it */
+	uint8_t est;
+};
+
+struct ct_lkey {
+	struct kt_fagg_key k;
+	uint32_t opened;           /* NEW events since the last sample */
+	double dsum_o, dsum_r;     /* bytes moved since the last full dump */
+	double rate_o, rate_r;     /* bytes/s between the last two full dumps; < 0 unknown */
+	/* per-sample accumulators */
+	uint32_t est, total, o1m, o10m, o1h, recent;
+	uint64_t bo, br, pk, hash;
+};
+
+struct kt_ct_live {
+	double resync_s;
+	int evfd;                  /* event socket, -1 not open */
+	bool ev_failed;            /* could not subscribe: plain dumps */
+	bool need_dump;            /* event overrun */
+	bool too_big;
+	unsigned dumps;            /* full dumps so far */
+	int64_t last_dump_ns;
+	uint32_t gen;
+	struct ct_conn *t;
+	size_t cap, n;             /* cap: power of two */
+	struct ct_lkey *keys;
+	uint32_t n_keys, cap_keys;
+	uint32_t *kidx;            /* open addressing over keys: index + 1, 0 empty */
+	uint32_t kcap;
+	uint32_t max_keys;
+	uint64_t dropped;          /* connections whose key did not fit */
+	uint64_t events;           /* event messages applied */
+	bool acct, ts;
+	char *evbuf;
+};
+
+struct kt_ct_live *kt_ct_live_new(double resync_s)
+{
+	struct kt_ct_live *l = calloc(1, sizeof(*l));
+	if (!l)
+		abort();
+	l->resync_s = resync_s;
+	l->evfd = -1;
+	l->max_keys = 65536;
+	return l;
+}
+
+void kt_ct_live_free(struct kt_ct_live *l)
+{
+	if (!l)
+		return;
+	if (l->evfd >= 0)
+		close(l->evfd);
+	free(l->t);
+	free(l->keys);
+	free(l->kidx);
+	free(l->evbuf);
+	free(l);
+}
+
+static inline size_t fp_slot(uint64_t fp, size_t cap)
+{
+	fp ^= fp >> 29;
+	fp *= 0xbf58476d1ce4e5b9ULL;
+	fp ^= fp >> 32;
+	return (size_t)fp & (cap - 1);
+}
+
+static uint32_t key_hash32(const struct kt_fagg_key *k)
+{
+	return (uint32_t)kt_fnv1a(KT_FNV_INIT, k, sizeof(*k));
+}
+
+/* Index of key k in l->keys (created), or UINT32_MAX when full. */
+static uint32_t live_key(struct kt_ct_live *l, const struct kt_fagg_key *k)
+{
+	if ((l->n_keys + 1) * 2 > l->kcap) {
+		uint32_t nc = l->kcap ? l->kcap * 2 : 256;
+		uint32_t *ni = calloc(nc, sizeof(*ni));
+		if (!ni)
+			abort();
+		for (uint32_t i = 0; i < l->n_keys; i++) {
+			uint32_t h = key_hash32(&l->keys[i].k) & (nc - 1);
+			while (ni[h])
+				h = (h + 1) & (nc - 1);
+			ni[h] = i + 1;
+		}
+		free(l->kidx);
+		l->kidx = ni;
+		l->kcap = nc;
+	}
+	uint32_t h = key_hash32(k) & (l->kcap - 1);
+	while (l->kidx[h]) {
+		uint32_t i = l->kidx[h] - 1;
+		if (!memcmp(&l->keys[i].k, k, sizeof(*k)))
+			return i;
+		h = (h + 1) & (l->kcap - 1);
+	}
+	if (l->n_keys >= l->max_keys)
+		return UINT32_MAX;
+	if (l->n_keys == l->cap_keys) {
+		uint32_t nc = l->cap_keys ? l->cap_keys * 2 : 64;
+		struct ct_lkey *nk = realloc(l->keys, (size_t)nc * sizeof(*nk));
+		if (!nk)
+			abort();
+		l->keys = nk;
+		l->cap_keys = nc;
+	}
+	struct ct_lkey *x = &l->keys[l->n_keys];
+	memset(x, 0, sizeof(*x));
+	x->k = *k;
+	x->rate_o = x->rate_r = -1;
+	l->kidx[h] = ++l->n_keys;
+	return l->n_keys - 1;
+}
+
+static struct ct_conn *conn_find(struct kt_ct_live *l, uint64_t fp)
+{
+	if (!l->cap)
+		return NULL;
+	for (size_t i = fp_slot(fp, l->cap);; i = (i + 1) & (l->cap - 1)) {
+		if (!l->t[i].fp)
+			return NULL;
+		if (l->t[i].fp == fp)
+			return &l->t[i];
+	}
+}
+
+/* Insert (zeroed but for fp) or find; NULL when the table is at its cap. */
+static struct ct_conn *conn_get(struct kt_ct_live *l, uint64_t fp, bool *fresh)
+{
+	*fresh = false;
+	if ((l->n + 1) * 4 > l->cap * 3) {
+		if (l->n >= CT_LIVE_MAX_CONNS) {
+			struct ct_conn *c = conn_find(l, fp);
+			if (!c)
+				l->too_big = true;
+			return c;
+		}
+		size_t nc = l->cap ? l->cap * 2 : 4096;
+		struct ct_conn *nt = calloc(nc, sizeof(*nt));
+		if (!nt)
+			abort();
+		for (size_t i = 0; i < l->cap; i++) {
+			if (!l->t[i].fp)
+				continue;
+			size_t j = fp_slot(l->t[i].fp, nc);
+			while (nt[j].fp)
+				j = (j + 1) & (nc - 1);
+			nt[j] = l->t[i];
+		}
+		free(l->t);
+		l->t = nt;
+		l->cap = nc;
+	}
+	size_t i = fp_slot(fp, l->cap);
+	while (l->t[i].fp) {
+		if (l->t[i].fp == fp)
+			return &l->t[i];
+		i = (i + 1) & (l->cap - 1);
+	}
+	memset(&l->t[i], 0, sizeof(l->t[i]));
+	l->t[i].fp = fp;
+	l->n++;
+	*fresh = true;
+	return &l->t[i];
+}
+
+/* Linear-probing delete with backward shift (no tombstones). */
+static void conn_del(struct kt_ct_live *l, struct ct_conn *c)
+{
+	size_t mask = l->cap - 1, i = (size_t)(c - l->t), j = i;
+	l->n--;
+	for (;;) {
+		l->t[i].fp = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!l->t[j].fp)
+				return;
+			size_t h = fp_slot(l->t[j].fp, l->cap);
+			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+				continue;   /* its home lies after the hole: stays */
+			break;
+		}
+		l->t[i] = l->t[j];
+		i = j;
+	}
+}
+
+/* A full dump's entry: upsert, bytes since the previous dump into its key. */
+static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e, int64_t now_ns)
+{
+	uint32_t k = live_key(l, &e->k);
+	if (k == UINT32_MAX) {
+		l->dropped++;
+		return;
+	}
+	bool fresh;
+	struct ct_conn *c = conn_get(l, e->fp, &fresh);
+	if (!c)
+		return;
+	struct ct_lkey *x = &l->keys[k];
+	if (!fresh && c->key == k) {
+		x->dsum_o += (double)(e->bo >= c->bo ? e->bo - c->bo : e->bo);
+		x->dsum_r += (double)(e->br >= c->br ? e->br - c->br : e->br);
+	} else {
+		x->dsum_o += (double)e->bo;
+		x->dsum_r += (double)e->br;
+	}
+	c->key = k;
+	c->bo = e->bo;
+	c->br = e->br;
+	c->pk = e->pk;
+	c->est = e->est;
+	c->gen = l->gen;
+	if (e->start_ns)
+		c->start_s = (int64_t)(e->start_ns / 1000000000ULL);
+	else if (fresh)
+		c->start_s = 0;
+	(void)now_ns;
+}
+
+/* One event message: NEW (CT_NEW with NLM_F_CREATE), UPDATE (CT_NEW), DESTROY (CT_DELETE). */
+static void live_event(struct kt_ct_live *l, struct ct_ctx *scratch, const struct nlmsghdr *nlh, bool dnat_only,
+		       int64_t now_s)
+{
+	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_CTNETLINK)
+		return;
+	uint8_t t = nlh->nlmsg_type & 0xff;
+	if (t != IPCTNL_MSG_CT_NEW && t != IPCTNL_MSG_CT_DELETE)
+		return;
+	struct ct_entry e;
+	if (!ct_decode(scratch, nlh, &e))
+		return;
+	if (dnat_only && e.has_status && !(e.status & CT_IPS_DST_NAT))
+		return;
+	l->events++;
+	if (t == IPCTNL_MSG_CT_DELETE) {
+		struct ct_conn *c = conn_find(l, e.fp);
+		if (!c)
+			return;
+		struct ct_lkey *x = &l->keys[c->key];
+		/* final counters: what moved since the last dump */
+		if (e.bo >= c->bo)
+			x->dsum_o += (double)(e.bo - c->bo);
+		if (e.br >= c->br)
+			x->dsum_r += (double)(e.br - c->br);
+		conn_del(l, c);
+		return;
+	}
+	uint32_t k = live_key(l, &e.k);
+	if (k == UINT32_MAX) {
+		l->dropped++;
+		return;
+	}
+	bool isnew = (nlh->nlmsg_flags & NLM_F_CREATE) != 0;
+	if (isnew)
+		l->keys[k].opened++;
+	bool fresh;
+	struct ct_conn *c = conn_get(l, e.fp, &fresh);
+	if (!c)
+		return;
+	if (fresh) {
+		c->key = k;
+		c->start_s = now_s;
+		c->gen = l->gen;
+	}
+	/* an UPDATE without TCP state (status change only) keeps the state */
+	if (e.k.proto != 6 || e.tcp_state >= 0 || (e.has_status && (e.status & CT_IPS_DYING)))
+		c->est = e.est;
+}
+
+/* Apply one buffer of event messages (bounds-checked: untrusted bytes in
+ * the fuzz target). */
+static void live_apply(struct kt_ct_live *l, struct ct_ctx *scratch, const void *buf, size_t len, bool dnat_only,
+		       int64_t now_s)
+{
+	const struct nlmsghdr *nlh = buf;
+	int rem = len > INT32_MAX ? 0 : (int)len;
+	while (rem >= (int)NLMSG_HDRLEN && nlh->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(nlh, rem)) {
+		live_event(l, scratch, nlh, dnat_only, now_s);
+		nlh = mnl_nlmsg_next(nlh, &rem);
+	}
+}
+
+void kt_ct_live_apply(struct kt_ct_live *l, const void *buf, size_t len, int64_t now_s)
+{
+	struct ct_ctx scratch;
+	memset(&scratch, 0, sizeof(scratch));
+	live_apply(l, &scratch, buf, len, true, now_s);
+	if (scratch.saw_counters)
+		l->acct = true;
+}
+
+void kt_ct_live_sample(struct kt_ct_live *l, struct kt_snapshot *snap, struct kt_flow_sample *fs)
+{
+	struct ct_ctx c;
+	memset(&c, 0, sizeof(c));
+	kt_fagg_init(&c.g, l->max_keys, false);
+	c.now_ns = fs->taken_ms ? fs->taken_ms * 1000000LL : now_real_ns();
+	live_emit(l, &c, l->ts);
+	fs->events = true;
+	c.saw_counters = l->acct;
+	c.saw_ts = l->ts;
+	finish(&c, snap, fs);
+	kt_fagg_release(&c.g);
+}
+
+/* Subscribe to conntrack NEW, UPDATE and DESTROY events. */
+static int live_open(struct kt_ct_live *l)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+	if (fd < 0)
+		return -errno;
+	/* a burst of short connections must not overrun us between
+	 * refreshes (an overrun costs one full dump, nothing else) */
+	int sz = 32 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	sa.nl_groups = (1u << (NFNLGRP_CONNTRACK_NEW - 1)) | (1u << (NFNLGRP_CONNTRACK_UPDATE - 1)) |
+		       (1u << (NFNLGRP_CONNTRACK_DESTROY - 1));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	l->evfd = fd;
+	if (!l->evbuf && !(l->evbuf = malloc(CT_EV_BUF)))
+		abort();
+	return 0;
+}
+
+/* Apply every queued event. An overrun (ENOBUFS) asks for a full dump. */
+static void live_drain(struct kt_ct_live *l, bool dnat_only)
+{
+	struct ct_ctx scratch;
+	memset(&scratch, 0, sizeof(scratch));
+	int64_t now_s = now_real_ns() / 1000000000LL;
+	for (;;) {
+		ssize_t n = recv(l->evfd, l->evbuf, CT_EV_BUF, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno == ENOBUFS) {
+				l->need_dump = true;
+				continue;   /* keep draining: the dump rebuilds the table anyway */
+			}
+			break;          /* EAGAIN: nothing more */
+		}
+		if (n == 0)
+			break;
+		live_apply(l, &scratch, l->evbuf, (size_t)n, dnat_only, now_s);
+	}
+	if (scratch.saw_counters)
+		l->acct = true;
+}
+
+/* Drop connections the last full dump did not return (their DESTROY was
+ * lost or is still queued; a late one then finds nothing). */
+static void live_sweep(struct kt_ct_live *l)
+{
+	for (size_t i = 0; i < l->cap;) {
+		if (l->t[i].fp && l->t[i].gen != l->gen) {
+			conn_del(l, &l->t[i]);
+			continue;   /* the backward shift may have moved another entry here */
+		}
+		i++;
+	}
+}
+
+/* Fold the table into c->g for one sample. */
+static void live_emit(struct kt_ct_live *l, struct ct_ctx *c, bool ages)
+{
+	int64_t now_s = c->now_ns / 1000000000LL;
+	for (uint32_t i = 0; i < l->n_keys; i++) {
+		struct ct_lkey *x = &l->keys[i];
+		x->est = x->total = x->o1m = x->o10m = x->o1h = x->recent = 0;
+		x->bo = x->br = x->pk = x->hash = 0;
+	}
+	for (size_t i = 0; i < l->cap; i++) {
+		const struct ct_conn *cn = &l->t[i];
+		if (!cn->fp)
+			continue;
+		struct ct_lkey *x = &l->keys[cn->key];
+		x->total++;
+		x->est += cn->est;
+		x->bo += cn->bo;
+		x->br += cn->br;
+		x->pk += cn->pk;
+		x->hash ^= cn->fp;
+		if (ages && cn->start_s)
+			add_age(&x->o1m, &x->o10m, &x->o1h, &x->recent, cn->est,
+				now_s > cn->start_s ? now_s - cn->start_s : 0);
+	}
+	c->seen = l->n;
+	for (uint32_t i = 0; i < l->n_keys; i++) {
+		struct ct_lkey *x = &l->keys[i];
+		if (!x->total && !x->opened)
+			continue;
+		struct kt_fagg_slot *s = kt_fagg_get(&c->g, &x->k);
+		if (!s)
+			continue;
+		s->established = x->est;
+		s->total = x->total;
+		s->bytes_orig = x->bo;
+		s->bytes_reply = x->br;
+		s->packets = x->pk;
+		s->older_1m = x->o1m;
+		s->older_10m = x->o10m;
+		s->older_1h = x->o1h;
+		s->recent = x->recent;
+		s->hash = x->hash;
+		s->opened = x->opened;
+		s->rate_orig = x->rate_o;
+		s->rate_reply = x->rate_r;
+		x->opened = 0;
+	}
+}
+
+/* One sample in event mode. Returns 0, negative on a dump failure, or 1
+ * when events cannot be used (the caller then dumps as usual). */
+static int live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct kt_flow_sample *fs,
+			const struct kt_flow_opts *fo, int acct, int tstamp, struct kt_diag *d)
+{
+	if (l->ev_failed || l->too_big)
+		return 1;
+	bool dnat_only = !fo->all_entries;
+	if (l->evfd < 0) {
+		int e = live_open(l);
+		if (e < 0) {
+			kt_log(1, "conntrack events unavailable (%s): a full dump every refresh", strerror(-e));
+			l->ev_failed = true;
+			return 1;
+		}
+		if (fo->max_agg)
+			l->max_keys = fo->max_agg;
+	}
+	struct ct_ctx c;
+	memset(&c, 0, sizeof(c));
+	kt_fagg_init(&c.g, l->max_keys, false);
+	c.now_ns = now_real_ns();
+	live_drain(l, dnat_only);
+	bool dump = l->dumps < 2 || l->need_dump || l->resync_s <= 0 ||
+		    (double)(c.now_ns - l->last_dump_ns) >= l->resync_s * 1e9;
+	if (dump) {
+		c.live = l;
+		l->gen++;
+		int rc = -1;
+		struct kt_diag td = {0};
+		for (int attempt = 0; attempt < 2; attempt++) {
+			memset(&td, 0, sizeof(td));
+			c.err = 0;
+			c.done = c.dump_intr = false;
+			rc = dump_once(&c, NULL, dnat_only, &td);
+			if (rc < 0 && dnat_only && (c.err == EINVAL || c.err == EOPNOTSUPP)) {
+				dnat_only = false;   /* no status filter in this kernel: filter here */
+				continue;
+			}
+			break;
+		}
+		if (rc < 0) {
+			kt_fagg_release(&c.g);
+			if (td.code == KT_EXIT_CLUSTER && c.err == EPERM) {
+				kt_snapshot_gap(snap, "conntrack", "%s", td.msg);
+				return 0;
+			}
+			if (d)
+				*d = td;
+			return rc;
+		}
+		if (rc == 0)
+			live_sweep(l);   /* an interrupted dump may have missed entries: keep them */
+		l->need_dump = rc == 1;
+		live_drain(l, dnat_only);
+		double dt = (c.now_ns - l->last_dump_ns) / 1e9;
+		for (uint32_t i = 0; i < l->n_keys; i++) {
+			struct ct_lkey *x = &l->keys[i];
+			if (l->dumps && dt > 0) {
+				x->rate_o = x->dsum_o / dt;
+				x->rate_r = x->dsum_r / dt;
+			}
+			x->dsum_o = x->dsum_r = 0;
+		}
+		l->dumps++;
+		l->last_dump_ns = c.now_ns;
+		if (c.saw_counters)
+			l->acct = true;
+		if (c.saw_ts)
+			l->ts = true;
+		c.live = NULL;
+	}
+	live_emit(l, &c, l->ts || tstamp == 1);
+	if (l->dropped) {
+		c.g.dropped += l->dropped;
+		l->dropped = 0;
+	}
+	if (l->too_big)
+		kt_snapshot_gap(snap, "conntrack events",
+				"more than %u Service connections: a full dump every refresh from now on", CT_LIVE_MAX_CONNS);
+	fs->events = true;
+	fs->full_dump = dump;
+	c.saw_counters = l->acct;
+	c.saw_ts = l->ts;
+	finish(&c, snap, fs);
+	kt_fagg_release(&c.g);
+	sysctl_gaps(snap, fs, acct, tstamp, c.saw_counters, c.saw_ts);
 	return 0;
 }

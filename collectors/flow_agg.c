@@ -192,6 +192,9 @@ void kt_fagg_emit(struct kt_fagg *g, struct kt_snapshot *snap, struct kt_flow_sa
 		x->recent = s->recent;
 		x->hash = s->hash;
 		x->rtt_ms = s->rtt_n ? s->rtt_sum / s->rtt_n : 0;
+		x->opened = s->opened;
+		x->rate_orig = s->rate_orig;
+		x->rate_reply = s->rate_reply;
 		if (s->n_fp) {
 			qsort(s->fp, s->n_fp, sizeof(*s->fp), u64_cmp);
 			x->fp = KT_ANEW(a, uint64_t, s->n_fp);

@@ -37,6 +37,8 @@ struct kt_fagg_slot {
 	uint32_t n_fp, cap_fp;
 	double rtt_sum;          /* ms, sockets */
 	uint32_t rtt_n;
+	uint32_t opened;         /* conntrack event mode */
+	double rate_orig, rate_reply;
 };
 
 struct kt_fagg {

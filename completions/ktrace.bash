@@ -90,9 +90,13 @@ _ktrace() {
 		return ;;
 	--frames)
 		return ;;
+	--count)
+		return ;;
+	--resync)
+		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --interval -i --once --hot-factor --starved-factor --starved-age --min-connections --bpffs --node --objects --sockets --all --reload --frames --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --interval -i --once --hot-factor --starved-factor --starved-age --min-connections --bpffs --node --objects --sockets --all --reload --frames --count --resync --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn services
 		fi ;;

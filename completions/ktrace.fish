@@ -46,6 +46,8 @@ complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l sockets -d 'als
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l all -d 'list Services without flows too'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l reload -r -d 'dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l frames -r -d 'dashboard: exit after N samples (tests, sanitizer runs)'
+complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l count -r -d 'print N samples one interval apart (text, or one JSON object per line), then exit; implies --once'
+complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -l resync -r -d 'live: read the whole conntrack table every SECS; between full dumps follow the kernel\'s conntrack events (default 10; 0: a full dump every refresh)'
 complete -c ktrace -n '__fish_seen_subcommand_from imbalance' -a '(ktrace __complete services 2>/dev/null)'
 complete -c ktrace -n '__fish_seen_subcommand_from check' -l fail-on -x -a 'severity never' -d 'exit 1 when a finding is at or above SEVERITY (default error; never = always 0)'
 complete -c ktrace -n '__fish_seen_subcommand_from check' -l config -r -F -d 'rule configuration (default .ktrace.yaml in the current directory when present)'

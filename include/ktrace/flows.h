@@ -42,6 +42,12 @@ struct kt_flow_agg {
 	uint64_t *fp;            /* sorted fingerprints of the entries (live only; arena) */
 	uint32_t n_fp;
 	double rtt_ms;           /* sockets only: mean smoothed RTT; 0 unknown */
+	/* conntrack event mode (kt_flow_sample.events): connections opened
+	 * since the previous sample, counted from the kernel's NEW events (also
+	 * those already closed again), and byte rates measured by the collector
+	 * between its last two full dumps (negative: not known yet) */
+	uint32_t opened;
+	double rate_orig, rate_reply;   /* bytes/s */
 };
 
 #define KT_FLOW_RECENT_S 10
@@ -55,11 +61,29 @@ struct kt_flow_sample {
 	uint64_t entries_seen;   /* entries the kernel returned (DNAT'ed ones unless all_entries) */
 	uint32_t elapsed_us;     /* time the collection took */
 	bool capped;             /* an aggregate cap was hit (a gap says so) */
+	bool events;             /* conntrack event mode: agg.opened and agg.rate_* are set */
+	bool full_dump;          /* this sample read the whole conntrack table (else: events only) */
 	struct kt_flow_agg *agg; /* malloc'd (freed by kt_snapshot_free) */
 	uint32_t n_agg, cap_agg;
 };
 
 struct kt_node_opts;
+
+/* Conntrack state kept between samples by a refreshing caller (the
+ * dashboard): a full ctnetlink dump on the first two samples, every
+ * resync_s seconds and after an event overrun; in between, the kernel's
+ * conntrack events (NEW/UPDATE/DESTROY multicast) update the
+ * per-connection state, so a refresh costs what changed, not the table
+ * size. Per connection it keeps a 64-bit fingerprint, its aggregate, TCP
+ * state, start and last counters (~48 bytes). */
+struct kt_ct_live;
+struct kt_ct_live *kt_ct_live_new(double resync_s);
+void kt_ct_live_free(struct kt_ct_live *l);
+/* Apply a buffer of ctnetlink event messages (as the kernel multicasts
+ * them) to l, received at now_s (unix s), and emit l as one sample without
+ * touching the kernel: the tests' and the fuzz target's entry points. */
+void kt_ct_live_apply(struct kt_ct_live *l, const void *buf, size_t len, int64_t now_s);
+void kt_ct_live_sample(struct kt_ct_live *l, struct kt_snapshot *snap, struct kt_flow_sample *fs);
 
 /* What kt_flows_collect_ex() reads. Zero means defaults: conntrack on,
  * Cilium CT when its maps exist, sockets off. */
@@ -73,6 +97,7 @@ struct kt_flow_opts {
 	bool no_fingerprints;    /* skip fp arrays (bundles, one-shot checks) */
 	bool all_entries;        /* conntrack: no kernel-side IPS_DST_NAT status filter
 				  * (IPVS mode, whose entries may lack the bit) */
+	struct kt_ct_live *live; /* conntrack event mode state (NULL: one full dump per sample) */
 };
 
 /* One flow sample of this node with explicit options. Appends one sample

@@ -228,6 +228,7 @@ phase() { # ENDPOINTS... : rules, then hold N connections (N = $HOLD)
 	rules "$@" || return 1
 	ip netns exec $NSC python3 "$WORK/hold.py" "$HOLD" "$WORK/hold.$HOLD" >/dev/null 2>"$WORK/hold.err" &
 	PIDS="$PIDS $!"
+	[ "$HOLD" = 2 ] && HOLD2=$!
 	wait_ready "$WORK/hold.$HOLD"
 }
 HOLD=7 phase 1 || { fail "persistent" "7 connections to web-1: $(cat "$WORK/hold.err")"; exit 1; }
@@ -279,6 +280,58 @@ sleep 0.5
 nsx $NSN timeout 30 "$KTRACE" imbalance --once -o json -i 1 --objects "$WORK/objects.json" --node labnode > "$WORK/rate.json" 2>/dev/null
 msg=$(python3 "$WORK/check.py" "$WORK/rate.json" rate 2>&1) && pass "newPerSecond" || fail "newPerSecond" "$msg"
 kill $TP 2>/dev/null
+
+# event mode: after two full dumps, refreshes follow the kernel's conntrack
+# events, with a full dump again every --resync 2.5 s. Connections opened
+# and closed between samples must be counted (events), closes of
+# connections older than ktrace's subscription (no events for them when
+# net.netfilter.nf_conntrack_events=2) must show after the next full dump,
+# and the last sample must equal `conntrack -L` after the churn.
+sleep 1.5   # the newPerSecond traffic above has stopped
+EV="$WORK/events.ndjson"
+nsx $NSN timeout 40 "$KTRACE" imbalance -o json --count 6 -i 1 --resync 2.5 --objects "$WORK/objects.json" \
+	--node labnode > "$EV" 2>"$WORK/ev.err" &
+KP=$!
+PIDS="$PIDS $KP"
+for _ in $(seq 1 100); do [ "$(wc -l < "$EV")" -ge 1 ] && break; sleep 0.1; done
+# after the second full dump: 5 new persistent, 30 short-lived, and the 2
+# older ones to web-2 closed; after the third dump the 5 new ones closed
+ip netns exec $NSC python3 "$WORK/hold.py" 5 "$WORK/hold.ev" >/dev/null 2>&1 &
+H5=$!
+PIDS="$PIDS $H5"
+wait_ready "$WORK/hold.ev"
+evshort=$(nsx $NSC timeout 20 python3 "$WORK/short.py" 30)
+kill "$HOLD2" 2>/dev/null
+for _ in $(seq 1 100); do [ "$(wc -l < "$EV")" -ge 4 ] && break; sleep 0.1; done
+kill "$H5" 2>/dev/null
+wait $KP
+rc=$?
+nsx $NSN conntrack -L -o extended > "$WORK/ct3.txt" 2>/dev/null
+if [ $rc -ne 0 ] || [ "$(wc -l < "$EV")" -ne 6 ]; then
+	fail "event mode" "exit $rc, $(wc -l < "$EV") lines: $(head -c 300 "$WORK/ev.err")"
+else
+	tail -n 1 "$EV" > "$WORK/ev.last.json"
+	msg=$(python3 - "$EV" "$((${evshort:-0} + 5))" <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+want = int(sys.argv[2])
+kinds = [l["timing"].get("refresh") for l in lines]
+if kinds != ["dump", "events", "events", "dump", "events", "events"]:
+    print("refresh kinds %s" % kinds); sys.exit(1)
+opened = 0.0
+for l in lines[1:]:
+    for s in l["services"]:
+        if s["namespace"] == "lab" and s["name"] == "web":
+            opened += sum((b["newPerSecond"] or 0) * l["sampleSeconds"] for b in s["backends"])
+if round(opened) != want:
+    print("opened between samples: ktrace %.2f, made %d" % (opened, want)); sys.exit(1)
+print("refreshes %s; %d opened" % (",".join(kinds), round(opened)))
+EOF
+) && pass "event mode: refreshes and opened connections ($msg)" || fail "event mode: opened connections" "$msg"
+	msg=$(python3 "$WORK/compare.py" "$WORK/ev.last.json" "$WORK/ct3.txt" 2>&1) &&
+		pass "event mode: counts equal conntrack -L after churn ($msg)" ||
+		fail "event mode: counts equal conntrack -L after churn" "$msg"
+fi
 
 # keep the outputs when asked (docs, debugging)
 [ -n "$KT_LAB_OUT" ] && mkdir -p "$KT_LAB_OUT" && cp "$J" "$WORK/once.txt" "$WORK/objects.json" "$WORK/ct2.txt" "$KT_LAB_OUT/"

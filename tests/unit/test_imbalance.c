@@ -641,8 +641,145 @@ static void test_sockdiag_parse(void)
 	kt_snapshot_free(s);
 }
 
+/* Event mode: new connections from NEW-event counts (also those already
+ * closed: an aggregate with no open entry), byte rates from the collector's
+ * dumps, not from counter deltas between samples. */
+static void test_event_rates(void)
+{
+	struct kt_snapshot *s = lab(2, 7200, false, NULL);
+	uint32_t c1[] = {2, 2};
+	struct kt_flow_sample *f1 = sample(s, c1, 2);
+	f1->events = true;
+	struct kt_flow_sample prev = *f1;
+	struct kt_flow_agg pagg[2];
+	memcpy(pagg, f1->agg, sizeof(pagg));
+	prev.agg = pagg;
+	struct kt_snapshot *s2 = lab(2, 7200, false, NULL);
+	uint32_t c2[] = {2, 0};
+	struct kt_flow_sample *f2 = sample(s2, c2, 2);
+	f2->events = true;
+	f2->taken_ms = prev.taken_ms + 4000;
+	f2->agg[0].opened = 6;
+	f2->agg[0].rate_orig = 100;
+	f2->agg[0].rate_reply = 300;
+	/* unchanged counters: the sample-to-sample delta would say 0 B/s */
+	f2->agg[0].bytes_orig = pagg[0].bytes_orig;
+	f2->agg[0].bytes_reply = pagg[0].bytes_reply;
+	add_agg(f2, "10.96.0.10", 80, "10.244.2.2", 0, 0, 0);   /* opened and closed in between */
+	f2->agg[1].opened = 2;
+	f2->agg[1].rate_orig = f2->agg[1].rate_reply = -1;      /* not measured yet */
+	struct kt_arena *a = kt_arena_new();
+	struct kt_imb_result *r = NULL;
+	kt_imbalance_analyze(s2, f2, &prev, NULL, a, &r);
+	const struct kt_imb_backend *b1 = be(&r->svcs[0], "10.244.1.2"), *b2 = be(&r->svcs[0], "10.244.2.2");
+	T_CHECK(b1 && b2, "events: both backends present");
+	if (b1 && b2) {
+		T_CHECK_NEAR(b1->new_per_s, 1.5, 1e-9, "events: 6 opened in 4 s");
+		T_CHECK_NEAR(b2->new_per_s, 0.5, 1e-9, "events: opened and closed still count");
+		T_CHECK_NEAR(b1->bytes_in_per_s, 100, 1e-9, "events: bytes in/s from the collector");
+		T_CHECK_NEAR(b1->bytes_out_per_s, 300, 1e-9, "events: bytes out/s from the collector");
+		T_CHECK_NEAR(b2->bytes_per_s, 0, 1e-9, "events: unknown rate adds nothing");
+	}
+	kt_arena_free(a);
+	kt_snapshot_free(s);
+	kt_snapshot_free(s2);
+}
+
+/* The event-mode table: 20,000 NEW events over 4 backends, UPDATEs to
+ * ESTABLISHED for some, DESTROYs for a shuffled two thirds (the hash
+ * table's deletes with backward shift), then the sample must count exactly
+ * the model's survivors; NEW counts are per sample. */
+static void test_live_table(void)
+{
+	enum { N = 20000 };
+	static const char *bes[] = {"10.244.1.2", "10.244.2.2", "10.244.3.2", "10.244.4.2"};
+	char *buf = malloc((size_t)N * 256);
+	uint32_t *order = malloc(N * sizeof(*order));
+	bool *alive = calloc(N, 1), *est = calloc(N, 1);
+	struct kt_ct_live *l = kt_ct_live_new(10);
+	char ip[32];
+	size_t off = 0;
+	for (int i = 0; i < N; i++) {
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250 + 1);
+		size_t n = ct_msg(buf + off, ip, "10.96.0.10", (uint16_t)(20000 + i % 30000), 80, bes[i % 4], 8080, 1, 0);
+		((struct nlmsghdr *)(buf + off))->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+		off += n;
+		alive[i] = true;
+	}
+	kt_ct_live_apply(l, buf, off, NOW);
+	off = 0;
+	for (int i = 0; i < N; i += 3) {   /* UPDATE: now ESTABLISHED */
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250 + 1);
+		off += ct_msg(buf + off, ip, "10.96.0.10", (uint16_t)(20000 + i % 30000), 80, bes[i % 4], 8080, 3, 0);
+		est[i] = true;
+	}
+	kt_ct_live_apply(l, buf, off, NOW);
+	for (uint32_t i = 0; i < N; i++)
+		order[i] = i;
+	uint32_t seed = 12345;
+	for (uint32_t i = N - 1; i > 0; i--) {
+		seed = seed * 1103515245u + 12345u;
+		uint32_t j = (seed >> 8) % (i + 1), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	off = 0;
+	for (uint32_t k = 0; k < N * 2 / 3; k++) {
+		uint32_t i = order[k];
+		snprintf(ip, sizeof(ip), "10.1.%u.%u", i / 250, i % 250 + 1);
+		size_t n = ct_msg(buf + off, ip, "10.96.0.10", (uint16_t)(20000 + i % 30000), 80, bes[i % 4], 8080, 7, 0);
+		((struct nlmsghdr *)(buf + off))->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+		off += n;
+		alive[i] = false;
+	}
+	kt_ct_live_apply(l, buf, off, NOW);
+	uint32_t want_tot[4] = {0}, want_est[4] = {0};
+	for (int i = 0; i < N; i++)
+		if (alive[i]) {
+			want_tot[i % 4]++;
+			want_est[i % 4] += est[i];
+		}
+	struct kt_snapshot *s = kt_snapshot_new();
+	struct kt_flow_sample *fs = KT_SNAP_PUSH(s, flows);
+	fs->node = "n1";
+	fs->taken_ms = (int64_t)NOW * 1000;
+	kt_ct_live_sample(l, s, fs);
+	T_CHECK(fs->events, "live: sample marked as event mode");
+	T_CHECK_INT(fs->n_agg, 4, "live: four aggregates");
+	bool ok = fs->n_agg == 4;
+	for (uint32_t a = 0; a < fs->n_agg; a++) {
+		int b = -1;
+		for (int k = 0; k < 4; k++)
+			if (!strcmp(fs->agg[a].backend_ip, bes[k]))
+				b = k;
+		if (b < 0 || fs->agg[a].total != want_tot[b] || fs->agg[a].established != want_est[b] ||
+		    fs->agg[a].opened != N / 4)
+			ok = false;
+	}
+	T_CHECK(ok, "live: survivors, established and opened per backend equal the model after 13,333 deletes");
+	struct kt_flow_sample *fs2 = KT_SNAP_PUSH(s, flows);
+	fs2->node = "n1";
+	kt_ct_live_sample(l, s, fs2);
+	uint32_t opened = 0;
+	for (uint32_t a = 0; a < fs2->n_agg; a++)
+		opened += fs2->agg[a].opened;
+	T_CHECK_INT(opened, 0, "live: opened counts restart per sample");
+	/* garbage and truncation never crash */
+	for (size_t cut = 1; cut < 4096 && cut < off; cut += 13)
+		kt_ct_live_apply(l, buf, cut, NOW);
+	T_CHECK(1, "live: truncated event buffers survive");
+	kt_snapshot_free(s);
+	kt_ct_live_free(l);
+	free(buf);
+	free(order);
+	free(alive);
+	free(est);
+}
+
 static void run(void)
 {
+	test_live_table();
+	test_event_rates();
 	test_sockdiag_parse();
 	test_fallback_ages();
 	test_skew();
