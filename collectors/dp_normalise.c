@@ -832,8 +832,10 @@ void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_o
 			for (uint32_t i = 0; i < g->ext->n_r && !g->spn; i++) {
 				const char *cm = g->ext->r[i].comment;
 				const char *fo = cm ? strstr(cm, " for ") : NULL;
-				const char *ed = fo ? strstr(fo, " external destinations") : NULL;
-				if (fo && ed)
+				/* " for  external destinations" (no name): the two
+				 * markers overlap, no name to take */
+				const char *ed = fo ? strstr(fo + 4, " external destinations") : NULL;
+				if (fo && ed && ed > fo + 5)
 					group_spn(kp, g, fo + 5, (size_t)(ed - fo - 5));
 			}
 		}
