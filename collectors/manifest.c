@@ -1,6 +1,8 @@
 /*
  * Manifest loader: reads Kubernetes YAML/JSON from files, directories and
- * stdin with libyaml's event API, builds one cJSON tree per document
+ * stdin with the fast scanner (yaml_fast.c) for the simple block-style YAML
+ * tools emit and libyaml's event API for every document it bails out of
+ * (both feed the same event entry points), builds one cJSON tree per document
  * (YAML 1.1 scalar typing as the Kubernetes decoder does, anchors and
  * aliases with a bounded expansion budget, `<<` merge keys, nesting
  * capped without recursion) and a position map from every cJSON node to
@@ -24,12 +26,14 @@
 
 #include "collectors/k8s_obj.h"
 #include "collectors/manifest.h"
+#include "collectors/yaml_fast.h"
 #include "ktrace/manifest.h"
 
 #define KT_Y_MAX_NODES (8u * 1024 * 1024)  /* per document */
 #define KT_Y_ALIAS_BASE (64u * 1024)        /* alias-expanded nodes allowed beyond 2x direct */
 #define KT_Y_MAX_ANCHORS 16384
 #define KT_DIR_MAX_DEPTH 64
+#define KT_READ_MAX (1u << 20)            /* smaller files are read, larger ones mapped */
 
 /* ---- position map: open addressing on the node pointer ---------------- */
 
@@ -236,12 +240,8 @@ static cJSON *number(double d)
 	return cJSON_CreateNumber(d);
 }
 
-static cJSON *typed_scalar(const yaml_event_t *e)
+static cJSON *typed_scalar(const char *s, size_t n, const char *tag, bool plain)
 {
-	const char *s = (const char *)e->data.scalar.value;
-	size_t n = e->data.scalar.length;
-	const char *tag = (const char *)e->data.scalar.tag;
-	bool plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
 	static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON",
 					    "y", "Y", NULL};
@@ -315,6 +315,7 @@ typedef struct ydoc *(*kt_ytake_fn)(void *ctx, struct ydoc *d);
 
 struct builder {
 	kt_ytake_fn take;
+	kt_ydoc_fn fn;           /* when take is NULL; called with take_ctx */
 	void *take_ctx;
 	struct ydoc *spare;
 	unsigned delivered;      /* documents handed over */
@@ -366,20 +367,20 @@ static void sreset(struct builder *b, bool all)
 		b->sb->used = 0;
 }
 
-static int fail_at(struct builder *b, const yaml_mark_t *m, const char *fmt, ...)
+static int fail_at(struct builder *b, const struct kt_ymark *m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int fail_at(struct builder *b, const yaml_mark_t *m, const char *fmt, ...)
+static int fail_at(struct builder *b, const struct kt_ymark *m, const char *fmt, ...)
 {
 	va_list ap;
 	b->err->line = (uint32_t)m->line + 1;
-	b->err->col = (uint32_t)m->column + 1;
+	b->err->col = (uint32_t)m->col + 1;
 	va_start(ap, fmt);
 	vsnprintf(b->err->msg, sizeof(b->err->msg), fmt, ap);
 	va_end(ap);
 	return -1;
 }
 
-static int add_anchor(struct builder *b, const unsigned char *name, cJSON *node, const yaml_mark_t *m)
+static int add_anchor(struct builder *b, const char *name, cJSON *node, const struct kt_ymark *m)
 {
 	if (!name)
 		return 0;
@@ -393,16 +394,16 @@ static int add_anchor(struct builder *b, const unsigned char *name, cJSON *node,
 		b->anchors = na;
 		b->cap_anchors = nc;
 	}
-	b->anchors[b->n_anchors].name = strdup((const char *)name);
+	b->anchors[b->n_anchors].name = strdup(name);
 	b->anchors[b->n_anchors].node = node;
 	b->n_anchors++;
 	return 0;
 }
 
-static cJSON *find_anchor(struct builder *b, const unsigned char *name)
+static cJSON *find_anchor(struct builder *b, const char *name)
 {
 	for (size_t i = b->n_anchors; i-- > 0;)
-		if (!strcmp(b->anchors[i].name, (const char *)name))
+		if (!strcmp(b->anchors[i].name, name))
 			return b->anchors[i].node;
 	return NULL;
 }
@@ -424,7 +425,7 @@ static void clear_doc(struct builder *b)
 
 /* Copy an anchored subtree without recursion (explicit stack). Positions
  * of copies are the anchor's (as libyaml reports aliases). */
-static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth, const yaml_mark_t *m)
+static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth, const struct kt_ymark *m)
 {
 	struct dframe {
 		const cJSON *s;
@@ -482,7 +483,7 @@ static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth,
 }
 
 /* Attach a finished node to the current container (or make it the root). */
-static int attach(struct builder *b, cJSON *node, const yaml_mark_t *m)
+static int attach(struct builder *b, cJSON *node, const struct kt_ymark *m)
 {
 	if (++b->nodes > KT_Y_MAX_NODES) {
 		cJSON_Delete(node);
@@ -495,13 +496,13 @@ static int attach(struct builder *b, cJSON *node, const yaml_mark_t *m)
 		}
 		b->root = node;
 		b->root_line = (uint32_t)m->line + 1;
-		ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->column + 1);
+		ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->col + 1);
 		return 0;
 	}
 	struct frame *f = &b->st[b->depth - 1];
 	if (cJSON_IsArray(f->node)) {
 		cJSON_AddItemToArray(f->node, node);
-		ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->column + 1);
+		ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->col + 1);
 		return 0;
 	}
 	/* mapping value */
@@ -560,7 +561,7 @@ static void apply_merge(struct builder *b, cJSON *map)
 	}
 }
 
-static int push(struct builder *b, cJSON *node, const yaml_mark_t *m)
+static int push(struct builder *b, cJSON *node, const struct kt_ymark *m)
 {
 	if (b->depth >= b->max_depth) {
 		cJSON_Delete(node);
@@ -573,12 +574,12 @@ static int push(struct builder *b, cJSON *node, const yaml_mark_t *m)
 }
 
 /* A mapping key: scalars only (Kubernetes objects never use complex keys). */
-static int set_key(struct builder *b, const char *k, size_t n, const yaml_mark_t *m)
+static int set_key(struct builder *b, const char *k, size_t n, const struct kt_ymark *m)
 {
 	struct frame *f = &b->st[b->depth - 1];
 	f->key = sdup(b, k, n);
 	f->key_line = (uint32_t)m->line + 1;
-	f->key_col = (uint32_t)m->column + 1;
+	f->key_col = (uint32_t)m->col + 1;
 	return 0;
 }
 
@@ -587,57 +588,82 @@ static bool want_key(const struct builder *b)
 	return b->depth && cJSON_IsObject(b->st[b->depth - 1].node) && !b->st[b->depth - 1].key;
 }
 
-static int on_event(struct builder *b, const yaml_event_t *e)
+/* The builder's entry points: one per event kind, with plain values and
+ * our own marks, called by the libyaml loop and by the fast scanner
+ * (yaml_fast.c) alike. tag and anchor may be NULL. */
+static int on_scalar(struct builder *b, const char *v, size_t len, bool plain, const char *tag, const char *anchor,
+		     const struct kt_ymark *m)
 {
-	const yaml_mark_t *m = &e->start_mark;
-	cJSON *n;
+	if (want_key(b)) /* anchors on keys are not kept */
+		return set_key(b, v, len, m);
+	cJSON *n = typed_scalar(v, len, tag, plain);
+	if (!n)
+		n = cJSON_CreateStringReference(sdup(b, v, len));
+	if (!n)
+		abort();
+	if (attach(b, n, m) < 0)
+		return -1;
+	return add_anchor(b, anchor, n, m);
+}
+
+static int on_alias(struct builder *b, const char *anchor, const struct kt_ymark *m)
+{
+	cJSON *src = find_anchor(b, anchor);
+	if (!src)
+		return fail_at(b, m, "unknown alias *%s", anchor);
+	if (want_key(b)) {
+		if (!cJSON_IsString(src))
+			return fail_at(b, m, "alias used as a mapping key is not a string");
+		return set_key(b, src->valuestring, strlen(src->valuestring), m);
+	}
+	cJSON *n = dup_tree(b, src, b->depth, m);
+	if (!n)
+		return -1;
+	return attach(b, n, m);
+}
+
+static int on_start(struct builder *b, bool seq, const char *anchor, const struct kt_ymark *m)
+{
+	if (want_key(b))
+		return fail_at(b, m, "complex mapping keys are not supported");
+	cJSON *n = seq ? cJSON_CreateArray() : cJSON_CreateObject();
+	if (!n)
+		abort();
+	if (push(b, n, m) < 0)
+		return -1;
+	return add_anchor(b, anchor, n, m);
+}
+
+static int on_end(struct builder *b, const struct kt_ymark *m)
+{
+	if (!b->depth)
+		return fail_at(b, m, "unbalanced collection end");
+	b->depth--;
+	b->st[b->depth].key = NULL;
+	if (b->st[b->depth].has_merge)
+		apply_merge(b, b->st[b->depth].node);
+	return 0;
+}
+
+/* One libyaml event; line_off is added to its line (a stream parsed from
+ * the middle of a buffer). */
+static int on_event(struct builder *b, const yaml_event_t *e, uint32_t line_off)
+{
+	const struct kt_ymark m = {(uint32_t)e->start_mark.line + line_off, (uint32_t)e->start_mark.column};
 	switch (e->type) {
 	case YAML_SCALAR_EVENT:
-		if (want_key(b)) /* anchors on keys are not kept */
-			return set_key(b, (const char *)e->data.scalar.value, e->data.scalar.length, m);
-		n = typed_scalar(e);
-		if (!n)
-			n = cJSON_CreateStringReference(sdup(b, (const char *)e->data.scalar.value, e->data.scalar.length));
-		if (!n)
-			abort();
-		if (attach(b, n, m) < 0)
-			return -1;
-		return add_anchor(b, e->data.scalar.anchor, n, m);
-	case YAML_ALIAS_EVENT: {
-		cJSON *src = find_anchor(b, e->data.alias.anchor);
-		if (!src)
-			return fail_at(b, m, "unknown alias *%s", (const char *)e->data.alias.anchor);
-		if (want_key(b)) {
-			if (!cJSON_IsString(src))
-				return fail_at(b, m, "alias used as a mapping key is not a string");
-			return set_key(b, src->valuestring, strlen(src->valuestring), m);
-		}
-		n = dup_tree(b, src, b->depth, m);
-		if (!n)
-			return -1;
-		return attach(b, n, m);
-	}
+		return on_scalar(b, (const char *)e->data.scalar.value, e->data.scalar.length,
+				 e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, (const char *)e->data.scalar.tag,
+				 (const char *)e->data.scalar.anchor, &m);
+	case YAML_ALIAS_EVENT:
+		return on_alias(b, (const char *)e->data.alias.anchor, &m);
 	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT: {
-		if (want_key(b))
-			return fail_at(b, m, "complex mapping keys are not supported");
-		bool seq = e->type == YAML_SEQUENCE_START_EVENT;
-		n = seq ? cJSON_CreateArray() : cJSON_CreateObject();
-		if (!n)
-			abort();
-		if (push(b, n, m) < 0)
-			return -1;
-		return add_anchor(b, seq ? e->data.sequence_start.anchor : e->data.mapping_start.anchor, n, m);
-	}
+		return on_start(b, true, (const char *)e->data.sequence_start.anchor, &m);
+	case YAML_MAPPING_START_EVENT:
+		return on_start(b, false, (const char *)e->data.mapping_start.anchor, &m);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
-		if (!b->depth)
-			return fail_at(b, m, "unbalanced collection end");
-		b->depth--;
-		b->st[b->depth].key = NULL;
-		if (b->st[b->depth].has_merge)
-			apply_merge(b, b->st[b->depth].node);
-		return 0;
+		return on_end(b, &m);
 	default:
 		return 0;
 	}
@@ -687,21 +713,42 @@ static void handoff(struct builder *b)
 	b->spare = b->take(b->take_ctx, d);
 }
 
-static int parse_impl(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, kt_ytake_fn take, void *ctx,
-		      struct kt_yerr *err, unsigned *delivered)
+/* A document ended: hand it over when it is not empty, then reset. */
+static int finish_doc(struct builder *b)
+{
+	int rc = 0;
+	if (b->root && !cJSON_IsNull(b->root)) {
+		if (b->take) {
+			handoff(b);
+		} else {
+			b->delivered++;
+			rc = b->fn(b->take_ctx, b->root, &b->pos, b->root_line);
+		}
+	}
+	clear_doc(b);
+	return rc;
+}
+
+/* libyaml over buf[off..len), its lines offset by line_off (off is the
+ * start of a line). one_doc: after the first document, stop at the next
+ * explicit "---" at the start of a line and return 1 with *resume /
+ * *resume_line set to it (the fast scanner takes over there). Returns 0 at
+ * the end of the stream, -1 on an error (b->err set) or the callback's
+ * negative value. */
+static int yaml_run(struct builder *b, const char *buf, size_t len, size_t off, uint32_t line_off, bool one_doc,
+		    size_t *resume, uint32_t *resume_line)
 {
 	yaml_parser_t p;
 	yaml_event_t e;
-	struct builder b = {.max_depth = max_depth ? max_depth : 128, .err = err, .take = take, .take_ctx = ctx};
+	struct kt_yerr *err = b->err;
+	bool ended = false;
 	int rc = 0;
-	memset(err, 0, sizeof(*err));
-	b.st = calloc(b.max_depth + 1, sizeof(*b.st));
-	if (!b.st || !yaml_parser_initialize(&p))
+	if (!yaml_parser_initialize(&p))
 		abort();
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf + off, len - off);
 	for (;;) {
 		if (!yaml_parser_parse(&p, &e)) {
-			err->line = (uint32_t)p.problem_mark.line + 1;
+			err->line = (uint32_t)p.problem_mark.line + line_off + 1;
 			err->col = (uint32_t)p.problem_mark.column + 1;
 			if (p.context)
 				snprintf(err->msg, sizeof(err->msg), "%s %s", p.problem ? p.problem : "syntax error",
@@ -715,23 +762,24 @@ static int parse_impl(const char *buf, size_t len, unsigned max_depth, kt_ydoc_f
 		}
 		yaml_event_type_t t = e.type;
 		if (t == YAML_DOCUMENT_START_EVENT) {
-			clear_doc(&b);
-		} else if (t == YAML_DOCUMENT_END_EVENT) {
-			if (b.root && !cJSON_IsNull(b.root)) {
-				if (take) {
-					handoff(&b);
-				} else {
-					b.delivered++;
-					int r = fn(ctx, b.root, &b.pos, b.root_line);
-					if (r < 0) {
-						yaml_event_delete(&e);
-						rc = r;
-						break;
-					}
-				}
+			size_t at = e.start_mark.index; /* a byte offset: the buffer is ASCII here */
+			if (ended && !e.data.document_start.implicit && e.start_mark.column == 0 && at > 0 &&
+			    at + 3 <= len - off && !memcmp(buf + off + at, "---", 3)) {
+				*resume = off + at;
+				*resume_line = (uint32_t)e.start_mark.line + line_off;
+				yaml_event_delete(&e);
+				rc = 1;
+				break;
 			}
-			clear_doc(&b);
-		} else if (on_event(&b, &e) < 0) {
+			clear_doc(b);
+		} else if (t == YAML_DOCUMENT_END_EVENT) {
+			rc = finish_doc(b);
+			if (rc < 0) {
+				yaml_event_delete(&e);
+				break;
+			}
+			ended = one_doc;
+		} else if (on_event(b, &e, line_off) < 0) {
 			yaml_event_delete(&e);
 			rc = -1;
 			break;
@@ -740,21 +788,176 @@ static int parse_impl(const char *buf, size_t len, unsigned max_depth, kt_ydoc_f
 		if (t == YAML_STREAM_END_EVENT)
 			break;
 	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
+/* ---- the fast scanner's sink: builder errors make it bail out, so that
+ * libyaml reports them (or the syntax error it meets first) exactly as a
+ * libyaml-only parse would. */
+
+static int fo_doc_start(void *ctx)
+{
+	clear_doc(ctx);
+	return 0;
+}
+
+static int fo_doc_end(void *ctx)
+{
+	int rc = finish_doc(ctx);
+	return rc < 0 ? rc : 0;
+}
+
+static int fo_scalar(void *ctx, const char *v, size_t n, bool plain, const struct kt_ymark *m)
+{
+	return on_scalar(ctx, v, n, plain, NULL, NULL, m) < 0 ? 1 : 0;
+}
+
+static int fo_start(void *ctx, bool seq, const struct kt_ymark *m)
+{
+	return on_start(ctx, seq, NULL, m) < 0 ? 1 : 0;
+}
+
+static int fo_end(void *ctx)
+{
+	static const struct kt_ymark none;
+	return on_end(ctx, &none) < 0 ? 1 : 0;
+}
+
+static const struct kt_yfast_ops fast_ops = {fo_doc_start, fo_doc_end, fo_scalar, fo_start, fo_end};
+
+/* KTRACE_YAML=libyaml forces libyaml (debugging, A/B runs). */
+static int yaml_mode(void)
+{
+	const char *v = getenv("KTRACE_YAML");
+	return v && !strcmp(v, "libyaml") ? KT_YAML_LIBYAML : KT_YAML_DEFAULT;
+}
+
+/* The fast scanner document by document; a document it does not handle
+ * goes to libyaml, which hands back at the next explicit "---". */
+static int parse_run(struct builder *b, const char *buf, size_t len, int mode, bool *bailed)
+{
+	size_t off = 0;
+	uint32_t line = 0;
+	if (mode == KT_YAML_LIBYAML || !kt_yfast_eligible(buf, len)) {
+		if (mode == KT_YAML_FAST) {
+			*bailed = true;
+			return 0;
+		}
+		return yaml_run(b, buf, len, 0, 0, false, NULL, NULL);
+	}
+	for (;;) {
+		size_t boff;
+		uint32_t bline;
+		int r = kt_yfast_parse(buf, len, off, line, b->max_depth + 2, &fast_ops, b, &boff, &bline);
+		if (r <= 0)
+			return r;
+		clear_doc(b);
+		memset(b->err, 0, sizeof(*b->err));
+		if (mode == KT_YAML_FAST) {
+			*bailed = true;
+			return 0;
+		}
+		r = yaml_run(b, buf, len, boff, bline, true, &off, &line);
+		if (r != 1)
+			return r;
+	}
+}
+
+static int parse_impl(const char *buf, size_t len, unsigned max_depth, int mode, kt_ydoc_fn fn, kt_ytake_fn take,
+		      void *ctx, struct kt_yerr *err, unsigned *delivered, bool *bailed)
+{
+	struct builder b = {.max_depth = max_depth ? max_depth : 128, .err = err, .take = take, .take_ctx = ctx,
+			    .fn = fn};
+	bool bail = false;
+	memset(err, 0, sizeof(*err));
+	b.st = calloc(b.max_depth + 1, sizeof(*b.st));
+	if (!b.st)
+		abort();
+	int rc = parse_run(&b, buf, len, mode ? mode : yaml_mode(), &bail);
 	clear_doc(&b);
 	sreset(&b, true);
 	free(b.anchors);
 	free(b.pos.t);
 	free(b.st);
 	ydoc_free(b.spare);
-	yaml_parser_delete(&p);
 	if (delivered)
 		*delivered = b.delivered;
+	if (bailed)
+		*bailed = bail;
 	return rc;
 }
 
 int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, void *ctx, struct kt_yerr *err)
 {
-	return parse_impl(buf, len, max_depth, fn, NULL, ctx, err, NULL);
+	return parse_impl(buf, len, max_depth, 0, fn, NULL, ctx, err, NULL, NULL);
+}
+
+/* ---- kt_yaml_dump: canonical text of what a parse delivers -------------- */
+
+static void dump_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void dump_node(FILE *f, const cJSON *n, struct kt_ypos *pos, unsigned depth)
+{
+	uint32_t l = 0, c = 0;
+	fprintf(f, "%*s", (int)(2 * depth), "");
+	if (n->string) {
+		dump_str(f, n->string);
+		fputs(": ", f);
+	}
+	if (!kt_ypos_lookup(pos, n, &l, &c))
+		l = c = 0;
+	if (cJSON_IsObject(n) || cJSON_IsArray(n)) {
+		fprintf(f, "%s @%u:%u\n", cJSON_IsObject(n) ? "map" : "seq", l, c);
+		for (const cJSON *ch = n->child; ch; ch = ch->next)
+			dump_node(f, ch, pos, depth + 1);
+		return;
+	}
+	if (cJSON_IsString(n))
+		dump_str(f, n->valuestring);
+	else if (cJSON_IsNumber(n))
+		fprintf(f, "%.17g", n->valuedouble);
+	else if (cJSON_IsBool(n))
+		fputs(cJSON_IsTrue(n) ? "true" : "false", f);
+	else
+		fputs("null", f);
+	fprintf(f, " @%u:%u\n", l, c);
+}
+
+static int dump_doc(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t first_line)
+{
+	FILE *f = ctx;
+	fprintf(f, "--- document, line %u\n", first_line);
+	dump_node(f, root, pos, 0);
+	return 0;
+}
+
+int kt_yaml_dump(const char *buf, size_t len, unsigned max_depth, enum kt_yaml_mode mode, char **out,
+		 size_t *outlen)
+{
+	struct kt_yerr err;
+	bool bailed = false;
+	FILE *f = open_memstream(out, outlen);
+	if (!f)
+		abort();
+	int rc = parse_impl(buf, len, max_depth, mode, dump_doc, NULL, f, &err, NULL, &bailed);
+	if (bailed)
+		fputs("bailed\n", f);
+	else if (rc < 0)
+		fprintf(f, "error %d %u:%u: %s\n", rc, err.line, err.col, err.msg);
+	fclose(f);
+	return bailed ? 1 : 0;
 }
 
 /* ---- loading into the snapshot ----------------------------------------- */
@@ -1036,8 +1239,8 @@ static void sink_error(struct sink *k, const char *path, const char *fmt, ...)
 	k->rc = -KT_EXIT_INPUT;
 }
 
-/* Map a manifest file for reading: 0 with buf and len set (buf NULL for an
- * empty file; unmap with unmap_file), or -1 with msg set. */
+/* Map (or, when small, read) a manifest file: 0 with buf and len set (buf
+ * NULL for an empty file; release with unmap_file), or -1 with msg set. */
 static int map_file(const struct kt_manifest_opts *o, const char *path, const char **buf, size_t *len, char *msg,
 		    size_t msz)
 {
@@ -1065,6 +1268,35 @@ static int map_file(const struct kt_manifest_opts *o, const char *path, const ch
 		return 0;
 	}
 	size_t n = (size_t)st.st_size;
+	if (n <= KT_READ_MAX) {
+		/* a copy into the heap is cheaper than mapping a small file
+		 * (no page faults, no munmap) */
+		char *b = malloc(n);
+		size_t got = 0;
+		if (!b)
+			abort();
+		while (got < n) {
+			ssize_t r = read(fd, b + got, n - got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				snprintf(msg, msz, "cannot read: %s", strerror(errno));
+				close(fd);
+				free(b);
+				return -1;
+			}
+			if (r == 0)
+				break;
+			got += (size_t)r;
+		}
+		close(fd);
+		if (!got)
+			free(b);
+		else
+			*buf = b;
+		*len = got;
+		return 0;
+	}
 	void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
@@ -1079,7 +1311,9 @@ static int map_file(const struct kt_manifest_opts *o, const char *path, const ch
 
 static void unmap_file(const char *buf, size_t len)
 {
-	if (buf)
+	if (buf && len <= KT_READ_MAX)
+		free((void *)buf);
+	else if (buf)
 		munmap((void *)buf, len);
 }
 
@@ -1226,13 +1460,20 @@ struct pipe {
 	pthread_cond_t not_empty, not_full;
 	struct qitem *head, *tail;
 	unsigned count;
-	struct ydoc *pool;       /* recycled document shells */
+	/* used document shells, trees still attached: the parser thread
+	 * frees a tree when it reuses the shell (freeing into another
+	 * thread's malloc arena is slow) */
+	struct ydoc *pool;
 	unsigned pooled;
+	struct ydoc *batch, *batch_tail; /* parser thread: documents not queued yet */
+	unsigned batch_n;
 	const char *const *paths;
 	unsigned n_paths;
 };
 
 #define KT_PIPE_DEPTH 256
+#define KT_PIPE_BATCH 16 /* documents per queue item (fewer wake-ups) */
+#define KT_PIPE_POOL 64
 
 static void q_push(struct pipe *p, struct qitem *it)
 {
@@ -1279,12 +1520,28 @@ static struct qitem *qnew(enum qtype t, const char *file)
 	return it;
 }
 
+static void pipe_flush(struct pipe *p)
+{
+	if (!p->batch)
+		return;
+	struct qitem *it = qnew(Q_DOC, NULL);
+	it->doc = p->batch; /* a chain through ->next */
+	p->batch = p->batch_tail = NULL;
+	p->batch_n = 0;
+	q_push(p, it);
+}
+
 static struct ydoc *pipe_take(void *ctx, struct ydoc *d)
 {
 	struct pipe *p = ctx;
-	struct qitem *it = qnew(Q_DOC, NULL);
-	it->doc = d;
-	q_push(p, it);
+	d->next = NULL;
+	if (p->batch_tail)
+		p->batch_tail->next = d;
+	else
+		p->batch = d;
+	p->batch_tail = d;
+	if (++p->batch_n >= KT_PIPE_BATCH)
+		pipe_flush(p);
 	pthread_mutex_lock(&p->mu);
 	struct ydoc *shell = p->pool;
 	if (shell) {
@@ -1292,14 +1549,16 @@ static struct ydoc *pipe_take(void *ctx, struct ydoc *d)
 		p->pooled--;
 	}
 	pthread_mutex_unlock(&p->mu);
+	if (shell)
+		ydoc_release(shell);
 	return shell;
 }
 
+/* Back to the pool, tree and all (see struct pipe). */
 static void pipe_recycle(struct pipe *p, struct ydoc *d)
 {
-	ydoc_release(d);
 	pthread_mutex_lock(&p->mu);
-	if (p->pooled < 2 * KT_PIPE_DEPTH) {
+	if (p->pooled < KT_PIPE_POOL) {
 		d->next = p->pool;
 		p->pool = d;
 		p->pooled++;
@@ -1319,15 +1578,17 @@ static void pipe_file(struct sink *k, const char *path, const char *buf, size_t 
 		return;
 	struct kt_yerr err;
 	unsigned delivered = 0;
-	if (parse_impl(buf, len, k->o->max_depth, NULL, pipe_take, p, &err, &delivered) == 0)
-		return;
-	if (delivered == 0 && looks_json(path, buf, len)) {
+	int rc = parse_impl(buf, len, k->o->max_depth, 0, NULL, pipe_take, p, &err, &delivered, NULL);
+	if (rc < 0 && delivered == 0 && looks_json(path, buf, len)) {
 		cJSON *root = cJSON_ParseWithLength(buf, len);
 		if (root) {
 			ydoc_free(pipe_take(p, json_ydoc(root)));
-			return;
+			rc = 0;
 		}
 	}
+	pipe_flush(p);
+	if (rc == 0)
+		return;
 	it = qnew(Q_ERR, path);
 	it->err = err;
 	q_push(p, it);
@@ -1386,8 +1647,11 @@ static int load_pipelined(struct kt_snapshot *snap, const char *const *paths, un
 			r->bytes += it->bytes;
 			break;
 		case Q_DOC:
-			on_doc(&L, it->doc->root, &it->doc->pos, it->doc->first_line);
-			pipe_recycle(&p, it->doc);
+			for (struct ydoc *d = it->doc, *next; d; d = next) {
+				next = d->next;
+				on_doc(&L, d->root, &d->pos, d->first_line);
+				pipe_recycle(&p, d);
+			}
 			break;
 		case Q_ERR:
 			add_error(r, snap, it->file, it->err.line, it->err.col, it->err.msg);
@@ -1540,7 +1804,7 @@ static void par_parse(struct par *p, struct pfile *f, unsigned who)
 		return;
 	unsigned delivered = 0;
 	struct par_cur cur = {p, f, who};
-	if (parse_impl(buf, len, p->k.o->max_depth, NULL, par_take, &cur, &f->err, &delivered) < 0) {
+	if (parse_impl(buf, len, p->k.o->max_depth, 0, NULL, par_take, &cur, &f->err, &delivered, NULL) < 0) {
 		cJSON *root = delivered == 0 && looks_json(f->path, buf, len) ? cJSON_ParseWithLength(buf, len) : NULL;
 		if (root) {
 			struct ydoc *spare = par_take(&cur, json_ydoc(root));

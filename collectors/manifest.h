@@ -1,8 +1,9 @@
 /*
- * Internal to collectors/: libyaml event stream -> one cJSON tree per
- * document plus a position map (cJSON node -> 1-based line/col of its key,
- * or of the node itself for sequence items and roots). Used by the
- * manifest loader and the .ktrace.yaml reader.
+ * Internal to collectors/: YAML (the fast scanner, libyaml as its
+ * fallback) -> one cJSON tree per document plus a position map (cJSON
+ * node -> 1-based line/col of its key, or of the node itself for sequence
+ * items and roots). Used by the manifest loader and the .ktrace.yaml
+ * reader.
  */
 #ifndef KT_COLLECTORS_MANIFEST_H
 #define KT_COLLECTORS_MANIFEST_H
@@ -32,5 +33,26 @@ struct kt_yerr {
  * value. */
 int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, void *ctx,
 		  struct kt_yerr *err);
+
+/* Parser modes for kt_yaml_dump (and KTRACE_YAML): the fast scanner with
+ * libyaml as the fallback for documents outside its subset (the default),
+ * libyaml only (KTRACE_YAML=libyaml), or the fast scanner alone, which
+ * stops at the first document it cannot handle. */
+enum kt_yaml_mode {
+	KT_YAML_AUTO = 0,        /* KT_YAML_LIBYAML when KTRACE_YAML=libyaml, else KT_YAML_DEFAULT */
+	KT_YAML_DEFAULT,
+	KT_YAML_LIBYAML,
+	KT_YAML_FAST,
+};
+
+/* Debugging and differential tests: parse buf as kt_yaml_parse does with
+ * mode and render every delivered document as canonical text (the tree
+ * with types, values and keys in order, and the 1-based line:col of every
+ * node from the position map), then the error (line:col: message) if
+ * any. *out is malloc'd (NUL-terminated, *outlen bytes). Returns 1 when
+ * mode is KT_YAML_FAST and the fast scanner bailed out (the text then
+ * holds the documents delivered before), else 0. max_depth 0 = 128. */
+int kt_yaml_dump(const char *buf, size_t len, unsigned max_depth, enum kt_yaml_mode mode, char **out,
+		 size_t *outlen);
 
 #endif

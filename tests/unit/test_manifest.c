@@ -4,11 +4,14 @@
  * (billion laughs), nesting cap without stack overflow, multi-document
  * streams with an error in the middle, JSON input, binary garbage, the
  * snapshot it fills (via kt_obj_ingest) and the .ktrace.yaml reader.
+ * The fast YAML scanner is checked against libyaml (kt_yaml_dump) on every
+ * fixture and on tricky snippets, and must handle the common shapes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "collectors/manifest.h"
@@ -281,6 +284,188 @@ static void test_groups(void)
 	kt_snapshot_free(s);
 }
 
+
+/* ---- the fast scanner against libyaml ---------------------------------- */
+
+/* 1: the fast scanner handled buf (no bail) and equals libyaml; 0: it
+ * bailed out, and the default mode still equals libyaml; -1: a mismatch
+ * (printed). */
+static int yaml_same(const char *what, const char *buf, size_t len)
+{
+	char *ref, *fast, *dflt;
+	size_t rl, fl, dl;
+	kt_yaml_dump(buf, len, 0, KT_YAML_LIBYAML, &ref, &rl);
+	int bailed = kt_yaml_dump(buf, len, 0, KT_YAML_FAST, &fast, &fl);
+	kt_yaml_dump(buf, len, 0, KT_YAML_DEFAULT, &dflt, &dl);
+	int rc = bailed ? 0 : 1;
+	if ((!bailed && strcmp(ref, fast)) || strcmp(ref, dflt)) {
+		printf("# %s: libyaml:\n%s# fast:\n%s# default:\n%s", what, ref, fast, dflt);
+		rc = -1;
+	}
+	free(ref);
+	free(fast);
+	free(dflt);
+	return rc;
+}
+
+static int yf_files, yf_handled, yf_bad;
+
+static int yf_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	size_t n = strlen(path), len;
+	if (type != FTW_F || !((n > 5 && (!strcmp(path + n - 5, ".yaml") || !strcmp(path + n - 5, ".json"))) ||
+			       (n > 4 && !strcmp(path + n - 4, ".yml"))))
+		return 0;
+	char *b = t_slurp(path, (size_t)st->st_size + 1, &len);
+	if (!b)
+		return 0;
+	int r = yaml_same(path, b, len);
+	yf_files++;
+	yf_handled += r == 1;
+	if (r < 0 && yf_bad++ == 0)
+		printf("# first mismatch: %s\n", path);
+	free(b);
+	return 0;
+}
+
+static void test_fast_fixtures(void)
+{
+	nftw("tests/fixtures", yf_visit, 16, FTW_PHYS);
+	nftw("tests/golden", yf_visit, 16, FTW_PHYS);
+	T_CHECK(yf_files > 50, "fixtures found for the fast scanner comparison");
+	T_CHECK_INT(yf_bad, 0, "fast scanner (alone and with fallback) equals libyaml on every fixture");
+	T_CHECK(yf_handled > 30, "the fast scanner handles most YAML fixtures without libyaml");
+}
+
+static void test_fast_snippets(void)
+{
+	static const struct {
+		const char *name, *y;
+		bool fast; /* must be handled without libyaml */
+	} c[] = {
+		{"CRLF line ends", "apiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: web\r\nspec:\r\n  ports:\r\n"
+				   "  - port: 80\r\n    targetPort: http\r\n", true},
+		{"comments everywhere", "# head\n---   # doc\n# c\na: 1 # c\n  # indented\nb:   # c\n  # c\n  c: d # c\n"
+					"  e: [x, y] # c\n# c\nf:\n# c\n- g # c\n-   # empty\n- \"h\" # c\n", true},
+		{"indentless sequences", "a:\n- b\n- c: d\n  e: f\n- - g\n  - h\ni:\n- \nj:\n-\nk: l\n", true},
+		{"empty values", "a:\nb:\nc:\n  d:\n  e:\nf:\n  -\n  -\n  - x\ng:", true},
+		{"- - x", "- - x\n  - - y\n    - z\n- - - w\n-\n  - v\n-\n  k: v\n", true},
+		{"nested flow", "a: {b: [c, {d: e, f: [g, h, []]}], i: {}}\nl: [[1, 2], [3, [4, [5]]], {x: \"y\"}, 'z']\n"
+				"m: [a b, \"e: f\"]\n", true},
+		{"quotes with escapes", "a: \"x\\\"y\\\\z\\/w\\n\\t\\r\\0\\a\\b\\e\\f\\v\\ \"\nb: 'it''s'\n\"c d\": 'e'\n'f': \"g\" # c\n",
+		 true},
+		{"literal block scalars", "a: |\n  x\n   y\n\n  z\n\nb: |-\n    p\n    q\n\n\nc: |+\n  r\n\n\nd:\n- |\n  s\n"
+					  "  # not a comment\n- |-\n    t\n  # comment\ne: 1\n", true},
+		{"values on their own line (Helm)", "a:\n  {}\nb:\n  [x, y]\nc:\n  \"q\" # c\n  # c\nd:\n  plain\ne:\n- \n  {}\n"
+						    "-\n  |\n   lit\n", true},
+		{"typed scalars", "a: 80\nb: \"80\"\nc: yes\nd: ~\ne: 0x1F\nf: 010\ng: 1.5\nh: -3\ni: 1e3\nj: .5\nk: Off\n", true},
+		{"plain scalars with indicators inside", "a b: 1\n-x: 2\n---x: 3\nk:v: 4\nurl: http://a:b/c\nt: a#b\nu: a :b\n"
+							 "v: x, [y] {z}\n", true},
+		{"escapes libyaml decodes", "h: \"\\x41\"\ni: \"\\u00e9\"\n", false},
+		{"multi-line plain and quoted scalars", "a: b\n  c\nd: \"e\n  f\"\ng: h\n", false},
+		{"multi-line plain scalar on its own line", "a:\n  b\n  c\n", false},
+		{"anchors, tags, folded scalars", "a: &x 1\nb: *x\nc: !!str 2\nd: >\n  e\n", false},
+		{"syntax errors", "a: b: c\n", false},
+		{"bad indentation", "a:\n  - b\n  c: d\n", false},
+		{"document end marker", "a: 1\n...\n---\nb: 2\n", false},
+		{"root scalar and flow documents", "hello\n---\n[a, b]\n---\n{a: 1}\n", false},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char name[160];
+		int r = yaml_same(c[i].name, c[i].y, strlen(c[i].y));
+		snprintf(name, sizeof(name), "fast scanner equals libyaml: %s", c[i].name);
+		T_CHECK(r >= 0, name);
+		if (c[i].fast) {
+			snprintf(name, sizeof(name), "fast scanner handles: %s", c[i].name);
+			T_CHECK(r == 1, name);
+		}
+	}
+
+	/* libyaml takes over in the third document and hands back at the next
+	 * "---"; an error two documents later keeps its absolute line */
+	static const char mid[] = "a: 1\n---\nb: 2\n---\nc: &x 3\nd: *x\n---\ne: 5\n---\nf: [1, 2\ng: 3\n";
+	char *out;
+	size_t ol;
+	T_CHECK(yaml_same("fallback mid-stream", mid, sizeof(mid) - 1) == 0, "fallback mid-stream equals libyaml");
+	kt_yaml_dump(mid, sizeof(mid) - 1, 0, KT_YAML_DEFAULT, &out, &ol);
+	T_CHECK(strstr(out, "--- document, line 5\n") && strstr(out, "--- document, line 8\n") &&
+		strstr(out, "error -1 11:2: did not find expected ',' or ']'"),
+		"fallback mid-stream: documents and the later error keep their lines");
+	free(out);
+	struct docs d = {.probe = "e"};
+	struct kt_yerr e;
+	int rc = parse(strstr(mid, "---\ne:"), &d, &e); /* the same tail alone */
+	T_CHECK(rc == -1 && d.n == 1 && e.line == 5 && e.col == 2, "error position relative to the buffer start");
+	docs_free(&d);
+	kt_yaml_dump(mid, sizeof(mid) - 1, 0, KT_YAML_FAST, &out, &ol);
+	T_CHECK(strstr(out, "--- document, line 3\n") && !strstr(out, "line 5") && strstr(out, "bailed"),
+		"fast alone: documents before the bail-out delivered, then it stops");
+	free(out);
+
+	/* the depth limit: reported as libyaml reports it */
+	static const char deep[] = "a:\n  b:\n    c:\n      d: [x, [y]]\n";
+	char *ref;
+	size_t rl;
+	kt_yaml_dump(deep, sizeof(deep) - 1, 3, KT_YAML_LIBYAML, &ref, &rl);
+	kt_yaml_dump(deep, sizeof(deep) - 1, 3, KT_YAML_DEFAULT, &out, &ol);
+	T_CHECK(!strcmp(ref, out) && strstr(out, "nesting deeper than 3 levels"), "depth limit error as with libyaml");
+	free(ref);
+	free(out);
+}
+
+/* The shapes of bench/lint.sh's corpus (kubectl/Helm style) must not
+ * need libyaml: a regression to "always bail out" fails here. */
+static void test_fast_bench_shapes(void)
+{
+	static const char *const docs[] = {
+		"---\n# deploy\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-1\n  namespace: ns-1\n"
+		"  labels: {app.kubernetes.io/name: app-1, app.kubernetes.io/part-of: shop, team: t1}\n  annotations:\n"
+		"    deployment.kubernetes.io/revision: \"2\"\nspec:\n  replicas: 2\n  revisionHistoryLimit: 5\n  selector:\n"
+		"    matchLabels: {app.kubernetes.io/name: app-1}\n  strategy:\n    type: RollingUpdate\n"
+		"    rollingUpdate: {maxSurge: 25%, maxUnavailable: 0}\n  template:\n    metadata:\n"
+		"      labels: {app.kubernetes.io/name: app-1, app.kubernetes.io/part-of: shop, team: t1}\n"
+		"      annotations: {prometheus.io/scrape: \"true\", prometheus.io/port: \"9090\"}\n    spec:\n"
+		"      serviceAccountName: app-1\n      terminationGracePeriodSeconds: 45\n      containers:\n"
+		"      - name: app\n        image: registry.example.com/shop/app-1:1.1.1\n        imagePullPolicy: IfNotPresent\n"
+		"        args: [\"--port=8080\", \"--metrics-port=9090\", \"--log-level=info\"]\n        ports:\n"
+		"        - {name: http, containerPort: 8080, protocol: TCP}\n"
+		"        - {name: metrics, containerPort: 9090, protocol: TCP}\n        env:\n"
+		"        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}\n"
+		"        - {name: LOG_FORMAT, value: json}\n        readinessProbe:\n          httpGet: {path: /ready, port: http}\n"
+		"          periodSeconds: 5\n        livenessProbe:\n          httpGet: {path: /healthz, port: http}\n"
+		"        lifecycle:\n          preStop:\n            exec: {command: [\"sh\", \"-c\", \"sleep 10\"]}\n"
+		"        resources:\n          requests: {cpu: 100m, memory: 128Mi}\n          limits: {memory: 256Mi}\n"
+		"      topologySpreadConstraints:\n      - maxSkew: 1\n        topologyKey: topology.kubernetes.io/zone\n"
+		"        whenUnsatisfiable: ScheduleAnyway\n        labelSelector:\n"
+		"          matchLabels: {app.kubernetes.io/name: app-1}\n",
+		"---\n# service\napiVersion: v1\nkind: Service\nmetadata:\n  name: app-1\n  namespace: ns-1\n"
+		"  labels: {app.kubernetes.io/name: app-1}\nspec:\n  type: ClusterIP\n  selector: {app.kubernetes.io/name: app-1}\n"
+		"  ports:\n  - name: http\n    port: 80\n    targetPort: http\n    protocol: TCP\n  - name: metrics\n"
+		"    port: 9090\n    targetPort: metrics\n",
+		"---\n# hpa\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app-1, namespace: ns-1}\n"
+		"spec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app-1}\n  minReplicas: 2\n"
+		"  maxReplicas: 10\n  metrics:\n  - type: Resource\n"
+		"    resource: {name: cpu, target: {type: Utilization, averageUtilization: 75}}\n",
+		"---\n# pdb\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: app-1, namespace: ns-1}\n"
+		"spec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app.kubernetes.io/name: app-1}}\n",
+		"---\n# ingress\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: app-1\n  namespace: ns-1\n"
+		"  annotations: {nginx.ingress.kubernetes.io/proxy-body-size: 8m}\nspec:\n  ingressClassName: nginx\n"
+		"  rules:\n  - host: app-1.example.com\n    http:\n      paths:\n"
+		"      - {path: /, pathType: Prefix, backend: {service: {name: app-1, port: {name: http}}}}\n",
+		"---\n# configmap\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-1-config, namespace: ns-1}\ndata:\n"
+		"  config.yaml: |\n    server:\n      port: 8080\n      readTimeout: 30s\n    features: [a, b, c]\n",
+	};
+	char all[8192];
+	size_t o = 0;
+	bool each = true;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		each &= yaml_same(docs[i], docs[i], strlen(docs[i])) == 1;
+		o += (size_t)snprintf(all + o, sizeof(all) - o, "%s", docs[i]);
+	}
+	T_CHECK(each, "fast scanner handles every bench corpus kind (Deployment .. ConfigMap) and equals libyaml");
+	T_CHECK(o < sizeof(all) && yaml_same("bench stream", all, o) == 1, "fast scanner handles the multi-document stream");
+}
+
 static void run(void)
 {
 	test_scalars();
@@ -291,6 +476,9 @@ static void run(void)
 	test_snapshot();
 	test_config();
 	test_groups();
+	test_fast_fixtures();
+	test_fast_snippets();
+	test_fast_bench_shapes();
 }
 
 T_MAIN("test_manifest")
