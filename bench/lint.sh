@@ -182,6 +182,7 @@ PY
 }
 mbs() { printf '%.1f' "$(echo "$BYTES / 1048576 / $1" | bc -l)"; }
 
+"$KTRACE" lint --fail-on never -o json "$W/corpus" > /dev/null   # warm-up (binary and libraries in the cache)
 best "$KTRACE" lint --fail-on never -o json "$W/corpus"; T_KT=$BW; C_KT=$BC
 AUTO_THREADS=$(python3 -c 'import os; f=open("/proc/loadavg").read().split(); n=os.cpu_count(); busy=min(float(f[0]), int(f[3].split("/")[0]) - 1); print(2 if n >= 2 and n - busy >= 1.25 else 1)')
 best env KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$W/corpus"; T_KT1=$BW; C_KT1=$BC
