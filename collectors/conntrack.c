@@ -795,6 +795,7 @@ static void sysctl_gaps(struct kt_snapshot *snap, struct kt_flow_sample *fs, int
 			bool saw_ts);
 static int live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct kt_flow_sample *fs,
 			const struct kt_flow_opts *fo, int acct, int tstamp, struct kt_diag *d);
+static void live_gap(const struct kt_ct_live *l, struct kt_snapshot *snap);
 
 int kt_conntrack_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
 			 const struct kt_flow_opts *fo, struct kt_diag *d)
@@ -815,6 +816,7 @@ int kt_conntrack_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
 		if (lr != 1)
 			return lr;
 		/* events unavailable: one full dump per sample from now on */
+		live_gap(fo->live, snap);
 	}
 	FILE *rec = recp && *recp ? fopen(recp, "wb") : NULL;
 	struct ct_ctx c;
@@ -910,6 +912,8 @@ struct kt_ct_live {
 	double resync_s;
 	int evfd;                  /* event socket, -1 not open */
 	bool ev_failed;            /* could not subscribe: plain dumps */
+	int ev_err;                /* why (errno) */
+	uint32_t max_conns;        /* CT_LIVE_MAX_CONNS, or KTRACE_CT_LIVE_MAX (tests) */
 	bool need_dump;            /* event overrun */
 	bool too_big;
 	unsigned dumps;            /* full dumps so far */
@@ -936,6 +940,13 @@ struct kt_ct_live *kt_ct_live_new(double resync_s)
 	l->resync_s = resync_s;
 	l->evfd = -1;
 	l->max_keys = 65536;
+	l->max_conns = CT_LIVE_MAX_CONNS;
+	const char *e = getenv("KTRACE_CT_LIVE_MAX");
+	if (e && *e) {
+		unsigned long v = strtoul(e, NULL, 10);
+		if (v >= 1 && v <= CT_LIVE_MAX_CONNS)
+			l->max_conns = (uint32_t)v;
+	}
 	return l;
 }
 
@@ -1024,13 +1035,13 @@ static struct ct_conn *conn_find(struct kt_ct_live *l, uint64_t fp)
 static struct ct_conn *conn_get(struct kt_ct_live *l, uint64_t fp, bool *fresh)
 {
 	*fresh = false;
+	if (l->n >= l->max_conns) {
+		struct ct_conn *c = conn_find(l, fp);
+		if (!c)
+			l->too_big = true;
+		return c;
+	}
 	if ((l->n + 1) * 4 > l->cap * 3) {
-		if (l->n >= CT_LIVE_MAX_CONNS) {
-			struct ct_conn *c = conn_find(l, fp);
-			if (!c)
-				l->too_big = true;
-			return c;
-		}
 		size_t nc = l->cap ? l->cap * 2 : 4096;
 		struct ct_conn *nt = calloc(nc, sizeof(*nt));
 		if (!nt)
@@ -1325,6 +1336,7 @@ static int live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct k
 		if (e < 0) {
 			kt_log(1, "conntrack events unavailable (%s): a full dump every refresh", strerror(-e));
 			l->ev_failed = true;
+			l->ev_err = -e;
 			return 1;
 		}
 		if (fo->max_agg)
@@ -1384,14 +1396,22 @@ static int live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct k
 			l->ts = true;
 		c.live = NULL;
 	}
+	if (l->too_big) {
+		/* the table stopped taking connections: this sample and every
+		 * later one from full dumps, and the memory goes back */
+		kt_fagg_release(&c.g);
+		free(l->t);
+		l->t = NULL;
+		l->cap = l->n = 0;
+		close(l->evfd);
+		l->evfd = -1;
+		return 1;
+	}
 	live_emit(l, &c, l->ts || tstamp == 1);
 	if (l->dropped) {
 		c.g.dropped += l->dropped;
 		l->dropped = 0;
 	}
-	if (l->too_big)
-		kt_snapshot_gap(snap, "conntrack events",
-				"more than %u Service connections: a full dump every refresh from now on", CT_LIVE_MAX_CONNS);
 	fs->events = true;
 	fs->full_dump = dump;
 	c.saw_counters = l->acct;
@@ -1400,4 +1420,16 @@ static int live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct k
 	kt_fagg_release(&c.g);
 	sysctl_gaps(snap, fs, acct, tstamp, c.saw_counters, c.saw_ts);
 	return 0;
+}
+
+/* Why this sample is a full dump although events were asked for. */
+static void live_gap(const struct kt_ct_live *l, struct kt_snapshot *snap)
+{
+	if (l->too_big)
+		kt_snapshot_gap(snap, "conntrack events",
+				"more than %u Service connections: a full dump every refresh", l->max_conns);
+	else if (l->ev_failed)
+		kt_snapshot_gap(snap, "conntrack events",
+				"cannot join the conntrack event groups (%s): a full dump every refresh",
+				strerror(l->ev_err));
 }
