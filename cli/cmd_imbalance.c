@@ -644,6 +644,8 @@ static int run(struct kt_cli *c)
 
 	if (once) {
 		const struct kt_imb_result *r;
+		if (count > 1 && !f.live)
+			kt_cli_warn(c, "--count: a bundle holds one flow sample per node; printing it once");
 		char err[1024] = "";
 		struct timespec ts = {(time_t)interval, (long)((interval - floor(interval)) * 1e9)};
 		if (f.live) {

@@ -331,7 +331,7 @@ static bool ct_decode(struct ct_ctx *c, const struct nlmsghdr *nlh, struct ct_en
 	return true;
 }
 
-static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e, int64_t now_ns);
+static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e);
 static void live_emit(struct kt_ct_live *l, struct ct_ctx *c, bool ages);
 static void finish(struct ct_ctx *c, struct kt_snapshot *snap, struct kt_flow_sample *fs);
 
@@ -358,7 +358,7 @@ static void parse_entry(struct ct_ctx *c, const struct nlmsghdr *nlh)
 	if (!ct_decode(c, nlh, &e))
 		return;
 	if (c->live) {
-		live_dump_entry(c->live, &e, c->now_ns);
+		live_dump_entry(c->live, &e);
 		return;
 	}
 	struct kt_fagg_slot *s = kt_fagg_get(&c->g, &e.k);
@@ -971,11 +971,6 @@ static inline size_t fp_slot(uint64_t fp, size_t cap)
 	return (size_t)fp & (cap - 1);
 }
 
-static uint32_t key_hash32(const struct kt_fagg_key *k)
-{
-	return (uint32_t)kt_fnv1a(KT_FNV_INIT, k, sizeof(*k));
-}
-
 /* Index of key k in l->keys (created), or UINT32_MAX when full. */
 static uint32_t live_key(struct kt_ct_live *l, const struct kt_fagg_key *k)
 {
@@ -985,7 +980,7 @@ static uint32_t live_key(struct kt_ct_live *l, const struct kt_fagg_key *k)
 		if (!ni)
 			abort();
 		for (uint32_t i = 0; i < l->n_keys; i++) {
-			uint32_t h = key_hash32(&l->keys[i].k) & (nc - 1);
+			uint32_t h = kt_fagg_key_hash(&l->keys[i].k) & (nc - 1);
 			while (ni[h])
 				h = (h + 1) & (nc - 1);
 			ni[h] = i + 1;
@@ -994,7 +989,7 @@ static uint32_t live_key(struct kt_ct_live *l, const struct kt_fagg_key *k)
 		l->kidx = ni;
 		l->kcap = nc;
 	}
-	uint32_t h = key_hash32(k) & (l->kcap - 1);
+	uint32_t h = kt_fagg_key_hash(k) & (l->kcap - 1);
 	while (l->kidx[h]) {
 		uint32_t i = l->kidx[h] - 1;
 		if (!memcmp(&l->keys[i].k, k, sizeof(*k)))
@@ -1093,7 +1088,7 @@ static void conn_del(struct kt_ct_live *l, struct ct_conn *c)
 }
 
 /* A full dump's entry: upsert, bytes since the previous dump into its key. */
-static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e, int64_t now_ns)
+static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e)
 {
 	uint32_t k = live_key(l, &e->k);
 	if (k == UINT32_MAX) {
@@ -1122,7 +1117,6 @@ static void live_dump_entry(struct kt_ct_live *l, const struct ct_entry *e, int6
 		c->start_s = (int64_t)(e->start_ns / 1000000000ULL);
 	else if (fresh)
 		c->start_s = 0;
-	(void)now_ns;
 }
 
 /* One event message: NEW (CT_NEW with NLM_F_CREATE), UPDATE (CT_NEW), DESTROY (CT_DELETE). */

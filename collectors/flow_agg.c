@@ -74,7 +74,7 @@ void kt_fagg_release(struct kt_fagg *g)
 
 /* Word-at-a-time multiply/xor hash of the 44-byte binary key (this runs
  * once per kernel entry). */
-static uint32_t key_hash(const struct kt_fagg_key *k)
+uint32_t kt_fagg_key_hash(const struct kt_fagg_key *k)
 {
 	_Static_assert(sizeof(*k) == 44, "key layout");
 	const unsigned char *p = (const unsigned char *)k;
@@ -99,7 +99,7 @@ static void grow(struct kt_fagg *g)
 	for (uint32_t i = 0; i < g->cap; i++) {
 		if (!g->slots[i].used)
 			continue;
-		uint32_t j = key_hash(&g->slots[i].k) & (nc - 1);
+		uint32_t j = kt_fagg_key_hash(&g->slots[i].k) & (nc - 1);
 		while (ns[j].used)
 			j = (j + 1) & (nc - 1);
 		ns[j] = g->slots[i];
@@ -111,7 +111,7 @@ static void grow(struct kt_fagg *g)
 
 struct kt_fagg_slot *kt_fagg_get(struct kt_fagg *g, const struct kt_fagg_key *k)
 {
-	uint32_t j = key_hash(k) & (g->cap - 1);
+	uint32_t j = kt_fagg_key_hash(k) & (g->cap - 1);
 	while (g->slots[j].used) {
 		if (memcmp(&g->slots[j].k, k, sizeof(*k)) == 0)
 			return &g->slots[j];

@@ -54,6 +54,8 @@ void kt_fagg_init(struct kt_fagg *g, uint32_t max, bool want_fp);
 void kt_fagg_release(struct kt_fagg *g);
 /* Slot for key (created zeroed); NULL when the cap is hit. */
 struct kt_fagg_slot *kt_fagg_get(struct kt_fagg *g, const struct kt_fagg_key *k);
+/* The aggregate key's hash (also the conntrack event-mode key table's). */
+uint32_t kt_fagg_key_hash(const struct kt_fagg_key *k);
 void kt_fagg_add_fp(struct kt_fagg *g, struct kt_fagg_slot *s, uint64_t fp);
 /* Append every slot to fs->agg (strings interned in snap->arena, fp sorted
  * and copied to the arena). Leaves g empty. */
