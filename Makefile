@@ -1,5 +1,6 @@
 # ktrace — non-recursive Makefile. Sources are discovered by directory, so
-# adding a file under lib/, collectors/, analyzers/ or cli/ needs no edit here.
+# adding a file under lib/, collectors/ (and its subfolders), analyzers/ or cli/
+# needs no edit here.
 #   make            build ./ktrace
 #   make deps       install missing Debian packages (apt-get)
 #   make demo       deps + build + the main job on the built-in demo cluster
@@ -37,7 +38,7 @@ else
 Q := @
 endif
 
-LIB_SRC := $(wildcard lib/*.c collectors/*.c analyzers/*.c) \
+LIB_SRC := $(wildcard lib/*.c collectors/*.c collectors/*/*.c analyzers/*.c) \
 	$(filter-out cli/main.c,$(wildcard cli/*.c cli/tui/*.c))
 LIB_ASM := lib/demo_blob.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)

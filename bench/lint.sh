@@ -281,7 +281,7 @@ This run: best ktrace $BEST_MBS MiB/s against the 50 MiB/s target ($BEST_OK), an
 ${CRATIO1_BEST}x the floor's CPU time single-threaded against the 2x target ($RATIO_OK).
 Targets: >= 50 MiB/s, and within 2x of the libyaml floor. The simple
 block-style YAML that kubectl, Helm and Kustomize emit does not go through
-libyaml: a fast scanner (collectors/yaml_fast.c) feeds the tree builder the
+libyaml: a fast scanner (collectors/manifest/yaml_fast.c) feeds the tree builder the
 same events and positions libyaml would, and hands any document outside its
 subset (anchors, tags, folded or multi-line scalars, flow collections over
 several lines, JSON, non-ASCII bytes, syntax errors) to libyaml, which hands

@@ -3,7 +3,7 @@
  * IPVS virtual service built from the same bytes. */
 #include <stdint.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

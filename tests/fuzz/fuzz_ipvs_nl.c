@@ -2,7 +2,7 @@
  * messages each followed by their destination messages, family id 0x22). */
 #include <stdint.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

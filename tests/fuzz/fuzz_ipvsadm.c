@@ -1,7 +1,7 @@
 /* libFuzzer target: `ipvsadm-save -n` text. */
 #include <stdint.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "collectors/kubeconfig.h"
+#include "collectors/kube/kubeconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

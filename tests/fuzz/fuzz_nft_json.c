@@ -2,7 +2,7 @@
  * through the IR builder and the service normaliser. */
 #include <stdint.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -32,5 +32,5 @@ done
 "$KTRACE" __complete man-options global > "$tmp/island"
 awk '/BEGIN GENERATED OPTIONS/{on=1;next}/END GENERATED OPTIONS/{on=0}on' "$TOP/man/ktrace.1" > "$tmp/have"
 cmp -s "$tmp/island" "$tmp/have" && pass "man ktrace.1 global options match the table" || fail "man ktrace.1 global options match the table" "run tools/gen-docs.sh"
-bad=$(grep -nE '(^|[^_a-z])(strcpy|strcat|sprintf|vsprintf|strtok|gets)[[:space:]]*\(' "$TOP"/lib/*.c "$TOP"/collectors/*.c "$TOP"/analyzers/*.c "$TOP"/cli/*.c "$TOP"/cli/tui/*.c 2>/dev/null | grep -v '^\s*/\*' | head -5)
+bad=$(grep -nE '(^|[^_a-z])(strcpy|strcat|sprintf|vsprintf|strtok|gets)[[:space:]]*\(' "$TOP"/lib/*.c "$TOP"/collectors/*.c "$TOP"/collectors/*/*.c "$TOP"/analyzers/*.c "$TOP"/cli/*.c "$TOP"/cli/tui/*.c 2>/dev/null | grep -v '^\s*/\*' | head -5)
 [ -z "$bad" ] && pass "no banned functions (strcpy, strcat, sprintf, strtok, gets)" || fail "no banned functions" "$bad"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The fast YAML scanner (collectors/yaml_fast.c) against libyaml end to
+# The fast YAML scanner (collectors/manifest/yaml_fast.c) against libyaml end to
 # end: `ktrace lint` over every manifest fixture directory, files and
 # stdin, one and two parser threads, gives byte-identical output (text,
 # json, sarif) and exit codes with KTRACE_YAML=libyaml and by default.

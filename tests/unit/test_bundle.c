@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "collectors/k8s_obj.h"
+#include "collectors/kube/k8s_obj.h"
 #include "harness.h"
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"

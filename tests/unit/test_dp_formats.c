@@ -15,7 +15,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "harness.h"
 #include "ktrace/analyze.h"
 #include "ktrace/bundle.h"

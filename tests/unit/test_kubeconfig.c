@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "collectors/kubeconfig.h"
+#include "collectors/kube/kubeconfig.h"
 #include "harness.h"
 
 static char tmpdir[64];

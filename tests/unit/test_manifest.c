@@ -14,7 +14,7 @@
 #include <ftw.h>
 #include <unistd.h>
 
-#include "collectors/manifest.h"
+#include "collectors/manifest/manifest.h"
 #include "ktrace/manifest.h"
 #include "ktrace/ruleconf.h"
 

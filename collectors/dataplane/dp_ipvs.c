@@ -20,7 +20,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 #include "ktrace/fileio.h"
 

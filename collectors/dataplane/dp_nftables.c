@@ -21,7 +21,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 #include "ktrace/fileio.h"
 

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collectors/k8s_obj.h"
-#include "collectors/kubeconfig.h"
+#include "collectors/kube/k8s_obj.h"
+#include "collectors/kube/kubeconfig.h"
 #include "ktrace/arena.h"
 #include "ktrace/bundle.h"
 #include "ktrace/kube.h"

@@ -26,7 +26,7 @@
 
 #include <bpf/bpf.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
 #define SVC_F_EXTERNAL_IP 0x01

@@ -16,7 +16,7 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
 struct names {

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collectors/flow_agg.h"
+#include "collectors/flows/flow_agg.h"
 #include "ktrace/fileio.h"
 
 #define CT_TCP_ESTABLISHED 3

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collectors/flow_agg.h"
+#include "collectors/flows/flow_agg.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/node.h"
 

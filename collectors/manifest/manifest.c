@@ -24,9 +24,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "collectors/k8s_obj.h"
-#include "collectors/manifest.h"
-#include "collectors/yaml_fast.h"
+#include "collectors/kube/k8s_obj.h"
+#include "collectors/manifest/manifest.h"
+#include "collectors/manifest/yaml_fast.h"
 #include "ktrace/manifest.h"
 
 #define KT_Y_MAX_NODES (8u * 1024 * 1024)  /* per document */

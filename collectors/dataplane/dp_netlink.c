@@ -32,7 +32,7 @@
 
 #include <linux/netlink.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/fileio.h"
 
 #ifndef NETLINK_EXT_ACK

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "collectors/kubeconfig.h"
+#include "collectors/kube/kubeconfig.h"
 
 #define KC_MAX_FILE (16u << 20)  /* kubeconfig files above 16 MiB are refused */
 #define KC_MAX_ENTRIES 4096

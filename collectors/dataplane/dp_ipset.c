@@ -25,7 +25,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
 #define MAX_MEMBERS 1000000u

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collectors/yaml_fast.h"
+#include "collectors/manifest/yaml_fast.h"
 
 #define KT_YF_MAX_KEY 1000  /* libyaml forgets a simple key after 1024 chars */
 #define KT_YF_MAX_FLOW 64   /* flow nesting handled here; deeper: libyaml */

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collectors/flow_agg.h"
+#include "collectors/flows/flow_agg.h"
 #include "ktrace/fileio.h"
 
 #define SD_TCP_ESTABLISHED 1

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 
 #define MAX_TOK 512
 

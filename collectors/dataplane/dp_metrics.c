@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collectors/dp_internal.h"
+#include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
 #define MAX_BODY (16u << 20)

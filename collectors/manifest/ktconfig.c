@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collectors/manifest.h"
+#include "collectors/manifest/manifest.h"
 #include "ktrace/fileio.h"
 #include "ktrace/ruleconf.h"
 

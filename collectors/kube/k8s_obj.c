@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "collectors/k8s_obj.h"
+#include "collectors/kube/k8s_obj.h"
 
 struct ctx {
 	struct kt_snapshot *s;

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "collectors/flow_agg.h"
+#include "collectors/flows/flow_agg.h"
 
 #define CIL_TUPLE_F_SERVICE 4
 #define CIL_CT_VALUE 56
