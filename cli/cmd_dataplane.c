@@ -5,7 +5,7 @@
  * EndpointSlices. Sources: the live kernel (default), saved dumps
  * (--iptables-save, --nft-json, --ipvsadm), or a bundle (--from); with
  * --from plus dumps or --live, the bundle only supplies API objects.
- * Renders text (a per-service tree) or the SPEC.md JSON through the same
+ * Renders text (a per-service tree) or the JSON of ktrace-dataplane(1) through the same
  * writer bundles use (collectors/dp_json.c). Only this file prints.
  */
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * `ktrace path SERVICE`: fetch only what one Service's path needs (the
  * Service, its EndpointSlices, the nodes, the selected Pods, the proxy
  * ConfigMaps; plus this node's programmed rules when readable), run the
- * path analyzer, and render the layered tree (text) or SPEC.md's JSON.
+ * path analyzer, and render the layered tree (text) or the JSON of ktrace-path(1).
  */
 #include <stdio.h>
 #include <stdlib.h>

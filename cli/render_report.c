@@ -1,7 +1,7 @@
 /*
  * Findings reports for `ktrace lint` and `ktrace check`: counting, the
  * exit code, grouped text (by object for lint, by Service for check, most
- * severe group first, a summary line) and the JSON document of SPEC.md
+ * severe group first, a summary line) and the JSON document of ktrace-check(1)
  * ({"findings":[...],"summary":{...}}). Branches on the format once, in
  * kt_report_render(). Writes only to the FILE it is given.
  */

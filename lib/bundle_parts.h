@@ -1,6 +1,6 @@
 /*
  * Internal: (de)serialisation of node state inside bundles. Node dataplane
- * state is stored exactly in the `ktrace dataplane -o json` shape (SPEC.md)
+ * state is stored exactly in the `ktrace dataplane -o json` shape (ktrace-dataplane(1))
  * so one writer serves both; flow samples in the `imbalance` sample shape.
  * Implemented in collectors/dp_json.c and collectors/flow_json.c.
  */

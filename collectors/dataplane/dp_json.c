@@ -1,8 +1,8 @@
 /*
  * Node dataplane state as JSON: the `ktrace dataplane -o json` per-node
- * object of SPEC.md, written with the one JSON writer, and read back from
+ * object documented in ktrace-dataplane(1), written with the one JSON writer, and read back from
  * bundles into snap->dp. Both directions use the same keys so a bundle
- * round-trips exactly. Extra keys beyond SPEC.md: node "source", "notes",
+ * round-trips exactly. Extra keys beyond the core ones: node "source", "notes",
  * "metrics"; service "mode", "scheduler", "chainHash", "namesGuessed";
  * backend "weight", "activeConns", "inactiveConns", "state".
  * Diff findings (KT601-KT603 from analyzers/dpdiff.c) are written from

@@ -5,7 +5,7 @@
 # gateway, CoreDNS, Kafka, Kustomize output, custom resources, anchors and
 # merge keys, BOM/CRLF/tabs, a JSON List, files split across a directory).
 # Golden text/json, and the exact set of findings: every one is a true
-# positive per SPEC.md; anything else is a false positive. The same objects
+# positive per the rule catalog (ktrace rules); anything else is a false positive. The same objects
 # as a live cluster (tests/fixtures/clusters/realworld) give the same
 # findings from `ktrace check --from DIR`, plus the live-only ones.
 . "$(dirname "$0")/../lib.sh"
