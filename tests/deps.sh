@@ -3,8 +3,8 @@
 # Called by `make deps` (and so by `make demo` / `make check`).
 PKGS="libcurl4-openssl-dev libcjson-dev libyaml-dev libnftnl-dev libmnl-dev libnl-3-dev
 libnl-genl-3-dev libnl-nf-3-dev libnl-idiag-3-dev libnl-route-3-dev libbpf-dev libncurses-dev
-zlib1g-dev pkg-config gcc make iptables nftables conntrack ipvsadm bpftool iproute2 tmux openssl
-python3 clang libclang-rt-14-dev zsh fish man-db time ipset"
+libmicrohttpd-dev zlib1g-dev pkg-config gcc make iptables nftables conntrack ipvsadm bpftool iproute2 tmux openssl
+python3 clang libclang-rt-14-dev zsh fish man-db time ipset graphviz"
 missing=""
 if ! command -v dpkg >/dev/null 2>&1; then
 	for p in libcurl libcjson yaml-0.1 libnftnl libmnl libnl-3.0 libbpf ncursesw zlib; do
