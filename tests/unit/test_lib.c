@@ -8,6 +8,7 @@
 
 #include "harness.h"
 #include "ktrace/arena.h"
+#include "ktrace/util.h"
 #include "ktrace/findings.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/model.h"
@@ -179,8 +180,35 @@ static void test_findings(void)
 	kt_arena_free(a);
 }
 
+static void test_vis(void)
+{
+	struct kt_arena *a = kt_arena_new();
+	const char *clean = "node-a \u00e9t\u00e9 \xe2\x9c\x93 10.0.0.1:80";
+	T_CHECK(kt_vis(a, clean) == clean, "clean text (ASCII, UTF-8) is returned as is, no copy");
+	T_CHECK(kt_vis(a, NULL) == NULL, "NULL stays NULL");
+	T_CHECK_STR(kt_vis(a, "a\033]0;pwned\007b"), "a\\x1b]0;pwned\\x07b", "ESC and BEL escaped (OSC title)");
+	T_CHECK_STR(kt_vis(a, "l1\nl2\r\tx\by"), "l1\\nl2\\r\\tx\\x08y", "newline, CR, tab, BS escaped");
+	T_CHECK_STR(kt_vis(a, "x\x7f"), "x\\x7f", "DEL escaped");
+	T_CHECK_STR(kt_vis(a, "c1\xc2\x9b" "2J"), "c1\\u009b2J", "C1 CSI (U+009B) escaped");
+	T_CHECK_STR(kt_vis(a, "ab\xe2\x80\xae" "cba"), "ab\\u202ecba", "bidi override U+202E escaped");
+	T_CHECK_STR(kt_vis(a, "\xe2\x81\xa6x\xe2\x81\xa9"), "\\u2066x\\u2069", "bidi isolates escaped");
+	T_CHECK_STR(kt_vis(a, "bad\x9b\xff\xc0\xaf"), "bad\\x9b\\xff\\xc0\\xaf", "invalid UTF-8 bytes escaped");
+	T_CHECK_STR(kt_vis(a, "\xed\xa0\x80"), "\\xed\\xa0\\x80", "UTF-8 surrogate escaped byte by byte");
+	T_CHECK_STR(kt_vis(a, "trunc\xe2\x80"), "trunc\\xe2\\x80", "truncated sequence escaped");
+	T_CHECK(!kt_vis_clean("a\tb") && kt_vis_clean("ab") && kt_vis_clean(NULL), "kt_vis_clean");
+	char buf[8];
+	size_t need = kt_vis_escape(buf, sizeof(buf), "ab\ncdefgh");
+	T_CHECK_INT((long)need, 10, "escape returns the full length");
+	T_CHECK_STR(buf, "ab\\ncde", "escape truncates, NUL-terminated");
+	need = kt_vis_escape(buf, 4, "a\x01" "b");
+	T_CHECK_STR(buf, "a", "an escape that does not fit is not cut in half");
+	T_CHECK_INT((long)need, 6, "length of a\\x01b");
+	kt_arena_free(a);
+}
+
 static void run(void)
 {
+	test_vis();
 	test_arena();
 	test_jsonw();
 	test_selectors();
