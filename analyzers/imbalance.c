@@ -17,12 +17,12 @@
 #include "ktrace/analyze.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/imbalance.h"
+#include "ktrace/xalloc.h"
 
 /* Growable arrays local to one analysis (malloc'd, freed at the end). */
 #define VEC_PUSH(arr, n, cap)                                                          \
 	((n) >= (cap) ? ((cap) = (cap) ? (cap) * 2 : 16,                               \
-			 (arr) = realloc((arr), (size_t)(cap) * sizeof(*(arr))),        \
-			 (arr) ? (void)0 : abort(), &(arr)[(n)++])                      \
+			 (arr) = kt_xreallocarray((arr), (cap), sizeof(*(arr))), &(arr)[(n)++]) \
 		      : &(arr)[(n)++])
 
 struct fe {
@@ -533,11 +533,9 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 
 	/* connections per port group, eligible weights per port group */
 	uint32_t npg = g->npg ? g->npg : 1;
-	uint32_t *pgc = calloc(npg, sizeof(*pgc));
-	double *pgw = calloc(npg, sizeof(*pgw));
-	uint32_t *pgn = calloc(npg, sizeof(*pgn));
-	if (!pgc || !pgw || !pgn)
-		abort();
+	uint32_t *pgc = kt_xcalloc(npg, sizeof(*pgc));
+	double *pgw = kt_xcalloc(npg, sizeof(*pgw));
+	uint32_t *pgn = kt_xcalloc(npg, sizeof(*pgn));
 	uint64_t bytes = 0;
 	uint32_t newc = 0;
 	bool have_new = rates_known;
@@ -779,9 +777,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 	const struct kt_flow_agg **pidx = NULL;
 	uint32_t pn = prev && dt > 0 ? prev->n_agg : 0;
 	if (pn) {
-		pidx = malloc((size_t)pn * sizeof(*pidx));
-		if (!pidx)
-			abort();
+		pidx = kt_xreallocarray(NULL, pn, sizeof(*pidx));
 		for (uint32_t i = 0; i < pn; i++)
 			pidx[i] = &prev->agg[i];
 		qsort(pidx, pn, sizeof(*pidx), aggp_cmp);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ktrace/arena.h"
+#include "ktrace/xalloc.h"
 
 #define KT_BLOCK_MIN (64 * 1024)
 
@@ -28,22 +29,12 @@ struct kt_arena {
 
 static void *xmalloc_or_die(size_t n)
 {
-	void *p = malloc(n);
-	if (!p) {
-		fputs("ktrace: out of memory\n", stderr);
-		abort();
-	}
-	return p;
+	return kt_xmalloc(n);
 }
 
 struct kt_arena *kt_arena_new(void)
 {
-	struct kt_arena *a = calloc(1, sizeof(*a));
-	if (!a) {
-		fputs("ktrace: out of memory\n", stderr);
-		abort();
-	}
-	return a;
+	return kt_xcalloc(1, sizeof(struct kt_arena));
 }
 
 void kt_arena_free(struct kt_arena *a)
@@ -128,12 +119,7 @@ char *kt_arena_printf(struct kt_arena *a, const char *fmt, ...)
 
 static uint64_t hash_n(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+	return kt_hash64(KT_HASH_SEED, s, n);
 }
 
 const char *kt_intern_n(struct kt_arena *a, const char *s, size_t n)
@@ -142,11 +128,7 @@ const char *kt_intern_n(struct kt_arena *a, const char *s, size_t n)
 		return NULL;
 	if (a->ilen * 2 >= a->icap) {
 		size_t ncap = a->icap ? a->icap * 2 : 1024;
-		const char **nt = calloc(ncap, sizeof(*nt));
-		if (!nt) {
-			fputs("ktrace: out of memory\n", stderr);
-			abort();
-		}
+		const char **nt = kt_xcalloc(ncap, sizeof(*nt));
 		for (size_t i = 0; i < a->icap; i++) {
 			const char *e = a->itab[i];
 			if (!e)

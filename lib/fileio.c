@@ -6,13 +6,12 @@
 #include <stdlib.h>
 
 #include "ktrace/fileio.h"
+#include "ktrace/xalloc.h"
 
 int kt_read_stream(FILE *f, size_t cap, size_t max, char **buf, size_t *len)
 {
 	size_t n = 0;
-	char *b = malloc(cap);
-	if (!b)
-		abort();
+	char *b = kt_xmalloc(cap);
 	for (;;) {
 		if (n == cap) {
 			if (cap >= max) {
@@ -21,10 +20,7 @@ int kt_read_stream(FILE *f, size_t cap, size_t max, char **buf, size_t *len)
 				return 1;
 			}
 			cap *= 2;
-			char *nb = realloc(b, cap);
-			if (!nb)
-				abort();
-			b = nb;
+			b = kt_xrealloc(b, cap);
 		}
 		size_t r = fread(b + n, 1, cap - n, f);
 		if (r == 0)

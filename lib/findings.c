@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "ktrace/findings.h"
+#include "ktrace/xalloc.h"
 
 const struct kt_rule kt_rules[KT_RULE_COUNT] = {
 #define KT_RULE(id, name, sev, layer, scope, summary, mitigation) \
@@ -54,10 +55,7 @@ struct kt_finding *kt_finding_add(struct kt_findings *f, struct kt_arena *a, enu
 {
 	if (f->n >= f->cap) {
 		uint32_t nc = f->cap ? f->cap * 2 : 16;
-		struct kt_finding *nv = realloc(f->v, nc * sizeof(*nv));
-		if (!nv)
-			abort();
-		f->v = nv;
+		f->v = kt_xreallocarray(f->v, nc, sizeof(*f->v));
 		f->cap = nc;
 	}
 	struct kt_finding *x = &f->v[f->n++];

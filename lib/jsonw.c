@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ktrace/jsonw.h"
+#include "ktrace/xalloc.h"
 
 #define KT_JW_BUF 65536
 #define KT_JW_DEPTH 128
@@ -34,9 +35,7 @@ static int file_sink(void *ctx, const char *b, size_t n)
 
 struct kt_jw *kt_jw_new_sink(kt_jw_sink sink, void *ctx, bool pretty)
 {
-	struct kt_jw *w = malloc(sizeof(*w));
-	if (!w)
-		abort();
+	struct kt_jw *w = kt_xmalloc(sizeof(*w));
 	memset(w, 0, offsetof(struct kt_jw, buf));
 	w->sink = sink;
 	w->ctx = ctx;

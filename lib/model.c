@@ -13,12 +13,11 @@
 #include "ktrace/flows.h"
 #include "ktrace/model.h"
 #include "ktrace/util.h"
+#include "ktrace/xalloc.h"
 
 struct kt_snapshot *kt_snapshot_new(void)
 {
-	struct kt_snapshot *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct kt_snapshot *s = kt_xcalloc(1, sizeof(*s));
 	s->arena = kt_arena_new();
 	s->proxy.masquerade_bit = -1;
 	return s;
@@ -54,11 +53,7 @@ void *kt_grow(void *arrp, uint32_t *n, uint32_t *cap, size_t elem)
 	void **arr = arrp;
 	if (*n >= *cap) {
 		uint32_t nc = *cap ? *cap * 2 : 16;
-		void *na = realloc(*arr, (size_t)nc * elem);
-		if (!na) {
-			fputs("ktrace: out of memory\n", stderr);
-			abort();
-		}
+		void *na = kt_xreallocarray(*arr, nc, elem);
 		*arr = na;
 		*cap = nc;
 	}
