@@ -100,7 +100,8 @@ void kt_cli_warn(struct kt_cli *c, const char *fmt, ...) __attribute__((format(p
 void kt_cli_progress(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_cli_progress_done(struct kt_cli *c);
 
-/* Effective namespace: -n, else the kubeconfig context's (live), else "default". */
+/* Effective namespace: -n, else the kubeconfig context's (live, and with
+ * --from when a kubeconfig exists), else "default". */
 const char *kt_cli_namespace(struct kt_cli *c);
 /* Open the API client on first use. */
 int kt_cli_kube(struct kt_cli *c, struct kt_kube **out, struct kt_diag *d);

@@ -1,9 +1,11 @@
 /*
  * `ktrace collect -f FILE`: stream every API object ktrace uses into a
- * bundle (sanitised: no Secrets, tokens, env values or non-proxy ConfigMap
- * data) and, with --node (default when run as root on a node), this node's
- * dataplane state and a flow sample. Objects go from each list page to the
- * file without being held.
+ * bundle (reduced to the fields ktrace reads: no Secrets, tokens, env,
+ * command lines or non-proxy ConfigMap data) and, with --node (default when
+ * run as root on a node), this node's dataplane state and a flow sample.
+ * Objects go from each list page to the file without being held. The file
+ * is written beside FILE (mode 0600) and renamed over it only when
+ * complete: a failure leaves FILE as it was.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,8 @@ static int run(struct kt_cli *c)
 		return kt_cli_error(c, KT_EXIT_USAGE, NULL, "collect takes no arguments (got '%s')", c->argv[0]);
 	if (c->from)
 		return kt_cli_error(c, KT_EXIT_USAGE, "collect reads the live cluster", "--from cannot be used with collect");
+	if (kt_bundle_check_target(file, &d) < 0)
+		return kt_cli_fail(c, &d);
 	bool node = kt_opt_flag(c, "node") || (!kt_opt_flag(c, "no-node") && kt_node_readable());
 	if (kt_opt_flag(c, "node-only") && !kt_node_readable())
 		return kt_cli_error(c, KT_EXIT_CLUSTER, "run as root on the node (e.g. kubectl debug node/NAME)",

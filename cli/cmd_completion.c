@@ -402,7 +402,7 @@ static int run_complete(struct kt_cli *c)
 	}
 	if (c->from) {
 		struct kt_snapshot *s;
-		if (kt_bundle_load(c->from, &s, &d) < 0)
+		if (kt_bundle_load_ns(c->from, kt_cli_namespace(c), &s, &d) < 0)
 			return 0;
 		const char *ns = c->namespace;
 		if (!strcmp(what, "namespaces")) {

@@ -492,7 +492,7 @@ static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_ga
 	if (c->from)
 		return kt_cli_snapshot(c, NULL, 0, out, d);
 	if (objects)
-		return kt_bundle_load(objects, out, d);
+		return kt_bundle_load_ns(objects, kt_cli_namespace(c), out, d);
 	static const struct kt_list_req reqs[] = {
 		{.res = KT_RES_SERVICES},
 		{.res = KT_RES_ENDPOINTSLICES},

@@ -500,7 +500,7 @@ static int run(struct kt_cli *c)
 	struct kt_snapshot *s = NULL;
 	int rc;
 	if (c->from) {
-		rc = kt_bundle_load(c->from, &s, &d);
+		rc = kt_bundle_load_ns(c->from, kt_cli_namespace(c), &s, &d);
 		if (rc < 0)
 			return kt_cli_fail(c, &d);
 	} else {

@@ -177,8 +177,18 @@ const char *kt_cli_namespace(struct kt_cli *c)
 		memset(&d, 0, sizeof(d));
 		if (kt_cli_kube(c, &k, &d) == 0)
 			return kt_kube_namespace(k);
+		return "default";
 	}
-	return "default";
+	/* --from: the kubeconfig context's namespace when there is one, as
+	 * `kubectl apply -f` would place namespace-less objects */
+	static char ns[256];
+	if (!ns[0]) {
+		struct kt_kube_opts o = {.kubeconfig = c->kubeconfig, .context = c->context};
+		struct kt_arena *a = kt_arena_new();
+		snprintf(ns, sizeof(ns), "%s", kt_kube_config_namespace(&o, a));
+		kt_arena_free(a);
+	}
+	return ns;
 }
 
 int kt_cli_service_arg(struct kt_cli *c, const char *arg, const char **ns, const char **name, struct kt_diag *d)
@@ -249,7 +259,7 @@ int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n
 		    struct kt_diag *d)
 {
 	if (c->from)
-		return kt_bundle_load(c->from, out, d);
+		return kt_bundle_load_ns(c->from, kt_cli_namespace(c), out, d);
 	struct kt_kube *k;
 	c->progress = true; /* ended below */
 	int rc = kt_cli_kube(c, &k, d);

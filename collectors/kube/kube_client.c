@@ -803,6 +803,23 @@ const char *kt_kube_namespace(const struct kt_kube *k)
 	return k && k->rc.ns ? k->rc.ns : "default";
 }
 
+const char *kt_kube_config_namespace(const struct kt_kube_opts *o, struct kt_arena *a)
+{
+	struct kt_kubeconfig kc;
+	struct kt_kc_resolved r;
+	struct kt_diag d;
+	bool found = false;
+
+	memset(&d, 0, sizeof(d));
+	if (kt_kubeconfig_load(a, o ? o->kubeconfig : NULL, &kc, &found, &d) < 0 || !found ||
+	    kt_kubeconfig_resolve(a, &kc, o ? o->context : NULL, &r, &d) < 0) {
+		if (d.code)
+			kt_log(1, "kubeconfig not used for the default namespace: %s", d.msg);
+		return "default";
+	}
+	return r.ns && *r.ns ? r.ns : "default";
+}
+
 const char *kt_kube_context(const struct kt_kube *k)
 {
 	return k ? k->rc.context : NULL;

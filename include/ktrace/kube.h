@@ -34,6 +34,11 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 void kt_kube_close(struct kt_kube *k);
 
 const char *kt_kube_namespace(const struct kt_kube *k); /* context namespace or "default" */
+/* The namespace of the kubeconfig context (o->context or current-context)
+ * without preparing a client: "default" when there is no kubeconfig, no
+ * such context or no namespace in it. Never fails (errors are logged at
+ * -v). Arena-owned or static. */
+const char *kt_kube_config_namespace(const struct kt_kube_opts *o, struct kt_arena *a);
 const char *kt_kube_context(const struct kt_kube *k);   /* may be NULL (in-cluster) */
 const char *kt_kube_server(const struct kt_kube *k);
 

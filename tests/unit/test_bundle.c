@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"
+#include "ktrace/util.h"
 
 static struct kt_snapshot *load(const char *json)
 {
@@ -68,33 +69,143 @@ static void test_converter(void)
 	kt_snapshot_free(s);
 }
 
+static char *sanitized(const char *json, const char *hint, bool *kept)
+{
+	cJSON *o = cJSON_Parse(json);
+	*kept = kt_obj_sanitize(o, hint);
+	char *txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return txt;
+}
+
 static void test_sanitize(void)
 {
-	cJSON *pod = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"managedFields\":[{}],"
-				 "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{secret}\",\"keep\":\"1\"}},"
-				 "\"spec\":{\"containers\":[{\"name\":\"c\",\"args\":[\"--password=hunter2\"],"
-				 "\"env\":[{\"name\":\"DB_PASSWORD\",\"value\":\"hunter2\"}],"
-				 "\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":[\"sleep\",\"5\"]}}}}]}}");
-	T_CHECK(kt_obj_sanitize(pod, NULL), "Pod is kept");
-	char *txt = cJSON_PrintUnformatted(pod);
-	T_CHECK(!strstr(txt, "hunter2"), "env values and args are removed");
-	T_CHECK(!strstr(txt, "managedFields") && !strstr(txt, "last-applied"), "managedFields and last-applied removed");
-	T_CHECK(strstr(txt, "DB_PASSWORD") && strstr(txt, "\"sleep\""), "env names and preStop kept");
+	bool kept;
+	char *txt = sanitized(
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"managedFields\":[{}],"
+		"\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{secret}\",\"keep\":\"1\","
+		"\"vault.hashicorp.com/agent-inject-token\":\"hunter2\",\"ktrace/ignore\":\"KT201\","
+		"\"metallb.universe.tf/address-pool\":\"hunter2\"}},"
+		"\"spec\":{\"containers\":[{\"name\":\"c\",\"args\":[\"--password=hunter2\"],\"command\":[\"hunter2\"],"
+		"\"env\":[{\"name\":\"DB_PASSWORD\",\"value\":\"hunter2\"}],\"envFrom\":[{\"secretRef\":{\"name\":\"hunter2\"}}],"
+		"\"readinessProbe\":{\"httpGet\":{\"path\":\"/x?token=hunter2\",\"port\":8080,"
+		"\"httpHeaders\":[{\"name\":\"Authorization\",\"value\":\"Bearer hunter2\"}]}},"
+		"\"livenessProbe\":{\"exec\":{\"command\":[\"curl\",\"-u\",\"admin:hunter2\"]}},"
+		"\"lifecycle\":{\"postStart\":{\"exec\":{\"command\":[\"hunter2\"]}},"
+		"\"preStop\":{\"exec\":{\"command\":[\"sh\",\"-c\",\"curl -u a:hunter2 x; sleep 7\"]}}}}],"
+		"\"volumes\":[{\"name\":\"f\",\"flexVolume\":{\"options\":{\"pw\":\"hunter2\"}}},"
+		"{\"name\":\"c\",\"csi\":{\"volumeAttributes\":{\"k\":\"hunter2\"}}}]},"
+		"\"status\":{\"phase\":\"Running\",\"message\":\"hunter2\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+		"\"message\":\"hunter2\"}]}}",
+		NULL, &kept);
+	T_CHECK(kept, "Pod is kept");
+	T_CHECK(!strstr(txt, "hunter2"), "no credential survives (env, args, command, probe headers and paths, hooks, volumes, "
+				   "annotations, status messages)");
+	T_CHECK(!strstr(txt, "managedFields") && !strstr(txt, "last-applied") && !strstr(txt, "DB_PASSWORD") &&
+			!strstr(txt, "\"keep\"") && !strstr(txt, "vault"),
+		"fields and annotations outside the allow-list removed");
+	T_CHECK(strstr(txt, "\"command\":[\"sleep\",\"7\"]") != NULL, "preStop exec reduced to the sleep it performs");
+	T_CHECK(strstr(txt, "\"readinessProbe\":{\"httpGet\":{\"port\":8080}}") != NULL &&
+			strstr(txt, "\"livenessProbe\":{\"exec\":{}}") != NULL,
+		"probes keep kind and port only");
+	T_CHECK(strstr(txt, "\"ktrace/ignore\":\"KT201\"") && strstr(txt, "\"metallb.universe.tf/address-pool\":\"\""),
+		"read annotations kept, presence-only annotations blanked");
+	T_CHECK(strstr(txt, "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]") != NULL, "Ready condition kept");
 	free(txt);
-	cJSON_Delete(pod);
-	cJSON *sec = cJSON_Parse("{\"kind\":\"Secret\",\"data\":{\"x\":\"eQ==\"}}");
-	T_CHECK(!kt_obj_sanitize(sec, NULL), "Secrets are dropped");
-	cJSON_Delete(sec);
-	cJSON *cm = cJSON_Parse("{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"k\":\"v\"}}");
-	T_CHECK(!kt_obj_sanitize(cm, "ConfigMap"), "other ConfigMaps are dropped");
-	cJSON_Delete(cm);
-	cm = cJSON_Parse("{\"metadata\":{\"name\":\"cilium-config\"},\"data\":{\"kube-proxy-replacement\":\"true\",\"etcd-config\":\"x\"}}");
-	T_CHECK(kt_obj_sanitize(cm, "ConfigMap"), "cilium-config kept");
-	txt = cJSON_PrintUnformatted(cm);
-	T_CHECK(strstr(txt, "kube-proxy-replacement") && !strstr(txt, "etcd-config") && strstr(txt, "\"kind\":\"ConfigMap\""),
+	txt = sanitized("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"hunter2\"},\"spec\":\"hunter2\","
+			"\"status\":{\"conditions\":\"hunter2\",\"phase\":{\"x\":\"hunter2\"}}}",
+			NULL, &kept);
+	T_CHECK(kept && !strstr(txt, "\"spec\":\"") && strstr(txt, "\"spec\":null") && strstr(txt, "\"phase\":{}") &&
+			strstr(txt, "\"conditions\":null"),
+		"wrong types: a scalar for an object becomes null, an object for a scalar is emptied");
+	free(txt);
+	txt = sanitized("{\"kind\":\"Secret\",\"data\":{\"x\":\"eQ==\"}}", NULL, &kept);
+	T_CHECK(!kept, "Secrets are dropped");
+	free(txt);
+	txt = sanitized("{\"kind\":\"ServiceAccount\",\"secrets\":[]}", NULL, &kept);
+	T_CHECK(!kept, "ServiceAccounts (and any kind outside the allow-list) are dropped");
+	free(txt);
+	txt = sanitized("{\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"}}", NULL, &kept);
+	T_CHECK(!kept, "unknown kinds are dropped");
+	free(txt);
+	txt = sanitized("{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"k\":\"v\"}}", "ConfigMap", &kept);
+	T_CHECK(!kept, "other ConfigMaps are dropped");
+	free(txt);
+	txt = sanitized("{\"metadata\":{\"name\":\"cilium-config\",\"labels\":{\"a\":\"b\"}},\"data\":{\"kube-proxy-replacement\":"
+			"\"true\",\"etcd-config\":\"x\"},\"binaryData\":{\"x\":\"eA==\"}}",
+			"ConfigMap", &kept);
+	T_CHECK(kept, "cilium-config kept");
+	T_CHECK(strstr(txt, "kube-proxy-replacement") && !strstr(txt, "etcd-config") && !strstr(txt, "binaryData") &&
+			!strstr(txt, "labels") && strstr(txt, "\"kind\":\"ConfigMap\""),
 		"only proxy settings kept, kind filled in");
 	free(txt);
-	cJSON_Delete(cm);
+	txt = sanitized("{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kube-proxy\",\"namespace\":\"kube-system\"},"
+			"\"data\":{\"kubeconfig.conf\":\"token: hunter2\",\"config.conf\":\"clientConnection:\\n  kubeconfig: "
+			"/hunter2\\niptables:\\n  masqueradeBit: 14\\n  syncPeriod: hunter2\\nmode: \\\"ipvs\\\" # c\\n"
+			"metricsBindAddress: hunter2\\n\"}}",
+			NULL, &kept);
+	T_CHECK(kept && !strstr(txt, "hunter2") &&
+			strstr(txt, "\"config.conf\":\"mode: ipvs\\niptables:\\n  masqueradeBit: 14\\n\"") != NULL,
+		"kube-proxy config text reduced to the settings read");
+	free(txt);
+}
+
+/* The answer from a sanitised object equals the answer from the original:
+ * every field the converter reads survives. */
+static void test_sanitize_equivalent(void)
+{
+	static const char *cfgs[] = {
+		"mode: \"nftables\" # new\niptables:\n  masqueradeAll: true\n  masqueradeBit: 14\nclusterCIDR: 10.0.0.0/8\n",
+		"kind: KubeProxyConfiguration\nmode: ''\n",
+		"iptables:\n masqueradeBit: '7'\r\nmode: ipvs\r\n",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+		cJSON *cm = cJSON_CreateObject();
+		cJSON_AddStringToObject(cm, "kind", "ConfigMap");
+		cJSON *md = cJSON_AddObjectToObject(cm, "metadata");
+		cJSON_AddStringToObject(md, "name", "kube-proxy");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cm, "data"), "config.conf", cfgs[i]);
+		struct kt_snapshot *a = kt_snapshot_new(), *b = kt_snapshot_new();
+		struct kt_diag d = {0};
+		kt_obj_ingest(a, cm, NULL, NULL, &d);
+		kt_obj_sanitize(cm, NULL);
+		kt_obj_ingest(b, cm, NULL, NULL, &d);
+		char name[64];
+		snprintf(name, sizeof(name), "proxy config %zu: same mode and settings after sanitising", i);
+		T_CHECK(!kt_strcmp0(a->proxy.mode, b->proxy.mode) && !kt_strcmp0(a->proxy.raw_mode, b->proxy.raw_mode) &&
+				a->proxy.masquerade_bit == b->proxy.masquerade_bit &&
+				a->proxy.masquerade_all == b->proxy.masquerade_all &&
+				!kt_strcmp0(a->proxy.cluster_cidr, b->proxy.cluster_cidr),
+			name);
+		kt_snapshot_free(a);
+		kt_snapshot_free(b);
+		cJSON_Delete(cm);
+	}
+	static const char *cmds[] = {"[\"sleep\",\"5\"]", "[\"sh\",\"-c\",\"x; sleep 12.5 && y\"]", "[\"/bin/drain\"]",
+				     "\"sleep 3\"", "[]"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char json[512];
+		snprintf(json, sizeof(json),
+			 "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"n\"},\"spec\":{\"containers\":[{"
+			 "\"name\":\"c\",\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":%s}}}}]}}",
+			 cmds[i]);
+		cJSON *o = cJSON_Parse(json);
+		struct kt_snapshot *a = kt_snapshot_new(), *b = kt_snapshot_new();
+		struct kt_diag d = {0};
+		kt_obj_ingest(a, o, NULL, NULL, &d);
+		kt_obj_sanitize(o, NULL);
+		kt_obj_ingest(b, o, NULL, NULL, &d);
+		char name[96];
+		snprintf(name, sizeof(name), "preStop %s: same hook kind and sleep after sanitising", cmds[i]);
+		T_CHECK(a->n_pods == 1 && b->n_pods == 1 &&
+				a->pods[0].spec.containers[0].prestop == b->pods[0].spec.containers[0].prestop &&
+				a->pods[0].spec.containers[0].prestop_sleep == b->pods[0].spec.containers[0].prestop_sleep,
+			name);
+		kt_snapshot_free(a);
+		kt_snapshot_free(b);
+		cJSON_Delete(o);
+	}
 }
 
 static void test_roundtrip(void)
@@ -193,6 +304,7 @@ static void run(void)
 {
 	test_converter();
 	test_sanitize();
+	test_sanitize_equivalent();
 	test_roundtrip();
 	test_errors();
 }
