@@ -20,6 +20,8 @@
 
 #include "collectors/kube/k8s_obj.h"
 
+#define KT_MAX_SLICE_ROWS 100000 /* endpoint rows from one EndpointSlice */
+
 struct ctx {
 	struct kt_snapshot *s;
 	struct kt_arena *a;
@@ -676,6 +678,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 		svc = kt_intern(c->a, "");
 	int np = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
 	const cJSON *e;
+	long rows = 0;
 	if (!cJSON_IsArray(eps))
 		eps = NULL;
 	KT_EACH(e, eps)
@@ -707,8 +710,16 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 		{
 			if (!cJSON_IsString(addr))
 				continue;
-			for (int pi = 0; pi < (np > 0 ? np : 1); pi++) {
-				const cJSON *p = np > 0 ? cJSON_GetArrayItem(ports, pi) : NULL;
+			const cJSON *p = np > 0 ? ports->child : NULL;
+			for (int pi = 0; pi < (np > 0 ? np : 1); pi++, p = p ? p->next : NULL) {
+				/* one row per address and port: bounded, as the API
+				 * bounds a slice (1000 endpoints, 100 ports) */
+				if (++rows > KT_MAX_SLICE_ROWS) {
+					kt_snapshot_gap(c->s, "endpoints",
+							"EndpointSlice %s/%s has more than %d address/port pairs; the rest are ignored",
+							ns ? ns : "", slice ? slice : "", KT_MAX_SLICE_ROWS);
+					return;
+				}
 				struct kt_endpoint *x = KT_SNAP_PUSH(c->s, endpoints);
 				x->namespace = ns;
 				x->service = svc;
