@@ -1,14 +1,38 @@
 /*
  * Diagnostics and verbosity-gated logging. Library code records errors in
  * a struct kt_diag; log lines go to stderr only when -v/-vv asked for them.
+ *
+ * Messages often carry text from outside (server messages, object and file
+ * names, plugin names): everything stored or printed here is made
+ * visible-safe with kt_vis_escape() (control characters, bidi overrides and
+ * invalid UTF-8 escaped) and bounded in length; warnings are also bounded
+ * in number (KT_MAX_WARN_LINES per process).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ktrace/diag.h"
+#include "ktrace/util.h"
+
+#define KT_MAX_LINE 1024         /* bytes of one message before escaping */
+#define KT_MAX_WARN_LINES 64     /* warnings printed per process */
 
 int kt_verbosity;
+static unsigned n_warned;
+
+/* Format, cut to KT_MAX_LINE and escape into out (cap > 16 bytes); a cut
+ * is marked " [...]". */
+static void vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	char raw[KT_MAX_LINE + 1];
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	size_t need = kt_vis_escape(out, cap - 7, raw);
+	if (n > KT_MAX_LINE || need >= cap - 7) {
+		size_t l = strlen(out);
+		memcpy(out + l, " [...]", 7);
+	}
+}
 
 int kt_diag_set(struct kt_diag *d, int code, const char *fmt, ...)
 {
@@ -17,7 +41,7 @@ int kt_diag_set(struct kt_diag *d, int code, const char *fmt, ...)
 	if (d->code == 0) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+		vformat(d->msg, sizeof(d->msg), fmt, ap);
 		va_end(ap);
 		d->code = code;
 		d->hint[0] = 0;
@@ -31,7 +55,7 @@ void kt_diag_hint(struct kt_diag *d, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(d->hint, sizeof(d->hint), fmt, ap);
+	vformat(d->hint, sizeof(d->hint), fmt, ap);
 	va_end(ap);
 }
 
@@ -45,20 +69,26 @@ void kt_log(int level, const char *fmt, ...)
 {
 	if (kt_verbosity < level)
 		return;
-	char buf[2048];
+	char buf[4 * KT_MAX_LINE + 16];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vformat(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "ktrace: %s\n", buf);
 }
 
 void kt_warn(const char *fmt, ...)
 {
-	char buf[2048];
+	if (n_warned > KT_MAX_WARN_LINES)
+		return;
+	if (n_warned++ == KT_MAX_WARN_LINES) {
+		fprintf(stderr, "ktrace: warning: more than %d warnings; the rest are not shown\n", KT_MAX_WARN_LINES);
+		return;
+	}
+	char buf[4 * KT_MAX_LINE + 16];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vformat(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "ktrace: warning: %s\n", buf);
 }

@@ -10,7 +10,10 @@ namespaced and all-namespace lists, GET by name, labelSelector and
 fieldSelector, limit/continue paging, gzip above --gzip-min bytes,
 bearer-token and client-certificate authentication, and fault injection
 (expired continue tokens, 429 throttling, 403, slow and hung responses,
-truncated and non-JSON bodies, a 50 MB response).
+truncated and non-JSON bodies, a 50 MB response) and hostile servers
+(continue tokens that repeat or never end, a gzip bomb of [0,0,...] items,
+deeply nested or very wide items, floods of Warning headers carrying
+terminal control sequences).
 
 Python 3 standard library only. Never used outside tests.
 """
@@ -328,6 +331,27 @@ class State:
         self.cache = {}          # (path+query, gzip) -> (body, gzipped); --cache-pages
         self.cache_bytes = 0
 
+    def zero_body(self, kind, plural, gz):
+        """A list whose items are 0,0,0,...: 64 MB, gzip'd to about 65 KB
+        (cached)."""
+        key = (plural, gz)
+        if key not in self.cache:
+            import zlib
+            n = (64 << 20) // 2 if gz else (8 << 20) // 2
+            head = ('{"kind":"%sList","apiVersion":"%s","metadata":{},"items":[' % (kind, gv_of(plural))).encode()
+            if gz:
+                c = zlib.compressobj(9, zlib.DEFLATED, 31)
+                parts = [c.compress(head)]
+                chunk = b"0," * (1 << 20)
+                for _ in range(n // (1 << 20)):
+                    parts.append(c.compress(chunk))
+                parts.append(c.compress(b"0]}"))
+                parts.append(c.flush())
+                self.cache[key] = b"".join(parts)
+            else:
+                self.cache[key] = head + b"0," * n + b"0]}"
+        return self.cache[key]
+
     def bump(self, name):
         with self.lock:
             self.counts[name] = self.counts.get(name, 0) + 1
@@ -390,6 +414,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         for w in st.args.warn or []:
             self.send_header("Warning", '299 - "%s"' % w)
+        for i in range(st.args.warn_flood):
+            # distinct texts with ESC/BEL/BS, a C1 CSI byte and a bidi override (raw UTF-8 bytes)
+            txt = "flood %d \x1b[2J\x1b]0;pwned\x07\x08\x9b31m %s %s" % (i, "\u202e".encode().decode("latin-1"), "x" * 3000)
+            self.send_header("Warning", '299 - "%s"' % txt)
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -543,6 +571,25 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.serve_resource(plural, ns, name, q)
 
+    def send_paging_fault(self, plural, kind, q):
+        """--loop-continue: the same page and continue token for ever;
+        --grow-continue: new items and a new token on every page while
+        claiming one item remains."""
+        st = self.server.state
+        a = st.args
+        n = st.bump("page-" + plural)
+        limit = int(q.get("limit", ["500"])[0] or 500)
+        grow = plural in (a.grow_continue or [])
+        base = (n - 1) * limit if grow else 0
+        items = ['{"metadata":{"name":"gen-%07d","namespace":"default","uid":"u%d"},"spec":{"ports":[{"port":80}]}}'
+                 % (base + i, base + i) for i in range(limit)]
+        tok = base64.urlsafe_b64encode(("page-%d" % n if grow else "loop").encode()).decode()
+        md = '"resourceVersion":"1","continue":"%s"' % tok
+        if grow:
+            md += ',"remainingItemCount":1'
+        body = '{"kind":"%sList","apiVersion":"%s","metadata":{%s},"items":[%s]}' % (kind, gv_of(plural), md, ",".join(items))
+        self.send_body(200, body)
+
     def not_found(self, path):
         self.send_status(404, "NotFound", "the server could not find the requested resource",
                          details={"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
@@ -583,6 +630,29 @@ class Handler(BaseHTTPRequestHandler):
                              % (i, pad) for i in range(5000))
             body = '{"kind":"%sList","apiVersion":"%s","metadata":{"resourceVersion":"1"},"items":[%s]}' % (kind, gv_of(plural), items)
             self.send_body(200, body, allow_gzip=False)
+            return
+        if plural in (a.loop_continue or []) or plural in (a.grow_continue or []):
+            self.send_paging_fault(plural, kind, q)
+            return
+        if plural in (a.zero_bomb or []) or plural in (a.zero_items or []):
+            body = st.zero_body(kind, plural, gz=plural in (a.zero_bomb or []))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if plural in (a.zero_bomb or []):
+                self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            self.wfile.write(body)
+            self.code = 200
+            return
+        if plural in (a.deep_item or []) or plural in (a.wide_item or []):
+            if plural in (a.deep_item or []):
+                x = "[" * 100000 + "]" * 100000
+            else:
+                x = "[" + ",".join(["0"] * 2000000) + "]"
+            body = '{"kind":"%sList","apiVersion":"%s","metadata":{},"items":[{"metadata":{"name":"x","namespace":"default"},"spec":{"x":%s}}]}' % (
+                kind, gv_of(plural), x)
+            self.send_body(200, body)
             return
         try:
             lsel = parse_label_selector(q.get("labelSelector", [""])[0])
@@ -667,6 +737,15 @@ def main():
     ap.add_argument("--truncate", action="append", help="resource whose body is cut in half")
     ap.add_argument("--huge", action="append", help="resource answered with a 50 MB list")
     ap.add_argument("--warn", action="append", help="add a Warning header to every response")
+    ap.add_argument("--warn-flood", type=int, default=0,
+                    help="add N distinct 3 KB Warning headers with terminal control sequences to every response")
+    ap.add_argument("--loop-continue", action="append", help="resource whose list repeats one continue token for ever")
+    ap.add_argument("--grow-continue", action="append",
+                    help="resource whose list never ends (new items and tokens, remainingItemCount 1)")
+    ap.add_argument("--zero-bomb", action="append", help="resource answered with a 65 KB gzip of items [0,0,...] (64 MB)")
+    ap.add_argument("--zero-items", action="append", help="resource answered with 8 MB of items [0,0,...] (plain)")
+    ap.add_argument("--deep-item", action="append", help="resource whose one item nests 100000 levels deep")
+    ap.add_argument("--wide-item", action="append", help="resource whose one item holds 2000000 values")
     ap.add_argument("--cache-pages", action="store_true",
                     help="keep every list response (benchmarks: the server's own cost out of the measurement)")
     ap.add_argument("--slow", type=float, default=0, help="delay every response by SECS")
