@@ -39,10 +39,10 @@ Q := @
 endif
 
 LIB_SRC := $(wildcard lib/*.c collectors/*.c collectors/*/*.c analyzers/*.c) \
-	$(filter-out cli/main.c,$(wildcard cli/*.c cli/tui/*.c))
+	$(filter-out cli/ktrace.c,$(wildcard cli/*.c cli/tui/*.c))
 LIB_ASM := lib/demo_blob.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/cli/main.o
+MAIN_OBJ := $(BUILD)/cli/ktrace.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS := $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)

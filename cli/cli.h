@@ -84,6 +84,10 @@ struct kt_cli {
 				  * the command must end it with kt_cli_progress_done() */
 };
 
+/* The program: parse argv, run the command, return the exit code
+ * (cli/main.c). Keeps no state between calls. */
+int kt_cli_main(int argc, char **argv);
+
 /* Command option access (names are long names). */
 bool kt_opt_flag(const struct kt_cli *c, const char *name);
 const char *kt_opt_str(const struct kt_cli *c, const char *name);   /* last given; NULL */

@@ -2,7 +2,9 @@
  * Entry point: parses global options and the command's options from the
  * option tables (one parser for every command), checks preconditions,
  * generates --help from the tables, suggests close names for typos, and
- * dispatches to the command table in cli/commands.def.
+ * dispatches to the command table in cli/commands.def. kt_cli_main() is
+ * the whole program (cli/ktrace.c's main() calls it; the end-to-end fuzz
+ * target calls it too), so it keeps no state between calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,7 +358,7 @@ static int resolve_output(struct kt_cli *c)
 	return usage_err(c, NULL, "output format '%s' is not available for '%s' (use %s)", o, c->cmd->name, allowed);
 }
 
-int main(int argc, char **argv)
+int kt_cli_main(int argc, char **argv)
 {
 	struct kt_cli cli;
 	memset(&cli, 0, sizeof(cli));

@@ -36,7 +36,9 @@
 #include "lib/bundle_parts.h"
 #include "lib/jscan.h"
 
-#define KT_BUNDLE_CHUNK (1u << 20)          /* one read / inflate step */
+#define KT_BUNDLE_CHUNK (1u << 20)          /* largest read / inflate step */
+#define KT_BUNDLE_INBUF (128u << 10)        /* compressed input buffer */
+#define KT_BUNDLE_STEP (64u << 10)          /* smallest read step (window growth) */
 #define KT_BUNDLE_MAX_RATIO 256             /* gzip output / input, above ... */
 #define KT_BUNDLE_RATIO_FROM (16ull << 20)  /* ... this much output */
 #define KT_BUNDLE_MAX_ELEMENTS 5000000u     /* per array */
@@ -98,7 +100,7 @@ static int inflate_some(struct scan *s, char *dst, size_t n, size_t *got)
 	while (*got == 0 && !in->z_end) {
 		if (in->zs.avail_in == 0 && !in->in_eof) {
 			ssize_t r;
-			int e = read_raw(in, in->in, KT_BUNDLE_CHUNK, &r);
+			int e = read_raw(in, in->in, KT_BUNDLE_INBUF, &r);
 			if (e < 0)
 				return kt_diag_set(s->d, KT_EXIT_INPUT, "%s: cannot read: %s", s->name, strerror(-e));
 			in->in_eof = r == 0;
@@ -114,7 +116,7 @@ static int inflate_some(struct scan *s, char *dst, size_t n, size_t *got)
 			 * that are not gzip are ignored, as gzip(1) does) */
 			if (in->zs.avail_in == 0 && !in->in_eof) {
 				ssize_t r;
-				int e = read_raw(in, in->in, KT_BUNDLE_CHUNK, &r);
+				int e = read_raw(in, in->in, KT_BUNDLE_INBUF, &r);
 				if (e < 0)
 					return kt_diag_set(s->d, KT_EXIT_INPUT, "%s: cannot read: %s", s->name, strerror(-e));
 				in->in_eof = r == 0;
@@ -177,11 +179,11 @@ static int src_open(struct scan *s, struct src *in, int fd)
 {
 	memset(in, 0, sizeof(*in));
 	in->fd = fd;
-	in->in = kt_xmalloc(KT_BUNDLE_CHUNK);
+	in->in = kt_xmalloc(KT_BUNDLE_INBUF);
 	ssize_t r = 0;
 	size_t have = 0;
 	while (have < 2) {
-		int e = read_raw(in, in->in + have, KT_BUNDLE_CHUNK - have, &r);
+		int e = read_raw(in, in->in + have, KT_BUNDLE_INBUF - have, &r);
 		if (e < 0)
 			return kt_diag_set(s->d, KT_EXIT_INPUT, "%s: cannot read: %s", s->name, strerror(-e));
 		if (r == 0)
@@ -241,17 +243,18 @@ static int fill(struct scan *s, size_t need)
 			s->len -= s->pos;
 			s->pos = 0;
 		}
-		if (s->cap - s->len < KT_BUNDLE_CHUNK) {
-			size_t nc = s->cap ? s->cap * 2 : 4 * KT_BUNDLE_CHUNK;
+		if (s->cap - s->len < KT_BUNDLE_STEP) {
+			/* the window grows with the largest element seen */
+			size_t nc = s->cap ? s->cap * 2 : 4 * KT_BUNDLE_STEP;
 			if (nc > KT_BUNDLE_MAX_WINDOW)
 				nc = KT_BUNDLE_MAX_WINDOW;
-			if (nc - s->len < KT_BUNDLE_CHUNK)
+			if (nc - s->len < KT_BUNDLE_STEP)
 				return bad(s, s->pos, "one element is larger than 256 MiB");
 			s->own = kt_xrealloc(s->own, nc);
 			s->cap = nc;
 		}
-		size_t got;
-		int rc = src_read(s, s->own + s->len, KT_BUNDLE_CHUNK, &got);
+		size_t got, want = s->cap - s->len;
+		int rc = src_read(s, s->own + s->len, want < KT_BUNDLE_CHUNK ? want : KT_BUNDLE_CHUNK, &got);
 		s->buf = s->own;
 		if (rc < 0)
 			return rc;
