@@ -679,6 +679,14 @@ static int run_exec_plugin(struct kt_kube *k, struct kt_diag *d)
 	struct plugin p;
 	int rc;
 
+	if (k->exec_fail.code) {
+		/* it failed in this run already: the same answer, not another wait */
+		if (!d->code) {
+			kt_diag_set(d, k->exec_fail.code, "%s", k->exec_fail.msg);
+			kt_diag_hint(d, "%s", k->exec_fail.hint);
+		}
+		return -k->exec_fail.code;
+	}
 	memset(&p, 0, sizeof(p));
 	p.fd = -1;
 	if ((rc = exec_check(k, &p.interactive, d)) < 0 || (rc = exec_spawn(k, &p, d)) < 0)
@@ -692,6 +700,8 @@ static int run_exec_plugin(struct kt_kube *k, struct kt_diag *d)
 		memset(p.out, 0, p.cap);
 		free(p.out);
 	}
+	if (rc < 0 && d->code)
+		k->exec_fail = *d;
 	return rc;
 }
 

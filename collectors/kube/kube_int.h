@@ -42,6 +42,7 @@ struct kt_kube {
 	time_t exec_expiry;      /* 0 = until a 401 */
 	char *exec_token, *exec_cert, *exec_key;  /* malloc */
 	size_t exec_cert_len, exec_key_len;
+	struct kt_diag exec_fail; /* why the plugin failed: not run again */
 	unsigned cred_gen;       /* bumped whenever credentials change */
 	CURLM *multi;
 	char ua[96];
