@@ -211,6 +211,11 @@ int kt_bundle_add_raw(struct kt_bundle_writer *bw, const char *json, size_t n)
 	return bw->err ? -1 : 0;
 }
 
+int kt_bundle_errno(const struct kt_bundle_writer *bw)
+{
+	return bw && bw->err ? (bw->err_no ? bw->err_no : EIO) : 0;
+}
+
 /* Flush and close; the data is on disk when this returns 0. */
 static int bw_close(struct kt_bundle_writer *bw)
 {

@@ -302,8 +302,11 @@ static int take_item(struct run *R, struct job *j, cJSON *item)
 			kt_oom();
 		rc = kt_bundle_add_raw(R->bw, txt, strlen(txt));
 		cJSON_free(txt);
-		if (rc < 0)
-			return kt_diag_set(R->d, KT_EXIT_INPUT, "cannot write the bundle");
+		if (rc < 0) {
+			kt_diag_set(R->d, KT_EXIT_INPUT, "cannot write the bundle: %s", strerror(kt_bundle_errno(R->bw)));
+			kt_diag_hint(R->d, "the file named with -f is left as it was");
+			return -KT_EXIT_INPUT;
+		}
 	}
 	if (R->snap && (rc = kt_obj_ingest(R->snap, item, ri->kind, NULL, R->d)) < 0)
 		return rc;

@@ -29,6 +29,8 @@ int kt_bundle_create(const char *path, const struct kt_snapshot *meta_from,
 int kt_bundle_check_target(const char *path, struct kt_diag *d);
 /* Append one API object given as JSON text (already sanitised). */
 int kt_bundle_add_raw(struct kt_bundle_writer *bw, const char *json, size_t n);
+/* errno of the first failed write (0 when none). */
+int kt_bundle_errno(const struct kt_bundle_writer *bw);
 /* Write node state, flows and gaps of snap, the trailer, and close. */
 int kt_bundle_finish(struct kt_bundle_writer *bw, const struct kt_snapshot *snap, struct kt_diag *d);
 /* Abort: close and remove the temporary file (path is left as it was). */
