@@ -53,6 +53,10 @@ static const struct kt_jlimits lim_small = {1u << 20, 1u << 16, 64};
 
 #define KT_BUNDLE_MAX_WINDOW ((size_t)(256u << 20) + 4 * KT_BUNDLE_CHUNK)
 
+/* Tests and fuzzing only: read at most this many bytes per step (and start
+ * with a window of that size), so the window moves inside every element. */
+size_t kt_bundle_test_step;
+
 /* ---- input: a file (plain or gzip) or a buffer ---------------------------- */
 
 struct src {
@@ -243,18 +247,21 @@ static int fill(struct scan *s, size_t need)
 			s->len -= s->pos;
 			s->pos = 0;
 		}
-		if (s->cap - s->len < KT_BUNDLE_STEP) {
+		size_t step = kt_bundle_test_step ? kt_bundle_test_step : KT_BUNDLE_STEP;
+		if (s->cap - s->len < step) {
 			/* the window grows with the largest element seen */
-			size_t nc = s->cap ? s->cap * 2 : 4 * KT_BUNDLE_STEP;
+			size_t nc = s->cap ? s->cap * 2 : 4 * step;
 			if (nc > KT_BUNDLE_MAX_WINDOW)
 				nc = KT_BUNDLE_MAX_WINDOW;
-			if (nc - s->len < KT_BUNDLE_STEP)
+			if (nc - s->len < step)
 				return bad(s, s->pos, "one element is larger than 256 MiB");
 			s->own = kt_xrealloc(s->own, nc);
 			s->cap = nc;
 		}
 		size_t got, want = s->cap - s->len;
-		int rc = src_read(s, s->own + s->len, want < KT_BUNDLE_CHUNK ? want : KT_BUNDLE_CHUNK, &got);
+		if (want > (kt_bundle_test_step ? kt_bundle_test_step : KT_BUNDLE_CHUNK))
+			want = kt_bundle_test_step ? kt_bundle_test_step : KT_BUNDLE_CHUNK;
+		int rc = src_read(s, s->own + s->len, want, &got);
 		s->buf = s->own;
 		if (rc < 0)
 			return rc;
@@ -313,7 +320,9 @@ static int peek(struct scan *s)
 	}
 }
 
-/* Extent of the value at pos, within lim: [pos, *end) is in the window. */
+/* Extent of the value at pos, within lim: [pos, *end) is in the window.
+ * Reading more may move the window: offsets taken before are stale, pos
+ * is not. */
 static int value_end(struct scan *s, const struct kt_jlimits *lim, size_t *end)
 {
 	struct kt_jscan st;
@@ -353,10 +362,10 @@ static int parse_at(struct scan *s, size_t start, size_t end, cJSON **out)
 static int next_value(struct scan *s, const struct kt_jlimits *lim, cJSON **out, size_t *start)
 {
 	size_t end;
-	*start = s->pos;
 	int rc = value_end(s, lim, &end);
 	if (rc < 0)
 		return rc;
+	*start = s->pos; /* after value_end: the window may have moved */
 	rc = parse_at(s, s->pos, end, out);
 	s->pos = end;
 	return rc;
@@ -455,10 +464,11 @@ static int each_element(struct load *L, const struct kt_jlimits *lim, elem_fn fn
 			return s->d->code ? -s->d->code : bad(s, s->pos, "truncated array (unexpected end of file)");
 		if (n >= KT_BUNDLE_MAX_ELEMENTS)
 			return bad(s, s->pos, "more than 5000000 elements in one array");
-		size_t start = s->pos, end;
+		size_t start, end;
 		int rc = value_end(s, lim, &end);
 		if (rc < 0)
 			return rc;
+		start = s->pos; /* the window may have moved: pos is where the value starts */
 		cJSON *e;
 		rc = parse_at(s, start, end, &e);
 		if (rc < 0)

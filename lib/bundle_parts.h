@@ -21,6 +21,11 @@ void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struc
 /* Parse one node object back into snap->dp. KT_EXIT_INPUT on bad shape. */
 int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_diag *d);
 
+/* lib/bundle.c, tests and fuzzing only: when nonzero, files are read this
+ * many bytes at a time through a window that starts this small, so window
+ * moves happen inside every element. */
+extern size_t kt_bundle_test_step;
+
 void kt_flow_sample_to_json(struct kt_jw *w, const struct kt_flow_sample *f);
 int kt_flow_sample_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_diag *d);
 

@@ -516,7 +516,7 @@ void kt_kubeconfig_merge(struct kt_arena *a, struct kt_kubeconfig *dst, const st
 /* Read a whole file into the arena. Returns 0, or -errno. */
 static int read_file(struct kt_arena *a, const char *path, char **buf, size_t *len, size_t cap)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe");
 	struct stat st;
 	size_t n;
 

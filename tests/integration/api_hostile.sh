@@ -141,6 +141,8 @@ case "\$1" in
 hang) echo \$\$ > "$P/hang.pid"; sleep 300 & echo \$! > "$P/hang.child"; wait ;;
 fds) if [ \$n -eq 1 ]; then cred stale; exit 0; fi
 	ls -l /proc/\$\$/fd/ | sed -n 's/.* \([0-9]*\) -> \(.*\)/\1 \2/p' > "$P/fds.txt"; cred $TOKEN ;;
+tty) echo "\$KUBERNETES_EXEC_INFO" > "$P/tty.info"; read -r ans
+	if [ -t 0 ] && [ "\$ans" = the-answer ]; then cred $TOKEN; else echo "no terminal answer" >&2; exit 1; fi ;;
 crlf) printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"a\\\\r\\\\nX-Evil: 1"}}\n' ;;
 *) cred $TOKEN ;;
 esac
@@ -199,6 +201,20 @@ if [ "$rc" = 4 ] && grep -q "needs a terminal (interactiveMode: Always)" "$WORK/
 	pass "interactiveMode Always without a terminal: refused, plugin not run"
 else
 	fail "interactiveMode Always without a terminal: refused" "rc=$rc $(err)"
+fi
+# with a terminal (script(1) gives one), Always runs the plugin interactively:
+# it owns the terminal (foreground process group) and reads the answer
+if command -v script >/dev/null 2>&1; then
+	K=$(exec_kc tty tty Always)
+	printf 'the-answer\n' | timeout $((30 * TSCALE)) script -qec "'$KTRACE' --kubeconfig '$K' --request-timeout $((10 * TSCALE)) collect --no-node -f '$WORK/tty.json'" /dev/null > "$WORK/tty.out" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && grep -q '"interactive":true' "$P/tty.info" 2>/dev/null && [ "$(bundle_count "$WORK/tty.json" Service)" = 4 ]; then
+		pass "interactiveMode Always with a terminal: the plugin reads it, then ktrace goes on"
+	else
+		fail "interactiveMode Always with a terminal" "rc=$rc $(tr -d '\r' < "$WORK/tty.out" | head -c 300 | tr '\n' '|')"
+	fi
+else
+	skip "interactive exec plugin" "script(1) not installed"
 fi
 K=$(exec_kc ifavail ifavail IfAvailable)
 measure 10 collect --no-node -f "$WORK/b.json"

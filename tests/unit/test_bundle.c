@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cjson/cJSON.h>
 
@@ -12,6 +14,7 @@
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/util.h"
+#include "lib/jscan.h"
 
 static struct kt_snapshot *load(const char *json)
 {
@@ -300,8 +303,164 @@ static void test_errors(void)
 	T_CHECK(kt_bundle_load_mem("d.json", deep, n, &s, &d) == -KT_EXIT_INPUT, "deeply nested truncated input rejected");
 }
 
+static void test_jscan(void)
+{
+	const struct kt_jlimits lim = {1000, 10, 3};
+	static const struct {
+		const char *in;
+		enum kt_jscan_rc rc;
+		size_t end;
+	} cases[] = {
+		{"{\"a\":[1,2]} x", KT_JSCAN_DONE, 11},
+		{"\"s\\\"}]\" ,", KT_JSCAN_DONE, 7},
+		{"123,", KT_JSCAN_DONE, 3},
+		{"[[[]]]", KT_JSCAN_DONE, 6},
+		{"[[[[]]]]", KT_JSCAN_DEEP, 0},
+		{"[1,2,3,4,5,6,7,8,9,10,11]", KT_JSCAN_VALUES, 0},
+		{"[[],[],[],[],[],[]]", KT_JSCAN_VALUES, 0},
+		{"{\"a\":1", KT_JSCAN_BAD, 0},
+		{"]", KT_JSCAN_BAD, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kt_jscan st = {0};
+		size_t end = 0;
+		enum kt_jscan_rc rc = kt_jscan(&st, cases[i].in, strlen(cases[i].in), true, &lim, &end);
+		char name[96];
+		snprintf(name, sizeof(name), "jscan '%s'", cases[i].in);
+		T_CHECK(rc == cases[i].rc && (rc != KT_JSCAN_DONE || end == cases[i].end), name);
+	}
+	/* resumable: the same answer fed one byte at a time */
+	const char *v = "{\"k\":[\"a]\",{\"b\":2}]}   ";
+	struct kt_jscan st = {0};
+	size_t end = 0, n;
+	enum kt_jscan_rc rc = KT_JSCAN_MORE;
+	for (n = 1; n <= strlen(v) && rc == KT_JSCAN_MORE; n++)
+		rc = kt_jscan(&st, v, n, false, &lim, &end);
+	T_CHECK(rc == KT_JSCAN_DONE && end == 20, "jscan resumes across partial input");
+	const struct kt_jlimits big = {8, 100, 10};
+	memset(&st, 0, sizeof(st));
+	T_CHECK(kt_jscan(&st, "\"0123456789\"", 12, true, &big, &end) == KT_JSCAN_BIG, "jscan: bytes cap");
+}
+
+/* A file streams through a small window: the same snapshot as from memory,
+ * plain and gzip, and error positions stay right after the window moved. */
+static void test_stream(void)
+{
+	size_t cap = 3u << 20, n = 0;
+	char *buf = malloc(cap);
+	n += (size_t)snprintf(buf + n, cap - n, "{\"kind\":\"KtraceBundle\",\"version\":1,\"objects\":[\n");
+	int i;
+	for (i = 0; n < cap - 4096; i++)
+		n += (size_t)snprintf(buf + n, cap - n,
+				      "%s{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"s%d\",\"namespace\":\"n%d\","
+				      "\"annotations\":{\"pad\":\"%0*d\"}},\"spec\":{\"ports\":[{\"port\":%d}]}}\n",
+				      i ? "," : "", i, i % 7, 1 + (i * 37) % 900, i, 1 + i % 60000);
+	n += (size_t)snprintf(buf + n, cap - n, "]}\n");
+	char path[] = "/tmp/kt-stream-XXXXXX", gzpath[64];
+	int fd = mkstemp(path);
+	T_CHECK(fd >= 0 && write(fd, buf, n) == (ssize_t)n, "stream fixture written");
+	close(fd);
+	snprintf(gzpath, sizeof(gzpath), "%s.gz", path);
+	gzFile gz = gzopen(gzpath, "wb1");
+	gzwrite(gz, buf, (unsigned)n);
+	gzclose(gz);
+	struct kt_snapshot *m = NULL, *f = NULL, *g = NULL;
+	struct kt_diag d = {0};
+	T_CHECK(kt_bundle_load_mem("m", buf, n, &m, &d) == 0, "from memory");
+	T_CHECK(kt_bundle_load(path, &f, &d) == 0, "streamed from a file");
+	T_CHECK(kt_bundle_load(gzpath, &g, &d) == 0, "streamed from gzip");
+	bool same = m && f && g && m->n_services == (uint32_t)i && f->n_services == m->n_services &&
+		    g->n_services == m->n_services;
+	for (uint32_t k = 0; same && k < m->n_services; k++)
+		same = !strcmp(m->services[k].meta.name, f->services[k].meta.name) &&
+		       !strcmp(m->services[k].meta.name, g->services[k].meta.name) &&
+		       m->services[k].ports[0].port == g->services[k].ports[0].port &&
+		       !strcmp(kt_kv_get(&m->services[k].meta.annotations, "pad"),
+			       kt_kv_get(&g->services[k].meta.annotations, "pad"));
+	T_CHECK(same, "every object identical whatever the window boundaries");
+	kt_snapshot_free(m);
+	kt_snapshot_free(f);
+	kt_snapshot_free(g);
+	/* an error in the last element: line and column survive the window moves */
+	char *last = memrchr(buf, '\n', n - 4); /* ends the line before the last object's ",{...}" */
+	last[2] = 'x';
+	gz = gzopen(gzpath, "wb1");
+	gzwrite(gz, buf, (unsigned)n);
+	gzclose(gz);
+	memset(&d, 0, sizeof(d));
+	char want[96];
+	snprintf(want, sizeof(want), ":%d:2: invalid bundle:", i + 1);
+	int erc = kt_bundle_load(gzpath, &g, &d);
+	if (!strstr(d.msg, want))
+		printf("# %s (want %s)\n", d.msg, want);
+	T_CHECK(erc == -KT_EXIT_INPUT && strstr(d.msg, want) != NULL, "an error after 3 MiB names its line and column");
+	unlink(path);
+	unlink(gzpath);
+	free(buf);
+}
+
+static void test_namespace_default(void)
+{
+	const char *l = "{\"kind\":\"List\",\"items\":[{\"kind\":\"Service\",\"metadata\":{\"name\":\"a\"}},"
+			"{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}},{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":"
+			"\"a-1\",\"namespace\":\"\",\"labels\":{\"kubernetes.io/service-name\":\"a\"}},\"endpoints\":[{\"addresses\":"
+			"[\"10.0.0.1\"]}],\"ports\":[{\"port\":99999}]}]}";
+	struct kt_snapshot *s = load(l);
+	T_CHECK(s && s->n_services == 1 && !strcmp(s->services[0].meta.namespace, "default") && s->n_nodes == 1 &&
+			s->nodes[0].meta.namespace == NULL && s->n_endpoints == 1 &&
+			!strcmp(s->endpoints[0].namespace, "default") && s->endpoints[0].port == 0,
+		"namespaced objects without a namespace get 'default', Nodes none; a port of 99999 reads as 0");
+	T_CHECK(s && s->services[0].ep_count == 1, "and they link up");
+	kt_snapshot_free(s);
+	char path[] = "/tmp/kt-ns-XXXXXX";
+	int fd = mkstemp(path);
+	T_CHECK(fd >= 0 && write(fd, l, strlen(l)) == (ssize_t)strlen(l), "List written");
+	close(fd);
+	struct kt_diag d = {0};
+	T_CHECK(kt_bundle_load_ns(path, "team", &s, &d) == 0 && !strcmp(s->services[0].meta.namespace, "team"),
+		"the caller's default namespace");
+	kt_snapshot_free(s);
+	unlink(path);
+}
+
+static void test_writer_target(void)
+{
+	char dir[] = "/tmp/kt-bw-XXXXXX", p[128], l[128];
+	struct kt_diag d = {0};
+	struct kt_bundle_writer *bw;
+	T_CHECK(mkdtemp(dir) != NULL, "temp dir");
+	snprintf(p, sizeof(p), "%s/b.json", dir);
+	snprintf(l, sizeof(l), "%s/link", dir);
+	FILE *f = fopen(p, "w");
+	fputs("old", f);
+	fclose(f);
+	T_CHECK(symlink(p, l) == 0, "symlink made");
+	T_CHECK(kt_bundle_create(l, NULL, &bw, &d) == -KT_EXIT_USAGE && strstr(d.msg, "symbolic link"), "symlink refused");
+	memset(&d, 0, sizeof(d));
+	T_CHECK(kt_bundle_create(dir, NULL, &bw, &d) == -KT_EXIT_USAGE, "directory refused");
+	memset(&d, 0, sizeof(d));
+	T_CHECK(kt_bundle_create(p, NULL, &bw, &d) == 0, "regular file accepted");
+	kt_bundle_add_raw(bw, "{}", 2);
+	kt_bundle_abort(bw);
+	f = fopen(p, "r");
+	char got[8] = "";
+	T_CHECK(f && fgets(got, sizeof(got), f) && !strcmp(got, "old"), "abort leaves the target as it was");
+	if (f)
+		fclose(f);
+	T_CHECK(kt_bundle_create(p, NULL, &bw, &d) == 0 && kt_bundle_finish(bw, NULL, &d) == 0, "finish");
+	struct stat st;
+	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size > 20, "finish replaces it, mode 0600");
+	unlink(l);
+	unlink(p);
+	rmdir(dir);
+}
+
 static void run(void)
 {
+	test_jscan();
+	test_stream();
+	test_namespace_default();
+	test_writer_target();
 	test_converter();
 	test_sanitize();
 	test_sanitize_equivalent();
