@@ -35,36 +35,6 @@ bool kt_node_readable(void)
 	return ok;
 }
 
-/* The node name of a live read; a recording stores it (node.txt) so that
- * its replay names the same node. */
-static const char *host_name(char *buf, size_t n)
-{
-	char path[4096];
-	const char *rp = kt_nl_replay_dir(), *rec = kt_nl_record_dir();
-	if (rp && kt_nl_rec_path(path, sizeof(path), rp, "node.txt") == 0) {
-		FILE *f = fopen(path, "r");
-		if (f) {
-			bool ok = fgets(buf, (int)n, f) != NULL;
-			fclose(f);
-			buf[strcspn(buf, "\n")] = 0;
-			if (ok && buf[0])
-				return buf;
-		}
-	}
-	if (gethostname(buf, n) != 0 || !buf[0])
-		snprintf(buf, n, "localhost");
-	buf[n - 1] = 0;
-	if (rec && kt_nl_rec_path(path, sizeof(path), rec, "node.txt") == 0) {
-		mkdir(rec, 0755);
-		FILE *f = fopen(path, "w");
-		if (f) {
-			fprintf(f, "%s\n", buf);
-			fclose(f);
-		}
-	}
-	return buf;
-}
-
 /* With API objects at hand (a finished snapshot from the API or a bundle),
  * a backend is local when its EndpointSlice endpoint names this node. */
 static void mark_local(struct kt_snapshot *snap, struct kt_dp_node *n)
@@ -125,7 +95,7 @@ static void ipvs_node_objects(struct kt_snapshot *snap, struct kt_dp_node *n, ui
 int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
 {
 	char hn[256];
-	const char *name = o->node_name ? o->node_name : host_name(hn, sizeof(hn));
+	const char *name = o->node_name ? o->node_name : kt_nl_host_name(hn, sizeof(hn));
 	bool files = o->iptables_save || o->nft_json || o->ipvsadm;
 	if (files) {
 		char src[1024] = "";

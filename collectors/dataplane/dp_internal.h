@@ -18,6 +18,8 @@
 #include "ktrace/model.h"
 #include "ktrace/node.h"
 
+#include "collectors/netlink/nl.h" /* every netlink reader uses the one layer */
+
 /* Caps: a cap hit is a gap, never a crash. */
 #define KT_DP_MAX_RULES_PER_CHAIN 200000u
 #define KT_DP_MAX_CHAINS          400000u
@@ -205,36 +207,6 @@ void kt_cil_state_free(struct kt_cil_state *st);
 /* kube-proxy metrics (Prometheus text). */
 int kt_dp_metrics(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o);
 int kt_dp_metrics_parse(struct kt_snapshot *snap, struct kt_proxy_metrics *m, const char *buf, size_t len);
-
-/* Shared netlink dump helper (collectors/dp_netlink.c). */
-struct kt_nl;
-struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen);
-void kt_nl_close(struct kt_nl *nl);
-/* Send req (nlmsghdr at start, seq/pid filled here) and call cb for every
- * reply message until DONE. cb returns <0 to abort. Retries a dump
- * interrupted by NLM_F_DUMP_INTR up to 3 times (cb must tolerate replays:
- * reset is called before each retry when non-NULL). Returns 0, or -errno
- * with err filled (extack text when the kernel sent one). */
-int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx),
-	       void (*reset)(void *ctx), void *ctx, char *err, size_t errlen);
-/* Record/replay directories (KTRACE_NL_RECORD / KTRACE_NL_REPLAY; replay
- * wins when both are set), NULL when unset. */
-const char *kt_nl_record_dir(void);
-const char *kt_nl_replay_dir(void);
-/* dir/name into out; -ENAMETOOLONG when it does not fit. */
-int kt_nl_rec_path(char *out, size_t n, const char *dir, const char *name);
-
-/* One netlink attribute's payload, pointing into the parsed buffer. */
-struct kt_nla {
-	const uint8_t *p;
-	uint16_t len;
-	bool present;
-};
-/* Index the attributes in p[0..len) by type into out[0..max] (cleared
- * first; types above max are skipped; a malformed length ends the walk).
- * A type seen twice keeps its first occurrence when first_wins, else the
- * last. Allocates nothing. */
-void kt_nla_parse(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max, bool first_wins);
 
 /* ---- nf_tables access shared by iptables-nft and nftables mode ------- */
 /* (collectors/dp_nftnl.c; libnftnl types stay inside that file) */

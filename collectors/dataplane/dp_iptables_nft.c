@@ -8,6 +8,7 @@
  * Must not: write to netfilter, print, judge.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
+#include "ktrace/env.h"
+#include "ktrace/xalloc.h"
 
 struct names {
 	char **v;
@@ -31,14 +34,9 @@ static int collect_chain(const char *name, bool base, void *ctx)
 		return 0;
 	if (ns->n == ns->cap) {
 		ns->cap = ns->cap ? ns->cap * 2 : 256;
-		ns->v = realloc(ns->v, ns->cap * sizeof(*ns->v));
-		if (!ns->v)
-			abort();
+		ns->v = kt_xreallocarray(ns->v, ns->cap, sizeof(*ns->v));
 	}
-	ns->v[ns->n] = strdup(name);
-	if (!ns->v[ns->n])
-		abort();
-	ns->n++;
+	ns->v[ns->n++] = kt_xstrdup(name);
 	return 0;
 }
 
@@ -90,9 +88,7 @@ static int collect_rule(const struct kt_nft_rule *r, void *ctx)
 	struct worker *w = ctx;
 	if (w->n == w->cap) {
 		w->cap = w->cap ? w->cap * 2 : 64;
-		w->buf = realloc(w->buf, w->cap * sizeof(*w->buf));
-		if (!w->buf)
-			abort();
+		w->buf = kt_xreallocarray(w->buf, w->cap, sizeof(*w->buf));
 	}
 	w->buf[w->n++] = *r; /* inner pointers are re-aimed when fed */
 	return 0;
@@ -104,7 +100,7 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl) {
 		snprintf(w->err, sizeof(w->err), "%s", err);
 		w->rc = -1;
@@ -178,23 +174,12 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	struct feed f = {kp, "nat", NULL, &lock};
 	for (uint32_t i = 0; i < ns.n; i++)
 		kt_kp_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	/* use only CPUs that are idle: on a busy node extra dump threads mostly
-	 * add lock and scheduling overhead */
-	double load = 0;
-	FILE *lf = fopen("/proc/loadavg", "r");
-	if (lf) {
-		if (fscanf(lf, "%lf", &load) != 1)
-			load = 0;
-		fclose(lf);
-	}
-	long spare = cpus - (long)(load + 0.5);
-	if (spare > cpus)
-		spare = cpus;
+	 * add lock and scheduling overhead (two spare CPUs at least, as many
+	 * threads as spare CPUs, rounded, up to MAX_THREADS) */
+	long spare = lround(kt_spare_cpus());
 	uint32_t nt = ns.n < 512 || spare < 2 ? 1 : (uint32_t)(spare > MAX_THREADS ? MAX_THREADS : spare);
-	const char *env = getenv("KTRACE_DUMP_THREADS"); /* tuning and benchmarks */
-	if (env && atoi(env) >= 1 && atoi(env) <= MAX_THREADS)
-		nt = (uint32_t)atoi(env);
+	nt = (uint32_t)kt_env_long(KT_ENV_DUMP_THREADS, 1, MAX_THREADS, nt); /* tuning and benchmarks */
 	struct worker w[MAX_THREADS];
 	uint32_t next = 0;
 	memset(w, 0, sizeof(w));
@@ -228,7 +213,7 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 int kt_dp_iptables_nft(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o)
 {
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl) {
 		kt_snapshot_gap(snap, "iptables-nft rules", "%s", err);
 		return -1;

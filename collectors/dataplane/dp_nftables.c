@@ -522,7 +522,7 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 int kt_dp_nftables(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o)
 {
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl) {
 		kt_snapshot_gap(snap, "nftables", "%s", err);
 		return -1;
