@@ -498,10 +498,12 @@ static int request_replay(struct kt_nl *nl, struct rq *st, const struct nlmsghdr
 	nl->feed_len = n;
 	nl->feed_given = false;
 	st->any_seq = true;
+	struct kt_nl *prev = cur; /* a callback may run a request of its own */
 	cur = nl;
 	nl->st = st;
 	int r = nl_recvmsgs(nl->sk, nl->cb);
 	nl->st = NULL;
+	cur = prev;
 	if (!st->err && r < 0) {
 		snprintf(err, errlen, "recording %s: %s", path, nl_geterror(r));
 		return -EPROTO;
@@ -531,11 +533,14 @@ static int request_once(struct kt_nl *nl, struct rq *st, struct nl_msg *req, cha
 		snprintf(err, errlen, "netlink send: %s", strerror(e));
 		return -e;
 	}
+	struct kt_nl *prev = cur; /* a callback may run a request of its own (sock_diag's lookups) */
 	cur = nl;
 	nl->st = st;
+	int rc = 0;
 	while (!st->done) {
 		nl->sys_errno = 0;
 		int r = nl_recvmsgs(nl->sk, nl->cb);
+		cur = nl;
 		if (st->err)
 			break;
 		if (r == -NLE_MSG_TRUNC && nl->truncated)
@@ -543,11 +548,14 @@ static int request_once(struct kt_nl *nl, struct rq *st, struct nl_msg *req, cha
 		if (r < 0) {
 			int e = nl->sys_errno ? nl->sys_errno : EPROTO;
 			snprintf(err, errlen, "netlink receive: %s", e == EPROTO ? nl_geterror(r) : strerror(e));
-			nl->st = NULL;
-			return -e;
+			rc = -e;
+			break;
 		}
 	}
 	nl->st = NULL;
+	cur = prev;
+	if (rc)
+		return rc;
 	if (nl->truncated) {
 		snprintf(err, errlen, "netlink message larger than the receive buffer (%zu bytes)", nl->cap);
 		return -EMSGSIZE;
@@ -631,6 +639,7 @@ int kt_nl_request_raw(struct kt_nl *nl, const void *req, size_t len, kt_nl_msg_f
 long kt_nl_drain(struct kt_nl *nl, kt_nl_msg_fn cb, void *ctx, bool *overrun)
 {
 	struct rq st = {.cb = cb, .ctx = ctx, .any_seq = true, .events = true};
+	struct kt_nl *prev = cur;
 	cur = nl;
 	nl->st = &st;
 	long rc = 0;
@@ -653,6 +662,7 @@ long kt_nl_drain(struct kt_nl *nl, kt_nl_msg_fn cb, void *ctx, bool *overrun)
 		break;
 	}
 	nl->st = NULL;
+	cur = prev;
 	return rc < 0 ? rc : (long)st.n_msgs;
 }
 
