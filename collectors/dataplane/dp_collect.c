@@ -108,13 +108,13 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 			off += (size_t)snprintf(src + off, sizeof(src) - off, "ipvsadm %s ", o->ipvsadm);
 		if (off && off <= sizeof(src) && src[off - 1] == ' ')
 			src[off - 1] = 0;
-		struct kt_dp_node *n = kt_dpn_node(snap, name, src);
+		struct kt_dp_node *n = kt_dpbuild_node(snap, name, src);
 		uint32_t first = n->n_svcs;
 		int rc = 0;
 		if (o->iptables_save && (rc = kt_dp_iptables_file(snap, n, o, d)) < 0)
 			return rc;
-		/* kt_dpn_node may move when other nodes were appended; re-find */
-		n = kt_dpn_node(snap, name, src);
+		/* kt_dpbuild_node may move when other nodes were appended; re-find */
+		n = kt_dpbuild_node(snap, name, src);
 		if (o->nft_json && (rc = kt_dp_nft_json_file(snap, n, o, d)) < 0)
 			return rc;
 		uint32_t first_ipvs = n->n_svcs;
@@ -129,7 +129,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 		lb_kinds(snap, n);
 		return 0;
 	}
-	struct kt_dp_node *n = kt_dpn_node(snap, name, "live");
+	struct kt_dp_node *n = kt_dpbuild_node(snap, name, "live");
 	if (!kt_node_readable()) {
 		kt_snapshot_gap(snap, "node dataplane", "not root and no CAP_NET_ADMIN: cannot read netfilter, IPVS or BPF maps");
 		return 0;
@@ -137,7 +137,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 	int legacy = kt_dp_iptables_legacy(snap, n, o);
 	int nft = kt_dp_iptables_nft(snap, n, o);
 	if (legacy > 0 && nft > 0)
-		kt_dpn_note(snap, n,
+		kt_dpbuild_note(snap, n,
 			    "kube-proxy chains exist in both iptables-nft and iptables-legacy: both are evaluated; "
 			    "the stale set may forward to old endpoints");
 	kt_dp_nftables(snap, n, o);

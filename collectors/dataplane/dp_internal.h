@@ -29,18 +29,18 @@
 /* ---- service builder ------------------------------------------------ */
 
 /* Find or append the node named name (source recorded on creation). */
-struct kt_dp_node *kt_dpn_node(struct kt_snapshot *snap, const char *name, const char *source);
+struct kt_dp_node *kt_dpbuild_node(struct kt_snapshot *snap, const char *name, const char *source);
 /* Append a service to node n; strings are interned into snap's arena. */
-struct kt_dp_service *kt_dpn_svc(struct kt_snapshot *snap, struct kt_dp_node *n, const char *ns,
+struct kt_dp_service *kt_dpbuild_svc(struct kt_snapshot *snap, struct kt_dp_node *n, const char *ns,
 				 const char *name, const char *port_name, const char *proto,
 				 enum kt_dp_mode mode);
-struct kt_dp_frontend *kt_dpn_fe(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_fe_kind k,
+struct kt_dp_frontend *kt_dpbuild_fe(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_fe_kind k,
 				 const char *ip, int32_t port, bool external);
-struct kt_dp_backend *kt_dpn_be(struct kt_snapshot *snap, struct kt_dp_service *s, bool external,
+struct kt_dp_backend *kt_dpbuild_be(struct kt_snapshot *snap, struct kt_dp_service *s, bool external,
 				const char *ip, int32_t port, double prob);
-void kt_dpn_ev(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_dp_mode m, const char *table,
+void kt_dpbuild_ev(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_dp_mode m, const char *table,
 	       const char *chain, uint64_t handle, const char *map_key);
-void kt_dpn_note(struct kt_snapshot *snap, struct kt_dp_node *n, const char *fmt, ...)
+void kt_dpbuild_note(struct kt_snapshot *snap, struct kt_dp_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Split "ns/name:port" (kube-proxy servicePortName). false when malformed. */
 bool kt_dp_split_spn(const char *spn, size_t len, char *ns, size_t nsz, char *name, size_t namesz,
@@ -107,32 +107,32 @@ struct kt_ipt_rule {
 	bool random_fully;
 };
 
-struct kt_kp;                /* the kube-proxy iptables normaliser */
+struct kt_kpnorm;                /* the kube-proxy iptables normaliser */
 
-struct kt_kp *kt_kp_new(struct kt_snapshot *snap, enum kt_dp_mode mode);
+struct kt_kpnorm *kt_kpnorm_new(struct kt_snapshot *snap, enum kt_dp_mode mode);
 /* table "nat" or "filter"; family 4 or 6; chain name (not NUL-terminated). */
-void kt_kp_rule(struct kt_kp *kp, const char *table, const char *chain, size_t chain_len,
+void kt_kpnorm_rule(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len,
 		const struct kt_ipt_rule *r);
-void kt_kp_chain(struct kt_kp *kp, const char *table, const char *chain, size_t chain_len);
+void kt_kpnorm_chain(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len);
 /* Table name recorded in evidence ("nat" default, "ip6 nat" for IPv6). */
-void kt_kp_table_name(struct kt_kp *kp, const char *name);
+void kt_kpnorm_table_name(struct kt_kpnorm *kp, const char *name);
 /* Number of KUBE-* nat chains seen so far. */
-uint32_t kt_kp_kube_chains(const struct kt_kp *kp);
+uint32_t kt_kpnorm_kube_chains(const struct kt_kpnorm *kp);
 /* Build services into node n; frees kp. */
-void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_opts *o);
-void kt_kp_free(struct kt_kp *kp);
+void kt_kpnorm_finish(struct kt_kpnorm *kp, struct kt_dp_node *n, const struct kt_node_opts *o);
+void kt_kpnorm_free(struct kt_kpnorm *kp);
 /* Is this chain one the normaliser needs (filtering the live dump)? */
-bool kt_kp_wants_chain(const char *table, const char *chain);
+bool kt_kpnorm_wants_chain(const char *table, const char *chain);
 
 /* iptables-save text: stream lines from f into kp. Errors are KT_EXIT_INPUT
  * with file:line. */
-struct kt_kp_file_stats {
+struct kt_kpnorm_file_stats {
 	uint32_t lines;
 	bool legacy_header;      /* "(legacy)" seen in the header comment */
 	bool nft_header;
 };
-int kt_ipt_save_parse(struct kt_kp *kp, void *file /* FILE * */, const char *fname,
-		      struct kt_kp_file_stats *st, struct kt_diag *d);
+int kt_ipt_save_parse(struct kt_kpnorm *kp, void *file /* FILE * */, const char *fname,
+		      struct kt_kpnorm_file_stats *st, struct kt_diag *d);
 /* Parse one "-A CHAIN ..." line (exposed for unit tests and fuzzing). */
 int kt_ipt_parse_line(char *line, char **chain, struct kt_ipt_rule *r);
 

@@ -456,7 +456,7 @@ int kt_ipset_read(struct kt_snapshot *snap, struct kt_ipset_db *db, bool sets)
 static void ev(struct kt_snapshot *snap, struct kt_dp_service *s, const char *table, const char *chain,
 	       const char *key)
 {
-	kt_dpn_ev(snap, s, KT_DP_IPVS, table, chain, 0, key);
+	kt_dpbuild_ev(snap, s, KT_DP_IPVS, table, chain, 0, key);
 }
 
 /* IPv6 services use kube-proxy's "KUBE-6-" twins of every set. */
@@ -514,7 +514,7 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 			if (kt_ipset_bound(db, f->ip))
 				ev(snap, s, "link", "kube-ipvs0", a);
 			else if (f->kind == KT_FE_CLUSTERIP)
-				kt_dpn_note(snap, n,
+				kt_dpbuild_note(snap, n,
 					    "ipvs: %s:%d (%s/%s) is not bound to kube-ipvs0: the node does not accept "
 					    "traffic for it",
 					    f->ip, f->port, s->namespace, s->name);
@@ -599,7 +599,7 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 		for (uint32_t k = 0; k < s->n_fe; k++)
 			have |= s->fe[k].kind == KT_FE_HEALTHCHECK;
 		if (!have && in_set(snap, s, db, v6, "KUBE-HEALTH-CHECK-NODE-PORT", port))
-			kt_dpn_fe(snap, s, KT_FE_HEALTHCHECK, "", snap->services[si].health_check_node_port, true);
+			kt_dpbuild_fe(snap, s, KT_FE_HEALTHCHECK, "", snap->services[si].health_check_node_port, true);
 	}
 	if (!any)
 		return;
@@ -635,6 +635,6 @@ void kt_ipset_fold(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t firs
 				used = ip && strlen(ip) == l && strncmp(ip, ad, l) == 0;
 			}
 		if (!used)
-			kt_dpn_note(snap, n, "ipvs: %s is bound to kube-ipvs0 but no IPVS virtual service uses it", ad);
+			kt_dpbuild_note(snap, n, "ipvs: %s is bound to kube-ipvs0 but no IPVS virtual service uses it", ad);
 	}
 }

@@ -49,7 +49,7 @@ static void names_free(struct names *ns)
 }
 
 struct feed {
-	struct kt_kp *kp;
+	struct kt_kpnorm *kp;
 	const char *table;
 	const char *chain;
 	pthread_mutex_t *lock;   /* guards kp (its arena) across dump threads */
@@ -58,7 +58,7 @@ struct feed {
 static int feed_rule(const struct kt_nft_rule *r, void *ctx)
 {
 	struct feed *f = ctx;
-	kt_kp_rule(f->kp, f->table, f->chain, strlen(f->chain), &r->ipt);
+	kt_kpnorm_rule(f->kp, f->table, f->chain, strlen(f->chain), &r->ipt);
 	return 0;
 }
 
@@ -74,7 +74,7 @@ struct worker {
 	struct names *ns;
 	uint32_t *next;          /* shared work index: chains are taken in batches */
 	uint8_t family;
-	struct kt_kp *kp;
+	struct kt_kpnorm *kp;
 	pthread_mutex_t *lock;
 	char err[512];
 	char failed_chain[256];
@@ -139,7 +139,7 @@ static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i)
 			x->ipt.comment = x->comment;
 		if (x->ipt.target)
 			x->ipt.target = x->target;
-		kt_kp_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
+		kt_kpnorm_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
 	}
 	pthread_mutex_unlock(w->lock);
 }
@@ -167,13 +167,13 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 		names_free(&ns);
 		return 0;
 	}
-	struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_NFT);
+	struct kt_kpnorm *kp = kt_kpnorm_new(snap, KT_DP_IPTABLES_NFT);
 	if (family == 10)
-		kt_kp_table_name(kp, "ip6 nat");
+		kt_kpnorm_table_name(kp, "ip6 nat");
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct feed f = {kp, "nat", NULL, &lock};
 	for (uint32_t i = 0; i < ns.n; i++)
-		kt_kp_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
+		kt_kpnorm_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
 	/* use only CPUs that are idle: on a busy node extra dump threads mostly
 	 * add lock and scheduling overhead (two spare CPUs at least, as many
 	 * threads as spare CPUs, rounded, up to MAX_THREADS) */
@@ -206,7 +206,7 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	f.table = "filter";
 	f.chain = "KUBE-NODEPORTS";
 	kt_nft_rules(nl, family, "filter", "KUBE-NODEPORTS", feed_rule, &f, err, sizeof(err));
-	kt_kp_finish(kp, n, o);
+	kt_kpnorm_finish(kp, n, o);
 	return (int)found;
 }
 

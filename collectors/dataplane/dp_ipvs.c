@@ -416,7 +416,7 @@ static void add_dests(struct kt_snapshot *snap, struct kt_dp_service *s, const s
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct ipvs_dest *d = &v->d[i];
 		double p = total > 0 && d->weight > 0 ? (double)d->weight / (double)total : 0;
-		struct kt_dp_backend *b = kt_dpn_be(snap, s, ext, d->ip, d->port, p);
+		struct kt_dp_backend *b = kt_dpbuild_be(snap, s, ext, d->ip, d->port, p);
 		b->weight = d->weight;
 		b->active_conns = d->active;
 		b->inactive_conns = d->inactive;
@@ -467,7 +467,7 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 	if (named) {
 		const struct kt_service *sv = &snap->services[si];
 		const struct kt_svc_port *sp = &sv->ports[pi];
-		s = kt_dpn_svc(snap, n, sv->meta.namespace, sv->meta.name, sp->name ? sp->name : "", pname(v->proto),
+		s = kt_dpbuild_svc(snap, n, sv->meta.namespace, sv->meta.name, sp->name ? sp->name : "", pname(v->proto),
 			       KT_DP_IPVS);
 		for (uint32_t j = i; j < st->n; j++) {
 			struct ipvs_vs *w = &st->v[j];
@@ -485,10 +485,10 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 			w->used = true;
 			enum kt_fe_kind k = kind_for(sv, sp, w);
 			bool ext = k != KT_FE_CLUSTERIP;
-			kt_dpn_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : w->ip, w->port, ext);
+			kt_dpbuild_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : w->ip, w->port, ext);
 			char key[96];
 			snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
-			kt_dpn_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
+			kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
 			if (ext && !s->n_ext_be)
 				add_dests(snap, s, w, true);
 			else if (!ext && !s->n_be)
@@ -502,7 +502,7 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 	} else {
 		char nm[96];
 		snprintf(nm, sizeof(nm), "%s:%d", v->ip, v->port);
-		s = kt_dpn_svc(snap, n, "", nm, "", pname(v->proto), KT_DP_IPVS);
+		s = kt_dpbuild_svc(snap, n, "", nm, "", pname(v->proto), KT_DP_IPVS);
 		s->names_guessed = true;
 		s->scheduler = kt_intern(snap->arena, v->sched);
 		for (uint32_t j = i; j < st->n; j++) {
@@ -510,10 +510,10 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 			if (w->used || !same_dests(v, w))
 				continue;
 			w->used = true;
-			kt_dpn_fe(snap, s, KT_FE_CLUSTERIP, w->ip, w->port, false);
+			kt_dpbuild_fe(snap, s, KT_FE_CLUSTERIP, w->ip, w->port, false);
 			char key[96];
 			snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
-			kt_dpn_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
+			kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
 			if (w->persistent) {
 				s->affinity = true;
 				s->affinity_timeout = (int32_t)w->timeout;
@@ -545,7 +545,7 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 void kt_ipvs_emit(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct kt_dp_node *n)
 {
 	if (st->capped)
-		kt_dpn_note(snap, n, "ipvs: virtual service or destination cap hit; state is incomplete");
+		kt_dpbuild_note(snap, n, "ipvs: virtual service or destination cap hit; state is incomplete");
 	for (uint32_t i = 0; i < st->n; i++)
 		if (!st->v[i].used)
 			emit_one(st, snap, n, i);
