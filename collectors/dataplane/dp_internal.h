@@ -1,8 +1,12 @@
 /*
- * Internal to the dataplane collectors (collectors/dp_*.c): the service
- * builder every mode uses to append normalised services to a node, the
- * kube-proxy iptables rule IR that the iptables-save text parser and the
- * libnftnl (iptables-nft) decoder both stream into, the nftables-mode IR,
+ * Internal to the dataplane collectors (collectors/dataplane/dp_*.c):
+ *   kt_dpbuild_*  the service builder every mode appends normalised
+ *                 services through (dp_build.c)
+ *   kt_kpnorm_*   the kube-proxy iptables normaliser: the rule IR the
+ *                 iptables-save text parser and the libnftnl (iptables-nft)
+ *                 decoder both stream into, and what turns it into
+ *                 services (dp_kpnorm.c)
+ *   kt_nft_*      nf_tables dumps over the netlink layer (dp_nftnl.c)
  * and small helpers (SHA-256 chain hashes, address formatting).
  * Nothing here is visible outside collectors/ and tests.
  */

@@ -491,6 +491,9 @@ static void add_range(struct kt_snapshot *snap, struct kt_dp_service *s, const c
 	s->source_ranges = nr;
 }
 
+/* One IPVS service against every kube-proxy set that can name it, in
+ * the order kube-proxy's syncProxyRules writes them (about 120 lines: one
+ * short block per set). */
 static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_dp_service *s,
 		     const struct kt_ipset_db *db, const char **scratch, uint32_t nscratch)
 {

@@ -62,6 +62,9 @@ static const char *ev_field(const char *ev, const char *key, char *buf, size_t n
 	return NULL;
 }
 
+/* Over 120 lines, on purpose: it is the JSON schema of a node, one key
+ * after the other in output order; the reader checks it against the
+ * documented keys top to bottom. */
 void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struct kt_findings *diff)
 {
 	kt_jw_obj(w);

@@ -251,6 +251,11 @@ static void expand(struct nst *st, struct kt_dp_service *s, struct nchain *c, bo
 	}
 }
 
+/* The sets and chains of one table into services. Over 120 lines, on
+ * purpose: one pass in kube-proxy's own order (service-ips, then
+ * service-nodeports, then the per-service chains each entry names), each
+ * step a few lines that read the state the previous one left; split, the
+ * pieces would pass that state around without reading better. */
 static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_opts *o, enum kt_dp_mode mode)
 {
 	if (st->nc > 1)

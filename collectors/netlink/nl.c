@@ -53,6 +53,7 @@
 #define NL_MSG_FLOOR  32768          /* the kernel caps dump skbs at 32 KiB */
 #define NL_RETRIES    3
 #define NL_MAX_REPLAY (1u << 30)
+#define NL_COPY_MAX   4096           /* datagrams up to this size are copied out */
 
 /* The request in progress (callback state). */
 struct rq {
@@ -95,6 +96,8 @@ struct kt_nl {
 	bool truncated;          /* a datagram did not fit: need (bytes) */
 	size_t need;
 	struct rq *st;
+	struct nl_msg *raw;      /* kt_nl_request_raw()'s message */
+	size_t raw_cap;
 };
 
 /* nl_cb_overwrite_recv() passes only the libnl socket: the kt_nl whose
@@ -208,10 +211,19 @@ static int ov_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned char **
 	if (nl->truncated && !nl->o.nonblock)
 		return -NLE_MSG_TRUNC;
 	unsigned i = nl->q_head++;
-	*buf = (unsigned char *)nl->slot[i];
-	nl->slot[i] = NULL; /* libnl frees it */
+	size_t len = nl->slot_len[i];
+	if (len <= NL_COPY_MAX) {
+		/* libnl frees what it gets: a small datagram (a per-chain
+		 * dump's rules, its NLMSG_DONE, an event) is copied, and the
+		 * receive buffer stays for the next recvmmsg() */
+		*buf = kt_xmalloc(len ? len : 1);
+		memcpy(*buf, nl->slot[i], len);
+	} else {
+		*buf = (unsigned char *)nl->slot[i];
+		nl->slot[i] = NULL; /* libnl frees it; fill() allocates another */
+	}
 	*nla = nl->slot_src[i];
-	return (int)nl->slot_len[i];
+	return (int)len;
 }
 
 /* ---- callbacks ------------------------------------------------------ */
@@ -345,12 +357,13 @@ static int on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 	return NL_STOP;
 }
 
-static struct nl_cb *make_cb(struct kt_nl *nl)
+static struct nl_cb *make_cb(struct kt_nl *nl, bool feed)
 {
 	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
 	if (!cb)
 		kt_oom();
-	nl_cb_set(cb, NL_CB_MSG_IN, NL_CB_CUSTOM, on_msg_in, nl);
+	if (feed)
+		nl_cb_set(cb, NL_CB_MSG_IN, NL_CB_CUSTOM, on_msg_in, nl);
 	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, on_seq, nl);
 	nl_cb_set(cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, on_dump_intr, nl);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, nl);
@@ -415,7 +428,7 @@ struct kt_nl *kt_nl_open(int protocol, const struct kt_nl_opts *o, char *err, si
 	if (o)
 		nl->o = *o;
 	nl->protocol = protocol;
-	nl->cb = make_cb(nl);
+	nl->cb = make_cb(nl, false);
 	nl->cap = nl->o.msg_buf ? nl->o.msg_buf : NL_MSG_FLOOR;
 	nl->batch = nl->o.groups[0] ? NL_BATCH : NL_BATCH_REQ;
 	nl->replay_dir = kt_nl_replay_dir();
@@ -447,6 +460,8 @@ void kt_nl_close(struct kt_nl *nl)
 		return;
 	drop_queue(nl);
 	free(nl->feed);
+	if (nl->raw)
+		nlmsg_free(nl->raw);
 	if (nl->sk)
 		nl_socket_free(nl->sk);
 	if (nl->cb)
@@ -620,20 +635,20 @@ int kt_nl_request_raw(struct kt_nl *nl, const void *req, size_t len, kt_nl_msg_f
 		snprintf(err, errlen, "malformed netlink request");
 		return -EINVAL;
 	}
-	struct nlmsghdr hh;
-	memcpy(&hh, req, sizeof(hh));
-	hh.nlmsg_len = (uint32_t)len;
-	struct nl_msg *m = nlmsg_alloc_size(NLMSG_ALIGN(len) + NLMSG_HDRLEN);
-	if (!m)
-		kt_oom();
-	struct nlmsghdr *h = nlmsg_put(m, 0, 0, hh.nlmsg_type, (int)(len - NLMSG_HDRLEN), hh.nlmsg_flags);
-	if (!h)
-		kt_oom();
-	memcpy(nlmsg_data(h), (const char *)req + NLMSG_HDRLEN, len - NLMSG_HDRLEN);
+	/* one libnl message per socket, reused: per-chain dumps send tens of
+	 * thousands of these */
+	if (!nl->raw || nl->raw_cap < NLMSG_ALIGN(len)) {
+		if (nl->raw)
+			nlmsg_free(nl->raw);
+		nl->raw_cap = NLMSG_ALIGN(len) > 4096 ? NLMSG_ALIGN(len) : 4096;
+		nl->raw = nlmsg_alloc_size(nl->raw_cap);
+		if (!nl->raw)
+			kt_oom();
+	}
+	struct nlmsghdr *h = nlmsg_hdr(nl->raw);
+	memcpy(h, req, len);
 	h->nlmsg_len = (uint32_t)len;
-	int rc = kt_nl_request(nl, m, cb, reset, ctx, err, errlen);
-	nlmsg_free(m);
-	return rc;
+	return kt_nl_request(nl, nl->raw, cb, reset, ctx, err, errlen);
 }
 
 long kt_nl_drain(struct kt_nl *nl, kt_nl_msg_fn cb, void *ctx, bool *overrun)
@@ -677,7 +692,7 @@ int kt_nl_feed(int protocol, const void *buf, size_t len, kt_nl_msg_fn cb, void 
 	nl.sk = nl_socket_alloc();
 	if (!nl.sk)
 		kt_oom();
-	nl.cb = make_cb(&nl);
+	nl.cb = make_cb(&nl, true);
 	nl.feed = kt_xmalloc(len ? len : 1);
 	if (len)
 		memcpy(nl.feed, buf, len);
