@@ -1,5 +1,5 @@
 /*
- * Internal to the flow collectors (conntrack.c, sockdiag.c, cilium_ct.c):
+ * Internal to the flow collectors (ct_*.c, sockdiag.c, cilium_ct.c):
  * the streaming aggregator. Kernel dumps are folded entry by entry into a
  * hash table keyed by (source, family, protocol, zone, frontend, backend)
  * in binary form; only kt_fagg_emit() turns slots into strings. Bounded:

@@ -506,7 +506,16 @@ static int request_replay(struct kt_nl *nl, struct rq *st, const struct nlmsghdr
 	}
 	char *buf;
 	size_t n;
-	kt_read_stream(f, 65536, NL_MAX_REPLAY, &buf, &n); /* bounded: a larger recording is truncated */
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+		/* one read of the known size: a 24 MB conntrack recording is
+		 * not grown and copied chunk by chunk */
+		size_t want = (size_t)sb.st_size < NL_MAX_REPLAY ? (size_t)sb.st_size : NL_MAX_REPLAY;
+		buf = kt_xmalloc(want);
+		n = fread(buf, 1, want, f);
+	} else {
+		kt_read_stream(f, 65536, NL_MAX_REPLAY, &buf, &n); /* bounded: a larger recording is truncated */
+	}
 	fclose(f);
 	free(nl->feed);
 	nl->feed = buf;
