@@ -63,12 +63,32 @@ round() { # label round reference-command...
 		report "$label" "$base" "$kb" "$*" "before"
 	fi
 }
+# user space alone (no kernel, no other load on the netlink sockets): one
+# recording of this rule set (KTRACE_NL_RECORD, made by $KTRACE), replayed
+# by both builds alternately; both read the same file names
+replay_ab() { # label
+	[ -n "$KTRACE_BASE" ] || return 0
+	rm -rf "$TMP/rec" && mkdir "$TMP/rec"
+	ip netns exec $NS env KTRACE_NL_RECORD="$TMP/rec" "$KTRACE" dataplane -A -o json --no-metrics > "$TMP/live.json"
+	for r in $(seq 1 "$ROUNDS"); do
+		for who in after before; do
+			[ $((r % 2)) -eq 0 ] && who=$([ $who = after ] && echo before || echo after)
+			bin=$KTRACE; [ $who = before ] && bin=$KTRACE_BASE
+			res=$(python3 "$TMP/timeit.py" 5 env KTRACE_NL_REPLAY="$TMP/rec" "$bin" dataplane -A -o json --no-metrics)
+			printf '%-13s replay of one recording (user space only)  %-6s wall %6.3fs cpu %6.3fs  (load %s)\n' \
+				"$label" "$who" "$(echo $res | cut -d' ' -f1)" "$(echo $res | cut -d' ' -f3)" \
+				"$(cut -d' ' -f1-3 /proc/loadavg)"
+		done
+	done
+}
 ROUNDS=${BENCH_ROUNDS:-1}
 [ -n "$KTRACE_BASE" ] && ROUNDS=${BENCH_ROUNDS:-2}
 ip netns exec $NS iptables-restore "$TMP/rules.ipt" || exit 1
 rules=$(ip netns exec $NS iptables-save -t nat | grep -c '^-A')
 echo "rule set: $SVCS services, $EPS endpoints, $rules nat rules (iptables-nft)"
 for r in $(seq 1 "$ROUNDS"); do round iptables-nft "$r" iptables-save -t nat; done
+label=iptables-nft replay_ab
 ip netns exec $NS nft flush ruleset
 ip netns exec $NS nft -f "$TMP/rules.nft" || exit 1
 for r in $(seq 1 "$ROUNDS"); do round nftables "$r" nft -j list table ip kube-proxy; done
+label=nftables replay_ab

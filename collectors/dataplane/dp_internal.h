@@ -257,6 +257,9 @@ int kt_nft_chains(struct kt_nl *nl, uint8_t family, const char *table,
  * (a DUMP_INTR restart never delivers a rule twice). */
 int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
 		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el);
+/* The same, every rule of the chain in one call (no copy per rule). */
+int kt_nft_rules_all(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		     void (*cb)(const struct kt_nft_rule *v, uint32_t n, void *ctx), void *ctx, char *err, size_t el);
 int kt_nft_sets(struct kt_nl *nl, uint8_t family, const char *table,
 		int (*cb)(const struct kt_nft_set_info *s, void *ctx), void *ctx, char *err, size_t el);
 int kt_nft_elems(struct kt_nl *nl, uint8_t family, const char *table, const char *set,

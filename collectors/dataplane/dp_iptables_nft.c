@@ -79,19 +79,22 @@ struct worker {
 	char err[512];
 	char failed_chain[256];
 	int rc;
-	struct kt_nft_rule *buf; /* one chain's rules, fed under the lock */
-	uint32_t n, cap;
 };
 
-static int collect_rule(const struct kt_nft_rule *r, void *ctx)
+struct chain_feed {
+	struct worker *w;
+	const char *chain;
+};
+
+/* One chain's decoded rules into the normaliser, under the lock, in order. */
+static void feed_chain(const struct kt_nft_rule *v, uint32_t n, void *ctx)
 {
-	struct worker *w = ctx;
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 64;
-		w->buf = kt_xreallocarray(w->buf, w->cap, sizeof(*w->buf));
-	}
-	w->buf[w->n++] = *r; /* inner pointers are re-aimed when fed */
-	return 0;
+	struct chain_feed *cf = ctx;
+	size_t l = strlen(cf->chain);
+	pthread_mutex_lock(cf->w->lock);
+	for (uint32_t k = 0; k < n; k++)
+		kt_kpnorm_rule(cf->w->kp, "nat", cf->chain, l, &v[k].ipt);
+	pthread_mutex_unlock(cf->w->lock);
 }
 
 static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i);
@@ -125,23 +128,13 @@ static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i)
 	const char *ch = w->ns->v[i];
 	if (strcmp(ch, "KUBE-MARK-MASQ") == 0 || strstr(ch, "CANARY"))
 		return;
-	w->n = 0;
-	int rc = kt_nft_rules(nl, w->family, "nat", ch, collect_rule, w, err, sizeof(err));
+	struct chain_feed cf = {w, ch};
+	int rc = kt_nft_rules_all(nl, w->family, "nat", ch, feed_chain, &cf, err, sizeof(err));
 	if (rc < 0 && rc != -ENOENT && !w->rc) {
 		w->rc = rc;
 		snprintf(w->err, sizeof(w->err), "%s", err);
 		snprintf(w->failed_chain, sizeof(w->failed_chain), "%s", ch);
 	}
-	pthread_mutex_lock(w->lock);
-	for (uint32_t k = 0; k < w->n; k++) {
-		struct kt_nft_rule *x = &w->buf[k];
-		if (x->ipt.comment)
-			x->ipt.comment = x->comment;
-		if (x->ipt.target)
-			x->ipt.target = x->target;
-		kt_kpnorm_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
-	}
-	pthread_mutex_unlock(w->lock);
 }
 
 static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_node *n,
@@ -198,7 +191,6 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	for (uint32_t t = 0; t < nt; t++) {
 		if (w[t].rc)
 			kt_snapshot_gap(snap, "iptables-nft rules", "%s nat %s: %s", fam, w[t].failed_chain, w[t].err);
-		free(w[t].buf);
 	}
 	uint32_t found = ns.n;
 	names_free(&ns);

@@ -716,8 +716,9 @@ static void rule_reset(void *ctx)
 	((struct rctx *)ctx)->n = 0;
 }
 
-int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
-		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el)
+/* The rules of one chain into c (a DUMP_INTR restart starts it again). */
+static int rules_dump(struct kt_nl *nl, uint8_t family, const char *table, const char *chain, struct rctx *c,
+		      char *err, size_t el)
 {
 	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
@@ -728,23 +729,43 @@ int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_nlmsg_build_payload(h, r);
 	nftnl_rule_free(r);
-	struct rctx c = {.family = family, .chain = chain};
-	int rc = nft_dump(nl, h, rule_cb, rule_reset, &c, err, el);
-	if (rc == 0)
-		for (uint32_t i = 0; i < c.n; i++) {
-			/* pointers inside the struct refer to its own arrays: fix after realloc */
-			struct kt_nft_rule *x = &c.v[i];
-			if (x->ipt.comment)
-				x->ipt.comment = x->comment;
-			if (x->ipt.target)
-				x->ipt.target = x->target;
-			if (cb(x, ctx) < 0)
-				break;
-		}
-	if (c.capped && rc == 0) {
+	c->family = family;
+	c->chain = chain;
+	int rc = nft_dump(nl, h, rule_cb, rule_reset, c, err, el);
+	/* pointers inside the struct refer to its own arrays: fix after realloc */
+	for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
+		struct kt_nft_rule *x = &c->v[i];
+		if (x->ipt.comment)
+			x->ipt.comment = x->comment;
+		if (x->ipt.target)
+			x->ipt.target = x->target;
+	}
+	if (c->capped && rc == 0) {
 		snprintf(err, el, "chain %s: more than %u rules", chain, KT_DP_MAX_RULES_PER_CHAIN);
 		rc = 1;
 	}
+	return rc;
+}
+
+int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el)
+{
+	struct rctx c = {0};
+	int rc = rules_dump(nl, family, table, chain, &c, err, el);
+	for (uint32_t i = 0; rc >= 0 && i < c.n; i++)
+		if (cb(&c.v[i], ctx) < 0)
+			break;
+	free(c.v);
+	return rc;
+}
+
+int kt_nft_rules_all(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		     void (*cb)(const struct kt_nft_rule *v, uint32_t n, void *ctx), void *ctx, char *err, size_t el)
+{
+	struct rctx c = {0};
+	int rc = rules_dump(nl, family, table, chain, &c, err, el);
+	if (rc >= 0 && c.n)
+		cb(c.v, c.n, ctx);
 	free(c.v);
 	return rc;
 }
