@@ -195,6 +195,12 @@ static int ov_recv(struct nl_sock *sk, struct sockaddr_nl *nla, unsigned char **
 		if (!nl->feed || nl->feed_given)
 			return 0; /* end of the recording */
 		nl->feed_given = true;
+		if (!nl->feed_len) {
+			/* libnl frees only what it got with a positive length */
+			free(nl->feed);
+			nl->feed = NULL;
+			return 0;
+		}
 		*buf = (unsigned char *)nl->feed;
 		nl->feed = NULL;
 		return (int)nl->feed_len;
