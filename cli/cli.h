@@ -49,7 +49,9 @@ struct kt_command {
 	const char *outputs;     /* allowed -o values, "text|json" */
 };
 
-enum kt_out { KT_OUT_TEXT, KT_OUT_JSON, KT_OUT_SARIF, KT_OUT_JUNIT };
+/* -o: text and wide are both KT_OUT_TEXT (wide sets kt_cli.wide); yaml is
+ * the JSON document through libyaml's emitter (see kt_cli_jw()). */
+enum kt_out { KT_OUT_TEXT, KT_OUT_JSON, KT_OUT_YAML, KT_OUT_SARIF, KT_OUT_JUNIT, KT_OUT_DOT, KT_OUT_MERMAID };
 
 struct kt_optval {
 	const struct kt_option *opt;
@@ -65,6 +67,7 @@ struct kt_cli {
 	bool all_namespaces;
 	const char *from;
 	enum kt_out out;
+	bool wide;               /* -o wide: text with more columns */
 	const char *output_name;
 	int color;               /* resolved: 1 colour stdout, 0 plain */
 	int color_err;
@@ -83,6 +86,16 @@ struct kt_cli {
 	bool progress;           /* show object counts while lists stream (stderr TTY only);
 				  * the command must end it with kt_cli_progress_done() */
 };
+
+/* The writer for a command's document: JSON text, or with -o yaml the
+ * same events as YAML (cli/render_yaml.c). pretty false: one document of
+ * several (JSON on one line; YAML starting with ---). kt_jw_free() ends it. */
+struct kt_jw *kt_cli_jw(struct kt_cli *c, FILE *out, bool pretty);
+/* -o json or -o yaml: stdout is one machine-readable document. */
+static inline bool kt_cli_structured(const struct kt_cli *c)
+{
+	return c->out == KT_OUT_JSON || c->out == KT_OUT_YAML;
+}
 
 /* Command option access (names are long names). */
 bool kt_opt_flag(const struct kt_cli *c, const char *name);

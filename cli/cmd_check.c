@@ -130,5 +130,5 @@ const struct kt_command kt_cmd_check = {
 		"  ktrace check\n"
 		"  ktrace check -n shop --fail-on warning\n"
 		"  ktrace check --from bundle.json.gz -o json\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml|sarif|junit",
 };

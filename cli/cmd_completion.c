@@ -319,6 +319,7 @@ const struct kt_command kt_cmd_completion = {
 	.flags = KT_CMD_NO_GLOBALS,
 	.usage = "bash|zsh|fish",
 	.summary = "print the shell completion script",
+	.outputs = "text",
 	.description = "Examples:\n"
 		       "  source <(ktrace completion bash)\n"
 		       "  ktrace completion zsh > \"${fpath[1]}/_ktrace\"\n"

@@ -402,8 +402,8 @@ static int run(struct kt_cli *c)
 			kt_cli_warn(c, "could not read %s: %s", snap->gaps[i].what, snap->gaps[i].why);
 
 	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		bool many = last - first > 1;
 		if (many)
 			kt_jw_arr(w);
@@ -417,7 +417,8 @@ static int run(struct kt_cli *c)
 		if (many)
 			kt_jw_arr_end(w);
 		kt_jw_free(w);
-		fputc('\n', stdout);
+		if (c->out == KT_OUT_JSON)
+			fputc('\n', stdout);
 	} else {
 		for (uint32_t i = first; i < last; i++)
 			text_node(c, stdout, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
@@ -469,5 +470,5 @@ const struct kt_command kt_cmd_dataplane = {
 		"  ktrace dataplane --diff -A\n"
 		"  ktrace dataplane --iptables-save nat.txt shop/web\n"
 		"  ktrace dataplane --from bundle.json.gz --node node-a --diff\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

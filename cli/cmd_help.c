@@ -30,4 +30,5 @@ const struct kt_command kt_cmd_help = {
 	.flags = KT_CMD_NO_GLOBALS,
 	.usage = "[COMMAND]",
 	.summary = "show help for a command (same as 'ktrace COMMAND --help')",
+	.outputs = "text",
 };

@@ -229,7 +229,7 @@ static void json_num_or_null(struct kt_jw *w, const char *k, double v)
 
 static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r, bool pretty)
 {
-	struct kt_jw *w = kt_jw_new(stdout, pretty);
+	struct kt_jw *w = kt_cli_jw(c, stdout, pretty);
 	kt_jw_obj(w);
 	kt_jw_kdouble(w, "sampleSeconds", round(r->sample_s * 1000) / 1000);
 	kt_jw_kstr(w, "node", r->node);
@@ -359,7 +359,7 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
-	if (!pretty)
+	if (!pretty && c->out == KT_OUT_JSON)
 		putchar('\n');   /* one object per line */
 	(void)c;
 }
@@ -555,7 +555,7 @@ static int run(struct kt_cli *c)
 	long count = kt_opt_int(c, "count", 1);
 	if (count < 1 || count > 1000000)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give a number of samples, 1 or more", "invalid --count");
-	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || c->out == KT_OUT_JSON;
+	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || kt_cli_structured(c);
 	double resync = kt_opt_num(c, "resync", 10);
 	if (!(resync >= 0 && resync <= 86400))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --resync");
@@ -659,7 +659,7 @@ static int run(struct kt_cli *c)
 				if (!f.live)
 					break;   /* a bundle holds one sample per node */
 				nanosleep(&ts, NULL);
-				if (c->out != KT_OUT_JSON)
+				if (!kt_cli_structured(c))
 					printf("\n");
 			}
 			r = feed_next(&f, err, sizeof(err));
@@ -667,7 +667,7 @@ static int run(struct kt_cli *c)
 				goto feed_err;
 			kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
 			kt_findings_sort(&f.findings);
-			if (c->out == KT_OUT_JSON)
+			if (kt_cli_structured(c))
 				render_json(c, &f, r, count == 1);
 			else
 				render_text(c, &f, r);
@@ -729,5 +729,5 @@ const struct kt_command kt_cmd_imbalance = {
 		"  ktrace imbalance -o json --count 60     a JSON line per second for a minute\n"
 		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
 		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

@@ -147,5 +147,5 @@ const struct kt_command kt_cmd_lint = {
 		"  helm template . | ktrace lint -\n"
 		"  ktrace lint -o sarif k8s/ > ktrace.sarif\n"
 		"  ktrace lint --fail-on warning -o junit k8s/ > ktrace-junit.xml\n",
-	.outputs = "text|json|sarif|junit",
+	.outputs = "text|wide|json|yaml|sarif|junit",
 };

@@ -84,7 +84,7 @@ static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_b
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
 {
 	const struct kt_service *svc = &s->services[r->svc];
-	struct kt_jw *w = kt_jw_new(stdout, true);
+	struct kt_jw *w = kt_cli_jw(c, stdout, true);
 	kt_jw_obj(w);
 	kt_jw_key(w, "service");
 	kt_jw_obj(w);
@@ -572,7 +572,7 @@ static int run(struct kt_cli *c)
 	struct kt_path_query q = {.svc = six};
 	struct kt_path_result *r;
 	kt_path_analyze(s, &q, a, &r);
-	rc = c->out == KT_OUT_JSON ? render_json(c, s, r) : render_text(c, s, r);
+	rc = kt_cli_structured(c) ? render_json(c, s, r) : render_text(c, s, r);
 	kt_findings_release(&r->findings);
 	kt_arena_free(a);
 	kt_snapshot_free(s);
@@ -603,5 +603,5 @@ const struct kt_command kt_cmd_path = {
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
 		"  ktrace path orders --from cluster.json.gz",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml|dot|mermaid",
 };

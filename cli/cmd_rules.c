@@ -180,16 +180,16 @@ static int run(struct kt_cli *c)
 				kt_diag_hint(&d, "'ktrace rules' lists every rule");
 			return kt_cli_fail(c, &d);
 		}
-		if (c->out == KT_OUT_JSON) {
-			struct kt_jw *w = kt_jw_new(stdout, true);
+		if (kt_cli_structured(c)) {
+			struct kt_jw *w = kt_cli_jw(c, stdout, true);
 			explain_json(w, i, true);
 			return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 		}
 		explain_text(c, i);
 		return 0;
 	}
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);
 		kt_jw_key(w, "rules");
 		kt_jw_arr(w);
@@ -232,5 +232,5 @@ const struct kt_command kt_cmd_rules = {
 		"  ktrace rules\n"
 		"  ktrace rules KT201\n"
 		"  ktrace rules missing-prestop -o json\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

@@ -11,8 +11,8 @@
 static int run(struct kt_cli *c)
 {
 	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);
 		kt_jw_kstr(w, "version", KT_VERSION);
 		kt_jw_kstr(w, "commit", KT_GITSHA);
@@ -44,4 +44,5 @@ const struct kt_command kt_cmd_version = {
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
 	.summary = "print version, build flags and library versions",
+	.outputs = "text|json|yaml",
 };

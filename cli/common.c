@@ -76,8 +76,8 @@ int kt_cli_fail(struct kt_cli *c, const struct kt_diag *d)
 	fprintf(stderr, "%sktrace:%s %s%s%s\n", red, rst, cmd ? cmd : "", cmd ? ": " : "", d->msg);
 	if (d->hint[0])
 		fprintf(stderr, "hint: %s\n", d->hint);
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);
 		kt_jw_key(w, "error");
 		kt_jw_obj(w);

@@ -330,24 +330,29 @@ static int parse(struct kt_cli *c, int argc, char **argv, bool *want_help, bool 
 
 static int resolve_output(struct kt_cli *c)
 {
+	static const struct {
+		const char *name;
+		enum kt_out out;
+	} fmts[] = {
+		{"text", KT_OUT_TEXT}, {"wide", KT_OUT_TEXT}, {"json", KT_OUT_JSON}, {"yaml", KT_OUT_YAML},
+		{"sarif", KT_OUT_SARIF}, {"junit", KT_OUT_JUNIT}, {"dot", KT_OUT_DOT}, {"mermaid", KT_OUT_MERMAID},
+	};
 	const char *o = c->output_name ? c->output_name : "text";
 	const char *allowed = c->cmd && c->cmd->outputs ? c->cmd->outputs : "text|json";
-	if (!strcmp(o, "text"))
-		c->out = KT_OUT_TEXT;
-	else if (!strcmp(o, "json"))
-		c->out = KT_OUT_JSON;
-	else if (!strcmp(o, "sarif"))
-		c->out = KT_OUT_SARIF;
-	else if (!strcmp(o, "junit"))
-		c->out = KT_OUT_JUNIT;
-	else
+	size_t i, nf = sizeof(fmts) / sizeof(fmts[0]);
+	for (i = 0; i < nf && strcmp(fmts[i].name, o); i++)
+		;
+	if (i == nf)
 		return usage_err(c, NULL, "unknown output format '%s' (use %s)", o, allowed);
 	/* is it allowed for this command? */
 	const char *p = allowed;
 	size_t l = strlen(o);
 	while (p && *p) {
-		if (!strncmp(p, o, l) && (p[l] == '|' || p[l] == 0))
+		if (!strncmp(p, o, l) && (p[l] == '|' || p[l] == 0)) {
+			c->out = fmts[i].out;
+			c->wide = !strcmp(o, "wide");
 			return 0;
+		}
 		p = strchr(p, '|');
 		if (p)
 			p++;

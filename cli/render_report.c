@@ -166,7 +166,7 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	struct kt_report_counts n;
 	kt_report_count(r, &n);
-	struct kt_jw *w = kt_jw_new(out, true);
+	struct kt_jw *w = kt_cli_jw(c, out, true);
 	kt_jw_obj(w);
 	kt_jw_key(w, "findings");
 	kt_jw_arr(w);
@@ -211,12 +211,15 @@ int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	switch (c->out) {
 	case KT_OUT_JSON:
+	case KT_OUT_YAML:
 		return kt_report_json(c, out, r);
 	case KT_OUT_SARIF:
 		return kt_report_sarif(c, out, r);
 	case KT_OUT_JUNIT:
 		return kt_report_junit(c, out, r);
 	case KT_OUT_TEXT:
+	case KT_OUT_DOT:
+	case KT_OUT_MERMAID:
 		break;
 	}
 	return kt_report_text(c, out, r);
