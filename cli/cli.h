@@ -85,7 +85,19 @@ struct kt_cli {
 	bool quiet;              /* no progress lines at all (a full-screen UI owns the terminal) */
 	bool progress;           /* show object counts while lists stream (stderr TTY only);
 				  * the command must end it with kt_cli_progress_done() */
+	struct kt_arena *vis;    /* escaped copies made by kt_cv() */
+	unsigned warnings;       /* kt_cli_warn() calls so far (bounded) */
 };
+
+/* Visible-safe text from outside (cluster objects, bundles, files,
+ * servers) for text renderers: s itself when it holds no control byte,
+ * bidi control or invalid UTF-8, else an escaped copy (kt_vis_escape())
+ * that lives until kt_cli_vis_reset() or exit. NULL stays NULL. Every
+ * string a text renderer did not write itself goes through it; JSON,
+ * YAML, SARIF and JUnit escape on their own. */
+const char *kt_cv(struct kt_cli *c, const char *s);
+/* Release kt_cv() copies (a loop that renders many samples). */
+void kt_cli_vis_reset(struct kt_cli *c);
 
 /* The writer for a command's document: JSON text, or with -o yaml the
  * same events as YAML (cli/render_yaml.c). pretty false: one document of
@@ -108,7 +120,13 @@ double kt_opt_num(const struct kt_cli *c, const char *name, double def);
 int kt_cli_fail(struct kt_cli *c, const struct kt_diag *d);
 int kt_cli_error(struct kt_cli *c, int code, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Warnings / progress on stderr (progress only when stderr is a TTY or -v). */
+/* Warnings / progress on stderr (progress only when stderr is a TTY or -v).
+ * Both print visible-safe text; a warning is cut at KT_WARN_MAX_LEN
+ * bytes and only the first KT_WARN_MAX warnings (KT_WARN_MAX_VERBOSE with
+ * -v) are printed, then one line says how many more there were. */
+#define KT_WARN_MAX 20
+#define KT_WARN_MAX_VERBOSE 1000
+#define KT_WARN_MAX_LEN 400
 void kt_cli_warn(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_cli_progress(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_cli_progress_done(struct kt_cli *c);

@@ -87,11 +87,12 @@ static int run(struct kt_cli *c)
 		return kt_cli_fail(c, &d);
 	}
 	if (strcmp(file, "-")) {
-		fprintf(stderr, "ktrace: wrote %s: %u services, %u endpoints, %u pods, %u nodes, %u workloads%s%s\n", file,
+		fprintf(stderr, "ktrace: wrote %s: %u services, %u endpoints, %u pods, %u nodes, %u workloads%s%s\n",
+			kt_cv(c, file),
 			s->n_services, s->n_endpoints, s->n_pods, s->n_nodes, s->n_workloads,
 			s->n_dp ? ", node dataplane" : "", s->n_flows ? ", flows" : "");
 		for (uint32_t i = 0; i < s->n_gaps; i++)
-			fprintf(stderr, "ktrace: not collected: %s: %s\n", s->gaps[i].what, s->gaps[i].why);
+			fprintf(stderr, "ktrace: not collected: %s: %s\n", kt_cv(c, s->gaps[i].what), kt_cv(c, s->gaps[i].why));
 	}
 	kt_snapshot_free(s);
 	return 0;

@@ -87,9 +87,9 @@ static int run(struct kt_cli *c)
 	for (uint32_t i = 0; i < mr.n_errors; i++) {
 		const struct kt_manifest_error *e = &mr.errors[i];
 		if (e->line)
-			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", e->file, e->line, e->col, e->msg);
+			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", kt_cv(c, e->file), e->line, e->col, kt_cv(c, e->msg));
 		else
-			fprintf(stderr, "ktrace: lint: %s: %s\n", e->file, e->msg);
+			fprintf(stderr, "ktrace: lint: %s: %s\n", kt_cv(c, e->file), kt_cv(c, e->msg));
 	}
 	if (mr.n_errors)
 		fprintf(stderr, "hint: fix the invalid input (exit 5); everything else was still checked\n");

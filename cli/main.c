@@ -392,6 +392,7 @@ int main(int argc, char **argv)
 		goto out;
 	rc = cli.cmd->run(&cli);
 out:
+	kt_cli_finish(&cli);
 	if (cli.kube)
 		kt_kube_close(cli.kube);
 	free(cli.argv);

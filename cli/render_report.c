@@ -143,11 +143,11 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 			grp.v[grp.n++] = r->f->v[keys[j++].ix];
 		groups++;
 		const struct kt_finding *x = &grp.v[0];
-		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? keys[i].kind : "object",
-			keys[i].ns ? keys[i].ns : "", keys[i].ns ? "/" : "", keys[i].name ? keys[i].name : "?",
-			kt_c(c, KT_C_RESET));
+		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? kt_cv(c, keys[i].kind) : "object",
+			keys[i].ns ? kt_cv(c, keys[i].ns) : "", keys[i].ns ? "/" : "",
+			keys[i].name ? kt_cv(c, keys[i].name) : "?", kt_c(c, KT_C_RESET));
 		if (!r->by_service && x->file)
-			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), x->file, kt_c(c, KT_C_RESET));
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), kt_cv(c, x->file), kt_c(c, KT_C_RESET));
 		fputc('\n', out);
 		kt_render_findings_text(c, out, &grp, "  ");
 		fputc('\n', out);

@@ -11,5 +11,7 @@ extern const struct kt_command *const kt_commands[];
 extern const struct kt_option kt_global_opts[];
 void kt_cli_command_help(FILE *f, const struct kt_command *c);
 void kt_cli_resolve_color(struct kt_cli *c);
+/* End of main: says how many warnings were not shown; frees kt_cv() copies. */
+void kt_cli_finish(struct kt_cli *c);
 
 #endif

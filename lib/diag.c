@@ -1,12 +1,14 @@
 /*
  * Diagnostics and verbosity-gated logging. Library code records errors in
- * a struct kt_diag; log lines go to stderr only when -v/-vv asked for them.
+ * a struct kt_diag; log lines go to stderr only when -v/-vv asked for them,
+ * visible-safe (they quote names from the cluster and files: kt_vis_escape).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ktrace/diag.h"
+#include "ktrace/util.h"
 
 int kt_verbosity;
 
@@ -50,7 +52,9 @@ void kt_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "ktrace: %s\n", buf);
+	char vis[2048];
+	kt_vis_escape(vis, sizeof(vis), buf);
+	fprintf(stderr, "ktrace: %s\n", vis);
 }
 
 void kt_warn(const char *fmt, ...)
@@ -60,5 +64,7 @@ void kt_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "ktrace: warning: %s\n", buf);
+	char vis[2048];
+	kt_vis_escape(vis, sizeof(vis), buf);
+	fprintf(stderr, "ktrace: warning: %s\n", vis);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli/tui/tui.h"
+#include "ktrace/xalloc.h"
 
 #define HIST_LEN 60
 #define HIST_SLOTS 4096
@@ -60,17 +61,13 @@ struct view {
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return kt_hash64(h, p, n);
 }
 
+/* a string and its terminator, so "ab"+"c" and "a"+"bc" differ */
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "", 1);
+	return kt_hash64(kt_hash_str(h, s), "", 1);
 }
 
 static struct hist *hist_get(struct view *v, const char *ns, const char *name, const char *ip, int port,
@@ -78,15 +75,13 @@ static struct hist *hist_get(struct view *v, const char *ns, const char *name, c
 {
 	char key[512];
 	snprintf(key, sizeof(key), "%s/%s|%s:%d", ns ? ns : "", name ? name : "", ip ? ip : "", port);
-	uint32_t j = (uint32_t)fnv_str(0xcbf29ce484222325ULL, key) & (HIST_SLOTS - 1);
+	uint32_t j = (uint32_t)fnv_str(KT_HASH_SEED, key) & (HIST_SLOTS - 1);
 	for (uint32_t probe = 0; probe < HIST_SLOTS; probe++, j = (j + 1) & (HIST_SLOTS - 1)) {
 		struct hist *h = &v->hist[j];
 		if (!h->key) {
 			if (!create)
 				return NULL;
-			h->key = strdup(key);
-			if (!h->key)
-				abort();
+			h->key = kt_xstrdup(key);
 			return h;
 		}
 		if (!strcmp(h->key, key))
@@ -114,7 +109,7 @@ static void hist_update(struct view *v)
 
 static uint64_t data_signature(const struct kt_imb_result *r)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = KT_HASH_SEED;
 	if (!r)
 		return h;
 	h = fnv(h, &r->connections, sizeof(r->connections));
@@ -242,9 +237,7 @@ static void build_order(struct view *v)
 	}
 	if (need > v->cap_order) {
 		v->cap_order = need + 16;
-		v->order = realloc(v->order, v->cap_order * sizeof(*v->order));
-		if (!v->order)
-			abort();
+		v->order = kt_xreallocarray(v->order, v->cap_order, sizeof(*v->order));
 	}
 	sort_view = v;
 	if (v->mode == V_LIST) {
@@ -281,6 +274,7 @@ static const char *fmt_rate(double x, char *buf, size_t n)
 	return buf;
 }
 
+/* Our own text (titles, numbers, key hints): drawn as is, cut at the edge. */
 static void put(int y, int x, int attr, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void put(int y, int x, int attr, const char *fmt, ...)
 {
@@ -293,6 +287,27 @@ static void put(int y, int x, int attr, const char *fmt, ...)
 		return;
 	attron(attr);
 	mvaddnstr(y, x, buf, COLS - x);
+	attroff(attr);
+}
+
+/* A line of text that may hold data from outside: visible-safe, cut with
+ * an ellipsis to the columns left on the line. */
+static void put_line(int y, int x, int attr, const char *text)
+{
+	char cell[4 * 512 + 8];
+	int w = COLS - x;
+	if (y < 0 || y >= LINES || w <= 0)
+		return;
+	if (w > 512)
+		w = 512;
+	kt_tui_cell(cell, sizeof(cell), text, w, KT_TUI_CUT_END, false);
+	/* no trailing padding: the rest of the line keeps its attribute */
+	size_t n = strlen(cell);
+	while (n && cell[n - 1] == ' ')
+		n--;
+	cell[n] = 0;
+	attron(attr);
+	mvaddstr(y, x, cell);
 	attroff(attr);
 }
 
@@ -360,25 +375,52 @@ static const struct kt_imb_service *diag_svc(const struct view *v)
 	return NULL;
 }
 
-static void draw_header(struct view *v)
+/* Title line: parts drop from the right end of this list when the line is
+ * too narrow (changed, flows, dataplane); [PAUSED] always shows. */
+static void draw_title(struct view *v)
 {
 	const struct kt_imb_result *r = v->r;
-	char tbuf[16];
+	char tbuf[16], every[32], node[600], dp[300], fl[300], ch[64], line[1400];
 	time_t now = v->changed_at ? v->changed_at : time(NULL);
 	struct tm tmv;
 	localtime_r(&now, &tmv);
 	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tmv);
+	if (v->feed->live)
+		snprintf(every, sizeof(every), "  every %gs", v->interval);
+	else
+		snprintf(every, sizeof(every), "  bundle");
+	snprintf(node, sizeof(node), "  node %s", r && r->node ? r->node : "?");
+	snprintf(dp, sizeof(dp), "  dataplane %s", r && r->mode ? r->mode : "unknown");
+	snprintf(fl, sizeof(fl), "  flows %s", r && r->source ? r->source : "-");
+	snprintf(ch, sizeof(ch), "  changed %s", tbuf);
+	const char *paused = v->paused ? "  [PAUSED]" : "";
+	const char *parts[] = {dp, fl, ch};
+	int keep = 3;
+	for (; keep >= 0; keep--) {
+		snprintf(line, sizeof(line), "ktrace imbalance%s%s%s%s%s%s", node, keep > 0 ? parts[0] : "",
+			 keep > 1 ? parts[1] : "", every, keep > 2 ? parts[2] : "", paused);
+		char esc[4 * sizeof(line)];
+		kt_vis_escape(esc, sizeof(esc), line);
+		if (kt_tui_width(esc) <= COLS || keep == 0)
+			break;
+	}
 	attron(kt_tui_attr(KT_TP_TITLE));
 	mvhline(0, 0, ' ', COLS);
-	char every[32];
-	if (v->feed->live)
-		snprintf(every, sizeof(every), "every %gs", v->interval);
-	else
-		snprintf(every, sizeof(every), "bundle");
-	put(0, 0, kt_tui_attr(KT_TP_TITLE), "ktrace imbalance  node %s  dataplane %s  flows %s  %s  changed %s%s",
-	    r && r->node ? r->node : "?", r && r->mode ? r->mode : "unknown", r && r->source ? r->source : "-",
-	    every, tbuf, v->paused ? "  [PAUSED]" : "");
 	attroff(kt_tui_attr(KT_TP_TITLE));
+	if (v->paused && keep == 0) {
+		/* keep [PAUSED] visible: cut the node name instead */
+		put_line(0, 0, kt_tui_attr(KT_TP_TITLE), line);
+		put(0, COLS > 10 ? COLS - 10 : 0, kt_tui_attr(KT_TP_TITLE), "  [PAUSED]");
+	} else {
+		put_line(0, 0, kt_tui_attr(KT_TP_TITLE), line);
+	}
+}
+
+static void draw_header(struct view *v)
+{
+	const struct kt_imb_result *r = v->r;
+	char line[2048];
+	draw_title(v);
 	if (!r) {
 		put(1, 0, 0, "waiting for the first sample ...");
 		return;
@@ -393,11 +435,13 @@ static void draw_header(struct view *v)
 	if (s && s->verdict != KT_RULE_COUNT) {
 		const struct kt_rule *ru = &kt_rules[s->verdict];
 		int attr = s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT);
-		put(2, 0, attr, "%s %s %s/%s: %s", ru->id, ru->name, s->namespace, s->name,
-		    s->reason ? s->reason : ru->summary);
-		put(3, 2, kt_tui_attr(KT_TP_GOOD), "fix: %s", ru->mitigation);
+		snprintf(line, sizeof(line), "%s %s %s/%s: %s", ru->id, ru->name, s->namespace ? s->namespace : "",
+			 s->name ? s->name : "", s->reason ? s->reason : ru->summary);
+		put_line(2, 0, attr, line);
+		snprintf(line, sizeof(line), "fix: %s", ru->mitigation);
+		put_line(3, 2, kt_tui_attr(KT_TP_GOOD), line);
 	} else {
-		put(2, 0, kt_tui_attr(KT_TP_GOOD), "no imbalance verdict: connection shares are within the thresholds");
+		put_line(2, 0, kt_tui_attr(KT_TP_GOOD), "no imbalance verdict: connection shares are within the thresholds");
 	}
 }
 
@@ -415,93 +459,196 @@ static void clamp_sel(int *sel, int *top, int n, int h)
 		*top = *sel - h + 1;
 }
 
+static void draw_titles(int y, const struct kt_tui_col *cols, int n)
+{
+	char cell[4 * 256 + 8];
+	attron(A_BOLD);
+	for (int i = 0; i < n; i++)
+		if (cols[i].w && cols[i].title)
+			mvaddstr(y, cols[i].x, kt_tui_cell(cell, sizeof(cell), cols[i].title, cols[i].w, KT_TUI_CUT_END,
+							    cols[i].right));
+	attroff(A_BOLD);
+}
+
+static void draw_cell(int y, const struct kt_tui_col *col, int attr, const char *text, enum kt_tui_cut cut)
+{
+	char cell[4 * 256 + 8];
+	if (!col->w)
+		return;
+	attron(attr);
+	mvaddstr(y, col->x, kt_tui_cell(cell, sizeof(cell), text, col->w > 256 ? 256 : col->w, cut, col->right));
+	attroff(attr);
+}
+
+/* The Service list. Columns in display order; LIST_STEPS is the order
+ * they are added in (ktrace-imbalance(1), THE DASHBOARD, says the same). */
+enum { LC_MARK, LC_SVC, LC_FE, LC_EPS, LC_CONNS, LC_NEW, LC_BYTES, LC_MAXMEAN, LC_GINI, LC_VERDICT, LC_N };
+static const struct kt_tui_step list_steps[] = {
+	{LC_MARK, 1}, {LC_SVC, 16}, {LC_CONNS, 6}, {LC_MAXMEAN, 8}, {LC_VERDICT, 5}, /* mandatory */
+	{LC_NEW, 7}, {LC_VERDICT, 26}, {LC_SVC, 27}, {LC_GINI, 5}, {LC_BYTES, 9}, {LC_EPS, 4}, {LC_FE, 4},
+	{LC_SVC, 40},
+};
+#define LIST_MANDATORY 5
+
 static void draw_list(struct view *v)
 {
+	struct kt_tui_col cols[LC_N] = {
+		[LC_MARK] = {NULL, false, 0, 0, 0},       [LC_SVC] = {"SERVICE", false, 16, 0, 0},
+		[LC_FE] = {"FE", true, 0, 0, 0},          [LC_EPS] = {"EPS", true, 0, 0, 0},
+		[LC_CONNS] = {"CONNS", true, 0, 0, 0},    [LC_NEW] = {"NEW/S", true, 0, 0, 0},
+		[LC_BYTES] = {"BYTES/S", true, 0, 0, 0},  [LC_MAXMEAN] = {"MAX/MEAN", true, 0, 0, 0},
+		[LC_GINI] = {"GINI", true, 0, 0, 0},      [LC_VERDICT] = {"VERDICT", false, 0, 0, 0},
+	};
+	/* the name column grows to the longest name shown (at most 96) */
+	for (uint32_t i = 0; i < v->n_order; i++) {
+		const struct kt_imb_service *s = &v->r->svcs[v->order[i]];
+		char nm[600], esc[2400];
+		snprintf(nm, sizeof(nm), "%s/%s", s->namespace ? s->namespace : "", s->name ? s->name : "");
+		kt_vis_escape(esc, sizeof(esc), nm);
+		int w = kt_tui_width(esc);
+		if (w > cols[LC_SVC].flex_max)
+			cols[LC_SVC].flex_max = w > 96 ? 96 : w;
+	}
+	kt_tui_fit(cols, LC_N, list_steps, (int)(sizeof(list_steps) / sizeof(list_steps[0])), LIST_MANDATORY, COLS);
 	int y0 = 5, h = LINES - y0 - 2;
-	put(y0 - 1, 0, A_BOLD, " %-40s %4s %4s %7s %7s %9s %8s %5s  %s", "SERVICE", "FE", "EPS", "CONNS", "NEW/S",
-	    "BYTES/S", "MAX/MEAN", "GINI", "VERDICT");
+	draw_titles(y0 - 1, cols, LC_N);
 	clamp_sel(&v->sel, &v->top, (int)v->n_order, h);
 	if (!v->n_order)
 		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no Service matches the filter" : "no Service flows yet");
 	for (int i = 0; i < h && v->top + i < (int)v->n_order; i++) {
-		int ix = v->top + i;
+		int ix = v->top + i, y = y0 + i;
 		const struct kt_imb_service *s = &v->r->svcs[v->order[ix]];
-		char nm[300], b1[16], b2[16];
-		snprintf(nm, sizeof(nm), "%s/%s", s->namespace ? s->namespace : "", s->name ? s->name : "");
+		char b[32], cell[4 * 256 + 8];
 		int attr = ix == v->sel ? kt_tui_attr(KT_TP_SEL) : 0;
 		if (attr)
-			mvchgat(y0 + i, 0, -1, attr, 0, NULL);
-		put(y0 + i, 0, attr, "%s%-40.40s %4u %4u %7u %7s %9s %8.2f %5.2f  ", ix == v->sel ? ">" : " ", nm,
-		    s->n_frontends, s->n_be, s->connections, fmt_rate(s->new_per_s, b1, sizeof(b1)),
-		    fmt_rate(s->bytes_per_s, b2, sizeof(b2)), s->max_over_mean, s->gini);
+			mvchgat(y, 0, -1, attr, 0, NULL);
+		draw_cell(y, &cols[LC_MARK], attr, ix == v->sel ? ">" : " ", KT_TUI_CUT_END);
+		if (cols[LC_SVC].w) {
+			attron(attr);
+			mvaddstr(y, cols[LC_SVC].x, kt_tui_svc_cell(cell, sizeof(cell), s->namespace, s->name, cols[LC_SVC].w));
+			attroff(attr);
+		}
+		snprintf(b, sizeof(b), "%u", s->n_frontends);
+		draw_cell(y, &cols[LC_FE], attr, b, KT_TUI_CUT_END);
+		snprintf(b, sizeof(b), "%u", s->n_be);
+		draw_cell(y, &cols[LC_EPS], attr, b, KT_TUI_CUT_END);
+		snprintf(b, sizeof(b), "%u", s->connections);
+		draw_cell(y, &cols[LC_CONNS], attr, b, KT_TUI_CUT_END);
+		draw_cell(y, &cols[LC_NEW], attr, fmt_rate(s->new_per_s, b, sizeof(b)), KT_TUI_CUT_END);
+		draw_cell(y, &cols[LC_BYTES], attr, fmt_rate(s->bytes_per_s, b, sizeof(b)), KT_TUI_CUT_END);
+		snprintf(b, sizeof(b), "%.2f", s->max_over_mean);
+		draw_cell(y, &cols[LC_MAXMEAN], attr, b, KT_TUI_CUT_END);
+		snprintf(b, sizeof(b), "%.2f", s->gini);
+		draw_cell(y, &cols[LC_GINI], attr, b, KT_TUI_CUT_END);
 		if (s->verdict != KT_RULE_COUNT) {
 			int vattr = attr ? attr : (s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT));
-			int cy, cx;
-			getyx(stdscr, cy, cx);
-			(void)cy;
-			put(y0 + i, cx, vattr, "%s %s", kt_rules[s->verdict].id, kt_rules[s->verdict].name);
+			char vd[96];
+			/* the id alone when the name does not fit: never cut mid-name */
+			if (cols[LC_VERDICT].w >= 6 + (int)strlen(kt_rules[s->verdict].name))
+				snprintf(vd, sizeof(vd), "%s %s", kt_rules[s->verdict].id, kt_rules[s->verdict].name);
+			else
+				snprintf(vd, sizeof(vd), "%s", kt_rules[s->verdict].id);
+			draw_cell(y, &cols[LC_VERDICT], vattr, vd, KT_TUI_CUT_END);
 		}
 	}
+}
+
+/* The per-Service view: one row per endpoint. DETAIL_STEPS is the order
+ * columns are added in. */
+enum { DC_MARK, DC_EP, DC_POD, DC_NODE, DC_AGE, DC_ST, DC_CONNS, DC_NEW, DC_IN, DC_OUT, DC_BAR, DC_SHARE, DC_BYTES,
+       DC_HIST, DC_FLAGS, DC_N };
+static const struct kt_tui_step detail_steps[] = {
+	{DC_MARK, 1}, {DC_EP, 21}, {DC_POD, 11}, {DC_CONNS, 6}, {DC_SHARE, 10}, {DC_FLAGS, 7}, /* mandatory */
+	{DC_BAR, 16}, {DC_AGE, 5}, {DC_ST, 2}, {DC_NEW, 6}, {DC_POD, 24}, {DC_NODE, 10}, {DC_IN, 7}, {DC_OUT, 7},
+	{DC_BYTES, 6}, {DC_HIST, 16}, {DC_BAR, 24}, {DC_NODE, 16},
+};
+#define DETAIL_MANDATORY 6
+
+static void draw_detail_row(struct view *v, const struct kt_imb_service *s, const struct kt_tui_col *cols, int y,
+			    int ix)
+{
+	const struct kt_imb_backend *b = &s->be[v->order[ix]];
+	char ep[80], age[16] = "-", t[48];
+	snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
+	if (b->ready_age >= 0) {
+		kt_fmt_age(b->ready_age, age, sizeof(age));
+		/* "~": no Pod readable, the age is the EndpointSlice's last
+		 * change or when this session first saw the endpoint */
+		if (b->age_src == KT_IMB_AGE_SLICE || b->age_src == KT_IMB_AGE_SEEN)
+			strncat(age, "~", sizeof(age) - strlen(age) - 1);
+	}
+	int rowattr = ix == v->dsel ? kt_tui_attr(KT_TP_SEL) : 0;
+	if (rowattr)
+		mvchgat(y, 0, -1, rowattr, 0, NULL);
+	draw_cell(y, &cols[DC_MARK], rowattr, ix == v->dsel ? ">" : " ", KT_TUI_CUT_END);
+	draw_cell(y, &cols[DC_EP], rowattr, ep, KT_TUI_CUT_MIDDLE);
+	draw_cell(y, &cols[DC_POD], rowattr, b->pod ? b->pod : "-", KT_TUI_CUT_MIDDLE);
+	draw_cell(y, &cols[DC_NODE], rowattr, b->node ? b->node : "-", KT_TUI_CUT_MIDDLE);
+	draw_cell(y, &cols[DC_AGE], rowattr, age, KT_TUI_CUT_END);
+	draw_cell(y, &cols[DC_ST], rowattr, b->terminating ? "T" : b->ready ? "R" : "NR", KT_TUI_CUT_END);
+	snprintf(t, sizeof(t), "%u", b->connections);
+	draw_cell(y, &cols[DC_CONNS], rowattr, t, KT_TUI_CUT_END);
+	draw_cell(y, &cols[DC_NEW], rowattr, fmt_rate(b->new_per_s, t, sizeof(t)), KT_TUI_CUT_END);
+	draw_cell(y, &cols[DC_IN], rowattr, fmt_rate(b->bytes_in_per_s, t, sizeof(t)), KT_TUI_CUT_END);
+	draw_cell(y, &cols[DC_OUT], rowattr, fmt_rate(b->bytes_out_per_s, t, sizeof(t)), KT_TUI_CUT_END);
+	if (cols[DC_BAR].w) {
+		int battr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
+			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_BAR);
+		draw_bar(y, cols[DC_BAR].x, cols[DC_BAR].w, b->share, b->fair_share, battr);
+	}
+	snprintf(t, sizeof(t), "%3.0f%%/%3.0f%%", b->share * 100, b->fair_share * 100);
+	draw_cell(y, &cols[DC_SHARE], rowattr, t, KT_TUI_CUT_END);
+	snprintf(t, sizeof(t), "%.0f%%", b->byte_share * 100);
+	draw_cell(y, &cols[DC_BYTES], rowattr, t, KT_TUI_CUT_END);
+	if (cols[DC_HIST].w)
+		draw_spark(y, cols[DC_HIST].x, cols[DC_HIST].w, hist_get(v, s->namespace, s->name, b->ip, b->port, false));
+	const char *flag = (b->flags & KT_IMB_HOT) ? "HOT" : (b->flags & KT_IMB_STARVED) ? "STARVED"
+			 : (b->flags & KT_IMB_UNKNOWN) ? "unknown" : "";
+	int fattr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
+		  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : rowattr;
+	draw_cell(y, &cols[DC_FLAGS], fattr, flag, KT_TUI_CUT_END);
 }
 
 static void draw_detail(struct view *v)
 {
 	const struct kt_imb_service *s = cur_svc(v);
+	char line[2048];
 	if (!s) {
-		put(4, 0, kt_tui_attr(KT_TP_DIM), "%s/%s: no data in this sample (Esc: back)", v->ns, v->name);
+		snprintf(line, sizeof(line), "%s/%s: no data in this sample (Esc: back)", v->ns, v->name);
+		put_line(4, 0, kt_tui_attr(KT_TP_DIM), line);
 		return;
 	}
-	put(4, 0, A_BOLD, "%s/%s  %s  frontends %u  connections %u (%u total)  max/mean %.2f  cv %.2f  gini %.2f%s",
-	    s->namespace, s->name, s->mode, s->n_frontends, s->connections, s->total, s->max_over_mean, s->cv, s->gini,
-	    s->affinity ? "  affinity:ClientIP" : "");
+	snprintf(line, sizeof(line), "%s/%s  %s  frontends %u  connections %u (%u total)  max/mean %.2f  cv %.2f  gini %.2f%s",
+		 s->namespace ? s->namespace : "", s->name ? s->name : "", s->mode ? s->mode : "", s->n_frontends,
+		 s->connections, s->total, s->max_over_mean, s->cv, s->gini, s->affinity ? "  affinity:ClientIP" : "");
+	put_line(4, 0, A_BOLD, line);
+	struct kt_tui_col cols[DC_N] = {
+		[DC_MARK] = {NULL, false, 0, 0, 0},          [DC_EP] = {"ENDPOINT", false, 0, 0, 0},
+		[DC_POD] = {"POD", false, 11, 0, 0},         [DC_NODE] = {"NODE", false, 0, 0, 0},
+		[DC_AGE] = {"AGE", true, 0, 0, 0},           [DC_ST] = {"ST", false, 0, 0, 0},
+		[DC_CONNS] = {"CONNS", true, 0, 0, 0},       [DC_NEW] = {"NEW/S", true, 0, 0, 0},
+		[DC_IN] = {"IN/S", true, 0, 0, 0},           [DC_OUT] = {"OUT/S", true, 0, 0, 0},
+		[DC_BAR] = {"SHARE (| fair)", false, 0, 0, 0}, [DC_SHARE] = {"SHARE/FAIR", true, 0, 0, 0},
+		[DC_BYTES] = {"BYTES%", true, 0, 0, 0},      [DC_HIST] = {"HISTORY", false, 0, 0, 0},
+		[DC_FLAGS] = {"FLAGS", false, 0, 0, 0},
+	};
+	/* the Pod column grows to the longest Pod name shown (at most 64) */
+	for (uint32_t i = 0; i < v->n_order; i++) {
+		char esc[1024];
+		kt_vis_escape(esc, sizeof(esc), s->be[v->order[i]].pod ? s->be[v->order[i]].pod : "-");
+		int w = kt_tui_width(esc);
+		if (w > cols[DC_POD].flex_max)
+			cols[DC_POD].flex_max = w > 64 ? 64 : w;
+	}
+	kt_tui_fit(cols, DC_N, detail_steps, (int)(sizeof(detail_steps) / sizeof(detail_steps[0])), DETAIL_MANDATORY,
+		   COLS);
 	int y0 = 6, h = LINES - y0 - 2;
-	int bw = COLS >= 150 ? 24 : 16;
-	put(y0 - 1, 0, A_BOLD, " %-21s %-22s %-10s %4s %2s %6s %6s %7s %7s %-*s %9s %6s %-16s %s", "ENDPOINT", "POD",
-	    "NODE", "AGE", "ST", "CONNS", "NEW/S", "IN/S", "OUT/S", bw, "SHARE vs FAIR (|)", "SHARE/FAIR", "BYTES%",
-	    "HISTORY", "FLAGS");
+	draw_titles(y0 - 1, cols, DC_N);
 	clamp_sel(&v->dsel, &v->dtop, (int)v->n_order, h);
 	if (!v->n_order)
 		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no endpoint matches the filter" : "no endpoints");
-	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++) {
-		int ix = v->dtop + i;
-		const struct kt_imb_backend *b = &s->be[v->order[ix]];
-		char ep[64], age[16] = "-", b1[16], b2[16], b3[16], flags[48] = "";
-		snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
-		if (b->ready_age >= 0) {
-			kt_fmt_age(b->ready_age, age, sizeof(age));
-			/* "~": no Pod readable, the age is the EndpointSlice's last
-			 * change or when this session first saw the endpoint */
-			if (b->age_src == KT_IMB_AGE_SLICE || b->age_src == KT_IMB_AGE_SEEN)
-				strncat(age, "~", sizeof(age) - strlen(age) - 1);
-		}
-		const char *st = b->terminating ? "T" : b->ready ? "R" : "NR";
-		if (b->flags & KT_IMB_HOT)
-			strncat(flags, "HOT ", sizeof(flags) - strlen(flags) - 1);
-		if (b->flags & KT_IMB_STARVED)
-			strncat(flags, "STARVED ", sizeof(flags) - strlen(flags) - 1);
-		if (b->flags & KT_IMB_UNKNOWN)
-			strncat(flags, "unknown ", sizeof(flags) - strlen(flags) - 1);
-		int rowattr = ix == v->dsel ? kt_tui_attr(KT_TP_SEL) : 0;
-		int y = y0 + i;
-		if (rowattr)
-			mvchgat(y, 0, -1, rowattr, 0, NULL);
-		put(y, 0, rowattr, "%s%-21.21s %-22.22s %-10.10s %4s %2s %6u %6s %7s %7s ", ix == v->dsel ? ">" : " ", ep,
-		    b->pod ? b->pod : "-", b->node ? b->node : "-", age, st, b->connections,
-		    fmt_rate(b->new_per_s, b1, sizeof(b1)), fmt_rate(b->bytes_in_per_s, b2, sizeof(b2)),
-		    fmt_rate(b->bytes_out_per_s, b3, sizeof(b3)));
-		int x = 1 + 21 + 1 + 22 + 1 + 10 + 1 + 4 + 1 + 2 + 1 + 6 + 1 + 6 + 1 + 7 + 1 + 7 + 1;
-		int battr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
-			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_BAR);
-		draw_bar(y, x, bw, b->share, b->fair_share, battr);
-		x += bw + 1;
-		put(y, x, rowattr, "%3.0f%%/%3.0f%% %5.0f%%", b->share * 100, b->fair_share * 100, b->byte_share * 100);
-		x += 17;
-		draw_spark(y, x, 16, hist_get(v, s->namespace, s->name, b->ip, b->port, false));
-		x += 17;
-		int fattr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
-			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : 0;
-		put(y, x, fattr, "%s", flags);
-	}
+	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++)
+		draw_detail_row(v, s, cols, y0 + i, v->dtop + i);
 }
 
 static const char *help_lines[] = {
@@ -524,6 +671,7 @@ static const char *help_lines[] = {
 	"rebalanced, KT403).  ST: R ready, NR not ready, T terminating.",
 	"AGE~: no Pod readable: from the EndpointSlice's last change",
 	"(last-change-trigger-time) or when ktrace first saw it.",
+	"Narrow terminals drop columns (man ktrace-imbalance).",
 	"",
 	"press any key to close",
 };
@@ -531,7 +679,9 @@ static const char *help_lines[] = {
 static void draw_help(void)
 {
 	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-	int w = 66, h = n + 2;
+	int w = 68, h = n + 2;
+	if (w > COLS)
+		w = COLS;
 	int y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
 	if (y0 < 0)
 		y0 = 0;
@@ -543,7 +693,7 @@ static void draw_help(void)
 			addch(' ' | A_REVERSE);
 	}
 	for (int i = 0; i < n; i++)
-		put(y0 + 1 + i, x0 + 2, A_REVERSE | (i == 0 ? A_BOLD : 0), "%s", help_lines[i]);
+		put(y0 + 1 + i, x0 + 2, A_REVERSE | (i == 0 ? A_BOLD : 0), "%.*s", w > 4 ? w - 4 : 0, help_lines[i]);
 }
 
 static void draw_footer(struct view *v)
@@ -558,13 +708,26 @@ static void draw_footer(struct view *v)
 	}
 	curs_set(0);
 	if (v->err[0]) {
-		put(y, 0, kt_tui_attr(KT_TP_HOT), "error: %s", v->err);
+		char line[300];
+		snprintf(line, sizeof(line), "error: %s", v->err);
+		put_line(y, 0, kt_tui_attr(KT_TP_HOT), line);
 		return;
 	}
-	put(y, 0, kt_tui_attr(KT_TP_DIM), "%s  sort:%s%s%s  |  Enter open  Esc back  s sort  / filter  p pause  +/- interval  ? help  q quit",
-	    v->mode == V_LIST ? "services" : "endpoints",
-	    v->mode == V_LIST ? list_sorts[v->lsort] : detail_sorts[v->dsort],
-	    v->filter[0] ? "  filter:" : "", v->filter);
+	/* the longest key list that fits */
+	static const char *keys[] = {
+		"  |  Enter open  Esc back  s sort  / filter  p pause  +/- interval  ? help  q quit",
+		"  |  Enter open  Esc back  s sort  / filter  ? help  q quit",
+		"  ? help  q quit",
+		"",
+	};
+	char state[128];
+	snprintf(state, sizeof(state), "%s  sort:%s%s%s", v->mode == V_LIST ? "services" : "endpoints",
+		 v->mode == V_LIST ? list_sorts[v->lsort] : detail_sorts[v->dsort], v->filter[0] ? "  filter:" : "",
+		 v->filter);
+	int k = 0;
+	while (keys[k][0] && (int)(strlen(state) + strlen(keys[k])) > COLS)
+		k++;
+	put(y, 0, kt_tui_attr(KT_TP_DIM), "%s%s", state, keys[k]);
 }
 
 static uint64_t ui_signature(const struct view *v)
@@ -580,6 +743,19 @@ static uint64_t ui_signature(const struct view *v)
 	return h;
 }
 
+/* Below KT_TUI_MIN_COLS x KT_TUI_MIN_ROWS nothing fits without overlap: say so. */
+static void draw_too_small(void)
+{
+	char a[64], b[64];
+	snprintf(a, sizeof(a), "terminal too small: %dx%d", COLS, LINES);
+	snprintf(b, sizeof(b), "need %dx%d; q quits", KT_TUI_MIN_COLS, KT_TUI_MIN_ROWS);
+	int y = LINES / 2 - 1;
+	if (y < 0)
+		y = 0;
+	put(y, 0, A_BOLD, "%s", a);
+	put(y + 1, 0, 0, "%s", b);
+}
+
 static void draw(struct view *v, bool force)
 {
 	build_order(v);
@@ -587,6 +763,12 @@ static void draw(struct view *v, bool force)
 	if (!force && sig == v->drawn_sig)
 		return;
 	erase();
+	if (COLS < KT_TUI_MIN_COLS || LINES < KT_TUI_MIN_ROWS) {
+		draw_too_small();
+		refresh();
+		v->drawn_sig = ui_signature(v);
+		return;
+	}
 	draw_header(v);
 	if (v->r) {
 		if (v->mode == V_LIST)
@@ -752,9 +934,7 @@ int kt_tui_imbalance(struct kt_cli *c, struct kt_imb_feed *feed, const struct kt
 	v.c = c;
 	v.feed = feed;
 	v.interval = o->interval > 0 ? o->interval : 2;
-	v.hist = calloc(HIST_SLOTS, sizeof(*v.hist));
-	if (!v.hist)
-		abort();
+	v.hist = kt_xcalloc(HIST_SLOTS, sizeof(*v.hist));
 	struct kt_diag d;
 	memset(&d, 0, sizeof(d));
 	if (kt_tui_begin(o->use_color, &d) < 0) {
