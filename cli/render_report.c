@@ -102,6 +102,8 @@ static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r,
 
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
+	if (r->by_service)
+		return kt_check_text(c, out, r);
 	uint32_t n = r->f->n, m = 0;
 	struct gkey *keys = calloc(n + 1, sizeof(*keys));
 	uint32_t *svc = calloc(n + 1, sizeof(*svc));
@@ -168,12 +170,16 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	kt_report_count(r, &n);
 	struct kt_jw *w = kt_cli_jw(c, out, true);
 	kt_jw_obj(w);
-	kt_jw_key(w, "findings");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->f->n; i++)
-		if (!r->f->v[i].suppressed)
-			kt_render_finding_json(w, &r->f->v[i], true);
-	kt_jw_arr_end(w);
+	if (!r->summary_only) {
+		kt_jw_key(w, "findings");
+		kt_jw_arr(w);
+		for (uint32_t i = 0; i < r->f->n; i++)
+			if (!r->f->v[i].suppressed)
+				kt_render_finding_json(w, &r->f->v[i], true);
+		kt_jw_arr_end(w);
+	}
+	if (r->by_service)
+		kt_check_json_groups(w, r);
 	kt_jw_key(w, "summary");
 	kt_jw_obj(w);
 	kt_jw_kuint(w, "error", n.sev[KT_SEV_ERROR]);
