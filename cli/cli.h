@@ -164,6 +164,10 @@ const char *kt_sev_color(const struct kt_cli *c, enum kt_severity s);
 /* Age as kubectl prints it: 45s, 12m, 3h, 5d. */
 const char *kt_fmt_age(int64_t seconds, char *buf, unsigned len);
 
+/* path -o dot / -o mermaid (cli/render_path_graph.c). */
+struct kt_path_result;
+int kt_path_render_graph(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r);
+
 /* Shared findings renderers. */
 void kt_render_findings_text(struct kt_cli *c, FILE *out, const struct kt_findings *f, const char *indent);
 struct kt_jw;

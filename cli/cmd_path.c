@@ -623,7 +623,12 @@ static int run(struct kt_cli *c)
 	struct kt_path_query q = {.svc = six};
 	struct kt_path_result *r;
 	kt_path_analyze(s, &q, a, &r);
-	rc = kt_cli_structured(c) ? render_json(c, s, r) : render_text(c, s, r);
+	if (kt_cli_structured(c))
+		rc = render_json(c, s, r);
+	else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
+		rc = kt_path_render_graph(c, s, r);
+	else
+		rc = render_text(c, s, r);
 	kt_findings_release(&r->findings);
 	kt_arena_free(a);
 	kt_snapshot_free(s);

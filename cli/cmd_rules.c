@@ -199,12 +199,19 @@ static int run(struct kt_cli *c)
 		kt_jw_obj_end(w);
 		return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 	}
-	printf("%s%-6s %-26s %-8s %-8s %-6s %s%s\n", kt_c(c, KT_C_BOLD), "ID", "NAME", "SEVERITY", "LAYER", "SCOPE",
-	       "MITIGATION", kt_c(c, KT_C_RESET));
+	if (c->wide)
+		printf("%s%-6s %-26s %-8s %-8s %-6s %s | %s%s\n", kt_c(c, KT_C_BOLD), "ID", "NAME", "SEVERITY", "LAYER",
+		       "SCOPE", "SUMMARY", "MITIGATION", kt_c(c, KT_C_RESET));
+	else
+		printf("%s%-6s %-26s %-8s %-8s %-6s %s%s\n", kt_c(c, KT_C_BOLD), "ID", "NAME", "SEVERITY", "LAYER", "SCOPE",
+		       "MITIGATION", kt_c(c, KT_C_RESET));
 	for (int i = 0; i < KT_RULE_COUNT; i++) {
 		const struct kt_rule *r = &kt_rules[i];
-		printf("%-6s %-26s %s%-8s%s %-8s %-6s %s\n", r->id, r->name, kt_sev_color(c, r->severity),
-		       kt_severity_name(r->severity), kt_c(c, KT_C_RESET), r->layer, r->scope, r->mitigation);
+		printf("%-6s %-26s %s%-8s%s %-8s %-6s ", r->id, r->name, kt_sev_color(c, r->severity),
+		       kt_severity_name(r->severity), kt_c(c, KT_C_RESET), r->layer, r->scope);
+		if (c->wide)
+			printf("%s | ", r->summary);
+		printf("%s\n", r->mitigation);
 	}
 	printf("\nscope: M manifests and live, M/L quantified live, L live/bundle only; 'ktrace rules ID' explains one\n");
 	return 0;

@@ -406,7 +406,7 @@ void kt_render_findings_text(struct kt_cli *c, FILE *out, const struct kt_findin
 			kt_c(c, KT_C_RESET), kt_c(c, KT_C_BOLD), r->id, kt_c(c, KT_C_RESET), r->name);
 		if (x->file)
 			fprintf(out, "  %s:%u:%u", kt_cv(c, x->file), x->line, x->col);
-		else if (x->obj.name)
+		if (x->obj.name && (!x->file || c->wide))
 			fprintf(out, "  %s %s%s%s", x->obj.kind ? kt_cv(c, x->obj.kind) : "",
 				x->obj.namespace ? kt_cv(c, x->obj.namespace) : "", x->obj.namespace ? "/" : "",
 				kt_cv(c, x->obj.name));
