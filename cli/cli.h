@@ -26,8 +26,10 @@ struct kt_option {
 	char short_name;         /* 0 none */
 	enum kt_optkind kind;
 	const char *arg;         /* metavariable for help: "FILE" */
-	/* completion: "file", "dir", "namespace", "service", "context", "node",
-	 * "severity", "rule", or a '|' separated list of words */
+	/* completion (cli/complete.c): "file", "dir", "source" (demo or a
+	 * file), "namespace", "service", "context", "node", "rule", "command",
+	 * "output" (the command's -o formats), or a '|' separated list of
+	 * words; NULL: nothing to offer */
 	const char *complete;
 	const char *help;
 };
@@ -47,6 +49,9 @@ struct kt_command {
 	const char *summary;     /* one line */
 	const char *description; /* paragraphs + examples for --help */
 	const char *outputs;     /* allowed -o values, "text|json" */
+	const char *args;        /* completion of positional arguments: a kind as
+				  * for options ("service", "file", ...) for the
+				  * first one; a leading '*' for every one */
 };
 
 /* -o: text and wide are both KT_OUT_TEXT (wide sets kt_cli.wide); yaml is

@@ -504,6 +504,7 @@ const struct kt_command kt_cmd_dataplane = {
 	.run = run,
 	.opts = opts,
 	.flags = 0,
+	.args = "service",
 	.usage = "[SERVICE]",
 	.summary = "this node's programmed Service forwarding (iptables, nftables, IPVS, Cilium), optionally diffed",
 	.description =

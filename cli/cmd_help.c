@@ -28,6 +28,7 @@ const struct kt_command kt_cmd_help = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.args = "command",
 	.usage = "[COMMAND]",
 	.summary = "show help for a command (same as 'ktrace COMMAND --help')",
 	.outputs = "text",

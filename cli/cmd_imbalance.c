@@ -742,6 +742,7 @@ const struct kt_command kt_cmd_imbalance = {
 	.name = "imbalance",
 	.run = run,
 	.opts = opts,
+	.args = "service",
 	.usage = "[SERVICE]",
 	.summary = "live dashboard of per-Pod connection and byte share on this node",
 	.description =

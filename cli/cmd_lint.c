@@ -124,6 +124,7 @@ const struct kt_command kt_cmd_lint = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.args = "*file",
 	.usage = "PATH...",
 	.summary = "check manifests (files, directories, - for stdin) against the rule catalog",
 	.description =

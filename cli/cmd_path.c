@@ -645,6 +645,7 @@ const struct kt_command kt_cmd_path = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_API,
+	.args = "service",
 	.usage = "SERVICE",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =

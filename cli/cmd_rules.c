@@ -227,6 +227,7 @@ const struct kt_command kt_cmd_rules = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.args = "rule",
 	.usage = "[ID|NAME]",
 	.summary = "list the rule catalog, or explain one rule",
 	.description =

@@ -64,7 +64,7 @@ int kt_lint_setup(struct kt_cli *c, int *fail_on, struct kt_arena **ra, struct k
 
 /* The options lint and check share (first in both option tables). */
 #define KT_LINT_OPTS \
-	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"}, \
+	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "error|warning|info|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"}, \
 	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"}, \
 	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"}
 

@@ -13,5 +13,9 @@ void kt_cli_command_help(FILE *f, const struct kt_command *c);
 void kt_cli_resolve_color(struct kt_cli *c);
 /* End of main: says how many warnings were not shown; frees kt_cv() copies. */
 void kt_cli_finish(struct kt_cli *c);
+/* Completion (cli/complete.c): `__complete line -- WORD... CUR` and
+ * `__complete KIND` (-1: unknown kind). */
+int kt_complete_line(struct kt_cli *c, char **words, int n, bool cobra);
+int kt_complete_kind(struct kt_cli *c, const char *kind);
 
 #endif
