@@ -42,14 +42,15 @@ struct cstate {
 
 static void cand(struct cstate *st, const char *value, const char *desc)
 {
-	if (strncmp(value, st->cur, strlen(st->cur)))
+	/* a name with control characters cannot be typed, and a shell would
+	 * print it raw in its listing: leave it out */
+	if (strncmp(value, st->cur, strlen(st->cur)) || !kt_vis_clean(value))
 		return;
 	printf("%s%s", st->prefix, value);
 	if (desc && *desc && !st->no_desc) {
 		putchar('\t');
-		/* descriptions are one line */
-		for (const char *p = desc; *p; p++)
-			putchar(*p == '\n' || *p == '\t' ? ' ' : *p);
+		/* descriptions are one visible-safe line */
+		fputs(kt_cv(st->c, desc), stdout);
 	}
 	putchar('\n');
 	st->n++;
