@@ -49,6 +49,7 @@ struct kt_command {
 	const char *summary;     /* one line */
 	const char *description; /* paragraphs + examples for --help */
 	const char *outputs;     /* allowed -o values, "text|json" */
+	const char *man;         /* the help footer's man page; NULL: "ktrace-NAME(1)" */
 	const char *args;        /* completion of positional arguments: a kind as
 				  * for options ("service", "file", ...) for the
 				  * first one; a leading '*' for every one */

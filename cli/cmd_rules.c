@@ -229,6 +229,7 @@ const struct kt_command kt_cmd_rules = {
 	.flags = KT_CMD_NO_GLOBALS,
 	.args = "rule",
 	.usage = "[ID|NAME]",
+	.man = "ktrace-rules(7)",
 	.summary = "list the rule catalog, or explain one rule",
 	.description =
 		"Without an argument, lists every rule: id, name, severity, layer, scope\n"

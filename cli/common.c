@@ -105,8 +105,11 @@ int kt_cli_fail(struct kt_cli *c, const struct kt_diag *d)
 	char msg[4 * sizeof(d->msg) + 8];
 	fprintf(stderr, "%sktrace:%s %s%s%s\n", red, rst, cmd ? cmd : "", cmd ? ": " : "",
 		vis_line(msg, sizeof(msg), d->msg, sizeof(msg) - 8));
-	if (d->hint[0])
-		fprintf(stderr, "hint: %s\n", vis_line(msg, sizeof(msg), d->hint, sizeof(msg) - 8));
+	if (d->hint[0]) {
+		fputs("hint: ", stderr);
+		kt_cli_put_text(stderr, vis_line(msg, sizeof(msg), d->hint, sizeof(msg) - 8));
+		fputc('\n', stderr);
+	}
 	if (kt_cli_structured(c)) {
 		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);

@@ -557,7 +557,7 @@ static int slurp(const char *from, char **buf, size_t *len, struct kt_diag *d)
 		fd = open(from, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot read bundle '%s': %s", from,
+		kt_diag_set(d, KT_EXIT_INPUT, "cannot read bundle '%s': %s", from,
 			    strerror(e));
 		kt_diag_hint(d, "write one with 'ktrace collect -f FILE', or use '--from demo'");
 		return -d->code;
