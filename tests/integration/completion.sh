@@ -14,8 +14,8 @@
 . "$TOP/tests/apiserver/testlib.sh"
 
 tmp=$WORK
-for sh in bash zsh fish; do
-	f=$TOP/completions/ktrace.$sh; [ $sh = zsh ] && f=$TOP/completions/_ktrace
+for sh in bash zsh fish kubectl; do
+	f=$TOP/completions/ktrace.$sh; [ $sh = zsh ] && f=$TOP/completions/_ktrace; [ $sh = kubectl ] && f=$TOP/completions/kubectl_complete-ktrace
 	"$KTRACE" completion $sh > "$tmp/c.$sh"
 	if cmp -s "$tmp/c.$sh" "$f"; then pass "completion $sh matches 'ktrace completion $sh'"; else fail "completion $sh matches 'ktrace completion $sh'" "run tools/gen-docs.sh"; fi
 done
@@ -117,7 +117,7 @@ expect "--from=de completes demo" "ktrace path --from=de" --from=demo
 expect "lint takes files" "ktrace lint " a.json b.json.gz sub
 expect "rules takes rule ids" "ktrace rules KT10" KT101 KT102 KT103
 expect "help takes commands" "ktrace help im" imbalance
-expect "completion takes shells" "ktrace completion " bash zsh fish
+expect "completion takes shells" "ktrace completion " bash zsh fish kubectl
 expect "no subcommands after a subcommand" "ktrace check " ""
 expect "path takes one SERVICE" "ktrace --from demo path svc/orders " ""
 
@@ -206,4 +206,17 @@ for k in service services; do
 done
 got=$("$KTRACE" __complete line --cobra -- path -o "" | tail -n 1)
 [ "$got" = ":4" ] && pass "kubectl plugin form ends with the cobra directive" || fail "cobra directive" "$got"
+
+# kubectl ktrace <TAB>: kubectl runs kubectl_complete-ktrace from PATH
+if command -v kubectl >/dev/null 2>&1; then
+	ln -s "$KTRACE" "$tmp/bin/kubectl-ktrace"
+	cp "$TOP/completions/kubectl_complete-ktrace" "$tmp/bin/"
+	got=$(cd "$tmp" && KUBECONFIG=$K kubectl __complete ktrace --from demo path svc/ 2>/dev/null | tr '\n' ' ')
+	[ "$got" = "svc/ingress-nginx/ingress-nginx-controller svc/shop/catalog svc/shop/orders svc/shop/payments :4 " ] \
+		&& pass "kubectl: 'kubectl ktrace --from demo path svc/<TAB>'" || fail "kubectl plugin completion" "$got"
+	got=$(cd "$tmp" && KUBECONFIG=$K kubectl __complete ktrace path -o "" 2>/dev/null | tr '\n' ' ')
+	[ "$got" = "text wide json yaml dot mermaid :4 " ] && pass "kubectl: 'kubectl ktrace path -o <TAB>'" || fail "kubectl plugin -o" "$got"
+else
+	skip "kubectl plugin completion" "kubectl is not installed"
+fi
 exit 0
