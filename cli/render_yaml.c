@@ -84,8 +84,13 @@ static int scalar(struct yout *y, const char *s, size_t n, bool is_string)
 {
 	yaml_event_t ev;
 	yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
-	if (is_string)
+	if (is_string) {
 		style = needs_quotes(s, n) ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
+		/* line breaks and control characters read best as "\n" escapes */
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+				style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	}
 	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)(uintptr_t)s, (int)n, 1, 1, style)) {
 		y->failed = true;
 		return -1;
