@@ -64,6 +64,22 @@ fi
 out=$("$KTRACE" imbalance --from demo --once -o yaml --count 1 | head -1)
 [ "$out" = "sampleSeconds: 0" ] && pass "imbalance yaml starts with the document" || fail "imbalance yaml" "$out"
 
+# check takes sarif and junit like lint (live objects: no file, a logical location)
+"$KTRACE" check --from $RULES -o sarif | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = d["runs"][0]["results"]
+assert len(r) == 18, len(r)
+for x in r:
+    loc = x["locations"][0]
+    assert "physicalLocation" not in loc and loc["logicalLocations"][0]["kind"] == "resource", loc
+' && pass "check -o sarif: one result per finding, logical locations only" || fail "check -o sarif" "see above"
+"$KTRACE" check --from $RULES -o junit | python3 -c '
+import sys, xml.etree.ElementTree as ET
+t = ET.fromstring(sys.stdin.read())
+assert t.tag == "testsuites" and int(t.get("failures")) == 5, t.attrib
+' && pass "check -o junit: failures are the errors" || fail "check -o junit" "see above"
+
 # ---- formats a command refuses ---------------------------------------------
 for c in "rules -o dot" "version -o wide" "lint -o dot x.yaml" "dataplane -o sarif --from demo" "imbalance -o mermaid --from demo --once"; do
 	# shellcheck disable=SC2086
