@@ -38,7 +38,8 @@ struct graph {
 	uint32_t n_e, cap_e;
 };
 
-static uint32_t vert(struct graph *g, const char *id, bool dim, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static uint32_t vert(struct graph *g, const char *id, bool dim, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static uint32_t vert(struct graph *g, const char *id, bool dim, const char *fmt, ...)
 {
 	for (uint32_t i = 0; i < g->n_v; i++)
