@@ -7,7 +7,9 @@
  * yaml_get_version_string, curses_version, libbpf_version_string,
  * nl_ver_*, MHD_get_version, looked up with dlsym so an optional library
  * needs no header here), otherwise from the loaded file's name
- * (libnftnl.so.11.6.0: versionSource "file").
+ * (libnftnl.so.11.6.0: versionSource "file"); libnl's parts take libnl-3's
+ * version when their files are of the same release (versionSource
+ * "libnl-3").
  */
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
@@ -116,6 +118,31 @@ static void runtime_version(size_t i, struct lib *l)
 	}
 }
 
+/* libnl's parts (genl, nf, idiag, route) have no version call, but they
+ * come from one source release with libnl-3: when a part's file has the
+ * same library version as libnl-3's, it is that release. */
+static void same_release_as_libnl(struct lib *libs)
+{
+	size_t core = N_KNOWN;
+	for (size_t i = 0; i < N_KNOWN; i++)
+		if (!strcmp(known[i].name, "libnl-3"))
+			core = i;
+	if (core == N_KNOWN || !libs[core].file[0] || strcmp(libs[core].source ? libs[core].source : "", "runtime"))
+		return;
+	char cv[96];
+	file_version(libs[core].file, cv, sizeof(cv));
+	for (size_t i = 0; i < N_KNOWN; i++) {
+		char pv[96];
+		if (i == core || strncmp(known[i].name, "libnl-", 6) || !libs[i].file[0])
+			continue;
+		file_version(libs[i].file, pv, sizeof(pv));
+		if (*cv && !strcmp(pv, cv)) {
+			snprintf(libs[i].version, sizeof(libs[i].version), "%s", libs[core].version);
+			libs[i].source = "libnl-3";
+		}
+	}
+}
+
 static int run(struct kt_cli *c)
 {
 	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -126,6 +153,7 @@ static int run(struct kt_cli *c)
 	for (size_t i = 0; i < N_KNOWN; i++)
 		if (libs[i].file[0] || i < 4)   /* the first four may be linked statically */
 			runtime_version(i, &libs[i]);
+	same_release_as_libnl(libs);
 	if (kt_cli_structured(c)) {
 		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);

@@ -76,6 +76,9 @@ want = {"libcurl": "libcurl.so", "cjson": "libcjson.so", "libyaml": "libyaml-0.s
         "libnl-3": "libnl-3.so", "libnl-genl-3": "libnl-genl-3.so", "libnl-nf-3": "libnl-nf-3.so",
         "libnl-idiag-3": "libnl-idiag-3.so", "libnl-route-3": "libnl-route-3.so",
         "libmicrohttpd": "libmicrohttpd.so"}
+def pc(mod):
+    r = subprocess.run(["pkg-config", "--modversion", mod], capture_output=True, text=True)
+    return r.stdout.strip()
 for name, so in want.items():
     m = re.search(r"^\s*" + re.escape(so) + r"\S* => (\S+)", ldd, re.M)
     if not m:
@@ -86,10 +89,9 @@ for name, so in want.items():
     assert linked[name]["version"], name
     if linked[name]["versionSource"] == "file":
         assert os.path.basename(linked[name]["file"]).endswith(".so." + linked[name]["version"]), linked[name]
+    if linked[name]["versionSource"] == "libnl-3":
+        assert linked[name]["version"] == linked["libnl-3"]["version"] == pc("libnl-3.0"), linked[name]
 # versions the libraries report at run time, as their packages say
-def pc(mod):
-    r = subprocess.run(["pkg-config", "--modversion", mod], capture_output=True, text=True)
-    return r.stdout.strip()
 for name, mod in (("libcurl", "libcurl"), ("cjson", "libcjson"), ("zlib", "zlib")):
     assert linked[name]["versionSource"] == "runtime" and linked[name]["version"] == pc(mod), (name, linked[name], pc(mod))
 assert pc("libbpf").startswith(linked["libbpf"]["version"].lstrip("v")), linked["libbpf"]
