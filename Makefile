@@ -114,6 +114,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 ktrace $(DESTDIR)$(PREFIX)/bin/ktrace
+	ln -sf ktrace $(DESTDIR)$(PREFIX)/bin/kubectl-ktrace
+	install -m 755 completions/kubectl_complete-ktrace $(DESTDIR)$(PREFIX)/bin/kubectl_complete-ktrace
 	for f in man/*.1; do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for f in man/*.5; do [ -f $$f ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
 	for f in man/*.7; do [ -f $$f ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man7/ || true; done

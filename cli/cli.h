@@ -26,8 +26,10 @@ struct kt_option {
 	char short_name;         /* 0 none */
 	enum kt_optkind kind;
 	const char *arg;         /* metavariable for help: "FILE" */
-	/* completion: "file", "dir", "namespace", "service", "context", "node",
-	 * "severity", "rule", or a '|' separated list of words */
+	/* completion (cli/complete.c): "file", "dir", "source" (demo or a
+	 * file), "namespace", "service", "context", "node", "rule", "command",
+	 * "output" (the command's -o formats), or a '|' separated list of
+	 * words; NULL: nothing to offer */
 	const char *complete;
 	const char *help;
 };
@@ -47,9 +49,15 @@ struct kt_command {
 	const char *summary;     /* one line */
 	const char *description; /* paragraphs + examples for --help */
 	const char *outputs;     /* allowed -o values, "text|json" */
+	const char *man;         /* the help footer's man page; NULL: "ktrace-NAME(1)" */
+	const char *args;        /* completion of positional arguments: a kind as
+				  * for options ("service", "file", ...) for the
+				  * first one; a leading '*' for every one */
 };
 
-enum kt_out { KT_OUT_TEXT, KT_OUT_JSON, KT_OUT_SARIF, KT_OUT_JUNIT };
+/* -o: text and wide are both KT_OUT_TEXT (wide sets kt_cli.wide); yaml is
+ * the JSON document through libyaml's emitter (see kt_cli_jw()). */
+enum kt_out { KT_OUT_TEXT, KT_OUT_JSON, KT_OUT_YAML, KT_OUT_SARIF, KT_OUT_JUNIT, KT_OUT_DOT, KT_OUT_MERMAID };
 
 struct kt_optval {
 	const struct kt_option *opt;
@@ -65,6 +73,7 @@ struct kt_cli {
 	bool all_namespaces;
 	const char *from;
 	enum kt_out out;
+	bool wide;               /* -o wide: text with more columns */
 	const char *output_name;
 	int color;               /* resolved: 1 colour stdout, 0 plain */
 	int color_err;
@@ -82,11 +91,33 @@ struct kt_cli {
 	bool quiet;              /* no progress lines at all (a full-screen UI owns the terminal) */
 	bool progress;           /* show object counts while lists stream (stderr TTY only);
 				  * the command must end it with kt_cli_progress_done() */
+	struct kt_arena *vis;    /* escaped copies made by kt_cv() */
+	unsigned warnings;       /* kt_cli_warn() calls so far (bounded) */
 };
 
 /* The program: parse argv, run the command, return the exit code
  * (cli/main.c). Keeps no state between calls. */
 int kt_cli_main(int argc, char **argv);
+
+/* Visible-safe text from outside (cluster objects, bundles, files,
+ * servers) for text renderers: s itself when it holds no control byte,
+ * bidi control or invalid UTF-8, else an escaped copy (kt_vis_escape())
+ * that lives until kt_cli_vis_reset() or exit. NULL stays NULL. Every
+ * string a text renderer did not write itself goes through it; JSON,
+ * YAML, SARIF and JUnit escape on their own. */
+const char *kt_cv(struct kt_cli *c, const char *s);
+/* Release kt_cv() copies (a loop that renders many samples). */
+void kt_cli_vis_reset(struct kt_cli *c);
+
+/* The writer for a command's document: JSON text, or with -o yaml the
+ * same events as YAML (cli/render_yaml.c). pretty false: one document of
+ * several (JSON on one line; YAML starting with ---). kt_jw_free() ends it. */
+struct kt_jw *kt_cli_jw(struct kt_cli *c, FILE *out, bool pretty);
+/* -o json or -o yaml: stdout is one machine-readable document. */
+static inline bool kt_cli_structured(const struct kt_cli *c)
+{
+	return c->out == KT_OUT_JSON || c->out == KT_OUT_YAML;
+}
 
 /* Command option access (names are long names). */
 bool kt_opt_flag(const struct kt_cli *c, const char *name);
@@ -99,7 +130,13 @@ double kt_opt_num(const struct kt_cli *c, const char *name, double def);
 int kt_cli_fail(struct kt_cli *c, const struct kt_diag *d);
 int kt_cli_error(struct kt_cli *c, int code, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Warnings / progress on stderr (progress only when stderr is a TTY or -v). */
+/* Warnings / progress on stderr (progress only when stderr is a TTY or -v).
+ * Both print visible-safe text; a warning is cut at KT_WARN_MAX_LEN
+ * bytes and only the first KT_WARN_MAX warnings (KT_WARN_MAX_VERBOSE with
+ * -v) are printed, then one line says how many more there were. */
+#define KT_WARN_MAX 20
+#define KT_WARN_MAX_VERBOSE 1000
+#define KT_WARN_MAX_LEN 400
 void kt_cli_warn(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_cli_progress(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_cli_progress_done(struct kt_cli *c);
@@ -137,6 +174,10 @@ const char *kt_sev_color(const struct kt_cli *c, enum kt_severity s);
 
 /* Age as kubectl prints it: 45s, 12m, 3h, 5d. */
 const char *kt_fmt_age(int64_t seconds, char *buf, unsigned len);
+
+/* path -o dot / -o mermaid (cli/render_path_graph.c). */
+struct kt_path_result;
+int kt_path_render_graph(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r);
 
 /* Shared findings renderers. */
 void kt_render_findings_text(struct kt_cli *c, FILE *out, const struct kt_findings *f, const char *indent);

@@ -93,6 +93,7 @@ static int run(struct kt_cli *c)
 		.snap = s,
 		.f = &f,
 		.by_service = true,
+		.summary_only = kt_opt_flag(c, "summary"),
 		.fail_on = fail_on,
 	};
 	rc = kt_report_finish(c, &r);
@@ -105,6 +106,7 @@ static int run(struct kt_cli *c)
 static const struct kt_option opts[] = {
 	KT_LINT_OPTS,
 	{"no-node", 0, KT_OPT_FLAG, NULL, NULL, "do not read this node's dataplane even when running on a cluster node as root"},
+	{"summary", 0, KT_OPT_FLAG, NULL, NULL, "print only the table of findings by rule and severity (JSON: summary and byRule)"},
 	{0},
 };
 
@@ -130,5 +132,5 @@ const struct kt_command kt_cmd_check = {
 		"  ktrace check\n"
 		"  ktrace check -n shop --fail-on warning\n"
 		"  ktrace check --from bundle.json.gz -o json\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml|sarif|junit",
 };

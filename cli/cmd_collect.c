@@ -93,11 +93,10 @@ static int run(struct kt_cli *c)
 	if (strcmp(file, "-")) {
 		/* names and reasons come from outside: shown visible-safe */
 		fprintf(stderr, "ktrace: wrote %s: %u services, %u endpoints, %u pods, %u nodes, %u workloads%s%s\n",
-			kt_vis(s->arena, file), s->n_services, s->n_endpoints, s->n_pods, s->n_nodes, s->n_workloads,
+			kt_cv(c, file), s->n_services, s->n_endpoints, s->n_pods, s->n_nodes, s->n_workloads,
 			s->n_dp ? ", node dataplane" : "", s->n_flows ? ", flows" : "");
 		for (uint32_t i = 0; i < s->n_gaps && i < 100; i++)
-			fprintf(stderr, "ktrace: not collected: %s: %s\n", kt_vis(s->arena, s->gaps[i].what),
-				kt_vis(s->arena, s->gaps[i].why));
+			fprintf(stderr, "ktrace: not collected: %s: %s\n", kt_cv(c, s->gaps[i].what), kt_cv(c, s->gaps[i].why));
 		if (s->n_gaps > 100)
 			fprintf(stderr, "ktrace: not collected: %u more\n", s->n_gaps - 100);
 	}

@@ -19,6 +19,7 @@
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
+#include "ktrace/xalloc.h"
 #include "lib/bundle_parts.h"
 
 static const struct kt_option opts[] = {
@@ -46,6 +47,9 @@ static bool want_svc(const struct kt_dp_service *s, const char *ns, const char *
 	return true;
 }
 
+/* every string from the node, a dump or a bundle is printed through V() */
+#define V(x) kt_cv(c, x)
+
 static const char *hostport(char *buf, size_t n, const char *ip, int32_t port)
 {
 	if (!ip || !ip[0])
@@ -55,6 +59,51 @@ static const char *hostport(char *buf, size_t n, const char *ip, int32_t port)
 	else
 		snprintf(buf, n, "%s:%d", ip, port);
 	return buf;
+}
+
+/* -o wide: the Pod and node behind each backend address, from the
+ * EndpointSlices of the snapshot (sorted by address for lookups). */
+static const struct kt_snapshot *wide_snap;
+static uint32_t *wide_eps, wide_n;
+
+static int ep_addr_cmp(const char *ip_a, int32_t port_a, const char *ip_b, int32_t port_b)
+{
+	int r = strcmp(ip_a ? ip_a : "", ip_b ? ip_b : "");
+	return r ? r : (port_a > port_b) - (port_a < port_b);
+}
+
+static int ep_sort_cmp(const void *x, const void *y)
+{
+	const struct kt_endpoint *a = &wide_snap->endpoints[*(const uint32_t *)x];
+	const struct kt_endpoint *b = &wide_snap->endpoints[*(const uint32_t *)y];
+	return ep_addr_cmp(a->ip, a->port, b->ip, b->port);
+}
+
+static void wide_index(const struct kt_snapshot *s)
+{
+	wide_snap = s;
+	wide_n = s->n_endpoints;
+	wide_eps = kt_xcalloc(wide_n + 1, sizeof(*wide_eps));
+	for (uint32_t i = 0; i < wide_n; i++)
+		wide_eps[i] = i;
+	qsort(wide_eps, wide_n, sizeof(*wide_eps), ep_sort_cmp);
+}
+
+static const struct kt_endpoint *wide_lookup(const char *ip, int32_t port)
+{
+	uint32_t lo = 0, hi = wide_n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct kt_endpoint *e = &wide_snap->endpoints[wide_eps[mid]];
+		int r = ep_addr_cmp(e->ip, e->port, ip, port);
+		if (!r)
+			return e;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static void text_backends(struct kt_cli *c, FILE *out, const char *title, const struct kt_dp_backend *b,
@@ -68,15 +117,19 @@ static void text_backends(struct kt_cli *c, FILE *out, const char *title, const 
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		char hp[80];
-		fprintf(out, "    %-28s %6.2f%%", hostport(hp, sizeof(hp), b[i].ip, b[i].port), b[i].probability * 100.0);
-		if (b[i].local)
+		fprintf(out, "    %-28s %6.2f%%", V(hostport(hp, sizeof(hp), b[i].ip, b[i].port)), b[i].probability * 100.0);
+		if (c->wide) {
+			const struct kt_endpoint *e = wide_eps ? wide_lookup(b[i].ip, b[i].port) : NULL;
+			fprintf(out, "  %-5s %-30s %s", b[i].local ? "local" : "-", e && e->target_name ? V(e->target_name) : "-",
+				e && e->node ? V(e->node) : "-");
+		} else if (b[i].local)
 			fprintf(out, "  %slocal%s", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET));
 		if (b[i].weight)
 			fprintf(out, "  weight %d", b[i].weight);
 		if (b[i].active_conns || b[i].inactive_conns)
 			fprintf(out, "  conns %u active / %u inactive", b[i].active_conns, b[i].inactive_conns);
 		if (b[i].state && strcmp(b[i].state, "active") != 0)
-			fprintf(out, "  %s%s%s", kt_c(c, KT_C_YELLOW), b[i].state, kt_c(c, KT_C_RESET));
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_YELLOW), V(b[i].state), kt_c(c, KT_C_RESET));
 		if (b[i].affinity_clients)
 			fprintf(out, "  %u pinned client%s", b[i].affinity_clients, b[i].affinity_clients == 1 ? "" : "s");
 		fputc('\n', out);
@@ -103,14 +156,16 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		snprintf(title, sizeof(title), "%s/%s:%s", s->namespace, s->name, s->port_name);
 	else
 		snprintf(title, sizeof(title), "%s%s%s", s->namespace, s->namespace[0] ? "/" : "", s->name);
-	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), s->protocol,
+	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), V(title), kt_c(c, KT_C_RESET), V(s->protocol),
 		kt_dp_mode_name(s->mode));
 	if (s->scheduler)
-		fprintf(out, "  scheduler %s", s->scheduler);
+		fprintf(out, "  scheduler %s", V(s->scheduler));
 	if (s->lb_algorithm)
-		fprintf(out, "  %s", s->lb_algorithm);
+		fprintf(out, "  %s", V(s->lb_algorithm));
 	if (s->names_guessed)
 		fprintf(out, "  %s(name not known on the node)%s", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
+	if (c->wide && s->chain_hash)
+		fprintf(out, "  %schain hash %s%s", kt_c(c, KT_C_DIM), V(s->chain_hash), kt_c(c, KT_C_RESET));
 	fputc('\n', out);
 	bool has_ext = false;
 	fprintf(out, "  %sfrontends%s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
@@ -118,7 +173,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		char hp[80];
 		has_ext |= s->fe[i].external;
 		fprintf(out, "    %-13s %-28s -> %s\n", kt_fe_kind_name(s->fe[i].kind),
-			hostport(hp, sizeof(hp), s->fe[i].ip, s->fe[i].port), s->fe[i].external ? "external" : "internal");
+			V(hostport(hp, sizeof(hp), s->fe[i].ip, s->fe[i].port)), s->fe[i].external ? "external" : "internal");
 	}
 	text_backends(c, out, "backends", s->be, s->n_be, " (internal frontends)");
 	if (has_ext) {
@@ -138,23 +193,23 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 	if (s->n_source_ranges) {
 		fprintf(out, "  sourceRanges");
 		for (uint32_t i = 0; i < s->n_source_ranges; i++)
-			fprintf(out, "%s%s", i ? ", " : " ", s->source_ranges[i]);
+			fprintf(out, "%s%s", i ? ", " : " ", V(s->source_ranges[i]));
 		fprintf(out, " (LoadBalancer firewall)\n");
 	}
 	if (s->n_ev) {
-		uint32_t show = c->verbose ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
+		uint32_t show = c->verbose || c->wide ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
 		fprintf(out, "  %sevidence%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
 		for (uint32_t i = 0; i < show; i++) {
 			const struct kt_dp_evidence *e = &s->ev[i];
 			if (e->map_key)
-				fprintf(out, "    %s%s %s key %s%s\n", kt_c(c, KT_C_DIM), e->table, e->chain ? e->chain : "",
-					e->map_key, kt_c(c, KT_C_RESET));
+				fprintf(out, "    %s%s %s key %s%s\n", kt_c(c, KT_C_DIM), V(e->table), e->chain ? V(e->chain) : "",
+					V(e->map_key), kt_c(c, KT_C_RESET));
 			else
-				fprintf(out, "    %s%s %s handle %llu%s\n", kt_c(c, KT_C_DIM), e->table, e->chain ? e->chain : "",
-					(unsigned long long)e->handle, kt_c(c, KT_C_RESET));
+				fprintf(out, "    %s%s %s handle %llu%s\n", kt_c(c, KT_C_DIM), V(e->table),
+					e->chain ? V(e->chain) : "", (unsigned long long)e->handle, kt_c(c, KT_C_RESET));
 		}
 		if (show < s->n_ev)
-			fprintf(out, "    %s... %u more (-v shows all)%s\n", kt_c(c, KT_C_DIM), s->n_ev - show,
+			fprintf(out, "    %s... %u more (-v or -o wide shows all)%s\n", kt_c(c, KT_C_DIM), s->n_ev - show,
 				kt_c(c, KT_C_RESET));
 	}
 	if (diff) {
@@ -178,9 +233,9 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 			if (!strstr(f->message, needle))
 				continue;
 			fprintf(out, "  %s%s %s%s  %s\n", kt_sev_color(c, f->severity), kt_rules[f->rule].id,
-				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), f->message);
+				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), V(f->message));
 			if (f->evidence)
-				fprintf(out, "    %s%s%s\n", kt_c(c, KT_C_DIM), f->evidence, kt_c(c, KT_C_RESET));
+				fprintf(out, "    %s%s%s\n", kt_c(c, KT_C_DIM), V(f->evidence), kt_c(c, KT_C_RESET));
 		}
 	}
 	fputc('\n', out);
@@ -189,7 +244,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, const struct kt_findings *diff,
 		      const char *ns, const char *name, int64_t now)
 {
-	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), n->node, kt_c(c, KT_C_RESET));
+	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), V(n->node), kt_c(c, KT_C_RESET));
 	bool any = false;
 	for (int m = 0; m < KT_DP_MODE_COUNT; m++)
 		if (n->modes & (1u << m)) {
@@ -198,9 +253,9 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, c
 		}
 	if (!any)
 		fprintf(out, " none found");
-	fprintf(out, "  source: %s\n", n->source ? n->source : "?");
+	fprintf(out, "  source: %s\n", n->source ? V(n->source) : "?");
 	if (n->metrics.present) {
-		fprintf(out, "kube-proxy: mode %s", n->metrics.proxy_mode ? n->metrics.proxy_mode : "?");
+		fprintf(out, "kube-proxy: mode %s", n->metrics.proxy_mode ? V(n->metrics.proxy_mode) : "?");
 		if (n->metrics.last_sync > 0)
 			fprintf(out, ", last sync %llds ago", (long long)(now - (int64_t)n->metrics.last_sync));
 		if (n->metrics.latency_count)
@@ -210,7 +265,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, c
 		fputc('\n', out);
 	}
 	for (uint32_t i = 0; i < n->n_notes; i++)
-		fprintf(out, "%swarning:%s %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), n->notes[i]);
+		fprintf(out, "%swarning:%s %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), V(n->notes[i]));
 	fputc('\n', out);
 	uint32_t shown = 0;
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
@@ -233,7 +288,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, c
 			if (f->evidence && strncmp(f->evidence, want, strlen(want)) != 0)
 				continue;
 			fprintf(out, "%s%s %s%s  %s\n", kt_sev_color(c, f->severity), kt_rules[f->rule].id,
-				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), f->message);
+				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), V(f->message));
 			shown++;
 		}
 	}
@@ -402,8 +457,8 @@ static int run(struct kt_cli *c)
 			kt_cli_warn(c, "could not read %s: %s", snap->gaps[i].what, snap->gaps[i].why);
 
 	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		bool many = last - first > 1;
 		if (many)
 			kt_jw_arr(w);
@@ -417,10 +472,15 @@ static int run(struct kt_cli *c)
 		if (many)
 			kt_jw_arr_end(w);
 		kt_jw_free(w);
-		fputc('\n', stdout);
+		if (c->out == KT_OUT_JSON)
+			fputc('\n', stdout);
 	} else {
+		if (c->wide)
+			wide_index(snap);
 		for (uint32_t i = first; i < last; i++)
 			text_node(c, stdout, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
+		free(wide_eps);
+		wide_eps = NULL;
 		if (diff) {
 			unsigned counts[3] = {0};
 			for (uint32_t i = 0; i < diffs.n; i++)
@@ -444,6 +504,7 @@ const struct kt_command kt_cmd_dataplane = {
 	.run = run,
 	.opts = opts,
 	.flags = 0,
+	.args = "service",
 	.usage = "[SERVICE]",
 	.summary = "this node's programmed Service forwarding (iptables, nftables, IPVS, Cilium), optionally diffed",
 	.description =
@@ -469,5 +530,5 @@ const struct kt_command kt_cmd_dataplane = {
 		"  ktrace dataplane --diff -A\n"
 		"  ktrace dataplane --iptables-save nat.txt shop/web\n"
 		"  ktrace dataplane --from bundle.json.gz --node node-a --diff\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

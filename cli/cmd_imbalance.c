@@ -225,7 +225,7 @@ static void json_num_or_null(struct kt_jw *w, const char *k, double v)
 
 static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r, bool pretty)
 {
-	struct kt_jw *w = kt_jw_new(stdout, pretty);
+	struct kt_jw *w = kt_cli_jw(c, stdout, pretty);
 	kt_jw_obj(w);
 	kt_jw_kdouble(w, "sampleSeconds", round(r->sample_s * 1000) / 1000);
 	kt_jw_kstr(w, "node", r->node);
@@ -355,18 +355,64 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
-	if (!pretty)
+	if (!pretty && c->out == KT_OUT_JSON)
 		putchar('\n');   /* one object per line */
 	(void)c;
 }
 
+/* every string from the cluster, a bundle or the node goes through V() */
+#define V(x) kt_cv(c, x)
+#define VD(x) ((x) ? kt_cv(c, x) : "-")
+
+static void text_flags(const struct kt_imb_backend *b, char *flags, size_t n)
+{
+	flags[0] = 0;
+	if (b->flags & KT_IMB_HOT)
+		strncat(flags, "hot ", n - strlen(flags) - 1);
+	if (b->flags & KT_IMB_STARVED)
+		strncat(flags, "starved ", n - strlen(flags) - 1);
+	if (b->flags & KT_IMB_UNKNOWN)
+		strncat(flags, "unknown ", n - strlen(flags) - 1);
+	if (b->flags & KT_IMB_TERMINATING)
+		strncat(flags, "terminating ", n - strlen(flags) - 1);
+}
+
+static void text_backend_row(struct kt_cli *c, const struct kt_imb_backend *b)
+{
+	char ep[80], flags[64], b2[32], b3[32], b4[32], age[24] = "-";
+	snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
+	text_flags(b, flags, sizeof(flags));
+	const char *col = (b->flags & KT_IMB_HOT) ? kt_c(c, KT_C_RED) : (b->flags & KT_IMB_STARVED) ? kt_c(c, KT_C_YELLOW) : "";
+	const char *nps = b->new_per_s >= 0 ? (snprintf(b2, sizeof(b2), "%.1f", b->new_per_s), b2) : "-";
+	if (!c->wide) {
+		printf("  %-22s %-24.24s %6u %6s %8s %5.0f%% %5.0f%%  %s%s%s\n", V(ep), VD(b->pod), b->connections, nps,
+		       fmt_bytes((double)(b->bytes_in + b->bytes_out), b3, sizeof(b3)), b->share * 100, b->fair_share * 100,
+		       col, flags, *col ? kt_c(c, KT_C_RESET) : "");
+		return;
+	}
+	if (b->ready_age >= 0) {
+		kt_fmt_age(b->ready_age, age, sizeof(age));
+		if (b->age_src == KT_IMB_AGE_SLICE || b->age_src == KT_IMB_AGE_SEEN)
+			strncat(age, "~", sizeof(age) - strlen(age) - 1);
+	}
+	printf("  %-22s %-32s %-16s %5s %-2s %6u %6u %6s %8s %8s %5.0f%% %5.0f%% %5.0f%%", V(ep), VD(b->pod), VD(b->node),
+	       age, b->terminating ? "T" : b->ready ? "R" : "NR", b->connections, b->total, nps,
+	       fmt_bytes((double)b->bytes_in, b3, sizeof(b3)), fmt_bytes((double)b->bytes_out, b4, sizeof(b4)),
+	       b->share * 100, b->byte_share * 100, b->fair_share * 100);
+	if (b->sockets)
+		printf("  %6u %7.1f", b->sk_connections, b->sk_rtt_ms);
+	else
+		printf("  %6s %7s", "-", "-");
+	printf("  %s%s%s\n", col, flags, *col ? kt_c(c, KT_C_RESET) : "");
+}
+
 static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r)
 {
-	char b1[32], b2[32], b3[32];
+	char b1[32];
 	printf("%snode%s %s  %sdataplane%s %s  %sflows%s %s  %ssample%s %.1fs  %sconnections%s %u",
-	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->node ? r->node : "?",
-	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->mode ? r->mode : "unknown",
-	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->source ? r->source : "none",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->node ? V(r->node) : "?",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->mode ? V(r->mode) : "unknown",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->source ? V(r->source) : "none",
 	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->sample_s,
 	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->connections);
 	if (r->timestamps)
@@ -377,32 +423,19 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	for (uint32_t i = 0; i < r->n_svcs; i++) {
 		const struct kt_imb_service *s = &r->svcs[i];
 		printf("\n%s%s/%s%s  %u open (%u total)  new/s %s  max/mean %.2f  cv %.2f  gini %.2f  [%s]\n",
-		       kt_c(c, KT_C_BOLD), s->namespace ? s->namespace : "", s->name ? s->name : "",
+		       kt_c(c, KT_C_BOLD), s->namespace ? V(s->namespace) : "", s->name ? V(s->name) : "",
 		       kt_c(c, KT_C_RESET), s->connections, s->total,
 		       s->new_per_s >= 0 ? (snprintf(b1, sizeof(b1), "%.1f", s->new_per_s), b1) : "-",
-		       s->max_over_mean, s->cv, s->gini, s->mode);
-		printf("  %-22s %-24s %6s %6s %8s %6s %6s  %s\n", "BACKEND", "POD", "CONNS", "NEW/S", "BYTES",
-		       "SHARE", "FAIR", "FLAGS");
-		for (uint32_t j = 0; j < s->n_be; j++) {
-			const struct kt_imb_backend *b = &s->be[j];
-			char ep[64], flags[64] = "";
-			snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
-			if (b->flags & KT_IMB_HOT)
-				strncat(flags, "hot ", sizeof(flags) - strlen(flags) - 1);
-			if (b->flags & KT_IMB_STARVED)
-				strncat(flags, "starved ", sizeof(flags) - strlen(flags) - 1);
-			if (b->flags & KT_IMB_UNKNOWN)
-				strncat(flags, "unknown ", sizeof(flags) - strlen(flags) - 1);
-			if (b->flags & KT_IMB_TERMINATING)
-				strncat(flags, "terminating ", sizeof(flags) - strlen(flags) - 1);
-			const char *col = (b->flags & KT_IMB_HOT) ? kt_c(c, KT_C_RED)
-					: (b->flags & KT_IMB_STARVED) ? kt_c(c, KT_C_YELLOW) : "";
-			printf("  %-22s %-24.24s %6u %6s %8s %5.0f%% %5.0f%%  %s%s%s\n", ep, b->pod ? b->pod : "-",
-			       b->connections,
-			       b->new_per_s >= 0 ? (snprintf(b2, sizeof(b2), "%.1f", b->new_per_s), b2) : "-",
-			       fmt_bytes((double)(b->bytes_in + b->bytes_out), b3, sizeof(b3)), b->share * 100,
-			       b->fair_share * 100, col, flags, *col ? kt_c(c, KT_C_RESET) : "");
-		}
+		       s->max_over_mean, s->cv, s->gini, VD(s->mode));
+		if (c->wide)
+			printf("  %-22s %-32s %-16s %5s %-2s %6s %6s %6s %8s %8s %6s %6s %6s  %6s %7s  %s\n", "BACKEND", "POD",
+			       "NODE", "AGE", "ST", "CONNS", "TOTAL", "NEW/S", "IN", "OUT", "SHARE", "BYTES%", "FAIR", "SOCKS",
+			       "RTT-MS", "FLAGS");
+		else
+			printf("  %-22s %-24s %6s %6s %8s %6s %6s  %s\n", "BACKEND", "POD", "CONNS", "NEW/S", "BYTES",
+			       "SHARE", "FAIR", "FLAGS");
+		for (uint32_t j = 0; j < s->n_be; j++)
+			text_backend_row(c, &s->be[j]);
 		if (s->age_srcs & ((1u << KT_IMB_AGE_SLICE) | (1u << KT_IMB_AGE_SEEN)))
 			printf("  %snote:%s no Pod readable for some endpoints: ready ages from %s\n",
 			       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET),
@@ -414,7 +447,7 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 		if (s->verdict != KT_RULE_COUNT) {
 			const struct kt_rule *ru = &kt_rules[s->verdict];
 			printf("  %s%s %s%s: %s\n", kt_c(c, KT_C_YELLOW), ru->id, ru->name, kt_c(c, KT_C_RESET),
-			       s->reason ? s->reason : ru->summary);
+			       s->reason ? V(s->reason) : ru->summary);
 			printf("  %sfix:%s %s\n", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET), ru->mitigation);
 		}
 	}
@@ -425,7 +458,7 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 			if (first)
 				printf("\n%sgaps:%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
 			first = false;
-			printf("  %s: %s\n", gs[k]->gaps[i].what, gs[k]->gaps[i].why);
+			printf("  %s: %s\n", V(gs[k]->gaps[i].what), V(gs[k]->gaps[i].why));
 		}
 }
 
@@ -551,7 +584,7 @@ static int run(struct kt_cli *c)
 	long count = kt_opt_int(c, "count", 1);
 	if (count < 1 || count > 1000000)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give a number of samples, 1 or more", "invalid --count");
-	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || c->out == KT_OUT_JSON;
+	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || kt_cli_structured(c);
 	double resync = kt_opt_num(c, "resync", 10);
 	if (!(resync >= 0 && resync <= 86400))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --resync");
@@ -655,7 +688,7 @@ static int run(struct kt_cli *c)
 				if (!f.live)
 					break;   /* a bundle holds one sample per node */
 				nanosleep(&ts, NULL);
-				if (c->out != KT_OUT_JSON)
+				if (!kt_cli_structured(c))
 					printf("\n");
 			}
 			r = feed_next(&f, err, sizeof(err));
@@ -663,11 +696,12 @@ static int run(struct kt_cli *c)
 				goto feed_err;
 			kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
 			kt_findings_sort(&f.findings);
-			if (c->out == KT_OUT_JSON)
+			if (kt_cli_structured(c))
 				render_json(c, &f, r, count == 1);
 			else
 				render_text(c, &f, r);
 			fflush(stdout);
+			kt_cli_vis_reset(c);
 		}
 		rc = 0;
 		goto out;
@@ -704,6 +738,7 @@ const struct kt_command kt_cmd_imbalance = {
 	.name = "imbalance",
 	.run = run,
 	.opts = opts,
+	.args = "service",
 	.usage = "[SERVICE]",
 	.summary = "live dashboard of per-Pod connection and byte share on this node",
 	.description =
@@ -725,5 +760,5 @@ const struct kt_command kt_cmd_imbalance = {
 		"  ktrace imbalance -o json --count 60     a JSON line per second for a minute\n"
 		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
 		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

@@ -88,9 +88,9 @@ static int run(struct kt_cli *c)
 	for (uint32_t i = 0; i < mr.n_errors; i++) {
 		const struct kt_manifest_error *e = &mr.errors[i];
 		if (e->line)
-			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", e->file, e->line, e->col, e->msg);
+			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", kt_cv(c, e->file), e->line, e->col, kt_cv(c, e->msg));
 		else
-			fprintf(stderr, "ktrace: lint: %s: %s\n", e->file, e->msg);
+			fprintf(stderr, "ktrace: lint: %s: %s\n", kt_cv(c, e->file), kt_cv(c, e->msg));
 	}
 	if (mr.n_errors)
 		fprintf(stderr, "hint: fix the invalid input (exit 5); everything else was still checked\n");
@@ -125,6 +125,7 @@ const struct kt_command kt_cmd_lint = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.args = "*file",
 	.usage = "PATH...",
 	.summary = "check manifests (files, directories, - for stdin) against the rule catalog",
 	.description =
@@ -148,5 +149,5 @@ const struct kt_command kt_cmd_lint = {
 		"  helm template . | ktrace lint -\n"
 		"  ktrace lint -o sarif k8s/ > ktrace.sarif\n"
 		"  ktrace lint --fail-on warning -o junit k8s/ > ktrace-junit.xml\n",
-	.outputs = "text|json|sarif|junit",
+	.outputs = "text|wide|json|yaml|sarif|junit",
 };

@@ -84,7 +84,7 @@ static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_b
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
 {
 	const struct kt_service *svc = &s->services[r->svc];
-	struct kt_jw *w = kt_jw_new(stdout, true);
+	struct kt_jw *w = kt_cli_jw(c, stdout, true);
 	kt_jw_obj(w);
 	kt_jw_key(w, "service");
 	kt_jw_obj(w);
@@ -267,6 +267,9 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 #define B(c) kt_c(c, KT_C_BOLD)
 #define D(c) kt_c(c, KT_C_DIM)
 #define R(c) kt_c(c, KT_C_RESET)
+/* every string from the cluster or a bundle is printed through V() */
+#define V(x) kt_cv(c, x)
+#define VD(x) ((x) ? kt_cv(c, x) : "-")
 
 static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_backend *b,
 			  uint32_t n)
@@ -275,50 +278,33 @@ static void text_backends(struct kt_cli *c, const char *ind, const char *label, 
 	if (!n)
 		printf(" %snone: traffic is dropped or rejected%s", kt_c(c, KT_C_RED), R(c));
 	printf("\n");
-	for (uint32_t i = 0; i < n; i++)
-		printf("%s  %s:%d  %5.1f%%%s\n", ind, b[i].ip, b[i].port, b[i].probability * 100.0,
+	for (uint32_t i = 0; i < n; i++) {
+		printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
 		       b[i].local ? "  (local)" : "");
+		if (c->wide && b[i].weight)
+			printf("  weight %d", b[i].weight);
+		if (c->wide && b[i].state && strcmp(b[i].state, "active"))
+			printf("  %s", V(b[i].state));
+		printf("\n");
+	}
 }
 
-static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+static void text_external(struct kt_cli *c, const struct kt_service *svc, const struct kt_path_result *r)
 {
-	const struct kt_service *svc = &s->services[r->svc];
-	char buf[64], age[32];
-	printf("%sService %s/%s%s  %s", B(c), svc->meta.namespace, svc->meta.name, R(c), kt_svc_type_name(svc->type));
-	if (svc->type == KT_SVC_LOADBALANCER || svc->type == KT_SVC_NODEPORT)
-		printf("  externalTrafficPolicy=%s", svc->etp_local ? "Local" : "Cluster");
-	if (svc->itp_local)
-		printf("  internalTrafficPolicy=Local");
-	printf("  sessionAffinity=%s", svc->affinity_client_ip ? "ClientIP" : "None");
-	if (svc->traffic_distribution)
-		printf("  trafficDistribution=%s", svc->traffic_distribution);
-	printf("\n");
-	if (s->source && strcmp(s->source, "api"))
-		printf("%s(from %s%s%s)%s\n", D(c), s->source, s->origin && strcmp(s->origin, s->source) ? " " : "",
-		       s->origin && strcmp(s->origin, s->source) ? s->origin : "", R(c));
-
-	if (svc->type == KT_SVC_EXTERNALNAME) {
-		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
-		       svc->external_name ? svc->external_name : "?");
-		return 0;
-	}
-
-	/* 1. external entry */
 	if (svc->type == KT_SVC_LOADBALANCER) {
-		printf("\n%s1. Cloud load balancer%s  %s%s%s\n", B(c), R(c), r->lb_kind, r->lb_internal ? ", internal" : "",
-		       "");
+		printf("\n%s1. Cloud load balancer%s  %s%s\n", B(c), R(c), V(r->lb_kind), r->lb_internal ? ", internal" : "");
 		if (!svc->n_ingress)
 			printf("   ingress: %spending (no status.loadBalancer.ingress yet)%s\n", kt_c(c, KT_C_YELLOW), R(c));
 		for (uint32_t i = 0; i < svc->n_ingress; i++)
-			printf("   ingress: %s%s%s%s\n", svc->ingress[i].ip ? svc->ingress[i].ip : svc->ingress[i].hostname,
-			       svc->ingress[i].ip_mode ? " (ipMode " : "", svc->ingress[i].ip_mode ? svc->ingress[i].ip_mode : "",
+			printf("   ingress: %s%s%s%s\n", V(svc->ingress[i].ip ? svc->ingress[i].ip : svc->ingress[i].hostname),
+			       svc->ingress[i].ip_mode ? " (ipMode " : "", svc->ingress[i].ip_mode ? V(svc->ingress[i].ip_mode) : "",
 			       svc->ingress[i].ip_mode ? ")" : "");
-		printf("   %skind from:%s %s\n", D(c), R(c), r->lb_kind_evidence);
-		printf("   targets: %s\n", r->lb_target_reason);
+		printf("   %skind from:%s %s\n", D(c), R(c), V(r->lb_kind_evidence));
+		printf("   targets: %s\n", V(r->lb_target_reason));
 		if (svc->n_lb_source_ranges) {
 			printf("   source ranges:");
 			for (uint32_t i = 0; i < svc->n_lb_source_ranges; i++)
-				printf(" %s", svc->lb_source_ranges[i]);
+				printf(" %s", V(svc->lb_source_ranges[i]));
 			printf("\n");
 		}
 	} else if (svc->type == KT_SVC_NODEPORT) {
@@ -328,43 +314,61 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		       kt_svc_type_name(svc->type));
 	}
 	for (uint32_t i = 0; i < svc->n_external_ips; i++)
-		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", svc->external_ips[i]);
+		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", V(svc->external_ips[i]));
+}
 
-	/* 2. nodes */
-	if (svc->type != KT_SVC_CLUSTERIP) {
-		printf("\n%s2. Nodes%s  %u of %u are LB targets", B(c), R(c), r->n_lb_targets, r->n_nodes);
-		if (svc->etp_local && svc->health_check_node_port)
-			printf("  (health check :%d/healthz)", svc->health_check_node_port);
-		printf("\n");
-		for (uint32_t i = 0; i < r->n_nodes; i++) {
-			const struct kt_path_node *pn = &r->nodes[i];
-			const struct kt_node *n = &s->nodes[pn->node];
-			printf("   %s%-3s%s %-20s %-14s local ready %u/%u  %s%s%s\n",
-			       pn->lb_target ? kt_c(c, KT_C_GREEN) : D(c), pn->lb_target ? "->" : "x", R(c), n->meta.name,
-			       n->zone ? n->zone : "-", pn->local_ready, pn->local_total, D(c), pn->reason ? pn->reason : "", R(c));
+static void text_nodes(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+		       const struct kt_path_result *r)
+{
+	printf("\n%s2. Nodes%s  %u of %u are LB targets", B(c), R(c), r->n_lb_targets, r->n_nodes);
+	if (svc->etp_local && svc->health_check_node_port)
+		printf("  (health check :%d/healthz)", svc->health_check_node_port);
+	printf("\n");
+	if (c->wide && r->n_nodes)
+		printf("   %s%-3s %-20s %-14s %-15s %-11s %-9s %s%s\n", D(c), "", "NODE", "ZONE", "INTERNAL-IP", "LOCAL", "STATUS",
+		       "WHY", R(c));
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const struct kt_path_node *pn = &r->nodes[i];
+		const struct kt_node *n = &s->nodes[pn->node];
+		const char *mark = pn->lb_target ? "->" : "x";
+		const char *mcol = pn->lb_target ? kt_c(c, KT_C_GREEN) : D(c);
+		if (c->wide) {
+			char local[24];
+			snprintf(local, sizeof(local), "%u/%u", pn->local_ready, pn->local_total);
+			printf("   %s%-3s%s %-20s %-14s %-15s %-11s %-9s %s%s%s\n", mcol, mark, R(c), V(n->meta.name), VD(n->zone),
+			       n->n_internal_ips ? V(n->internal_ips[0]) : "-", local,
+			       !n->ready ? "NotReady" : n->unschedulable ? "Cordoned" : n->exclude_lb ? "Excluded" : "Ready", D(c),
+			       pn->reason ? V(pn->reason) : "", R(c));
+			continue;
 		}
-		if (!r->n_nodes)
-			printf("   %s(no Node objects available)%s\n", D(c), R(c));
-		if (r->cross_node_share >= 0)
-			printf("   expected extra node hop: %.0f%% of requests (LB spreads over %u nodes, each node picks any "
-			       "ready endpoint)\n",
-			       r->cross_node_share * 100, r->n_lb_targets);
+		printf("   %s%-3s%s %-20s %-14s local ready %u/%u  %s%s%s\n", mcol, mark, R(c), V(n->meta.name), VD(n->zone),
+		       pn->local_ready, pn->local_total, D(c), pn->reason ? V(pn->reason) : "", R(c));
 	}
+	if (!r->n_nodes)
+		printf("   %s(no Node objects available)%s\n", D(c), R(c));
+	if (r->cross_node_share >= 0)
+		printf("   expected extra node hop: %.0f%% of requests (LB spreads over %u nodes, each node picks any "
+		       "ready endpoint)\n",
+		       r->cross_node_share * 100, r->n_lb_targets);
+}
 
-	/* 3. ports and dataplane */
-	printf("\n%s3. Service ports -> dataplane%s  mode %s%s%s (%s: %s)\n", B(c), R(c), B(c), r->mode, R(c),
-	       r->mode_source, r->mode_evidence ? r->mode_evidence : "");
+static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+		       const struct kt_path_result *r)
+{
+	char buf[64];
+	printf("\n%s3. Service ports -> dataplane%s  mode %s%s%s (%s: %s)\n", B(c), R(c), B(c), V(r->mode), R(c),
+	       V(r->mode_source), r->mode_evidence ? V(r->mode_evidence) : "");
 	for (uint32_t i = 0; i < svc->n_ports; i++) {
 		const struct kt_svc_port *p = &svc->ports[i];
-		printf("   %s%s%s", p->name && *p->name ? p->name : "", p->name && *p->name ? "/" : "", p->protocol);
+		printf("   %s%s%s", p->name && *p->name ? V(p->name) : "", p->name && *p->name ? "/" : "", V(p->protocol));
 		for (uint32_t k = 0; k < svc->n_cluster_ips; k++)
-			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", svc->cluster_ips[k],
+			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", V(svc->cluster_ips[k]),
 			       strchr(svc->cluster_ips[k], ':') ? "]" : "", p->port);
 		if (svc->headless)
 			printf("  headless (no virtual IP; DNS returns Pod IPs)");
 		if (p->node_port)
 			printf("  NodePort %d", p->node_port);
-		printf("  -> targetPort %s", port_target(p, buf, sizeof(buf)));
+		printf("  -> targetPort %s", V(port_target(p, buf, sizeof(buf))));
 		if (p->target.name) {
 			int32_t seen[8];
 			unsigned ns = resolved_ports(s, svc, p, seen, 8);
@@ -376,21 +380,32 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 				printf(" (unresolved: no endpoint carries it)");
 		}
 		if (p->app_protocol)
-			printf("  appProtocol %s", p->app_protocol);
+			printf("  appProtocol %s", V(p->app_protocol));
 		printf("\n");
 	}
 	for (uint32_t i = 0; i < r->n_dp; i++) {
 		const struct kt_dp_service *d = r->dp[i].svc;
-		printf("   %snode %s%s programs %s%s%s (%s): %u frontend%s%s%s\n", B(c), r->dp[i].node->node, R(c),
-		       d->port_name && *d->port_name ? "port " : "", d->port_name ? d->port_name : "",
-		       d->port_name && *d->port_name ? "" : "", kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
+		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(r->dp[i].node->node), R(c),
+		       d->port_name && *d->port_name ? "port " : "", d->port_name ? V(d->port_name) : "",
+		       kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
 		       d->masquerade ? ", SNAT for external clients" : "", d->affinity ? ", clientIP affinity" : "");
+		if (c->wide)
+			for (uint32_t j = 0; j < d->n_fe; j++)
+				printf("     frontend %-12s %s%s%s:%d -> %s\n", kt_fe_kind_name(d->fe[j].kind),
+				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "[" : "",
+				       d->fe[j].ip && *d->fe[j].ip ? V(d->fe[j].ip) : "*",
+				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "]" : "", d->fe[j].port,
+				       d->fe[j].external ? "external backends" : "backends");
 		text_backends(c, "     ", "backends", d->be, d->n_be);
 		if (d->n_ext_be != d->n_be || d->local_only)
 			text_backends(c, "     ", "external backends (Local policy)", d->ext_be, d->n_ext_be);
 	}
+}
 
-	/* 4. endpoints */
+static void text_endpoints(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+			   const struct kt_path_result *r)
+{
+	char age[32];
 	printf("\n%s4. Endpoints%s  %u ready", B(c), R(c), r->n_ready);
 	if (r->n_serving_terminating)
 		printf(", %u terminating (still serving)", r->n_serving_terminating);
@@ -399,11 +414,14 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (!svc->has_selector)
 		printf("  (no selector: EndpointSlices are managed by hand or a controller)");
 	printf("\n");
+	if (c->wide && r->n_eps)
+		printf("   %s%-26s %-11s %-16s %-12s %-24s %-5s %-7s %-11s %s%s\n", D(c), "ENDPOINT", "STATE", "NODE", "ZONE", "POD",
+		       "AGE", "SERVING", "TERMINATING", "SLICE", R(c));
 	const char *last_pn = NULL;
 	for (uint32_t i = 0; i < r->n_eps; i++) {
 		const struct kt_endpoint *e = &s->endpoints[r->eps[i]];
 		if (svc->n_ports > 1 && (!last_pn || strcmp(last_pn, e->port_name)))
-			printf("   port %s:\n", *e->port_name ? e->port_name : "(unnamed)");
+			printf("   port %s:\n", *e->port_name ? V(e->port_name) : "(unnamed)");
 		last_pn = e->port_name;
 		const char *state = e->ready ? "ready" : e->terminating ? (e->serving ? "terminating" : "terminated")
 								   : "not-ready";
@@ -412,12 +430,45 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		char addr[80];
 		snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(e->ip, ':') ? "[" : "", e->ip, strchr(e->ip, ':') ? "]" : "",
 			 e->port);
-		printf("   %-26s %s%-11s%s %-16s %-12s %s%s%s\n", addr, kt_c(c, col), state, R(c), e->node ? e->node : "-",
-		       ep_zone(s, e) ? ep_zone(s, e) : "-", e->target_name ? e->target_name : "-", a >= 0 ? "  age " : "",
-		       a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "");
+		if (c->wide) {
+			printf("   %-26s %s%-11s%s %-16s %-12s %-24s %-5s %-7s %-11s %s\n", V(addr), kt_c(c, col), state, R(c),
+			       VD(e->node), VD(ep_zone(s, e)), VD(e->target_name), a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "-",
+			       e->serving ? "yes" : "no", e->terminating ? "yes" : "no", VD(e->slice));
+			continue;
+		}
+		printf("   %-26s %s%-11s%s %-16s %-12s %s%s%s\n", V(addr), kt_c(c, col), state, R(c), VD(e->node),
+		       VD(ep_zone(s, e)), VD(e->target_name), a >= 0 ? "  age " : "", a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "");
 	}
 	if (!r->n_eps)
 		printf("   %snone%s\n", kt_c(c, KT_C_RED), R(c));
+}
+
+static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+{
+	const struct kt_service *svc = &s->services[r->svc];
+	printf("%sService %s/%s%s  %s", B(c), V(svc->meta.namespace), V(svc->meta.name), R(c), kt_svc_type_name(svc->type));
+	if (svc->type == KT_SVC_LOADBALANCER || svc->type == KT_SVC_NODEPORT)
+		printf("  externalTrafficPolicy=%s", svc->etp_local ? "Local" : "Cluster");
+	if (svc->itp_local)
+		printf("  internalTrafficPolicy=Local");
+	printf("  sessionAffinity=%s", svc->affinity_client_ip ? "ClientIP" : "None");
+	if (svc->traffic_distribution)
+		printf("  trafficDistribution=%s", V(svc->traffic_distribution));
+	printf("\n");
+	if (s->source && strcmp(s->source, "api"))
+		printf("%s(from %s%s%s)%s\n", D(c), V(s->source), s->origin && strcmp(s->origin, s->source) ? " " : "",
+		       s->origin && strcmp(s->origin, s->source) ? V(s->origin) : "", R(c));
+
+	if (svc->type == KT_SVC_EXTERNALNAME) {
+		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
+		       svc->external_name ? V(svc->external_name) : "?");
+		return 0;
+	}
+	text_external(c, svc, r);
+	if (svc->type != KT_SVC_CLUSTERIP)
+		text_nodes(c, s, svc, r);
+	text_ports(c, s, svc, r);
+	text_endpoints(c, s, svc, r);
 
 	uint32_t shown = 0;
 	for (uint32_t i = 0; i < r->findings.n; i++)
@@ -427,7 +478,7 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
 	for (uint32_t i = 0; i < s->n_gaps; i++)
-		printf("%snot collected: %s: %s%s\n", D(c), s->gaps[i].what, s->gaps[i].why, R(c));
+		printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
 	return 0;
 }
 
@@ -572,7 +623,12 @@ static int run(struct kt_cli *c)
 	struct kt_path_query q = {.svc = six};
 	struct kt_path_result *r;
 	kt_path_analyze(s, &q, a, &r);
-	rc = c->out == KT_OUT_JSON ? render_json(c, s, r) : render_text(c, s, r);
+	if (kt_cli_structured(c))
+		rc = render_json(c, s, r);
+	else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
+		rc = kt_path_render_graph(c, s, r);
+	else
+		rc = render_text(c, s, r);
 	kt_findings_release(&r->findings);
 	kt_arena_free(a);
 	kt_snapshot_free(s);
@@ -589,6 +645,7 @@ const struct kt_command kt_cmd_path = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_API,
+	.args = "service",
 	.usage = "SERVICE",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
@@ -603,5 +660,5 @@ const struct kt_command kt_cmd_path = {
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
 		"  ktrace path orders --from cluster.json.gz",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml|dot|mermaid",
 };

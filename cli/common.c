@@ -68,16 +68,50 @@ void kt_cli_resolve_color(struct kt_cli *c)
 	c->color_err = env_ok && isatty(2);
 }
 
+const char *kt_cv(struct kt_cli *c, const char *s)
+{
+	if (!s || kt_vis_clean(s))
+		return s;
+	if (!c->vis)
+		c->vis = kt_arena_new();
+	return kt_vis(c->vis, s);
+}
+
+void kt_cli_vis_reset(struct kt_cli *c)
+{
+	if (c->vis)
+		kt_arena_free(c->vis);
+	c->vis = NULL;
+}
+
+/* Escape s into buf, cut at max bytes (at a character boundary, "..."). */
+static const char *vis_line(char *buf, size_t cap, const char *s, size_t max)
+{
+	if (max + 4 > cap)
+		max = cap - 4;
+	size_t need = kt_vis_escape(buf, max + 1, s);
+	if (need > max) {
+		size_t n = strlen(buf);
+		memcpy(buf + n, "...", 4);
+	}
+	return buf;
+}
+
 int kt_cli_fail(struct kt_cli *c, const struct kt_diag *d)
 {
 	int code = d->code ? d->code : KT_EXIT_CLUSTER;
 	const char *cmd = c->cmd ? c->cmd->name : NULL;
 	const char *red = c->color_err ? "\033[31m" : "", *rst = c->color_err ? "\033[0m" : "";
-	fprintf(stderr, "%sktrace:%s %s%s%s\n", red, rst, cmd ? cmd : "", cmd ? ": " : "", d->msg);
-	if (d->hint[0])
-		fprintf(stderr, "hint: %s\n", d->hint);
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	char msg[4 * sizeof(d->msg) + 8];
+	fprintf(stderr, "%sktrace:%s %s%s%s\n", red, rst, cmd ? cmd : "", cmd ? ": " : "",
+		vis_line(msg, sizeof(msg), d->msg, sizeof(msg) - 8));
+	if (d->hint[0]) {
+		fputs("hint: ", stderr);
+		kt_cli_put_text(stderr, vis_line(msg, sizeof(msg), d->hint, sizeof(msg) - 8));
+		fputc('\n', stderr);
+	}
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);
 		kt_jw_key(w, "error");
 		kt_jw_obj(w);
@@ -107,12 +141,25 @@ int kt_cli_error(struct kt_cli *c, int code, const char *hint, const char *fmt, 
 
 void kt_cli_warn(struct kt_cli *c, const char *fmt, ...)
 {
-	char buf[1024];
+	unsigned max = c->verbose ? KT_WARN_MAX_VERBOSE : KT_WARN_MAX;
+	if (c->warnings++ >= max)
+		return;
+	char buf[1024], vis[KT_WARN_MAX_LEN + 8];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%sktrace: warning:%s %s\n", c->color_err ? "\033[33m" : "", c->color_err ? "\033[0m" : "", buf);
+	fprintf(stderr, "%sktrace: warning:%s %s\n", c->color_err ? "\033[33m" : "", c->color_err ? "\033[0m" : "",
+		vis_line(vis, sizeof(vis), buf, KT_WARN_MAX_LEN));
+}
+
+void kt_cli_finish(struct kt_cli *c)
+{
+	kt_cli_vis_reset(c);
+	unsigned max = c->verbose ? KT_WARN_MAX_VERBOSE : KT_WARN_MAX;
+	if (c->warnings > max)
+		fprintf(stderr, "ktrace: warning: %u more warning%s not shown%s\n", c->warnings - max,
+			c->warnings - max == 1 ? "" : "s", c->verbose ? "" : " (-v shows more)");
 }
 
 static bool progress_shown;
@@ -121,11 +168,12 @@ void kt_cli_progress(struct kt_cli *c, const char *fmt, ...)
 {
 	if (c->quiet || (!isatty(2) && c->verbose < 1))
 		return;
-	char buf[256];
+	char raw[256], buf[300];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	vis_line(buf, sizeof(buf), raw, sizeof(buf) - 8);
 	if (isatty(2)) {
 		fprintf(stderr, "\r\033[K%s", buf);
 		progress_shown = true;
@@ -370,13 +418,15 @@ void kt_render_findings_text(struct kt_cli *c, FILE *out, const struct kt_findin
 		fprintf(out, "%s%s%-7s%s %s%s%s %s", ind, kt_sev_color(c, x->severity), kt_severity_name(x->severity),
 			kt_c(c, KT_C_RESET), kt_c(c, KT_C_BOLD), r->id, kt_c(c, KT_C_RESET), r->name);
 		if (x->file)
-			fprintf(out, "  %s:%u:%u", x->file, x->line, x->col);
-		else if (x->obj.name)
-			fprintf(out, "  %s %s%s%s", x->obj.kind ? x->obj.kind : "", x->obj.namespace ? x->obj.namespace : "",
-				x->obj.namespace ? "/" : "", x->obj.name);
-		fprintf(out, "\n%s        %s\n", ind, x->message);
+			fprintf(out, "  %s:%u:%u", kt_cv(c, x->file), x->line, x->col);
+		if (x->obj.name && (!x->file || c->wide))
+			fprintf(out, "  %s %s%s%s", x->obj.kind ? kt_cv(c, x->obj.kind) : "",
+				x->obj.namespace ? kt_cv(c, x->obj.namespace) : "", x->obj.namespace ? "/" : "",
+				kt_cv(c, x->obj.name));
+		fprintf(out, "\n%s        %s\n", ind, kt_cv(c, x->message));
 		if (x->evidence)
-			fprintf(out, "%s        %sevidence:%s %s\n", ind, kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), x->evidence);
+			fprintf(out, "%s        %sevidence:%s %s\n", ind, kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET),
+				kt_cv(c, x->evidence));
 		fprintf(out, "%s        %sfix:%s %s\n", ind, kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET), r->mitigation);
 	}
 }

@@ -32,9 +32,10 @@ const struct kt_option kt_global_opts[] = {
 	{"context", 0, KT_OPT_STR, "NAME", "context", "kubeconfig context to use"},
 	{"namespace", 'n', KT_OPT_STR, "NS", "namespace", "namespace (default: the context's, else 'default')"},
 	{"all-namespaces", 'A', KT_OPT_FLAG, NULL, NULL, "every namespace, where the command lists"},
-	{"from", 0, KT_OPT_STR, "SOURCE", "file",
+	{"from", 0, KT_OPT_STR, "SOURCE", "source",
 	 "read a bundle from 'ktrace collect' (path, .gz, '-' for stdin) or 'demo' instead of the live cluster"},
-	{"output", 'o', KT_OPT_STR, "FMT", "text|json|sarif|junit", "output format: text (default) or json (lint: sarif, junit)"},
+	{"output", 'o', KT_OPT_STR, "FMT", "output",
+	 "output format: text (default), wide, json or yaml; lint/check also sarif, junit; path also dot, mermaid"},
 	{"color", 0, KT_OPT_STR, "WHEN", "auto|always|never", "colour: auto (default; honours NO_COLOR), always, never"},
 	{"request-timeout", 0, KT_OPT_INT, "SECS", NULL, "timeout per API request in seconds (default 30)"},
 	{"verbose", 'v', KT_OPT_FLAG, NULL, NULL, "more detail on stderr; -vv logs every API request (no credentials)"},
@@ -62,9 +63,44 @@ static const struct kt_option *find_opt(const struct kt_option *tab, const char 
 	return NULL;
 }
 
+static const char *prog = "ktrace";
+
+const char *kt_cli_prog(void)
+{
+	return prog;
+}
+
+/* argv[0] as kubectl runs a plugin: ".../kubectl-ktrace" */
+static void set_prog(const char *argv0)
+{
+	const char *b = argv0 ? strrchr(argv0, '/') : NULL;
+	b = b ? b + 1 : argv0;
+	if (b && !strcmp(b, "kubectl-ktrace"))
+		prog = "kubectl ktrace";
+}
+
+void kt_cli_put_text(FILE *f, const char *t)
+{
+	if (!strcmp(prog, "ktrace")) {
+		fputs(t, f);
+		return;
+	}
+	for (const char *p = t; *p; p++) {
+		/* "ktrace " starting a word and followed by a command or option */
+		bool start = p == t || strchr(" '`(\n\"", p[-1]);
+		if (start && !strncmp(p, "ktrace ", 7) && ((p[7] >= 'a' && p[7] <= 'z') || p[7] == '-' ||
+							   (p[7] >= 'A' && p[7] <= 'Z'))) {
+			fputs("kubectl ktrace ", f);
+			p += 6;
+			continue;
+		}
+		fputc(*p, f);
+	}
+}
+
 static void usage_line(FILE *f, const struct kt_command *c)
 {
-	fprintf(f, "usage: ktrace %s%s%s [options]\n", c->name, c->usage ? " " : "", c->usage ? c->usage : "");
+	fprintf(f, "usage: %s %s%s%s [options]\n", prog, c->name, c->usage ? " " : "", c->usage ? c->usage : "");
 }
 
 static void print_opts(FILE *f, const struct kt_option *tab)
@@ -88,8 +124,11 @@ void kt_cli_command_help(FILE *f, const struct kt_command *c)
 {
 	usage_line(f, c);
 	fprintf(f, "\n%s\n", c->summary);
-	if (c->description)
-		fprintf(f, "\n%s\n", c->description);
+	if (c->description) {
+		fputc('\n', f);
+		kt_cli_put_text(f, c->description);
+		fputc('\n', f);
+	}
 	if (c->opts && c->opts[0].name) {
 		fprintf(f, "\nOptions:\n");
 		print_opts(f, c->opts);
@@ -98,31 +137,35 @@ void kt_cli_command_help(FILE *f, const struct kt_command *c)
 		fprintf(f, "\nGlobal options:\n");
 		print_opts(f, kt_global_opts);
 	} else {
-		fprintf(f, "\nGlobal options: -o/--output, --color, -v, -h/--help (see 'ktrace --help')\n");
+		fprintf(f, "\nGlobal options: -o/--output, --color, -v, -h/--help (see '%s --help')\n", prog);
 	}
-	fprintf(f, "\nSee man ktrace-%s(1) for details.\n", c->name);
+	if (c->man)
+		fprintf(f, "\nSee man %s for details.\n", c->man);
+	else
+		fprintf(f, "\nSee man ktrace-%s(1) for details.\n", c->name);
 }
 
 static void main_help(FILE *f)
 {
-	fprintf(f, "usage: ktrace [global options] COMMAND [options] [args]\n\n"
-		   "ktrace shows how Kubernetes Service traffic really flows: cloud LB -> node ->\n"
-		   "NodePort -> dataplane rule -> Pod, and names what goes wrong (SNAT source-IP loss,\n"
-		   "cross-node hops, connection imbalance, stale rules, rollout 502s).\n\nCommands:\n");
+	fprintf(f, "usage: %s [global options] COMMAND [options] [args]\n\n", prog);
+	kt_cli_put_text(f, "ktrace shows how Kubernetes Service traffic really flows: cloud LB -> node ->\n"
+			   "NodePort -> dataplane rule -> Pod, and names what goes wrong (SNAT source-IP loss,\n"
+			   "cross-node hops, connection imbalance, stale rules, rollout 502s).\n\nCommands:\n");
 	for (int i = 0; kt_commands[i]; i++)
 		if (!(kt_commands[i]->flags & KT_CMD_HIDDEN))
 			fprintf(f, "  %-12s %s\n", kt_commands[i]->name, kt_commands[i]->summary);
 	fprintf(f, "\nGlobal options:\n");
 	print_opts(f, kt_global_opts);
-	fprintf(f, "\nExamples:\n"
-		   "  ktrace path svc/orders -n shop --from demo   the path of a Service on the built-in demo cluster\n"
-		   "  ktrace path shop/orders                       the same on the current kubeconfig context\n"
-		   "  ktrace dataplane --diff                       this node's rules vs the API's EndpointSlices\n"
-		   "  ktrace imbalance svc/orders -n shop           live per-Pod connection share dashboard\n"
-		   "  ktrace lint k8s/ -o sarif > ktrace.sarif      CI policy checks over manifests\n"
-		   "\n'ktrace help COMMAND' or 'ktrace COMMAND --help' shows a command's options.\n"
-		   "Exit codes: 0 ok, 1 findings at/above --fail-on, 2 usage, 3 not found, 4 cluster/node\n"
-		   "unreachable or forbidden, 5 invalid input.\n");
+	kt_cli_put_text(f, "\nExamples:\n"
+			   "  ktrace path svc/orders -n shop --from demo   the path of a Service on the built-in demo cluster\n"
+			   "  ktrace path shop/orders                       the same on the current kubeconfig context\n"
+			   "  ktrace dataplane --diff                       this node's rules vs the API's EndpointSlices\n"
+			   "  ktrace imbalance svc/orders -n shop           live per-Pod connection share dashboard\n"
+			   "  ktrace lint k8s/ -o sarif > ktrace.sarif      CI policy checks over manifests\n"
+			   "\n'ktrace help COMMAND' or 'ktrace COMMAND --help' shows a command's options.\n"
+			   "Also a kubectl plugin: 'kubectl ktrace COMMAND' (kubectl-ktrace on PATH).\n"
+			   "Exit codes: 0 ok, 1 findings at/above --fail-on, 2 usage, 3 not found, 4 cluster/node\n"
+			   "unreachable or forbidden, 5 invalid or missing input. See man ktrace(1).\n");
 }
 
 /* Closest name among cands (distance <= max(2, len/3)); NULL if none. */
@@ -332,24 +375,29 @@ static int parse(struct kt_cli *c, int argc, char **argv, bool *want_help, bool 
 
 static int resolve_output(struct kt_cli *c)
 {
+	static const struct {
+		const char *name;
+		enum kt_out out;
+	} fmts[] = {
+		{"text", KT_OUT_TEXT}, {"wide", KT_OUT_TEXT}, {"json", KT_OUT_JSON}, {"yaml", KT_OUT_YAML},
+		{"sarif", KT_OUT_SARIF}, {"junit", KT_OUT_JUNIT}, {"dot", KT_OUT_DOT}, {"mermaid", KT_OUT_MERMAID},
+	};
 	const char *o = c->output_name ? c->output_name : "text";
 	const char *allowed = c->cmd && c->cmd->outputs ? c->cmd->outputs : "text|json";
-	if (!strcmp(o, "text"))
-		c->out = KT_OUT_TEXT;
-	else if (!strcmp(o, "json"))
-		c->out = KT_OUT_JSON;
-	else if (!strcmp(o, "sarif"))
-		c->out = KT_OUT_SARIF;
-	else if (!strcmp(o, "junit"))
-		c->out = KT_OUT_JUNIT;
-	else
+	size_t i, nf = sizeof(fmts) / sizeof(fmts[0]);
+	for (i = 0; i < nf && strcmp(fmts[i].name, o); i++)
+		;
+	if (i == nf)
 		return usage_err(c, NULL, "unknown output format '%s' (use %s)", o, allowed);
 	/* is it allowed for this command? */
 	const char *p = allowed;
 	size_t l = strlen(o);
 	while (p && *p) {
-		if (!strncmp(p, o, l) && (p[l] == '|' || p[l] == 0))
+		if (!strncmp(p, o, l) && (p[l] == '|' || p[l] == 0)) {
+			c->out = fmts[i].out;
+			c->wide = !strcmp(o, "wide");
 			return 0;
+		}
 		p = strchr(p, '|');
 		if (p)
 			p++;
@@ -363,6 +411,7 @@ int kt_cli_main(int argc, char **argv)
 	struct kt_cli cli;
 	memset(&cli, 0, sizeof(cli));
 	cli.argv0 = argv[0];
+	set_prog(argv[0]);
 	cli.color = -1;
 	cli.request_timeout = 30;
 	bool want_help = false, want_version = false;
@@ -389,6 +438,7 @@ int kt_cli_main(int argc, char **argv)
 		goto out;
 	rc = cli.cmd->run(&cli);
 out:
+	kt_cli_finish(&cli);
 	if (cli.kube)
 		kt_kube_close(cli.kube);
 	free(cli.argv);

@@ -102,6 +102,8 @@ static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r,
 
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
+	if (r->by_service)
+		return kt_check_text(c, out, r);
 	uint32_t n = r->f->n, m = 0;
 	struct gkey *keys = calloc(n + 1, sizeof(*keys));
 	uint32_t *svc = calloc(n + 1, sizeof(*svc));
@@ -143,11 +145,11 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 			grp.v[grp.n++] = r->f->v[keys[j++].ix];
 		groups++;
 		const struct kt_finding *x = &grp.v[0];
-		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? keys[i].kind : "object",
-			keys[i].ns ? keys[i].ns : "", keys[i].ns ? "/" : "", keys[i].name ? keys[i].name : "?",
-			kt_c(c, KT_C_RESET));
+		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? kt_cv(c, keys[i].kind) : "object",
+			keys[i].ns ? kt_cv(c, keys[i].ns) : "", keys[i].ns ? "/" : "",
+			keys[i].name ? kt_cv(c, keys[i].name) : "?", kt_c(c, KT_C_RESET));
 		if (!r->by_service && x->file)
-			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), x->file, kt_c(c, KT_C_RESET));
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), kt_cv(c, x->file), kt_c(c, KT_C_RESET));
 		fputc('\n', out);
 		kt_render_findings_text(c, out, &grp, "  ");
 		fputc('\n', out);
@@ -166,14 +168,18 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	struct kt_report_counts n;
 	kt_report_count(r, &n);
-	struct kt_jw *w = kt_jw_new(out, true);
+	struct kt_jw *w = kt_cli_jw(c, out, true);
 	kt_jw_obj(w);
-	kt_jw_key(w, "findings");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->f->n; i++)
-		if (!r->f->v[i].suppressed)
-			kt_render_finding_json(w, &r->f->v[i], true);
-	kt_jw_arr_end(w);
+	if (!r->summary_only) {
+		kt_jw_key(w, "findings");
+		kt_jw_arr(w);
+		for (uint32_t i = 0; i < r->f->n; i++)
+			if (!r->f->v[i].suppressed)
+				kt_render_finding_json(w, &r->f->v[i], true);
+		kt_jw_arr_end(w);
+	}
+	if (r->by_service)
+		kt_check_json_groups(w, r);
 	kt_jw_key(w, "summary");
 	kt_jw_obj(w);
 	kt_jw_kuint(w, "error", n.sev[KT_SEV_ERROR]);
@@ -211,12 +217,15 @@ int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	switch (c->out) {
 	case KT_OUT_JSON:
+	case KT_OUT_YAML:
 		return kt_report_json(c, out, r);
 	case KT_OUT_SARIF:
 		return kt_report_sarif(c, out, r);
 	case KT_OUT_JUNIT:
 		return kt_report_junit(c, out, r);
 	case KT_OUT_TEXT:
+	case KT_OUT_DOT:
+	case KT_OUT_MERMAID:
 		break;
 	}
 	return kt_report_text(c, out, r);

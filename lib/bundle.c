@@ -706,7 +706,7 @@ static int load_file(const char *path, struct kt_snapshot *snap, const char *def
 	int fd = !strcmp(path, "-") ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot read bundle '%s': %s", path,
+		kt_diag_set(d, KT_EXIT_INPUT, "cannot read bundle '%s': %s", path,
 			    strerror(e));
 		kt_diag_hint(d, "write one with 'ktrace collect -f FILE', or use '--from demo'");
 		return -d->code;
