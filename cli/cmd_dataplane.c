@@ -6,7 +6,7 @@
  * (--iptables-save, --nft-json, --ipvsadm), or a bundle (--from); with
  * --from plus dumps or --live, the bundle only supplies API objects.
  * Renders text (a per-service tree) or the JSON of ktrace-dataplane(1) through the same
- * writer bundles use (collectors/dp_json.c). Only this file prints.
+ * writer bundles use (collectors/codec/dp_json.c). Only this file prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +16,10 @@
 #include "cli/cli.h"
 #include "ktrace/analyze.h"
 #include "ktrace/arena.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
-#include "lib/bundle_parts.h"
 
 static const struct kt_option opts[] = {
 	{"node", 0, KT_OPT_STR, "NAME", "node",

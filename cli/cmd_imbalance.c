@@ -18,11 +18,13 @@
 #include "cli/tui/tui.h"
 #include "ktrace/analyze.h"
 #include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/imbalance.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
+#include "ktrace/xalloc.h"
 
 static const struct kt_option opts[] = {
 	{"interval", 'i', KT_OPT_NUM, "SECS", NULL, "refresh interval (default 2; --once: the gap between its two samples, default 1)"},
@@ -78,13 +80,18 @@ static int seen_cmp(const void *x, const void *y)
 	return strcmp(a->ip, b->ip);
 }
 
+static int seen_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	return seen_cmp(key, elem);
+}
+
 /* Append ip:port unless the sorted prefix [0, n_sorted) has it. */
 static void seen_add(struct feed_ctx *f, uint32_t n_sorted, const char *ip, int32_t port, int64_t now)
 {
 	if (!ip || port <= 0 || f->n_seen >= KT_IMB_MAX_SEEN)
 		return;   /* cap: further endpoints get no first-seen time */
 	struct kt_imb_seen key = {.ip = ip, .port = port};
-	if (n_sorted && bsearch(&key, f->seen, n_sorted, sizeof(*f->seen), seen_cmp))
+	if (kt_bsearch_ix(f->seen, n_sorted, sizeof(*f->seen), &key, seen_key_cmp, NULL) != KT_NONE)
 		return;
 	if (!f->seen_arena)
 		f->seen_arena = kt_arena_new();
@@ -346,17 +353,16 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	for (uint32_t i = 0; i < f->findings.n; i++)
 		kt_render_finding_json(w, &f->findings.v[i], true);
 	kt_jw_arr_end(w);
+	/* the objects' gaps, then the sample's */
+	uint32_t n1 = f->objs ? f->objs->n_gaps : 0, n2 = f->cur ? f->cur->n_gaps : 0;
+	struct kt_gap *gaps = kt_xcalloc(n1 + n2 + 1, sizeof(*gaps));
+	for (uint32_t i = 0; i < n1; i++)
+		gaps[i] = f->objs->gaps[i];
+	for (uint32_t i = 0; i < n2; i++)
+		gaps[n1 + i] = f->cur->gaps[i];
 	kt_jw_key(w, "gaps");
-	kt_jw_arr(w);
-	struct kt_snapshot *gs[] = {f->objs, f->cur};
-	for (int k = 0; k < 2; k++)
-		for (uint32_t i = 0; gs[k] && i < gs[k]->n_gaps; i++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "what", gs[k]->gaps[i].what);
-			kt_jw_kstr(w, "why", gs[k]->gaps[i].why);
-			kt_jw_obj_end(w);
-		}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, gaps, n1 + n2);
+	free(gaps);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
 	if (!pretty)

@@ -39,7 +39,8 @@ static int lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_con
 	if (!path)
 		return 0;
 	struct kt_diag d = {0};
-	if (kt_rules_config_load(path, a, cfg, &d) < 0)
+	struct kt_ktconfig raw;
+	if (kt_ktconfig_read(path, a, &raw, &d) < 0 || kt_rules_config_build(&raw, a, cfg, &d) < 0)
 		return kt_cli_fail(c, &d);
 	*cfg_out = cfg;
 	return 0;

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
@@ -65,21 +66,6 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
-
-static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_backend *b, uint32_t n)
-{
-	kt_jw_key(w, key);
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < n; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "ip", b[i].ip);
-		kt_jw_kint(w, "port", b[i].port);
-		kt_jw_kdouble(w, "probability", b[i].probability);
-		kt_jw_kbool(w, "local", b[i].local);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
-}
 
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
 {
@@ -189,29 +175,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_kstr(w, "evidence", r->mode_evidence);
 	kt_jw_key(w, "programmed");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "node", r->dp[i].node->node);
-		kt_jw_kstr(w, "mode", kt_dp_mode_name(d->mode));
-		kt_jw_kstr(w, "portName", d->port_name);
-		kt_jw_key(w, "frontends");
-		kt_jw_arr(w);
-		for (uint32_t j = 0; j < d->n_fe; j++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "kind", kt_fe_kind_name(d->fe[j].kind));
-			kt_jw_kstr(w, "ip", d->fe[j].ip);
-			kt_jw_kint(w, "port", d->fe[j].port);
-			kt_jw_kstr(w, "backendSet", d->fe[j].external ? "external" : "internal");
-			kt_jw_obj_end(w);
-		}
-		kt_jw_arr_end(w);
-		json_backends(w, "backends", d->be, d->n_be);
-		json_backends(w, "externalBackends", d->ext_be, d->n_ext_be);
-		kt_jw_kbool(w, "masquerade", d->masquerade);
-		kt_jw_kbool(w, "localOnly", d->local_only);
-		kt_jw_obj_end(w);
-	}
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH);
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 
@@ -250,14 +215,7 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			kt_render_finding_json(w, &r->findings.v[i], false);
 	kt_jw_arr_end(w);
 	kt_jw_key(w, "gaps");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < s->n_gaps; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "what", s->gaps[i].what);
-		kt_jw_kstr(w, "why", s->gaps[i].why);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, s->gaps, s->n_gaps);
 	kt_jw_obj_end(w);
 	return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 }

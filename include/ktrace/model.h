@@ -429,6 +429,16 @@ void kt_snapshot_finish(struct kt_snapshot *snap);
 uint32_t kt_find_service(const struct kt_snapshot *snap, const char *ns, const char *name);
 uint32_t kt_find_node(const struct kt_snapshot *snap, const char *name);
 uint32_t kt_find_pod(const struct kt_snapshot *snap, const char *ns, const char *name);
+uint32_t kt_find_workload(const struct kt_snapshot *snap, const char *ns, enum kt_wl_kind kind, const char *name);
+
+/* The one binary search over sorted arrays (the model's and analyzers'
+ * indexes): the first index in [0, n) whose element does not compare
+ * below key (cmp(key, elem, ctx) <= 0), n when none. */
+uint32_t kt_lower_bound(const void *base, uint32_t n, size_t size, const void *key,
+			int (*cmp)(const void *key, const void *elem, void *ctx), void *ctx);
+/* The index of an element comparing equal to key, or KT_NONE. */
+uint32_t kt_bsearch_ix(const void *base, uint32_t n, size_t size, const void *key,
+		       int (*cmp)(const void *key, const void *elem, void *ctx), void *ctx);
 
 /* Label helpers. */
 const char *kt_kv_get(const struct kt_kvlist *l, const char *key);
@@ -437,6 +447,9 @@ bool kt_labels_match_map(const struct kt_kvlist *sel, const struct kt_kvlist *la
 /* LabelSelector matches labels. A non-present selector matches nothing; a
  * present but empty one matches everything. */
 bool kt_selector_match(const struct kt_selector *sel, const struct kt_kvlist *labels);
+/* Parse "k=v,k!=v,k,!k,k in (a,b)" (kubectl -l syntax) into sel, strings in
+ * a (lib/selector.c); false on a syntax error. */
+bool kt_parse_label_selector(const char *str, struct kt_arena *a, struct kt_selector *sel);
 
 /* Resolve a Service port's targetPort for one pod spec: returns the
  * container port number, or 0 when a named port is not declared. */

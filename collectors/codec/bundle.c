@@ -1,5 +1,6 @@
 /*
- * Bundle I/O. The writer streams: a header, then one sanitised API object
+ * Bundle I/O (collectors/codec/: every serialisation of the model lives
+ * here, below the commands). The writer streams: a header, then one sanitised API object
  * per line as collectors hand them over, then node dataplane state, flow
  * samples and gaps from the finished snapshot. gzip (zlib) when the file
  * name ends in ".gz".
@@ -23,12 +24,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "collectors/codec/codec.h"
 #include "collectors/kube/k8s_obj.h"
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/jsonw.h"
-#include "lib/bundle_parts.h"
 
 #define KT_BUNDLE_MAX (4ull << 30) /* refuse inputs above 4 GiB */
 
@@ -190,14 +191,7 @@ int kt_bundle_finish(struct kt_bundle_writer *bw, const struct kt_snapshot *snap
 	kt_jw_free(w);
 	bw_write(bw, ",\n\"gaps\":", 9);
 	w = kt_jw_new_sink(bw_write, bw, false);
-	kt_jw_arr(w);
-	for (uint32_t i = 0; snap && i < snap->n_gaps; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "what", snap->gaps[i].what);
-		kt_jw_kstr(w, "why", snap->gaps[i].why);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, snap ? snap->gaps : NULL, snap ? snap->n_gaps : 0);
 	kt_jw_free(w);
 	bw_write(bw, "}\n", 2);
 	const char *path = bw->path ? bw->path : "-";
