@@ -14,7 +14,6 @@
 
 #include "cli/cli.h"
 #include "cli/spec.h"
-#include "ktrace/bundle.h"
 #include "ktrace/findings.h"
 
 static bool is_words(const char *comp)
@@ -402,7 +401,10 @@ static int run_complete(struct kt_cli *c)
 	}
 	if (c->from) {
 		struct kt_snapshot *s;
-		if (kt_bundle_load(c->from, &s, &d) < 0)
+		struct kt_scope sc;
+		kt_cli_scope(c, &sc);
+		sc.namespace = NULL; /* names of every namespace; filtered below */
+		if (kt_source_load(&sc, KT_WANT_SERVICES | KT_WANT_NODES, &s, &d) < 0)
 			return 0;
 		const char *ns = c->namespace;
 		if (!strcmp(what, "namespaces")) {

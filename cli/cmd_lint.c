@@ -74,8 +74,7 @@ static int run(struct kt_cli *c)
 	int rc = kt_lint_setup(c, &fail_on, &ra, &cfgbuf, &cfg);
 	if (rc)
 		return rc;
-	struct kt_snapshot *snap = kt_snapshot_new();
-	snap->source = kt_intern(snap->arena, "manifests");
+	struct kt_snapshot *snap = NULL;
 	struct kt_manifest_result mr = {0};
 	/* files are parsed on two threads when a CPU is idle (decided by the
 	 * loader); KTRACE_LINT_THREADS=1 or 2 forces it (benchmarks, tests) */
@@ -83,8 +82,7 @@ static int run(struct kt_cli *c)
 	const char *th = getenv("KTRACE_LINT_THREADS");
 	if (th && atoi(th) >= 1)
 		mo.threads = atoi(th) > 1 ? 2 : 1;
-	kt_manifest_load_paths(snap, (const char *const *)c->argv, (unsigned)c->argc, &mo, &mr);
-	kt_snapshot_finish(snap);
+	kt_source_manifests((const char *const *)c->argv, (unsigned)c->argc, &mo, &snap, &mr);
 	for (uint32_t i = 0; i < mr.n_errors; i++) {
 		const struct kt_manifest_error *e = &mr.errors[i];
 		if (e->line)

@@ -20,7 +20,7 @@ _ktrace() {
 		case "${COMP_WORDS[i]}" in
 		-*) ;;
 		*) case "${COMP_WORDS[i-1]}" in
-			--kubeconfig|--context|--namespace|-n|--from|--output|-o|--color|--request-timeout) ;;
+			--kubeconfig|--context|--namespace|-n|--selector|-l|--from|--output|-o|--color|--request-timeout|--as|--as-group) ;;
 			*) [ -z "$cmd" ] && cmd="${COMP_WORDS[i]}" ;;
 			esac ;;
 		esac
@@ -32,6 +32,8 @@ _ktrace() {
 		_ktrace_dyn context; return ;;
 	--namespace|-n)
 		_ktrace_dyn namespace; return ;;
+	--selector|-l)
+		return ;;
 	--from)
 		_ktrace_files; return ;;
 	--output|-o)
@@ -40,13 +42,17 @@ _ktrace() {
 		COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
 	--request-timeout)
 		return ;;
+	--as)
+		return ;;
+	--as-group)
+		return ;;
 	esac
 	case "$cmd" in
 	path)
 		case "$prev" in
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --no-node --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --no-node --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn services
 		fi ;;
@@ -64,7 +70,7 @@ _ktrace() {
 		COMPREPLY=($(compgen -d -- "$cur")); return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --node --diff --iptables-save --nft-json --ipvsadm --bpffs --live --no-metrics --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --node --diff --iptables-save --nft-json --ipvsadm --bpffs --live --no-metrics --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn services
 		fi ;;
@@ -96,7 +102,7 @@ _ktrace() {
 		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --interval -i --once --hot-factor --starved-factor --starved-age --min-connections --bpffs --node --objects --sockets --all --reload --frames --count --resync --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --interval -i --once --hot-factor --starved-factor --starved-age --min-connections --bpffs --node --objects --sockets --all --reload --frames --count --resync --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn services
 		fi ;;
@@ -110,7 +116,7 @@ _ktrace() {
 		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --no-node --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --no-node --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			COMPREPLY=()
 		fi ;;
@@ -124,7 +130,7 @@ _ktrace() {
 		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_files
 		fi ;;
@@ -138,7 +144,7 @@ _ktrace() {
 		COMPREPLY=($(compgen -d -- "$cur")); return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --file -f --node --no-node --node-only --node-name --bpffs --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --file -f --node --no-node --node-only --node-name --bpffs --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			COMPREPLY=()
 		fi ;;
@@ -146,7 +152,7 @@ _ktrace() {
 		case "$prev" in
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --man --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --man --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn rules
 		fi ;;
@@ -154,7 +160,7 @@ _ktrace() {
 		case "$prev" in
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur"))
 		fi ;;
@@ -162,7 +168,7 @@ _ktrace() {
 		case "$prev" in
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			COMPREPLY=()
 		fi ;;
@@ -170,13 +176,13 @@ _ktrace() {
 		case "$prev" in
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_dyn commands
 		fi ;;
 	*)
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W " path dataplane imbalance check lint collect rules completion version help" -- "$cur"))
 		fi ;;

@@ -48,6 +48,47 @@ void kt_snapshot_free(struct kt_snapshot *s)
 	free(s);
 }
 
+void kt_snapshot_clear_nodes(struct kt_snapshot *s)
+{
+	for (uint32_t i = 0; i < s->n_dp; i++)
+		free(s->dp[i].svcs);
+	free(s->dp);
+	for (uint32_t i = 0; i < s->n_flows; i++)
+		free(s->flows[i].agg);
+	free(s->flows);
+	s->dp = NULL;
+	s->flows = NULL;
+	s->n_dp = s->cap_dp = s->n_flows = s->cap_flows = 0;
+}
+
+bool kt_snapshot_keep_node(struct kt_snapshot *s, const char *name)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < s->n_dp && !any; i++)
+		any = !kt_strcmp0(s->dp[i].node, name);
+	for (uint32_t i = 0; i < s->n_flows && !any; i++)
+		any = !kt_strcmp0(s->flows[i].node, name);
+	if (!any)
+		return false;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_dp; i++) {
+		if (kt_strcmp0(s->dp[i].node, name))
+			free(s->dp[i].svcs);
+		else
+			s->dp[k++] = s->dp[i];
+	}
+	s->n_dp = k;
+	k = 0;
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		if (kt_strcmp0(s->flows[i].node, name))
+			free(s->flows[i].agg);
+		else
+			s->flows[k++] = s->flows[i];
+	}
+	s->n_flows = k;
+	return true;
+}
+
 void *kt_grow(void *arrp, uint32_t *n, uint32_t *cap, size_t elem)
 {
 	void **arr = arrp;

@@ -457,6 +457,7 @@ static int load_buf(const char *name, const char *buf, size_t len, struct kt_sna
 			if (!strcmp(key, "kind") && cJSON_IsString(v)) {
 				snprintf(kind, sizeof(kind), "%s", v->valuestring);
 				is_bundle = !strcmp(kind, "KtraceBundle");
+				snap->bundle_header |= is_bundle;
 				if (!is_bundle && strcmp(kind, "List") && !(strlen(kind) > 4 && ends_with(kind, "List"))) {
 					cJSON_Delete(v);
 					return bad(&s, start, d, "kind is neither KtraceBundle nor a Kubernetes List");

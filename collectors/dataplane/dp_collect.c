@@ -15,26 +15,6 @@
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
-bool kt_node_readable(void)
-{
-	if (kt_nl_replay_dir())
-		return true; /* replaying a recording needs no privilege */
-	if (geteuid() == 0)
-		return true;
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return false;
-	char line[256];
-	bool ok = false;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long caps;
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			ok = (caps >> 12) & 1; /* CAP_NET_ADMIN */
-	}
-	fclose(f);
-	return ok;
-}
-
 /* The node name of a live read; a recording stores it (node.txt) so that
  * its replay names the same node. */
 static const char *host_name(char *buf, size_t n)

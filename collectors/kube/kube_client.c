@@ -755,6 +755,27 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 	} else if ((rc = kt_kubeconfig_resolve(k->a, &kc, o ? o->context : NULL, &k->rc, d)) < 0) {
 		goto fail;
 	}
+	if (o && (o->as_user || o->n_as_groups)) {
+		/* --as / --as-group override the kubeconfig's impersonation, field by field, as kubectl does */
+		struct kt_kc_user *u = KT_ANEW(k->a, struct kt_kc_user, 1);
+		unsigned g;
+
+		*u = *k->rc.user;
+		if (o->as_user)
+			u->as = kt_arena_strdup(k->a, o->as_user);
+		if (o->n_as_groups) {
+			u->as_groups = KT_ANEW(k->a, const char *, o->n_as_groups);
+			for (g = 0; g < o->n_as_groups; g++)
+				u->as_groups[g] = kt_arena_strdup(k->a, o->as_groups[g]);
+			u->n_as_groups = o->n_as_groups;
+		}
+		if (!u->as) {
+			rc = kt_diag_set(d, KT_EXIT_USAGE, "--as-group needs a user to impersonate");
+			kt_diag_hint(d, "add --as USER (impersonating groups without a user is not allowed)");
+			goto fail;
+		}
+		k->rc.user = u;
+	}
 	if ((rc = setup_server(k, d)) < 0 || (rc = setup_tls_and_auth(k, d)) < 0)
 		goto fail;
 	k->multi = curl_multi_init();
@@ -1580,6 +1601,11 @@ static int job_complete(struct run *R, struct job *j, CURLcode cc)
 		return -KT_EXIT_CLUSTER;
 	case 403:
 	case 404:
+		if (code == 404 && j->req->absent_ok) {
+			kt_log(1, "%s: 404: does not exist", what);
+			j->done = true;
+			return 0;
+		}
 		if (j->req->optional || (j->sink == SINK_NAMES && !R->snap)) {
 			char gw[300];
 
