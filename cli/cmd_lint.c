@@ -92,6 +92,16 @@ static int run(struct kt_cli *c)
 	}
 	if (mr.n_errors)
 		fprintf(stderr, "hint: fix the invalid input (exit 5); everything else was still checked\n");
+	if (!mr.objects && !mr.n_errors && !kt_opt_flag(c, "allow-empty")) {
+		/* a chart that renders nothing, a wrong directory: not a clean pass */
+		uint32_t files = mr.files;
+		kt_manifest_result_free(&mr);
+		kt_snapshot_free(snap);
+		kt_arena_free(ra);
+		return kt_cli_error(c, KT_EXIT_INPUT, "pass --allow-empty when an empty input is expected",
+				    "no Kubernetes objects in %s%s (%u file%s read)", c->argv[0], c->argc > 1 ? " ..." : "",
+				    files, files == 1 ? "" : "s");
+	}
 	struct kt_findings f = {0};
 	struct kt_rules_opts ro = {.live = false, .ingress_selector = kt_opt_str(c, "ingress-selector"), .config = cfg};
 	kt_rules_run(snap, &ro, ra, &f);
@@ -115,6 +125,7 @@ static int run(struct kt_cli *c)
 
 static const struct kt_option opts[] = {
 	KT_LINT_OPTS,
+	{"allow-empty", 0, KT_OPT_FLAG, NULL, NULL, "no objects in the input is not an error (exit 0 instead of 5)"},
 	{0},
 };
 
@@ -139,7 +150,7 @@ const struct kt_command kt_cmd_lint = {
 		"  exclude: [{namespace: kube-system}, {kind: Service, name: legacy, rules: [KT101]}]\n"
 		"\n"
 		"Exit status: 0 clean, 1 a finding at or above --fail-on, 5 malformed input\n"
-		"(the other files are still checked).\n"
+		"(the other files are still checked) or no objects at all (unless --allow-empty).\n"
 		"\n"
 		"Examples:\n"
 		"  ktrace lint k8s/\n"

@@ -130,7 +130,7 @@ _ktrace() {
 		return ;;
 		esac
 		if [[ "$cur" == -* ]]; then
-			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
+			COMPREPLY=($(compgen -W " --fail-on --config --ingress-selector --allow-empty --kubeconfig --context --namespace -n --all-namespaces -A --selector -l --from --output -o --color --request-timeout --as --as-group --verbose -v --help -h --version" -- "$cur"))
 		else
 			_ktrace_files
 		fi ;;

@@ -59,6 +59,7 @@ complete -c ktrace -n '__fish_seen_subcommand_from check' -l no-node -d 'do not 
 complete -c ktrace -n '__fish_seen_subcommand_from lint' -l fail-on -x -a 'severity never' -d 'exit 1 when a finding is at or above SEVERITY (default error; never = always 0)'
 complete -c ktrace -n '__fish_seen_subcommand_from lint' -l config -r -F -d 'rule configuration (default .ktrace.yaml in the current directory when present)'
 complete -c ktrace -n '__fish_seen_subcommand_from lint' -l ingress-selector -r -d 'label selector marking ingress controller Pods (in addition to the well-known ones)'
+complete -c ktrace -n '__fish_seen_subcommand_from lint' -l allow-empty -d 'no objects in the input is not an error (exit 0 instead of 5)'
 complete -c ktrace -n '__fish_seen_subcommand_from lint' -F
 complete -c ktrace -n '__fish_seen_subcommand_from collect' -l file -s f -r -F -d 'bundle to write (\'.gz\' compresses, \'-\' is stdout)'
 complete -c ktrace -n '__fish_seen_subcommand_from collect' -l node -d 'store this host\'s dataplane state and flows even when it is not one of the cluster\'s Nodes (default: when it is one, as root)'
