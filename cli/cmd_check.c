@@ -86,9 +86,15 @@ const struct kt_command kt_cmd_check = {
 		"connection imbalance (KT402/KT403). Findings are grouped by Service, most severe\n"
 		"first. Suppression and --config work as for `ktrace lint`.\n"
 		"\n"
+		"svc/NAME checks one Service and what it depends on (the findings `ktrace path`\n"
+		"shows for it); -l SELECTOR keeps the Services whose labels match. A namespace that\n"
+		"does not exist is exit 3; when a kind the rules need could not be read, the report\n"
+		"starts with 'incomplete:' and the exit status is 6 (1 when findings reach --fail-on).\n"
+		"\n"
 		"Examples:\n"
 		"  ktrace check\n"
 		"  ktrace check -n shop --fail-on warning\n"
+		"  ktrace check svc/orders -n shop\n"
 		"  ktrace check --from bundle.json.gz -o json\n",
 	.outputs = "text|json",
 };

@@ -75,6 +75,8 @@ const struct kt_command kt_cmd_collect = {
 		"IngressClasses and the kube-proxy / Cilium ConfigMaps (every namespace, or -n NS),\n"
 		"streaming each page into the bundle. Never stores Secrets, tokens, container env\n"
 		"values, command lines or ConfigMap data other than proxy mode settings.\n"
+		"This host's dataplane and flows are stored when it is one of the cluster's Nodes\n"
+		"(as root), or when asked with --node / --node-name; collect says what it stored.\n"
 		"The format is described in ktrace-bundle(5).\n\n"
 		"Examples:\n"
 		"  ktrace collect -f cluster.json.gz\n"

@@ -519,6 +519,23 @@ static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs)
 	}
 }
 
+/* The verdict thresholds (--hot-factor, --starved-factor, --starved-age,
+ * --min-connections). */
+static int thresholds(struct kt_cli *c, struct kt_imb_opts *io)
+{
+	io->hot_factor = kt_opt_num(c, "hot-factor", 1.5);
+	io->starved_factor = kt_opt_num(c, "starved-factor", 0.5);
+	io->starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
+	long mc = kt_opt_int(c, "min-connections", 4);
+	if (!(io->hot_factor > 1 && io->hot_factor < 1000) || !(io->starved_factor > 0 && io->starved_factor < 1) ||
+	    io->starved_age <= 0 || mc < 1 || mc > 1000000)
+		return kt_cli_error(c, KT_EXIT_USAGE,
+				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
+				    "invalid threshold");
+	io->min_conns = (uint32_t)mc;
+	return 0;
+}
+
 static int run(struct kt_cli *c)
 {
 	struct kt_diag d;
@@ -537,16 +554,8 @@ static int run(struct kt_cli *c)
 	double interval = kt_opt_num(c, "interval", once ? 1.0 : 2.0);
 	if (!(interval >= 0.1 && interval <= 3600))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds between 0.1 and 3600", "invalid --interval");
-	f.io.hot_factor = kt_opt_num(c, "hot-factor", 1.5);
-	f.io.starved_factor = kt_opt_num(c, "starved-factor", 0.5);
-	f.io.starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
-	long mc = kt_opt_int(c, "min-connections", 4);
-	if (!(f.io.hot_factor > 1 && f.io.hot_factor < 1000) || !(f.io.starved_factor > 0 && f.io.starved_factor < 1) ||
-	    f.io.starved_age <= 0 || mc < 1 || mc > 1000000)
-		return kt_cli_error(c, KT_EXIT_USAGE,
-				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
-				    "invalid threshold");
-	f.io.min_conns = (uint32_t)mc;
+	if ((rc = thresholds(c, &f.io)) != 0)
+		return rc;
 	f.io.all_services = kt_opt_flag(c, "all") || !once;
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");

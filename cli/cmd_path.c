@@ -453,7 +453,9 @@ const struct kt_command kt_cmd_path = {
 	.usage = "SERVICE | svc NAME | deploy/NAME",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
-		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME.\n\n"
+		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME, also as two words\n"
+		"(svc NAME). deploy/NAME, sts/NAME and ds/NAME show the Services that select that\n"
+		"workload; NAME with -A, the Service of that name in every namespace.\n\n"
 		"Shows how external traffic enters (LB ingress, LB kind and target mode from the\n"
 		"provider annotations), which nodes the LB targets and why, the NodePort, the\n"
 		"dataplane mode (kube-proxy ConfigMap or Cilium kube-proxy replacement, or the\n"
@@ -463,6 +465,7 @@ const struct kt_command kt_cmd_path = {
 		"Examples:\n"
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
-		"  ktrace path orders --from cluster.json.gz",
+		"  ktrace path orders --from cluster.json.gz\n"
+		"  ktrace path deploy/orders -n shop",
 	.outputs = "text|json",
 };
