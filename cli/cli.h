@@ -156,7 +156,7 @@ void kt_render_incomplete_json(struct kt_jw *w, const struct kt_snapshot *s);
 /* Gaps of this run (not those recorded in a bundle) as warnings on stderr. */
 void kt_warn_gaps(struct kt_cli *c, const struct kt_snapshot *s);
 /* The gaps a bundle recorded (facts of the bundle, not of this run): once,
- * quietly, under "gaps (recorded in FILE):" on out. */
+ * quietly, under "gaps (recorded when the bundle was collected):" on out. */
 void kt_render_recorded_gaps(struct kt_cli *c, FILE *out, const struct kt_snapshot *s);
 
 /* "did you mean": fill d (KT_EXIT_NOTFOUND) naming up to 3 close names. */

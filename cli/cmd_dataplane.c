@@ -351,7 +351,7 @@ static int run(struct kt_cli *c)
 			struct kt_dp_node fn = filtered(n, buf, ns, name);
 			if (snap->focus.services_only && !name)
 				keep_focus(snap, &fn);
-			text_node(c, stdout, &fn, diff ? &diffs : NULL, ns, name, now, c->from ? snap->origin : NULL);
+			text_node(c, stdout, &fn, diff ? &diffs : NULL, ns, name, now, c->from);
 			free(buf);
 		}
 		if (diff) {

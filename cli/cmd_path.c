@@ -389,7 +389,9 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
 	for (uint32_t i = 0; i < s->n_gaps; i++)
-		printf("%snot collected: %s: %s%s\n", D(c), s->gaps[i].what, s->gaps[i].why, R(c));
+		if (!s->gaps[i].recorded)
+			printf("%snot collected: %s: %s%s\n", D(c), s->gaps[i].what, s->gaps[i].why, R(c));
+	kt_render_recorded_gaps(c, stdout, s);
 	return 0;
 }
 

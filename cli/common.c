@@ -407,8 +407,8 @@ void kt_render_recorded_gaps(struct kt_cli *c, FILE *out, const struct kt_snapsh
 		if (!g->recorded)
 			continue;
 		if (!head)
-			fprintf(out, "\n%sgaps (recorded in %s):%s\n", kt_c(c, KT_C_DIM),
-				s->origin ? kt_vis(a, s->origin) : "the bundle", kt_c(c, KT_C_RESET));
+			fprintf(out, "\n%sgaps (recorded when the bundle was collected):%s\n", kt_c(c, KT_C_DIM),
+				kt_c(c, KT_C_RESET));
 		head = true;
 		fprintf(out, "%s  %s: %s%s\n", kt_c(c, KT_C_DIM), kt_vis(a, g->what), kt_vis(a, g->why), kt_c(c, KT_C_RESET));
 	}

@@ -145,7 +145,7 @@ d["gaps"] = [{"what": "nftables ruleset", "why": "not root"}, {"what": "bpf map 
 json.dump(d, open(sys.argv[2], "w"))
 EOF
 run check --from "$WORK/gaps.json" --fail-on never
-if [ $rc = 0 ] && ! grep -q "warning" "$WORK/err" && [ "$(grep -c "nftables ruleset: not root" "$WORK/out")" = 1 ] && grep -q "^gaps (recorded in " "$WORK/out"; then
+if [ $rc = 0 ] && ! grep -q "warning" "$WORK/err" && [ "$(grep -c "nftables ruleset: not root" "$WORK/out")" = 1 ] && grep -q "^gaps (recorded when the bundle was collected):" "$WORK/out"; then
 	pass "check --from a bundle with gaps: no warnings, listed once under gaps"
 else fail "check --from bundle gaps" "rc=$rc err=$(err) out=$(tail -4 "$WORK/out" | tr '\n' '|')"; fi
 run check --from "$WORK/gaps.json" --fail-on never -o json
