@@ -23,6 +23,7 @@
 #include "ktrace/imbalance.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
+#include "ktrace/env.h"
 #include "ktrace/xalloc.h"
 
 static const struct kt_option opts[] = {
@@ -586,7 +587,7 @@ static int run(struct kt_cli *c)
 		sampling_setup(&f, f.objs);
 		f.io.session_start = time(NULL);
 		/* conntrack events between full dumps (KTRACE_CT_EVENTS=0: dumps only) */
-		const char *ev = getenv("KTRACE_CT_EVENTS");
+		const char *ev = kt_env_get(KT_ENV_CT_EVENTS);
 		if (!(ev && !strcmp(ev, "0")))
 			f.fo.live = kt_ct_live_new(resync);
 		seen_update(&f, f.objs);

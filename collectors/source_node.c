@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "collectors/netlink/nl.h"
 #include "collectors/source_int.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
@@ -24,23 +25,10 @@
 
 /* ---- capability ----------------------------------------------------------- */
 
-/* A recording being replayed needs no privilege (dataplane netlink dumps,
- * conntrack and socket dumps). */
-static bool replaying(void)
-{
-	static const char *const vars[] = {"KTRACE_NL_REPLAY", "KTRACE_CT_FILE", "KTRACE_SD_FILE"};
-	for (unsigned i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *v = getenv(vars[i]);
-		if (v && *v)
-			return true;
-	}
-	return false;
-}
-
 bool kt_node_readable(void)
 {
-	if (replaying())
-		return true;
+	if (kt_nl_replay_dir())
+		return true; /* replaying a recording (every netlink source) needs no privilege */
 	if (geteuid() == 0)
 		return true;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -79,9 +67,9 @@ static bool local_addr(struct ifaddrs *ifs, const char *ip)
 const char *kt_source_host_node(const struct kt_snapshot *s, char *buf, unsigned len)
 {
 	char hn[256];
-	if (!s->n_nodes || gethostname(hn, sizeof(hn)) != 0)
+	if (!s->n_nodes)
 		return NULL;
-	hn[sizeof(hn) - 1] = 0;
+	kt_nl_host_name(hn, sizeof(hn)); /* a replay names the recorded node */
 	size_t short_len = strcspn(hn, ".");
 	const struct kt_node *hit = NULL;
 	for (uint32_t i = 0; i < s->n_nodes && !hit; i++) {
@@ -232,8 +220,7 @@ static int host_load(struct kt_src *x, struct kt_snapshot *s)
 	unsigned w = x->wants;
 	bool asked = sc->node == KT_NODE_HOST || (w & KT_WANT_THIS_HOST);
 	char hn[256] = "", mb[256];
-	gethostname(hn, sizeof(hn));
-	hn[sizeof(hn) - 1] = 0;
+	kt_nl_host_name(hn, sizeof(hn));
 	if (!kt_node_readable())
 		return host_unreadable(x, s, asked);
 	const char *member = kt_source_host_node(s, mb, sizeof(mb));
