@@ -12,6 +12,7 @@
 #include "ktrace/findings.h"
 #include "ktrace/kube.h"
 #include "ktrace/model.h"
+#include "ktrace/source.h"
 #include "ktrace/util.h"
 
 enum kt_optkind {
@@ -34,9 +35,20 @@ struct kt_option {
 	const char *help;
 };
 
-#define KT_CMD_API        0x01   /* needs the API unless --from is given */
+/* KT_WANT_* bits (ktrace/source.h) an option adds to its command's when
+ * given, e.g. {"diff", KT_WANT_SERVICES | KT_WANT_SLICES}. */
+struct kt_opt_wants {
+	const char *name;
+	unsigned wants;
+};
+
+/* Preconditions, checked in one place (cli/main.c) before run(). */
+#define KT_CMD_API        0x01   /* needs the API unless --from is given (or its options want no
+				  * API objects): the kubeconfig is read and the client opened first */
 #define KT_CMD_HIDDEN     0x02   /* not listed in help */
 #define KT_CMD_NO_GLOBALS 0x04   /* ignores cluster globals (lint, rules) */
+#define KT_CMD_NO_FROM    0x08   /* refuses --from (collect reads the live cluster) */
+#define KT_CMD_SELECTOR   0x10   /* -l/--selector narrows the Services it lists */
 
 struct kt_cli;
 
@@ -53,6 +65,8 @@ struct kt_command {
 	const char *args;        /* completion of positional arguments: a kind as
 				  * for options ("service", "file", ...) for the
 				  * first one; a leading '*' for every one */
+	unsigned wants;          /* KT_WANT_* bits: what the source layer reads for it */
+	const struct kt_opt_wants *opt_wants; /* what options add; terminated by {0} */
 };
 
 /* -o: text and wide are both KT_OUT_TEXT (wide sets kt_cli.wide); yaml is
@@ -78,6 +92,10 @@ struct kt_cli {
 	int color;               /* resolved: 1 colour stdout, 0 plain */
 	int color_err;
 	int request_timeout;     /* s */
+	const char *as_user;     /* --as */
+	const char *as_groups[32]; /* --as-group, repeatable */
+	unsigned n_as_groups;
+	const char *selector;    /* -l/--selector */
 	int verbose;
 	const char *argv0;
 	/* the command */
@@ -141,26 +159,46 @@ void kt_cli_warn(struct kt_cli *c, const char *fmt, ...) __attribute__((format(p
 void kt_cli_progress(struct kt_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_cli_progress_done(struct kt_cli *c);
 
-/* Effective namespace: -n, else the kubeconfig context's (live, and with
- * --from when a kubeconfig exists), else "default". */
+/* Effective namespace: -n, else the kubeconfig context's (live; with
+ * --from the bundle context's, see kt_source_namespace), else "default". */
 const char *kt_cli_namespace(struct kt_cli *c);
 /* Open the API client on first use. */
 int kt_cli_kube(struct kt_cli *c, struct kt_kube **out, struct kt_diag *d);
 
-/* Parse SERVICE: svc/NAME, service/NAME, services/NAME, NAME or NS/NAME. */
+/* The five steps of a command: parse -> scope -> load -> analyze -> render.
+ * kt_cli_scope() fills a scope from the globals and the options commands
+ * share by name (--node, --no-node, --live, --objects, --iptables-save,
+ * --nft-json, --ipvsadm, --bpffs, --no-metrics, --file); kt_cli_target()
+ * parses the positional target into it; kt_cli_load() reads what the
+ * command and its options want (kt_cli_wants). */
+void kt_cli_scope(struct kt_cli *c, struct kt_scope *sc);
+unsigned kt_cli_wants(const struct kt_cli *c);
+int kt_cli_load(struct kt_cli *c, const struct kt_scope *sc, struct kt_snapshot **out, struct kt_diag *d);
+
+/* The positional target: SERVICE is svc/NAME, service/NAME, NAME or
+ * NS/NAME, also as two words (`svc orders`); with workloads, also
+ * deploy/NAME, sts/NAME, ds/NAME (the Services that select it). Consumes
+ * every positional; required: none is a usage error. */
+#define KT_TARGET_REQUIRED  0x1
+#define KT_TARGET_WORKLOADS 0x2
+int kt_cli_target(struct kt_cli *c, struct kt_scope *sc, unsigned flags, struct kt_diag *d);
+
+/* Parse SERVICE: svc/NAME, service/NAME, services/NAME, NAME or NS/NAME
+ * (*ns NULL when not given). */
 int kt_cli_service_arg(struct kt_cli *c, const char *arg, const char **ns, const char **name,
 		       struct kt_diag *d);
 
-/* Every API list a whole-cluster view needs (collect, check): Services,
- * EndpointSlices and Pods (required), Nodes, workloads, HPAs, PDBs,
- * Ingresses, IngressClasses and the proxy ConfigMaps (optional). ns NULL =
- * every namespace. Returns a static array; *n gets its length. */
-const struct kt_list_req *kt_cli_cluster_reqs(const char *ns, unsigned *n);
-
-/* Load the snapshot: --from (bundle/demo) or the live API with reqs.
- * Prints nothing; on error fills d. */
-int kt_cli_snapshot(struct kt_cli *c, const struct kt_list_req *reqs, unsigned n,
-		    struct kt_snapshot **out, struct kt_diag *d);
+/* Partial answers: "incomplete: ..." naming the kinds the answer lacks and
+ * why (snap->focus.missing); nothing when complete. */
+void kt_render_incomplete(struct kt_cli *c, FILE *out, const struct kt_snapshot *s);
+/* The same as a JSON key "incomplete":[{"kind","why"}] (only when partial). */
+struct kt_jw;
+void kt_render_incomplete_json(struct kt_jw *w, const struct kt_snapshot *s);
+/* Gaps of this run (not those recorded in a bundle) as warnings on stderr. */
+void kt_warn_gaps(struct kt_cli *c, const struct kt_snapshot *s);
+/* The gaps a bundle recorded (facts of the bundle, not of this run): once,
+ * quietly, under "gaps (recorded when the bundle was collected):" on out. */
+void kt_render_recorded_gaps(struct kt_cli *c, FILE *out, const struct kt_snapshot *s);
 
 /* "did you mean": fill d (KT_EXIT_NOTFOUND) naming up to 3 close names. */
 int kt_cli_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name,

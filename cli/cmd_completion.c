@@ -17,7 +17,6 @@
 
 #include "cli/cli.h"
 #include "cli/spec.h"
-#include "ktrace/bundle.h"
 #include "ktrace/findings.h"
 
 /* The scripts are thin: each hands the words typed so far to

@@ -2,11 +2,12 @@
  * `ktrace dataplane [SERVICE]`: this node's (or a bundle node's) programmed
  * forwarding state, normalised across iptables (nft and legacy backends),
  * nftables, IPVS and Cilium; `--diff` adds KT601-KT603 against the
- * EndpointSlices. Sources: the live kernel (default), saved dumps
- * (--iptables-save, --nft-json, --ipvsadm), or a bundle (--from); with
- * --from plus dumps or --live, the bundle only supplies API objects.
+ * EndpointSlices. The source layer reads the node state: the live kernel
+ * (default), saved dumps (--iptables-save, --nft-json, --ipvsadm), or a
+ * bundle (--from); with --from plus dumps or --live, the bundle only
+ * supplies API objects.
  * Renders text (a per-service tree) or the JSON of ktrace-dataplane(1) through the same
- * writer bundles use (collectors/dp_json.c). Only this file prints.
+ * writer bundles use (collectors/codec/dp_json.c). Only this file prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,11 @@
 #include "cli/cli.h"
 #include "ktrace/analyze.h"
 #include "ktrace/arena.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/xalloc.h"
-#include "lib/bundle_parts.h"
 
 static const struct kt_option opts[] = {
 	{"node", 0, KT_OPT_STR, "NAME", "node",
@@ -242,7 +243,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 }
 
 static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, const struct kt_findings *diff,
-		      const char *ns, const char *name, int64_t now)
+		      const char *ns, const char *name, int64_t now, const char *origin)
 {
 	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), V(n->node), kt_c(c, KT_C_RESET));
 	bool any = false;
@@ -253,7 +254,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, c
 		}
 	if (!any)
 		fprintf(out, " none found");
-	fprintf(out, "  source: %s\n", n->source ? V(n->source) : "?");
+	fprintf(out, "  source: %s%s%s\n", n->source ? V(n->source) : "?", origin ? " " : "", origin ? V(origin) : "");
 	if (n->metrics.present) {
 		fprintf(out, "kube-proxy: mode %s", n->metrics.proxy_mode ? V(n->metrics.proxy_mode) : "?");
 		if (n->metrics.last_sync > 0)
@@ -323,125 +324,48 @@ static struct kt_dp_node filtered(const struct kt_dp_node *n, struct kt_dp_servi
 	return x;
 }
 
+/* -l: only Services whose API object the selector matched */
+static void keep_focus(const struct kt_snapshot *s, struct kt_dp_node *fn)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < fn->n_svcs; i++) {
+		bool in = false;
+		for (uint32_t j = 0; j < s->focus.n_svcs && !in; j++)
+			in = fn->svcs[i].svc == s->focus.svcs[j];
+		if (in)
+			fn->svcs[k++] = fn->svcs[i];
+	}
+	fn->n_svcs = k;
+}
+
 static int run(struct kt_cli *c)
 {
+	/* parse */
 	struct kt_diag d = {0};
-	const char *ns = NULL, *name = NULL;
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
-	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
+	if (kt_cli_target(c, &sc, 0, &d) < 0)
 		return kt_cli_fail(c, &d);
-	if (!name && c->namespace && !c->all_namespaces)
-		ns = c->namespace;
 	bool diff = kt_opt_flag(c, "diff");
-	const char *node = kt_opt_str(c, "node");
-	struct kt_node_opts o = {0};
-	o.iptables_save = kt_opt_str(c, "iptables-save");
-	o.nft_json = kt_opt_str(c, "nft-json");
-	o.ipvsadm = kt_opt_str(c, "ipvsadm");
-	o.bpffs = kt_opt_str(c, "bpffs");
-	o.no_metrics = kt_opt_flag(c, "no-metrics");
-	bool dumps = o.iptables_save || o.nft_json || o.ipvsadm;
-	bool live = !c->from || kt_opt_flag(c, "live") || dumps;
-	o.node_name = node;
-	if (name) {
-		o.want_svc_filter = true;
-		o.svc_namespace = ns;
-		o.svc_name = name;
-	}
-
-	struct kt_snapshot *snap = NULL;
-	if (c->from) {
-		if (kt_cli_snapshot(c, NULL, 0, &snap, &d) < 0)
-			return kt_cli_fail(c, &d);
-		if (live) {
-			/* the bundle supplies API objects; node state comes from here */
-			for (uint32_t i = 0; i < snap->n_dp; i++)
-				free(snap->dp[i].svcs);
-			snap->n_dp = 0;
-		}
-	} else if (diff && !dumps) {
-		const char *lns = (c->all_namespaces || !ns) ? NULL : ns;
-		struct kt_list_req reqs[] = {
-			{.res = KT_RES_SERVICES, .ns = lns},
-			{.res = KT_RES_ENDPOINTSLICES, .ns = lns},
-			{.res = KT_RES_NODES, .optional = true},
-		};
-		if (kt_cli_snapshot(c, reqs, 3, &snap, &d) < 0)
-			return kt_cli_fail(c, &d);
-	} else if (diff && dumps) {
+	bool dumps = sc.node_opts.iptables_save || sc.node_opts.nft_json || sc.node_opts.ipvsadm;
+	if (diff && dumps && !c->from)
 		return kt_cli_error(c, KT_EXIT_USAGE, "use --from BUNDLE to supply the EndpointSlices to compare with",
 				    "--diff with saved dumps needs --from BUNDLE");
-	} else {
-		snap = kt_snapshot_new();
-		if (!snap)
-			return kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "out of memory");
-		snap->source = "node";
-	}
-	if (live) {
-		if (!dumps && !kt_node_readable()) {
-			kt_snapshot_free(snap);
-			return kt_cli_error(c, KT_EXIT_CLUSTER,
-					    "run as root on the node (e.g. kubectl debug node/NAME -it --profile=sysadmin), or pass saved dumps / --from BUNDLE",
-					    "cannot read this node's dataplane: needs root or CAP_NET_ADMIN");
-		}
-		int rc = kt_dp_collect(snap, &o, &d);
-		if (rc < 0) {
-			kt_snapshot_free(snap);
-			return kt_cli_fail(c, &d);
-		}
-		snap->finished = false;
-		kt_snapshot_finish(snap);
-	}
-
-	/* which nodes */
-	uint32_t first = 0, last = snap->n_dp;
-	if (node && !live) {
-		uint32_t ix = KT_NONE;
-		for (uint32_t i = 0; i < snap->n_dp; i++)
-			if (strcmp(snap->dp[i].node, node) == 0)
-				ix = i;
-		if (ix == KT_NONE) {
-			const char **cands = calloc(snap->n_dp + 1, sizeof(*cands));
-			for (uint32_t i = 0; cands && i < snap->n_dp; i++)
-				cands[i] = snap->dp[i].node;
-			kt_cli_not_found(&d, "node state for", NULL, node, cands, snap->n_dp);
-			free(cands);
-			kt_snapshot_free(snap);
-			return kt_cli_fail(c, &d);
-		}
-		first = ix;
-		last = ix + 1;
-	}
-	if (first == last) {
+	/* load: this host's (or the dumps', or the bundle's) node state; API
+	 * objects for --diff and -l */
+	struct kt_snapshot *snap = NULL;
+	if (kt_cli_load(c, &sc, &snap, &d) < 0)
+		return kt_cli_fail(c, &d);
+	if (!snap->n_dp) {
 		kt_snapshot_free(snap);
-		return kt_cli_error(c, KT_EXIT_NOTFOUND, "collect a bundle on a node with 'ktrace collect --node'",
+		return kt_cli_error(c, KT_EXIT_NOTFOUND, "collect a bundle on a node with 'ktrace collect' (as root there)",
 				    "no node dataplane state in %s", c->from ? c->from : "this source");
 	}
-	if (name) {
-		bool found = kt_find_service(snap, ns, name) != KT_NONE;
-		for (uint32_t i = first; i < last && !found; i++)
-			for (uint32_t k = 0; k < snap->dp[i].n_svcs && !found; k++)
-				found = want_svc(&snap->dp[i].svcs[k], ns, name);
-		if (!found) {
-			const char **cands = NULL;
-			unsigned nc = 0;
-			for (uint32_t i = first; i < last; i++) {
-				const char **nv = realloc(cands, (nc + snap->dp[i].n_svcs + 1) * sizeof(*cands));
-				if (!nv)
-					break;
-				cands = nv;
-				for (uint32_t k = 0; k < snap->dp[i].n_svcs; k++)
-					if (!ns || strcmp(snap->dp[i].svcs[k].namespace, ns) == 0)
-						cands[nc++] = snap->dp[i].svcs[k].name;
-			}
-			kt_cli_not_found(&d, "service", ns, name, cands, nc);
-			free(cands);
-			kt_snapshot_free(snap);
-			return kt_cli_fail(c, &d);
-		}
-	}
-
+	const char *ns = sc.svc_name ? snap->focus.ns : (c->namespace && !c->all_namespaces ? c->namespace : NULL);
+	const char *name = sc.svc_name;
+	/* analyze */
 	struct kt_findings diffs = {0};
 	struct kt_arena *ra = kt_arena_new();
 	if (diff) {
@@ -449,23 +373,24 @@ static int run(struct kt_cli *c)
 		filter_diff(&diffs, ns, name);
 		kt_findings_sort(&diffs);
 	}
+	/* render */
 	uint32_t total = 0;
-	for (uint32_t i = first; i < last; i++)
+	for (uint32_t i = 0; i < snap->n_dp; i++)
 		total += snap->dp[i].n_svcs;
 	if (c->verbose || total == 0)
-		for (uint32_t i = 0; i < snap->n_gaps; i++)
-			kt_cli_warn(c, "could not read %s: %s", snap->gaps[i].what, snap->gaps[i].why);
-
+		kt_warn_gaps(c, snap);
 	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
 	if (kt_cli_structured(c)) {
 		struct kt_jw *w = kt_cli_jw(c, stdout, true);
-		bool many = last - first > 1;
+		bool many = snap->n_dp > 1;
 		if (many)
 			kt_jw_arr(w);
-		for (uint32_t i = first; i < last; i++) {
+		for (uint32_t i = 0; i < snap->n_dp; i++) {
 			const struct kt_dp_node *n = &snap->dp[i];
-			struct kt_dp_service *buf = (ns || name) ? malloc((n->n_svcs + 1) * sizeof(*buf)) : NULL;
-			struct kt_dp_node fn = buf ? filtered(n, buf, ns, name) : *n;
+			struct kt_dp_service *buf = kt_xcalloc(n->n_svcs + 1, sizeof(*buf));
+			struct kt_dp_node fn = filtered(n, buf, ns, name);
+			if (snap->focus.services_only && !name)
+				keep_focus(snap, &fn);
 			kt_dp_node_to_json(w, &fn, diff ? &diffs : NULL);
 			free(buf);
 		}
@@ -477,8 +402,15 @@ static int run(struct kt_cli *c)
 	} else {
 		if (c->wide)
 			wide_index(snap);
-		for (uint32_t i = first; i < last; i++)
-			text_node(c, stdout, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
+		for (uint32_t i = 0; i < snap->n_dp; i++) {
+			const struct kt_dp_node *n = &snap->dp[i];
+			struct kt_dp_service *buf = kt_xcalloc(n->n_svcs + 1, sizeof(*buf));
+			struct kt_dp_node fn = filtered(n, buf, ns, name);
+			if (snap->focus.services_only && !name)
+				keep_focus(snap, &fn);
+			text_node(c, stdout, &fn, diff ? &diffs : NULL, ns, name, now, c->from);
+			free(buf);
+		}
 		free(wide_eps);
 		wide_eps = NULL;
 		if (diff) {
@@ -492,6 +424,7 @@ static int run(struct kt_cli *c)
 				printf("diff: %u error, %u warning, %u info\n", counts[KT_SEV_ERROR], counts[KT_SEV_WARNING],
 				       counts[KT_SEV_INFO]);
 		}
+		kt_render_recorded_gaps(c, stdout, snap);
 	}
 	kt_findings_release(&diffs);
 	kt_arena_free(ra);
@@ -503,8 +436,13 @@ const struct kt_command kt_cmd_dataplane = {
 	.name = "dataplane",
 	.run = run,
 	.opts = opts,
-	.flags = 0,
+	.flags = KT_CMD_SELECTOR,
 	.args = "service",
+	.wants = KT_WANT_DATAPLANE | KT_WANT_METRICS | KT_WANT_NODE_REQUIRED | KT_WANT_THIS_HOST,
+	.opt_wants = (const struct kt_opt_wants[]){
+		{"diff", KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_NODES},
+		{0},
+	},
 	.usage = "[SERVICE]",
 	.summary = "this node's programmed Service forwarding (iptables, nftables, IPVS, Cilium), optionally diffed",
 	.description =

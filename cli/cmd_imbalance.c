@@ -1,9 +1,9 @@
 /*
  * `ktrace imbalance [SERVICE]`: per-Pod connection and byte share from the
- * node's NAT state (conntrack, Cilium CT) and sockets. Gathers the API
- * objects once (live API, --from BUNDLE, or --objects FILE for "objects
- * from a file, flows live"), the node dataplane once, then one flow
- * sample per interval; the analyzer computes every row and this file only
+ * node's NAT state (conntrack, Cilium CT) and sockets. The source layer
+ * gathers the API objects (live API, --from BUNDLE, or --objects FILE for
+ * "objects from a file, flows live") and the node dataplane (again every
+ * --reload seconds), then this file takes one flow sample per interval; the analyzer computes every row and this file only
  * renders: one sample as text or JSON (--once, or no TTY), or the ncurses
  * dashboard (cli/tui/). Never touches collector internals.
  */
@@ -17,13 +17,14 @@
 #include "cli/cli.h"
 #include "cli/tui/tui.h"
 #include "ktrace/analyze.h"
-#include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/imbalance.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/env.h"
+#include "ktrace/xalloc.h"
 
 static const struct kt_option opts[] = {
 	{"interval", 'i', KT_OPT_NUM, "SECS", NULL, "refresh interval (default 2; --once: the gap between its two samples, default 1)"},
@@ -51,7 +52,8 @@ struct feed_ctx {
 	struct kt_arena *ra;              /* result arena */
 	struct kt_imb_result *res;
 	struct kt_imb_opts io;
-	struct kt_node_opts no;
+	struct kt_scope scope;            /* what the source layer reads (again on reload) */
+	struct kt_node_opts no;           /* the flow sampler's node options */
 	struct kt_flow_opts fo;
 	uint16_t *ports;
 	bool live;
@@ -79,13 +81,18 @@ static int seen_cmp(const void *x, const void *y)
 	return strcmp(a->ip, b->ip);
 }
 
+static int seen_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	return seen_cmp(key, elem);
+}
+
 /* Append ip:port unless the sorted prefix [0, n_sorted) has it. */
 static void seen_add(struct feed_ctx *f, uint32_t n_sorted, const char *ip, int32_t port, int64_t now)
 {
 	if (!ip || port <= 0 || f->n_seen >= KT_IMB_MAX_SEEN)
 		return;   /* cap: further endpoints get no first-seen time */
 	struct kt_imb_seen key = {.ip = ip, .port = port};
-	if (n_sorted && bsearch(&key, f->seen, n_sorted, sizeof(*f->seen), seen_cmp))
+	if (kt_bsearch_ix(f->seen, n_sorted, sizeof(*f->seen), &key, seen_key_cmp, NULL) != KT_NONE)
 		return;
 	if (!f->seen_arena)
 		f->seen_arena = kt_arena_new();
@@ -128,11 +135,9 @@ static void seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
 	f->io.n_seen = f->n_seen;
 }
 
-
 #define KT_IMB_RELOAD_S 30
 
-static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d);
-static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn);
+static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs);
 
 /* Live dashboard: Services, EndpointSlices, Pods and the node dataplane
  * change (scale-ups are what starves new endpoints): reload them every
@@ -145,15 +150,29 @@ static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
 	struct kt_snapshot *n = NULL;
 	struct kt_diag d;
 	memset(&d, 0, sizeof(d));
-	bool gap = false;
 	f->c->quiet = true; /* the dashboard owns the terminal: no progress lines on it */
-	if (load_objects(f->c, &n, &gap, &d) < 0 || !n)
+	if (kt_cli_load(f->c, &f->scope, &n, &d) < 0 || !n)
 		return NULL;
-	node_state(f, n, false);
+	sampling_setup(f, n);
 	seen_update(f, n);
 	struct kt_snapshot *old = f->objs;
 	f->objs = n;
 	return old;
+}
+
+/* -l: only the rows of Services the selector matched */
+static void keep_selected(const struct kt_snapshot *s, struct kt_imb_result *r)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < r->n_svcs; i++) {
+		uint32_t ix = kt_find_service(s, r->svcs[i].namespace, r->svcs[i].name);
+		bool in = false;
+		for (uint32_t j = 0; j < s->focus.n_svcs && !in && ix != KT_NONE; j++)
+			in = s->focus.svcs[j] == ix;
+		if (in)
+			r->svcs[k++] = r->svcs[i];
+	}
+	r->n_svcs = k;
 }
 
 static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned errlen)
@@ -163,10 +182,9 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	memset(&d, 0, sizeof(d));
 	const struct kt_flow_sample *cur = NULL, *prev = NULL;
 	if (f->live) {
-		struct kt_snapshot *s = kt_snapshot_new();
-		if (kt_flows_collect_ex(s, &f->no, &f->fo, &d) < 0) {
+		struct kt_snapshot *s = NULL;
+		if (kt_source_flow_sample(&f->no, &f->fo, &s, &d) < 0) {
 			snprintf(err, errlen, "%s", d.msg);
-			kt_snapshot_free(s);
 			return NULL;
 		}
 		kt_snapshot_free(f->prev);
@@ -189,6 +207,8 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	kt_imbalance_analyze(f->objs, cur, prev, &f->io, f->ra, &f->res);
+	if (f->res && f->objs->focus.services_only && f->scope.selector)
+		keep_selected(f->objs, f->res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	f->analyze_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	f->collect_ms = f->live && cur ? cur->elapsed_us / 1e3 : 0;
@@ -342,17 +362,16 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	for (uint32_t i = 0; i < f->findings.n; i++)
 		kt_render_finding_json(w, &f->findings.v[i], true);
 	kt_jw_arr_end(w);
+	/* the objects' gaps, then the sample's */
+	uint32_t n1 = f->objs ? f->objs->n_gaps : 0, n2 = f->cur ? f->cur->n_gaps : 0;
+	struct kt_gap *gaps = kt_xcalloc(n1 + n2 + 1, sizeof(*gaps));
+	for (uint32_t i = 0; i < n1; i++)
+		gaps[i] = f->objs->gaps[i];
+	for (uint32_t i = 0; i < n2; i++)
+		gaps[n1 + i] = f->cur->gaps[i];
 	kt_jw_key(w, "gaps");
-	kt_jw_arr(w);
-	struct kt_snapshot *gs[] = {f->objs, f->cur};
-	for (int k = 0; k < 2; k++)
-		for (uint32_t i = 0; gs[k] && i < gs[k]->n_gaps; i++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "what", gs[k]->gaps[i].what);
-			kt_jw_kstr(w, "why", gs[k]->gaps[i].why);
-			kt_jw_obj_end(w);
-		}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, gaps, n1 + n2);
+	free(gaps);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
 	if (!pretty && c->out == KT_OUT_JSON)
@@ -515,49 +534,10 @@ static void socket_ports(struct feed_ctx *f, const char *ns, const char *name)
 	}
 }
 
-static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d)
+/* What the flow sampling needs from the objects and node state: whether
+ * the kernel may filter conntrack for DNAT'ed entries, and the socket ports. */
+static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs)
 {
-	const char *objects = kt_opt_str(c, "objects");
-	if (c->from)
-		return kt_cli_snapshot(c, NULL, 0, out, d);
-	if (objects)
-		return kt_bundle_load_ns(objects, kt_cli_namespace(c), out, d);
-	static const struct kt_list_req reqs[] = {
-		{.res = KT_RES_SERVICES},
-		{.res = KT_RES_ENDPOINTSLICES},
-		{.res = KT_RES_PODS},
-		{.res = KT_RES_NODES, .optional = true},
-		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-	};
-	int rc = kt_cli_snapshot(c, reqs, sizeof(reqs) / sizeof(reqs[0]), out, d);
-	if (rc < 0 && d->code == KT_EXIT_CLUSTER && kt_node_readable()) {
-		/* node-only mode: frontends from the dataplane */
-		kt_log(1, "API unavailable (%s): using the node dataplane only", d->msg);
-		struct kt_snapshot *s = kt_snapshot_new();
-		s->source = "node";
-		kt_snapshot_gap(s, "API objects", "%s", d->msg);
-		kt_diag_reset(d);
-		*api_gap = true;
-		*out = s;
-		return 0;
-	}
-	return rc;
-}
-
-/* This node's dataplane into objs (frontends -> backends), whether the
- * kernel may filter conntrack for DNAT'ed entries, and the socket ports. */
-static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn)
-{
-	struct kt_diag dd;
-	memset(&dd, 0, sizeof(dd));
-	if (f->sname) {
-		f->no.want_svc_filter = true;
-		f->no.svc_namespace = f->sns;
-		f->no.svc_name = f->sname;
-	}
-	if (kt_dp_collect(objs, &f->no, &dd) < 0 && warn)
-		kt_cli_warn(f->c, "node dataplane: %s (using the API's Services and EndpointSlices)", dd.msg);
-	kt_snapshot_finish(objs);
 	/* IPVS-made conntrack entries may lack IPS_DST_NAT: no kernel filter */
 	bool ipvs = objs->proxy.mode && !strcmp(objs->proxy.mode, "ipvs");
 	for (uint32_t i = 0; i < objs->n_dp; i++)
@@ -571,6 +551,23 @@ static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn)
 		socket_ports(f, f->sns, f->sname);
 		f->objs = keep;
 	}
+}
+
+/* The verdict thresholds (--hot-factor, --starved-factor, --starved-age,
+ * --min-connections). */
+static int thresholds(struct kt_cli *c, struct kt_imb_opts *io)
+{
+	io->hot_factor = kt_opt_num(c, "hot-factor", 1.5);
+	io->starved_factor = kt_opt_num(c, "starved-factor", 0.5);
+	io->starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
+	long mc = kt_opt_int(c, "min-connections", 4);
+	if (!(io->hot_factor > 1 && io->hot_factor < 1000) || !(io->starved_factor > 0 && io->starved_factor < 1) ||
+	    io->starved_age <= 0 || mc < 1 || mc > 1000000)
+		return kt_cli_error(c, KT_EXIT_USAGE,
+				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
+				    "invalid threshold");
+	io->min_conns = (uint32_t)mc;
+	return 0;
 }
 
 static int run(struct kt_cli *c)
@@ -591,84 +588,51 @@ static int run(struct kt_cli *c)
 	double interval = kt_opt_num(c, "interval", once ? 1.0 : 2.0);
 	if (!(interval >= 0.1 && interval <= 3600))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds between 0.1 and 3600", "invalid --interval");
-	f.io.hot_factor = kt_opt_num(c, "hot-factor", 1.5);
-	f.io.starved_factor = kt_opt_num(c, "starved-factor", 0.5);
-	f.io.starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
-	long mc = kt_opt_int(c, "min-connections", 4);
-	if (!(f.io.hot_factor > 1 && f.io.hot_factor < 1000) || !(f.io.starved_factor > 0 && f.io.starved_factor < 1) ||
-	    f.io.starved_age <= 0 || mc < 1 || mc > 1000000)
-		return kt_cli_error(c, KT_EXIT_USAGE,
-				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
-				    "invalid threshold");
-	f.io.min_conns = (uint32_t)mc;
+	if ((rc = thresholds(c, &f.io)) != 0)
+		return rc;
 	f.io.all_services = kt_opt_flag(c, "all") || !once;
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
-	const char *sns = NULL, *sname = NULL;
-	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &sns, &sname, &d) < 0)
-		return kt_cli_fail(c, &d);
-
-	f.sns = sns;
-	f.sname = sname;
-	bool api_gap = false;
-	rc = load_objects(c, &f.objs, &api_gap, &d);
-	if (rc < 0)
-		return kt_cli_fail(c, &d);
-	f.loaded_at = time(NULL);
-	f.live = !c->from;
-	f.no.node_name = kt_opt_str(c, "node");
-	f.no.bpffs = kt_opt_str(c, "bpffs");
-	f.no.no_metrics = true;
-	f.fo.sockets = kt_opt_flag(c, "sockets");
 	long reload = kt_opt_int(c, "reload", KT_IMB_RELOAD_S);
 	if (reload < 0 || reload > 86400)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --reload");
+	/* scope: every Service (SERVICE is where the view starts); objects from
+	 * the API, --objects FILE or --from BUNDLE; this host's node state live */
+	kt_cli_scope(c, &f.scope);
+	if (kt_cli_target(c, &f.scope, 0, &d) < 0)
+		return kt_cli_fail(c, &d);
+	f.scope.svc_view = true;
+	/* load */
+	rc = kt_cli_load(c, &f.scope, &f.objs, &d);
+	if (rc < 0)
+		return kt_cli_fail(c, &d);
+	const char *sns = f.scope.svc_name ? f.objs->focus.ns : NULL, *sname = f.scope.svc_name;
+	f.sns = sns;
+	f.sname = sname;
+	f.loaded_at = time(NULL);
+	f.live = !c->from;
+	f.no.node_name = f.objs->n_dp == 1 ? f.objs->dp[0].node : kt_opt_str(c, "node");
+	f.no.bpffs = kt_opt_str(c, "bpffs");
+	f.no.no_metrics = true;
+	f.fo.sockets = kt_opt_flag(c, "sockets");
 	f.reload_s = once ? 0 : (int)reload;
 	if (f.live) {
-		if (!kt_node_readable()) {
-			rc = kt_cli_error(c, KT_EXIT_CLUSTER,
-					  "run as root on the node (or use --from BUNDLE to show stored flows)",
-					  "cannot read this node's conntrack table: not root");
-			goto out;
-		}
-		node_state(&f, f.objs, true);
+		sampling_setup(&f, f.objs);
 		f.io.session_start = time(NULL);
 		/* conntrack events between full dumps (KTRACE_CT_EVENTS=0: dumps only) */
 		const char *ev = kt_env_get(KT_ENV_CT_EVENTS);
 		if (!(ev && !strcmp(ev, "0")))
 			f.fo.live = kt_ct_live_new(resync);
 		seen_update(&f, f.objs);
-	} else if (f.no.node_name) {
-		f.io.node = f.no.node_name;
-		uint32_t i;
-		for (i = 0; i < f.objs->n_flows; i++)
-			if (!strcmp(f.objs->flows[i].node, f.no.node_name))
-				break;
-		if (i == f.objs->n_flows) {
-			rc = kt_cli_error(c, KT_EXIT_NOTFOUND, "see the nodes with 'ktrace dataplane --from BUNDLE'",
-					  "the bundle has no flow sample for node '%s'", f.no.node_name);
-			goto out;
-		}
-		f.sample_ix = i;
+	} else if (f.scope.node_name) {
+		f.io.node = f.scope.node_name;   /* the source kept only this node's sample */
+		f.sample_ix = 0;
 	} else if (!f.objs->n_flows) {
-		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect --node')");
+		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect' as root)");
 	}
-	if (sname) {
-		if (f.objs->n_services && kt_find_service(f.objs, sns, sname) == KT_NONE) {
-			const char **cands = calloc(f.objs->n_services, sizeof(*cands));
-			unsigned n = 0;
-			for (uint32_t i = 0; i < f.objs->n_services; i++)
-				if (!strcmp(f.objs->services[i].meta.namespace, sns))
-					cands[n++] = f.objs->services[i].meta.name;
-			kt_cli_not_found(&d, "service", sns, sname, cands, n);
-			free(cands);
-			rc = kt_cli_fail(c, &d);
-			goto out;
-		}
-		if (once) {
-			f.io.ns = sns;
-			f.io.name = sname;
-		}
+	if (sname && once) {
+		f.io.ns = sns;
+		f.io.name = sname;
 	}
 
 	if (once) {
@@ -739,6 +703,9 @@ const struct kt_command kt_cmd_imbalance = {
 	.run = run,
 	.opts = opts,
 	.args = "service",
+	.flags = KT_CMD_SELECTOR,
+	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE |
+		 KT_WANT_FLOW_FEED | KT_WANT_THIS_HOST | KT_WANT_API_OPTIONAL,
 	.usage = "[SERVICE]",
 	.summary = "live dashboard of per-Pod connection and byte share on this node",
 	.description =

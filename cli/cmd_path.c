@@ -1,8 +1,11 @@
 /*
- * `ktrace path SERVICE`: fetch only what one Service's path needs (the
- * Service, its EndpointSlices, the nodes, the selected Pods, the proxy
- * ConfigMaps; plus this node's programmed rules when readable), run the
- * path analyzer, and render the layered tree (text) or the JSON of ktrace-path(1).
+ * `ktrace path SERVICE`: the source layer reads only what one Service's
+ * path needs (the Service, its EndpointSlices, the nodes, the selected
+ * Pods, the proxy ConfigMaps; plus this node's programmed rules when this
+ * host is one of the cluster's Nodes); the path analyzer runs per Service
+ * the scope names (one, or the Services of deploy/NAME, or NAME in every
+ * namespace with -A), and this file renders the layered tree (text) or the
+ * JSON of ktrace-path(1) (an array when several Services match).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +13,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
@@ -65,21 +68,6 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
-
-static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_backend *b, uint32_t n)
-{
-	kt_jw_key(w, key);
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < n; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "ip", b[i].ip);
-		kt_jw_kint(w, "port", b[i].port);
-		kt_jw_kdouble(w, "probability", b[i].probability);
-		kt_jw_kbool(w, "local", b[i].local);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
-}
 
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
 {
@@ -189,29 +177,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_kstr(w, "evidence", r->mode_evidence);
 	kt_jw_key(w, "programmed");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "node", r->dp[i].node->node);
-		kt_jw_kstr(w, "mode", kt_dp_mode_name(d->mode));
-		kt_jw_kstr(w, "portName", d->port_name);
-		kt_jw_key(w, "frontends");
-		kt_jw_arr(w);
-		for (uint32_t j = 0; j < d->n_fe; j++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "kind", kt_fe_kind_name(d->fe[j].kind));
-			kt_jw_kstr(w, "ip", d->fe[j].ip);
-			kt_jw_kint(w, "port", d->fe[j].port);
-			kt_jw_kstr(w, "backendSet", d->fe[j].external ? "external" : "internal");
-			kt_jw_obj_end(w);
-		}
-		kt_jw_arr_end(w);
-		json_backends(w, "backends", d->be, d->n_be);
-		json_backends(w, "externalBackends", d->ext_be, d->n_ext_be);
-		kt_jw_kbool(w, "masquerade", d->masquerade);
-		kt_jw_kbool(w, "localOnly", d->local_only);
-		kt_jw_obj_end(w);
-	}
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH);
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 
@@ -249,15 +216,9 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		if (!r->findings.v[i].suppressed)
 			kt_render_finding_json(w, &r->findings.v[i], false);
 	kt_jw_arr_end(w);
+	kt_render_incomplete_json(w, s);
 	kt_jw_key(w, "gaps");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < s->n_gaps; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "what", s->gaps[i].what);
-		kt_jw_kstr(w, "why", s->gaps[i].why);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, s->gaps, s->n_gaps);
 	kt_jw_obj_end(w);
 	return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 }
@@ -458,6 +419,7 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (s->source && strcmp(s->source, "api"))
 		printf("%s(from %s%s%s)%s\n", D(c), V(s->source), s->origin && strcmp(s->origin, s->source) ? " " : "",
 		       s->origin && strcmp(s->origin, s->source) ? V(s->origin) : "", R(c));
+	kt_render_incomplete(c, stdout, s);
 
 	if (svc->type == KT_SVC_EXTERNALNAME) {
 		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
@@ -478,159 +440,59 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
 	for (uint32_t i = 0; i < s->n_gaps; i++)
-		printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
+		if (!s->gaps[i].recorded)
+			printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
+	kt_render_recorded_gaps(c, stdout, s);
 	return 0;
 }
 
 /* ---- command ---------------------------------------------------------------- */
 
-static int not_found(struct kt_cli *c, struct kt_snapshot *s, const char *ns, const char *name)
-{
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
-	const char **cands = NULL;
-	unsigned n = 0;
-	struct kt_arena *a = kt_arena_new();
-	if (s) {
-		cands = KT_ANEW(a, const char *, s->n_services + 1);
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (!strcmp(s->services[i].meta.namespace, ns))
-				cands[n++] = s->services[i].meta.name;
-	} else if (c->kube) {
-		struct kt_diag d2;
-		memset(&d2, 0, sizeof(d2));
-		kt_kube_names(c->kube, KT_RES_SERVICES, ns, a, &cands, &n, &d2);
-	}
-	kt_cli_not_found(&d, "service", ns, name, cands, n);
-	/* the exact name in other namespaces is the most likely mistake (-n) */
-	const char *other[4];
-	unsigned no = 0;
-	if (s) {
-		for (uint32_t i = 0; i < s->n_services && no < 4; i++)
-			if (!strcmp(s->services[i].meta.name, name) && strcmp(s->services[i].meta.namespace, ns))
-				other[no++] = s->services[i].meta.namespace;
-	} else if (c->kube) {
-		struct kt_snapshot *t = kt_snapshot_new();
-		char fs[300];
-		snprintf(fs, sizeof(fs), "metadata.name=%s", name);
-		struct kt_list_req r = {.res = KT_RES_SERVICES, .field_selector = fs, .optional = true};
-		struct kt_diag d2;
-		memset(&d2, 0, sizeof(d2));
-		if (kt_kube_fetch(c->kube, &r, 1, t, NULL, &d2) == 0)
-			for (uint32_t i = 0; i < t->n_services && no < 4; i++)
-				other[no++] = kt_intern(a, t->services[i].meta.namespace);
-		kt_snapshot_free(t);
-	}
-	if (no) {
-		char hint[sizeof(d.hint)];
-		size_t len = (size_t)snprintf(hint, sizeof(hint), "service '%s' exists in namespace", name);
-		for (unsigned i = 0; i < no && len < sizeof(hint); i++)
-			len += (size_t)snprintf(hint + len, sizeof(hint) - len, "%s '%s'", i ? "," : "", other[i]);
-		if (len < sizeof(hint))
-			snprintf(hint + len, sizeof(hint) - len, ": try 'ktrace path %s/%s'", other[0], name);
-		kt_diag_hint(&d, "%s", hint);
-	}
-	kt_arena_free(a);
-	return kt_cli_fail(c, &d);
-}
-
 static int run(struct kt_cli *c)
 {
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
-	if (c->argc != 1)
-		return kt_cli_error(c, KT_EXIT_USAGE, "e.g. 'ktrace path svc/orders -n shop'",
-				    c->argc ? "path takes one SERVICE" : "path needs a SERVICE");
-	const char *ns, *name;
-	if (kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
+	/* parse: SERVICE (svc/NAME, NS/NAME, `svc NAME`) or a workload
+	 * (deploy/NAME, sts/NAME, ds/NAME: the Services that select it); -A
+	 * looks for the name in every namespace */
+	struct kt_diag d = {0};
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
+	if (kt_cli_target(c, &sc, KT_TARGET_REQUIRED | KT_TARGET_WORKLOADS, &d) < 0)
 		return kt_cli_fail(c, &d);
-	char nsbuf[256];
-	snprintf(nsbuf, sizeof(nsbuf), "%s", ns);
-	ns = nsbuf;
-
+	if (sc.all_namespaces && (sc.svc_namespace || sc.workload_name))
+		return kt_cli_error(c, KT_EXIT_USAGE, "drop -A, or give only the NAME to look in every namespace",
+				    "-A looks for a Service name in every namespace; '%s' names %s", c->argv[0],
+				    sc.workload_name ? "a workload" : "a namespace");
+	/* load only what these Services' paths need */
 	struct kt_snapshot *s = NULL;
-	int rc;
-	if (c->from) {
-		rc = kt_bundle_load_ns(c->from, kt_cli_namespace(c), &s, &d);
-		if (rc < 0)
-			return kt_cli_fail(c, &d);
-	} else {
-		char sel[320];
-		snprintf(sel, sizeof(sel), "kubernetes.io/service-name=%s", name);
-		struct kt_list_req reqs[] = {
-			{.res = KT_RES_SERVICES, .ns = ns, .name = name},
-			{.res = KT_RES_ENDPOINTSLICES, .ns = ns, .label_selector = sel},
-			{.res = KT_RES_NODES, .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
-		};
-		struct kt_kube *k;
-		if (kt_cli_kube(c, &k, &d) < 0)
-			return kt_cli_fail(c, &d);
-		s = kt_snapshot_new();
-		s->source = kt_intern(s->arena, "api");
-		s->origin = kt_intern(s->arena, kt_kube_server(k));
-		s->context = kt_intern(s->arena, kt_kube_context(k));
-		rc = kt_kube_fetch(k, reqs, sizeof(reqs) / sizeof(reqs[0]), s, NULL, &d);
-		if (rc == -KT_EXIT_NOTFOUND) {
-			kt_snapshot_free(s);
-			return not_found(c, NULL, ns, name);
-		}
-		if (rc < 0) {
-			kt_snapshot_free(s);
-			return kt_cli_fail(c, &d);
-		}
-		/* second round: the Pods the selector picks (named ports, ages, specs) */
-		uint32_t six = KT_NONE;
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (!strcmp(s->services[i].meta.name, name))
-				six = i;
-		if (six != KT_NONE && s->services[six].has_selector) {
-			char psel[2048];
-			size_t len = 0;
-			const struct kt_kvlist *l = &s->services[six].selector;
-			for (uint32_t i = 0; i < l->n && len < sizeof(psel); i++) {
-				int w = snprintf(psel + len, sizeof(psel) - len, "%s%s=%s", i ? "," : "", l->v[i].key,
-						 l->v[i].value);
-				if (w < 0 || (size_t)w >= sizeof(psel) - len)
-					break;
-				len += (size_t)w;
-			}
-			struct kt_list_req pr = {.res = KT_RES_PODS, .ns = ns, .label_selector = psel, .optional = true};
-			rc = kt_kube_fetch(k, &pr, 1, s, NULL, &d);
-			if (rc < 0) {
-				kt_snapshot_free(s);
-				return kt_cli_fail(c, &d);
-			}
-		}
-		if (!kt_opt_flag(c, "no-node") && kt_node_readable()) {
-			struct kt_node_opts no = {.want_svc_filter = true, .svc_namespace = ns, .svc_name = name,
-						  .no_metrics = true};
-			struct kt_diag d2;
-			memset(&d2, 0, sizeof(d2));
-			if (kt_dp_collect(s, &no, &d2) < 0)
-				kt_snapshot_gap(s, "this node's dataplane", "%s", d2.msg);
-		}
-		kt_snapshot_finish(s);
+	if (kt_cli_load(c, &sc, &s, &d) < 0)
+		return kt_cli_fail(c, &d);
+	/* analyze and render each Service the scope names */
+	int rc = 0;
+	bool many = s->focus.n_svcs > 1;
+	if (many && c->out == KT_OUT_JSON)
+		printf("[\n");
+	for (uint32_t i = 0; i < s->focus.n_svcs && rc == 0; i++) {
+		struct kt_arena *a = kt_arena_new();
+		struct kt_path_query q = {.svc = s->focus.svcs[i]};
+		struct kt_path_result *r;
+		kt_path_analyze(s, &q, a, &r);
+		if (i && c->out == KT_OUT_JSON)
+			printf(",\n");
+		else if (i)
+			printf("\n");
+		if (kt_cli_structured(c))
+			rc = render_json(c, s, r);
+		else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
+			rc = kt_path_render_graph(c, s, r);
+		else
+			rc = render_text(c, s, r);
+		kt_findings_release(&r->findings);
+		kt_arena_free(a);
 	}
-	uint32_t six = kt_find_service(s, ns, name);
-	if (six == KT_NONE) {
-		rc = not_found(c, s, ns, name);
-		kt_snapshot_free(s);
-		return rc;
-	}
-	struct kt_arena *a = kt_arena_new();
-	struct kt_path_query q = {.svc = six};
-	struct kt_path_result *r;
-	kt_path_analyze(s, &q, a, &r);
-	if (kt_cli_structured(c))
-		rc = render_json(c, s, r);
-	else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
-		rc = kt_path_render_graph(c, s, r);
-	else
-		rc = render_text(c, s, r);
-	kt_findings_release(&r->findings);
-	kt_arena_free(a);
+	if (many && c->out == KT_OUT_JSON)
+		printf("]\n");
+	if (rc == 0 && s->focus.missing)
+		rc = KT_EXIT_PARTIAL;
 	kt_snapshot_free(s);
 	return rc;
 }
@@ -646,10 +508,13 @@ const struct kt_command kt_cmd_path = {
 	.opts = opts,
 	.flags = KT_CMD_API,
 	.args = "service",
-	.usage = "SERVICE",
+	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE,
+	.usage = "SERVICE | svc NAME | deploy/NAME",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
-		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME.\n\n"
+		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME, also as two words\n"
+		"(svc NAME). deploy/NAME, sts/NAME and ds/NAME show the Services that select that\n"
+		"workload; NAME with -A, the Service of that name in every namespace.\n\n"
 		"Shows how external traffic enters (LB ingress, LB kind and target mode from the\n"
 		"provider annotations), which nodes the LB targets and why, the NodePort, the\n"
 		"dataplane mode (kube-proxy ConfigMap or Cilium kube-proxy replacement, or the\n"
@@ -659,6 +524,7 @@ const struct kt_command kt_cmd_path = {
 		"Examples:\n"
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
-		"  ktrace path orders --from cluster.json.gz",
+		"  ktrace path orders --from cluster.json.gz\n"
+		"  ktrace path deploy/orders -n shop",
 	.outputs = "text|wide|json|yaml|dot|mermaid",
 };

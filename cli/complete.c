@@ -21,7 +21,7 @@
 
 #include "cli/cli.h"
 #include "cli/spec.h"
-#include "ktrace/bundle.h"
+#include "ktrace/source.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/findings.h"
@@ -62,7 +62,13 @@ static const struct kt_snapshot *bundle(struct cstate *st)
 {
 	if (!st->snap && !st->snap_failed) {
 		struct kt_diag d = {0};
-		if (kt_bundle_load_ns(st->c->from, kt_cli_namespace(st->c), &st->snap, &d) < 0) {
+		struct kt_scope sc;
+		kt_cli_scope(st->c, &sc);
+		sc.namespace = NULL; /* names of every namespace; filtered by the caller */
+		sc.all_namespaces = true;
+		sc.node = KT_NODE_NONE;
+		if (kt_source_load(&sc, KT_WANT_SERVICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_WORKLOADS, &st->snap,
+				   &d) < 0) {
 			st->snap = NULL;
 			st->snap_failed = true;
 		}

@@ -31,13 +31,16 @@ const struct kt_option kt_global_opts[] = {
 	 "kubeconfig file (default $KUBECONFIG, merged like kubectl, else ~/.kube/config, else in-cluster)"},
 	{"context", 0, KT_OPT_STR, "NAME", "context", "kubeconfig context to use"},
 	{"namespace", 'n', KT_OPT_STR, "NS", "namespace", "namespace (default: the context's, else 'default')"},
-	{"all-namespaces", 'A', KT_OPT_FLAG, NULL, NULL, "every namespace, where the command lists"},
+	{"all-namespaces", 'A', KT_OPT_FLAG, NULL, NULL, "every namespace, where the command lists (path: the NAME in every namespace)"},
+	{"selector", 'l', KT_OPT_STR, "SEL", NULL, "only Services whose labels match SEL (kubectl syntax), where the command lists"},
 	{"from", 0, KT_OPT_STR, "SOURCE", "source",
 	 "read a bundle from 'ktrace collect' (path, .gz, '-' for stdin) or 'demo' instead of the live cluster"},
 	{"output", 'o', KT_OPT_STR, "FMT", "output",
 	 "output format: text (default), wide, json or yaml; lint/check also sarif, junit; path also dot, mermaid"},
 	{"color", 0, KT_OPT_STR, "WHEN", "auto|always|never", "colour: auto (default; honours NO_COLOR), always, never"},
 	{"request-timeout", 0, KT_OPT_INT, "SECS", NULL, "timeout per API request in seconds (default 30)"},
+	{"as", 0, KT_OPT_STR, "USER", NULL, "impersonate USER for API requests, as kubectl --as"},
+	{"as-group", 0, KT_OPT_STR, "GROUP", NULL, "impersonate GROUP too (repeatable; needs --as), as kubectl --as-group"},
 	{"verbose", 'v', KT_OPT_FLAG, NULL, NULL, "more detail on stderr; -vv logs every API request (no credentials)"},
 	{"help", 'h', KT_OPT_FLAG, NULL, NULL, "show help"},
 	{"version", 0, KT_OPT_FLAG, NULL, NULL, "print the version"},
@@ -165,7 +168,8 @@ static void main_help(FILE *f)
 			   "\n'ktrace help COMMAND' or 'ktrace COMMAND --help' shows a command's options.\n"
 			   "Also a kubectl plugin: 'kubectl ktrace COMMAND' (kubectl-ktrace on PATH).\n"
 			   "Exit codes: 0 ok, 1 findings at/above --fail-on, 2 usage, 3 not found, 4 cluster/node\n"
-			   "unreachable or forbidden, 5 invalid or missing input. See man ktrace(1).\n");
+			   "unreachable or forbidden, 5 invalid or missing input, 6 partial answer (gaps listed).\n"
+			   "See man ktrace(1).\n");
 }
 
 /* Closest name among cands (distance <= max(2, len/3)); NULL if none. */
@@ -231,6 +235,16 @@ static int set_global(struct kt_cli *c, const struct kt_option *o, const char *v
 		c->namespace = val;
 	else if (!strcmp(n, "all-namespaces"))
 		c->all_namespaces = true;
+	else if (!strcmp(n, "selector"))
+		c->selector = val;
+	else if (!strcmp(n, "as"))
+		c->as_user = val;
+	else if (!strcmp(n, "as-group")) {
+		if (c->n_as_groups >= sizeof(c->as_groups) / sizeof(c->as_groups[0]))
+			return usage_err(c, NULL, "too many --as-group options (at most %zu)",
+					 sizeof(c->as_groups) / sizeof(c->as_groups[0]));
+		c->as_groups[c->n_as_groups++] = val;
+	}
 	else if (!strcmp(n, "from"))
 		c->from = val;
 	else if (!strcmp(n, "output"))
@@ -373,6 +387,28 @@ static int parse(struct kt_cli *c, int argc, char **argv, bool *want_help, bool 
 	return 0;
 }
 
+/* The command table's preconditions, checked here before every run(). */
+static int preconditions(struct kt_cli *c)
+{
+	const struct kt_command *cmd = c->cmd;
+	if (c->from && (cmd->flags & KT_CMD_NO_FROM))
+		return usage_err(c, "it reads the live cluster", "--from cannot be used with %s", cmd->name);
+	if (c->selector && !(cmd->flags & KT_CMD_SELECTOR))
+		return usage_err(c, "-l narrows the Services that check, dataplane and imbalance list",
+				 "-l/--selector does not apply to %s", cmd->name);
+	if (c->n_as_groups && !c->as_user)
+		return usage_err(c, "add --as USER (impersonating groups without a user is not allowed)",
+				 "--as-group needs --as");
+	if ((cmd->flags & KT_CMD_API) && !c->from && (kt_cli_wants(c) & KT_WANT_OBJECTS)) {
+		/* read the kubeconfig and open the client before the command runs */
+		struct kt_kube *k;
+		struct kt_diag d = {0};
+		if (kt_cli_kube(c, &k, &d) < 0)
+			return kt_cli_fail(c, &d);
+	}
+	return 0;
+}
+
 static int resolve_output(struct kt_cli *c)
 {
 	static const struct {
@@ -434,6 +470,9 @@ int kt_cli_main(int argc, char **argv)
 		goto out;
 	}
 	rc = resolve_output(&cli);
+	if (rc)
+		goto out;
+	rc = preconditions(&cli);
 	if (rc)
 		goto out;
 	rc = cli.cmd->run(&cli);

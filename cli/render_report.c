@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/report.h"
+#include "ktrace/codec.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/ruleconf.h"
 
@@ -33,7 +34,10 @@ int kt_report_exit(const struct kt_report *r)
 	kt_report_count(r, &c);
 	if (r->n_errors)
 		return KT_EXIT_INPUT;
-	return c.failing ? KT_EXIT_FINDINGS : KT_EXIT_OK;
+	if (c.failing)
+		return KT_EXIT_FINDINGS;
+	/* findings computed without a kind the rules need: a partial answer */
+	return r->snap && r->snap->focus.missing ? KT_EXIT_PARTIAL : KT_EXIT_OK;
 }
 
 /* Group key of a finding: its Service (check) or its object (lint). */
@@ -105,6 +109,8 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	if (r->by_service)
 		return kt_check_text(c, out, r);
 	uint32_t n = r->f->n, m = 0;
+	if (r->snap)
+		kt_render_incomplete(c, out, r->snap);
 	struct gkey *keys = calloc(n + 1, sizeof(*keys));
 	uint32_t *svc = calloc(n + 1, sizeof(*svc));
 	struct kt_findings grp = {0};
@@ -191,7 +197,7 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_kuint(w, "objects", r->objects);
 	}
 	kt_jw_kstr(w, "failOn", r->fail_on >= 0 ? kt_severity_name((enum kt_severity)r->fail_on) : "never");
-	kt_jw_kbool(w, "failed", kt_report_exit(r) != 0);
+	kt_jw_kbool(w, "failed", r->n_errors || n.failing);
 	kt_jw_obj_end(w);
 	kt_jw_key(w, "errors");
 	kt_jw_arr(w);
@@ -209,6 +215,13 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
+	if (r->snap) {
+		kt_render_incomplete_json(w, r->snap);
+		if (r->snap->n_gaps) {
+			kt_jw_key(w, "gaps");
+			kt_gaps_to_json(w, r->snap->gaps, r->snap->n_gaps);
+		}
+	}
 	kt_jw_obj_end(w);
 	return kt_jw_free(w) ? -1 : 0;
 }

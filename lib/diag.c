@@ -92,3 +92,47 @@ void kt_warn(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "ktrace: warning: %s\n", buf);
 }
+
+int kt_diag_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name, const char *const *cands,
+		     unsigned n)
+{
+	kt_diag_set(d, KT_EXIT_NOTFOUND, "%s '%s' not found%s%s%s", what, name, ns ? " in namespace '" : "", ns ? ns : "",
+		    ns ? "'" : "");
+	/* the 3 closest names */
+	const char *best[3] = {0};
+	unsigned bd[3] = {~0u, ~0u, ~0u};
+	for (unsigned i = 0; i < n; i++) {
+		unsigned dist = kt_edit_distance(name, cands[i]);
+		if (strstr(cands[i], name) || strstr(name, cands[i]))
+			dist = dist > 2 ? 2 : dist;
+		for (int k = 0; k < 3; k++) {
+			if (dist < bd[k]) {
+				for (int m = 2; m > k; m--) {
+					bd[m] = bd[m - 1];
+					best[m] = best[m - 1];
+				}
+				bd[k] = dist;
+				best[k] = cands[i];
+				break;
+			}
+		}
+	}
+	unsigned lim = (unsigned)strlen(name) / 2 + 1;
+	char hint[512] = "";
+	size_t len = 0;
+	for (int k = 0; k < 3; k++) {
+		if (!best[k] || bd[k] > lim)
+			continue;
+		int w = snprintf(hint + len, sizeof(hint) - len, "%s'%s'", len ? ", " : "did you mean ", best[k]);
+		if (w > 0 && (size_t)w < sizeof(hint) - len)
+			len += (size_t)w;
+	}
+	if (len)
+		kt_diag_hint(d, "%s?", hint);
+	else if (n)
+		kt_diag_hint(d, "%u %s%s exist%s in this namespace; list them with 'kubectl get %ss%s%s'", n, what,
+			     n == 1 ? "" : "s", n == 1 ? "s" : "", what, ns ? " -n " : "", ns ? ns : "");
+	else
+		kt_diag_hint(d, "no %ss exist in namespace '%s'; check -n or the context", what, ns ? ns : "");
+	return -KT_EXIT_NOTFOUND;
+}

@@ -1,5 +1,5 @@
 /*
- * Internal to collectors/ and lib/bundle: turning one Kubernetes object
+ * Internal to collectors/ (API client, manifests, codec/bundle.c): turning one Kubernetes object
  * (API JSON, bundle entry, or a manifest converted to cJSON) into the
  * model. cJSON is allowed here because this header is not public.
  */

@@ -173,6 +173,32 @@ static int resolve(struct kt_kube *k, const struct kt_kube_opts *o, struct kt_di
 	return kt_kubeconfig_resolve(k->a, &kc, o ? o->context : NULL, &k->rc, d);
 }
 
+/* --as / --as-group override the kubeconfig's impersonation, field by
+ * field, as kubectl does. */
+static int impersonate(struct kt_kube *k, const struct kt_kube_opts *o, struct kt_diag *d)
+{
+	if (!o || (!o->as_user && !o->n_as_groups))
+		return 0;
+	struct kt_kc_user *u = KT_ANEW(k->a, struct kt_kc_user, 1);
+	if (k->rc.user)
+		*u = *k->rc.user;
+	if (o->as_user)
+		u->as = kt_arena_strdup(k->a, o->as_user);
+	if (o->n_as_groups) {
+		u->as_groups = KT_ANEW(k->a, const char *, o->n_as_groups);
+		for (unsigned g = 0; g < o->n_as_groups; g++)
+			u->as_groups[g] = kt_arena_strdup(k->a, o->as_groups[g]);
+		u->n_as_groups = o->n_as_groups;
+	}
+	if (!u->as) {
+		kt_diag_set(d, KT_EXIT_USAGE, "--as-group needs a user to impersonate");
+		kt_diag_hint(d, "add --as USER (impersonating groups without a user is not allowed)");
+		return -KT_EXIT_USAGE;
+	}
+	k->rc.user = u;
+	return 0;
+}
+
 int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_diag *d)
 {
 	static bool curl_ready;
@@ -194,7 +220,7 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 	}
 	k->max_body = (size_t)(o && o->max_body_mb > 0 ? o->max_body_mb : 256) << 20;
 	snprintf(k->ua, sizeof(k->ua), "User-Agent: ktrace/%s (linux/%s)", KT_VERSION, KT_ARCH);
-	if ((rc = resolve(k, o, d)) < 0 || (rc = setup_server(k, d)) < 0 || (rc = kt_auth_setup(k, d)) < 0)
+	if ((rc = resolve(k, o, d)) < 0 || (rc = impersonate(k, o, d)) < 0 || (rc = setup_server(k, d)) < 0 || (rc = kt_auth_setup(k, d)) < 0)
 		goto fail;
 	k->multi = curl_multi_init();
 	if (!k->multi) {

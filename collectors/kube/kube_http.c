@@ -382,6 +382,11 @@ static int complete_403_404(struct run *R, struct job *j, long code, const char 
 	const struct kt_res_info *ri = kt_res_info(r->res);
 	struct kt_diag *d = R->d;
 
+	if (code == 404 && r->absent_ok) {
+		kt_log(1, "%s: 404: does not exist", what);
+		j->done = true;
+		return 0;
+	}
 	if (r->optional || (j->sink == SINK_NAMES && !R->snap)) {
 		char gw[300];
 

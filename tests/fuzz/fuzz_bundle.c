@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "ktrace/bundle.h"
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 
 static int fd = -1;
 static char path[64];

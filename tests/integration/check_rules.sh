@@ -74,7 +74,7 @@ n=$("$KTRACE" check --from $FIX --config "$WORK/kt.yaml" -o json | python3 -c 'i
 "$KTRACE" check --from demo -o json > "$WORK/demo.json"; rc=$?
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "findings" in d and "summary" in d' "$WORK/demo.json" && [ $rc -le 1 ] \
 	&& pass "check --from demo: one JSON document (exit $rc)" || fail "check demo" "exit $rc"
-expect_rc "check with an argument is a usage error" 2 "$KTRACE" check --from $FIX svc/x
+expect_rc "check with two SERVICE arguments is a usage error" 2 "$KTRACE" check --from $FIX svc/x svc/y
 
 # live, from the test API server: the same findings as from the directory
 if ! have_python; then skip live "python3 not available"; exit 0; fi

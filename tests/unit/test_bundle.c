@@ -1,5 +1,5 @@
 /* Unit tests for the object converter (collectors/k8s_obj.c) and bundle
- * I/O (lib/bundle.c): defaults, sanitising, round trip, error positions. */
+ * I/O (collectors/codec/bundle.c): defaults, sanitising, round trip, error positions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

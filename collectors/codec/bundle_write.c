@@ -24,7 +24,7 @@
 #include "ktrace/bundle.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/xalloc.h"
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 
 struct kt_bundle_writer {
 	FILE *fp;                /* plain output (or stdout) */
@@ -273,14 +273,7 @@ static void write_trailer(struct kt_bundle_writer *bw, const struct kt_snapshot 
 	kt_jw_free(w);
 	bw_write(bw, ",\n\"gaps\":", 9);
 	w = kt_jw_new_sink(bw_write, bw, false);
-	kt_jw_arr(w);
-	for (uint32_t i = 0; snap && i < snap->n_gaps; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "what", snap->gaps[i].what);
-		kt_jw_kstr(w, "why", snap->gaps[i].why);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, snap ? snap->gaps : NULL, snap ? snap->n_gaps : 0);
 	kt_jw_free(w);
 	bw_write(bw, "}\n", 2);
 }

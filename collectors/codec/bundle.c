@@ -33,7 +33,7 @@
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/xalloc.h"
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 #include "lib/jscan.h"
 
 #define KT_BUNDLE_CHUNK (1u << 20)          /* largest read / inflate step */
@@ -529,6 +529,7 @@ static int top_value(struct load *L, struct top *t, const char *key)
 		snprintf(t->kind, sizeof(t->kind), "%s", v->valuestring);
 		size_t kl = strlen(t->kind);
 		t->is_bundle = !strcmp(t->kind, "KtraceBundle");
+		L->snap->bundle_header |= t->is_bundle;
 		if (!t->is_bundle && strcmp(t->kind, "List") && !(kl > 4 && !strcmp(t->kind + kl - 4, "List")))
 			rc = bad(s, start, "kind is neither KtraceBundle nor a Kubernetes List");
 	} else if (!strcmp(key, "version")) {
