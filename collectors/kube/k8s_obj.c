@@ -427,6 +427,8 @@ int32_t kt_exec_sleep(const cJSON *cmd)
 				q++;
 			if (isdigit((unsigned char)*q)) {
 				double v = strtod(q, NULL);
+				if (!(v < 2147483647.0)) /* huge, inf or NaN: cast would be undefined */
+					return INT32_MAX;
 				return clamp32((int64_t)(v + 0.999));
 			}
 		}
