@@ -475,6 +475,11 @@ void kt_nl_close(struct kt_nl *nl)
 	free(nl);
 }
 
+int kt_nl_fd(const struct kt_nl *nl)
+{
+	return nl->replay || !nl->sk ? -1 : nl_socket_get_fd(nl->sk);
+}
+
 bool kt_nl_is_replay(const struct kt_nl *nl)
 {
 	return nl->replay;

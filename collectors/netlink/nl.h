@@ -46,6 +46,8 @@ struct kt_nl_opts {
  * err filled on failure. */
 struct kt_nl *kt_nl_open(int protocol, const struct kt_nl_opts *o, char *err, size_t errlen);
 void kt_nl_close(struct kt_nl *nl);
+/* The socket's descriptor, for poll() on an event socket; -1 in replay. */
+int kt_nl_fd(const struct kt_nl *nl);
 /* True when nl answers from a recording. */
 bool kt_nl_is_replay(const struct kt_nl *nl);
 

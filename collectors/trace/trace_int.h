@@ -1,0 +1,94 @@
+/*
+ * Internal to collectors/trace/ (and its tests and fuzz target): the
+ * decoded nftables trace event (trace_event.c), the rule-set handling
+ * (trace_rules.c: iptables-save parsing, pruning to what a probe can
+ * reach, nft JSON ordering) and the scratch-namespace plumbing
+ * (trace_lab.c). Nothing here is visible outside collectors/ and tests.
+ */
+#ifndef KT_COLLECTORS_TRACE_INT_H
+#define KT_COLLECTORS_TRACE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ktrace/diag.h"
+#include "ktrace/trace.h"
+
+/* ---- trace events (trace_event.c) ----------------------------------- */
+
+struct kt_trace_event {
+	uint32_t id;             /* one per packet (a hash of the skb: reused later) */
+	uint32_t type;           /* NFT_TRACETYPE_*: rule 3, return 2, policy 1 (kernel numbering) */
+	uint8_t family;          /* nfgenmsg family (2 ip, 10 ip6, 1 inet) */
+	char table[64];
+	char chain[64];
+	uint64_t handle;         /* 0: none */
+	bool has_verdict;
+	int32_t verdict;         /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN, NFT_CONTINUE */
+	char target[64];         /* jump/goto target */
+	bool has_policy;
+	int32_t policy;          /* base-chain policy (policy events) */
+	uint32_t iif, oif;       /* 0: absent */
+	uint32_t mark;
+	bool has_net;            /* network/transport headers (first event of each base chain) */
+	uint8_t ipver;           /* 4 or 6 */
+	uint8_t l4proto;
+	char saddr[48], daddr[48];
+	bool has_ports;
+	uint16_t sport, dport;
+};
+
+/* Decode one nfnetlink message of nh_len bytes. 1: a trace event filled
+ * into ev; 0: another message; -1 malformed. Bounded by nh_len. */
+int kt_trace_decode(const void *nh, size_t nh_len, struct kt_trace_event *ev);
+/* "accept", "drop", "jump", "goto", "return", "continue", "break", "queue" ... */
+const char *kt_trace_verdict_name(int32_t v);
+
+/* ---- rule sets (trace_rules.c) -------------------------------------- */
+
+/* One rule of an iptables-save text, as loaded. */
+struct kt_ipt_line {
+	const char *text;        /* "-A CHAIN ..." (points into the parsed copy) */
+	uint32_t line;           /* 1-based line in the input */
+	uint32_t pos;            /* 1-based position in its chain in the input */
+};
+
+struct kt_ipt_chain {
+	char table[32];
+	const char *name;
+	const char *policy;      /* "ACCEPT", "DROP", "-" */
+	bool builtin;
+	bool owned_name;         /* name is malloc'd */
+	bool dropped;            /* pruned away */
+	struct kt_ipt_line *rules; /* as loaded (after pruning) */
+	uint32_t n_rules, cap_rules;
+};
+
+struct kt_ipt_set {
+	char *copy;              /* the input, lines cut in place */
+	struct kt_ipt_chain *chains;
+	uint32_t n_chains, cap_chains;
+	uint32_t rules_total;
+	uint32_t rules_loaded;
+	uint32_t chains_loaded;
+	bool pruned;
+};
+
+/* Parse iptables-save text (bounded: KT_DP_MAX_LINE per line). -1 with d
+ * (KT_EXIT_INPUT, "line N: ...") on malformed input. */
+int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d);
+/* Keep only the rules a packet to dst:dport/proto can match before NAT
+ * changes it, and the chains reachable from the built-in chains. */
+void kt_ipt_prune(struct kt_ipt_set *s, const char *dst, uint16_t dport, const char *proto);
+/* The iptables-restore input of what is kept (malloc'd). */
+char *kt_ipt_render(const struct kt_ipt_set *s, size_t *len);
+const struct kt_ipt_chain *kt_ipt_find(const struct kt_ipt_set *s, const char *table, const char *chain);
+void kt_ipt_free(struct kt_ipt_set *s);
+
+/* `nft -j list` output reordered so that `nft -j -f` accepts it (tables,
+ * chains, sets and maps, then elements and rules); counts rules. malloc'd
+ * or NULL with d. */
+char *kt_nft_json_loadable(const char *text, size_t len, uint32_t *n_rules, struct kt_diag *d);
+
+#endif
