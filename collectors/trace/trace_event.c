@@ -18,6 +18,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <libnftnl/trace.h>
 
+#include "collectors/netlink/nl.h"
 #include "collectors/trace/trace_int.h"
 #include "ktrace/xalloc.h"
 
@@ -68,6 +69,94 @@ static void net_header(struct kt_trace_event *ev, const uint8_t *p, uint32_t len
 	}
 }
 
+/* libnftnl's trace parser calls exit() on an attribute of the wrong size
+ * and reads the nested verdict code without checking it is there: check
+ * every attribute it validates first, with libmnl's rules (fixed-size
+ * types exactly their size, strings non-empty; ours must also end in NUL
+ * since libnftnl copies them with strdup). */
+static bool str_ok(const struct nlattr *a)
+{
+	int l = kt_nla_len(a);
+	return l > 0 && memchr(kt_nla_data(a), 0, (size_t)l) != NULL;
+}
+
+static bool verdict_ok(const struct nlattr *v)
+{
+	const struct nlattr *a;
+	int rem;
+	bool code = false, chain = false;
+	uint32_t c = 0;
+	KT_NLA_FOR_NESTED(a, rem, v) {
+		if (kt_nla_type(a) == NFTA_VERDICT_CODE) {
+			if (kt_nla_len(a) != 4)
+				return false;
+			memcpy(&c, kt_nla_data(a), 4);
+			code = true;
+		} else if (kt_nla_type(a) == NFTA_VERDICT_CHAIN) {
+			if (!str_ok(a))
+				return false;
+			chain = true;
+		} else if (kt_nla_type(a) == NFTA_VERDICT_CHAIN_ID && kt_nla_len(a) != 4) {
+			return false;
+		}
+	}
+	if (rem != 0)
+		return false;
+	if (!code)
+		return false;
+	int32_t verdict = (int32_t)ntohl(c);
+	return !(verdict == NFT_JUMP || verdict == NFT_GOTO) || chain;
+}
+
+static bool attrs_ok(const struct nlmsghdr *h)
+{
+	const struct nlattr *a;
+	int rem;
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	bool id = false, type = false;
+	if (h->nlmsg_len < off)
+		return false;
+	KT_NLA_FOR(a, rem, (const char *)h + off, h->nlmsg_len - off) {
+		int l = kt_nla_len(a);
+		switch (kt_nla_type(a)) {
+		case NFTA_TRACE_TABLE:
+		case NFTA_TRACE_CHAIN:
+			if (!str_ok(a))
+				return false;
+			break;
+		case NFTA_TRACE_RULE_HANDLE:
+			if (l != 8)
+				return false;
+			break;
+		case NFTA_TRACE_VERDICT:
+			if ((l != 0 && l < NLA_HDRLEN) || !verdict_ok(a))
+				return false;
+			break;
+		case NFTA_TRACE_IIFTYPE:
+		case NFTA_TRACE_OIFTYPE:
+			if (l != 2)
+				return false;
+			break;
+		case NFTA_TRACE_TYPE:
+		case NFTA_TRACE_ID:
+			id = id || kt_nla_type(a) == NFTA_TRACE_ID;
+			type = type || kt_nla_type(a) == NFTA_TRACE_TYPE;
+			/* fall through */
+		case NFTA_TRACE_IIF:
+		case NFTA_TRACE_OIF:
+		case NFTA_TRACE_MARK:
+		case NFTA_TRACE_NFPROTO:
+		case NFTA_TRACE_POLICY:
+			if (l != 4)
+				return false;
+			break;
+		default:
+			break;
+		}
+	}
+	return rem == 0 && id && type; /* libnftnl exits without either */
+}
+
 int kt_trace_decode(const void *nh, size_t nh_len, struct kt_trace_event *ev)
 {
 	const struct nlmsghdr *h = nh;
@@ -77,6 +166,8 @@ int kt_trace_decode(const void *nh, size_t nh_len, struct kt_trace_event *ev)
 		return -1;
 	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_NFTABLES || NFNL_MSG_TYPE(h->nlmsg_type) != NFT_MSG_TRACE)
 		return 0;
+	if (!attrs_ok(h))
+		return -1;
 	struct nftnl_trace *t = nftnl_trace_alloc();
 	if (!t)
 		kt_oom();
