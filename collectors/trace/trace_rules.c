@@ -39,9 +39,14 @@ static uint64_t chash(const char *table, const char *name)
 	return kt_hash_str(kt_hash_str(0, table), name);
 }
 
+/* Rebuild with room for twice the chains (and the next one). */
 static void cidx_grow(struct kt_ipt_set *s, struct cidx *x)
 {
-	uint32_t ncap = x->cap ? x->cap * 2 : 1024;
+	uint32_t ncap = x->cap ? x->cap : 1024;
+	while (ncap < (s->n_chains + 1) * 2)
+		ncap *= 2;
+	if (ncap == x->cap)
+		ncap *= 2;
 	uint32_t *ns = kt_xcalloc(ncap, sizeof(*ns));
 	for (uint32_t i = 0; i < s->n_chains; i++) {
 		uint32_t h = (uint32_t)chash(s->chains[i].table, s->chains[i].name) & (ncap - 1);
@@ -360,8 +365,7 @@ static void reach(const struct kt_ipt_set *s, const struct cidx *x, uint8_t *mar
 void kt_ipt_prune(struct kt_ipt_set *s, const char *dst, uint16_t dport, const char *proto)
 {
 	struct cidx x = {0};
-	while ((s->n_chains + 1) * 2 > x.cap)
-		cidx_grow(s, &x);
+	cidx_grow(s, &x);
 	uint32_t *first = kt_xcalloc(s->n_chains + 1, sizeof(*first));
 	uint32_t total = 0;
 	for (uint32_t i = 0; i < s->n_chains; i++) {
