@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -212,126 +213,141 @@ int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_d
 
 /* ---- rule tokens ---------------------------------------------------- */
 
+/* What pruning needs of a rule, without copies (the target points into
+ * the rule text). */
 struct rinfo {
-	char dst[64];
-	bool dst_neg;
-	char proto[16];
-	bool proto_neg;
-	char dport[32];
-	bool dport_neg;
-	char target[64];
+	uint32_t dst, mask;      /* -d (network order) */
+	uint16_t dport_lo, dport_hi;
+	uint16_t target_len;
+	uint8_t proto;           /* 0 any / unparsed, else the IP protocol number */
+	bool has_dst, has_dport;
+	const char *target;
 };
 
-/* Next token of a rule (quotes as iptables-save writes them). */
-static const char *tok(const char *p, char *out, size_t n)
+/* Next token of a rule: start and length (quoted words are one token). */
+static const char *tok(const char *p, const char **start, size_t *len)
 {
 	while (*p == ' ')
 		p++;
 	if (!*p)
 		return NULL;
-	size_t k = 0;
+	*start = p;
 	bool q = false;
 	for (; *p && (q || *p != ' '); p++) {
-		if (*p == '"') {
+		if (*p == '"')
 			q = !q;
-			continue;
-		}
-		if (*p == '\\' && p[1])
+		else if (*p == '\\' && p[1])
 			p++;
-		if (k + 1 < n)
-			out[k++] = *p;
 	}
-	out[k] = 0;
+	*len = (size_t)(p - *start);
 	return p;
 }
 
-static void cpy(char *dst, size_t n, const char *src)
+static bool is_tok(const char *t, size_t n, const char *w)
 {
-	size_t l = strlen(src);
-	if (l >= n)
-		l = n - 1;
-	memcpy(dst, src, l);
-	dst[l] = 0;
+	return strlen(w) == n && !memcmp(t, w, n);
 }
 
-static void rule_info(const char *text, struct rinfo *r)
-{
-	memset(r, 0, sizeof(*r));
-	char t[256];
-	bool neg = false;
-	const char *p = text;
-	while ((p = tok(p, t, sizeof(t))) != NULL) {
-		char v[256];
-		if (!strcmp(t, "!")) {
-			neg = true;
-			continue;
-		}
-		if (!strcmp(t, "-d") || !strcmp(t, "--destination")) {
-			if (!(p = tok(p, v, sizeof(v))))
-				break;
-			cpy(r->dst, sizeof(r->dst), v);
-			r->dst_neg = neg;
-		} else if (!strcmp(t, "-p") || !strcmp(t, "--protocol")) {
-			if (!(p = tok(p, v, sizeof(v))))
-				break;
-			cpy(r->proto, sizeof(r->proto), v);
-			r->proto_neg = neg;
-		} else if (!strcmp(t, "--dport") || !strcmp(t, "--destination-port")) {
-			if (!(p = tok(p, v, sizeof(v))))
-				break;
-			cpy(r->dport, sizeof(r->dport), v);
-			r->dport_neg = neg;
-		} else if (!strcmp(t, "-j") || !strcmp(t, "-g") || !strcmp(t, "--jump") || !strcmp(t, "--goto")) {
-			if (!(p = tok(p, v, sizeof(v))))
-				break;
-			cpy(r->target, sizeof(r->target), v);
-		}
-		neg = false;
-	}
-}
-
-static bool in_cidr(const char *ip, const char *cidr)
+static void parse_dst(struct rinfo *r, const char *v, size_t n)
 {
 	char a[64];
-	snprintf(a, sizeof(a), "%s", cidr);
+	if (n >= sizeof(a))
+		return;
+	memcpy(a, v, n);
+	a[n] = 0;
 	int plen = 32;
 	char *sl = strchr(a, '/');
 	if (sl) {
 		*sl = 0;
 		char *e;
-		long v = strtol(sl + 1, &e, 10);
-		if (*e || v < 0 || v > 32)
-			return true; /* a mask we do not parse: assume it can match */
-		plen = (int)v;
+		long x = strtol(sl + 1, &e, 10);
+		if (*e || x < 0 || x > 32)
+			return; /* a mask we do not parse: it can match */
+		plen = (int)x;
 	}
-	struct in_addr x, y;
-	if (inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, ip, &y) != 1)
-		return true;
-	uint32_t m = plen ? htonl(0xffffffffu << (32 - plen)) : 0;
-	return (x.s_addr & m) == (y.s_addr & m);
+	struct in_addr ia;
+	if (inet_pton(AF_INET, a, &ia) != 1)
+		return;
+	r->mask = plen ? htonl(0xffffffffu << (32 - plen)) : 0;
+	r->dst = ia.s_addr & r->mask;
+	r->has_dst = true;
 }
 
-static bool port_in(const char *spec, uint16_t port)
+static void parse_dport(struct rinfo *r, const char *v, size_t n)
 {
+	char a[32];
+	if (n >= sizeof(a))
+		return;
+	memcpy(a, v, n);
+	a[n] = 0;
 	char *e;
-	long lo = strtol(spec, &e, 10), hi = lo;
+	long lo = strtol(a, &e, 10), hi = lo;
 	if (*e == ':')
 		hi = strtol(e + 1, &e, 10);
-	if (*e)
-		return true;
-	return port >= lo && port <= hi;
+	if (*e || lo < 0 || hi > 65535 || lo > hi)
+		return;
+	r->dport_lo = (uint16_t)lo;
+	r->dport_hi = (uint16_t)hi;
+	r->has_dport = true;
+}
+
+static void parse_proto(struct rinfo *r, const char *v, size_t n)
+{
+	if (is_tok(v, n, "tcp") || is_tok(v, n, "6"))
+		r->proto = 6;
+	else if (is_tok(v, n, "udp") || is_tok(v, n, "17"))
+		r->proto = 17;
+	else if (is_tok(v, n, "sctp") || is_tok(v, n, "132"))
+		r->proto = 132;
+	else if (is_tok(v, n, "icmp") || is_tok(v, n, "1"))
+		r->proto = 1;
+}
+
+/* Only what is not negated narrows a rule; a negation keeps it. */
+static void rule_info(const char *text, struct rinfo *r)
+{
+	memset(r, 0, sizeof(*r));
+	const char *t, *v, *p = text;
+	size_t tn, vn;
+	bool neg = false;
+	while ((p = tok(p, &t, &tn)) != NULL) {
+		if (is_tok(t, tn, "!")) {
+			neg = true;
+			continue;
+		}
+		bool d = is_tok(t, tn, "-d") || is_tok(t, tn, "--destination");
+		bool pr = is_tok(t, tn, "-p") || is_tok(t, tn, "--protocol");
+		bool dp = is_tok(t, tn, "--dport") || is_tok(t, tn, "--destination-port");
+		bool j = is_tok(t, tn, "-j") || is_tok(t, tn, "-g") || is_tok(t, tn, "--jump") || is_tok(t, tn, "--goto");
+		if (d || pr || dp || j) {
+			if (!(p = tok(p, &v, &vn)))
+				break;
+			if (j && vn < 65536) {
+				r->target = v;
+				r->target_len = (uint16_t)vn;
+			} else if (!neg) {
+				if (d)
+					parse_dst(r, v, vn);
+				else if (pr)
+					parse_proto(r, v, vn);
+				else if (dp)
+					parse_dport(r, v, vn);
+			}
+		}
+		neg = false;
+	}
 }
 
 /* Can this rule match the probe? pre_nat: the chain runs before DNAT. */
-static bool may_match(const struct rinfo *r, const char *dst, uint16_t dport, const char *proto, bool pre_nat)
+static bool may_match(const struct rinfo *r, uint32_t dst, uint16_t dport, uint8_t proto, bool pre_nat)
 {
-	if (r->proto[0] && !r->proto_neg && strcmp(r->proto, "all") && strcasecmp(r->proto, proto))
+	if (r->proto && r->proto != proto)
 		return false;
 	if (!pre_nat)
 		return true;
-	if (r->dst[0] && !r->dst_neg && !in_cidr(dst, r->dst))
+	if (r->has_dst && (dst & r->mask) != r->dst)
 		return false;
-	if (r->dport[0] && !r->dport_neg && !port_in(r->dport, dport))
+	if (r->has_dport && (dport < r->dport_lo || dport > r->dport_hi))
 		return false;
 	return true;
 }
@@ -350,9 +366,14 @@ static void reach(const struct kt_ipt_set *s, const struct cidx *x, uint8_t *mar
 		const struct kt_ipt_chain *c = &s->chains[ci];
 		for (uint32_t k = 0; k < c->n_rules; k++) {
 			const struct rinfo *r = &info[first[ci] + k];
-			if (!r->target[0])
+			if (!r->target)
 				continue;
-			int32_t t = cidx_find(s, x, c->table, r->target);
+			char name[256];
+			if (r->target_len >= sizeof(name))
+				continue;
+			memcpy(name, r->target, r->target_len);
+			name[r->target_len] = 0;
+			int32_t t = cidx_find(s, x, c->table, name);
 			if (t >= 0 && !(mark[t] & bit)) {
 				mark[t] |= bit;
 				stack[sp++] = (uint32_t)t;
@@ -362,8 +383,12 @@ static void reach(const struct kt_ipt_set *s, const struct cidx *x, uint8_t *mar
 	free(stack);
 }
 
-void kt_ipt_prune(struct kt_ipt_set *s, const char *dst, uint16_t dport, const char *proto)
+void kt_ipt_prune(struct kt_ipt_set *s, const char *dst_ip, uint16_t dport, const char *proto_name)
 {
+	struct in_addr ia = {0};
+	inet_pton(AF_INET, dst_ip, &ia);
+	uint32_t dst = ia.s_addr;
+	uint8_t proto = !strcasecmp(proto_name, "udp") ? 17 : 6;
 	struct cidx x = {0};
 	cidx_grow(s, &x);
 	uint32_t *first = kt_xcalloc(s->n_chains + 1, sizeof(*first));
