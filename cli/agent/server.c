@@ -50,6 +50,7 @@ struct rctx {
 	size_t uri_len;          /* full length */
 	char uri[KT_AGENT_MAX_TARGET + 1];
 	bool body;               /* upload data arrived */
+	bool started;            /* the handler saw the headers */
 	double t0;
 	struct kt_ag_req req;
 };
@@ -335,6 +336,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
 	(void)con;
 	struct rctx *rc = kt_xmalloc(sizeof(*rc));
 	rc->body = false;
+	rc->started = false;
 	rc->t0 = mono_s();
 	size_t n = uri ? strlen(uri) : 0;
 	rc->uri_len = n;
@@ -364,7 +366,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 	if (!rc)
 		return MHD_NO;
 	if (*upload_size) {
-		/* requests carry no body: discard it, answer 413 at the end */
+		/* not reached (a body is refused on the first call); discard */
 		rc->body = true;
 		*upload_size = 0;
 		return MHD_YES;
@@ -372,6 +374,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
 	const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	bool has_body = rc->body || te || (cl && strcmp(cl, "0") != 0);
+	/* first call (headers only): answer a request that announces a body
+	 * at once (MHD then closes the connection instead of reading it);
+	 * others are answered on the next call, once the request is complete,
+	 * so the connection can be kept alive */
+	if (!rc->started) {
+		rc->started = true;
+		if (!has_body)
+			return MHD_YES;
+	}
 	struct kt_ag_req *r = &rc->req;
 	kt_ag_parse(r, method, rc->uri, rc->uri_len);
 	if (r->route == KT_AG_HEALTHZ && !r->status && !has_body) {
@@ -507,11 +518,11 @@ int kt_agent_start(const struct kt_ag_opts *o, struct kt_agent **out, struct kt_
 		ag->sampler = kt_ag_sampler_start(&ag->no, o->flow_interval, o->resync, o->flow_idle);
 	ag->mhd = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0,
-		NULL, NULL, handle, ag, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT,
+		NULL, NULL, handle, ag, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ag, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)o->max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o->per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, ag,
-		MHD_OPTION_NOTIFY_COMPLETED, done_cb, ag, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ag, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, done_cb, ag, MHD_OPTION_END);
 	if (!ag->mhd) {
 		close(lfd);
 		kt_ag_sampler_stop(ag->sampler);

@@ -455,6 +455,31 @@ static int add_gaps(struct kt_snapshot *snap, const cJSON *j, const char *node, 
 	return rc;
 }
 
+/* Every number of a node object is a count, port, weight, probability,
+ * time or handle: finite and not negative, and the integer fields fit
+ * their types. Checked before the bundle reader converts them. */
+static const char *bad_number(const cJSON *j, const char *key, int depth)
+{
+	if (depth > 64)
+		return "nesting";
+	if (cJSON_IsNumber(j)) {
+		double v = j->valuedouble, max = 1.8e19;
+		if (key && (!strcmp(key, "port") || !strcmp(key, "weight") || !strcmp(key, "timeoutSeconds")))
+			max = 2147483647.0;
+		else if (key && (!strcmp(key, "activeConns") || !strcmp(key, "inactiveConns") ||
+				 !strcmp(key, "affinityClients")))
+			max = 4294967295.0;
+		return isfinite(v) && v >= 0 && v <= max ? NULL : key ? key : "a number";
+	}
+	const cJSON *c;
+	cJSON_ArrayForEach(c, j) {
+		const char *b = bad_number(c, cJSON_IsObject(j) ? c->string : key, depth + 1);
+		if (b)
+			return b;
+	}
+	return NULL;
+}
+
 int kt_agent_decode_node(struct kt_snapshot *snap, const char *body, size_t len, const char *expect_node,
 			 struct kt_diag *d)
 {
@@ -464,6 +489,9 @@ int kt_agent_decode_node(struct kt_snapshot *snap, const char *body, size_t len,
 	int rc = check_node(j, "node state", expect_node, d);
 	if (rc == 0 && !cJSON_IsArray(item(j, "services")))
 		rc = kt_diag_set(d, KT_EXIT_INPUT, "agent node state: \"services\" is missing or not an array");
+	const char *bn = rc == 0 ? bad_number(j, NULL, 0) : NULL;
+	if (bn)
+		rc = kt_diag_set(d, KT_EXIT_INPUT, "agent node state: \"%.40s\" out of range", bn);
 	if (rc == 0)
 		rc = add_gaps(snap, j, jstr(j, "node"), "node state", d);
 	if (rc == 0)
