@@ -501,6 +501,11 @@ int kt_agent_start(const struct kt_ag_opts *o, struct kt_agent **out, struct kt_
 		goto fail;
 	}
 	ag->tok_checked = mono_s();
+	if (!kt_node_readable()) {
+		kt_diag_set(d, KT_EXIT_CLUSTER, "cannot read this node's dataplane: needs root or CAP_NET_ADMIN");
+		kt_diag_hint(d, "run it as root, or with CAP_NET_ADMIN (and CAP_BPF for Cilium), as the DaemonSet in deploy/ does");
+		goto fail;
+	}
 	if (o->node)
 		snprintf(ag->node, sizeof(ag->node), "%s", o->node);
 	else if (gethostname(ag->node, sizeof(ag->node) - 1) != 0 || !ag->node[0])
