@@ -83,7 +83,7 @@ static void num(struct out *o, double v)
 	if (v == (double)(int64_t)v && v < 9e15 && v > -9e15)
 		snprintf(b, sizeof(b), " %lld\n", (long long)v);
 	else
-		snprintf(b, sizeof(b), " %.6g\n", v);
+		snprintf(b, sizeof(b), " %.9g\n", v);
 	put(o, b, strlen(b));
 }
 

@@ -28,7 +28,10 @@
 # Variables: FLEET_NODES (nodes with an agent), FLEET_ALL_NODES, CP, TOKEN,
 # AGENT_PORT (10265), FLEET (fleet.py command).
 
-FLEET="python3 $TOP/tests/lab/fleet/fleet.py"
+# the interpreter itself, not a version-manager shim (each shim start costs
+# a second or more on a loaded machine)
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
+FLEET="$PY $TOP/tests/lab/fleet/fleet.py"
 AGENT_PORT=10265
 
 fleet_init() {
@@ -38,8 +41,9 @@ fleet_init() {
 	TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 	printf '%s\n' "$TOKEN" > "$WORK/token"
 	chmod 600 "$WORK/token"
-	FLEET_ALL_NODES=$($FLEET nodes | awk '{print $1}' | tr '\n' ' ')
-	FLEET_NODES=$($FLEET nodes | awk '$3 == 1 {print $1}' | tr '\n' ' ')
+	$FLEET nodes > "$WORK/nodes"
+	FLEET_ALL_NODES=$(awk '{print $1}' "$WORK/nodes" | tr '\n' ' ')
+	FLEET_NODES=$(awk '$3 == 1 {print $1}' "$WORK/nodes" | tr '\n' ' ')
 	trap fleet_cleanup EXIT
 }
 
@@ -53,7 +57,7 @@ fleet_cleanup() {
 fleet_ns() { FLEET_NS="$FLEET_NS $1"; ip netns add "$1" && nsx "$1" ip link set lo up; }
 
 # node index from its address (192.168.77.N)
-fleet_node_ip() { $FLEET nodes | awk -v n="$1" '$1 == n {print $2}'; }
+fleet_node_ip() { awk -v n="$1" '$1 == n {print $2}' "$WORK/nodes"; }
 
 fleet_up() {
 	fleet_ns "$CP" || return 1
@@ -118,7 +122,7 @@ EOF
 			nsx "$pns" ip addr add "$pip/30" dev eth0
 			nsx "$pns" ip link set eth0 up
 			nsx "$pns" ip route add default via "$gw"
-			ip netns exec "$pns" python3 "$WORK/server.py" "$name" "$port" 2>/dev/null &
+			ip netns exec "$pns" "$PY" "$WORK/server.py" "$name" "$port" 2>/dev/null &
 			PIDS="$PIDS $!"
 		done < "$WORK/pods-$node"
 		$FLEET rules "$node" > "$WORK/rules-$node" || return 1
@@ -165,7 +169,7 @@ fleet_agent_stop() {
 fleet_kapi_start() {
 	$FLEET objects "$WORK/objects" "$TOKEN" "$AGENT_PORT" || return 1
 	rm -f "$WORK/kapi.port"
-	ip netns exec "$CP" python3 "$TOP/tests/apiserver/kapi.py" --dir "$WORK/objects" --port-file "$WORK/kapi.port" \
+	ip netns exec "$CP" "$PY" "$TOP/tests/apiserver/kapi.py" --dir "$WORK/objects" --port-file "$WORK/kapi.port" \
 		--log "$WORK/kapi.log" "$@" > /dev/null 2> "$WORK/kapi.err" &
 	PIDS="$PIDS $!"
 	for _ in $(seq 1 100); do [ -s "$WORK/kapi.port" ] && break; sleep 0.1; done
@@ -199,6 +203,6 @@ fleet_agent_get() {
 }
 
 fleet_hold() {
-	ip netns exec "${P}$1" python3 "$WORK/hold.py" "$2" "$3" "$4" "$5" 2>/dev/null &
+	ip netns exec "${P}$1" "$PY" "$WORK/hold.py" "$2" "$3" "$4" "$5" 2>/dev/null &
 	PIDS="$PIDS $!"
 }
