@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -42,6 +43,11 @@ struct kt_agent {
 	struct kt_ag_sampler *sampler;
 	struct MHD_Daemon *mhd;
 	int port;
+	pthread_t janitor;
+	bool janitor_on;
+	pthread_mutex_t jmu;
+	pthread_cond_t jcv;
+	bool stopping;
 	uint64_t requests[N_CODES];
 };
 
@@ -479,11 +485,36 @@ static int listen_on(const char *spec, int *port_out, struct kt_diag *d)
 	return fd;
 }
 
+/* ---- idle memory ------------------------------------------------------ */
+
+/* Once the cached node state is past its max-age nobody can use it (the
+ * next request reads again): drop it and give the memory back, so an idle
+ * agent stays small whatever the size of the last read. */
+static void *janitor(void *arg)
+{
+	struct kt_agent *ag = arg;
+	pthread_mutex_lock(&ag->jmu);
+	while (!ag->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&ag->jcv, &ag->jmu, &ts);
+		if (ag->stopping)
+			break;
+		if (kt_ag_cache_drop_stale(&ag->cache))
+			malloc_trim(0);
+	}
+	pthread_mutex_unlock(&ag->jmu);
+	return NULL;
+}
+
 /* ---- start / stop ---------------------------------------------------- */
 
 int kt_agent_start(const struct kt_ag_opts *o, struct kt_agent **out, struct kt_diag *d)
 {
 	*out = NULL;
+	/* one thread per connection: bound glibc's per-thread heaps */
+	mallopt(M_ARENA_MAX, 2);
 	struct kt_agent *ag = kt_xcalloc(1, sizeof(*ag));
 	ag->o = *o;
 	pthread_mutex_init(&ag->tok_mu, NULL);
@@ -535,6 +566,13 @@ int kt_agent_start(const struct kt_ag_opts *o, struct kt_agent **out, struct kt_
 		kt_diag_set(d, KT_EXIT_CLUSTER, "cannot start the HTTP server on %s", o->listen);
 		goto fail;
 	}
+	pthread_mutex_init(&ag->jmu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ag->jcv, &ca);
+	pthread_condattr_destroy(&ca);
+	ag->janitor_on = pthread_create(&ag->janitor, NULL, janitor, ag) == 0;
 	*out = ag;
 	return 0;
 fail:
@@ -554,6 +592,14 @@ void kt_agent_stop(struct kt_agent *ag)
 	if (!ag)
 		return;
 	MHD_stop_daemon(ag->mhd);
+	pthread_mutex_lock(&ag->jmu);
+	ag->stopping = true;
+	pthread_cond_broadcast(&ag->jcv);
+	pthread_mutex_unlock(&ag->jmu);
+	if (ag->janitor_on)
+		pthread_join(ag->janitor, NULL);
+	pthread_cond_destroy(&ag->jcv);
+	pthread_mutex_destroy(&ag->jmu);
 	kt_ag_sampler_stop(ag->sampler);
 	kt_ag_cache_fini(&ag->cache);
 	pthread_mutex_destroy(&ag->tok_mu);

@@ -240,6 +240,19 @@ struct kt_ag_state *kt_ag_state_get(struct kt_ag_cache *c)
 	return st;
 }
 
+bool kt_ag_cache_drop_stale(struct kt_ag_cache *c)
+{
+	struct kt_ag_state *old = NULL;
+	pthread_mutex_lock(&c->mu);
+	if (c->cur && !c->reading && (double)(now_ms() - c->cur->taken_ms) >= c->max_age * 1000.0 + 1000.0) {
+		old = c->cur;
+		c->cur = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	kt_ag_state_unref(old);
+	return old != NULL;
+}
+
 /* ---- state bodies ---------------------------------------------------- */
 
 struct node_arg {
