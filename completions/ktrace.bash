@@ -142,6 +142,36 @@ _ktrace() {
 		else
 			COMPREPLY=()
 		fi ;;
+	agent)
+		case "$prev" in
+	--listen)
+		return ;;
+	--token-file)
+		_ktrace_files; return ;;
+	--node)
+		_ktrace_dyn node; return ;;
+	--bpffs)
+		COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--max-age)
+		return ;;
+	--flow-interval)
+		return ;;
+	--resync)
+		return ;;
+	--flow-idle)
+		return ;;
+	--max-connections)
+		return ;;
+	--max-per-ip)
+		return ;;
+	--image)
+		return ;;
+		esac
+		if [[ "$cur" == -* ]]; then
+			COMPREPLY=($(compgen -W " --listen --token-file --node --bpffs --max-age --flow-interval --resync --flow-idle --no-flows --no-metrics --max-connections --max-per-ip --image --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
+		else
+			COMPREPLY=()
+		fi ;;
 	rules)
 		case "$prev" in
 		esac
@@ -178,7 +208,7 @@ _ktrace() {
 		if [[ "$cur" == -* ]]; then
 			COMPREPLY=($(compgen -W " --kubeconfig --context --namespace -n --all-namespaces -A --from --output -o --color --request-timeout --verbose -v --help -h --version" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W " path dataplane imbalance check lint collect rules completion version help" -- "$cur"))
+			COMPREPLY=($(compgen -W " path dataplane imbalance check lint collect agent rules completion version help" -- "$cur"))
 		fi ;;
 	esac
 }
