@@ -10,6 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/apiserver/testlib.sh"
 [ -x "$KTRACE" ] || { fail binary "no ktrace binary at $KTRACE"; exit 0; }
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)
 
 # ---- manifest == deploy/ ----------------------------------------------
 { cat "$TOP/deploy/ktrace-agent.yaml"; echo ---; cat "$TOP/deploy/ktrace-users.yaml"; } > "$WORK/deploy.yaml"
@@ -69,7 +70,7 @@ clusterrolebinding.rbac.authorization.k8s.io/ktrace-fleet-nodes created (dry run
 		pass "kubectl accepts 'agent manifest -n tools'"; else fail "kubectl accepts 'agent manifest -n tools'" "$(head -c 300 "$WORK/dry2" | tr '\n' '|')"; fi
 	# the objects as kubectl parsed them
 	"$KUBECTL" --kubeconfig "$K" apply --dry-run=client --validate=false -o json -f "$TOP/deploy/" > "$WORK/objs.json" 2>"$WORK/objs.err"
-	res=$(python3 - "$WORK/objs.json" <<'EOF'
+	res=$("$PY" - "$WORK/objs.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 objs = d["items"] if d.get("kind") == "List" else [d]
@@ -152,26 +153,39 @@ if command -v dpkg-query >/dev/null 2>&1; then
 		fail "runtime stage installs exactly the runtime libraries of those -dev packages (+ iptables)" "want: $(echo $want_rt) got: $(echo $got_rt)"; fi
 	# every shared library of the built binary comes from a listed package, a
 	# dependency of one, or a package every Debian image has (priority required)
-	closure=$(
-		todo="$run_pk"; seen=""
-		while [ -n "$todo" ]; do
-			set -- $todo; p=$1; shift; todo="$*"
-			case " $seen " in *" $p "*) continue ;; esac
-			seen="$seen $p"
-			deps=$(dpkg-query -W -f='${Depends}, ${Pre-Depends}\n' "$p" 2>/dev/null | tr ',' '\n' | sed 's/|.*//; s/^ *//; s/[ :].*//' | grep .)
-			todo="$todo $deps"
-		done
-		echo $seen | tr ' ' '\n' | sort -u)
+	closure=$(dpkg-query -W -f='${Package}\t${Depends}, ${Pre-Depends}\n' 2>/dev/null | "$PY" -c '
+import re, sys
+deps = {}
+for line in sys.stdin:
+    name, _, d = line.rstrip("\n").partition("\t")
+    deps[name.split(":")[0]] = [re.split(r"[ :(]", alt.split("|")[0].strip())[0] for alt in d.split(",") if alt.strip()]
+todo, seen = sys.argv[1:], set()
+while todo:
+    p = todo.pop()
+    if p in seen:
+        continue
+    seen.add(p)
+    todo += deps.get(p, [])
+print("\n".join(sorted(seen)))' $run_pk)
+	# one dpkg -S over every library path and its merged-/usr twin
+	ldd "$KTRACE" | awk '$3 ~ /^\// {print $3}' > "$WORK/libs"
+	while read -r lib; do
+		echo "$lib"; readlink -f "$lib"
+		case $lib in /usr/*) echo "${lib#/usr}" ;; *) echo "/usr$lib" ;; esac
+	done < "$WORK/libs" | sort -u > "$WORK/libpaths"
+	dpkg -S $(cat "$WORK/libpaths") 2>/dev/null > "$WORK/owners"
 	unmet=""
-	for lib in $(ldd "$KTRACE" | awk '$3 ~ /^\// {print $3}'); do
-		pk=$(dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "/usr$lib" 2>/dev/null ||
-			dpkg -S "$(echo "$lib" | sed 's|^/usr||')" 2>/dev/null)
-		pk=$(echo "$pk" | head -1 | cut -d: -f1)
+	while read -r lib; do
+		pk=""
+		for cand in "$lib" "$(readlink -f "$lib")" "${lib#/usr}" "/usr$lib"; do
+			pk=$(awk -v p="$cand" '{ path = $0; sub(/^[^:]*(:[a-z0-9]+)?: /, "", path) } path == p { split($1, a, ":"); print a[1]; exit }' "$WORK/owners")
+			[ -n "$pk" ] && break
+		done
 		[ -z "$pk" ] && { unmet="$unmet $lib(no package)"; continue; }
 		echo "$closure" | grep -qx "$pk" && continue
 		[ "$(dpkg-query -W -f='${Priority}' "$pk" 2>/dev/null)" = required ] && continue
 		unmet="$unmet $lib($pk)"
-	done
+	done < "$WORK/libs"
 	[ -z "$unmet" ] && pass "every shared library of the binary comes with the runtime stage's packages" ||
 		fail "every shared library of the binary comes with the runtime stage's packages" "$unmet"
 else
