@@ -168,7 +168,10 @@ while todo:
     todo += deps.get(p, [])
 print("\n".join(sorted(seen)))' $run_pk)
 	# one dpkg -S over every library path and its merged-/usr twin
-	ldd "$KTRACE" | awk '$3 ~ /^\// {print $3}' > "$WORK/libs"
+	# (a sanitizer build links its runtime: check the plain build then)
+	LIBBIN=$KTRACE
+	[ -n "$KT_ASAN" ] && LIBBIN=$TOP/ktrace
+	ldd "$LIBBIN" 2>/dev/null | awk '$3 ~ /^\// {print $3}' > "$WORK/libs"
 	while read -r lib; do
 		echo "$lib"; readlink -f "$lib"
 		case $lib in /usr/*) echo "${lib#/usr}" ;; *) echo "/usr$lib" ;; esac
@@ -186,6 +189,7 @@ print("\n".join(sorted(seen)))' $run_pk)
 		[ "$(dpkg-query -W -f='${Priority}' "$pk" 2>/dev/null)" = required ] && continue
 		unmet="$unmet $lib($pk)"
 	done < "$WORK/libs"
+	[ -s "$WORK/libs" ] || unmet="no binary at $LIBBIN"
 	[ -z "$unmet" ] && pass "every shared library of the binary comes with the runtime stage's packages" ||
 		fail "every shared library of the binary comes with the runtime stage's packages" "$unmet"
 else
