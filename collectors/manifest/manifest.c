@@ -28,6 +28,7 @@
 #include "collectors/manifest/manifest.h"
 #include "collectors/manifest/yaml_fast.h"
 #include "ktrace/manifest.h"
+#include "ktrace/env.h"
 
 #define KT_Y_MAX_NODES (8u * 1024 * 1024)  /* per document */
 #define KT_Y_ALIAS_BASE (64u * 1024)        /* alias-expanded nodes allowed beyond 2x direct */
@@ -829,7 +830,7 @@ static const struct kt_yfast_ops fast_ops = {fo_doc_start, fo_doc_end, fo_scalar
 /* KTRACE_YAML=libyaml forces libyaml (debugging, A/B runs). */
 static int yaml_mode(void)
 {
-	const char *v = getenv("KTRACE_YAML");
+	const char *v = kt_env_get(KT_ENV_YAML);
 	return v && !strcmp(v, "libyaml") ? KT_YAML_LIBYAML : KT_YAML_DEFAULT;
 }
 
