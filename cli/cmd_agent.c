@@ -14,6 +14,7 @@
 
 #include "cli/agent/agent.h"
 #include "cli/cli.h"
+#include "ktrace/env.h"
 #include "ktrace/node.h"
 
 static const struct kt_option opts[] = {
@@ -116,9 +117,7 @@ static int serve(struct kt_cli *c)
 	if (o.node && (strlen(o.node) > 253 || !kt_vis_clean(o.node)))
 		return kt_cli_error(c, KT_EXIT_USAGE, "a node name is a DNS name", "invalid --node");
 	/* the agent writes nothing anywhere: no recordings */
-	unsetenv("KTRACE_NL_RECORD");
-	unsetenv("KTRACE_CT_RECORD");
-	unsetenv("KTRACE_SD_RECORD");
+	unsetenv(kt_env_table()[KT_ENV_NL_RECORD].name);
 	/* every thread inherits this mask; the main thread waits for them */
 	sigset_t set;
 	sigemptyset(&set);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli/agent/agent.h"
+#include "ktrace/env.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/xalloc.h"
 #include "lib/bundle_parts.h"
@@ -99,7 +100,9 @@ static void *run(void *arg)
 			s->paused = false;
 			continue;
 		}
-		if (!fo.live && !getenv("KTRACE_CT_FILE"))
+		/* event mode unless KTRACE_CT_EVENTS=0 (as the dashboard) */
+		const char *ev = kt_env_get(KT_ENV_CT_EVENTS);
+		if (!fo.live && !(ev && !strcmp(ev, "0")))
 			fo.live = kt_ct_live_new(s->resync);
 		pthread_mutex_unlock(&s->mu);
 		struct kt_ag_sample *x = take(s, &fo, prev_ms);
