@@ -66,7 +66,7 @@ peak=$(hwm)
 size=$(ip netns exec $NS curl -sf -H "X-Ktrace-Token: $TOK" http://127.0.0.1:$PORT/v1/node | wc -c)
 gzsize=$(ip netns exec $NS curl -sf -H "X-Ktrace-Token: $TOK" -H 'Accept-Encoding: gzip' http://127.0.0.1:$PORT/v1/node | wc -c)
 digsize=$(ip netns exec $NS curl -sf -H "X-Ktrace-Token: $TOK" http://127.0.0.1:$PORT/v1/digests | wc -c)
-sleep 3
+sleep 5
 rss_idle1=$(rss)
 kill $APID
 wait $APID 2>/dev/null

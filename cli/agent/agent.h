@@ -147,6 +147,8 @@ void kt_ag_state_unref(struct kt_ag_state *st);
 /* Drop the cached state once it is a second past its max-age (no request
  * can use it any more); true when one was dropped. */
 bool kt_ag_cache_drop_stale(struct kt_ag_cache *c);
+/* No state cached and none being read. */
+bool kt_ag_cache_empty(struct kt_ag_cache *c);
 /* A body of the state (which: KT_AG_B_*), built once. Caller unrefs. */
 struct kt_ag_body *kt_ag_state_body(struct kt_ag_state *st, int which);
 /* The node object restricted to keys (built per request). */

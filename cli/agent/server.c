@@ -48,6 +48,7 @@ struct kt_agent {
 	pthread_mutex_t jmu;
 	pthread_cond_t jcv;
 	bool stopping;
+	uint64_t done;           /* requests completed (the janitor trims after them) */
 	uint64_t requests[N_CODES];
 };
 
@@ -354,11 +355,12 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
 
 static void done_cb(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	struct kt_agent *ag = cls;
 	(void)con;
 	(void)toe;
 	free(*con_cls);
 	*con_cls = NULL;
+	__atomic_add_fetch(&ag->done, 1, __ATOMIC_RELAXED);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
@@ -493,6 +495,7 @@ static int listen_on(const char *spec, int *port_out, struct kt_diag *d)
 static void *janitor(void *arg)
 {
 	struct kt_agent *ag = arg;
+	uint64_t trimmed_at = 0;
 	pthread_mutex_lock(&ag->jmu);
 	while (!ag->stopping) {
 		struct timespec ts;
@@ -501,8 +504,14 @@ static void *janitor(void *arg)
 		pthread_cond_timedwait(&ag->jcv, &ag->jmu, &ts);
 		if (ag->stopping)
 			break;
-		if (kt_ag_cache_drop_stale(&ag->cache))
+		/* after dropping a state, and again once the requests that were
+		 * still sending its bodies have completed */
+		uint64_t done = __atomic_load_n(&ag->done, __ATOMIC_RELAXED);
+		bool dropped = kt_ag_cache_drop_stale(&ag->cache);
+		if (dropped || (done != trimmed_at && kt_ag_cache_empty(&ag->cache))) {
 			malloc_trim(0);
+			trimmed_at = done;
+		}
 	}
 	pthread_mutex_unlock(&ag->jmu);
 	return NULL;

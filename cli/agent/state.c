@@ -253,6 +253,14 @@ bool kt_ag_cache_drop_stale(struct kt_ag_cache *c)
 	return old != NULL;
 }
 
+bool kt_ag_cache_empty(struct kt_ag_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool e = !c->cur && !c->reading;
+	pthread_mutex_unlock(&c->mu);
+	return e;
+}
+
 /* ---- state bodies ---------------------------------------------------- */
 
 struct node_arg {
