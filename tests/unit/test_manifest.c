@@ -179,7 +179,8 @@ static void test_multidoc(void)
 	struct kt_yerr e;
 	int rc = parse("---\n---\na: 1\n---\n# only a comment\n---\nb: [1, 2\nc: 3\n---\nd: 4\n", &d, &e);
 	T_CHECK_INT(rc, -1, "error in the third document");
-	T_CHECK_INT(d.n, 1, "documents before the error are delivered, empty ones skipped");
+	T_CHECK_INT(d.n, 2, "documents before and after the error are delivered, empty ones skipped");
+	T_CHECK_STR(d.n == 2 ? d.json[1] : "", "{\"d\":4}", "the document after the broken one (kubectl decodes per document)");
 	T_CHECK_INT(e.line, 8, "error line");
 	T_CHECK(strstr(e.msg, "flow sequence") != NULL, "libyaml problem and context in the message");
 	docs_free(&d);
