@@ -234,12 +234,19 @@ const struct kt_list_req *kt_cli_cluster_reqs(const char *ns, unsigned *n)
 		{.res = KT_RES_PDBS, .optional = true},
 		{.res = KT_RES_INGRESSES, .optional = true},
 		{.res = KT_RES_INGRESSCLASSES, .optional = true},
+		{.res = KT_RES_GATEWAYCLASSES, .optional = true},
+		{.res = KT_RES_GATEWAYS, .optional = true},
+		{.res = KT_RES_HTTPROUTES, .optional = true},
+		{.res = KT_RES_GRPCROUTES, .optional = true},
+		/* ingress controllers' client-IP settings (only those keys are kept) */
+		{.res = KT_RES_CONFIGMAPS, .label_selector = KT_CTRL_CONFIGMAP_SELECTOR, .optional = true},
 		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
 		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy-config", .optional = true},
 		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
 	};
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
-		if (reqs[i].res != KT_RES_NODES && reqs[i].res != KT_RES_INGRESSCLASSES && reqs[i].res != KT_RES_CONFIGMAPS)
+		if (reqs[i].res != KT_RES_NODES && reqs[i].res != KT_RES_INGRESSCLASSES &&
+		    reqs[i].res != KT_RES_GATEWAYCLASSES && reqs[i].res != KT_RES_CONFIGMAPS)
 			reqs[i].ns = ns;
 	*n = sizeof(reqs) / sizeof(reqs[0]);
 	return reqs;

@@ -199,6 +199,18 @@ int kt_bundle_finish(struct kt_bundle_writer *bw, const struct kt_snapshot *snap
 	}
 	kt_jw_arr_end(w);
 	kt_jw_free(w);
+	/* the kinds listed completely: their absence is evidence */
+	static const char *const kinds[] = {"Service", "EndpointSlice", "Pod", "Node", "Deployment",
+					    "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress",
+					    "IngressClass", "Gateway", "GatewayClass", "HTTPRoute"};
+	bw_write(bw, ",\n\"listed\":", 11);
+	w = kt_jw_new_sink(bw_write, bw, false);
+	kt_jw_arr(w);
+	for (size_t i = 0; snap && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (snap->listed & kt_listed_bit(kinds[i]))
+			kt_jw_str(w, kinds[i]);
+	kt_jw_arr_end(w);
+	kt_jw_free(w);
 	bw_write(bw, "}\n", 2);
 	const char *path = bw->path ? bw->path : "-";
 	int rc = bw_close(bw);
@@ -483,6 +495,13 @@ static int load_buf(const char *name, const char *buf, size_t len, struct kt_sna
 					kt_diag_hint(d, "collect the bundle again with this ktrace version");
 					return -KT_EXIT_INPUT;
 				}
+			} else if (!strcmp(key, "listed") && cJSON_IsArray(v)) {
+				const cJSON *e;
+				cJSON_ArrayForEach(e, v)
+				{
+					if (cJSON_IsString(e))
+						snap->listed |= kt_listed_bit(e->valuestring);
+				}
 			} else if (!strcmp(key, "created") && cJSON_IsString(v)) {
 				struct tm tm;
 				memset(&tm, 0, sizeof(tm));
@@ -522,6 +541,10 @@ static int load_buf(const char *name, const char *buf, size_t len, struct kt_sna
 	if (saw_items) {
 		char hintbuf[128];
 		const char *hint = kt_kind_from_list(kind, hintbuf, sizeof(hintbuf));
+		/* a typed list (PodList) holds every object of its kind that was
+		 * asked for; a plain List only what someone put in it */
+		if (hint && *hint)
+			snap->listed |= kt_listed_bit(hint);
 		s.pos = items_at;
 		return each_element(&s, snap, hint && *hint ? hint : NULL, ingest_obj, d);
 	}

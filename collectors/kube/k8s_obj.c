@@ -836,18 +836,56 @@ static void do_pdb(struct ctx *c, const cJSON *o)
 	meta_finish(c, &p->meta);
 }
 
-static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int cap)
+/* Is host covered by spec.tls[] (an entry without hosts covers every host)? */
+static bool ing_tls(const cJSON *tls, const char *host)
 {
-	const cJSON *svc = jget(b, "service");
-	if (!svc || (int)g->n_backends >= cap)
+	const cJSON *t, *h;
+	KT_EACH(t, tls)
+	{
+		const cJSON *hosts = jget(t, "hosts");
+		if (!cJSON_IsArray(hosts) || !cJSON_GetArraySize(hosts))
+			return true;
+		KT_EACH(h, hosts)
+		{
+			if (cJSON_IsString(h) && host && !strcmp(h->valuestring, host))
+				return true;
+		}
+	}
+	return false;
+}
+
+static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int cap, const char *host,
+			const cJSON *path, const char *fpath)
+{
+	if (!b || (int)g->n_backends >= cap)
 		return;
+	const cJSON *svc = jget(b, "service");
 	struct kt_ingress_backend *x = &g->backends[g->n_backends++];
+	x->host = host ? kt_intern(c->a, host) : NULL;
+	x->path = jstr(c, path, "path");
+	if (path && !x->path)
+		x->path = kt_intern(c->a, "/");
+	x->path_type = jstr(c, path, "pathType");
+	x->fpath = kt_intern(c->a, fpath);
+	note(c, b, "%s", fpath);
+	if (!svc) { /* networking/v1beta1: serviceName / servicePort */
+		x->service = jstr(c, b, "serviceName");
+		if (x->service)
+			x->port = jport(c, notek(c, b, "servicePort", fpath));
+		return;
+	}
+	char sp[300];
+	snprintf(sp, sizeof(sp), "%s.service", fpath);
+	note(c, svc, "%s", sp);
 	x->service = jstr(c, svc, "name");
-	const cJSON *port = jget(svc, "port");
+	const cJSON *port = notek(c, svc, "port", sp);
+	snprintf(sp, sizeof(sp), "%s.service.port", fpath);
 	if (jget(port, "number"))
 		x->port.num = clamp32(jint(port, "number", 0));
 	else
 		x->port.name = jstr(c, port, "name");
+	notek(c, port, "number", sp);
+	notek(c, port, "name", sp);
 }
 
 static void do_ingress(struct ctx *c, const cJSON *o)
@@ -856,24 +894,42 @@ static void do_ingress(struct ctx *c, const cJSON *o)
 	read_meta(c, o, "Ingress", &g->meta);
 	const cJSON *sp = notek(c, o, "spec", "");
 	g->class_name = jstr(c, sp, "ingressClassName");
-	if (!g->class_name)
+	notek(c, sp, "ingressClassName", "spec");
+	if (!g->class_name) {
 		g->class_name = kt_kv_get(&g->meta.annotations, "kubernetes.io/ingress.class");
+		g->class_from_annotation = g->class_name != NULL;
+	}
 	int cap = 1;
-	const cJSON *r, *p;
+	const cJSON *r, *p, *tls = jget(sp, "tls");
 	KT_EACH(r, jget(sp, "rules"))
 	{
 		cap += cJSON_GetArraySize(jget(jget(r, "http"), "paths"));
 	}
 	g->backends = KT_ANEW(c->a, struct kt_ingress_backend, cap);
-	if (jget(sp, "defaultBackend"))
-		ing_backend(c, jget(sp, "defaultBackend"), g, cap);
+	const cJSON *def = jget(sp, "defaultBackend");
+	if (!def)
+		def = jget(sp, "backend"); /* networking/v1beta1 */
+	if (def)
+		ing_backend(c, def, g, cap, NULL, NULL, def == jget(sp, "backend") ? "spec.backend" : "spec.defaultBackend");
+	int ri = 0;
 	KT_EACH(r, jget(sp, "rules"))
 	{
+		const char *host = jstr(c, r, "host");
+		int pi = 0;
 		KT_EACH(p, jget(jget(r, "http"), "paths"))
 		{
-			ing_backend(c, jget(p, "backend"), g, cap);
+			char fp[128];
+			snprintf(fp, sizeof(fp), "spec.rules[%d].http.paths[%d].backend", ri, pi);
+			uint32_t before = g->n_backends;
+			ing_backend(c, jget(p, "backend"), g, cap, host, p, fp);
+			if (g->n_backends > before)
+				g->backends[before].tls = ing_tls(tls, host);
+			pi++;
 		}
+		ri++;
 	}
+	if (def && g->n_backends)
+		g->backends[0].tls = ing_tls(tls, NULL) && cJSON_GetArraySize(tls) > 0;
 	read_lb_ingress(c, jpath(jget(o, "status"), "loadBalancer", "ingress"), &g->lb, &g->n_lb);
 	meta_finish(c, &g->meta);
 }
@@ -886,6 +942,272 @@ static void do_ingress_class(struct ctx *c, const cJSON *o)
 	const char *d = kt_kv_get(&ic->meta.annotations, "ingressclass.kubernetes.io/is-default-class");
 	ic->is_default = d && !strcmp(d, "true");
 	meta_finish(c, &ic->meta);
+}
+
+/* ---- Gateway API --------------------------------------------------------- */
+
+static void do_gateway_class(struct ctx *c, const cJSON *o)
+{
+	struct kt_gw_class *g = KT_SNAP_PUSH(c->s, gateway_classes);
+	read_meta(c, o, "GatewayClass", &g->meta);
+	g->controller = jstr(c, notek(c, o, "spec", ""), "controllerName");
+	meta_finish(c, &g->meta);
+}
+
+static void do_gateway(struct ctx *c, const cJSON *o)
+{
+	struct kt_gateway *g = KT_SNAP_PUSH(c->s, gateways);
+	read_meta(c, o, "Gateway", &g->meta);
+	g->gw_class = KT_NONE;
+	const cJSON *sp = notek(c, o, "spec", "");
+	g->class_name = jstr(c, sp, "gatewayClassName");
+	notek(c, sp, "gatewayClassName", "spec");
+	const cJSON *ls = notek(c, sp, "listeners", "spec");
+	int n = cJSON_IsArray(ls) ? cJSON_GetArraySize(ls) : 0;
+	if (n > 0) {
+		g->listeners = KT_ANEW(c->a, struct kt_gw_listener, n);
+		const cJSON *e;
+		KT_EACH(e, ls)
+		{
+			struct kt_gw_listener *l = &g->listeners[g->n_listeners];
+			note(c, e, "spec.listeners[%u]", g->n_listeners);
+			l->name = jstr(c, e, "name");
+			l->hostname = jstr(c, e, "hostname");
+			l->protocol = jstr(c, e, "protocol");
+			l->port = clamp32(jint(e, "port", 0));
+			const cJSON *tls = jget(e, "tls");
+			if (tls) {
+				l->tls_mode = jstr(c, tls, "mode");
+				if (!l->tls_mode)
+					l->tls_mode = kt_intern(c->a, "Terminate");
+			}
+			g->n_listeners++;
+		}
+	}
+	const cJSON *addrs = jget(jget(o, "status"), "addresses");
+	n = cJSON_IsArray(addrs) ? cJSON_GetArraySize(addrs) : 0;
+	if (n > 0) {
+		g->addresses = KT_ANEW(c->a, const char *, n);
+		const cJSON *e;
+		KT_EACH(e, addrs)
+		{
+			const char *v = jstr(c, e, "value");
+			if (v)
+				g->addresses[g->n_addresses++] = v;
+		}
+	}
+	meta_finish(c, &g->meta);
+}
+
+static void route_matches(struct ctx *c, struct kt_route *r, const cJSON *m, uint32_t rule, bool grpc)
+{
+	struct kt_route_match *x = &r->matches[r->n_matches++];
+	x->rule = rule;
+	if (grpc) {
+		const cJSON *meth = jget(m, "method");
+		const char *svc = jstr(c, meth, "service"), *fn = jstr(c, meth, "method");
+		if (svc || fn)
+			x->path = kt_arena_printf(c->a, "%s/%s", svc ? svc : "*", fn ? fn : "*");
+		return;
+	}
+	const cJSON *path = jget(m, "path");
+	if (path) {
+		x->path_type = jstr(c, path, "type");
+		if (!x->path_type)
+			x->path_type = kt_intern(c->a, "PathPrefix");
+		x->path = jstr(c, path, "value");
+		if (!x->path)
+			x->path = kt_intern(c->a, "/");
+	}
+	x->method = jstr(c, m, "method");
+}
+
+static void route_backend(struct ctx *c, struct kt_route *r, const cJSON *b, uint32_t rule, int bi)
+{
+	struct kt_route_backend *x = &r->backends[r->n_backends++];
+	char fp[96];
+	snprintf(fp, sizeof(fp), "spec.rules[%u].backendRefs[%d]", rule, bi);
+	note(c, b, "%s", fp);
+	notek(c, b, "port", fp);
+	notek(c, b, "name", fp);
+	x->rule = rule;
+	x->fpath = kt_intern(c->a, fp);
+	x->kind = jstr(c, b, "kind");
+	if (!x->kind)
+		x->kind = kt_intern(c->a, "Service");
+	x->group = jstr(c, b, "group");
+	if (!x->group)
+		x->group = kt_intern(c->a, "");
+	x->namespace = jstr(c, b, "namespace");
+	x->name = jstr(c, b, "name");
+	x->port = clamp32(jint(b, "port", 0));
+	x->weight = clamp32(jint(b, "weight", 1));
+}
+
+/* HTTPRoute or GRPCRoute */
+static void do_route(struct ctx *c, const cJSON *o, bool grpc)
+{
+	struct kt_route *r = KT_SNAP_PUSH(c->s, routes);
+	read_meta(c, o, grpc ? "GRPCRoute" : "HTTPRoute", &r->meta);
+	r->kind = grpc ? KT_ROUTE_GRPC : KT_ROUTE_HTTP;
+	const cJSON *sp = notek(c, o, "spec", "");
+	r->hostnames = jstrs(c, jget(sp, "hostnames"), &r->n_hostnames);
+	const cJSON *pr = notek(c, sp, "parentRefs", "spec"), *e, *rl, *x;
+	int n = cJSON_IsArray(pr) ? cJSON_GetArraySize(pr) : 0;
+	if (n > 0) {
+		r->parents = KT_ANEW(c->a, struct kt_route_parent, n);
+		KT_EACH(e, pr)
+		{
+			struct kt_route_parent *p = &r->parents[r->n_parents];
+			note(c, e, "spec.parentRefs[%u]", r->n_parents);
+			p->kind = jstr(c, e, "kind");
+			p->namespace = jstr(c, e, "namespace");
+			p->name = jstr(c, e, "name");
+			p->section = jstr(c, e, "sectionName");
+			p->port = clamp32(jint(e, "port", 0));
+			p->gateway = KT_NONE;
+			r->n_parents++;
+		}
+	}
+	const cJSON *rules = notek(c, sp, "rules", "spec");
+	int nb = 0, nm = 0;
+	KT_EACH(rl, rules)
+	{
+		nb += cJSON_IsArray(jget(rl, "backendRefs")) ? cJSON_GetArraySize(jget(rl, "backendRefs")) : 0;
+		nm += cJSON_IsArray(jget(rl, "matches")) ? cJSON_GetArraySize(jget(rl, "matches")) : 0;
+	}
+	r->backends = KT_ANEW(c->a, struct kt_route_backend, nb + 1);
+	r->matches = KT_ANEW(c->a, struct kt_route_match, nm + 1);
+	KT_EACH(rl, rules)
+	{
+		note(c, rl, "spec.rules[%u]", r->n_rules);
+		int bi = 0;
+		KT_EACH(x, jget(rl, "matches"))
+		{
+			if ((int)r->n_matches < nm)
+				route_matches(c, r, x, r->n_rules, grpc);
+		}
+		KT_EACH(x, jget(rl, "backendRefs"))
+		{
+			if ((int)r->n_backends < nb)
+				route_backend(c, r, x, r->n_rules, bi++);
+		}
+		r->n_rules++;
+	}
+	meta_finish(c, &r->meta);
+}
+
+/* ---- ConfigMaps of ingress controllers: the client-IP settings only ----- */
+
+static void ctrl_configmap(struct ctx *c, const cJSON *o, const cJSON *data)
+{
+	if (!cJSON_IsObject(data))
+		return;
+	unsigned n = 0;
+	for (unsigned i = 0; kt_ctrl_config_keys[i]; i++)
+		n += cJSON_IsString(jget(data, kt_ctrl_config_keys[i]));
+	if (!n)
+		return;
+	struct kt_configmap *m = KT_SNAP_PUSH(c->s, configmaps);
+	read_meta(c, o, "ConfigMap", &m->meta);
+	m->data.v = KT_ANEW(c->a, struct kt_kv, n);
+	const cJSON *dv = notek(c, o, "data", "");
+	for (unsigned i = 0; kt_ctrl_config_keys[i]; i++) {
+		const cJSON *v = jget(data, kt_ctrl_config_keys[i]);
+		if (!cJSON_IsString(v))
+			continue;
+		m->data.v[m->data.n].key = kt_intern(c->a, kt_ctrl_config_keys[i]);
+		m->data.v[m->data.n].value = kt_intern(c->a, v->valuestring);
+		m->data.n++;
+		notek(c, dv, kt_ctrl_config_keys[i], "data");
+	}
+	if (m->data.n > 1)
+		qsort(m->data.v, m->data.n, sizeof(*m->data.v), kv_cmp);
+	meta_finish(c, &m->meta);
+}
+
+/* ---- Pods that operators create from custom resources -------------------- */
+
+/* Prometheus Operator: the labels it gives the Pods of each kind, besides
+ * spec.podMetadata.labels (pkg/prometheus, pkg/alertmanager, pkg/thanos). */
+static const struct {
+	const char *kind, *name_label, *app;
+} prom_kinds[] = {
+	{"Prometheus", "prometheus", "prometheus"},
+	{"PrometheusAgent", NULL, "prometheus-agent"},
+	{"Alertmanager", "alertmanager", "alertmanager"},
+	{"ThanosRuler", "thanos-ruler", "thanos-ruler"},
+};
+
+static void kv_put(struct ctx *c, struct kt_kvlist *l, uint32_t cap, const char *k, const char *v)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].key, k)) {
+			l->v[i].value = kt_intern(c->a, v);
+			return;
+		}
+	if (l->n < cap) {
+		l->v[l->n].key = kt_intern(c->a, k);
+		l->v[l->n].value = kt_intern(c->a, v);
+		l->n++;
+	}
+}
+
+/* A custom resource whose spec carries the labels of the Pods an operator
+ * creates from it; group is its API group (a CRD's always has a dot). */
+static void do_cr_pods(struct ctx *c, const cJSON *o, const char *kind, const char *group)
+{
+	static const char *const paths[][3] = {
+		{"podMetadata", "labels", NULL},
+		{"podTemplate", "metadata", "labels"},
+		{"template", "metadata", "labels"},
+	};
+	const cJSON *sp = jget(o, "spec"), *labels = NULL;
+	const char *fp = NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && !labels; i++) {
+		const cJSON *v = jget(jget(sp, paths[i][0]), paths[i][1]);
+		if (paths[i][2])
+			v = jget(v, paths[i][2]);
+		if (cJSON_IsObject(v)) {
+			labels = v;
+			fp = i == 0 ? "spec.podMetadata.labels" : i == 1 ? "spec.podTemplate.metadata.labels"
+								   : "spec.template.metadata.labels";
+		}
+	}
+	int pk = -1;
+	if (!strcmp(group, "monitoring.coreos.com"))
+		for (size_t i = 0; i < sizeof(prom_kinds) / sizeof(prom_kinds[0]); i++)
+			if (!strcmp(kind, prom_kinds[i].kind))
+				pk = (int)i;
+	if (!labels && pk < 0)
+		return;
+	struct kt_cr_pods *p = KT_SNAP_PUSH(c->s, cr_pods);
+	read_meta(c, o, kind, &p->meta);
+	const char *name = p->meta.name;
+	struct kt_kvlist l = jkv(c, labels);
+	uint32_t cap = l.n + 8;
+	p->labels.v = KT_ANEW(c->a, struct kt_kv, cap);
+	memcpy(p->labels.v, l.v, l.n * sizeof(*l.v));
+	p->labels.n = l.n;
+	p->exact = pk >= 0;
+	p->fpath = fp ? kt_intern(c->a, fp) : kt_intern(c->a, "spec");
+	if (fp)
+		note(c, labels, "%s", fp);
+	if (pk >= 0) { /* the operator's labels win over podMetadata */
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/name", prom_kinds[pk].app);
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/managed-by", "prometheus-operator");
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/instance", name);
+		if (prom_kinds[pk].name_label)
+			kv_put(c, &p->labels, cap, prom_kinds[pk].name_label, name);
+		if (pk <= 1)
+			kv_put(c, &p->labels, cap, "operator.prometheus.io/name", name);
+		if (pk == 2)
+			kv_put(c, &p->labels, cap, "app", "alertmanager"); /* operators before v0.60 */
+	}
+	if (p->labels.n > 1)
+		qsort(p->labels.v, p->labels.n, sizeof(*p->labels.v), kv_cmp);
+	p->replicas = notek(c, sp, "replicas", "spec") ? clamp32(jint(sp, "replicas", -1)) : -1;
+	meta_finish(c, &p->meta);
 }
 
 static void do_node(struct ctx *c, const cJSON *o)
@@ -980,6 +1302,7 @@ static void do_configmap(struct ctx *c, const cJSON *o)
 	struct kt_proxy_config *px = &c->s->proxy;
 	if (!name)
 		return;
+	ctrl_configmap(c, o, data);
 	if (!strcmp(name, "kube-proxy") || !strcmp(name, "kube-proxy-config")) {
 		const cJSON *conf = jget(data, "config.conf");
 		if (!cJSON_IsString(conf))
@@ -1057,8 +1380,35 @@ static bool builtin_group(const cJSON *obj, const char *kind)
 		return GROUP_IS("networking.k8s.io");
 	if (!strcmp(kind, "EndpointSlice"))
 		return GROUP_IS("discovery.k8s.io");
+	if (!strcmp(kind, "Gateway") || !strcmp(kind, "GatewayClass") || !strcmp(kind, "HTTPRoute") ||
+	    !strcmp(kind, "GRPCRoute"))
+		return GROUP_IS("gateway.networking.k8s.io");
 #undef GROUP_IS
 	return true;
+}
+
+/* An object of a custom resource kind (its API group has a dot and is not
+ * one of Kubernetes' own): it may describe Pods an operator creates. */
+static void cr_object(struct ctx *c, const cJSON *obj, const char *kind)
+{
+	const cJSON *av = jget(obj, "apiVersion");
+	if (!cJSON_IsString(av))
+		return;
+	const char *slash = strchr(av->valuestring, '/');
+	if (!slash)
+		return;
+	char group[256];
+	size_t gl = (size_t)(slash - av->valuestring);
+	if (gl >= sizeof(group) || !memchr(av->valuestring, '.', gl))
+		return;
+	memcpy(group, av->valuestring, gl);
+	group[gl] = 0;
+	size_t l = strlen(group);
+	if (l >= 7 && !strcmp(group + l - 7, ".k8s.io") && strcmp(group, "gateway.networking.k8s.io"))
+		return; /* Kubernetes' own groups */
+	if (!strcmp(group, "gateway.networking.k8s.io"))
+		return;
+	do_cr_pods(c, obj, kind, group);
 }
 
 static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int depth, struct kt_diag *d)
@@ -1091,8 +1441,11 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		}
 	}
 	bool manifest = c->pm != NULL;
-	if (!builtin_group(obj, kind))
+	if (!builtin_group(obj, kind)) {
+		cr_object(c, obj, kind);
+		c->n_fields = 0;
 		return 0;
+	}
 	if (!strcmp(kind, "Service"))
 		do_service(c, obj);
 	else if (!strcmp(kind, "EndpointSlice"))
@@ -1112,10 +1465,18 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		do_ingress(c, obj);
 	else if (!strcmp(kind, "IngressClass"))
 		do_ingress_class(c, obj);
+	else if (!strcmp(kind, "GatewayClass"))
+		do_gateway_class(c, obj);
+	else if (!strcmp(kind, "Gateway"))
+		do_gateway(c, obj);
+	else if (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"))
+		do_route(c, obj, kind[0] == 'G');
 	else if (!strcmp(kind, "Node"))
 		do_node(c, obj);
 	else if (!strcmp(kind, "ConfigMap"))
 		do_configmap(c, obj);
+	else
+		cr_object(c, obj, kind);
 	c->n_fields = 0;
 	return 0;
 }
@@ -1161,6 +1522,30 @@ static void strip_podspec(cJSON *spec)
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "imagePullSecrets");
 }
 
+/* An ingress controller's ConfigMap: keep only the client-IP settings
+ * (kt_ctrl_config_keys); drop the object when it has none. */
+static bool keep_ctrl_config(cJSON *obj)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "binaryData");
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
+	if (!cJSON_IsObject(data))
+		return false;
+	bool any = false;
+	cJSON *e = data->child;
+	while (e) {
+		cJSON *next = e->next;
+		bool keep = false;
+		for (unsigned i = 0; e->string && cJSON_IsString(e) && kt_ctrl_config_keys[i] && !keep; i++)
+			keep = !strcmp(e->string, kt_ctrl_config_keys[i]);
+		if (keep)
+			any = true;
+		else
+			cJSON_Delete(cJSON_DetachItemViaPointer(data, e));
+		e = next;
+	}
+	return any;
+}
+
 bool kt_obj_sanitize(cJSON *obj, const char *kind_hint)
 {
 	if (!cJSON_IsObject(obj))
@@ -1184,7 +1569,7 @@ bool kt_obj_sanitize(cJSON *obj, const char *kind_hint)
 		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(md, "name");
 		const char *name = cJSON_IsString(nm) ? nm->valuestring : "";
 		if (strcmp(name, "kube-proxy") && strcmp(name, "kube-proxy-config") && strcmp(name, "cilium-config"))
-			return false;
+			return keep_ctrl_config(obj);
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, "binaryData");
 		cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
 		if (cJSON_IsObject(data)) {

@@ -58,6 +58,7 @@ struct kt_res_info {
 	const char *group;       /* "" for core */
 	const char *kind;
 	bool namespaced;
+	bool crd;                /* served only when its CRDs are installed: a 404 is no gap */
 };
 
 static const struct kt_res_info res_tab[KT_RES_COUNT] = {
@@ -74,6 +75,10 @@ static const struct kt_res_info res_tab[KT_RES_COUNT] = {
 	[KT_RES_INGRESSES] = { "ingresses", "/apis/networking.k8s.io/v1", "networking.k8s.io", "Ingress", true },
 	[KT_RES_INGRESSCLASSES] = { "ingressclasses", "/apis/networking.k8s.io/v1", "networking.k8s.io", "IngressClass", false },
 	[KT_RES_CONFIGMAPS] = { "configmaps", "/api/v1", "", "ConfigMap", true },
+	[KT_RES_GATEWAYCLASSES] = { "gatewayclasses", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "GatewayClass", false, true },
+	[KT_RES_GATEWAYS] = { "gateways", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "Gateway", true, true },
+	[KT_RES_HTTPROUTES] = { "httproutes", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "HTTPRoute", true, true },
+	[KT_RES_GRPCROUTES] = { "grpcroutes", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "GRPCRoute", true, true },
 	[KT_RES_NAMESPACES] = { "namespaces", "/api/v1", "", "Namespace", false },
 };
 
@@ -1533,10 +1538,13 @@ static int job_complete(struct run *R, struct job *j, CURLcode cc)
 			j->cont = cont;
 			if (rc < 0)
 				return rc;
-			if (j->cont)
+			if (j->cont) {
 				j->due_ms = 0;
-			else
+			} else {
 				j->done = true;
+				if (R->snap && !j->req->name) /* absence of this kind is now evidence */
+					R->snap->listed |= kt_listed_bit(res_tab[j->req->res].plural);
+			}
 			return 0;
 		}
 		/* request the next page first, then parse this one */
@@ -1589,6 +1597,12 @@ static int job_complete(struct run *R, struct job *j, CURLcode cc)
 			}
 
 			describe(j, "", gw, sizeof(gw));
+			if (code == 404 && res_tab[j->req->res].crd) {
+				/* the CRDs are not installed: nothing to collect */
+				kt_log(1, "%s: not served (CRDs not installed)", gw + 1);
+				j->done = true;
+				return 0;
+			}
 			kt_snapshot_gap(R->snap, gw + 1, "%ld %s%s%s%s", code, reason_phrase(code),
 					code == 403 ? ": needs " : "", code == 403 ? (j->req->name ? "get " : "list ") : "",
 					code == 403 ? res_tab[j->req->res].plural : "");
