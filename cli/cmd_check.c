@@ -70,6 +70,7 @@ static int run(struct kt_cli *c)
 		else
 			kt_cli_warn(c, "could not read %s: %s", s->gaps[i].what, s->gaps[i].why);
 	}
+	kt_lint_config_warnings(c, s, cfg);
 	struct kt_findings f = {0};
 	struct kt_rules_opts ro = {.live = true, .ingress_selector = kt_opt_str(c, "ingress-selector"), .config = cfg};
 	kt_rules_run(s, &ro, ra, &f);

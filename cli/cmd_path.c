@@ -1,8 +1,11 @@
 /*
  * `ktrace path SERVICE`: fetch only what one Service's path needs (the
  * Service, its EndpointSlices, the nodes, the selected Pods, the proxy
- * ConfigMaps; plus this node's programmed rules when readable), run the
- * path analyzer, and render the layered tree (text) or the JSON of ktrace-path(1).
+ * ConfigMaps, the Ingresses and routes in its namespace; plus this node's
+ * programmed rules when readable), run the path analyzer, and render the
+ * layered tree (text) or the JSON of ktrace-path(1). `ktrace path
+ * ingress/NAME` (httproute/, grpcroute/) traces an Ingress or route
+ * through its controller to the backends (cli/render_ingress.c renders).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/render_ingress.h"
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
@@ -81,7 +85,8 @@ static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_b
 	kt_jw_arr_end(w);
 }
 
-static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
+		       const struct kt_ing_result *ing)
 {
 	const struct kt_service *svc = &s->services[r->svc];
 	struct kt_jw *w = kt_jw_new(stdout, true);
@@ -243,6 +248,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	}
 	kt_jw_arr_end(w);
 
+	kt_render_ingress_section_json(w, s, ing);
+
 	kt_jw_key(w, "findings");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->findings.n; i++)
@@ -251,10 +258,11 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_arr_end(w);
 	kt_jw_key(w, "gaps");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < s->n_gaps; i++) {
+	for (uint32_t i = 0; i < r->findings.n_gaps + s->n_gaps; i++) {
+		const struct kt_gap *g = i < r->findings.n_gaps ? &r->findings.gaps[i] : &s->gaps[i - r->findings.n_gaps];
 		kt_jw_obj(w);
-		kt_jw_kstr(w, "what", s->gaps[i].what);
-		kt_jw_kstr(w, "why", s->gaps[i].why);
+		kt_jw_kstr(w, "what", g->what);
+		kt_jw_kstr(w, "why", g->why);
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
@@ -280,7 +288,8 @@ static void text_backends(struct kt_cli *c, const char *ind, const char *label, 
 		       b[i].local ? "  (local)" : "");
 }
 
-static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
+		       const struct kt_ing_result *ing)
 {
 	const struct kt_service *svc = &s->services[r->svc];
 	char buf[64], age[32];
@@ -302,6 +311,10 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		       svc->external_name ? svc->external_name : "?");
 		return 0;
 	}
+
+	/* 0. ingress layer */
+	if (ing->n_views)
+		kt_render_ingress_section_text(c, s, ing);
 
 	/* 1. external entry */
 	if (svc->type == KT_SVC_LOADBALANCER) {
@@ -426,6 +439,8 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (!shown)
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
+	for (uint32_t i = 0; i < r->findings.n_gaps; i++)
+		printf("%snot checked: %s: %s%s\n", D(c), r->findings.gaps[i].what, r->findings.gaps[i].why, R(c));
 	for (uint32_t i = 0; i < s->n_gaps; i++)
 		printf("%snot collected: %s: %s%s\n", D(c), s->gaps[i].what, s->gaps[i].why, R(c));
 	return 0;
@@ -483,6 +498,85 @@ static int not_found(struct kt_cli *c, struct kt_snapshot *s, const char *ns, co
 	return kt_cli_fail(c, &d);
 }
 
+/* ingress/NAME, httproute/NAME, grpcroute/NAME (also NS/NAME after the
+ * kind): true with *kind set when arg names one. */
+static bool ingress_arg(const char *arg, enum kt_ing_kind *kind, const char **rest)
+{
+	static const struct {
+		const char *prefix;
+		enum kt_ing_kind kind;
+	} kinds[] = {
+		{"ingress/", KT_ING_INGRESS},         {"ingresses/", KT_ING_INGRESS},
+		{"ing/", KT_ING_INGRESS},             {"ingress.networking.k8s.io/", KT_ING_INGRESS},
+		{"httproute/", KT_ING_HTTPROUTE},     {"httproutes/", KT_ING_HTTPROUTE},
+		{"grpcroute/", KT_ING_GRPCROUTE},     {"grpcroutes/", KT_ING_GRPCROUTE},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncasecmp(arg, kinds[i].prefix, strlen(kinds[i].prefix))) {
+			*kind = kinds[i].kind;
+			*rest = arg + strlen(kinds[i].prefix);
+			return true;
+		}
+	return false;
+}
+
+/* The snapshot for an Ingress or route: the whole cluster's controller
+ * side (controllers run in their own namespaces), as `check -A` reads it. */
+static int load_all(struct kt_cli *c, struct kt_snapshot **s, struct kt_diag *d)
+{
+	if (c->from)
+		return kt_bundle_load(c->from, s, d);
+	unsigned n;
+	const struct kt_list_req *reqs = kt_cli_cluster_reqs(NULL, &n);
+	return kt_cli_snapshot(c, reqs, n, s, d);
+}
+
+static int run_ingress(struct kt_cli *c, enum kt_ing_kind kind, const char *rest)
+{
+	struct kt_diag d;
+	memset(&d, 0, sizeof(d));
+	const char *slash = strchr(rest, '/');
+	char nsbuf[256];
+	const char *ns = kt_cli_namespace(c), *name = rest;
+	if (slash) {
+		if (strchr(slash + 1, '/') || slash == rest || (size_t)(slash - rest) >= sizeof(nsbuf))
+			name = "";
+		snprintf(nsbuf, sizeof(nsbuf), "%.*s", (int)(slash - rest), rest);
+		ns = nsbuf;
+		name = slash + 1;
+	}
+	if (!*name || strlen(name) > 253)
+		return kt_cli_error(c, KT_EXIT_USAGE, "write ingress/NAME, httproute/NAME or grpcroute/NAME (or KIND/NAMESPACE/NAME)",
+				    "invalid %s '%s'", kt_ing_kind_name(kind), rest);
+	struct kt_snapshot *s = NULL;
+	if (load_all(c, &s, &d) < 0)
+		return kt_cli_fail(c, &d);
+	struct kt_arena *a = kt_arena_new();
+	struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
+	struct kt_ing_result *r;
+	int rc;
+	if (kt_ingress_path(s, kind, ns, name, &ro, a, &r) < 0) {
+		const char **cands = KT_ANEW(a, const char *, s->n_ingresses + s->n_routes + 1);
+		unsigned n = 0;
+		for (uint32_t i = 0; kind == KT_ING_INGRESS && i < s->n_ingresses; i++)
+			if (!kt_strcmp0(s->ingresses[i].meta.namespace, ns))
+				cands[n++] = s->ingresses[i].meta.name;
+		for (uint32_t i = 0; kind != KT_ING_INGRESS && i < s->n_routes; i++)
+			if (!kt_strcmp0(s->routes[i].meta.namespace, ns) &&
+			    (s->routes[i].kind == KT_ROUTE_GRPC) == (kind == KT_ING_GRPCROUTE))
+				cands[n++] = s->routes[i].meta.name;
+		kt_cli_not_found(&d, kind == KT_ING_INGRESS ? "ingress" : kind == KT_ING_HTTPROUTE ? "httproute" : "grpcroute",
+				 ns, name, cands, n);
+		rc = kt_cli_fail(c, &d);
+	} else {
+		rc = c->out == KT_OUT_JSON ? kt_render_ingress_path_json(c, s, r) : kt_render_ingress_path_text(c, s, r);
+		kt_findings_release(&r->findings);
+	}
+	kt_arena_free(a);
+	kt_snapshot_free(s);
+	return rc;
+}
+
 static int run(struct kt_cli *c)
 {
 	struct kt_diag d;
@@ -490,6 +584,10 @@ static int run(struct kt_cli *c)
 	if (c->argc != 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "e.g. 'ktrace path svc/orders -n shop'",
 				    c->argc ? "path takes one SERVICE" : "path needs a SERVICE");
+	enum kt_ing_kind ikind;
+	const char *irest;
+	if (ingress_arg(c->argv[0], &ikind, &irest))
+		return run_ingress(c, ikind, irest);
 	const char *ns, *name;
 	if (kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
 		return kt_cli_fail(c, &d);
@@ -512,6 +610,13 @@ static int run(struct kt_cli *c)
 			{.res = KT_RES_NODES, .optional = true},
 			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
 			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
+			/* the ingress layer: what routes to it, and their classes */
+			{.res = KT_RES_INGRESSES, .ns = ns, .optional = true},
+			{.res = KT_RES_HTTPROUTES, .ns = ns, .optional = true},
+			{.res = KT_RES_GRPCROUTES, .ns = ns, .optional = true},
+			{.res = KT_RES_INGRESSCLASSES, .optional = true},
+			{.res = KT_RES_GATEWAYCLASSES, .optional = true},
+			{.res = KT_RES_GATEWAYS, .optional = true},
 		};
 		struct kt_kube *k;
 		if (kt_cli_kube(c, &k, &d) < 0)
@@ -572,7 +677,11 @@ static int run(struct kt_cli *c)
 	struct kt_path_query q = {.svc = six};
 	struct kt_path_result *r;
 	kt_path_analyze(s, &q, a, &r);
-	rc = c->out == KT_OUT_JSON ? render_json(c, s, r) : render_text(c, s, r);
+	struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
+	struct kt_ing_result *ing;
+	kt_ingress_for_service(s, six, &ro, a, &ing);
+	rc = c->out == KT_OUT_JSON ? render_json(c, s, r, ing) : render_text(c, s, r, ing);
+	kt_findings_release(&ing->findings);
 	kt_findings_release(&r->findings);
 	kt_arena_free(a);
 	kt_snapshot_free(s);
@@ -589,10 +698,18 @@ const struct kt_command kt_cmd_path = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_API,
-	.usage = "SERVICE",
+	.usage = "SERVICE | ingress/NAME | httproute/NAME | grpcroute/NAME",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
 		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME.\n\n"
+		"The Ingresses and Gateway API routes (HTTPRoute, GRPCRoute) that send traffic\n"
+		"to the Service are listed first (host, path, class, controller, and whether the\n"
+		"controller balances per request or per connection). ingress/NAME,\n"
+		"httproute/NAME or grpcroute/NAME (also KIND/NAMESPACE/NAME) trace that object:\n"
+		"load balancer -> controller Service -> controller Pods (placement) -> backend\n"
+		"Services -> Pods, whether the client address survives (externalTrafficPolicy,\n"
+		"PROXY protocol, the controller's ConfigMap) and the findings about it, its\n"
+		"controller and the controller's Services (KT101-KT103, KT301-KT309).\n\n"
 		"Shows how external traffic enters (LB ingress, LB kind and target mode from the\n"
 		"provider annotations), which nodes the LB targets and why, the NodePort, the\n"
 		"dataplane mode (kube-proxy ConfigMap or Cilium kube-proxy replacement, or the\n"
@@ -602,6 +719,8 @@ const struct kt_command kt_cmd_path = {
 		"Examples:\n"
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
-		"  ktrace path orders --from cluster.json.gz",
+		"  ktrace path orders --from cluster.json.gz\n"
+		"  ktrace path ingress/shop -n shop --from demo\n"
+		"  ktrace path httproute/storefront -n shop --from demo -o json",
 	.outputs = "text|json",
 };

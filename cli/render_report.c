@@ -33,7 +33,9 @@ int kt_report_exit(const struct kt_report *r)
 	kt_report_count(r, &c);
 	if (r->n_errors)
 		return KT_EXIT_INPUT;
-	return c.failing ? KT_EXIT_FINDINGS : KT_EXIT_OK;
+	if (c.failing)
+		return KT_EXIT_FINDINGS;
+	return r->f->n_gaps ? KT_EXIT_PARTIAL : KT_EXIT_OK;
 }
 
 /* Group key of a finding: its Service (check) or its object (lint). */
@@ -155,12 +157,17 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	}
 	if (!groups)
 		fprintf(out, "no findings\n");
+	for (uint32_t i = 0; i < r->f->n_gaps; i++)
+		fprintf(out, "%snot checked: %s: %s%s\n", kt_c(c, KT_C_DIM), r->f->gaps[i].what, r->f->gaps[i].why,
+			kt_c(c, KT_C_RESET));
 	summary_line(c, out, r, groups);
 	free(grp.v);
 	free(keys);
 	free(svc);
 	return 0;
 }
+
+static void json_msgs(struct kt_jw *w, const char *key, const struct kt_manifest_error *v, uint32_t n);
 
 int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
@@ -187,10 +194,28 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	kt_jw_kstr(w, "failOn", r->fail_on >= 0 ? kt_severity_name((enum kt_severity)r->fail_on) : "never");
 	kt_jw_kbool(w, "failed", kt_report_exit(r) != 0);
 	kt_jw_obj_end(w);
-	kt_jw_key(w, "errors");
+	kt_jw_key(w, "gaps");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->n_errors; i++) {
-		const struct kt_manifest_error *e = &r->errors[i];
+	for (uint32_t i = 0; i < r->f->n_gaps; i++) {
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "what", r->f->gaps[i].what);
+		kt_jw_kstr(w, "why", r->f->gaps[i].why);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
+	if (!strcmp(r->command, "lint"))
+		json_msgs(w, "warnings", r->warnings, r->n_warnings);
+	json_msgs(w, "errors", r->errors, r->n_errors);
+	kt_jw_obj_end(w);
+	return kt_jw_free(w) ? -1 : 0;
+}
+
+static void json_msgs(struct kt_jw *w, const char *key, const struct kt_manifest_error *v, uint32_t n)
+{
+	kt_jw_key(w, key);
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kt_manifest_error *e = &v[i];
 		kt_jw_obj(w);
 		kt_jw_kstr(w, "file", e->file);
 		if (e->line) {
@@ -203,8 +228,6 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
-	kt_jw_obj_end(w);
-	return kt_jw_free(w) ? -1 : 0;
 }
 
 int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)

@@ -12,6 +12,7 @@ enum kt_exit {
 	KT_EXIT_NOTFOUND = 3,
 	KT_EXIT_CLUSTER = 4,
 	KT_EXIT_INPUT = 5,
+	KT_EXIT_PARTIAL = 6,     /* output printed, but some inputs the answer needs were missing (gaps) */
 };
 
 struct kt_diag {
