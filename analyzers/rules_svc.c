@@ -503,6 +503,17 @@ static bool ns_has_templates(const struct kt_rctx *c, const char *ns)
 	return false;
 }
 
+/* Does the input hold a custom resource of a known operator in the
+ * Service's namespace? Then its Pods' labels are known, and a selector
+ * that matches none of them is a real miss, not an operator's Pod. */
+static bool ns_has_operator_pods(const struct kt_rctx *c, const struct kt_service *sv)
+{
+	for (uint32_t i = c->n_tmpl_real; i < c->n_t; i++)
+		if (c->t[i].cr_pods->exact && kt_ns_eq(c->t[i].meta->namespace, sv->meta.namespace))
+			return true;
+	return false;
+}
+
 /* Selector keys of Pods that operators create from custom resources
  * (Prometheus, Alertmanager, Strimzi Kafka, ECK, CloudNativePG, ...): the
  * manifests hold the custom resource, never a pod template. */
@@ -576,7 +587,7 @@ static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 	 * namespace (a chart adding a Service for Pods it does not own, e.g.
 	 * monitoring Services in kube-system), or the Pods come from an
 	 * operator's custom resource. */
-	if (!ns_has_templates(c, sv->meta.namespace) || operator_selector(sv))
+	if (!ns_has_templates(c, sv->meta.namespace) || (operator_selector(sv) && !ns_has_operator_pods(c, sv)))
 		return false;
 	kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
 		"selector %s matches no workload template in namespace %s: the Service will have no endpoints%s", sel,

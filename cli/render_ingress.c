@@ -54,7 +54,8 @@ static const char *gw_str(struct kt_arena *a, const struct kt_snapshot *s, const
 void kt_render_ingress_section_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_ing_result *r)
 {
 	struct kt_arena *a = kt_arena_new();
-	printf("\n%s0. Ingresses and Gateway routes%s  %u send traffic here\n", B(c), R(c), r->n_views);
+	printf("\n%s0. Ingresses and Gateway routes%s  %u send%s traffic here\n", B(c), R(c), r->n_views,
+	       r->n_views == 1 ? "s" : "");
 	if (!r->n_views)
 		printf("   %snone in the input (traffic reaches the Service directly)%s\n", D(c), R(c));
 	for (uint32_t i = 0; i < r->n_views; i++) {

@@ -299,7 +299,8 @@ static void read_meta(struct ctx *c, const cJSON *obj, const char *kind, struct 
 			m->pos.line = line;
 			m->pos.col = col;
 		}
-		notek(c, obj, "metadata", "");
+		const cJSON *mdn = notek(c, obj, "metadata", "");
+		notek(c, mdn, "annotations", "metadata");
 	} else {
 		m->pos.file = KT_NONE;
 	}

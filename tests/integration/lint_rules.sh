@@ -87,7 +87,7 @@ drv = run["tool"]["driver"]
 assert drv["name"] == "ktrace" and drv["version"]
 rules = drv["rules"]
 ids = [r["id"] for r in rules]
-assert len(ids) == len(set(ids)) == 20, ids
+assert len(ids) == len(set(ids)) == 25, ids
 for r in rules:
     for k in ("id", "name"):
         assert r[k], r
