@@ -69,6 +69,26 @@ static const char *ns_name(const char *ns)
 	return ns && *ns ? ns : "default";
 }
 
+/* A name close to want, a likely typo: one edit (two for names longer
+ * than 6). A prefix is no typo: "nginx" and "nginx-internal" are both
+ * common class names. */
+static bool near_name(const char *a, const char *want)
+{
+	if (!a || !want || !strcmp(a, want))
+		return false;
+	return kt_edit_distance(a, want) <= (strlen(want) > 6 ? 2u : 1u);
+}
+
+/* A Service in ns whose name is close to name, for manifests: a missing
+ * backend is only evidence of a mistake when it looks like a typo. */
+static const char *near_service(const struct kt_snapshot *s, const char *ns, const char *name)
+{
+	for (uint32_t i = 0; i < s->n_services; i++)
+		if (kt_ns_eq(s->services[i].meta.namespace, ns) && near_name(s->services[i].meta.name, name))
+			return s->services[i].meta.name;
+	return NULL;
+}
+
 /* ---- which controller serves it ------------------------------------------ */
 
 static void add_ix(struct kt_arena *a, uint32_t **v, uint32_t *n, uint32_t x)
@@ -350,9 +370,18 @@ static void check_backend(struct kt_rctx *c, const struct kt_meta *obj, const ch
 	}
 	uint32_t six = kt_iref_service(c->s, ns, name);
 	if (six == KT_NONE) {
+		/* manifests: the Service may come from elsewhere (another
+		 * chart, an operator); only a near miss is evidence */
+		const char *near = near_service(c->s, ns, name);
+		if (!(c->s->listed & KT_LISTED_SERVICES) && !near) {
+			kt_rgap(c, KT_R_KT305, "not checked for %s %s/%s: Service %s is not in the input",
+				obj->kind ? obj->kind : "?", ns_name(obj->namespace), obj->name ? obj->name : "?", name);
+			return;
+		}
 		kt_radd(c, KT_R_KT305, obj, fpath,
-			"%s backend Service %s/%s does not exist: requests for this %s get 503 from the controller",
-			route ? "route" : "Ingress", ns_name(ns), name, route ? "rule" : "path");
+			"%s backend Service %s/%s does not exist%s%s%s: requests for this %s get 503 from the controller",
+			route ? "route" : "Ingress", ns_name(ns), name, near ? " (did you mean " : "", near ? near : "",
+			near ? "?)" : "", route ? "rule" : "path");
 		return;
 	}
 	const struct kt_service *sv = &c->s->services[six];
@@ -449,12 +478,20 @@ static void kt308_route(struct kt_rctx *c, const struct kt_route *rt)
 		char path[48];
 		snprintf(path, sizeof(path), "spec.parentRefs[%u]", i);
 		if (p->gateway == KT_NONE) {
-			if (!gateways_known(c, ns))
-				kt_rgap(c, KT_R_KT308, "not checked: no Gateways in namespace %s in the input", ns_name(ns));
+			const char *near = NULL;
+			for (uint32_t g = 0; g < c->s->n_gateways && !near; g++)
+				if (kt_ns_eq(c->s->gateways[g].meta.namespace, ns) &&
+				    near_name(c->s->gateways[g].meta.name, p->name))
+					near = c->s->gateways[g].meta.name;
+			if (!gateways_known(c, ns) || (!(c->s->listed & KT_LISTED_GATEWAYS) && !near))
+				kt_rgap(c, KT_R_KT308, "not checked for %s %s/%s: Gateway %s/%s is not in the input",
+					kt_route_kind_name(rt->kind), ns_name(rt->meta.namespace),
+					rt->meta.name ? rt->meta.name : "?", ns_name(ns), p->name ? p->name : "?");
 			else
 				kt_radd(c, KT_R_KT308, &rt->meta, path,
-					"parentRef Gateway %s/%s does not exist: the route attaches to nothing and serves no traffic",
-					ns_name(ns), p->name ? p->name : "?");
+					"parentRef Gateway %s/%s does not exist%s%s%s: the route attaches to nothing and serves no traffic",
+					ns_name(ns), p->name ? p->name : "?", near ? " (did you mean " : "", near ? near : "",
+					near ? "?)" : "");
 			continue;
 		}
 		const struct kt_gateway *gw = &c->s->gateways[p->gateway];
@@ -467,12 +504,19 @@ static void kt308_route(struct kt_rctx *c, const struct kt_route *rt)
 
 static void kt308_ingress(struct kt_rctx *c, const struct kt_ingress *ig)
 {
-	bool known = (c->s->listed & KT_LISTED_INGRESSCLASSES) || c->s->n_ingress_classes;
-	if (!known || ig->class_from_annotation)
+	bool listed = c->s->listed & KT_LISTED_INGRESSCLASSES;
+	if ((!listed && !c->s->n_ingress_classes) || ig->class_from_annotation)
 		return; /* the legacy annotation needs no IngressClass */
-	if (ig->class_name && kt_find_ingress_class(c->s, ig->class_name) == KT_NONE)
+	const char *near = NULL;
+	for (uint32_t i = 0; ig->class_name && i < c->s->n_ingress_classes && !near; i++)
+		if (near_name(c->s->ingress_classes[i].meta.name, ig->class_name))
+			near = c->s->ingress_classes[i].meta.name;
+	/* manifests rarely hold the cluster's classes: only a near miss
+	 * is evidence there */
+	if (ig->class_name && kt_find_ingress_class(c->s, ig->class_name) == KT_NONE && (listed || near))
 		kt_radd(c, KT_R_KT308, &ig->meta, "spec.ingressClassName",
-			"IngressClass %s does not exist: no controller serves this Ingress", ig->class_name);
+			"IngressClass %s does not exist%s%s%s: no controller serves this Ingress", ig->class_name,
+			near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
 	else if (!ig->class_name && c->live && kt_ingress_class_of(c->s, ig) == KT_NONE)
 		kt_radd(c, KT_R_KT308, &ig->meta, "spec",
 			"no spec.ingressClassName and no default IngressClass: no controller serves this Ingress");
