@@ -327,8 +327,12 @@ enum kt_cip kt_iref_client_ip(struct kt_rctx *c, const struct kt_iref *r, const 
 								 : "; whether the controller reads it is set in its arguments, not visible here");
 		return r->family->config_client_ip ? KT_CIP_LOST : KT_CIP_UNKNOWN;
 	}
-	*why = kt_arena_printf(c->a, "controller Service %s is %s with externalTrafficPolicy: Cluster%s: kube-proxy SNATs client traffic to a node IP, so the controller and X-Forwarded-For see node addresses",
-			       name, kt_svc_type_name(sv->type), sv->etp_set ? "" : " (the default)");
+	const char *fh = cm ? kt_kv_get(&cm->data, "use-forwarded-headers") : NULL;
+	*why = kt_arena_printf(c->a, "controller Service %s is %s with externalTrafficPolicy: Cluster%s: kube-proxy SNATs client traffic to a node IP, so the controller and X-Forwarded-For see node addresses%s",
+			       name, kt_svc_type_name(sv->type), sv->etp_set ? "" : " (the default)",
+			       fh && !strcasecmp(fh, "true")
+				       ? "; use-forwarded-headers: true makes it trust an X-Forwarded-For the client sends itself (spoofable behind an L4 load balancer)"
+				       : "");
 	return KT_CIP_LOST;
 }
 
