@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "collectors/kube/k8s_obj.h"
+#include "ktrace/xalloc.h"
 
 struct ctx {
 	struct kt_snapshot *s;
@@ -214,8 +215,8 @@ static struct kt_portref jport(struct ctx *c, const cJSON *v)
 
 /* ---- positions -------------------------------------------------------- */
 
-static void note(struct ctx *c, const cJSON *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
+/* Record where node starts under field path (len bytes; interned). */
+static void note_at(struct ctx *c, const cJSON *node, const char *path, size_t len)
 {
 	if (!c->pm || !node)
 		return;
@@ -224,28 +225,44 @@ static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
 		return;
 	if (c->n_fields >= c->cap_fields) {
 		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
-		struct kt_fieldpos *nf = realloc(c->fields, c->cap_fields * sizeof(*nf));
-		if (!nf)
-			abort();
-		c->fields = nf;
+		c->fields = kt_xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
 	}
-	char path[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
 	struct kt_fieldpos *f = &c->fields[c->n_fields++];
-	f->path = kt_intern(c->a, path);
+	f->path = kt_intern_n(c->a, path, len);
 	f->line = line;
 	f->col = col;
 }
 
-/* Record the field node found under o at key, as prefix.key. */
+static void note(struct ctx *c, const cJSON *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
+{
+	if (!c->pm || !node)
+		return;
+	char path[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		note_at(c, node, path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1);
+}
+
+/* Record the field node found under o at key, as prefix.key (the hot
+ * path of every converter: no printf). */
 static const cJSON *notek(struct ctx *c, const cJSON *o, const char *key, const char *prefix)
 {
 	const cJSON *v = jget(o, key);
-	if (v)
-		note(c, v, "%s%s%s", prefix, *prefix ? "." : "", key);
+	if (!v || !c->pm)
+		return v;
+	char path[256];
+	size_t pl = strlen(prefix), kl = strlen(key);
+	if (pl + kl + 2 > sizeof(path))
+		return v;
+	memcpy(path, prefix, pl);
+	if (pl)
+		path[pl++] = '.';
+	memcpy(path + pl, key, kl);
+	note_at(c, v, path, pl + kl);
 	return v;
 }
 
@@ -408,7 +425,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 	const char *rp = jstr(c, o, "restartPolicy");
 	k->sidecar = init && rp && !strcmp(rp, "Always");
 	k->fpath = kt_intern(c->a, fpath);
-	note(c, o, "%s", fpath);
+	note_at(c, o, fpath, strlen(fpath));
 	const cJSON *ports = notek(c, o, "ports", fpath);
 	int n = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
 	if (n > 0) {
@@ -582,7 +599,7 @@ static void do_service(struct ctx *c, const cJSON *o)
 			struct kt_svc_port *p = &s->ports[s->n_ports++];
 			char pfx[64];
 			snprintf(pfx, sizeof(pfx), "spec.ports[%d]", i);
-			note(c, e, "%s", pfx);
+			note_at(c, e, pfx, strlen(pfx));
 			p->name = jstr(c, e, "name");
 			if (!p->name)
 				p->name = kt_intern(c->a, "");
@@ -789,7 +806,7 @@ static void do_workload(struct ctx *c, const cJSON *o, const char *kind)
 	w->ready_replicas = clamp32(jint(jget(o, "status"), w->kind == KT_WL_DAEMONSET ? "numberReady" : "readyReplicas", 0));
 	w->selector = read_selector(c, notek(c, sp, "selector", "spec"));
 	const cJSON *tpl = jget(sp, "template");
-	note(c, tpl, "%s", tp);
+	note_at(c, tpl, tp, strlen(tp));
 	const cJSON *tmd = jget(tpl, "metadata");
 	w->template_labels = jkv(c, jget(tmd, "labels"));
 	w->template_annotations = jkv(c, jget(tmd, "annotations"));
@@ -868,7 +885,7 @@ static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int
 		x->path = kt_intern(c->a, "/");
 	x->path_type = jstr(c, path, "pathType");
 	x->fpath = kt_intern(c->a, fpath);
-	note(c, b, "%s", fpath);
+	note_at(c, b, fpath, strlen(fpath));
 	if (!svc) { /* networking/v1beta1: serviceName / servicePort */
 		x->service = jstr(c, b, "serviceName");
 		if (x->service)
@@ -877,7 +894,7 @@ static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int
 	}
 	char sp[300];
 	snprintf(sp, sizeof(sp), "%s.service", fpath);
-	note(c, svc, "%s", sp);
+	note_at(c, svc, sp, strlen(sp));
 	x->service = jstr(c, svc, "name");
 	const cJSON *port = notek(c, svc, "port", sp);
 	snprintf(sp, sizeof(sp), "%s.service.port", fpath);
@@ -1028,7 +1045,7 @@ static void route_backend(struct ctx *c, struct kt_route *r, const cJSON *b, uin
 	struct kt_route_backend *x = &r->backends[r->n_backends++];
 	char fp[96];
 	snprintf(fp, sizeof(fp), "spec.rules[%u].backendRefs[%d]", rule, bi);
-	note(c, b, "%s", fp);
+	note_at(c, b, fp, strlen(fp));
 	notek(c, b, "port", fp);
 	notek(c, b, "name", fp);
 	x->rule = rule;
@@ -1193,7 +1210,7 @@ static void do_cr_pods(struct ctx *c, const cJSON *o, const char *kind, const ch
 	p->exact = pk >= 0;
 	p->fpath = fp ? kt_intern(c->a, fp) : kt_intern(c->a, "spec");
 	if (fp)
-		note(c, labels, "%s", fp);
+		note_at(c, labels, fp, strlen(fp));
 	if (pk >= 0) { /* the operator's labels win over podMetadata */
 		kv_put(c, &p->labels, cap, "app.kubernetes.io/name", prom_kinds[pk].app);
 		kv_put(c, &p->labels, cap, "app.kubernetes.io/managed-by", "prometheus-operator");
