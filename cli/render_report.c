@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "cli/report.h"
+#include "ktrace/arena.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/ruleconf.h"
+#include "ktrace/util.h"
 
 void kt_report_count(const struct kt_report *r, struct kt_report_counts *c)
 {
@@ -157,9 +159,18 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	}
 	if (!groups)
 		fprintf(out, "no findings\n");
-	for (uint32_t i = 0; i < r->f->n_gaps; i++)
-		fprintf(out, "%snot checked: %s: %s%s\n", kt_c(c, KT_C_DIM), r->f->gaps[i].what, r->f->gaps[i].why,
-			kt_c(c, KT_C_RESET));
+	if (r->f->n_gaps) {
+		/* the reasons name objects from the input: escaped */
+		struct kt_arena *va = kt_arena_new();
+		for (uint32_t i = 0; i < r->f->n_gaps; i++)
+		{
+			const char *why = r->f->gaps[i].why;
+			bool said = why && !strncmp(why, "not checked", 11); /* the reason says it already */
+			fprintf(out, "%s%s%s: %s%s\n", kt_c(c, KT_C_DIM), said ? "" : "not checked: ",
+				kt_vis(va, r->f->gaps[i].what), kt_vis(va, why), kt_c(c, KT_C_RESET));
+		}
+		kt_arena_free(va);
+	}
 	summary_line(c, out, r, groups);
 	free(grp.v);
 	free(keys);

@@ -126,7 +126,7 @@ g = {(x["what"], x["why"]) for x in d["gaps"]}
 assert ("KT501 selector-matches-nothing", "not checked: no Pods in the input") in g, g
 assert ("KT503 no-ready-endpoints", "not checked: no EndpointSlices in the input") in g, g
 PY
-"$KTRACE" check --from "$W/plain" | grep -q "^not checked: KT501 selector-matches-nothing: not checked: no Pods in the input" \
+"$KTRACE" check --from "$W/plain" | grep -q "^KT501 selector-matches-nothing: not checked: no Pods in the input" \
 	&& pass "5: text output lists the gap" || fail "5 gap text" "$("$KTRACE" check --from "$W/plain" | tail -3)"
 "$KTRACE" check --from "$W/typed" -o json > "$W/typed.json"; rc=$?
 python3 - "$W/typed.json" <<'PY' && [ $rc = 1 ] && pass "5: an empty PodList is evidence: KT501 fires (exit 1), no gaps" || fail "5 typed" "exit $rc"
