@@ -1205,7 +1205,8 @@ static void do_cr_pods(struct ctx *c, const cJSON *o, const char *kind, const ch
 	struct kt_kvlist l = jkv(c, labels);
 	uint32_t cap = l.n + 8;
 	p->labels.v = KT_ANEW(c->a, struct kt_kv, cap);
-	memcpy(p->labels.v, l.v, l.n * sizeof(*l.v));
+	if (l.n)
+		memcpy(p->labels.v, l.v, l.n * sizeof(*l.v));
 	p->labels.n = l.n;
 	p->exact = pk >= 0;
 	p->fpath = fp ? kt_intern(c->a, fp) : kt_intern(c->a, "spec");
