@@ -82,8 +82,10 @@ corpus() { # name layout
 	runs "$RUNS" "$KTRACE" lint --fail-on never -o json "$dir"; K_B=$BEST; K_W=$WORST; K_C=$CPU
 	runs "$RUNS" env KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$dir"; K1_B=$BEST; K1_W=$WORST; K1_C=$CPU
 	runs "$RUNS" env KTRACE_LINT_THREADS=2 "$KTRACE" lint --fail-on never -o json "$dir"; K2_B=$BEST; K2_W=$WORST; K2_C=$CPU
-	KC="n/a"
-	if [ -n "$KAPI_PID" ] && kubectl --kubeconfig "$W/kc.yaml" create --dry-run=client --validate=false -o json -R -f "$dir" >/dev/null 2>&1; then
+	KC="| \`kubectl create --dry-run=client\` | - | - | - | - | not run: $KC_VERSION |"
+	if [ -n "$KAPI_PID" ] && ! kubectl --kubeconfig "$W/kc.yaml" create --dry-run=client --validate=false -o json -R -f "$dir" >/dev/null 2>"$W/kc.err"; then
+		KC="| \`kubectl create --dry-run=client\` | - | - | - | - | failed: $(head -1 "$W/kc.err" | cut -c1-160 | tr '|' '/') |"
+	elif [ -n "$KAPI_PID" ]; then
 		runs 2 kubectl --kubeconfig "$W/kc.yaml" create --dry-run=client --validate=false -o json -R -f "$dir"
 		KC="| \`kubectl create --dry-run=client --validate=false -o json -R -f DIR\` ($KC_VERSION) | $BEST | $WORST | $CPU | $(mbs "$BYTES" "$BEST") | $(ratio "$BEST" "$K_B")x ktrace's best wall time |"
 	fi

@@ -36,9 +36,18 @@ struct ctx {
  * same test, so malformed input can never index past an allocation. */
 #define KT_EACH(e, arr) cJSON_ArrayForEach(e, (cJSON_IsArray(arr) ? (arr) : NULL))
 
+/* cJSON_GetObjectItemCaseSensitive without a strcmp() call per key passed
+ * over: the first byte decides for almost every key (the hottest lookup
+ * of a lint run). The first match wins, as there; the YAML builder keeps
+ * one entry per key (the last value, as kubectl). */
 static const cJSON *jget(const cJSON *o, const char *k)
 {
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+	if (!cJSON_IsObject(o))
+		return NULL;
+	for (const cJSON *e = o->child; e; e = e->next)
+		if (e->string && e->string[0] == k[0] && !strcmp(e->string, k))
+			return e;
+	return NULL;
 }
 
 static const cJSON *jpath(const cJSON *o, const char *p1, const char *p2)

@@ -23,7 +23,7 @@
 #include "ktrace/xalloc.h"
 
 #define KT_DIR_MAX_DEPTH 64
-#define KT_READ_MAX (1u << 20) /* smaller files are read, larger ones mapped */
+#define KT_READ_MAX (96u << 10) /* smaller files are read, larger ones mapped */
 
 static bool seen_dir(struct kt_msink *k, const struct stat *st)
 {
@@ -113,7 +113,7 @@ int kt_mmap_file(const struct kt_manifest_opts *o, const char *path, const char 
 		*len = got;
 		return 0;
 	}
-	void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
 		snprintf(msg, msz, "cannot map: %s", strerror(errno));

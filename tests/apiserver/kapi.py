@@ -37,6 +37,7 @@ RESOURCES = {
     "namespaces": ("", "v1", "Namespace", False, ["ns"]),
     "configmaps": ("", "v1", "ConfigMap", True, ["cm"]),
     "secrets": ("", "v1", "Secret", True, []),
+    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"]),
     "endpointslices": ("discovery.k8s.io", "v1", "EndpointSlice", True, []),
     "deployments": ("apps", "v1", "Deployment", True, ["deploy"]),
     "statefulsets": ("apps", "v1", "StatefulSet", True, ["sts"]),
