@@ -546,7 +546,7 @@ bool kt_snapshot_has(const struct kt_snapshot *s, uint32_t bit)
 const char *kt_kv_get(const struct kt_kvlist *l, const char *key)
 {
 	for (uint32_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].key, key) == 0)
+		if (l->v[i].key[0] == key[0] && strcmp(l->v[i].key, key) == 0)
 			return l->v[i].value;
 	return NULL;
 }

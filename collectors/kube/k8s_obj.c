@@ -224,6 +224,35 @@ static struct kt_portref jport(struct ctx *c, const cJSON *v)
 
 /* ---- positions -------------------------------------------------------- */
 
+/* a + b, then "[i]" when i >= 0, into buf without printf (the field
+ * paths of every container, port and probe). Returns the length; a path
+ * that does not fit comes back empty. */
+static size_t kpath(char *buf, size_t cap, const char *a, const char *b, int i)
+{
+	size_t al = strlen(a), bl = strlen(b);
+	if (al + bl + 16 > cap) {
+		buf[0] = 0;
+		return 0;
+	}
+	memcpy(buf, a, al);
+	memcpy(buf + al, b, bl);
+	size_t n = al + bl;
+	if (i >= 0) {
+		char d[12];
+		int k = 0;
+		unsigned u = (unsigned)i;
+		do
+			d[k++] = (char)('0' + u % 10);
+		while ((u /= 10) && k < 11);
+		buf[n++] = '[';
+		while (k)
+			buf[n++] = d[--k];
+		buf[n++] = ']';
+	}
+	buf[n] = 0;
+	return n;
+}
+
 /* Record where node starts under field path (len bytes; interned). */
 static void note_at(struct ctx *c, const cJSON *node, const char *path, size_t len)
 {
@@ -449,7 +478,8 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 			if (!p->protocol)
 				p->protocol = kt_intern(c->a, "TCP");
 			p->port = clamp32(jint(e, "containerPort", 0));
-			note(c, e, "%s.ports[%d]", fpath, i);
+			char pp[300];
+			note_at(c, e, pp, kpath(pp, sizeof(pp), fpath, ".ports", i));
 			i++;
 		}
 	}
@@ -458,7 +488,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 	k->startup = read_probe(c, notek(c, o, "startupProbe", fpath));
 	const cJSON *lc = jget(o, "lifecycle");
 	char lcpath[300];
-	snprintf(lcpath, sizeof(lcpath), "%s.lifecycle", fpath);
+	kpath(lcpath, sizeof(lcpath), fpath, ".lifecycle", -1);
 	const cJSON *ps = notek(c, lc, "preStop", lcpath);
 	k->prestop = KT_HOOK_NONE;
 	k->prestop_sleep = -1;
@@ -514,13 +544,13 @@ static void read_podspec(struct ctx *c, const cJSON *spec, struct kt_podspec *ps
 		char p[300];
 		KT_EACH(e, cs)
 		{
-			snprintf(p, sizeof(p), "%s.containers[%d]", fpath, i++);
+			kpath(p, sizeof(p), fpath, ".containers", i++);
 			read_container(c, e, &ps->containers[ps->n_containers++], p, false);
 		}
 		i = 0;
 		KT_EACH(e, is)
 		{
-			snprintf(p, sizeof(p), "%s.initContainers[%d]", fpath, i++);
+			kpath(p, sizeof(p), fpath, ".initContainers", i++);
 			read_container(c, e, &ps->containers[ps->n_containers++], p, true);
 		}
 	}
@@ -607,8 +637,7 @@ static void do_service(struct ctx *c, const cJSON *o)
 		{
 			struct kt_svc_port *p = &s->ports[s->n_ports++];
 			char pfx[64];
-			snprintf(pfx, sizeof(pfx), "spec.ports[%d]", i);
-			note_at(c, e, pfx, strlen(pfx));
+			note_at(c, e, pfx, kpath(pfx, sizeof(pfx), "spec", ".ports", i));
 			p->name = jstr(c, e, "name");
 			if (!p->name)
 				p->name = kt_intern(c->a, "");
@@ -820,7 +849,7 @@ static void do_workload(struct ctx *c, const cJSON *o, const char *kind)
 	w->template_labels = jkv(c, jget(tmd, "labels"));
 	w->template_annotations = jkv(c, jget(tmd, "annotations"));
 	char fp[128];
-	snprintf(fp, sizeof(fp), "%s.spec", tp);
+	kpath(fp, sizeof(fp), tp, ".spec", -1);
 	read_podspec(c, jget(tpl, "spec"), &w->spec, fp);
 	meta_finish(c, &w->meta);
 }
@@ -902,11 +931,10 @@ static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int
 		return;
 	}
 	char sp[300];
-	snprintf(sp, sizeof(sp), "%s.service", fpath);
-	note_at(c, svc, sp, strlen(sp));
+	note_at(c, svc, sp, kpath(sp, sizeof(sp), fpath, ".service", -1));
 	x->service = jstr(c, svc, "name");
 	const cJSON *port = notek(c, svc, "port", sp);
-	snprintf(sp, sizeof(sp), "%s.service.port", fpath);
+	kpath(sp, sizeof(sp), fpath, ".service.port", -1);
 	if (jget(port, "number"))
 		x->port.num = clamp32(jint(port, "number", 0));
 	else

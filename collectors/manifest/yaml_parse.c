@@ -394,9 +394,9 @@ int kt_yparse(const char *buf, size_t len, unsigned max_depth, int mode, kt_ydoc
 	struct builder b = {.max_depth = max_depth ? max_depth : 128, .err = &err, .take = take, .take_ctx = ctx,
 			    .fn = fn};
 	bool bail = false;
-	b.st = kt_xcalloc(b.max_depth + 1, sizeof(*b.st));
+	kt_yb_init(&b);
 	int rc = parse_segments(&b, buf, len, mode ? mode : yaml_mode(), errs, &bail);
-	kt_yb_release(&b);
+	kt_yb_done(&b);
 	if (delivered)
 		*delivered = b.delivered;
 	if (bailed)

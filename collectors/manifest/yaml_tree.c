@@ -10,6 +10,8 @@
  * prints and never judges.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +121,98 @@ static void ypos_warn(struct kt_ypos *m, uint32_t line, uint32_t col, uint32_t l
 	va_start(ap, fmt);
 	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
 	va_end(ap);
+}
+
+/* ---- document storage: strings and nodes ------------------------------- */
+
+/* n bytes (aligned to align, a power of two) from the document's blocks. */
+static void *salloc(struct builder *b, size_t n, size_t align)
+{
+	struct sblock *k = b->sb;
+	size_t off = k ? (k->used + align - 1) & ~(align - 1) : 0;
+	if (!k || off + n > k->size) {
+		/* blocks grow with the document: most documents need a few KiB */
+		size_t want = k ? (k->size + sizeof(*k)) * 2 : 4096;
+		if (want > 65536)
+			want = 65536;
+		size_t sz = n + align > want - sizeof(*k) ? n + align + sizeof(*k) : want;
+		k = kt_xmalloc(sz);
+		k->size = sz - sizeof(*k);
+		k->used = 0;
+		k->next = b->sb;
+		b->sb = k;
+		off = 0; /* data[] follows two size_t and a pointer: 8-aligned */
+	}
+	k->used = off + n;
+	return k->data + off;
+}
+
+static char *sdup(struct builder *b, const char *s, size_t n)
+{
+	char *p = salloc(b, n + 1, 1);
+	memcpy(p, s, n);
+	p[n] = 0;
+	return p;
+}
+
+/* A cJSON node in the document's blocks (KT_YNODE): no malloc per node,
+ * and freeing a document is freeing its blocks (kt_ytree_free() walks the
+ * tree only for nodes and strings from elsewhere). */
+static cJSON *ynode(struct builder *b, int type)
+{
+	cJSON *n = salloc(b, sizeof(cJSON), _Alignof(cJSON));
+	memset(n, 0, sizeof(*n));
+	n->type = type | KT_YNODE;
+	return n;
+}
+
+/* A string node referencing s (document storage). */
+static cJSON *ystring(struct builder *b, char *s)
+{
+	cJSON *n = ynode(b, cJSON_String | cJSON_IsReference);
+	n->valuestring = s;
+	return n;
+}
+
+/* One node's value (not its key, children or siblings). Strings are
+ * referenced: they live in the same document's storage. */
+static cJSON *ycopy(struct builder *b, const cJSON *src)
+{
+	cJSON *n = ynode(b, src->type & 0xFF);
+	n->valueint = src->valueint;
+	n->valuedouble = src->valuedouble;
+	if (src->valuestring) {
+		n->valuestring = src->valuestring;
+		n->type |= cJSON_IsReference;
+	}
+	return n;
+}
+
+void kt_ytree_free(cJSON *n)
+{
+	while (n) {
+		cJSON *next = n->next;
+		if (!(n->type & cJSON_IsReference) && n->child)
+			kt_ytree_free(n->child);
+		if (!(n->type & cJSON_IsReference) && n->valuestring)
+			cJSON_free(n->valuestring);
+		if (!(n->type & cJSON_StringIsConst) && n->string)
+			cJSON_free(n->string);
+		if (!(n->type & KT_YNODE))
+			cJSON_free(n);
+		n = next;
+	}
+}
+
+static void sreset(struct builder *b, bool all)
+{
+	while (b->sb && (all || b->sb->next)) {
+		struct sblock *n = b->sb->next;
+		free(b->sb);
+		b->sb = n;
+	}
+	if (b->sb)
+		b->sb->used = 0;
 }
 
 /* ---- scalar typing (YAML 1.1 as go-yaml v2 / sigs.k8s.io/yaml) -------- */
@@ -234,16 +328,19 @@ static bool maybe_typed(const char *s, size_t n)
 
 /* Numbers beyond what any Kubernetes integer field holds are clamped, so
  * consumers may convert to int64 without undefined behaviour. */
-static cJSON *number(double d)
+static cJSON *number(struct builder *b, double d)
 {
 	if (!(d < 9.2e18))
 		d = 9.2e18;
 	else if (!(d > -9.2e18))
 		d = -9.2e18;
-	return cJSON_CreateNumber(d);
+	cJSON *n = ynode(b, cJSON_Number);
+	n->valuedouble = d; /* valueint as cJSON_CreateNumber sets it */
+	n->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+	return n;
 }
 
-static cJSON *typed_scalar(const char *s, size_t n, const char *tag, bool plain)
+static cJSON *typed_scalar(struct builder *b, const char *s, size_t n, const char *tag, bool plain)
 {
 	static const char *const nulls[] = {"~", "null", "Null", "NULL", NULL};
 	static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON",
@@ -255,63 +352,30 @@ static cJSON *typed_scalar(const char *s, size_t n, const char *tag, bool plain)
 		if (!strcmp(tag, YAML_STR_TAG))
 			return NULL;
 		if (!strcmp(tag, YAML_NULL_TAG))
-			return cJSON_CreateNull();
+			return ynode(b, cJSON_NULL);
 		if (!strcmp(tag, YAML_BOOL_TAG))
-			return cJSON_CreateBool(word_in(s, n, trues));
+			return ynode(b, word_in(s, n, trues) ? cJSON_True : cJSON_False);
 		if ((!strcmp(tag, YAML_INT_TAG) || !strcmp(tag, YAML_FLOAT_TAG)) &&
 		    (is_int(s, n, &d) || is_float(s, n, &d)))
-			return number(d);
+			return number(b, d);
 		if (!plain)
 			return NULL;
 	}
 	if (!plain || !maybe_typed(s, n))
 		return NULL; /* a string: the caller makes it */
 	if (n == 0 || word_in(s, n, nulls))
-		return cJSON_CreateNull();
+		return ynode(b, cJSON_NULL);
 	if (word_in(s, n, trues))
-		return cJSON_CreateTrue();
+		return ynode(b, cJSON_True);
 	if (word_in(s, n, falses))
-		return cJSON_CreateFalse();
+		return ynode(b, cJSON_False);
 	if ((isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+' || s[0] == '.') &&
 	    (is_int(s, n, &d) || is_float(s, n, &d)))
-		return number(d);
+		return number(b, d);
 	return NULL;
 }
 
 /* ---- the tree builder --------------------------------------------------- */
-
-static char *sdup(struct builder *b, const char *s, size_t n)
-{
-	struct sblock *k = b->sb;
-	if (!k || k->used + n + 1 > k->size) {
-		/* blocks grow with the document: most documents need a few KiB */
-		size_t want = k ? (k->size + sizeof(*k)) * 2 : 4096;
-		if (want > 65536)
-			want = 65536;
-		size_t sz = n + 1 > want - sizeof(*k) ? n + 1 + sizeof(*k) : want;
-		k = kt_xmalloc(sz);
-		k->size = sz - sizeof(*k);
-		k->used = 0;
-		k->next = b->sb;
-		b->sb = k;
-	}
-	char *p = k->data + k->used;
-	memcpy(p, s, n);
-	p[n] = 0;
-	k->used += n + 1;
-	return p;
-}
-
-static void sreset(struct builder *b, bool all)
-{
-	while (b->sb && (all || b->sb->next)) {
-		struct sblock *n = b->sb->next;
-		free(b->sb);
-		b->sb = n;
-	}
-	if (b->sb)
-		b->sb->used = 0;
-}
 
 static int fail_at(struct builder *b, const struct kt_ymark *m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -354,9 +418,7 @@ static cJSON *find_anchor(struct builder *b, const char *name)
 static void keep_dead(struct builder *b, cJSON *n)
 {
 	if (!b->dead)
-		b->dead = cJSON_CreateArray();
-	if (!b->dead)
-		kt_oom();
+		b->dead = ynode(b, cJSON_Array);
 	cJSON_AddItemToArray(b->dead, n);
 }
 
@@ -366,9 +428,9 @@ void kt_yb_clear_doc(struct builder *b)
 	for (size_t i = 0; i < b->n_anchors; i++)
 		free(b->anchors[i].name);
 	b->n_anchors = 0;
-	cJSON_Delete(b->root);
+	kt_ytree_free(b->root);
 	b->root = NULL;
-	cJSON_Delete(b->dead);
+	kt_ytree_free(b->dead);
 	b->dead = NULL;
 	b->nodes = b->alias_nodes = 0;
 	if (b->n_keys && ++b->keys_gen == 0) {
@@ -391,6 +453,71 @@ void kt_yb_release(struct builder *b)
 	kt_ydoc_free(b->spare);
 }
 
+/* ---- builder memory kept between files ----------------------------------
+ * A directory of small files parses one or two documents per file: the
+ * frame stack, the position table and the first storage block are kept
+ * in a shared free list (a few per thread) instead of being allocated
+ * and zeroed again for every file. Reachable from a static: not a leak. */
+struct ycache {
+	struct ycache *next;
+	struct frame *st;
+	unsigned st_n;
+	struct kt_ypos pos;
+	struct sblock *sb;
+};
+static pthread_mutex_t ycache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ycache *ycache_free;
+static unsigned ycache_n;
+
+void kt_yb_init(struct builder *b)
+{
+	pthread_mutex_lock(&ycache_mu);
+	struct ycache *y = ycache_free;
+	if (y) {
+		ycache_free = y->next;
+		ycache_n--;
+	}
+	pthread_mutex_unlock(&ycache_mu);
+	if (y && y->st_n >= b->max_depth + 1) {
+		b->st = y->st; /* frames are written whole on push */
+	} else {
+		if (y)
+			free(y->st);
+		b->st = kt_xmalloc((b->max_depth + 1) * sizeof(*b->st));
+	}
+	if (y) {
+		b->pos = y->pos; /* reset: no live entry, no warnings */
+		b->sb = y->sb;
+		free(y);
+	}
+}
+
+void kt_yb_done(struct builder *b)
+{
+	kt_yb_clear_doc(b);
+	sreset(b, false); /* keeps the head block, emptied */
+	struct ycache *y = kt_xmalloc(sizeof(*y));
+	*y = (struct ycache){.st = b->st, .st_n = b->max_depth + 1, .pos = b->pos, .sb = b->sb};
+	b->st = NULL;
+	b->sb = NULL;
+	memset(&b->pos, 0, sizeof(b->pos));
+	pthread_mutex_lock(&ycache_mu);
+	if (ycache_n < 8) {
+		y->next = ycache_free;
+		ycache_free = y;
+		ycache_n++;
+		y = NULL;
+	}
+	pthread_mutex_unlock(&ycache_mu);
+	if (y) {
+		free(y->st);
+		kt_ypos_release(&y->pos);
+		free(y->sb);
+		free(y);
+	}
+	kt_yb_release(b);
+}
+
 /* Copy an anchored subtree without recursion (explicit stack). Positions
  * of copies are the anchor's (as libyaml reports aliases). */
 static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth, const struct kt_ymark *m)
@@ -402,9 +529,7 @@ static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth,
 	};
 	struct dframe *st = kt_xmalloc((b->max_depth + 2) * sizeof(*st));
 	uint32_t l, c;
-	cJSON *root = cJSON_Duplicate(src, false);
-	if (!root)
-		kt_oom();
+	cJSON *root = ycopy(b, src);
 	if (kt_ypos_lookup(&b->pos, src, &l, &c))
 		kt_ypos_put(&b->pos, root, l + (uint32_t)b->pos.line_adjust, c);
 	unsigned sp = 0;
@@ -419,14 +544,12 @@ static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth,
 		const cJSON *ch = f->next_child;
 		f->next_child = ch->next;
 		if (++b->alias_nodes > budget) {
-			cJSON_Delete(root);
+			kt_ytree_free(root);
 			free(st);
 			fail_at(b, m, "alias expansion limit exceeded (billion-laughs style document?)");
 			return NULL;
 		}
-		cJSON *nc = cJSON_Duplicate(ch, false);
-		if (!nc)
-			kt_oom();
+		cJSON *nc = ycopy(b, ch);
 		if (cJSON_IsArray(f->d))
 			cJSON_AddItemToArray(f->d, nc);
 		else /* keys live in the document's string storage or its tree */
@@ -435,7 +558,7 @@ static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth,
 			kt_ypos_put(&b->pos, nc, l + (uint32_t)b->pos.line_adjust, c);
 		if (ch->child) {
 			if (base_depth + sp >= b->max_depth) {
-				cJSON_Delete(root);
+				kt_ytree_free(root);
 				free(st);
 				fail_at(b, m, "alias expands deeper than the nesting limit");
 				return NULL;
@@ -497,9 +620,9 @@ static void keys_add(struct builder *b, const cJSON *map, const char *key)
 /* The item of map with key, or NULL. f->n_keys counts the keys so far. */
 static cJSON *dup_key(struct builder *b, struct frame *f, const char *key)
 {
-	if (f->n_keys < KEYS_SCAN) {
+	if (f->n_keys < KEYS_SCAN) { /* the first byte settles almost every key */
 		for (cJSON *c = f->node->child; c; c = c->next)
-			if (c->string && !strcmp(c->string, key))
+			if (c->string && c->string[0] == key[0] && !strcmp(c->string, key))
 				return c;
 		return NULL;
 	}
@@ -542,12 +665,12 @@ static void map_add(struct builder *b, struct frame *f, char *key, cJSON *node)
 static int attach(struct builder *b, cJSON *node, const struct kt_ymark *m)
 {
 	if (++b->nodes > KT_Y_MAX_NODES) {
-		cJSON_Delete(node);
+		kt_ytree_free(node);
 		return fail_at(b, m, "document too large (more than 8M nodes)");
 	}
 	if (b->depth == 0) {
 		if (b->root) { /* cannot happen in a well-formed event stream */
-			cJSON_Delete(node);
+			kt_ytree_free(node);
 			return fail_at(b, m, "unexpected second root node");
 		}
 		b->root = node;
@@ -573,6 +696,33 @@ static int attach(struct builder *b, cJSON *node, const struct kt_ymark *m)
 
 /* Copy positions from src to its duplicate dst (same shape); depth is
  * bounded by the nesting cap. */
+/* A subtree (merge keys): the nesting of a finished document bounds the
+ * recursion. Keys live in the document's storage. */
+static cJSON *ycopy_deep(struct builder *b, const cJSON *src, unsigned depth)
+{
+	cJSON *n = ycopy(b, src);
+	if (depth > 256)
+		return n;
+	cJSON *last = NULL;
+	for (const cJSON *c = src->child; c; c = c->next) {
+		cJSON *cc = ycopy_deep(b, c, depth + 1);
+		if (c->string) {
+			cc->string = c->string;
+			cc->type |= cJSON_StringIsConst;
+		}
+		if (last) {
+			last->next = cc;
+			cc->prev = last;
+		} else {
+			n->child = cc;
+		}
+		last = cc;
+	}
+	if (n->child)
+		n->child->prev = last; /* cJSON keeps the tail in child->prev */
+	return n;
+}
+
 static void copy_pos(struct kt_ypos *pos, const cJSON *src, const cJSON *dst, unsigned depth)
 {
 	uint32_t l, c;
@@ -599,10 +749,8 @@ static void apply_merge(struct builder *b, cJSON *map)
 					continue;
 				for (cJSON *kv = src->child; kv; kv = kv->next)
 					if (kv->string && !cJSON_GetObjectItemCaseSensitive(map, kv->string)) {
-						cJSON *cp = cJSON_Duplicate(kv, true);
-						if (!cp)
-							kt_oom();
-						cJSON_AddItemToObject(map, kv->string, cp);
+						cJSON *cp = ycopy_deep(b, kv, 0);
+						cJSON_AddItemToObjectCS(map, kv->string, cp);
 						copy_pos(&b->pos, kv, cp, 0);
 					}
 			}
@@ -616,7 +764,7 @@ static void apply_merge(struct builder *b, cJSON *map)
 static int push(struct builder *b, cJSON *node, const struct kt_ymark *m)
 {
 	if (b->depth >= b->max_depth) {
-		cJSON_Delete(node);
+		kt_ytree_free(node);
 		return fail_at(b, m, "nesting deeper than %u levels", b->max_depth);
 	}
 	if (attach(b, node, m) < 0)
@@ -645,11 +793,9 @@ int kt_yb_scalar(struct builder *b, const char *v, size_t len, bool plain, const
 {
 	if (want_key(b)) /* anchors on keys are not kept */
 		return set_key(b, v, len, m);
-	cJSON *n = typed_scalar(v, len, tag, plain);
+	cJSON *n = typed_scalar(b, v, len, tag, plain);
 	if (!n)
-		n = cJSON_CreateStringReference(sdup(b, v, len));
-	if (!n)
-		kt_oom();
+		n = ystring(b, sdup(b, v, len));
 	if (attach(b, n, m) < 0)
 		return -1;
 	return add_anchor(b, anchor, n, m);
@@ -675,9 +821,7 @@ int kt_yb_start(struct builder *b, bool seq, const char *anchor, const struct kt
 {
 	if (want_key(b))
 		return fail_at(b, m, "complex mapping keys are not supported");
-	cJSON *n = seq ? cJSON_CreateArray() : cJSON_CreateObject();
-	if (!n)
-		kt_oom();
+	cJSON *n = ynode(b, seq ? cJSON_Array : cJSON_Object);
 	if (push(b, n, m) < 0)
 		return -1;
 	return add_anchor(b, anchor, n, m);
@@ -698,8 +842,8 @@ int kt_yb_end(struct builder *b, const struct kt_ymark *m)
 
 void kt_ydoc_release(struct ydoc *d)
 {
-	cJSON_Delete(d->root);
-	cJSON_Delete(d->dead);
+	kt_ytree_free(d->root);
+	kt_ytree_free(d->dead);
 	d->root = d->dead = NULL;
 }
 

@@ -43,9 +43,14 @@ void kt_ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t col)
 void kt_ypos_reset(struct kt_ypos *m);
 void kt_ypos_release(struct kt_ypos *m); /* frees the table and warnings */
 
-/* Per-document string storage for keys and scalar values: cJSON nodes
- * reference it (cJSON_StringIsConst / cJSON_IsReference), so parsing does
- * not malloc and free every string twice. Reset per document. */
+/* Per-document storage for the tree: the cJSON nodes themselves (marked
+ * KT_YNODE in their type) and the keys and scalar values they reference
+ * (cJSON_StringIsConst / cJSON_IsReference), so parsing does not malloc
+ * and free every node and string. Reset per document. A document's tree
+ * is freed with kt_ytree_free(), never cJSON_Delete(): consumers read it
+ * and may detach parts for the document's lifetime only. */
+#define KT_YNODE 0x4000 /* beyond cJSON's type bits (0xFF, 256, 512) */
+void kt_ytree_free(cJSON *n);
 struct sblock {
 	struct sblock *next;
 	size_t used, size;
@@ -123,6 +128,11 @@ void kt_yb_clear_doc(struct builder *b);
 int kt_yb_finish_doc(struct builder *b);
 /* Release everything the builder owns (not b itself). */
 void kt_yb_release(struct builder *b);
+/* Set b->st, b->pos and b->sb up from memory an earlier builder left
+ * (b->max_depth set first); kt_yb_done() leaves it for the next one and
+ * releases the rest. */
+void kt_yb_init(struct builder *b);
+void kt_yb_done(struct builder *b);
 
 void kt_ydoc_release(struct ydoc *d); /* the tree only; the shell is reused */
 void kt_ydoc_free(struct ydoc *d);
