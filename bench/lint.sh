@@ -69,6 +69,12 @@ Y
 KC_VERSION="not installed"
 start_kapi
 
+# the fixed cost of each process (start-up: ktrace maps 40-odd shared
+# libraries through libcurl; the floor maps two): empty input
+mkdir -p "$W/none"; : > "$W/none/empty.yaml"
+runs "$RUNS" env KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$W/none"; KE_C=$CPU; KE_B=$BEST
+runs "$RUNS" "$W/yamlparse" "$W/none/empty.yaml"; YE_C=$CPU; YE_B=$BEST
+
 # one corpus: a table of rows
 corpus() { # name layout
 	name=$1; dir="$W/$1"
@@ -101,6 +107,9 @@ corpus() { # name layout
 | the same, \`KTRACE_LINT_THREADS=2\` | $K2_B | $K2_W | $K2_C | $(mbs "$BYTES" "$K2_B") | $(ratio "$K2_B" "$Y_B")x, $(ratio "$K2_C" "$Y_C")x |
 | bare libyaml event parse of the same files (bench/yamlparse.c) | $Y_B | $Y_W | $Y_C | $(mbs "$BYTES" "$Y_B") | the floor |
 $KC
+
+Without the fixed start-up cost (each command on an empty file: ktrace $KE_C s CPU, the floor $YE_C s),
+one thread costs $(ratio "$(echo "$K1_C - $KE_C" | bc -l)" "$(echo "$Y_C - $YE_C" | bc -l)")x the floor's CPU for the same bytes.
 EOF
 	echo "$name $(mbs "$BYTES" "$K_B") $(ratio "$K_B" "$Y_B") $(ratio "$K1_C" "$Y_C")" >> "$W/targets"
 }

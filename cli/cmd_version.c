@@ -1,5 +1,5 @@
 /* `ktrace version`: version, build flags and library versions. */
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* libcurl is loaded on first use */
 #include <cjson/cJSON.h>
 #include <yaml.h>
 #include <zlib.h>
@@ -10,7 +10,8 @@
 
 static int run(struct kt_cli *c)
 {
-	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	static const curl_version_info_data none = {.version = "not loadable", .ssl_version = NULL};
+	const curl_version_info_data *cv = kt_curl_load(NULL) ? curl_version_info(CURLVERSION_NOW) : &none;
 	if (c->out == KT_OUT_JSON) {
 		struct kt_jw *w = kt_jw_new(stdout, true);
 		kt_jw_obj(w);

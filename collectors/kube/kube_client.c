@@ -14,7 +14,7 @@
  * and the arena of struct kt_kube. Never prints (only kt_log / kt_warn),
  * never logs a credential, never sends credentials to an http:// server.
  */
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* first: it includes <curl/curl.h> */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -727,6 +727,12 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 
 	*out = NULL;
 	if (!curl_ready) {
+		const char *why = NULL;
+		if (!kt_curl_load(&why)) {
+			kt_diag_set(d, KT_EXIT_CLUSTER, "cannot load libcurl: %s", why);
+			kt_diag_hint(d, "install libcurl (Debian: apt-get install libcurl4)");
+			return -KT_EXIT_CLUSTER;
+		}
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot initialise libcurl");
 		curl_ready = true;
