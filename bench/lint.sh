@@ -9,8 +9,9 @@
 #   kubectl create --dry-run=client -o json -R -f DIR   (against tests/apiserver/kapi.py)
 # then the scaling curve of ktrace (one thread) on the many-small-files
 # layout from 1,000 to 50,000 objects, and one ~100 MiB single stream.
-# BENCH_RUNS runs each (default 5); the best and the worst wall time are
-# printed with the load average before and after. Prints a Markdown
+# BENCH_RUNS rounds (default 7), each running every command in turn
+# (bench/interleave.py); best, worst and median times and the median of the
+# per-round ratios are printed with the load average before and after. Prints a Markdown
 # section (the one in BENCHMARKS.md); BENCH_OUT=FILE also writes it there.
 # Targets: >= 50 MiB/s, <= 1.0x the libyaml floor, linear in objects.
 # Usage: sh bench/lint.sh   (from the repository root; `make` first)
@@ -18,7 +19,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$(pwd)
 KTRACE=${KTRACE:-$TOP/ktrace}
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-7}
 OBJECTS=${BENCH_OBJECTS:-14000}
 SCALE=${BENCH_SCALE:-1000 2000 5000 10000 20000 50000}
 W=$(mktemp -d /tmp/kt_bench_lint.XXXXXX)
@@ -30,23 +31,6 @@ command -v bc >/dev/null || { echo "bench/lint: needs bc (apt-get install bc)" >
 cc -O2 -o "$W/yamlparse" bench/yamlparse.c $(pkg-config --cflags --libs yaml-0.1) || exit 1
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# runs RUNS "$@": sets BEST/WORST (wall s) and CPU (best user+sys s)
-runs() {
-	n=$1; shift
-	set -- $(python3 - "$n" "$@" <<'PY'
-import resource, subprocess, sys, time
-n, cmd = int(sys.argv[1]), sys.argv[2:]
-walls, cpus = [], []
-for _ in range(n):
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN); t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t1 = time.perf_counter(); r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    walls.append(t1 - t0); cpus.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
-print("%.4f %.4f %.4f" % (min(walls), max(walls), min(cpus)))
-PY
-)
-	BEST=$1; WORST=$2; CPU=$3
-}
 mbs() { printf '%.1f' "$(echo "$1 / 1048576 / $2" | bc -l)"; }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 
@@ -69,13 +53,13 @@ Y
 KC_VERSION="not installed"
 start_kapi
 
-# the fixed cost of each process (start-up: ktrace maps 40-odd shared
-# libraries through libcurl; the floor maps two): empty input
+# the fixed cost of each process (start-up), measured in the same rounds
 mkdir -p "$W/none"; : > "$W/none/empty.yaml"
-runs "$RUNS" env KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$W/none"; KE_C=$CPU; KE_B=$BEST
-runs "$RUNS" "$W/yamlparse" "$W/none/empty.yaml"; YE_C=$CPU; YE_B=$BEST
 
-# one corpus: a table of rows
+# field N (1-based) of the line of NAME in $W/r
+f() { awk -v n="$1" -v k="$2" '$1 == n { print $k }' "$W/r"; }
+
+# one corpus: every command round-robin, RUNS rounds (bench/interleave.py)
 corpus() { # name layout
 	name=$1; dir="$W/$1"
 	set -- $(python3 bench/lintgen.py "$2" "$dir" "$OBJECTS")
@@ -84,47 +68,56 @@ corpus() { # name layout
 	cat $(cat "$W/$name.list") > /dev/null     # warm the page cache
 	"$KTRACE" lint --fail-on never -o json "$dir" > "$W/$name.json"   # warm-up
 	SUMMARY=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("%d objects, %d warnings, %d info" % (s["objects"], s["warning"], s["info"]))' "$W/$name.json")
-	runs "$RUNS" "$W/yamlparse" $(cat "$W/$name.list"); Y_B=$BEST; Y_W=$WORST; Y_C=$CPU
-	runs "$RUNS" "$KTRACE" lint --fail-on never -o json "$dir"; K_B=$BEST; K_W=$WORST; K_C=$CPU
-	runs "$RUNS" env KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$dir"; K1_B=$BEST; K1_W=$WORST; K1_C=$CPU
-	runs "$RUNS" env KTRACE_LINT_THREADS=2 "$KTRACE" lint --fail-on never -o json "$dir"; K2_B=$BEST; K2_W=$WORST; K2_C=$CPU
+	python3 bench/interleave.py "$RUNS" \
+		floor "$W/yamlparse" $(cat "$W/$name.list") -- \
+		kt "$KTRACE" lint --fail-on never -o json "$dir" -- \
+		kt1 KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$dir" -- \
+		kt2 KTRACE_LINT_THREADS=2 "$KTRACE" lint --fail-on never -o json "$dir" -- \
+		floor0 "$W/yamlparse" "$W/none/empty.yaml" -- \
+		kt0 KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$W/none" > "$W/r"
+	row() { # label name
+		echo "| $1 | $(f "$2" 2) | $(f "$2" 3) | $(f "$2" 5) | $(mbs "$BYTES" "$(f "$2" 4)") | $(f "$2" 6)x, $(f "$2" 7)x |"
+	}
 	KC="| \`kubectl create --dry-run=client\` | - | - | - | - | not run: $KC_VERSION |"
 	if [ -n "$KAPI_PID" ] && ! kubectl --kubeconfig "$W/kc.yaml" create --dry-run=client --validate=false -o json -R -f "$dir" >/dev/null 2>"$W/kc.err"; then
 		KC="| \`kubectl create --dry-run=client\` | - | - | - | - | failed: $(head -1 "$W/kc.err" | cut -c1-160 | tr '|' '/') |"
 	elif [ -n "$KAPI_PID" ]; then
-		runs 2 kubectl --kubeconfig "$W/kc.yaml" create --dry-run=client --validate=false -o json -R -f "$dir"
-		KC="| \`kubectl create --dry-run=client --validate=false -o json -R -f DIR\` ($KC_VERSION) | $BEST | $WORST | $CPU | $(mbs "$BYTES" "$BEST") | $(ratio "$BEST" "$K_B")x ktrace's best wall time |"
+		python3 bench/interleave.py 2 kt1 KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$dir" -- \
+			kubectl kubectl --kubeconfig "$W/kc.yaml" create --dry-run=client --validate=false -o json -R -f "$dir" > "$W/rk"
+		KC="| \`kubectl create --dry-run=client --validate=false -o json -R -f DIR\` ($KC_VERSION) | $(awk '$1=="kubectl"{print $2}' "$W/rk") | $(awk '$1=="kubectl"{print $3}' "$W/rk") | $(awk '$1=="kubectl"{print $5}' "$W/rk") | $(mbs "$BYTES" "$(awk '$1=="kubectl"{print $4}' "$W/rk")") | $(awk '$1=="kubectl"{print $6}' "$W/rk")x ktrace's (one thread) wall time |"
 	fi
 	MB=$(printf '%.1f' "$(echo "$BYTES / 1048576" | bc -l)")
+	EX=$(ratio "$(echo "$(f kt1 5) - $(f kt0 5)" | bc -l)" "$(echo "$(f floor 5) - $(f floor0 5)" | bc -l)")
 	cat >> "$W/report.corpora" <<EOF
 
 **$name**: $OBJS objects in $FILES files, $MB MiB ($SUMMARY).
 
-| command | best wall s | worst wall s | CPU s | MiB/s (best wall) | vs the libyaml floor (wall, CPU) |
+| command | best wall s | worst wall s | median CPU s | MiB/s (median wall) | vs the libyaml floor: median of per-round ratios (wall, CPU) |
 | --- | ---: | ---: | ---: | ---: | --- |
-| \`ktrace lint -o json DIR\` (threads chosen at run time) | $K_B | $K_W | $K_C | $(mbs "$BYTES" "$K_B") | $(ratio "$K_B" "$Y_B")x, $(ratio "$K_C" "$Y_C")x |
-| the same, \`KTRACE_LINT_THREADS=1\` | $K1_B | $K1_W | $K1_C | $(mbs "$BYTES" "$K1_B") | $(ratio "$K1_B" "$Y_B")x, $(ratio "$K1_C" "$Y_C")x |
-| the same, \`KTRACE_LINT_THREADS=2\` | $K2_B | $K2_W | $K2_C | $(mbs "$BYTES" "$K2_B") | $(ratio "$K2_B" "$Y_B")x, $(ratio "$K2_C" "$Y_C")x |
-| bare libyaml event parse of the same files (bench/yamlparse.c) | $Y_B | $Y_W | $Y_C | $(mbs "$BYTES" "$Y_B") | the floor |
+$(row "\`ktrace lint -o json DIR\` (threads chosen at run time)" kt)
+$(row "the same, \`KTRACE_LINT_THREADS=1\`" kt1)
+$(row "the same, \`KTRACE_LINT_THREADS=2\`" kt2)
+$(row "bare libyaml event parse of the same files (bench/yamlparse.c)" floor)
 $KC
 
-Without the fixed start-up cost (each command on an empty file: ktrace $KE_C s CPU, the floor $YE_C s),
-one thread costs $(ratio "$(echo "$K1_C - $KE_C" | bc -l)" "$(echo "$Y_C - $YE_C" | bc -l)")x the floor's CPU for the same bytes.
+Fixed cost of a process (one empty file, same rounds): ktrace $(f kt0 5) s CPU, the floor $(f floor0 5) s.
+Without it, one ktrace thread costs ${EX}x the floor's CPU for the same bytes.
 EOF
-	echo "$name $(mbs "$BYTES" "$K_B") $(ratio "$K_B" "$Y_B") $(ratio "$K1_C" "$Y_C")" >> "$W/targets"
+	echo "$name $(mbs "$BYTES" "$(f kt 4)") $(f kt 6) $(f kt1 7) $EX" >> "$W/targets"
 }
 : > "$W/report.corpora"; : > "$W/targets"
 corpus few-big-files big
 corpus many-small-files small
 
 # scaling: ktrace one thread on the small-files layout
-printf '| objects | files | MiB | best wall s | CPU s | us per object (CPU) | MiB/s (CPU) |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n' > "$W/report.scale"
+printf '| objects | files | MiB | best wall s | median CPU s | us per object (CPU) | MiB/s (CPU) |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n' > "$W/report.scale"
 for n in $SCALE; do
 	d="$W/scale-$n"
 	set -- $(python3 bench/lintgen.py small "$d" "$n")
 	f=$1; o=$2; b=$(find "$d" -name '*.yaml' -exec cat {} + | wc -c)
 	find "$d" -name '*.yaml' -exec cat {} + > /dev/null
-	runs 3 env KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$d"
+	python3 bench/interleave.py 5 kt1 KTRACE_LINT_THREADS=1 "$KTRACE" lint --fail-on never -o json "$d" > "$W/rs"
+	BEST=$(awk '{print $2}' "$W/rs"); CPU=$(awk '{print $5}' "$W/rs")
 	printf '| %d | %d | %.1f | %s | %s | %.1f | %s |\n' "$o" "$f" "$(echo "$b / 1048576" | bc -l)" "$BEST" "$CPU" \
 		"$(echo "$CPU * 1000000 / $o" | bc -l)" "$(mbs "$b" "$CPU")" >> "$W/report.scale"
 	echo "$o $CPU" >> "$W/scale.pts"
@@ -153,8 +146,8 @@ while size < 100 * 1024 * 1024:
     d = docs.replace("name: app-", "name: r%d-app-" % i); out.write(d); size += len(d); i += 1
 PY
 STREAM=$(wc -c < "$W/stream.yaml")
-runs 3 "$KTRACE" lint --fail-on never -o json "$W/stream.yaml"; S_K=$BEST; S_KC=$CPU
-runs 3 "$W/yamlparse" "$W/stream.yaml"; S_Y=$BEST; S_YC=$CPU
+python3 bench/interleave.py 3 floor "$W/yamlparse" "$W/stream.yaml" -- kt "$KTRACE" lint --fail-on never -o json "$W/stream.yaml" > "$W/r"
+S_K=$(f kt 4); S_KC=$(f kt 5); S_Y=$(f floor 4); S_YC=$(f floor 5); S_R="$(f kt 6)x wall, $(f kt 7)x CPU"
 
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
@@ -168,13 +161,15 @@ Corpora from \`bench/lintgen.py\` (Deployments with probes, preStop and
 spread, Services, PDBs, HPAs, Ingresses, ConfigMaps, ServiceAccounts in 20
 namespaces, as kubectl/Helm/Kustomize write them): the same $OBJECTS objects
 as a few big multi-document files and as many small files (one component
-per file, 2-3 KB, in 40 directories). Warm page cache; $RUNS runs of each
-command on $(nproc) CPU(s) ($CPU_MODEL), best and worst wall time; load
+per file, 2-3 KB, in 40 directories). Warm page cache; $RUNS rounds, each
+running every command of a table once in turn (bench/interleave.py), so
+ktrace and the floor see the same load; on $(nproc) CPU(s) ($CPU_MODEL); load
 average $LOAD0 before and $LOAD1 after the run (other work on the machine).
-CPU = user + sys of the best run, the fairer figure on a shared machine.
+CPU = user + sys of the process; the ratios are the median over the rounds
+of ktrace's time divided by the floor's in the same round.
 $(cat "$W/report.corpora")
 
-Scaling, \`KTRACE_LINT_THREADS=1\`, many-small-files layout (3 runs each):
+Scaling, \`KTRACE_LINT_THREADS=1\`, many-small-files layout (5 runs each, median CPU):
 
 $(cat "$W/report.scale")
 
@@ -182,7 +177,9 @@ $SCALE_NOTE.
 
 One $(printf '%.1f' "$(echo "$STREAM / 1048576" | bc -l)") MiB stream (one file, the few-big-files objects repeated):
 ktrace $S_K s wall / $S_KC s CPU ($(mbs "$STREAM" "$S_K") MiB/s), libyaml $S_Y s / $S_YC s
-($(mbs "$STREAM" "$S_Y") MiB/s): $(ratio "$S_K" "$S_Y")x wall.
+($(mbs "$STREAM" "$S_Y") MiB/s) (medians of 3 rounds): $S_R.
+
+Targets (>= 50 MiB/s; <= 1.0x the floor): $(awk '{printf "%s%s %s MiB/s (median wall, threads chosen at run time), %sx the floor'"'"'s wall, one thread %sx its CPU (%sx without start-up)", (NR > 1 ? "; " : ""), $1, $2, $3, $4, $5}' "$W/targets").
 EOF
 }
 report

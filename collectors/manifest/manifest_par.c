@@ -248,6 +248,10 @@ static int load_pipelined(struct kt_mload *L, const char *const *paths, unsigned
 /* ---- many files: two threads parse, this one ingests in order ----------- */
 
 #define KT_PAR_AHEAD 4
+/* used document shells kept per parsing thread */
+#define KT_PAR_POOL (4 * KT_PAR_AHEAD)
+/* files larger than this are not parsed ahead (see par_parse) */
+#define KT_PAR_BIG (256u << 10)
 
 enum pstate { P_FREE, P_WORKER, P_MAIN, P_DONE };
 
@@ -257,6 +261,7 @@ struct pfile {
 	enum pstate state;
 	struct ydoc *docs, *tail;
 	bool parsed;             /* docs/errs/bytes are filled */
+	bool defer;              /* the loader parses and ingests it itself, streaming */
 	bool map_failed;
 	char map_err[256];
 	struct kt_yerrs errs;    /* parse errors */
@@ -330,7 +335,7 @@ static void par_recycle(struct par *p, struct ydoc *d)
 {
 	unsigned w = d->owner & 1;
 	pthread_mutex_lock(&p->mu);
-	if (p->pooled[w] < 4 * KT_PAR_AHEAD) {
+	if (p->pooled[w] < KT_PAR_POOL) {
 		d->next = p->pool[w];
 		p->pool[w] = d;
 		p->pooled[w]++;
@@ -353,6 +358,13 @@ static void par_parse(struct par *p, struct pfile *f, unsigned who)
 	f->bytes = len;
 	if (!buf)
 		return;
+	if (len > KT_PAR_BIG) {
+		/* its documents would all be held at once: leave it to the
+		 * loader, which ingests each as it is parsed */
+		kt_munmap_file(buf, len);
+		f->defer = true;
+		return;
+	}
 	unsigned delivered = 0;
 	struct par_cur cur = {p, f, who};
 	if (kt_yparse(buf, len, p->k.o->max_depth, 0, NULL, par_take, &cur, &f->errs, &delivered, NULL) < 0) {
@@ -390,9 +402,31 @@ static void *par_main(void *arg)
 	return NULL;
 }
 
+/* A file the loader reads itself: parse and ingest document by document. */
+static int par_self(struct par *p, struct pfile *f, struct kt_mload *L)
+{
+	const char *buf;
+	size_t len;
+	char msg[256];
+	if (kt_mmap_file(p->k.o, f->path, &buf, &len, msg, sizeof(msg)) < 0) {
+		kt_mload_error(L, f->path, 0, 0, msg);
+		return -KT_EXIT_INPUT;
+	}
+	if (!buf) {
+		struct kt_mfile F;
+		kt_mfile_begin(&F, L, f->path, 0);
+		return 0;
+	}
+	int rc = kt_mload_buf(L, f->path, buf, len, false);
+	kt_munmap_file(buf, len);
+	return rc < 0 ? -KT_EXIT_INPUT : 0;
+}
+
 /* Ingest a parsed file: what kt_mload_buf does in one thread. */
 static int par_ingest(struct par *p, struct pfile *f, struct kt_mload *L)
 {
+	if (f->defer)
+		return par_self(p, f, L);
 	if (f->map_failed) {
 		kt_mload_error(L, f->path, 0, 0, f->map_err);
 		return -KT_EXIT_INPUT;
@@ -419,12 +453,9 @@ static void par_wait(struct par *p, size_t i)
 	p->main_pos = i;
 	pthread_cond_broadcast(&p->cv);
 	for (;;) {
-		if (f->state == P_FREE) {
-			f->state = P_MAIN;
-			pthread_mutex_unlock(&p->mu);
-			par_parse(p, f, 0);
-			pthread_mutex_lock(&p->mu);
+		if (f->state == P_FREE) { /* nobody parsed it ahead: stream it */
 			f->state = P_DONE;
+			f->defer = true;
 			return;
 		}
 		if (f->state == P_DONE)
