@@ -20,10 +20,12 @@
 #      and onto a second thread (=1): the A/B of the receive/parse pipeline
 #      (by default used only when a CPU is idle).
 #   2. the parse/aggregate cost alone (a recorded dump replayed through
-#      KTRACE_CT_FILE) and the whole `--once` process (two samples 0.1 s
+#      KTRACE_NL_REPLAY) and the whole `--once` process (two samples 0.1 s
 #      apart, objects load, JSON) with its peak RSS.
 #   3. the dashboard at -i 1 on 10,000 Service flows in tmux: CPU time from
 #      /proc/PID/stat over 10 s. Target: < 5% of one core.
+# With KTRACE_BASE=path to an earlier build, every figure is also taken for
+# it, in the same run on the same table, alternating (before/after tables).
 # Usage: sh bench/imbalance.sh [ENTRIES]     (KTRACE=path to the binary)
 cd "$(dirname "$0")/.." || exit 1
 : "${KTRACE:=$(pwd)/ktrace}"
@@ -46,76 +48,97 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 cat > "$TMP/bench.py" <<'PY'
 import json, os, subprocess, sys, time
-ns, ktrace, objs, tmp = sys.argv[1:5]
+ns, objs, tmp = sys.argv[1:4]
+# builds: "after" = $KTRACE; with $KTRACE_BASE also "before", timed in the
+# same run on the same table, alternating which goes first
+builds = [("after", sys.argv[4])] + ([("before", sys.argv[5])] if len(sys.argv) > 5 and sys.argv[5] else [])
 runs = 5
-ct, kt, ktc, kta, once, rss, kt1, kt2 = [], [], [], [], [], [], [], []
-def refresh(env=None):
+load = lambda: open("/proc/loadavg").read().split()[0]
+F = {b: {k: [] for k in ("kt", "ktc", "kta", "once", "rss", "kt1", "kt2", "ke", "rp", "load")} for b, _ in builds}
+ct = []
+def refresh(ktrace, env=None):
     p = subprocess.run(["ip", "netns", "exec", ns] + (["env"] + env if env else []) + [ktrace, "imbalance", "--once",
                         "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
     j = json.loads(p.stdout)
     return j["timing"]["collectMs"] / 1000.0 + j["timing"]["analyzeMs"] / 1000.0
-for _ in range(runs):
-    kt1.append(refresh(["KTRACE_CT_THREADS=0"]))   # A/B: parse on the receiving thread
-    kt2.append(refresh(["KTRACE_CT_THREADS=1"]))   # parse thread forced on
+def conntrack_l():
     t = time.monotonic()
     subprocess.run(["ip", "netns", "exec", ns, "conntrack", "-L", "-o", "extended"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     ct.append(time.monotonic() - t)
-    t = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", "ip", "netns", "exec", ns, ktrace, "imbalance", "--once",
-                        "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
-    once.append(time.monotonic() - t)
-    rss.append(int(p.stderr.strip().splitlines()[-1]) / 1024.0)
-    j = json.loads(p.stdout)
-    c, a = j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
-    ktc.append(c); kta.append(a); kt.append(c + a)
-    seen = j["entriesSeen"]
-med = lambda v: sorted(v)[len(v) // 2]
+seen = 0
+for i in range(runs):
+    order = builds if i % 2 == 0 else builds[::-1]
+    for b, ktrace in order:
+        f = F[b]
+        f["load"].append(float(load()))
+        f["kt1"].append(refresh(ktrace, ["KTRACE_CT_THREADS=0"]))   # A/B: parse on the receiving thread
+        f["kt2"].append(refresh(ktrace, ["KTRACE_CT_THREADS=1"]))   # parse thread forced on
+        t = time.monotonic()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "ip", "netns", "exec", ns, ktrace, "imbalance", "--once",
+                            "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
+        f["once"].append(time.monotonic() - t)
+        f["rss"].append(int(p.stderr.strip().splitlines()[-1]) / 1024.0)
+        j = json.loads(p.stdout)
+        c, a = j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
+        f["ktc"].append(c); f["kta"].append(a); f["kt"].append(c + a)
+        seen = j["entriesSeen"]
+    conntrack_l()
+med = lambda v: sorted(v)[len(v) // 2] if v else float("nan")
 # the dashboard's steady state: after two full dumps, refreshes follow the
 # kernel's conntrack events (--count 5 -i 0.2: the last four are event refreshes)
-ke = []
-for _ in range(runs):
-    p = subprocess.run(["ip", "netns", "exec", ns, ktrace, "imbalance", "-o", "json", "--count", "5", "-i", "0.2",
-                        "--objects", objs], capture_output=True, text=True, check=True)
-    ls = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
-    ke += [l["timing"]["collectMs"] / 1000.0 + l["timing"]["analyzeMs"] / 1000.0
-           for l in ls if l["timing"].get("refresh") == "events"]
-    t = time.monotonic()
-    subprocess.run(["ip", "netns", "exec", ns, "conntrack", "-L", "-o", "extended"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    ct.append(time.monotonic() - t)
-rec = os.path.join(tmp, "ct.rec")
-subprocess.run(["ip", "netns", "exec", ns, "env", "KTRACE_CT_RECORD=" + rec, ktrace, "imbalance", "--once", "-o", "json",
-                "-i", "0.1", "--objects", objs], stdout=subprocess.DEVNULL, check=True)
-rp = []
-for _ in range(runs):
-    p = subprocess.run(["env", "KTRACE_CT_FILE=" + rec, ktrace, "imbalance", "--once", "-o", "json", "-i", "0.1",
-                        "--objects", objs], capture_output=True, text=True, check=True)
-    rp.append(json.loads(p.stdout)["timing"]["collectMs"] / 1000.0)
-ratio = med(kt) / med(ct)
-ev = med(ke) if ke else float("nan")
-amort = (med(kt) + 9 * ev) / 10
-print("conntrack -L -o extended > /dev/null      %7.3f s  (median of %d)" % (med(ct), 2 * runs))
-print("ktrace refresh, conntrack events          %7.3f s  (dashboard steady state: events + join + aggregate; median of %d)  -> %.3fx  %s (target < 0.5x)"
-      % (ev, len(ke), ev / med(ct), "PASS" if ev / med(ct) < 0.5 else "FAIL"))
-print("ktrace refresh, full dump                 %7.3f s  = collect %.3f + analyze %.3f; %d Service entries  -> %.2fx  (first two samples, then every --resync 10 s)"
-      % (med(kt), med(ktc), med(kta), seen, ratio))
-print("  dashboard at -i 1, per refresh averaged over a resync period (1 dump + 9 event refreshes) %7.3f s  -> %.2fx  %s (target < 0.5x)"
-      % (amort, amort / med(ct), "PASS" if amort / med(ct) < 0.5 else "FAIL"))
-print("  same, parse on the receiving thread     %7.3f s  (KTRACE_CT_THREADS=0)  -> %.2fx" % (med(kt1), med(kt1) / med(ct)))
-print("  same, parse thread forced on            %7.3f s  (KTRACE_CT_THREADS=1)  -> %.2fx" % (med(kt2), med(kt2) / med(ct)))
-print("  of which parse+aggregate in user space  %7.3f s  (replay of the recorded %.1f MB dump)"
-      % (med(rp), os.path.getsize(rec) / 1e6))
-print("ktrace imbalance --once (whole process)   %7.3f s  (2 samples 0.1 s apart + objects + JSON), peak RSS %.1f MB"
-      % (med(once), max(rss)))
+for i in range(runs):
+    order = builds if i % 2 == 0 else builds[::-1]
+    for b, ktrace in order:
+        p = subprocess.run(["ip", "netns", "exec", ns, ktrace, "imbalance", "-o", "json", "--count", "5", "-i", "0.2",
+                            "--objects", objs], capture_output=True, text=True, check=True)
+        ls = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+        F[b]["ke"] += [l["timing"]["collectMs"] / 1000.0 + l["timing"]["analyzeMs"] / 1000.0
+                       for l in ls if l["timing"].get("refresh") == "events"]
+    conntrack_l()
+# the parse alone: a recorded dump replayed (before: KTRACE_CT_RECORD/FILE,
+# one file; after: KTRACE_NL_RECORD/REPLAY, a directory)
+recsize = {}
+for b, ktrace in builds:
+    rec = os.path.join(tmp, "ct-" + b + ".rec")
+    renv = ["KTRACE_CT_RECORD=" + rec] if b == "before" else ["KTRACE_NL_RECORD=" + rec]
+    subprocess.run(["ip", "netns", "exec", ns, "env"] + renv + [ktrace, "imbalance", "--once", "-o", "json",
+                    "-i", "0.1", "--objects", objs], stdout=subprocess.DEVNULL, check=True)
+    penv = ["KTRACE_CT_FILE=" + rec] if b == "before" else ["KTRACE_NL_REPLAY=" + rec]
+    recsize[b] = os.path.getsize(rec) if os.path.isfile(rec) else sum(
+        os.path.getsize(os.path.join(rec, x)) for x in os.listdir(rec) if x.startswith("nl-12-"))
+    for _ in range(runs):
+        p = subprocess.run(["env"] + penv + [ktrace, "imbalance", "--once", "-o", "json", "-i", "0.1",
+                            "--objects", objs], capture_output=True, text=True, check=True)
+        F[b]["rp"].append(json.loads(p.stdout)["timing"]["collectMs"] / 1000.0)
+c = med(ct)
+print("conntrack -L -o extended > /dev/null      %7.3f s  (median of %d; load %s)" % (c, len(ct), load()))
+for b, _ in builds:
+    f = F[b]
+    tag = "" if len(builds) == 1 else "[%s] " % b
+    ev = med(f["ke"])
+    amort = (med(f["kt"]) + 9 * ev) / 10
+    print("%sktrace refresh, conntrack events          %7.3f s  (dashboard steady state; median of %d)  -> %.3fx  %s (target < 0.5x); load %.1f-%.1f"
+          % (tag, ev, len(f["ke"]), ev / c, "PASS" if ev / c < 0.5 else "FAIL", min(f["load"]), max(f["load"])))
+    print("%sktrace refresh, full dump                 %7.3f s  = collect %.3f + analyze %.3f; %d Service entries  -> %.2fx  (worst %.3f, best %.3f)"
+          % (tag, med(f["kt"]), med(f["ktc"]), med(f["kta"]), seen, med(f["kt"]) / c, max(f["kt"]), min(f["kt"])))
+    print("%s  dashboard at -i 1, per refresh averaged over a resync period (1 dump + 9 event refreshes) %7.3f s  -> %.2fx  %s (target < 0.5x)"
+          % (tag, amort, amort / c, "PASS" if amort / c < 0.5 else "FAIL"))
+    print("%s  same, parse on the receiving thread     %7.3f s  (KTRACE_CT_THREADS=0)  -> %.2fx" % (tag, med(f["kt1"]), med(f["kt1"]) / c))
+    print("%s  same, parse thread forced on            %7.3f s  (KTRACE_CT_THREADS=1)  -> %.2fx" % (tag, med(f["kt2"]), med(f["kt2"]) / c))
+    print("%s  of which parse+aggregate in user space  %7.3f s  (replay of the recorded %.1f MB dump)"
+          % (tag, med(f["rp"]), recsize[b] / 1e6))
+    print("%sktrace imbalance --once (whole process)   %7.3f s  (2 samples 0.1 s apart + objects + JSON), peak RSS %.1f MB"
+          % (tag, med(f["once"]), max(f["rss"])))
 PY
 # ---- dashboard CPU ----------------------------------------------------
-# dash_cpu NS OBJECTS LABEL: the dashboard at -i 1 in tmux, CPU time from
-# /proc/PID/stat over 10 s after a 2 s warm-up.
+# dash_cpu NS OBJECTS LABEL BINARY: the dashboard at -i 1 in tmux, CPU time
+# from /proc/PID/stat over 10 s after a 2 s warm-up.
 dash_cpu() {
+	bin=${4:-$KTRACE}
 	rm -f "$TMP/pid"
 	tmux new-session -d -s "$SESS" -x 200 -y 50 \
-		"ip netns exec $1 sh -c 'echo \$\$ > $TMP/pid; exec $KTRACE imbalance -i 1 --objects $2'" || return 1
+		"ip netns exec $1 sh -c 'echo \$\$ > $TMP/pid; exec $bin imbalance -i 1 --objects $2'" || return 1
 	for _ in $(seq 1 50); do [ -s "$TMP/pid" ] && break; sleep 0.1; done
 	pid=$(cat "$TMP/pid" 2>/dev/null)
 	sleep 2   # warm-up: objects load, first samples
@@ -131,8 +154,8 @@ import sys
 a, b, ta, tb, hz = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 pct = (b - a) / hz / (tb - ta) * 100
 rows = sum(1 for l in open(sys.argv[6]) if "bench/svc-" in l)
-print("dashboard -i 1, %s  %5.2f%% of one core over %.1f s (%d ticks)  %s (target < 5%%); %d rows on screen"
-      % (sys.argv[7], pct, tb - ta, b - a, "PASS" if pct < 5 else "FAIL", rows))
+print("dashboard -i 1, %s  %5.2f%% of one core over %.1f s (%d ticks)  %s (target < 5%%); %d rows on screen; load %s"
+      % (sys.argv[7], pct, tb - ta, b - a, "PASS" if pct < 5 else "FAIL", rows, open("/proc/loadavg").read().split()[0]))
 PY
 		tmux send-keys -t "$SESS" q
 		sleep 0.5
@@ -150,8 +173,11 @@ for shape in node worst; do
 	t1=$(date +%s.%N)
 	have=$(ip netns exec $NS conntrack -C)
 	echo "-- $shape table: $have entries, $(python3 -c "print(int($share * 100))")% Service flows (injected in $(python3 -c "print('%.1f' % ($t1 - $t0))") s); $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-	python3 "$TMP/bench.py" $NS "$KTRACE" "$TMP/objects.json" "$TMP" || echo "bench: refresh comparison failed"
-	[ $shape = worst ] && dash_cpu $NS "$TMP/objects.json" "$have flows (every one a Service flow), 100 Services, --resync 10 (not a target; for scale)"
+	python3 "$TMP/bench.py" $NS "$TMP/objects.json" "$TMP" "$KTRACE" "$KTRACE_BASE" || echo "bench: refresh comparison failed"
+	if [ $shape = worst ]; then
+		dash_cpu $NS "$TMP/objects.json" "$have flows (every one a Service flow), 100 Services, --resync 10 (not a target; for scale)" "$KTRACE"
+		[ -n "$KTRACE_BASE" ] && dash_cpu $NS "$TMP/objects.json" "[before] same" "$KTRACE_BASE"
+	fi
 	ip netns del $NS
 	sleep 1   # the shared conntrack table drops the namespace's entries
 done
@@ -159,4 +185,5 @@ done
 echo "-- dashboard"
 ip netns add $NS2 || exit 1
 ip netns exec $NS2 python3 bench/ctinject.py 10000 20 5 > "$TMP/objects2.json" || exit 1
-dash_cpu $NS2 "$TMP/objects2.json" "10000 flows, 20 Services"
+dash_cpu $NS2 "$TMP/objects2.json" "10000 flows, 20 Services" "$KTRACE"
+[ -n "$KTRACE_BASE" ] && dash_cpu $NS2 "$TMP/objects2.json" "[before] 10000 flows, 20 Services" "$KTRACE_BASE"

@@ -23,6 +23,7 @@
 #include "ktrace/imbalance.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
+#include "ktrace/env.h"
 
 static const struct kt_option opts[] = {
 	{"interval", 'i', KT_OPT_NUM, "SECS", NULL, "refresh interval (default 2; --once: the gap between its two samples, default 1)"},
@@ -127,11 +128,6 @@ static void seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
 	f->io.n_seen = f->n_seen;
 }
 
-static bool node_readable(void)
-{
-	const char *replay = getenv("KTRACE_CT_FILE");
-	return geteuid() == 0 || (replay && *replay);
-}
 
 #define KT_IMB_RELOAD_S 30
 
@@ -501,7 +497,7 @@ static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_ga
 		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
 	};
 	int rc = kt_cli_snapshot(c, reqs, sizeof(reqs) / sizeof(reqs[0]), out, d);
-	if (rc < 0 && d->code == KT_EXIT_CLUSTER && node_readable()) {
+	if (rc < 0 && d->code == KT_EXIT_CLUSTER && kt_node_readable()) {
 		/* node-only mode: frontends from the dataplane */
 		kt_log(1, "API unavailable (%s): using the node dataplane only", d->msg);
 		struct kt_snapshot *s = kt_snapshot_new();
@@ -596,7 +592,7 @@ static int run(struct kt_cli *c)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --reload");
 	f.reload_s = once ? 0 : (int)reload;
 	if (f.live) {
-		if (!node_readable()) {
+		if (!kt_node_readable()) {
 			rc = kt_cli_error(c, KT_EXIT_CLUSTER,
 					  "run as root on the node (or use --from BUNDLE to show stored flows)",
 					  "cannot read this node's conntrack table: not root");
@@ -605,7 +601,7 @@ static int run(struct kt_cli *c)
 		node_state(&f, f.objs, true);
 		f.io.session_start = time(NULL);
 		/* conntrack events between full dumps (KTRACE_CT_EVENTS=0: dumps only) */
-		const char *ev = getenv("KTRACE_CT_EVENTS");
+		const char *ev = kt_env_get(KT_ENV_CT_EVENTS);
 		if (!(ev && !strcmp(ev, "0")))
 			f.fo.live = kt_ct_live_new(resync);
 		seen_update(&f, f.objs);

@@ -16,6 +16,7 @@
 #include "ktrace/analyze.h"
 #include "ktrace/manifest.h"
 #include "ktrace/ruleconf.h"
+#include "ktrace/env.h"
 
 /* --fail-on: a severity, or "never"/"none". -2 on a bad value. */
 int kt_lint_fail_on(const char *v)
@@ -98,9 +99,9 @@ static int run(struct kt_cli *c)
 	/* files are parsed on two threads when a CPU is idle (decided by the
 	 * loader); KTRACE_LINT_THREADS=1 or 2 forces it (benchmarks, tests) */
 	struct kt_manifest_opts mo = {.helm_source = true, .threads = 0};
-	const char *th = getenv("KTRACE_LINT_THREADS");
-	if (th && atoi(th) >= 1)
-		mo.threads = atoi(th) > 1 ? 2 : 1;
+	long th = kt_env_long(KT_ENV_LINT_THREADS, 1, 1024, 0);
+	if (th >= 1)
+		mo.threads = th > 1 ? 2 : 1;
 	kt_manifest_load_paths(snap, (const char *const *)c->argv, (unsigned)c->argc, &mo, &mr);
 	kt_snapshot_finish(snap);
 	for (uint32_t i = 0; i < mr.n_errors; i++) {

@@ -432,7 +432,7 @@ static void add_slots(const struct kt_cil_state *st, struct kt_snapshot *snap, s
 			continue;
 		inet_ntop(b->v6 ? AF_INET6 : AF_INET, b->addr, ip, sizeof(ip));
 		double p = lsum ? (double)lut_slots(l, e->backend_id) / (double)lsum : 1.0 / (double)m->count;
-		struct kt_dp_backend *x = kt_dpn_be(snap, s, ext, ip, b->port, p);
+		struct kt_dp_backend *x = kt_dpbuild_be(snap, s, ext, ip, b->port, p);
 		x->state = state_name(b->state);
 		x->weight = l ? (int32_t)lut_slots(l, e->backend_id) : x->weight + 1;
 	}
@@ -447,11 +447,11 @@ static void emit_fe(const struct kt_cil_state *st, struct kt_snapshot *snap, str
 	char ip[INET6_ADDRSTRLEN];
 	fe_ip(m, ip, sizeof(ip));
 	if (m->scope == 0)
-		kt_dpn_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : ip, m->dport, ext);
+		kt_dpbuild_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : ip, m->dport, ext);
 	char key[128];
 	snprintf(key, sizeof(key), "%s%s%s:%u/%s%s (revnat %u)", m->v6 ? "[" : "", ip, m->v6 ? "]" : "", m->dport,
 		 pname(m->proto), m->scope ? "/i" : "", m->revnat);
-	kt_dpn_ev(snap, s, KT_DP_CILIUM, map, NULL, 0, key);
+	kt_dpbuild_ev(snap, s, KT_DP_CILIUM, map, NULL, 0, key);
 	/* two scopes: scope 0 is the external set, scope 1 the internal one */
 	bool internal_set = !ext || m->scope == 1;
 	bool two = m->flags2 & SVC_F2_TWO_SCOPES;
@@ -492,9 +492,9 @@ void kt_cil_emit(struct kt_cil_state *st, struct kt_snapshot *snap, struct kt_dp
 	if (st->ns > 1)
 		qsort(st->s, st->ns, sizeof(*st->s), fe_cmp);
 	if (st->bad)
-		kt_dpn_note(snap, n, "cilium: %u map entries of unexpected size skipped (unknown Cilium version?)", st->bad);
+		kt_dpbuild_note(snap, n, "cilium: %u map entries of unexpected size skipped (unknown Cilium version?)", st->bad);
 	if (st->capped)
-		kt_dpn_note(snap, n, "cilium: map entry cap hit; state is incomplete");
+		kt_dpbuild_note(snap, n, "cilium: map entry cap hit; state is incomplete");
 	free(st->used);
 	st->used = calloc(st->ns + 1, sizeof(bool));
 	if (!st->used)
@@ -514,12 +514,12 @@ void kt_cil_emit(struct kt_cil_state *st, struct kt_snapshot *snap, struct kt_dp
 		struct kt_dp_service *s;
 		if (named) {
 			const struct kt_service *sv = &snap->services[si];
-			s = kt_dpn_svc(snap, n, sv->meta.namespace, sv->meta.name,
+			s = kt_dpbuild_svc(snap, n, sv->meta.namespace, sv->meta.name,
 				       sv->ports[pi].name ? sv->ports[pi].name : "", pname(m->proto), KT_DP_CILIUM);
 		} else {
 			char nm[96];
 			snprintf(nm, sizeof(nm), "%s:%u", ip, m->dport);
-			s = kt_dpn_svc(snap, n, "", nm, "", pname(m->proto), KT_DP_CILIUM);
+			s = kt_dpbuild_svc(snap, n, "", nm, "", pname(m->proto), KT_DP_CILIUM);
 			s->names_guessed = true;
 		}
 		uint64_t my_sig = sig(st, i, end);

@@ -35,36 +35,6 @@ bool kt_node_readable(void)
 	return ok;
 }
 
-/* The node name of a live read; a recording stores it (node.txt) so that
- * its replay names the same node. */
-static const char *host_name(char *buf, size_t n)
-{
-	char path[4096];
-	const char *rp = kt_nl_replay_dir(), *rec = kt_nl_record_dir();
-	if (rp && kt_nl_rec_path(path, sizeof(path), rp, "node.txt") == 0) {
-		FILE *f = fopen(path, "r");
-		if (f) {
-			bool ok = fgets(buf, (int)n, f) != NULL;
-			fclose(f);
-			buf[strcspn(buf, "\n")] = 0;
-			if (ok && buf[0])
-				return buf;
-		}
-	}
-	if (gethostname(buf, n) != 0 || !buf[0])
-		snprintf(buf, n, "localhost");
-	buf[n - 1] = 0;
-	if (rec && kt_nl_rec_path(path, sizeof(path), rec, "node.txt") == 0) {
-		mkdir(rec, 0755);
-		FILE *f = fopen(path, "w");
-		if (f) {
-			fprintf(f, "%s\n", buf);
-			fclose(f);
-		}
-	}
-	return buf;
-}
-
 /* With API objects at hand (a finished snapshot from the API or a bundle),
  * a backend is local when its EndpointSlice endpoint names this node. */
 static void mark_local(struct kt_snapshot *snap, struct kt_dp_node *n)
@@ -125,7 +95,7 @@ static void ipvs_node_objects(struct kt_snapshot *snap, struct kt_dp_node *n, ui
 int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d)
 {
 	char hn[256];
-	const char *name = o->node_name ? o->node_name : host_name(hn, sizeof(hn));
+	const char *name = o->node_name ? o->node_name : kt_nl_host_name(hn, sizeof(hn));
 	bool files = o->iptables_save || o->nft_json || o->ipvsadm;
 	if (files) {
 		char src[1024] = "";
@@ -138,13 +108,13 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 			off += (size_t)snprintf(src + off, sizeof(src) - off, "ipvsadm %s ", o->ipvsadm);
 		if (off && off <= sizeof(src) && src[off - 1] == ' ')
 			src[off - 1] = 0;
-		struct kt_dp_node *n = kt_dpn_node(snap, name, src);
+		struct kt_dp_node *n = kt_dpbuild_node(snap, name, src);
 		uint32_t first = n->n_svcs;
 		int rc = 0;
 		if (o->iptables_save && (rc = kt_dp_iptables_file(snap, n, o, d)) < 0)
 			return rc;
-		/* kt_dpn_node may move when other nodes were appended; re-find */
-		n = kt_dpn_node(snap, name, src);
+		/* kt_dpbuild_node may move when other nodes were appended; re-find */
+		n = kt_dpbuild_node(snap, name, src);
 		if (o->nft_json && (rc = kt_dp_nft_json_file(snap, n, o, d)) < 0)
 			return rc;
 		uint32_t first_ipvs = n->n_svcs;
@@ -159,7 +129,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 		lb_kinds(snap, n);
 		return 0;
 	}
-	struct kt_dp_node *n = kt_dpn_node(snap, name, "live");
+	struct kt_dp_node *n = kt_dpbuild_node(snap, name, "live");
 	if (!kt_node_readable()) {
 		kt_snapshot_gap(snap, "node dataplane", "not root and no CAP_NET_ADMIN: cannot read netfilter, IPVS or BPF maps");
 		return 0;
@@ -167,7 +137,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 	int legacy = kt_dp_iptables_legacy(snap, n, o);
 	int nft = kt_dp_iptables_nft(snap, n, o);
 	if (legacy > 0 && nft > 0)
-		kt_dpn_note(snap, n,
+		kt_dpbuild_note(snap, n,
 			    "kube-proxy chains exist in both iptables-nft and iptables-legacy: both are evaluated; "
 			    "the stale set may forward to old endpoints");
 	kt_dp_nftables(snap, n, o);

@@ -1,8 +1,12 @@
 /*
- * Internal to the dataplane collectors (collectors/dp_*.c): the service
- * builder every mode uses to append normalised services to a node, the
- * kube-proxy iptables rule IR that the iptables-save text parser and the
- * libnftnl (iptables-nft) decoder both stream into, the nftables-mode IR,
+ * Internal to the dataplane collectors (collectors/dataplane/dp_*.c):
+ *   kt_dpbuild_*  the service builder every mode appends normalised
+ *                 services through (dp_build.c)
+ *   kt_kpnorm_*   the kube-proxy iptables normaliser: the rule IR the
+ *                 iptables-save text parser and the libnftnl (iptables-nft)
+ *                 decoder both stream into, and what turns it into
+ *                 services (dp_kpnorm.c)
+ *   kt_nft_*      nf_tables dumps over the netlink layer (dp_nftnl.c)
  * and small helpers (SHA-256 chain hashes, address formatting).
  * Nothing here is visible outside collectors/ and tests.
  */
@@ -18,6 +22,8 @@
 #include "ktrace/model.h"
 #include "ktrace/node.h"
 
+#include "collectors/netlink/nl.h" /* every netlink reader uses the one layer */
+
 /* Caps: a cap hit is a gap, never a crash. */
 #define KT_DP_MAX_RULES_PER_CHAIN 200000u
 #define KT_DP_MAX_CHAINS          400000u
@@ -27,18 +33,18 @@
 /* ---- service builder ------------------------------------------------ */
 
 /* Find or append the node named name (source recorded on creation). */
-struct kt_dp_node *kt_dpn_node(struct kt_snapshot *snap, const char *name, const char *source);
+struct kt_dp_node *kt_dpbuild_node(struct kt_snapshot *snap, const char *name, const char *source);
 /* Append a service to node n; strings are interned into snap's arena. */
-struct kt_dp_service *kt_dpn_svc(struct kt_snapshot *snap, struct kt_dp_node *n, const char *ns,
+struct kt_dp_service *kt_dpbuild_svc(struct kt_snapshot *snap, struct kt_dp_node *n, const char *ns,
 				 const char *name, const char *port_name, const char *proto,
 				 enum kt_dp_mode mode);
-struct kt_dp_frontend *kt_dpn_fe(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_fe_kind k,
+struct kt_dp_frontend *kt_dpbuild_fe(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_fe_kind k,
 				 const char *ip, int32_t port, bool external);
-struct kt_dp_backend *kt_dpn_be(struct kt_snapshot *snap, struct kt_dp_service *s, bool external,
+struct kt_dp_backend *kt_dpbuild_be(struct kt_snapshot *snap, struct kt_dp_service *s, bool external,
 				const char *ip, int32_t port, double prob);
-void kt_dpn_ev(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_dp_mode m, const char *table,
+void kt_dpbuild_ev(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_dp_mode m, const char *table,
 	       const char *chain, uint64_t handle, const char *map_key);
-void kt_dpn_note(struct kt_snapshot *snap, struct kt_dp_node *n, const char *fmt, ...)
+void kt_dpbuild_note(struct kt_snapshot *snap, struct kt_dp_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Split "ns/name:port" (kube-proxy servicePortName). false when malformed. */
 bool kt_dp_split_spn(const char *spn, size_t len, char *ns, size_t nsz, char *name, size_t namesz,
@@ -105,32 +111,32 @@ struct kt_ipt_rule {
 	bool random_fully;
 };
 
-struct kt_kp;                /* the kube-proxy iptables normaliser */
+struct kt_kpnorm;                /* the kube-proxy iptables normaliser */
 
-struct kt_kp *kt_kp_new(struct kt_snapshot *snap, enum kt_dp_mode mode);
+struct kt_kpnorm *kt_kpnorm_new(struct kt_snapshot *snap, enum kt_dp_mode mode);
 /* table "nat" or "filter"; family 4 or 6; chain name (not NUL-terminated). */
-void kt_kp_rule(struct kt_kp *kp, const char *table, const char *chain, size_t chain_len,
+void kt_kpnorm_rule(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len,
 		const struct kt_ipt_rule *r);
-void kt_kp_chain(struct kt_kp *kp, const char *table, const char *chain, size_t chain_len);
+void kt_kpnorm_chain(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len);
 /* Table name recorded in evidence ("nat" default, "ip6 nat" for IPv6). */
-void kt_kp_table_name(struct kt_kp *kp, const char *name);
+void kt_kpnorm_table_name(struct kt_kpnorm *kp, const char *name);
 /* Number of KUBE-* nat chains seen so far. */
-uint32_t kt_kp_kube_chains(const struct kt_kp *kp);
+uint32_t kt_kpnorm_kube_chains(const struct kt_kpnorm *kp);
 /* Build services into node n; frees kp. */
-void kt_kp_finish(struct kt_kp *kp, struct kt_dp_node *n, const struct kt_node_opts *o);
-void kt_kp_free(struct kt_kp *kp);
+void kt_kpnorm_finish(struct kt_kpnorm *kp, struct kt_dp_node *n, const struct kt_node_opts *o);
+void kt_kpnorm_free(struct kt_kpnorm *kp);
 /* Is this chain one the normaliser needs (filtering the live dump)? */
-bool kt_kp_wants_chain(const char *table, const char *chain);
+bool kt_kpnorm_wants_chain(const char *table, const char *chain);
 
 /* iptables-save text: stream lines from f into kp. Errors are KT_EXIT_INPUT
  * with file:line. */
-struct kt_kp_file_stats {
+struct kt_kpnorm_file_stats {
 	uint32_t lines;
 	bool legacy_header;      /* "(legacy)" seen in the header comment */
 	bool nft_header;
 };
-int kt_ipt_save_parse(struct kt_kp *kp, void *file /* FILE * */, const char *fname,
-		      struct kt_kp_file_stats *st, struct kt_diag *d);
+int kt_ipt_save_parse(struct kt_kpnorm *kp, void *file /* FILE * */, const char *fname,
+		      struct kt_kpnorm_file_stats *st, struct kt_diag *d);
 /* Parse one "-A CHAIN ..." line (exposed for unit tests and fuzzing). */
 int kt_ipt_parse_line(char *line, char **chain, struct kt_ipt_rule *r);
 
@@ -206,36 +212,6 @@ void kt_cil_state_free(struct kt_cil_state *st);
 int kt_dp_metrics(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o);
 int kt_dp_metrics_parse(struct kt_snapshot *snap, struct kt_proxy_metrics *m, const char *buf, size_t len);
 
-/* Shared netlink dump helper (collectors/dp_netlink.c). */
-struct kt_nl;
-struct kt_nl *kt_nl_open(int protocol, char *err, size_t errlen);
-void kt_nl_close(struct kt_nl *nl);
-/* Send req (nlmsghdr at start, seq/pid filled here) and call cb for every
- * reply message until DONE. cb returns <0 to abort. Retries a dump
- * interrupted by NLM_F_DUMP_INTR up to 3 times (cb must tolerate replays:
- * reset is called before each retry when non-NULL). Returns 0, or -errno
- * with err filled (extack text when the kernel sent one). */
-int kt_nl_dump(struct kt_nl *nl, void *req, size_t len, int (*cb)(const void *nlh, void *ctx),
-	       void (*reset)(void *ctx), void *ctx, char *err, size_t errlen);
-/* Record/replay directories (KTRACE_NL_RECORD / KTRACE_NL_REPLAY; replay
- * wins when both are set), NULL when unset. */
-const char *kt_nl_record_dir(void);
-const char *kt_nl_replay_dir(void);
-/* dir/name into out; -ENAMETOOLONG when it does not fit. */
-int kt_nl_rec_path(char *out, size_t n, const char *dir, const char *name);
-
-/* One netlink attribute's payload, pointing into the parsed buffer. */
-struct kt_nla {
-	const uint8_t *p;
-	uint16_t len;
-	bool present;
-};
-/* Index the attributes in p[0..len) by type into out[0..max] (cleared
- * first; types above max are skipped; a malformed length ends the walk).
- * A type seen twice keeps its first occurrence when first_wins, else the
- * last. Allocates nothing. */
-void kt_nla_parse(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max, bool first_wins);
-
 /* ---- nf_tables access shared by iptables-nft and nftables mode ------- */
 /* (collectors/dp_nftnl.c; libnftnl types stay inside that file) */
 
@@ -281,6 +257,9 @@ int kt_nft_chains(struct kt_nl *nl, uint8_t family, const char *table,
  * (a DUMP_INTR restart never delivers a rule twice). */
 int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
 		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el);
+/* The same, every rule of the chain in one call (no copy per rule). */
+int kt_nft_rules_all(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		     void (*cb)(const struct kt_nft_rule *v, uint32_t n, void *ctx), void *ctx, char *err, size_t el);
 int kt_nft_sets(struct kt_nl *nl, uint8_t family, const char *table,
 		int (*cb)(const struct kt_nft_set_info *s, void *ctx), void *ctx, char *err, size_t el);
 int kt_nft_elems(struct kt_nl *nl, uint8_t family, const char *table, const char *set,

@@ -21,17 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/netfilter/ipset/ip_set.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <netlink/object.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
 
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
+#include "ktrace/xalloc.h"
 
 #define MAX_MEMBERS 1000000u
 #define MAX_ADDRS   200000u
-#define KT_IPSET_SUBSYS 6 /* NFNL_SUBSYS_IPSET */
-#define KT_IPSET_CMD_LIST 7
 #define KT_IPSET_PROTOCOL 6 /* IPSET_PROTOCOL_MIN: every kernel answers it */
 
 struct member {
@@ -59,10 +62,7 @@ struct kt_ipset_db {
 
 struct kt_ipset_db *kt_ipset_db_new(void)
 {
-	struct kt_ipset_db *db = calloc(1, sizeof(*db));
-	if (!db)
-		abort();
-	return db;
+	return kt_xcalloc(1, sizeof(struct kt_ipset_db));
 }
 
 void kt_ipset_db_free(struct kt_ipset_db *db)
@@ -81,19 +81,14 @@ void kt_ipset_db_free(struct kt_ipset_db *db)
 static void *xgrow(void *p, uint32_t *cap, size_t elem)
 {
 	uint32_t nc = *cap ? *cap * 2 : 16;
-	void *q = realloc(p, nc * elem);
-	if (!q)
-		abort();
+	void *q = kt_xreallocarray(p, nc, elem);
 	*cap = nc;
 	return q;
 }
 
 static uint64_t fnv(uint32_t set, const char *s)
 {
-	uint64_t h = 1469598103934665603ull ^ set;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h;
+	return kt_hash_str(KT_HASH_SEED ^ set, s);
 }
 
 static uint32_t set_index(struct kt_ipset_db *db, const char *name, bool create)
@@ -117,9 +112,7 @@ static void rehash(struct kt_ipset_db *db)
 {
 	uint32_t nc = db->tab_cap ? db->tab_cap * 2 : 1024;
 	free(db->tab);
-	db->tab = calloc(nc, sizeof(*db->tab));
-	if (!db->tab)
-		abort();
+	db->tab = kt_xcalloc(nc, sizeof(*db->tab));
 	db->tab_cap = nc;
 	for (uint32_t i = 0; i < db->n_m; i++) {
 		uint32_t s = (uint32_t)db->m[i].hash & (nc - 1);
@@ -157,10 +150,7 @@ static void add_member(struct kt_ipset_db *db, uint32_t set, const char *key)
 		size_t nc = db->pool_cap ? db->pool_cap * 2 : 65536;
 		while (nc < db->pool_len + kl)
 			nc *= 2;
-		char *np = realloc(db->pool, nc);
-		if (!np)
-			abort();
-		db->pool = np;
+		db->pool = kt_xrealloc(db->pool, nc);
 		db->pool_cap = nc;
 	}
 	memcpy(db->pool + db->pool_len, key, kl);
@@ -224,24 +214,38 @@ bool kt_ipset_link(const struct kt_ipset_db *db)
 	return db->link_index != 0;
 }
 
-/* ---- attribute walking ---------------------------------------------- */
+/* ---- decoding (libnl policies) --------------------------------------- */
 
-static void nparse(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max)
-{
-	kt_nla_parse(p, len, out, max, true);
-}
+static const struct nla_policy cmd_policy[IPSET_ATTR_CMD_MAX + 1] = {
+	[IPSET_ATTR_PROTOCOL] = {.type = NLA_U8},
+	[IPSET_ATTR_SETNAME] = {.type = NLA_STRING, .maxlen = IPSET_MAXNAMELEN},
+	[IPSET_ATTR_TYPENAME] = {.type = NLA_STRING, .maxlen = IPSET_MAXNAMELEN},
+	[IPSET_ATTR_DATA] = {.type = NLA_NESTED},
+	[IPSET_ATTR_ADT] = {.type = NLA_NESTED},
+};
+static const struct nla_policy entry_policy[IPSET_ATTR_ADT_MAX + 1] = {
+	[IPSET_ATTR_IP] = {.type = NLA_NESTED},
+	[IPSET_ATTR_CIDR] = {.type = NLA_U8},
+	[IPSET_ATTR_PORT] = {.type = NLA_U16},
+	[IPSET_ATTR_PROTO] = {.type = NLA_U8},
+	[IPSET_ATTR_IP2] = {.type = NLA_NESTED},
+	[IPSET_ATTR_CIDR2] = {.type = NLA_U8},
+};
+static const struct nla_policy ip_policy[IPSET_ATTR_IPADDR_MAX + 1] = {
+	[IPSET_ATTR_IPADDR_IPV4] = {.type = NLA_U32},
+	[IPSET_ATTR_IPADDR_IPV6] = {.type = NLA_UNSPEC, .minlen = 16},
+};
 
-static bool ip_of(const struct kt_nla *a, char *out, size_t n)
+static bool ip_of(struct nlattr *a, char *out, size_t n)
 {
 	out[0] = 0;
-	if (!a->present)
+	struct nlattr *in[IPSET_ATTR_IPADDR_MAX + 1];
+	if (!a || nla_parse_nested(in, IPSET_ATTR_IPADDR_MAX, a, ip_policy) < 0)
 		return false;
-	struct kt_nla in[3];
-	nparse(a->p, a->len, in, 2);
-	if (in[1].present && in[1].len >= 4)
-		return inet_ntop(AF_INET, in[1].p, out, (socklen_t)n) != NULL;
-	if (in[2].present && in[2].len >= 16)
-		return inet_ntop(AF_INET6, in[2].p, out, (socklen_t)n) != NULL;
+	if (in[IPSET_ATTR_IPADDR_IPV4])
+		return inet_ntop(AF_INET, nla_data(in[IPSET_ATTR_IPADDR_IPV4]), out, (socklen_t)n) != NULL;
+	if (in[IPSET_ATTR_IPADDR_IPV6])
+		return inet_ntop(AF_INET6, nla_data(in[IPSET_ATTR_IPADDR_IPV6]), out, (socklen_t)n) != NULL;
 	return false;
 }
 
@@ -265,227 +269,180 @@ static const char *proto_lc(uint8_t p, char *buf, size_t n)
 }
 
 /* One entry (IPSET_ATTR_DATA inside IPSET_ATTR_ADT) as Entry.String(). */
-static void entry_string(const uint8_t *p, size_t len, char *out, size_t n)
+static void entry_string(struct nlattr *data, char *out, size_t n)
 {
-	struct kt_nla a[32];
-	nparse(p, len, a, 31);
+	struct nlattr *a[IPSET_ATTR_ADT_MAX + 1];
+	out[0] = 0;
+	if (nla_parse_nested(a, IPSET_ATTR_ADT_MAX, data, entry_policy) < 0)
+		return;
 	char ip[64], ip2[64], pb[8];
 	size_t o = 0;
-	out[0] = 0;
-	bool have_ip = ip_of(&a[1], ip, sizeof(ip));
-	uint16_t port = 0;
-	bool have_port = a[4].present && a[4].len >= 2;
-	if (have_port) {
-		memcpy(&port, a[4].p, 2);
-		port = ntohs(port);
-	}
+	bool have_ip = ip_of(a[IPSET_ATTR_IP], ip, sizeof(ip));
+	bool have_port = a[IPSET_ATTR_PORT] != NULL;
+	uint16_t port = have_port ? ntohs(nla_get_u16(a[IPSET_ATTR_PORT])) : 0;
 	if (have_ip) {
 		o += (size_t)snprintf(out + o, n - o, "%s", ip);
-		if (a[3].present && a[3].len >= 1 && o < n) {
-			uint8_t c = a[3].p[0];
+		if (a[IPSET_ATTR_CIDR] && o < n) {
+			uint8_t c = nla_get_u8(a[IPSET_ATTR_CIDR]);
 			if (c != (strchr(ip, ':') ? 128 : 32))
 				o += (size_t)snprintf(out + o, n - o, "/%u", c);
 		}
 	}
 	if (have_port && o < n) {
 		if (have_ip) {
-			uint8_t pr = a[7].present && a[7].len >= 1 ? a[7].p[0] : 0;
+			uint8_t pr = a[IPSET_ATTR_PROTO] ? nla_get_u8(a[IPSET_ATTR_PROTO]) : 0;
 			o += (size_t)snprintf(out + o, n - o, ",%s:%u", proto_lc(pr, pb, sizeof(pb)), port);
 		} else {
 			o += (size_t)snprintf(out + o, n - o, "%u", port);
 		}
 	}
-	if (ip_of(&a[20], ip2, sizeof(ip2)) && o < n) {
+	if (ip_of(a[IPSET_ATTR_IP2], ip2, sizeof(ip2)) && o < n) {
 		o += (size_t)snprintf(out + o, n - o, ",%s", ip2);
-		if (a[21].present && a[21].len >= 1 && o < n)
-			o += (size_t)snprintf(out + o, n - o, "/%u", a[21].p[0]);
+		if (a[IPSET_ATTR_CIDR2] && o < n)
+			o += (size_t)snprintf(out + o, n - o, "/%u", nla_get_u8(a[IPSET_ATTR_CIDR2]));
 	}
 	if (o >= n)
 		out[n - 1] = 0;
 }
 
+/* One IPSET_CMD_LIST reply message: a set's name, type and members. */
+static int ipset_msg(struct nl_msg *msg, void *ctx)
+{
+	struct kt_ipset_db *db = ctx;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *top[IPSET_ATTR_CMD_MAX + 1];
+	if (h->nlmsg_type != ((NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_LIST) ||
+	    !nlmsg_valid_hdr(h, sizeof(struct nfgenmsg)))
+		return 0;
+	db->have_sets = true;
+	if (nlmsg_parse(h, sizeof(struct nfgenmsg), top, IPSET_ATTR_CMD_MAX, cmd_policy) < 0 ||
+	    !top[IPSET_ATTR_SETNAME])
+		return 0;
+	const char *name = nla_get_string(top[IPSET_ATTR_SETNAME]);
+	if (strncmp(name, "KUBE-", 5) != 0)
+		return 0; /* other owners' sets (Calico, firewalls) can be large: skip */
+	uint32_t si = set_index(db, name, true);
+	if (top[IPSET_ATTR_TYPENAME])
+		snprintf(db->types[si], sizeof(db->types[si]), "%s", nla_get_string(top[IPSET_ATTR_TYPENAME]));
+	if (!top[IPSET_ATTR_ADT])
+		return 0;
+	struct nlattr *e;
+	int rem;
+	nla_for_each_nested(e, top[IPSET_ATTR_ADT], rem) {
+		if (nla_type(e) != IPSET_ATTR_DATA)
+			continue;
+		char key[192];
+		entry_string(e, key, sizeof(key));
+		if (key[0])
+			add_member(db, si, key);
+	}
+	return 0;
+}
+
 int kt_ipset_decode(struct kt_ipset_db *db, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	while (len >= sizeof(struct nlmsghdr)) {
-		struct nlmsghdr hh;
-		memcpy(&hh, p, sizeof(hh));
-		if (hh.nlmsg_len < sizeof(hh) || hh.nlmsg_len > len)
-			return -1;
-		if (hh.nlmsg_type == ((KT_IPSET_SUBSYS << 8) | KT_IPSET_CMD_LIST) &&
-		    hh.nlmsg_len >= NLMSG_HDRLEN + sizeof(struct nfgenmsg)) {
-			db->have_sets = true;
-			const uint8_t *ap = p + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
-			size_t al = hh.nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(struct nfgenmsg));
-			struct kt_nla top[12];
-			nparse(ap, al, top, 11);
-			if (top[2].present && top[2].len > 0) {
-				char name[32];
-				size_t l = strnlen((const char *)top[2].p, top[2].len);
-				if (l >= sizeof(name))
-					l = sizeof(name) - 1;
-				memcpy(name, top[2].p, l);
-				name[l] = 0;
-				if (strncmp(name, "KUBE-", 5) != 0) {
-					/* other owners' sets (Calico, firewalls) can be large: skip */
-					goto next;
-				}
-				uint32_t si = set_index(db, name, true);
-				if (top[3].present && top[3].len > 0) {
-					size_t tl = strnlen((const char *)top[3].p, top[3].len);
-					if (tl >= sizeof(db->types[0]))
-						tl = sizeof(db->types[0]) - 1;
-					memcpy(db->types[si], top[3].p, tl);
-					db->types[si][tl] = 0;
-				}
-				if (top[8].present) {
-					/* IPSET_ATTR_ADT: a list of IPSET_ATTR_DATA nests */
-					const uint8_t *q = top[8].p;
-					size_t ql = top[8].len;
-					while (ql >= 4) {
-						uint16_t el, et;
-						memcpy(&el, q, 2);
-						memcpy(&et, q + 2, 2);
-						if (el < 4 || el > ql)
-							break;
-						if ((et & NLA_TYPE_MASK) == 7) {
-							char key[192];
-							entry_string(q + 4, el - 4u, key, sizeof(key));
-							if (key[0])
-								add_member(db, si, key);
-						}
-						size_t step = NLA_ALIGN(el);
-						if (step >= ql)
-							break;
-						q += step;
-						ql -= step;
-					}
-				}
-			}
-		}
-	next:;
-		size_t step = NLMSG_ALIGN(hh.nlmsg_len);
-		if (step >= len)
-			break;
-		p += step;
-		len -= step;
+	return kt_nl_feed(NETLINK_NETFILTER, buf, len, ipset_msg, db, NULL) == -EPROTO ? -1 : 0;
+}
+
+/* libnl-route's link and address objects of one RTM_NEWLINK/RTM_NEWADDR
+ * message (nl_msg_parse): kube-ipvs0's index, then its addresses. */
+struct rt_ctx {
+	struct kt_ipset_db *db;
+	const char *ifname;
+};
+
+static void rt_obj(struct nl_object *obj, void *arg)
+{
+	struct rt_ctx *c = arg;
+	struct kt_ipset_db *db = c->db;
+	const char *type = nl_object_get_type(obj);
+	if (type && !strcmp(type, "route/link")) {
+		struct rtnl_link *l = (struct rtnl_link *)obj;
+		const char *name = rtnl_link_get_name(l);
+		if (name && !strcmp(name, c->ifname) && rtnl_link_get_ifindex(l) > 0)
+			db->link_index = rtnl_link_get_ifindex(l);
+		return;
 	}
+	if (!type || strcmp(type, "route/addr") != 0 || !db->link_index)
+		return;
+	struct rtnl_addr *a = (struct rtnl_addr *)obj;
+	struct nl_addr *local = rtnl_addr_get_local(a);
+	int fam = rtnl_addr_get_family(a);
+	char ip[INET6_ADDRSTRLEN];
+	if (rtnl_addr_get_ifindex(a) != db->link_index || !local || (fam != AF_INET && fam != AF_INET6) ||
+	    nl_addr_get_len(local) < (fam == AF_INET6 ? 16u : 4u) ||
+	    !inet_ntop(fam, nl_addr_get_binary_addr(local), ip, sizeof(ip)))
+		return;
+	if (db->n_addrs >= MAX_ADDRS) {
+		db->capped = true;
+		return;
+	}
+	if (db->n_addrs == db->cap_addrs)
+		db->addrs = xgrow(db->addrs, &db->cap_addrs, sizeof(*db->addrs));
+	snprintf(db->addrs[db->n_addrs++], sizeof(db->addrs[0]), "%s/%u", ip, rtnl_addr_get_prefixlen(a));
+}
+
+static int rt_msg(struct nl_msg *msg, void *ctx)
+{
+	uint16_t t = nlmsg_hdr(msg)->nlmsg_type;
+	if (t != RTM_NEWLINK && t != RTM_NEWADDR)
+		return 0;
+	nlmsg_set_proto(msg, NETLINK_ROUTE);
+	nl_msg_parse(msg, rt_obj, ctx); /* a message libnl-route rejects is skipped */
 	return 0;
 }
 
 /* RTM_NEWLINK (find kube-ipvs0) and RTM_NEWADDR (its addresses) messages. */
 int kt_rtaddr_decode(struct kt_ipset_db *db, const void *buf, size_t len, const char *ifname)
 {
-	const uint8_t *p = buf;
-	while (len >= sizeof(struct nlmsghdr)) {
-		struct nlmsghdr hh;
-		memcpy(&hh, p, sizeof(hh));
-		if (hh.nlmsg_len < sizeof(hh) || hh.nlmsg_len > len)
-			return -1;
-		size_t body = hh.nlmsg_len - NLMSG_HDRLEN;
-		const uint8_t *b = p + NLMSG_HDRLEN;
-		if (hh.nlmsg_type == RTM_NEWLINK && body >= sizeof(struct ifinfomsg)) {
-			struct ifinfomsg ifi;
-			memcpy(&ifi, b, sizeof(ifi));
-			struct kt_nla a[IFLA_IFNAME + 1];
-			nparse(b + NLMSG_ALIGN(sizeof(ifi)), body - NLMSG_ALIGN(sizeof(ifi)), a, IFLA_IFNAME);
-			if (a[IFLA_IFNAME].present && strnlen((const char *)a[IFLA_IFNAME].p, a[IFLA_IFNAME].len) ==
-							      strlen(ifname) &&
-			    memcmp(a[IFLA_IFNAME].p, ifname, strlen(ifname)) == 0 && ifi.ifi_index > 0)
-				db->link_index = ifi.ifi_index;
-		} else if (hh.nlmsg_type == RTM_NEWADDR && body >= sizeof(struct ifaddrmsg) && db->link_index) {
-			struct ifaddrmsg ifa;
-			memcpy(&ifa, b, sizeof(ifa));
-			struct kt_nla a[IFA_LOCAL + 1];
-			nparse(b + NLMSG_ALIGN(sizeof(ifa)), body - NLMSG_ALIGN(sizeof(ifa)), a, IFA_LOCAL);
-			const struct kt_nla *ad = a[IFA_LOCAL].present ? &a[IFA_LOCAL] : &a[IFA_ADDRESS];
-			char ip[INET6_ADDRSTRLEN];
-			if ((int)ifa.ifa_index == db->link_index && ad->present &&
-			    ad->len >= (ifa.ifa_family == AF_INET6 ? 16 : 4) &&
-			    (ifa.ifa_family == AF_INET || ifa.ifa_family == AF_INET6) &&
-			    inet_ntop(ifa.ifa_family, ad->p, ip, sizeof(ip))) {
-				if (db->n_addrs >= MAX_ADDRS) {
-					db->capped = true;
-				} else {
-					if (db->n_addrs == db->cap_addrs)
-						db->addrs = xgrow(db->addrs, &db->cap_addrs, sizeof(*db->addrs));
-					snprintf(db->addrs[db->n_addrs++], sizeof(db->addrs[0]), "%s/%u", ip,
-						 ifa.ifa_prefixlen);
-				}
-			}
-		}
-		size_t step = NLMSG_ALIGN(hh.nlmsg_len);
-		if (step >= len)
-			break;
-		p += step;
-		len -= step;
-	}
-	return 0;
+	struct rt_ctx c = {db, ifname};
+	return kt_nl_feed(NETLINK_ROUTE, buf, len, rt_msg, &c, NULL) == -EPROTO ? -1 : 0;
 }
 
 /* ---- live ----------------------------------------------------------- */
 
-struct dctx {
-	struct kt_ipset_db *db;
-	int kind;                /* 0 ipset, 1 rtnetlink */
-};
-
-static int dcb(const void *nlh, void *ctx)
+static struct nl_msg *dump_req(int type, const void *hdr, size_t hlen)
 {
-	const struct nlmsghdr *h = nlh;
-	struct dctx *c = ctx;
-	if (c->kind == 0)
-		return kt_ipset_decode(c->db, h, h->nlmsg_len) < 0 ? -1 : 0;
-	return kt_rtaddr_decode(c->db, h, h->nlmsg_len, "kube-ipvs0") < 0 ? -1 : 0;
+	struct nl_msg *m = nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_DUMP);
+	if (!m || nlmsg_append(m, (void *)hdr, hlen, NLMSG_ALIGNTO) < 0)
+		kt_oom();
+	return m;
 }
 
 int kt_ipset_read(struct kt_snapshot *snap, struct kt_ipset_db *db, bool sets)
 {
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_ROUTE, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_ROUTE, NULL, err, sizeof(err));
 	if (nl) {
-		uint8_t req[64];
-		memset(req, 0, sizeof(req));
-		struct nlmsghdr *h = (void *)req;
-		h->nlmsg_type = RTM_GETLINK;
-		h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		struct dctx c = {db, 1};
-		size_t len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-		if (kt_nl_dump(nl, req, len, dcb, NULL, &c, err, sizeof(err)) < 0)
+		struct ifinfomsg ifi = {0};
+		struct rt_ctx c = {db, "kube-ipvs0"};
+		struct nl_msg *req = dump_req(RTM_GETLINK, &ifi, sizeof(ifi));
+		if (kt_nl_request(nl, req, rt_msg, NULL, &c, err, sizeof(err)) != 0) {
 			kt_snapshot_gap(snap, "kube-ipvs0", "link dump: %s", err);
-		else if (db->link_index) {
-			memset(req, 0, sizeof(req));
-			h->nlmsg_type = RTM_GETADDR;
-			h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-			len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-			if (kt_nl_dump(nl, req, len, dcb, NULL, &c, err, sizeof(err)) < 0)
+		} else if (db->link_index) {
+			struct ifaddrmsg ifa = {0};
+			nlmsg_free(req);
+			req = dump_req(RTM_GETADDR, &ifa, sizeof(ifa));
+			if (kt_nl_request(nl, req, rt_msg, NULL, &c, err, sizeof(err)) != 0)
 				kt_snapshot_gap(snap, "kube-ipvs0", "address dump: %s", err);
 		}
+		nlmsg_free(req);
 		kt_nl_close(nl);
 	}
 	if (!sets && !db->link_index)
 		return 0; /* no IPVS mode here: leave the ipsets alone */
-	nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl)
 		return -1;
-	uint8_t req[64];
-	memset(req, 0, sizeof(req));
-	struct nlmsghdr *h = (void *)req;
-	h->nlmsg_type = (KT_IPSET_SUBSYS << 8) | KT_IPSET_CMD_LIST;
-	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	struct nfgenmsg *g = (void *)(req + NLMSG_HDRLEN);
-	g->nfgen_family = AF_INET;
-	g->version = NFNETLINK_V0;
-	size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*g));
-	uint16_t al = 5, at = 1; /* IPSET_ATTR_PROTOCOL, u8 */
-	memcpy(req + len, &al, 2);
-	memcpy(req + len + 2, &at, 2);
-	req[len + 4] = KT_IPSET_PROTOCOL;
-	len += 8;
-	struct dctx c = {db, 0};
-	int rc = kt_nl_dump(nl, req, len, dcb, NULL, &c, err, sizeof(err));
+	struct nfgenmsg g = {.nfgen_family = AF_INET, .version = NFNETLINK_V0};
+	struct nl_msg *req = dump_req((NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_LIST, &g, sizeof(g));
+	/* IPSET_PROTOCOL_MIN: every kernel answers it */
+	if (nla_put_u8(req, IPSET_ATTR_PROTOCOL, KT_IPSET_PROTOCOL) < 0)
+		kt_oom();
+	int rc = kt_nl_request(nl, req, ipset_msg, NULL, db, err, sizeof(err));
+	nlmsg_free(req);
 	kt_nl_close(nl);
-	if (rc < 0 && rc != -ENOENT && rc != -EPROTONOSUPPORT && rc != -EOPNOTSUPP) {
+	if (rc != 0 && rc != -ENOENT && rc != -EPROTONOSUPPORT && rc != -EOPNOTSUPP) {
 		kt_snapshot_gap(snap, "ipsets", "%s", err);
 		return -1;
 	}
@@ -499,7 +456,7 @@ int kt_ipset_read(struct kt_snapshot *snap, struct kt_ipset_db *db, bool sets)
 static void ev(struct kt_snapshot *snap, struct kt_dp_service *s, const char *table, const char *chain,
 	       const char *key)
 {
-	kt_dpn_ev(snap, s, KT_DP_IPVS, table, chain, 0, key);
+	kt_dpbuild_ev(snap, s, KT_DP_IPVS, table, chain, 0, key);
 }
 
 /* IPv6 services use kube-proxy's "KUBE-6-" twins of every set. */
@@ -534,6 +491,9 @@ static void add_range(struct kt_snapshot *snap, struct kt_dp_service *s, const c
 	s->source_ranges = nr;
 }
 
+/* One IPVS service against every kube-proxy set that can name it, in
+ * the order kube-proxy's syncProxyRules writes them (about 120 lines: one
+ * short block per set). */
 static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_dp_service *s,
 		     const struct kt_ipset_db *db, const char **scratch, uint32_t nscratch)
 {
@@ -557,7 +517,7 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 			if (kt_ipset_bound(db, f->ip))
 				ev(snap, s, "link", "kube-ipvs0", a);
 			else if (f->kind == KT_FE_CLUSTERIP)
-				kt_dpn_note(snap, n,
+				kt_dpbuild_note(snap, n,
 					    "ipvs: %s:%d (%s/%s) is not bound to kube-ipvs0: the node does not accept "
 					    "traffic for it",
 					    f->ip, f->port, s->namespace, s->name);
@@ -642,7 +602,7 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 		for (uint32_t k = 0; k < s->n_fe; k++)
 			have |= s->fe[k].kind == KT_FE_HEALTHCHECK;
 		if (!have && in_set(snap, s, db, v6, "KUBE-HEALTH-CHECK-NODE-PORT", port))
-			kt_dpn_fe(snap, s, KT_FE_HEALTHCHECK, "", snap->services[si].health_check_node_port, true);
+			kt_dpbuild_fe(snap, s, KT_FE_HEALTHCHECK, "", snap->services[si].health_check_node_port, true);
 	}
 	if (!any)
 		return;
@@ -662,9 +622,7 @@ void kt_ipset_fold(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t firs
 	if (!db->link_index && !db->n_m)
 		return;
 	uint32_t nscratch = 65536;
-	const char **scratch = malloc(nscratch * sizeof(*scratch));
-	if (!scratch)
-		abort();
+	const char **scratch = kt_xreallocarray(NULL, nscratch, sizeof(*scratch));
 	for (uint32_t i = first; i < n->n_svcs; i++)
 		if (n->svcs[i].mode == KT_DP_IPVS)
 			fold_one(snap, n, &n->svcs[i], db, scratch, nscratch);
@@ -680,6 +638,6 @@ void kt_ipset_fold(struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t firs
 				used = ip && strlen(ip) == l && strncmp(ip, ad, l) == 0;
 			}
 		if (!used)
-			kt_dpn_note(snap, n, "ipvs: %s is bound to kube-ipvs0 but no IPVS virtual service uses it", ad);
+			kt_dpbuild_note(snap, n, "ipvs: %s is bound to kube-ipvs0 but no IPVS virtual service uses it", ad);
 	}
 }

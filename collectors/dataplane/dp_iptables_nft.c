@@ -8,6 +8,7 @@
  * Must not: write to netfilter, print, judge.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
+#include "ktrace/env.h"
+#include "ktrace/xalloc.h"
 
 struct names {
 	char **v;
@@ -31,14 +34,9 @@ static int collect_chain(const char *name, bool base, void *ctx)
 		return 0;
 	if (ns->n == ns->cap) {
 		ns->cap = ns->cap ? ns->cap * 2 : 256;
-		ns->v = realloc(ns->v, ns->cap * sizeof(*ns->v));
-		if (!ns->v)
-			abort();
+		ns->v = kt_xreallocarray(ns->v, ns->cap, sizeof(*ns->v));
 	}
-	ns->v[ns->n] = strdup(name);
-	if (!ns->v[ns->n])
-		abort();
-	ns->n++;
+	ns->v[ns->n++] = kt_xstrdup(name);
 	return 0;
 }
 
@@ -51,7 +49,7 @@ static void names_free(struct names *ns)
 }
 
 struct feed {
-	struct kt_kp *kp;
+	struct kt_kpnorm *kp;
 	const char *table;
 	const char *chain;
 	pthread_mutex_t *lock;   /* guards kp (its arena) across dump threads */
@@ -60,7 +58,7 @@ struct feed {
 static int feed_rule(const struct kt_nft_rule *r, void *ctx)
 {
 	struct feed *f = ctx;
-	kt_kp_rule(f->kp, f->table, f->chain, strlen(f->chain), &r->ipt);
+	kt_kpnorm_rule(f->kp, f->table, f->chain, strlen(f->chain), &r->ipt);
 	return 0;
 }
 
@@ -76,26 +74,27 @@ struct worker {
 	struct names *ns;
 	uint32_t *next;          /* shared work index: chains are taken in batches */
 	uint8_t family;
-	struct kt_kp *kp;
+	struct kt_kpnorm *kp;
 	pthread_mutex_t *lock;
 	char err[512];
 	char failed_chain[256];
 	int rc;
-	struct kt_nft_rule *buf; /* one chain's rules, fed under the lock */
-	uint32_t n, cap;
 };
 
-static int collect_rule(const struct kt_nft_rule *r, void *ctx)
+struct chain_feed {
+	struct worker *w;
+	const char *chain;
+};
+
+/* One chain's decoded rules into the normaliser, under the lock, in order. */
+static void feed_chain(const struct kt_nft_rule *v, uint32_t n, void *ctx)
 {
-	struct worker *w = ctx;
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 64;
-		w->buf = realloc(w->buf, w->cap * sizeof(*w->buf));
-		if (!w->buf)
-			abort();
-	}
-	w->buf[w->n++] = *r; /* inner pointers are re-aimed when fed */
-	return 0;
+	struct chain_feed *cf = ctx;
+	size_t l = strlen(cf->chain);
+	pthread_mutex_lock(cf->w->lock);
+	for (uint32_t k = 0; k < n; k++)
+		kt_kpnorm_rule(cf->w->kp, "nat", cf->chain, l, &v[k].ipt);
+	pthread_mutex_unlock(cf->w->lock);
 }
 
 static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i);
@@ -104,7 +103,7 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl) {
 		snprintf(w->err, sizeof(w->err), "%s", err);
 		w->rc = -1;
@@ -129,23 +128,13 @@ static void dump_chain(struct worker *w, struct kt_nl *nl, uint32_t i)
 	const char *ch = w->ns->v[i];
 	if (strcmp(ch, "KUBE-MARK-MASQ") == 0 || strstr(ch, "CANARY"))
 		return;
-	w->n = 0;
-	int rc = kt_nft_rules(nl, w->family, "nat", ch, collect_rule, w, err, sizeof(err));
+	struct chain_feed cf = {w, ch};
+	int rc = kt_nft_rules_all(nl, w->family, "nat", ch, feed_chain, &cf, err, sizeof(err));
 	if (rc < 0 && rc != -ENOENT && !w->rc) {
 		w->rc = rc;
 		snprintf(w->err, sizeof(w->err), "%s", err);
 		snprintf(w->failed_chain, sizeof(w->failed_chain), "%s", ch);
 	}
-	pthread_mutex_lock(w->lock);
-	for (uint32_t k = 0; k < w->n; k++) {
-		struct kt_nft_rule *x = &w->buf[k];
-		if (x->ipt.comment)
-			x->ipt.comment = x->comment;
-		if (x->ipt.target)
-			x->ipt.target = x->target;
-		kt_kp_rule(w->kp, "nat", ch, strlen(ch), &x->ipt);
-	}
-	pthread_mutex_unlock(w->lock);
 }
 
 static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_node *n,
@@ -171,30 +160,19 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 		names_free(&ns);
 		return 0;
 	}
-	struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_NFT);
+	struct kt_kpnorm *kp = kt_kpnorm_new(snap, KT_DP_IPTABLES_NFT);
 	if (family == 10)
-		kt_kp_table_name(kp, "ip6 nat");
+		kt_kpnorm_table_name(kp, "ip6 nat");
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct feed f = {kp, "nat", NULL, &lock};
 	for (uint32_t i = 0; i < ns.n; i++)
-		kt_kp_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		kt_kpnorm_chain(kp, "nat", ns.v[i], strlen(ns.v[i]));
 	/* use only CPUs that are idle: on a busy node extra dump threads mostly
-	 * add lock and scheduling overhead */
-	double load = 0;
-	FILE *lf = fopen("/proc/loadavg", "r");
-	if (lf) {
-		if (fscanf(lf, "%lf", &load) != 1)
-			load = 0;
-		fclose(lf);
-	}
-	long spare = cpus - (long)(load + 0.5);
-	if (spare > cpus)
-		spare = cpus;
+	 * add lock and scheduling overhead (two spare CPUs at least, as many
+	 * threads as spare CPUs, rounded, up to MAX_THREADS) */
+	long spare = lround(kt_spare_cpus());
 	uint32_t nt = ns.n < 512 || spare < 2 ? 1 : (uint32_t)(spare > MAX_THREADS ? MAX_THREADS : spare);
-	const char *env = getenv("KTRACE_DUMP_THREADS"); /* tuning and benchmarks */
-	if (env && atoi(env) >= 1 && atoi(env) <= MAX_THREADS)
-		nt = (uint32_t)atoi(env);
+	nt = (uint32_t)kt_env_long(KT_ENV_DUMP_THREADS, 1, MAX_THREADS, nt); /* tuning and benchmarks */
 	struct worker w[MAX_THREADS];
 	uint32_t next = 0;
 	memset(w, 0, sizeof(w));
@@ -213,7 +191,6 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	for (uint32_t t = 0; t < nt; t++) {
 		if (w[t].rc)
 			kt_snapshot_gap(snap, "iptables-nft rules", "%s nat %s: %s", fam, w[t].failed_chain, w[t].err);
-		free(w[t].buf);
 	}
 	uint32_t found = ns.n;
 	names_free(&ns);
@@ -221,14 +198,14 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	f.table = "filter";
 	f.chain = "KUBE-NODEPORTS";
 	kt_nft_rules(nl, family, "filter", "KUBE-NODEPORTS", feed_rule, &f, err, sizeof(err));
-	kt_kp_finish(kp, n, o);
+	kt_kpnorm_finish(kp, n, o);
 	return (int)found;
 }
 
 int kt_dp_iptables_nft(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o)
 {
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl) {
 		kt_snapshot_gap(snap, "iptables-nft rules", "%s", err);
 		return -1;

@@ -1,7 +1,7 @@
 /*
  * iptables-save / iptables-legacy-save text (and kube-proxy's
  * iptables-restore input, which uses the same grammar) streamed line by
- * line into the kube-proxy normaliser (struct kt_kp). Handles quoted
+ * line into the kube-proxy normaliser (struct kt_kpnorm). Handles quoted
  * comments with backslash escapes, `!` negation, `-c` counter prefixes and
  * every match/target option kube-proxy writes; unknown options are skipped
  * with their argument. Live iptables-legacy state is read by running
@@ -234,7 +234,7 @@ int kt_ipt_parse_line(char *line, char **chain, struct kt_ipt_rule *r)
 	return 0;
 }
 
-int kt_ipt_save_parse(struct kt_kp *kp, void *fp, const char *fname, struct kt_kp_file_stats *st,
+int kt_ipt_save_parse(struct kt_kpnorm *kp, void *fp, const char *fname, struct kt_kpnorm_file_stats *st,
 		      struct kt_diag *d)
 {
 	FILE *f = fp;
@@ -297,7 +297,7 @@ int kt_ipt_save_parse(struct kt_kp *kp, void *fp, const char *fname, struct kt_k
 				break;
 			}
 			if (relevant)
-				kt_kp_chain(kp, table, p + 1, n);
+				kt_kpnorm_chain(kp, table, p + 1, n);
 			continue;
 		}
 		if (p[0] == '[' || (p[0] == '-' && (p[1] == 'A' || p[1] == 'I'))) {
@@ -320,7 +320,7 @@ int kt_ipt_save_parse(struct kt_kp *kp, void *fp, const char *fname, struct kt_k
 				break;
 			}
 			r.handle = lineno;
-			kt_kp_rule(kp, table, chain, strlen(chain), &r);
+			kt_kpnorm_rule(kp, table, chain, strlen(chain), &r);
 			continue;
 		}
 		rc = kt_diag_set(d, KT_EXIT_INPUT, "%s:%u: unexpected line in iptables-save text", fname, lineno);
@@ -345,19 +345,19 @@ int kt_dp_iptables_file(struct kt_snapshot *snap, struct kt_dp_node *n, const st
 		return -(e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT);
 	}
 	/* peek the header to pick the mode */
-	struct kt_kp_file_stats st = {0};
-	struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_NFT);
+	struct kt_kpnorm_file_stats st = {0};
+	struct kt_kpnorm *kp = kt_kpnorm_new(snap, KT_DP_IPTABLES_NFT);
 	int rc = kt_ipt_save_parse(kp, f, o->iptables_save, &st, d);
 	if (f != stdin)
 		fclose(f);
 	if (rc < 0) {
-		kt_kp_free(kp);
+		kt_kpnorm_free(kp);
 		return rc;
 	}
 	/* the mode is only known after the header: re-tag */
 	enum kt_dp_mode mode = st.legacy_header ? KT_DP_IPTABLES_LEGACY : KT_DP_IPTABLES_NFT;
 	uint32_t first = n->n_svcs;
-	kt_kp_finish(kp, n, o);
+	kt_kpnorm_finish(kp, n, o);
 	for (uint32_t i = first; i < n->n_svcs; i++) {
 		n->svcs[i].mode = mode;
 		for (uint32_t k = 0; k < n->svcs[i].n_ev; k++)
@@ -388,7 +388,7 @@ static bool legacy_table_loaded(const char *procfile, const char *table)
 
 /* Record/replay of the live legacy read: the text goes to/comes from
  * DIR/<rec>.txt (KTRACE_NL_RECORD / KTRACE_NL_REPLAY). */
-static int run_save_rec(struct kt_kp *kp, const char *cmd, const char *rec, struct kt_snapshot *snap)
+static int run_save_rec(struct kt_kpnorm *kp, const char *cmd, const char *rec, struct kt_snapshot *snap)
 {
 	char path[4096];
 	const char *rp = kt_nl_replay_dir(), *rd = kt_nl_record_dir();
@@ -432,7 +432,7 @@ static int run_save_rec(struct kt_kp *kp, const char *cmd, const char *rec, stru
 	return 0;
 }
 
-static int run_save(struct kt_kp *kp, const char *cmd, struct kt_snapshot *snap, const char *rec)
+static int run_save(struct kt_kpnorm *kp, const char *cmd, struct kt_snapshot *snap, const char *rec)
 {
 	int rr = run_save_rec(kp, cmd, rec, snap);
 	if (rr <= 0)
@@ -473,21 +473,21 @@ int kt_dp_iptables_legacy(struct kt_snapshot *snap, struct kt_dp_node *n, const 
 	for (int f = 0; f < 2; f++) {
 		if (!rp && !legacy_table_loaded(fam[f].proc, "nat"))
 			continue;
-		struct kt_kp *kp = kt_kp_new(snap, KT_DP_IPTABLES_LEGACY);
+		struct kt_kpnorm *kp = kt_kpnorm_new(snap, KT_DP_IPTABLES_LEGACY);
 		if (f == 1)
-			kt_kp_table_name(kp, "ip6 nat");
+			kt_kpnorm_table_name(kp, "ip6 nat");
 		if (run_save(kp, fam[f].nat, snap, fam[f].rnat) < 0) {
-			kt_kp_free(kp);
+			kt_kpnorm_free(kp);
 			continue;
 		}
-		if (kt_kp_kube_chains(kp) == 0) {
-			kt_kp_free(kp);
+		if (kt_kpnorm_kube_chains(kp) == 0) {
+			kt_kpnorm_free(kp);
 			continue;
 		}
-		found += (int)kt_kp_kube_chains(kp);
+		found += (int)kt_kpnorm_kube_chains(kp);
 		if (rp || legacy_table_loaded(fam[f].proc, "filter"))
 			run_save(kp, fam[f].filter, snap, fam[f].rfilter);
-		kt_kp_finish(kp, n, o);
+		kt_kpnorm_finish(kp, n, o);
 	}
 	return found;
 }

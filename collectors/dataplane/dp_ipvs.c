@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <linux/genetlink.h>
+#include <linux/ip_vs.h>
 #include <linux/netlink.h>
+#include <netlink/genl/genl.h>
 
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 #include "ktrace/fileio.h"
+#include "ktrace/xalloc.h"
 
 #define MAX_VS    200000u
 #define MAX_DESTS 1000000u
@@ -58,9 +60,7 @@ struct kt_ipvs_state {
 
 struct kt_ipvs_state *kt_ipvs_state_new(void)
 {
-	struct kt_ipvs_state *st = calloc(1, sizeof(*st));
-	if (!st)
-		abort();
+	struct kt_ipvs_state *st = kt_xcalloc(1, sizeof(*st));
 	st->source = "ipvs";
 	return st;
 }
@@ -83,9 +83,7 @@ static struct ipvs_vs *vs_add(struct kt_ipvs_state *st)
 	}
 	if (st->n == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 64;
-		st->v = realloc(st->v, st->cap * sizeof(*st->v));
-		if (!st->v)
-			abort();
+		st->v = kt_xreallocarray(st->v, st->cap, sizeof(*st->v));
 	}
 	struct ipvs_vs *v = &st->v[st->n++];
 	memset(v, 0, sizeof(*v));
@@ -100,9 +98,7 @@ static struct ipvs_dest *dest_add(struct kt_ipvs_state *st, struct ipvs_vs *v)
 	}
 	if (v->n == v->cap) {
 		v->cap = v->cap ? v->cap * 2 : 8;
-		v->d = realloc(v->d, v->cap * sizeof(*v->d));
-		if (!v->d)
-			abort();
+		v->d = kt_xreallocarray(v->d, v->cap, sizeof(*v->d));
 	}
 	st->n_dests++;
 	struct ipvs_dest *d = &v->d[v->n++];
@@ -112,108 +108,126 @@ static struct ipvs_dest *dest_add(struct kt_ipvs_state *st, struct ipvs_vs *v)
 
 /* ---- generic netlink decoding --------------------------------------- */
 
-static void parse_attrs(const uint8_t *p, size_t len, struct kt_nla *out, unsigned max)
-{
-	kt_nla_parse(p, len, out, max, false);
-}
+/* Attribute policies (uapi linux/ip_vs.h); libnl's genlmsg_parse and
+ * nla_parse_nested validate lengths, a service or destination that fails
+ * is skipped. */
+static const struct nla_policy cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
+	[IPVS_CMD_ATTR_SERVICE] = {.type = NLA_NESTED},
+	[IPVS_CMD_ATTR_DEST] = {.type = NLA_NESTED},
+};
+static const struct nla_policy svc_policy[IPVS_SVC_ATTR_MAX + 1] = {
+	[IPVS_SVC_ATTR_AF] = {.type = NLA_U16},
+	[IPVS_SVC_ATTR_PROTOCOL] = {.type = NLA_U16},
+	[IPVS_SVC_ATTR_ADDR] = {.type = NLA_UNSPEC, .minlen = 4},
+	[IPVS_SVC_ATTR_PORT] = {.type = NLA_U16},
+	[IPVS_SVC_ATTR_FWMARK] = {.type = NLA_U32},
+	[IPVS_SVC_ATTR_SCHED_NAME] = {.type = NLA_STRING},
+	[IPVS_SVC_ATTR_FLAGS] = {.type = NLA_UNSPEC, .minlen = 4},
+	[IPVS_SVC_ATTR_TIMEOUT] = {.type = NLA_U32},
+};
+static const struct nla_policy dest_policy[IPVS_DEST_ATTR_MAX + 1] = {
+	[IPVS_DEST_ATTR_ADDR] = {.type = NLA_UNSPEC, .minlen = 4},
+	[IPVS_DEST_ATTR_PORT] = {.type = NLA_U16},
+	[IPVS_DEST_ATTR_FWD_METHOD] = {.type = NLA_U32},
+	[IPVS_DEST_ATTR_WEIGHT] = {.type = NLA_U32},
+	[IPVS_DEST_ATTR_ACTIVE_CONNS] = {.type = NLA_U32},
+	[IPVS_DEST_ATTR_INACT_CONNS] = {.type = NLA_U32},
+	[IPVS_DEST_ATTR_ADDR_FAMILY] = {.type = NLA_U16},
+};
 
-static uint32_t a32(const struct kt_nla *a)
+static uint32_t a32(const struct nlattr *a)
 {
 	uint32_t v = 0;
-	if (a->present && a->len >= 4)
-		memcpy(&v, a->p, 4);
+	if (a && nla_len(a) >= 4)
+		memcpy(&v, nla_data(a), 4);
 	return v;
 }
 
-static uint16_t a16(const struct kt_nla *a)
+static uint16_t a16(const struct nlattr *a)
 {
-	uint16_t v = 0;
-	if (a->present && a->len >= 2)
-		memcpy(&v, a->p, 2);
-	return v;
+	return a && nla_len(a) >= 2 ? nla_get_u16(a) : 0;
 }
 
-static void a_addr(const struct kt_nla *a, uint16_t af, char *out, size_t n)
+static void a_addr(const struct nlattr *a, uint16_t af, char *out, size_t n)
 {
 	out[0] = 0;
-	if (!a->present || a->len < (af == AF_INET6 ? 16 : 4))
+	if (!a || nla_len(a) < (af == AF_INET6 ? 16 : 4))
 		return;
-	if (!inet_ntop(af == AF_INET6 ? AF_INET6 : AF_INET, a->p, out, (socklen_t)n))
+	if (!inet_ntop(af == AF_INET6 ? AF_INET6 : AF_INET, nla_data(a), out, (socklen_t)n))
 		out[0] = 0;
 }
 
-static void decode_service(struct kt_ipvs_state *st, const uint8_t *p, size_t len)
+static void decode_service(struct kt_ipvs_state *st, struct nlattr *nest)
 {
-	struct kt_nla a[13];
-	parse_attrs(p, len, a, 12);
+	struct nlattr *a[IPVS_SVC_ATTR_MAX + 1];
+	if (nla_parse_nested(a, IPVS_SVC_ATTR_MAX, nest, svc_policy) < 0)
+		return;
 	struct ipvs_vs *v = vs_add(st);
 	if (!v)
 		return;
-	uint16_t af = a16(&a[1]);
-	v->proto = (uint8_t)a16(&a[2]);
-	a_addr(&a[3], af, v->ip, sizeof(v->ip));
-	v->port = ntohs(a16(&a[4]));
-	v->fwmark = a32(&a[5]);
-	if (a[6].present) {
-		size_t l = strnlen((const char *)a[6].p, a[6].len);
-		if (l >= sizeof(v->sched))
-			l = sizeof(v->sched) - 1;
-		memcpy(v->sched, a[6].p, l);
-	}
-	if (a[7].present && a[7].len >= 4)
-		v->persistent = a32(&a[7]) & 1;
-	v->timeout = a32(&a[8]);
+	uint16_t af = a16(a[IPVS_SVC_ATTR_AF]);
+	v->proto = (uint8_t)a16(a[IPVS_SVC_ATTR_PROTOCOL]);
+	a_addr(a[IPVS_SVC_ATTR_ADDR], af, v->ip, sizeof(v->ip));
+	v->port = ntohs(a16(a[IPVS_SVC_ATTR_PORT]));
+	v->fwmark = a32(a[IPVS_SVC_ATTR_FWMARK]);
+	if (a[IPVS_SVC_ATTR_SCHED_NAME])
+		snprintf(v->sched, sizeof(v->sched), "%s", nla_get_string(a[IPVS_SVC_ATTR_SCHED_NAME]));
+	if (a[IPVS_SVC_ATTR_FLAGS])
+		v->persistent = a32(a[IPVS_SVC_ATTR_FLAGS]) & 1; /* IP_VS_SVC_F_PERSISTENT */
+	v->timeout = a32(a[IPVS_SVC_ATTR_TIMEOUT]);
 }
 
-static void decode_dest(struct kt_ipvs_state *st, const uint8_t *p, size_t len)
+static void decode_dest(struct kt_ipvs_state *st, struct nlattr *nest)
 {
 	if (!st->n)
 		return; /* a destination without a service before it */
 	struct ipvs_vs *v = &st->v[st->n - 1];
-	struct kt_nla a[16];
-	parse_attrs(p, len, a, 15);
+	struct nlattr *a[IPVS_DEST_ATTR_MAX + 1];
+	if (nla_parse_nested(a, IPVS_DEST_ATTR_MAX, nest, dest_policy) < 0)
+		return;
 	struct ipvs_dest *d = dest_add(st, v);
 	if (!d)
 		return;
-	uint16_t af = a[11].present ? a16(&a[11]) : (strchr(v->ip, ':') ? AF_INET6 : AF_INET);
-	a_addr(&a[1], af, d->ip, sizeof(d->ip));
-	d->port = ntohs(a16(&a[2]));
-	d->fwd = a32(&a[3]) & 7;
-	d->weight = (int32_t)a32(&a[4]);
-	d->active = a32(&a[7]);
-	d->inactive = a32(&a[8]);
+	uint16_t af = a[IPVS_DEST_ATTR_ADDR_FAMILY] ? a16(a[IPVS_DEST_ATTR_ADDR_FAMILY])
+						     : (strchr(v->ip, ':') ? AF_INET6 : AF_INET);
+	a_addr(a[IPVS_DEST_ATTR_ADDR], af, d->ip, sizeof(d->ip));
+	d->port = ntohs(a16(a[IPVS_DEST_ATTR_PORT]));
+	d->fwd = a32(a[IPVS_DEST_ATTR_FWD_METHOD]) & 7;
+	d->weight = (int32_t)a32(a[IPVS_DEST_ATTR_WEIGHT]);
+	d->active = a32(a[IPVS_DEST_ATTR_ACTIVE_CONNS]);
+	d->inactive = a32(a[IPVS_DEST_ATTR_INACT_CONNS]);
 	if (!d->ip[0])
 		v->n--; /* unusable */
 }
 
+struct dec_ctx {
+	struct kt_ipvs_state *st;
+	uint16_t id;
+};
+
+/* One IPVS genl message: a service (GET_SERVICE reply, cmd NEW_SERVICE) or
+ * a destination (GET_DEST reply, cmd NEW_DEST). */
+static int decode_msg(struct nl_msg *msg, void *ctx)
+{
+	struct dec_ctx *c = ctx;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *top[IPVS_CMD_ATTR_MAX + 1];
+	if (h->nlmsg_type != c->id || !genlmsg_valid_hdr(h, 0) ||
+	    genlmsg_parse(h, 0, top, IPVS_CMD_ATTR_MAX, cmd_policy) < 0)
+		return 0;
+	uint8_t cmd = ((const struct genlmsghdr *)nlmsg_data(h))->cmd;
+	if (cmd == IPVS_CMD_NEW_SERVICE && top[IPVS_CMD_ATTR_SERVICE])
+		decode_service(c->st, top[IPVS_CMD_ATTR_SERVICE]);
+	else if (cmd == IPVS_CMD_NEW_DEST && top[IPVS_CMD_ATTR_DEST])
+		decode_dest(c->st, top[IPVS_CMD_ATTR_DEST]);
+	return 0;
+}
+
 int kt_ipvs_decode(struct kt_ipvs_state *st, const void *buf, size_t len, uint16_t family_id)
 {
-	const uint8_t *p = buf;
-	while (len >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *h = (const void *)p;
-		struct nlmsghdr hh;
-		memcpy(&hh, p, sizeof(hh));
-		if (hh.nlmsg_len < sizeof(hh) || hh.nlmsg_len > len)
-			return -1;
-		(void)h;
-		if (hh.nlmsg_type == family_id && hh.nlmsg_len >= NLMSG_HDRLEN + GENL_HDRLEN) {
-			uint8_t cmd = p[NLMSG_HDRLEN];
-			const uint8_t *ap = p + NLMSG_HDRLEN + GENL_HDRLEN;
-			size_t al = hh.nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
-			struct kt_nla top[4];
-			parse_attrs(ap, al, top, 3);
-			if (cmd == 1 && top[1].present)
-				decode_service(st, top[1].p, top[1].len);
-			else if (cmd == 5 && top[2].present)
-				decode_dest(st, top[2].p, top[2].len);
-		}
-		size_t step = NLMSG_ALIGN(hh.nlmsg_len);
-		if (step > len)
-			break;
-		p += step;
-		len -= step;
-	}
-	return 0;
+	struct dec_ctx c = {st, family_id};
+	int rc = kt_nl_feed(NETLINK_GENERIC, buf, len, decode_msg, &c, NULL);
+	return rc == -EPROTO ? -1 : 0;
 }
 
 /* ---- ipvsadm-save text ---------------------------------------------- */
@@ -402,7 +416,7 @@ static void add_dests(struct kt_snapshot *snap, struct kt_dp_service *s, const s
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct ipvs_dest *d = &v->d[i];
 		double p = total > 0 && d->weight > 0 ? (double)d->weight / (double)total : 0;
-		struct kt_dp_backend *b = kt_dpn_be(snap, s, ext, d->ip, d->port, p);
+		struct kt_dp_backend *b = kt_dpbuild_be(snap, s, ext, d->ip, d->port, p);
 		b->weight = d->weight;
 		b->active_conns = d->active;
 		b->inactive_conns = d->inactive;
@@ -453,7 +467,7 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 	if (named) {
 		const struct kt_service *sv = &snap->services[si];
 		const struct kt_svc_port *sp = &sv->ports[pi];
-		s = kt_dpn_svc(snap, n, sv->meta.namespace, sv->meta.name, sp->name ? sp->name : "", pname(v->proto),
+		s = kt_dpbuild_svc(snap, n, sv->meta.namespace, sv->meta.name, sp->name ? sp->name : "", pname(v->proto),
 			       KT_DP_IPVS);
 		for (uint32_t j = i; j < st->n; j++) {
 			struct ipvs_vs *w = &st->v[j];
@@ -471,10 +485,10 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 			w->used = true;
 			enum kt_fe_kind k = kind_for(sv, sp, w);
 			bool ext = k != KT_FE_CLUSTERIP;
-			kt_dpn_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : w->ip, w->port, ext);
+			kt_dpbuild_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : w->ip, w->port, ext);
 			char key[96];
 			snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
-			kt_dpn_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
+			kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
 			if (ext && !s->n_ext_be)
 				add_dests(snap, s, w, true);
 			else if (!ext && !s->n_be)
@@ -488,7 +502,7 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 	} else {
 		char nm[96];
 		snprintf(nm, sizeof(nm), "%s:%d", v->ip, v->port);
-		s = kt_dpn_svc(snap, n, "", nm, "", pname(v->proto), KT_DP_IPVS);
+		s = kt_dpbuild_svc(snap, n, "", nm, "", pname(v->proto), KT_DP_IPVS);
 		s->names_guessed = true;
 		s->scheduler = kt_intern(snap->arena, v->sched);
 		for (uint32_t j = i; j < st->n; j++) {
@@ -496,10 +510,10 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 			if (w->used || !same_dests(v, w))
 				continue;
 			w->used = true;
-			kt_dpn_fe(snap, s, KT_FE_CLUSTERIP, w->ip, w->port, false);
+			kt_dpbuild_fe(snap, s, KT_FE_CLUSTERIP, w->ip, w->port, false);
 			char key[96];
 			snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
-			kt_dpn_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
+			kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
 			if (w->persistent) {
 				s->affinity = true;
 				s->affinity_timeout = (int32_t)w->timeout;
@@ -531,7 +545,7 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 void kt_ipvs_emit(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct kt_dp_node *n)
 {
 	if (st->capped)
-		kt_dpn_note(snap, n, "ipvs: virtual service or destination cap hit; state is incomplete");
+		kt_dpbuild_note(snap, n, "ipvs: virtual service or destination cap hit; state is incomplete");
 	for (uint32_t i = 0; i < st->n; i++)
 		if (!st->v[i].used)
 			emit_one(st, snap, n, i);
@@ -539,74 +553,53 @@ void kt_ipvs_emit(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct kt_
 
 /* ---- live ----------------------------------------------------------- */
 
-struct fam_ctx {
-	uint16_t id;
-};
-
-static int fam_cb(const void *nlh, void *ctx)
+static struct nl_msg *genl_req(uint16_t family, uint8_t cmd)
 {
-	const struct nlmsghdr *h = nlh;
-	struct fam_ctx *c = ctx;
-	if (h->nlmsg_type != GENL_ID_CTRL || h->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN)
-		return 0;
-	struct kt_nla a[CTRL_ATTR_FAMILY_NAME + 1];
-	parse_attrs((const uint8_t *)h + NLMSG_HDRLEN + GENL_HDRLEN, h->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN, a,
-		    CTRL_ATTR_FAMILY_NAME);
-	c->id = a16(&a[CTRL_ATTR_FAMILY_ID]);
-	return 0;
+	struct nl_msg *m = nlmsg_alloc();
+	if (!m || !genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, NLM_F_DUMP, cmd, IPVS_GENL_VERSION))
+		kt_oom();
+	return m;
 }
 
-struct buf_ctx {
-	struct kt_ipvs_state *st;
-	uint16_t id;
-};
-
-static int dump_cb(const void *nlh, void *ctx)
+/* The GET_DEST request of one virtual service (the service's key). */
+static struct nl_msg *dest_req(uint16_t family, const struct ipvs_vs *v)
 {
-	const struct nlmsghdr *h = nlh;
-	struct buf_ctx *c = ctx;
-	return kt_ipvs_decode(c->st, h, h->nlmsg_len, c->id) < 0 ? -1 : 0;
-}
-
-static size_t put_attr(uint8_t *p, uint16_t type, const void *data, uint16_t len)
-{
-	uint16_t al = (uint16_t)(4 + len);
-	memcpy(p, &al, 2);
-	memcpy(p + 2, &type, 2);
-	if (len)
-		memcpy(p + 4, data, len);
-	return NLA_ALIGN(al);
+	struct nl_msg *m = genl_req(family, IPVS_CMD_GET_DEST);
+	struct nlattr *nest = nla_nest_start(m, IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED);
+	uint16_t af = strchr(v->ip, ':') ? AF_INET6 : AF_INET;
+	int r = nla_put_u16(m, IPVS_SVC_ATTR_AF, af);
+	if (v->fwmark) {
+		r |= nla_put_u32(m, IPVS_SVC_ATTR_FWMARK, v->fwmark);
+	} else {
+		uint8_t addr[16] = {0};
+		inet_pton(af, v->ip, addr);
+		r |= nla_put_u16(m, IPVS_SVC_ATTR_PROTOCOL, v->proto);
+		r |= nla_put(m, IPVS_SVC_ATTR_ADDR, 16, addr);
+		r |= nla_put_u16(m, IPVS_SVC_ATTR_PORT, htons((uint16_t)v->port));
+	}
+	if (!nest || r < 0)
+		kt_oom();
+	nla_nest_end(m, nest);
+	return m;
 }
 
 int kt_dp_ipvs(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o)
 {
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_GENERIC, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_GENERIC, NULL, err, sizeof(err));
 	if (!nl)
 		return 0;
-	uint8_t req[512];
-	memset(req, 0, sizeof(req));
-	struct nlmsghdr *h = (void *)req;
-	h->nlmsg_type = GENL_ID_CTRL;
-	h->nlmsg_flags = NLM_F_REQUEST;
-	req[NLMSG_HDRLEN] = CTRL_CMD_GETFAMILY;
-	req[NLMSG_HDRLEN + 1] = 1;
-	size_t len = NLMSG_HDRLEN + GENL_HDRLEN;
-	len += put_attr(req + len, CTRL_ATTR_FAMILY_NAME, "IPVS", 5);
-	struct fam_ctx fc = {0};
-	if (kt_nl_dump(nl, req, len, fam_cb, NULL, &fc, err, sizeof(err)) < 0 || !fc.id) {
+	int id = kt_nl_genl_family(nl, IPVS_GENL_NAME);
+	if (!id) {
 		kt_nl_close(nl); /* no IPVS in this kernel: nothing to report */
 		return 0;
 	}
 	struct kt_ipvs_state *svcs = kt_ipvs_state_new();
-	memset(req, 0, sizeof(req));
-	h->nlmsg_type = fc.id;
-	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	req[NLMSG_HDRLEN] = 4; /* IPVS_CMD_GET_SERVICE */
-	req[NLMSG_HDRLEN + 1] = 1;
-	len = NLMSG_HDRLEN + GENL_HDRLEN;
-	struct buf_ctx bc = {svcs, fc.id};
-	if (kt_nl_dump(nl, req, len, dump_cb, NULL, &bc, err, sizeof(err)) < 0) {
+	struct nl_msg *req = genl_req((uint16_t)id, IPVS_CMD_GET_SERVICE);
+	struct dec_ctx dc = {svcs, (uint16_t)id};
+	int rc = kt_nl_request(nl, req, decode_msg, NULL, &dc, err, sizeof(err));
+	nlmsg_free(req);
+	if (rc != 0) {
 		kt_snapshot_gap(snap, "ipvs services", "%s", err);
 		kt_ipvs_state_free(svcs);
 		kt_nl_close(nl);
@@ -622,31 +615,11 @@ int kt_dp_ipvs(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_n
 		*c = *v;
 		c->d = NULL;
 		c->n = c->cap = 0;
-		uint8_t nest[128];
-		size_t nl2 = 0;
-		uint16_t af = strchr(v->ip, ':') ? AF_INET6 : AF_INET;
-		nl2 += put_attr(nest + nl2, 1, &af, 2);
-		if (v->fwmark) {
-			nl2 += put_attr(nest + nl2, 5, &v->fwmark, 4);
-		} else {
-			uint16_t proto = v->proto;
-			uint8_t addr[16] = {0};
-			inet_pton(af, v->ip, addr);
-			uint16_t port = htons((uint16_t)v->port);
-			nl2 += put_attr(nest + nl2, 2, &proto, 2);
-			nl2 += put_attr(nest + nl2, 3, addr, 16);
-			nl2 += put_attr(nest + nl2, 4, &port, 2);
-		}
-		memset(req, 0, sizeof(req));
-		h->nlmsg_type = fc.id;
-		h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		req[NLMSG_HDRLEN] = 8; /* IPVS_CMD_GET_DEST */
-		req[NLMSG_HDRLEN + 1] = 1;
-		len = NLMSG_HDRLEN + GENL_HDRLEN;
-		len += put_attr(req + len, 1 | NLA_F_NESTED, nest, (uint16_t)nl2);
-		bc.st = st;
-		if (kt_nl_dump(nl, req, len, dump_cb, NULL, &bc, err, sizeof(err)) < 0)
+		req = dest_req((uint16_t)id, v);
+		dc.st = st;
+		if (kt_nl_request(nl, req, decode_msg, NULL, &dc, err, sizeof(err)) != 0)
 			kt_snapshot_gap(snap, "ipvs destinations", "%s:%d: %s", v->ip, v->port, err);
+		nlmsg_free(req);
 	}
 	if (st->n)
 		kt_ipvs_emit(st, snap, n);

@@ -62,6 +62,9 @@ static const char *ev_field(const char *ev, const char *key, char *buf, size_t n
 	return NULL;
 }
 
+/* Over 120 lines, on purpose: it is the JSON schema of a node, one key
+ * after the other in output order; the reader checks it against the
+ * documented keys top to bottom. */
 void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struct kt_findings *diff)
 {
 	kt_jw_obj(w);
@@ -264,7 +267,7 @@ static int read_backends(struct kt_snapshot *snap, struct kt_dp_service *s, cons
 		const char *ip = jstr(b, "ip");
 		if (!cJSON_IsObject(b) || !ip)
 			return bad(d, "backend without ip");
-		struct kt_dp_backend *x = kt_dpn_be(snap, s, ext, ip, (int32_t)jnum(b, "port", 0),
+		struct kt_dp_backend *x = kt_dpbuild_be(snap, s, ext, ip, (int32_t)jnum(b, "port", 0),
 						    jnum(b, "probability", 0));
 		x->local = jbool(b, "local");
 		x->weight = (int32_t)jnum(b, "weight", 0);
@@ -285,7 +288,7 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 	const char *name = jstr(obj, "node");
 	if (!name)
 		return bad(d, "node entry without \"node\"");
-	struct kt_dp_node *n = kt_dpn_node(snap, name, jstr(obj, "source") ? jstr(obj, "source") : "bundle");
+	struct kt_dp_node *n = kt_dpbuild_node(snap, name, jstr(obj, "source") ? jstr(obj, "source") : "bundle");
 	const cJSON *modes = cJSON_GetObjectItemCaseSensitive(obj, "modes");
 	int first_mode = -1;
 	const cJSON *m;
@@ -300,7 +303,7 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 	const cJSON *notes = cJSON_GetObjectItemCaseSensitive(obj, "notes");
 	cJSON_ArrayForEach(m, notes)
 		if (cJSON_IsString(m))
-			kt_dpn_note(snap, n, "%s", m->valuestring);
+			kt_dpbuild_note(snap, n, "%s", m->valuestring);
 	const cJSON *met = cJSON_GetObjectItemCaseSensitive(obj, "metrics");
 	if (cJSON_IsObject(met)) {
 		struct kt_proxy_metrics *pm = &n->metrics;
@@ -333,7 +336,7 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 		if (mode < 0)
 			mode = first_mode >= 0 ? first_mode : KT_DP_IPTABLES_NFT;
 		uint32_t saved_modes = n->modes;
-		struct kt_dp_service *s = kt_dpn_svc(snap, n, jstr(sj, "namespace"), jstr(sj, "name"),
+		struct kt_dp_service *s = kt_dpbuild_svc(snap, n, jstr(sj, "namespace"), jstr(sj, "name"),
 						     jstr(sj, "portName"), jstr(sj, "protocol"), (enum kt_dp_mode)mode);
 		if (modes)
 			n->modes = saved_modes | (1u << mode);
@@ -359,7 +362,7 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 			if (k < 0)
 				return bad(d, "frontend with unknown kind");
 			const char *set = jstr(f, "backendSet");
-			kt_dpn_fe(snap, s, (enum kt_fe_kind)k, jstr(f, "ip"), (int32_t)jnum(f, "port", 0),
+			kt_dpbuild_fe(snap, s, (enum kt_fe_kind)k, jstr(f, "ip"), (int32_t)jnum(f, "port", 0),
 				  set ? strcmp(set, "external") == 0 : k != KT_FE_CLUSTERIP);
 		}
 		if (read_backends(snap, s, cJSON_GetObjectItemCaseSensitive(sj, "backends"), false, d) < 0 ||
@@ -376,7 +379,7 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 		const cJSON *e;
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(sj, "evidence")) {
 			int em = mode_of(jstr(e, "mode"));
-			kt_dpn_ev(snap, s, em < 0 ? (enum kt_dp_mode)mode : (enum kt_dp_mode)em,
+			kt_dpbuild_ev(snap, s, em < 0 ? (enum kt_dp_mode)mode : (enum kt_dp_mode)em,
 				  jstr(e, "table") ? jstr(e, "table") : "", jstr(e, "chain"),
 				  (uint64_t)jnum(e, "handle", 0), jstr(e, "mapKey"));
 		}

@@ -198,7 +198,7 @@ static void expand(struct nst *st, struct kt_dp_service *s, struct nchain *c, bo
 	if (!c)
 		return;
 	if (ev)
-		kt_dpn_ev(st->snap, s, mode, st->table, c->name, c->n ? c->r[0].handle : 0, NULL);
+		kt_dpbuild_ev(st->snap, s, mode, st->table, c->name, c->n ? c->r[0].handle : 0, NULL);
 	for (uint32_t i = 0; i < c->n; i++) {
 		struct nrule *r = &c->r[i];
 		if (r->key == KT_NFT_KEY_SADDR && r->set && strncmp(r->set, "affinity-", 9) == 0) {
@@ -244,13 +244,18 @@ static void expand(struct nst *st, struct kt_dp_service *s, struct nchain *c, bo
 			}
 			if (!ip)
 				continue;
-			kt_dpn_be(st->snap, s, external, ip, port, 1.0 / (double)r->mod);
+			kt_dpbuild_be(st->snap, s, external, ip, port, 1.0 / (double)r->mod);
 			if (ev && ep)
-				kt_dpn_ev(st->snap, s, mode, st->table, ep->name, h, NULL);
+				kt_dpbuild_ev(st->snap, s, mode, st->table, ep->name, h, NULL);
 		}
 	}
 }
 
+/* The sets and chains of one table into services. Over 120 lines, on
+ * purpose: one pass in kube-proxy's own order (service-ips, then
+ * service-nodeports, then the per-service chains each entry names), each
+ * step a few lines that read the state the previous one left; split, the
+ * pieces would pass that state around without reading better. */
 static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_opts *o, enum kt_dp_mode mode)
 {
 	if (st->nc > 1)
@@ -309,7 +314,7 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 		if (o && o->want_svc_filter &&
 		    ((o->svc_namespace && strcmp(o->svc_namespace, ns) != 0) || (o->svc_name && strcmp(o->svc_name, name) != 0)))
 			continue;
-		struct kt_dp_service *s = kt_dpn_svc(st->snap, n, ns, name, port, proto_uc(proto), mode);
+		struct kt_dp_service *s = kt_dpbuild_svc(st->snap, n, ns, name, port, proto_uc(proto), mode);
 		s->chain_hash = kt_intern(st->snap->arena, x->hash);
 		x->out = (uint32_t)(s - n->svcs);
 	}
@@ -333,8 +338,8 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 				if (mi == 0 && kind == 1)
 					g[gi].itp_local = true;
 				enum kt_fe_kind fk = mi == 1 ? KT_FE_NODEPORT : ext ? KT_FE_EXTERNALIP : KT_FE_CLUSTERIP;
-				kt_dpn_fe(st->snap, &n->svcs[g[gi].out], fk, mi == 1 ? "" : m->e[k].ip, m->e[k].port, mi == 1 || ext);
-				kt_dpn_ev(st->snap, &n->svcs[g[gi].out], mode, st->table, m->name, 0,
+				kt_dpbuild_fe(st->snap, &n->svcs[g[gi].out], fk, mi == 1 ? "" : m->e[k].ip, m->e[k].port, mi == 1 || ext);
+				kt_dpbuild_ev(st->snap, &n->svcs[g[gi].out], mode, st->table, m->name, 0,
 					  mi == 1 ? kt_arena_printf(st->snap->arena, "%u . %d", m->e[k].proto, m->e[k].port)
 						  : kt_arena_printf(st->snap->arena, "%s . %u . %d", m->e[k].ip, m->e[k].proto,
 								    m->e[k].port));
@@ -357,7 +362,7 @@ static void finish(struct nst *st, struct kt_dp_node *n, const struct kt_node_op
 		if (x->ext) {
 			struct nchain *target = NULL;
 			bool local_rules = false;
-			kt_dpn_ev(st->snap, s, mode, st->table, x->ext->name, x->ext->n ? x->ext->r[0].handle : 0, NULL);
+			kt_dpbuild_ev(st->snap, s, mode, st->table, x->ext->name, x->ext->n ? x->ext->r[0].handle : 0, NULL);
 			for (uint32_t i = 0; i < x->ext->n; i++) {
 				struct nrule *r = &x->ext->r[i];
 				if (r->fib_local)
@@ -522,7 +527,7 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 int kt_dp_nftables(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o)
 {
 	char err[512];
-	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, err, sizeof(err));
+	struct kt_nl *nl = kt_nl_open(NETLINK_NETFILTER, NULL, err, sizeof(err));
 	if (!nl) {
 		kt_snapshot_gap(snap, "nftables", "%s", err);
 		return -1;

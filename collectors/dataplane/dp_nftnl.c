@@ -34,6 +34,7 @@
 #include <linux/netlink.h>
 
 #include "collectors/dataplane/dp_internal.h"
+#include "ktrace/xalloc.h"
 
 #define REQ_SIZE 2048
 
@@ -208,53 +209,85 @@ struct dec {
 	struct reg regs[NREGS];
 };
 
-/* Raw netlink attributes of one expression's data (values are big-endian
- * u32 unless noted); parsed without allocating. */
+/* Attributes of one expression's data (values are big-endian u32 unless
+ * noted), indexed by libnl's nla_parse() without copying. The rule, list
+ * element, data and verdict levels are validated by policy; expression
+ * data differs per expression type, so its readers check lengths
+ * themselves (xu32, xstr, xdata). A level that fails validation is
+ * ignored as a whole. */
 #define XA_MAX 8
 
-static void xparse(const uint8_t *p, size_t len, struct kt_nla *a, unsigned max)
+static const struct nla_policy rule_policy[NFTA_RULE_MAX + 1] = {
+	[NFTA_RULE_TABLE] = {.type = NLA_STRING},
+	[NFTA_RULE_CHAIN] = {.type = NLA_STRING},
+	[NFTA_RULE_HANDLE] = {.type = NLA_U64},
+	[NFTA_RULE_EXPRESSIONS] = {.type = NLA_NESTED},
+	[NFTA_RULE_USERDATA] = {.type = NLA_UNSPEC},
+};
+static const struct nla_policy elem_policy[NFTA_EXPR_MAX + 1] = {
+	[NFTA_EXPR_NAME] = {.type = NLA_STRING},
+	[NFTA_EXPR_DATA] = {.type = NLA_NESTED},
+};
+static const struct nla_policy data_policy[NFTA_DATA_MAX + 1] = {
+	[NFTA_DATA_VALUE] = {.type = NLA_UNSPEC},
+	[NFTA_DATA_VERDICT] = {.type = NLA_NESTED},
+};
+static const struct nla_policy verdict_policy[NFTA_VERDICT_MAX + 1] = {
+	[NFTA_VERDICT_CODE] = {.type = NLA_U32},
+	[NFTA_VERDICT_CHAIN] = {.type = NLA_STRING},
+};
+
+static void xparse(const void *p, size_t len, struct nlattr **tb, int max, const struct nla_policy *pol)
 {
-	kt_nla_parse(p, len, a, max, false);
+	if (len > INT32_MAX || nla_parse(tb, max, (struct nlattr *)p, (int)len, pol) < 0)
+		memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
 }
 
-static uint32_t xu32(const struct kt_nla *a)
+static void xnested(const struct nlattr *a, struct nlattr **tb, int max, const struct nla_policy *pol)
 {
-	return a->present && a->len >= 4 ? ntohl(rd32(a->p)) : 0;
+	if (!a) {
+		memset(tb, 0, sizeof(*tb) * (size_t)(max + 1));
+		return;
+	}
+	xparse(nla_data(a), (size_t)nla_len(a), tb, max, pol);
+}
+
+static uint32_t xu32(const struct nlattr *a)
+{
+	return a && nla_len(a) >= 4 ? ntohl(rd32(nla_data(a))) : 0;
 }
 
 /* NFTA_DATA_VALUE inside a nested data attribute */
-static const uint8_t *xdata(const struct kt_nla *a, uint32_t *len)
+static const uint8_t *xdata(const struct nlattr *a, uint32_t *len)
 {
-	struct kt_nla d[3];
+	struct nlattr *d[NFTA_DATA_MAX + 1];
 	*len = 0;
-	if (!a->present)
+	xnested(a, d, NFTA_DATA_MAX, data_policy);
+	if (!d[NFTA_DATA_VALUE])
 		return NULL;
-	xparse(a->p, a->len, d, 2);
-	if (!d[NFTA_DATA_VALUE].present)
-		return NULL;
-	*len = d[NFTA_DATA_VALUE].len;
-	return d[NFTA_DATA_VALUE].p;
+	*len = (uint32_t)nla_len(d[NFTA_DATA_VALUE]);
+	return nla_data(d[NFTA_DATA_VALUE]);
 }
 
-static void xstr(const struct kt_nla *a, char *out, size_t n)
+static void xstr(const struct nlattr *a, char *out, size_t n)
 {
 	out[0] = 0;
-	if (!a->present || !n)
+	if (!a || !n)
 		return;
-	size_t l = strnlen((const char *)a->p, a->len);
+	size_t l = strnlen(nla_data(a), (size_t)nla_len(a));
 	if (l >= n)
 		l = n - 1;
-	memcpy(out, a->p, l);
+	memcpy(out, nla_data(a), l);
 	out[l] = 0;
 }
 
-static void on_cmp(struct dec *d, const struct kt_nla *x)
+static void on_cmp(struct dec *d, struct nlattr **x)
 {
 	struct kt_ipt_rule *r = &d->out->ipt;
-	uint32_t op = xu32(&x[NFTA_CMP_OP]);
+	uint32_t op = xu32(x[NFTA_CMP_OP]);
 	uint32_t dlen = 0;
-	const uint8_t *data = xdata(&x[NFTA_CMP_DATA], &dlen);
-	struct reg *g = regp(d->regs, xu32(&x[NFTA_CMP_SREG]));
+	const uint8_t *data = xdata(x[NFTA_CMP_DATA], &dlen);
+	struct reg *g = regp(d->regs, xu32(x[NFTA_CMP_SREG]));
 	if (!g || !data)
 		return;
 	bool neq = op == NFT_CMP_NEQ;
@@ -298,13 +331,13 @@ static void on_cmp(struct dec *d, const struct kt_nla *x)
 	}
 }
 
-static void on_lookup(struct dec *d, const struct kt_nla *x)
+static void on_lookup(struct dec *d, struct nlattr **x)
 {
 	struct kt_nft_rule *o = d->out;
-	struct reg *g = regp(d->regs, xu32(&x[NFTA_LOOKUP_SREG]));
-	xstr(&x[NFTA_LOOKUP_SET], o->lookup_set, sizeof(o->lookup_set));
-	o->lookup_vmap = x[NFTA_LOOKUP_DREG].present && xu32(&x[NFTA_LOOKUP_DREG]) == NFT_REG_VERDICT;
-	o->lookup_inv = xu32(&x[NFTA_LOOKUP_FLAGS]) & NFT_LOOKUP_F_INV;
+	struct reg *g = regp(d->regs, xu32(x[NFTA_LOOKUP_SREG]));
+	xstr(x[NFTA_LOOKUP_SET], o->lookup_set, sizeof(o->lookup_set));
+	o->lookup_vmap = x[NFTA_LOOKUP_DREG] && xu32(x[NFTA_LOOKUP_DREG]) == NFT_REG_VERDICT;
+	o->lookup_inv = xu32(x[NFTA_LOOKUP_FLAGS]) & NFT_LOOKUP_F_INV;
 	o->lookup_key = KT_NFT_KEY_OTHER;
 	if (!g)
 		return;
@@ -320,20 +353,20 @@ static void on_lookup(struct dec *d, const struct kt_nla *x)
 	}
 }
 
-static void on_imm(struct dec *d, const struct kt_nla *x)
+static void on_imm(struct dec *d, struct nlattr **x)
 {
-	uint32_t dreg = xu32(&x[NFTA_IMMEDIATE_DREG]);
+	uint32_t dreg = xu32(x[NFTA_IMMEDIATE_DREG]);
 	struct kt_ipt_rule *r = &d->out->ipt;
-	if (!x[NFTA_IMMEDIATE_DATA].present)
+	if (!x[NFTA_IMMEDIATE_DATA])
 		return;
-	struct kt_nla dt[3];
-	xparse(x[NFTA_IMMEDIATE_DATA].p, x[NFTA_IMMEDIATE_DATA].len, dt, 2);
+	struct nlattr *dt[NFTA_DATA_MAX + 1];
+	xnested(x[NFTA_IMMEDIATE_DATA], dt, NFTA_DATA_MAX, data_policy);
 	if (dreg == NFT_REG_VERDICT) {
-		if (!dt[NFTA_DATA_VERDICT].present)
+		if (!dt[NFTA_DATA_VERDICT])
 			return;
-		struct kt_nla v[3];
-		xparse(dt[NFTA_DATA_VERDICT].p, dt[NFTA_DATA_VERDICT].len, v, 2);
-		int32_t code = (int32_t)xu32(&v[NFTA_VERDICT_CODE]);
+		struct nlattr *v[NFTA_VERDICT_MAX + 1];
+		xnested(dt[NFTA_DATA_VERDICT], v, NFTA_VERDICT_MAX, verdict_policy);
+		int32_t code = (int32_t)xu32(v[NFTA_VERDICT_CODE]);
 		switch (code) {
 		case NFT_JUMP: r->verdict = KT_IPT_JUMP; break;
 		case NFT_GOTO: r->verdict = KT_IPT_GOTO; break;
@@ -342,8 +375,8 @@ static void on_imm(struct dec *d, const struct kt_nla *x)
 		case NF_DROP: r->verdict = KT_IPT_DROP; break;
 		default: break;
 		}
-		if (v[NFTA_VERDICT_CHAIN].present) {
-			xstr(&v[NFTA_VERDICT_CHAIN], d->out->target, sizeof(d->out->target));
+		if (v[NFTA_VERDICT_CHAIN]) {
+			xstr(v[NFTA_VERDICT_CHAIN], d->out->target, sizeof(d->out->target));
 			r->target = d->out->target;
 			r->target_len = strlen(d->out->target);
 		}
@@ -354,28 +387,29 @@ static void on_imm(struct dec *d, const struct kt_nla *x)
 		return;
 	memset(g, 0, sizeof(*g));
 	g->kind = R_IMM;
-	if (dt[NFTA_DATA_VALUE].present) {
-		g->dlen = dt[NFTA_DATA_VALUE].len > 16 ? 16 : dt[NFTA_DATA_VALUE].len;
-		memcpy(g->data, dt[NFTA_DATA_VALUE].p, g->dlen);
+	if (dt[NFTA_DATA_VALUE]) {
+		uint32_t l = (uint32_t)nla_len(dt[NFTA_DATA_VALUE]);
+		g->dlen = l > 16 ? 16 : l;
+		memcpy(g->data, nla_data(dt[NFTA_DATA_VALUE]), g->dlen);
 	}
 }
 
-static void on_nat(struct dec *d, const struct kt_nla *x)
+static void on_nat(struct dec *d, struct nlattr **x)
 {
 	struct kt_ipt_rule *r = &d->out->ipt;
-	if (xu32(&x[NFTA_NAT_TYPE]) != NFT_NAT_DNAT) {
+	if (xu32(x[NFTA_NAT_TYPE]) != NFT_NAT_DNAT) {
 		r->verdict = KT_IPT_OTHER;
 		return;
 	}
 	r->verdict = KT_IPT_DNAT;
-	uint32_t fam = x[NFTA_NAT_FAMILY].present ? xu32(&x[NFTA_NAT_FAMILY]) : d->family;
-	if (x[NFTA_NAT_REG_ADDR_MIN].present) {
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_NAT_REG_ADDR_MIN]));
+	uint32_t fam = x[NFTA_NAT_FAMILY] ? xu32(x[NFTA_NAT_FAMILY]) : d->family;
+	if (x[NFTA_NAT_REG_ADDR_MIN]) {
+		struct reg *g = regp(d->regs, xu32(x[NFTA_NAT_REG_ADDR_MIN]));
 		if (g && g->kind == R_IMM && g->dlen >= (fam == 10 ? 16u : 4u))
 			fmt_addr(g->data, (uint8_t)fam, r->dnat_ip, sizeof(r->dnat_ip));
 	}
-	if (x[NFTA_NAT_REG_PROTO_MIN].present) {
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_NAT_REG_PROTO_MIN]));
+	if (x[NFTA_NAT_REG_PROTO_MIN]) {
+		struct reg *g = regp(d->regs, xu32(x[NFTA_NAT_REG_PROTO_MIN]));
 		if (g && g->kind == R_IMM && g->dlen >= 2)
 			r->dnat_port = ntohs(rd16(g->data));
 	}
@@ -385,43 +419,43 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 {
 	struct kt_nft_rule *o = d->out;
 	struct kt_ipt_rule *r = &o->ipt;
-	struct kt_nla x[XA_MAX + 1];
-	xparse(data, dlen, x, XA_MAX);
+	struct nlattr *x[XA_MAX + 1];
+	xparse(data, dlen, x, XA_MAX, NULL);
 	if (strcmp(n, "payload") == 0) {
-		if (!x[NFTA_PAYLOAD_DREG].present)
+		if (!x[NFTA_PAYLOAD_DREG])
 			return;
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_PAYLOAD_DREG]));
+		struct reg *g = regp(d->regs, xu32(x[NFTA_PAYLOAD_DREG]));
 		if (!g)
 			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_PAYLOAD;
-		g->base = xu32(&x[NFTA_PAYLOAD_BASE]);
-		g->off = xu32(&x[NFTA_PAYLOAD_OFFSET]);
-		g->len = xu32(&x[NFTA_PAYLOAD_LEN]);
+		g->base = xu32(x[NFTA_PAYLOAD_BASE]);
+		g->off = xu32(x[NFTA_PAYLOAD_OFFSET]);
+		g->len = xu32(x[NFTA_PAYLOAD_LEN]);
 	} else if (strcmp(n, "meta") == 0) {
-		uint32_t key = xu32(&x[NFTA_META_KEY]);
-		if (x[NFTA_META_SREG].present) {
+		uint32_t key = xu32(x[NFTA_META_KEY]);
+		if (x[NFTA_META_SREG]) {
 			if (key == NFT_META_MARK) {
 				o->set_mark = true;
 				r->verdict = KT_IPT_MARK;
 			}
 			return;
 		}
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_META_DREG]));
+		struct reg *g = regp(d->regs, xu32(x[NFTA_META_DREG]));
 		if (!g)
 			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_META;
 		g->key = key;
 	} else if (strcmp(n, "bitwise") == 0) {
-		struct reg *s = regp(d->regs, xu32(&x[NFTA_BITWISE_SREG]));
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_BITWISE_DREG]));
+		struct reg *s = regp(d->regs, xu32(x[NFTA_BITWISE_SREG]));
+		struct reg *g = regp(d->regs, xu32(x[NFTA_BITWISE_DREG]));
 		if (!s || !g)
 			return;
 		if (g != s)
 			*g = *s;
 		uint32_t ml = 0;
-		const uint8_t *m = xdata(&x[NFTA_BITWISE_MASK], &ml);
+		const uint8_t *m = xdata(x[NFTA_BITWISE_MASK], &ml);
 		if (m && ml <= 16) {
 			memcpy(g->mask, m, ml);
 			g->has_mask = true;
@@ -429,27 +463,27 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 	} else if (strcmp(n, "cmp") == 0) {
 		on_cmp(d, x);
 	} else if (strcmp(n, "range") == 0) {
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_RANGE_SREG]));
+		struct reg *g = regp(d->regs, xu32(x[NFTA_RANGE_SREG]));
 		uint32_t l = 0;
-		const uint8_t *from = xdata(&x[NFTA_RANGE_FROM_DATA], &l);
+		const uint8_t *from = xdata(x[NFTA_RANGE_FROM_DATA], &l);
 		if (g && from && l >= 2 && g->kind == R_PAYLOAD && g->base == NFT_PAYLOAD_TRANSPORT_HEADER &&
 		    g->off == 2)
 			r->dport = ntohs(rd16(from));
 	} else if (strcmp(n, "numgen") == 0) {
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_NG_DREG]));
+		struct reg *g = regp(d->regs, xu32(x[NFTA_NG_DREG]));
 		if (!g)
 			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_NUMGEN;
-		g->mod = xu32(&x[NFTA_NG_MODULUS]);
+		g->mod = xu32(x[NFTA_NG_MODULUS]);
 	} else if (strcmp(n, "fib") == 0) {
-		struct reg *g = regp(d->regs, xu32(&x[NFTA_FIB_DREG]));
+		struct reg *g = regp(d->regs, xu32(x[NFTA_FIB_DREG]));
 		if (!g)
 			return;
 		memset(g, 0, sizeof(*g));
 		g->kind = R_FIB;
-		g->key = xu32(&x[NFTA_FIB_RESULT]);
-		g->fib_flags = xu32(&x[NFTA_FIB_FLAGS]);
+		g->key = xu32(x[NFTA_FIB_RESULT]);
+		g->fib_flags = xu32(x[NFTA_FIB_FLAGS]);
 	} else if (strcmp(n, "lookup") == 0) {
 		on_lookup(d, x);
 	} else if (strcmp(n, "immediate") == 0) {
@@ -458,7 +492,7 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 		on_nat(d, x);
 	} else if (strcmp(n, "masq") == 0) {
 		r->verdict = KT_IPT_MASQ;
-		if (xu32(&x[NFTA_MASQ_FLAGS]) & 0x10)
+		if (xu32(x[NFTA_MASQ_FLAGS]) & 0x10)
 			r->random_fully = true;
 	} else if (strcmp(n, "dynset") == 0) {
 		o->dynset = true;
@@ -467,13 +501,15 @@ static void decode_expr(struct dec *d, const char *n, const uint8_t *data, size_
 		r->verdict = KT_IPT_REJECT;
 	} else if (strcmp(n, "match") == 0 || strcmp(n, "target") == 0) {
 		char name[32];
-		xstr(&x[NFTA_MATCH_NAME], name, sizeof(name));
-		const struct kt_nla *info = &x[NFTA_MATCH_INFO];
-		uint32_t rev = xu32(&x[NFTA_MATCH_REV]);
+		xstr(x[NFTA_MATCH_NAME], name, sizeof(name));
+		const struct nlattr *info = x[NFTA_MATCH_INFO];
+		const void *ip = info ? nla_data(info) : NULL;
+		size_t il = info ? (size_t)nla_len(info) : 0;
+		uint32_t rev = xu32(x[NFTA_MATCH_REV]);
 		if (n[0] == 'm')
-			kt_xt_match(r, name, rev, info->present ? info->p : NULL, info->len, o->comment, sizeof(o->comment));
+			kt_xt_match(r, name, rev, ip, il, o->comment, sizeof(o->comment));
 		else
-			kt_xt_target(r, name, rev, info->present ? info->p : NULL, info->len, d->family);
+			kt_xt_target(r, name, rev, ip, il, d->family);
 	}
 }
 
@@ -513,41 +549,30 @@ static int decode_raw(const void *nlh, size_t msglen, uint8_t family, struct kt_
 	memcpy(&total, m, 4);
 	if (total < NLMSG_HDRLEN + 4 || total > msglen)
 		return -1;
-	struct kt_nla ra[NFTA_RULE_USERDATA + 1];
-	xparse(m + NLMSG_HDRLEN + 4, total - NLMSG_HDRLEN - 4, ra, NFTA_RULE_USERDATA);
+	struct nlattr *ra[NFTA_RULE_MAX + 1];
+	xparse(m + NLMSG_HDRLEN + 4, total - NLMSG_HDRLEN - 4, ra, NFTA_RULE_MAX, rule_policy);
 	if (chain) {
-		*chain = ra[NFTA_RULE_CHAIN].present ? (const char *)ra[NFTA_RULE_CHAIN].p : NULL;
-		*chain_len = ra[NFTA_RULE_CHAIN].present ? strnlen(*chain, ra[NFTA_RULE_CHAIN].len) : 0;
+		*chain = ra[NFTA_RULE_CHAIN] ? nla_data(ra[NFTA_RULE_CHAIN]) : NULL;
+		*chain_len = ra[NFTA_RULE_CHAIN] ? strnlen(*chain, (size_t)nla_len(ra[NFTA_RULE_CHAIN])) : 0;
 	}
-	if (ra[NFTA_RULE_HANDLE].present && ra[NFTA_RULE_HANDLE].len >= 8) {
-		uint64_t h;
-		memcpy(&h, ra[NFTA_RULE_HANDLE].p, 8);
-		out->ipt.handle = be64toh(h);
-	}
-	if (ra[NFTA_RULE_USERDATA].present)
-		rule_comment(out, ra[NFTA_RULE_USERDATA].p, ra[NFTA_RULE_USERDATA].len);
-	if (!ra[NFTA_RULE_EXPRESSIONS].present)
+	if (ra[NFTA_RULE_HANDLE])
+		out->ipt.handle = be64toh(nla_get_u64(ra[NFTA_RULE_HANDLE]));
+	if (ra[NFTA_RULE_USERDATA])
+		rule_comment(out, nla_data(ra[NFTA_RULE_USERDATA]), (size_t)nla_len(ra[NFTA_RULE_USERDATA]));
+	if (!ra[NFTA_RULE_EXPRESSIONS])
 		return 0;
 	struct dec d = {.out = out, .family = family};
-	const uint8_t *p = ra[NFTA_RULE_EXPRESSIONS].p;
-	size_t len = ra[NFTA_RULE_EXPRESSIONS].len;
-	while (len >= 4) {
-		uint16_t al = rd16(p);
-		if (al < 4 || al > len)
-			break;
-		if ((rd16(p + 2) & NLA_TYPE_MASK) == NFTA_LIST_ELEM) {
-			struct kt_nla e[NFTA_EXPR_DATA + 1];
-			xparse(p + 4, al - 4u, e, NFTA_EXPR_DATA);
-			char name[32];
-			xstr(&e[NFTA_EXPR_NAME], name, sizeof(name));
-			if (name[0] && e[NFTA_EXPR_DATA].present)
-				decode_expr(&d, name, e[NFTA_EXPR_DATA].p, e[NFTA_EXPR_DATA].len);
-		}
-		size_t step = NLA_ALIGN(al);
-		if (step >= len)
-			break;
-		p += step;
-		len -= step;
+	struct nlattr *e;
+	int rem;
+	nla_for_each_nested(e, ra[NFTA_RULE_EXPRESSIONS], rem) {
+		if (nla_type(e) != NFTA_LIST_ELEM)
+			continue;
+		struct nlattr *el[NFTA_EXPR_MAX + 1];
+		xnested(e, el, NFTA_EXPR_MAX, elem_policy);
+		char name[32];
+		xstr(el[NFTA_EXPR_NAME], name, sizeof(name));
+		if (name[0] && el[NFTA_EXPR_DATA])
+			decode_expr(&d, name, nla_data(el[NFTA_EXPR_DATA]), (size_t)nla_len(el[NFTA_EXPR_DATA]));
 	}
 	return 0;
 }
@@ -561,6 +586,15 @@ int kt_nft_decode_rule_msg(const void *nlh, uint8_t family, struct kt_nft_rule *
 
 /* ---- dumps ---------------------------------------------------------- */
 
+/* One nf_tables dump over the netlink layer; an interrupted dump that
+ * could not be restarted cleanly is an error here (-EINTR). */
+static int nft_dump(struct kt_nl *nl, const struct nlmsghdr *h, kt_nl_msg_fn cb, void (*reset)(void *ctx), void *ctx,
+		    char *err, size_t el)
+{
+	int rc = kt_nl_request_raw(nl, h, h->nlmsg_len, cb, reset, ctx, err, el);
+	return rc == KT_NL_INTR ? -EINTR : rc;
+}
+
 static int nft_type(int msg)
 {
 	return (NFNL_SUBSYS_NFTABLES << 8) | msg;
@@ -571,15 +605,16 @@ struct tctx {
 	bool *exists;
 };
 
-static int table_cb(const void *nlh, void *ctx)
+static int table_cb(struct nl_msg *msg, void *ctx)
 {
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct tctx *t = ctx;
 	const struct nlmsghdr *h = nlh;
 	if (h->nlmsg_type != nft_type(NFT_MSG_NEWTABLE))
 		return 0;
 	struct nftnl_table *tb = nftnl_table_alloc();
 	if (!tb)
-		abort();
+		kt_oom();
 	if (nftnl_table_nlmsg_parse(nlh, tb) >= 0) {
 		const char *n = nftnl_table_get_str(tb, NFTNL_TABLE_NAME);
 		if (n && strcmp(n, t->table) == 0)
@@ -595,7 +630,7 @@ int kt_nft_tables(struct kt_nl *nl, uint8_t family, const char *table, bool *exi
 	*exists = false;
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_DUMP, 0);
 	struct tctx t = {table, exists};
-	return kt_nl_dump(nl, h, h->nlmsg_len, table_cb, NULL, &t, err, el);
+	return nft_dump(nl, h, table_cb, NULL, &t, err, el);
 }
 
 struct cctx {
@@ -605,15 +640,16 @@ struct cctx {
 	uint32_t n;
 };
 
-static int chain_cb(const void *nlh, void *ctx)
+static int chain_cb(struct nl_msg *msg, void *ctx)
 {
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct cctx *c = ctx;
 	const struct nlmsghdr *h = nlh;
 	if (h->nlmsg_type != nft_type(NFT_MSG_NEWCHAIN))
 		return 0;
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	if (!ch)
-		abort();
+		kt_oom();
 	int rc = 0;
 	if (nftnl_chain_nlmsg_parse(nlh, ch) >= 0) {
 		const char *t = nftnl_chain_get_str(ch, NFTNL_CHAIN_TABLE);
@@ -636,12 +672,12 @@ int kt_nft_chains(struct kt_nl *nl, uint8_t family, const char *table,
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, 0);
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	if (!ch)
-		abort();
+		kt_oom();
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table);
 	nftnl_chain_nlmsg_build_payload(h, ch);
 	nftnl_chain_free(ch);
 	struct cctx c = {table, cb, ctx, 0};
-	return kt_nl_dump(nl, h, h->nlmsg_len, chain_cb, NULL, &c, err, el);
+	return nft_dump(nl, h, chain_cb, NULL, &c, err, el);
 }
 
 struct rctx {
@@ -652,8 +688,9 @@ struct rctx {
 	bool capped;
 };
 
-static int rule_cb(const void *nlh, void *ctx)
+static int rule_cb(struct nl_msg *msg, void *ctx)
 {
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct rctx *c = ctx;
 	const struct nlmsghdr *h = nlh;
 	if (h->nlmsg_type != nft_type(NFT_MSG_NEWRULE))
@@ -664,9 +701,7 @@ static int rule_cb(const void *nlh, void *ctx)
 	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 16;
-		c->v = realloc(c->v, c->cap * sizeof(*c->v));
-		if (!c->v)
-			abort();
+		c->v = kt_xreallocarray(c->v, c->cap, sizeof(*c->v));
 	}
 	const char *ch;
 	size_t chl;
@@ -681,35 +716,56 @@ static void rule_reset(void *ctx)
 	((struct rctx *)ctx)->n = 0;
 }
 
-int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
-		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el)
+/* The rules of one chain into c (a DUMP_INTR restart starts it again). */
+static int rules_dump(struct kt_nl *nl, uint8_t family, const char *table, const char *chain, struct rctx *c,
+		      char *err, size_t el)
 {
 	char buf[REQ_SIZE] = {0}; /* zeroed: attribute padding is sent (and hashed for recordings) */
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r)
-		abort();
+		kt_oom();
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_nlmsg_build_payload(h, r);
 	nftnl_rule_free(r);
-	struct rctx c = {.family = family, .chain = chain};
-	int rc = kt_nl_dump(nl, h, h->nlmsg_len, rule_cb, rule_reset, &c, err, el);
-	if (rc == 0)
-		for (uint32_t i = 0; i < c.n; i++) {
-			/* pointers inside the struct refer to its own arrays: fix after realloc */
-			struct kt_nft_rule *x = &c.v[i];
-			if (x->ipt.comment)
-				x->ipt.comment = x->comment;
-			if (x->ipt.target)
-				x->ipt.target = x->target;
-			if (cb(x, ctx) < 0)
-				break;
-		}
-	if (c.capped && rc == 0) {
+	c->family = family;
+	c->chain = chain;
+	int rc = nft_dump(nl, h, rule_cb, rule_reset, c, err, el);
+	/* pointers inside the struct refer to its own arrays: fix after realloc */
+	for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
+		struct kt_nft_rule *x = &c->v[i];
+		if (x->ipt.comment)
+			x->ipt.comment = x->comment;
+		if (x->ipt.target)
+			x->ipt.target = x->target;
+	}
+	if (c->capped && rc == 0) {
 		snprintf(err, el, "chain %s: more than %u rules", chain, KT_DP_MAX_RULES_PER_CHAIN);
 		rc = 1;
 	}
+	return rc;
+}
+
+int kt_nft_rules(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		 int (*cb)(const struct kt_nft_rule *r, void *ctx), void *ctx, char *err, size_t el)
+{
+	struct rctx c = {0};
+	int rc = rules_dump(nl, family, table, chain, &c, err, el);
+	for (uint32_t i = 0; rc >= 0 && i < c.n; i++)
+		if (cb(&c.v[i], ctx) < 0)
+			break;
+	free(c.v);
+	return rc;
+}
+
+int kt_nft_rules_all(struct kt_nl *nl, uint8_t family, const char *table, const char *chain,
+		     void (*cb)(const struct kt_nft_rule *v, uint32_t n, void *ctx), void *ctx, char *err, size_t el)
+{
+	struct rctx c = {0};
+	int rc = rules_dump(nl, family, table, chain, &c, err, el);
+	if (rc >= 0 && c.n)
+		cb(c.v, c.n, ctx);
 	free(c.v);
 	return rc;
 }
@@ -720,15 +776,16 @@ struct sctx {
 	void *ctx;
 };
 
-static int set_cb(const void *nlh, void *ctx)
+static int set_cb(struct nl_msg *msg, void *ctx)
 {
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct sctx *c = ctx;
 	const struct nlmsghdr *h = nlh;
 	if (h->nlmsg_type != nft_type(NFT_MSG_NEWSET))
 		return 0;
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
-		abort();
+		kt_oom();
 	int rc = 0;
 	if (nftnl_set_nlmsg_parse(nlh, s) >= 0) {
 		const char *t = nftnl_set_get_str(s, NFTNL_SET_TABLE);
@@ -752,12 +809,12 @@ int kt_nft_sets(struct kt_nl *nl, uint8_t family, const char *table,
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, family, NLM_F_DUMP, 0);
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
-		abort();
+		kt_oom();
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	struct sctx c = {table, cb, ctx};
-	return kt_nl_dump(nl, h, h->nlmsg_len, set_cb, NULL, &c, err, el);
+	return nft_dump(nl, h, set_cb, NULL, &c, err, el);
 }
 
 struct ectx {
@@ -766,15 +823,16 @@ struct ectx {
 	uint32_t n;
 };
 
-static int elem_cb(const void *nlh, void *ctx)
+static int elem_cb(struct nl_msg *msg, void *ctx)
 {
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct ectx *c = ctx;
 	const struct nlmsghdr *h = nlh;
 	if (h->nlmsg_type != nft_type(NFT_MSG_NEWSETELEM))
 		return 0;
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
-		abort();
+		kt_oom();
 	int rc = 0;
 	if (nftnl_set_elems_nlmsg_parse(nlh, s) >= 0) {
 		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
@@ -811,11 +869,11 @@ int kt_nft_elems(struct kt_nl *nl, uint8_t family, const char *table, const char
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
-		abort();
+		kt_oom();
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	struct ectx c = {cb, ctx, 0};
-	return kt_nl_dump(nl, h, h->nlmsg_len, elem_cb, NULL, &c, err, el);
+	return nft_dump(nl, h, elem_cb, NULL, &c, err, el);
 }

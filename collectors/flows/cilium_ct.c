@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "collectors/flows/flow_agg.h"
+#include "ktrace/xalloc.h"
 
 #define CIL_TUPLE_F_SERVICE 4
 #define CIL_CT_VALUE 56
@@ -120,9 +121,7 @@ static void load_backends(struct cil_tables *t, const char *dir, bool v6, struct
 				continue;
 			if (key >= t->n_backends) {
 				uint32_t nn = key + 1 > t->n_backends * 2 ? key + 1 : t->n_backends * 2;
-				struct cil_addr *nb = realloc(t->backends, nn * sizeof(*nb));
-				if (!nb)
-					abort();
+				struct cil_addr *nb = kt_xreallocarray(t->backends, nn, sizeof(*nb));
 				memset(nb + t->n_backends, 0, (nn - t->n_backends) * sizeof(*nb));
 				t->backends = nb;
 				t->n_backends = nn;
@@ -201,7 +200,7 @@ static uint64_t walk_ct(struct kt_fagg *g, struct cil_tables *t, const char *dir
 			s->established++;
 		s->packets += packets;
 		s->bytes_orig += bytes;
-		kt_fagg_add_fp(g, s, kt_fnv1a(KT_FNV_INIT, key, ksz));
+		kt_fagg_add_fp(g, s, kt_hash64(KT_HASH_SEED, key, ksz));
 	}
 	close(fd);
 	return n;
@@ -230,9 +229,7 @@ int kt_cilium_ct_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs, co
 			kt_snapshot_gap(snap, "cilium conntrack", "no cilium_ct*_global map under %s", dir);
 		return 0;
 	}
-	struct cil_tables *t = calloc(1, sizeof(*t));
-	if (!t)
-		abort();
+	struct cil_tables *t = kt_xcalloc(1, sizeof(*t));
 	struct kt_fagg g;
 	kt_fagg_init(&g, fo ? fo->max_agg : 0, !(fo && fo->no_fingerprints));
 	uint64_t seen = 0, unresolved = 0;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "collectors/flows/flow_agg.h"
+#include "collectors/netlink/nl.h"
+#include "ktrace/xalloc.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/node.h"
 
@@ -56,9 +58,7 @@ void kt_fagg_init(struct kt_fagg *g, uint32_t max, bool want_fp)
 	g->max = max ? max : 65536;
 	g->want_fp = want_fp;
 	g->cap = 256;
-	g->slots = calloc(g->cap, sizeof(*g->slots));
-	if (!g->slots)
-		abort();
+	g->slots = kt_xcalloc(g->cap, sizeof(*g->slots));
 }
 
 void kt_fagg_release(struct kt_fagg *g)
@@ -93,9 +93,7 @@ uint32_t kt_fagg_key_hash(const struct kt_fagg_key *k)
 static void grow(struct kt_fagg *g)
 {
 	uint32_t nc = g->cap * 2;
-	struct kt_fagg_slot *ns = calloc(nc, sizeof(*ns));
-	if (!ns)
-		abort();
+	struct kt_fagg_slot *ns = kt_xcalloc(nc, sizeof(*ns));
 	for (uint32_t i = 0; i < g->cap; i++) {
 		if (!g->slots[i].used)
 			continue;
@@ -140,10 +138,7 @@ void kt_fagg_add_fp(struct kt_fagg *g, struct kt_fagg_slot *s, uint64_t fp)
 		return;
 	if (s->n_fp >= s->cap_fp) {
 		uint32_t nc = s->cap_fp ? s->cap_fp * 2 : 16;
-		uint64_t *n = realloc(s->fp, (size_t)nc * sizeof(*n));
-		if (!n)
-			abort();
-		s->fp = n;
+		s->fp = kt_xreallocarray(s->fp, nc, sizeof(*s->fp));
 		s->cap_fp = nc;
 	}
 	s->fp[s->n_fp++] = fp;
@@ -207,15 +202,6 @@ void kt_fagg_emit(struct kt_fagg *g, struct kt_snapshot *snap, struct kt_flow_sa
 	g->n = 0;
 }
 
-static const char *host_name(struct kt_arena *a)
-{
-	char buf[256];
-	if (gethostname(buf, sizeof(buf)) != 0)
-		return kt_intern(a, "localhost");
-	buf[sizeof(buf) - 1] = 0;
-	return kt_intern(a, buf);
-}
-
 int kt_flows_collect_ex(struct kt_snapshot *snap, const struct kt_node_opts *o,
 			const struct kt_flow_opts *fo, struct kt_diag *d)
 {
@@ -226,7 +212,9 @@ int kt_flows_collect_ex(struct kt_snapshot *snap, const struct kt_node_opts *o,
 	struct timespec m0, m1;
 	clock_gettime(CLOCK_MONOTONIC, &m0);
 	struct kt_flow_sample *fs = KT_SNAP_PUSH(snap, flows);
-	fs->node = o && o->node_name ? kt_intern(snap->arena, o->node_name) : host_name(snap->arena);
+	char hn[256];
+	/* the recorded node name in a replay, as the dataplane's */
+	fs->node = kt_intern(snap->arena, o && o->node_name ? o->node_name : kt_nl_host_name(hn, sizeof(hn)));
 	fs->taken_ms = t0;
 	fs->source = "";
 	int rc = 0;

@@ -1,5 +1,5 @@
 /*
- * Internal to the flow collectors (conntrack.c, sockdiag.c, cilium_ct.c):
+ * Internal to the flow collectors (ct_*.c, sockdiag.c, cilium_ct.c):
  * the streaming aggregator. Kernel dumps are folded entry by entry into a
  * hash table keyed by (source, family, protocol, zone, frontend, backend)
  * in binary form; only kt_fagg_emit() turns slots into strings. Bounded:
@@ -61,21 +61,9 @@ void kt_fagg_add_fp(struct kt_fagg *g, struct kt_fagg_slot *s, uint64_t fp);
  * and copied to the arena). Leaves g empty. */
 void kt_fagg_emit(struct kt_fagg *g, struct kt_snapshot *snap, struct kt_flow_sample *fs);
 
-/* FNV-1a 64. */
-static inline uint64_t kt_fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-#define KT_FNV_INIT 0xcbf29ce484222325ULL
-
 /* The reply-direction source (the backend a DNAT chose) of one ctnetlink
  * CT_NEW message: 4 or 16 bytes into ip, host-order port. False when the
- * message has no reply tuple. Bounds-checked (conntrack.c). */
+ * message has no reply tuple. Bounds-checked (ct_decode.c). */
 struct nlmsghdr;
 bool kt_ct_msg_reply_src(const struct nlmsghdr *nlh, uint8_t ip[16], uint16_t *port);
 

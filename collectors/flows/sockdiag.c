@@ -13,20 +13,22 @@
  * the kernel filters with inet_diag bytecode (S_EQ / D_EQ). Read-only
  * dumps and lookups; never prints.
  *
- * Record / replay: KTRACE_SD_RECORD=FILE writes the raw dump buffers
- * (listening sockets, then the others, per family); KTRACE_SD_FILE=FILE
- * parses such a recording instead of asking the kernel (no conntrack
- * lookups then: client sockets keep the peer as backend).
- * kt_sockdiag_parse() is the replay and fuzz entry point.
+ * Every dump and lookup goes through the netlink layer, so it records and
+ * replays with the other netlink readers (KTRACE_NL_RECORD /
+ * KTRACE_NL_REPLAY: the conntrack lookups too, so a replay resolves
+ * client sockets to the same backends). kt_sockdiag_parse() decodes a
+ * buffer holding listening sockets and the others (tests, fuzzing).
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
+/* the kernel's struct tcp_info (tcpi_bytes_acked...), not glibc's older
+ * copy that libnl's <netlink/netlink.h> pulls in through <netinet/tcp.h> */
+#define _NETINET_TCP_H 1
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,8 @@
 #include <unistd.h>
 
 #include "collectors/flows/flow_agg.h"
-#include "ktrace/fileio.h"
+#include "collectors/netlink/nl.h"
+#include "ktrace/xalloc.h"
 
 #define SD_TCP_ESTABLISHED 1
 #define SD_TCP_LISTEN 10
@@ -44,7 +47,6 @@
 #define SD_MAX_BC_PORTS 64
 #define SD_MAX_LISTEN 4096
 #define SD_MAX_CT_LOOKUPS 8192
-#define SD_MAX_FILE (64u << 20)
 
 struct sd_ctx {
 	struct kt_fagg *g;
@@ -54,10 +56,8 @@ struct sd_ctx {
 	const uint16_t *ports;
 	uint32_t n_ports;
 	uint64_t seen;
-	int err;
-	/* backend of a client socket from conntrack (live only) */
-	int ct_fd;                        /* -1: no lookups */
-	uint32_t ct_seq;
+	/* backend of a client socket from conntrack */
+	struct kt_nl *ct;                 /* NULL: no lookups */
 	uint32_t ct_lookups, ct_found;
 	bool ct_capped;
 };
@@ -78,13 +78,37 @@ static bool is_loopback(const uint32_t *a, size_t alen)
 	return memcmp(a, lo6, 12) == 0 && ntohl(a[3]) == 1;
 }
 
+struct ct_hit {
+	const struct inet_diag_sockid *id;
+	size_t alen;
+	uint8_t bip[16];
+	uint16_t bport;
+	bool hit;
+};
+
+static int on_ct_reply(struct nl_msg *msg, void *ctx)
+{
+	struct ct_hit *h = ctx;
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	uint8_t rip[16];
+	uint16_t rport;
+	if ((nlh->nlmsg_type >> 8) == NFNL_SUBSYS_CTNETLINK && (nlh->nlmsg_type & 0xff) == IPCTNL_MSG_CT_NEW &&
+	    kt_ct_msg_reply_src(nlh, rip, &rport) &&
+	    (memcmp(rip, h->id->idiag_dst, h->alen) != 0 || rport != ntohs(h->id->idiag_dport))) {
+		memcpy(h->bip, rip, h->alen);
+		h->bport = rport;
+		h->hit = true;
+	}
+	return 0;
+}
+
 /* Ask conntrack for the entry whose original tuple is this client
  * socket's (src:sport -> dst:dport, TCP, zone 0); on a hit whose reply
  * source differs from dst, that is the backend the DNAT chose. */
 static bool ct_backend(struct sd_ctx *c, uint8_t family, const struct inet_diag_sockid *id, uint8_t *bip,
 		       uint16_t *bport)
 {
-	if (c->ct_fd < 0)
+	if (!c->ct)
 		return false;
 	if (c->ct_lookups >= SD_MAX_CT_LOOKUPS) {
 		c->ct_capped = true;
@@ -92,68 +116,40 @@ static bool ct_backend(struct sd_ctx *c, uint8_t family, const struct inet_diag_
 	}
 	c->ct_lookups++;
 	size_t alen = family == AF_INET6 ? 16 : 4;
-	char req[256];
-	memset(req, 0, sizeof(req));
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = ++c->ct_seq;
-	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	struct nlattr *t = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put(nlh, alen == 16 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, alen, id->idiag_src);
-	mnl_attr_put(nlh, alen == 16 ? CTA_IP_V6_DST : CTA_IP_V4_DST, alen, id->idiag_dst);
-	mnl_attr_nest_end(nlh, ip);
-	struct nlattr *pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, IPPROTO_TCP);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, id->idiag_sport);
-	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, id->idiag_dport);
-	mnl_attr_nest_end(nlh, pr);
-	mnl_attr_nest_end(nlh, t);
-	struct sockaddr_nl ksa = {.nl_family = AF_NETLINK};
-	if (sendto(c->ct_fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&ksa, sizeof(ksa)) < 0)
-		return false;
-	char buf[8192];
-	for (;;) {
-		ssize_t n = recv(c->ct_fd, buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-		int rem = (int)n;
-		bool mine = false, hit = false;
-		for (; rem >= (int)NLMSG_HDRLEN && h->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(h, rem);
-		     h = mnl_nlmsg_next(h, &rem)) {
-			if (h->nlmsg_seq != c->ct_seq)
-				continue;   /* a late answer to an earlier lookup */
-			mine = true;
-			if ((h->nlmsg_type >> 8) == NFNL_SUBSYS_CTNETLINK &&
-			    (h->nlmsg_type & 0xff) == IPCTNL_MSG_CT_NEW) {
-				uint8_t rip[16];
-				uint16_t rport;
-				if (kt_ct_msg_reply_src(h, rip, &rport) &&
-				    (memcmp(rip, id->idiag_dst, alen) != 0 || rport != ntohs(id->idiag_dport))) {
-					memcpy(bip, rip, alen);
-					*bport = rport;
-					hit = true;
-				}
-			}
-		}
-		if (mine) {
-			c->ct_found += hit;
-			return hit;
-		}
+	struct nl_msg *m = nlmsg_alloc_simple((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_REQUEST);
+	struct nfgenmsg g = {.nfgen_family = family, .version = NFNETLINK_V0};
+	if (!m || nlmsg_append(m, &g, sizeof(g), NLMSG_ALIGNTO) < 0)
+		kt_oom();
+	struct nlattr *t = nla_nest_start(m, CTA_TUPLE_ORIG | NLA_F_NESTED);
+	struct nlattr *ip = nla_nest_start(m, CTA_TUPLE_IP | NLA_F_NESTED);
+	int r = nla_put(m, alen == 16 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, (int)alen, id->idiag_src);
+	r |= nla_put(m, alen == 16 ? CTA_IP_V6_DST : CTA_IP_V4_DST, (int)alen, id->idiag_dst);
+	nla_nest_end(m, ip);
+	struct nlattr *pr = nla_nest_start(m, CTA_TUPLE_PROTO | NLA_F_NESTED);
+	r |= nla_put_u8(m, CTA_PROTO_NUM, IPPROTO_TCP);
+	r |= nla_put_u16(m, CTA_PROTO_SRC_PORT, id->idiag_sport);
+	r |= nla_put_u16(m, CTA_PROTO_DST_PORT, id->idiag_dport);
+	nla_nest_end(m, pr);
+	nla_nest_end(m, t);
+	if (!t || !ip || !pr || r < 0)
+		kt_oom();
+	struct ct_hit h = {.id = id, .alen = alen};
+	char err[256];
+	kt_nl_request(c->ct, m, on_ct_reply, NULL, &h, err, sizeof(err)); /* ENOENT: not NAT'ed */
+	nlmsg_free(m);
+	if (h.hit) {
+		memcpy(bip, h.bip, alen);
+		*bport = h.bport;
+		c->ct_found++;
 	}
+	return h.hit;
 }
 
 static void one_socket(struct sd_ctx *c, const struct nlmsghdr *nlh)
 {
 	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct inet_diag_msg))
 		return;
-	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	const struct inet_diag_msg *m = NLMSG_DATA(nlh);
 	uint16_t sport = ntohs(m->id.idiag_sport), dport = ntohs(m->id.idiag_dport);
 	if (c->listen_pass) {
 		if (m->idiag_state == SD_TCP_LISTEN && c->n_listen < SD_MAX_LISTEN &&
@@ -170,19 +166,17 @@ static void one_socket(struct sd_ctx *c, const struct nlmsghdr *nlh)
 	struct tcp_info ti;
 	memset(&ti, 0, sizeof(ti));
 	bool have_info = false;
-	/* attributes, each bounded by what is left of nlmsg_len (not of the
-	 * aligned length: the last message of a buffer may be unpadded) */
-	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*m));
-	while (off + NLA_HDRLEN <= nlh->nlmsg_len) {
-		const struct nlattr *a = (const struct nlattr *)((const char *)nlh + off);
-		if (a->nla_len < NLA_HDRLEN || a->nla_len > nlh->nlmsg_len - off)
-			break;
-		if ((a->nla_type & NLA_TYPE_MASK) == INET_DIAG_INFO) {
-			size_t n = a->nla_len - NLA_HDRLEN;
-			memcpy(&ti, (const char *)a + NLA_HDRLEN, n < sizeof(ti) ? n : sizeof(ti));
+	/* attributes, each bounded by what is left of nlmsg_len (inline, as
+	 * conntrack's: one walk per socket of a dump) */
+	const struct nlattr *a;
+	int rem;
+	KT_NLA_FOR(a, rem, (const char *)nlh + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*m)),
+		   (int)nlh->nlmsg_len - NLMSG_HDRLEN - (int)NLMSG_ALIGN(sizeof(*m))) {
+		if (kt_nla_type(a) == INET_DIAG_INFO) {
+			size_t n = (size_t)kt_nla_len(a);
+			memcpy(&ti, kt_nla_data(a), n < sizeof(ti) ? n : sizeof(ti));
 			have_info = n >= offsetof(struct tcp_info, tcpi_bytes_received) + 8;
 		}
-		off += NLA_ALIGN(a->nla_len);
 	}
 	if (c->ports && c->n_ports && !has_port(c->ports, c->n_ports, sport) &&
 	    !has_port(c->ports, c->n_ports, dport))
@@ -227,48 +221,19 @@ static void one_socket(struct sd_ctx *c, const struct nlmsghdr *nlh)
 			s->rtt_n++;
 		}
 	}
-	uint64_t fp = KT_FNV_INIT;
-	fp = kt_fnv1a(fp, m->id.idiag_src, alen);
-	fp = kt_fnv1a(fp, m->id.idiag_dst, alen);
-	fp = kt_fnv1a(fp, &m->id.idiag_sport, 2);
-	fp = kt_fnv1a(fp, &m->id.idiag_dport, 2);
+	uint64_t fp = kt_hash64(KT_HASH_SEED, m->id.idiag_src, alen);
+	fp = kt_hash64(fp, m->id.idiag_dst, alen);
+	fp = kt_hash64(fp, &m->id.idiag_sport, 2);
+	fp = kt_hash64(fp, &m->id.idiag_dport, 2);
 	kt_fagg_add_fp(c->g, s, fp);
 }
 
-/* Walk one buffer of netlink messages. Returns 1 at NLMSG_DONE (when
- * stop_at_done), 0 to continue, -1 on an error message (c->err) or a
- * malformed buffer. seq/portid are checked when nonzero. */
-static int sd_walk(struct sd_ctx *c, const void *buf, size_t len, uint32_t seq, uint32_t portid,
-		   bool stop_at_done)
+static int on_socket(struct nl_msg *msg, void *ctx)
 {
-	if (len > INT32_MAX)
-		return -1;
-	const struct nlmsghdr *h = buf;
-	int rem = (int)len;
-	for (; rem >= (int)NLMSG_HDRLEN && h->nlmsg_len <= (uint32_t)rem && mnl_nlmsg_ok(h, rem);
-	     h = mnl_nlmsg_next(h, &rem)) {
-		if ((seq && h->nlmsg_seq != seq) || (portid && h->nlmsg_pid && h->nlmsg_pid != portid))
-			continue;
-		if (h->nlmsg_type == NLMSG_DONE) {
-			if (stop_at_done)
-				return 1;
-			continue;
-		}
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-			if (h->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
-				return -1;
-			if (e->error) {
-				/* errno values are small negatives; anything else is garbage */
-				c->err = e->error < 0 && e->error > -4096 ? -e->error : EPROTO;
-				return -1;
-			}
-			continue;
-		}
-		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
-			one_socket(c, h);
-	}
-	return rem == 0 || rem < (int)NLMSG_HDRLEN ? 0 : -1;
+	const struct nlmsghdr *h = nlmsg_hdr(msg);
+	if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+		one_socket(ctx, h);
+	return 0;
 }
 
 /* Bytecode: accept when sport or dport equals one of ports. As ss does
@@ -303,81 +268,30 @@ static size_t build_filter(char *buf, size_t cap, const uint16_t *ports, uint32_
 	return len;
 }
 
-static int dump(struct sd_ctx *c, uint8_t family, uint32_t states, FILE *rec, struct kt_diag *d)
+/* One inet_diag dump of family in states into c. */
+static int dump(struct sd_ctx *c, struct kt_nl *nl, uint8_t family, uint32_t states, struct kt_diag *d)
 {
-	int ret = -1;
-	char *buf = NULL;
-	size_t cap = 65536;
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_SOCK_DIAG);
-	if (!nl)
-		return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot open a sock_diag netlink socket: %s", strerror(errno));
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = kt_diag_set(d, KT_EXIT_CLUSTER, "cannot bind a sock_diag socket: %s", strerror(errno));
-		goto out;
-	}
-	char req[2048];
-	memset(req, 0, sizeof(req));
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	uint32_t seq = ((uint32_t)time(NULL) ^ family) | 1;
-	nlh->nlmsg_seq = seq;
-	struct inet_diag_req_v2 *r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
-	r->sdiag_family = family;
-	r->sdiag_protocol = IPPROTO_TCP;
-	r->idiag_states = states;
-	r->idiag_ext = c->listen_pass ? 0 : (1 << (INET_DIAG_INFO - 1));
+	struct nl_msg *m = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
+	struct inet_diag_req_v2 r = {
+		.sdiag_family = family,
+		.sdiag_protocol = IPPROTO_TCP,
+		.idiag_states = states,
+		.idiag_ext = c->listen_pass ? 0 : (1 << (INET_DIAG_INFO - 1)),
+	};
+	if (!m || nlmsg_append(m, &r, sizeof(r), NLMSG_ALIGNTO) < 0)
+		kt_oom();
 	if (!c->listen_pass && c->ports && c->n_ports && c->n_ports <= SD_MAX_BC_PORTS) {
 		char bc[SD_MAX_BC_PORTS * 24];
 		size_t bl = build_filter(bc, sizeof(bc), c->ports, c->n_ports);
-		if (bl)
-			mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, bl, bc);
+		if (bl && nla_put(m, INET_DIAG_REQ_BYTECODE, (int)bl, bc) < 0)
+			kt_oom();
 	}
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = kt_diag_set(d, KT_EXIT_CLUSTER, "sock_diag request: %s", strerror(errno));
-		goto out;
-	}
-	uint32_t portid = mnl_socket_get_portid(nl);
-	int fd = mnl_socket_get_fd(nl);
-	buf = malloc(cap);
-	if (!buf)
-		abort();
-	for (;;) {
-		ssize_t peek = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-		if (peek < 0 && errno == EINTR)
-			continue;
-		if (peek > 0 && (size_t)peek > cap) {
-			cap = (size_t)peek;
-			char *nb = realloc(buf, cap);
-			if (!nb)
-				abort();
-			buf = nb;
-		}
-		ssize_t n = recv(fd, buf, cap, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = kt_diag_set(d, KT_EXIT_CLUSTER, "sock_diag dump: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (rec)
-			fwrite(buf, 1, (size_t)n, rec);
-		int w = sd_walk(c, buf, (size_t)n, seq, portid, true);
-		if (w < 0) {
-			ret = c->err ? kt_diag_set(d, KT_EXIT_CLUSTER, "sock_diag dump refused: %s", strerror(c->err))
-				     : kt_diag_set(d, KT_EXIT_CLUSTER, "sock_diag dump: malformed netlink message");
-			goto out;
-		}
-		if (w == 1)
-			break;
-	}
-	ret = 0;
-out:
-	free(buf);
-	mnl_socket_close(nl);
-	return ret;
+	char err[512];
+	int rc = kt_nl_request(nl, m, on_socket, NULL, c, err, sizeof(err));
+	nlmsg_free(m);
+	if (rc < 0)
+		return kt_diag_set(d, KT_EXIT_CLUSTER, "sock_diag dump: %s", err);
+	return 0;
 }
 
 static void finish(struct sd_ctx *c, struct kt_fagg *g, struct kt_snapshot *snap, struct kt_flow_sample *fs)
@@ -399,112 +313,64 @@ int kt_sockdiag_parse(struct kt_snapshot *snap, struct kt_flow_sample *fs, const
 {
 	struct kt_fagg g;
 	kt_fagg_init(&g, 65536, true);
-	struct sd_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct sd_ctx *c = kt_xcalloc(1, sizeof(*c));
 	c->g = &g;
-	c->ct_fd = -1;
-	/* the recording holds listening sockets and the others: find the
+	/* the buffer holds listening sockets and the others: find the
 	 * listeners first, then fold the rest */
 	c->listen_pass = true;
-	int rc = sd_walk(c, buf, len, 0, 0, false);
-	if (rc == 0) {
+	int rc = kt_nl_feed(NETLINK_SOCK_DIAG, buf, len, on_socket, c, NULL);
+	if (rc != -EPROTO) {
 		c->listen_pass = false;
-		rc = sd_walk(c, buf, len, 0, 0, false);
+		rc = kt_nl_feed(NETLINK_SOCK_DIAG, buf, len, on_socket, c, NULL);
 	}
 	finish(c, &g, snap, fs);
 	kt_fagg_release(&g);
-	int err = c->err;
 	free(c);
-	if (rc < 0 && !err)
+	if (rc == -EPROTO)
 		return kt_diag_set(d, KT_EXIT_INPUT, "sock_diag dump: malformed netlink message");
 	return 0;
 }
 
-static int replay(struct kt_snapshot *snap, struct kt_flow_sample *fs, const char *path, struct kt_diag *d)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return kt_diag_set(d, KT_EXIT_NOTFOUND, "cannot open socket recording %s: %s", path, strerror(errno));
-	char *buf;
-	size_t n;
-	int big = kt_read_stream(f, 1 << 16, SD_MAX_FILE, &buf, &n);
-	fclose(f);
-	if (big) {
-		free(buf);
-		return kt_diag_set(d, KT_EXIT_INPUT, "%s: socket recording larger than %u MiB", path, SD_MAX_FILE >> 20);
-	}
-	int rc = kt_sockdiag_parse(snap, fs, buf, n, d);
-	free(buf);
-	if (rc < 0)
-		kt_diag_hint(d, "the file must hold raw sock_diag dump buffers as written by KTRACE_SD_RECORD");
-	return rc;
-}
-
-static int ct_open(void)
-{
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	struct timeval tv = {.tv_sec = 1};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int kt_sockdiag_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs,
-			const struct kt_flow_opts *fo, struct kt_diag *d)
+int kt_sockdiag_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs, const struct kt_flow_opts *fo,
+			struct kt_diag *d)
 {
 	(void)d;
-	const char *rp = getenv("KTRACE_SD_FILE");
-	if (rp && *rp) {
-		struct kt_diag td = {0};
-		if (replay(snap, fs, rp, &td) < 0)
-			kt_snapshot_gap(snap, "sockets (inet_diag)", "%s", td.msg);
+	char err[512];
+	struct kt_diag td = {0};
+	struct kt_nl *nl = kt_nl_open(NETLINK_SOCK_DIAG, NULL, err, sizeof(err));
+	if (!nl) {
+		/* sockets are extra evidence: a failure is a gap, not an error */
+		kt_snapshot_gap(snap, "sockets (inet_diag)", "cannot open a sock_diag netlink socket: %s", err);
 		return 0;
 	}
 	struct kt_fagg g;
 	kt_fagg_init(&g, fo ? fo->max_agg : 0, !(fo && fo->no_fingerprints));
-	struct sd_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct sd_ctx *c = kt_xcalloc(1, sizeof(*c));
 	c->g = &g;
-	c->ct_fd = access("/proc/sys/net/netfilter", F_OK) == 0 ? ct_open() : -1;
-	c->ct_seq = (uint32_t)time(NULL);
+	if (kt_nl_is_replay(nl) || access("/proc/sys/net/netfilter", F_OK) == 0) {
+		struct kt_nl_opts co = {.timeout_ms = 1000};
+		c->ct = kt_nl_open(NETLINK_NETFILTER, &co, err, sizeof(err));
+	}
 	if (fo && fo->ports && fo->n_ports && fo->n_ports <= SD_MAX_PORTS) {
 		c->ports = fo->ports;
 		c->n_ports = fo->n_ports;
 	}
-	const char *recp = getenv("KTRACE_SD_RECORD");
-	FILE *rec = recp && *recp ? fopen(recp, "wb") : NULL;
 	static const uint8_t fams[] = {AF_INET, AF_INET6};
 	int rc = 0;
-	struct kt_diag td;
-	memset(&td, 0, sizeof(td));
 	/* listeners of both families first: an IPv6 wildcard listener also
 	 * serves IPv4 (mapped) connections */
 	c->listen_pass = true;
 	for (int f = 0; f < 2 && rc == 0; f++)
-		rc = dump(c, fams[f], 1u << SD_TCP_LISTEN, rec, &td);
+		rc = dump(c, nl, fams[f], 1u << SD_TCP_LISTEN, &td);
 	c->listen_pass = false;
 	for (int f = 0; f < 2 && rc == 0; f++)
-		rc = dump(c, fams[f], 0xffffffffu & ~(1u << SD_TCP_LISTEN), rec, &td);
-	if (rec)
-		fclose(rec);
-	if (c->ct_fd >= 0)
-		close(c->ct_fd);
-	if (rc < 0) {
-		/* sockets are extra evidence: a failure is a gap, not an error */
+		rc = dump(c, nl, fams[f], 0xffffffffu & ~(1u << SD_TCP_LISTEN), &td);
+	kt_nl_close(c->ct);
+	kt_nl_close(nl);
+	if (rc < 0)
 		kt_snapshot_gap(snap, "sockets (inet_diag)", "%s", td.msg);
-		kt_fagg_release(&g);
-		free(c);
-		return 0;
-	}
-	finish(c, &g, snap, fs);
+	else
+		finish(c, &g, snap, fs);
 	kt_fagg_release(&g);
 	free(c);
 	return 0;

@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "collectors/kube/kubeconfig.h"
+#include "ktrace/env.h"
 
 #define KC_MAX_FILE (16u << 20)  /* kubeconfig files above 16 MiB are refused */
 #define KC_MAX_ENTRIES 4096
@@ -701,7 +702,7 @@ int kt_kubeconfig_in_cluster(struct kt_arena *a, struct kt_kc_resolved *out)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
-	const char *dir = getenv("KTRACE_SA_DIR");
+	const char *dir = kt_env_get(KT_ENV_SA_DIR);
 	struct kt_kc_cluster *cl;
 	struct kt_kc_user *u;
 	const char *tok, *ns = getenv("POD_NAMESPACE");

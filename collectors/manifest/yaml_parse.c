@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "collectors/manifest/yaml_tree.h"
+#include "ktrace/env.h"
 #include "ktrace/xalloc.h"
 
 /* ---- lines and document markers ------------------------------------------ */
@@ -272,7 +273,7 @@ static const struct kt_yfast_ops fast_ops = {fo_doc_start, fo_doc_end, fo_scalar
 /* KTRACE_YAML=libyaml forces libyaml (debugging, A/B runs). */
 static int yaml_mode(void)
 {
-	const char *v = getenv("KTRACE_YAML");
+	const char *v = kt_env_get(KT_ENV_YAML);
 	return v && !strcmp(v, "libyaml") ? KT_YAML_LIBYAML : KT_YAML_DEFAULT;
 }
 

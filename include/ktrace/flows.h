@@ -123,8 +123,8 @@ int kt_cilium_ct_collect(struct kt_snapshot *snap, struct kt_flow_sample *fs, co
 int kt_conntrack_parse(struct kt_snapshot *snap, struct kt_flow_sample *fs, const void *buf,
 		       size_t len, struct kt_diag *d);
 
-/* Parse a recorded sock_diag dump (KTRACE_SD_RECORD: listening sockets
- * and the others, as the kernel sent them) into fs: replay and fuzz entry
+/* Parse a buffer of sock_diag dump messages (listening sockets and the
+ * others, as the kernel sent them) into fs: replay and fuzz entry
  * point. Returns 0, or -KT_EXIT_INPUT for a malformed buffer. */
 int kt_sockdiag_parse(struct kt_snapshot *snap, struct kt_flow_sample *fs, const void *buf,
 		      size_t len, struct kt_diag *d);

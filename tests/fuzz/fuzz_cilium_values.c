@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			kt_cil_add_backend(st, t == 3, k, kl, v, vl);
 	}
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "fuzz", "fuzz");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "fuzz", "fuzz");
 	kt_cil_emit(st, s, n, "cilium_lb4_services_v2");
 	kt_cil_state_free(st);
 	kt_snapshot_finish(s);

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kt_ipset_decode(db, data, size);
 	kt_rtaddr_decode(db, data, size, "kube-ipvs0");
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "fuzz", "fuzz");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "fuzz", "fuzz");
 	static const char ipvs[] = "-A -t 10.96.0.10:53 -s rr\n-a -t 10.96.0.10:53 -r 10.244.1.41:53 -m -w 1\n"
 				   "-A -t 203.0.113.10:443 -s rr\n-a -t 203.0.113.10:443 -r 10.244.1.21:8443 -m -w 1\n";
 	struct kt_diag d = {0};

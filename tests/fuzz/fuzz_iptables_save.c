@@ -12,13 +12,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f)
 		return 0;
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "fuzz", "fuzz");
-	struct kt_kp *kp = kt_kp_new(s, KT_DP_IPTABLES_NFT);
+	struct kt_dp_node *n = kt_dpbuild_node(s, "fuzz", "fuzz");
+	struct kt_kpnorm *kp = kt_kpnorm_new(s, KT_DP_IPTABLES_NFT);
 	struct kt_diag d = {0};
 	if (kt_ipt_save_parse(kp, f, "fuzz", NULL, &d) == 0)
-		kt_kp_finish(kp, n, NULL);
+		kt_kpnorm_finish(kp, n, NULL);
 	else
-		kt_kp_free(kp);
+		kt_kpnorm_free(kp);
 	fclose(f);
 	kt_snapshot_finish(s);
 	kt_snapshot_free(s);

@@ -6,7 +6,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "fuzz", "fuzz");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "fuzz", "fuzz");
 	struct kt_diag d = {0};
 	kt_dp_ipvsadm_mem(s, n, (const char *)data, size, "fuzz", &d);
 	kt_snapshot_finish(s);

@@ -2,7 +2,8 @@
  * then SOCK_DIAG_BY_FAMILY messages with INET_DIAG_INFO tcp_info, DONE and
  * ERROR messages, as the kernel sends them for `ss -tni`), decoded by the
  * socket collector into flow aggregates, then analysed. Seeds were
- * recorded from the sockets lab with KTRACE_SD_RECORD. */
+ * recorded from the sockets lab (raw dump buffers, listeners then
+ * the others; KTRACE_NL_RECORD now writes one file per dump). */
 #include "tests/fuzz/flow_target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

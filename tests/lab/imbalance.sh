@@ -358,16 +358,17 @@ msg=$(python3 "$WORK/compare.py" "$WORK/cap.last.json" "$WORK/ct4.txt" 2>&1) &&
 # keep the outputs when asked (docs, debugging)
 [ -n "$KT_LAB_OUT" ] && mkdir -p "$KT_LAB_OUT" && cp "$J" "$WORK/once.txt" "$WORK/objects.json" "$WORK/ct2.txt" "$KT_LAB_OUT/"
 
-# record the ctnetlink dump for replay / fuzz seeds when asked
+# record the netlink dumps (a directory) for replay / fuzz seeds when asked
 if [ -n "$KT_RECORD_CT" ]; then
-	nsx $NSN env KTRACE_CT_RECORD="$KT_RECORD_CT" "$KTRACE" imbalance --once -i 0.1 --objects "$WORK/objects.json" >/dev/null 2>&1
-	cp "$WORK/objects.json" "$KT_RECORD_CT.objects.json"
+	mkdir -p "$KT_RECORD_CT"
+	nsx $NSN env KTRACE_NL_RECORD="$KT_RECORD_CT" "$KTRACE" imbalance --once -i 0.1 --objects "$WORK/objects.json" >/dev/null 2>&1
+	cp "$WORK/objects.json" "$KT_RECORD_CT/objects.json"
 	echo "recorded $KT_RECORD_CT"
 fi
 
 # replay of a recording gives the same answer without root or the kernel
-nsx $NSN env KTRACE_CT_RECORD="$WORK/ct.rec" "$KTRACE" imbalance --once -o json -i 0.1 --objects "$WORK/objects.json" --node labnode > "$WORK/live.json" 2>/dev/null
-KTRACE_CT_FILE="$WORK/ct.rec" "$KTRACE" imbalance --once -o json -i 0.1 --objects "$WORK/objects.json" --node labnode > "$WORK/replay.json" 2>/dev/null
+nsx $NSN env KTRACE_NL_RECORD="$WORK/ct.rec" "$KTRACE" imbalance --once -o json -i 0.1 --objects "$WORK/objects.json" --node labnode > "$WORK/live.json" 2>/dev/null
+KTRACE_NL_REPLAY="$WORK/ct.rec" "$KTRACE" imbalance --once -o json -i 0.1 --objects "$WORK/objects.json" --node labnode > "$WORK/replay.json" 2>/dev/null
 if python3 - "$WORK/live.json" "$WORK/replay.json" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])

@@ -205,7 +205,7 @@ sleep 0.5   # let the last ACKs land: byte counters are then still
 snap() { nsx $NSN ss -tni > "$WORK/ss$1.txt"; nsx $NSN conntrack -L > "$WORK/ct$1.txt" 2>/dev/null; }
 J="$WORK/once.json"
 snap 1
-nsx $NSN env KTRACE_SD_RECORD="$WORK/sd.rec" timeout 30 "$KTRACE" imbalance --once -o json -i 0.2 --sockets \
+nsx $NSN env KTRACE_NL_RECORD="$WORK/sd.rec" timeout 30 "$KTRACE" imbalance --once -o json -i 0.2 --sockets \
 	--objects "$WORK/objects.json" --node labnode > "$J" 2>"$WORK/err"
 rc=$?
 snap 2
@@ -234,7 +234,7 @@ EOF
 then pass "node clients resolved to their backends through conntrack"; else fail "node clients resolved to their backends through conntrack" "$(head -c 600 "$J")"; fi
 
 # the recording replays to the same socket numbers without root
-KTRACE_SD_FILE="$WORK/sd.rec" KTRACE_CT_FILE=/dev/null "$KTRACE" imbalance --once -o json -i 0.1 --sockets \
+KTRACE_NL_REPLAY="$WORK/sd.rec" "$KTRACE" imbalance --once -o json -i 0.1 --sockets \
 	--objects "$WORK/objects.json" --node labnode > "$WORK/replay.json" 2>"$WORK/err2"
 if python3 - "$J" "$WORK/replay.json" <<'EOF'
 import json, sys
@@ -245,5 +245,5 @@ def hostnet(j):
 sys.exit(0 if hostnet(a) and hostnet(a) == hostnet(b) else 1)
 EOF
 then pass "sock_diag record/replay"; else fail "sock_diag record/replay" "$(head -c 300 "$WORK/err2") $(head -c 300 "$WORK/replay.json")"; fi
-[ -n "$KT_RECORD_SD" ] && cp "$WORK/sd.rec" "$KT_RECORD_SD" && echo "recorded $KT_RECORD_SD"
+[ -n "$KT_RECORD_SD" ] && cp -r "$WORK/sd.rec" "$KT_RECORD_SD" && echo "recorded $KT_RECORD_SD"
 exit 0

@@ -258,7 +258,7 @@ wait_ready "$WORK/node.hold" || { fail "IPv6 node client" "$(cat "$WORK/hold.err
 sleep 0.3
 nsx $NSN ss -tni > "$WORK/ss.txt"
 nsx $NSN conntrack -L -f ipv6 > "$WORK/ct3.txt" 2>/dev/null
-nsx $NSN env KTRACE_SD_RECORD="$WORK/sd6.rec" timeout 30 "$KTRACE" imbalance --once -o json -i 0.2 --sockets \
+nsx $NSN env KTRACE_NL_RECORD="$WORK/sd6.rec" timeout 30 "$KTRACE" imbalance --once -o json -i 0.2 --sockets \
 	--objects "$WORK/objects.json" --node labnode > "$WORK/sk.json" 2>"$WORK/err"
 if msg=$(python3 - "$WORK/sk.json" "$WORK/ss.txt" "$WORK/ct3.txt" <<'EOF2'
 import json, re, sys, ipaddress, collections
@@ -287,5 +287,5 @@ print(("equal: " if ok else "differ: ktrace %s ss %s; " % (got, dict(want))) + "
 sys.exit(0 if ok else 1)
 EOF2
 ); then pass "IPv6 node sockets equal ss -tni ($msg)"; else fail "IPv6 node sockets equal ss -tni" "$msg $(head -c 300 "$WORK/err")"; fi
-[ -n "$KT_RECORD_SD" ] && cp "$WORK/sd6.rec" "$KT_RECORD_SD" && echo "recorded $KT_RECORD_SD"
+[ -n "$KT_RECORD_SD" ] && cp -r "$WORK/sd6.rec" "$KT_RECORD_SD" && echo "recorded $KT_RECORD_SD"
 exit 0

@@ -126,7 +126,7 @@ static void test_ipvs_nl(void)
 	struct kt_ipvs_state *st = kt_ipvs_state_new();
 	T_CHECK_INT(kt_ipvs_decode(st, m.b, m.n, 0x22), 0, "genl buffer decodes");
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "node-a", "test");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "node-a", "test");
 	kt_ipvs_emit(st, s, n);
 	kt_ipvs_state_free(st);
 	T_CHECK_INT(n->n_svcs, 2, "two virtual services");
@@ -172,7 +172,7 @@ static void test_ipvsadm(void)
 	T_CHECK(api && api->affinity && api->affinity_timeout == 10800, "persistence = ClientIP affinity");
 	kt_snapshot_free(s);
 	s = kt_snapshot_new();
-	struct kt_dp_node *nn = kt_dpn_node(s, "x", "t");
+	struct kt_dp_node *nn = kt_dpbuild_node(s, "x", "t");
 	const char *bad = "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.9:80 -r 10.1.1.1:80 -m -w 1\n";
 	struct kt_diag d2 = {0};
 	T_CHECK(kt_dp_ipvsadm_mem(s, nn, bad, strlen(bad), "bad.txt", &d2) < 0 && strstr(d2.msg, "bad.txt:2"),
@@ -234,7 +234,7 @@ static void test_cilium(void)
 	struct kt_snapshot *s = fixture_api();
 	if (!s)
 		s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "node-a", "test");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "node-a", "test");
 	kt_cil_emit(st, s, n, "cilium_lb4_services_v2");
 	kt_cil_state_free(st);
 	const struct kt_dp_service *front = find(n, "shop", "front", "https");
@@ -280,7 +280,7 @@ static void test_cilium_maglev(void)
 	uint8_t mk[8] = {1, 0, 0, 0, 0, 8, 0, 0};
 	T_CHECK_INT(kt_cil_add_affinity_match(st, mk, 8), 0, "affinity match key");
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "node-a", "test");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "node-a", "test");
 	kt_cil_emit(st, s, n, "cilium_lb4_services_v2");
 	kt_cil_state_free(st);
 	const struct kt_dp_service *web = NULL, *rnd = NULL;
@@ -324,7 +324,7 @@ static void test_nft_json(void)
 	T_CHECK(api && api->affinity && api->affinity_timeout == 10800 && api->masquerade, "affinity set timeout");
 	kt_snapshot_free(s);
 	s = kt_snapshot_new();
-	struct kt_dp_node *nn = kt_dpn_node(s, "x", "t");
+	struct kt_dp_node *nn = kt_dpbuild_node(s, "x", "t");
 	struct kt_diag d2 = {0};
 	const char *bad = "{\"nftables\": [\n{\"chain\": }]}";
 	T_CHECK(kt_dp_nft_json_mem(s, nn, bad, strlen(bad), "r.json", &d2) < 0 && strstr(d2.msg, "r.json:2"),
@@ -428,8 +428,8 @@ static void test_json_and_diff(void)
 	}
 	kt_findings_release(&f);
 	/* KT603: same service from two modes */
-	struct kt_dp_service *x = kt_dpn_svc(s, &s->dp[0], "shop", "web", "http", "TCP", KT_DP_NFTABLES);
-	kt_dpn_be(s, x, false, "10.244.1.11", 8080, 1);
+	struct kt_dp_service *x = kt_dpbuild_svc(s, &s->dp[0], "shop", "web", "http", "TCP", KT_DP_NFTABLES);
+	kt_dpbuild_be(s, x, false, "10.244.1.11", 8080, 1);
 	s->finished = false;
 	kt_snapshot_finish(s);
 	kt_dpdiff_findings(s, ar, &f);

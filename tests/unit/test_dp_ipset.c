@@ -95,7 +95,7 @@ static void test_fold(void)
 	}
 	free(b);
 	char *ip = slurp(FX "ipvsadm.save", &l);
-	struct kt_dp_node *n = kt_dpn_node(s, "node-a", "test");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "node-a", "test");
 	T_CHECK_INT(kt_dp_ipvsadm_mem(s, n, ip, l, "ipvsadm.save", &d), 0, "ipvsadm fixture parses");
 	free(ip);
 	struct kt_ipset_db *db = load_db();
@@ -128,7 +128,7 @@ static void test_fold_v6(void)
 	static const char ipvs[] = "-A -t [fd00:10:96::15]:80 -s rr\n"
 				   "-a -t [fd00:10:96::15]:80 -r [fd00:10:244:1::11]:8080 -m -w 1\n";
 	struct kt_snapshot *s = kt_snapshot_new();
-	struct kt_dp_node *n = kt_dpn_node(s, "node-a", "test");
+	struct kt_dp_node *n = kt_dpbuild_node(s, "node-a", "test");
 	struct kt_diag d = {0};
 	T_CHECK_INT(kt_dp_ipvsadm_mem(s, n, ipvs, sizeof(ipvs) - 1, "v6", &d), 0, "IPv6 ipvsadm text parses");
 	struct kt_ipset_db *db = load_db();
