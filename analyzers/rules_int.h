@@ -138,8 +138,6 @@ void kt_rules_routes(struct kt_rctx *c); /* analyzers/rules_routes.c: KT305-KT30
 bool kt_tmpl_meshed(const struct kt_tmpl *t);
 /* Mark ingress controllers among c->t. */
 void kt_rules_mark_ingress(struct kt_rctx *c);
-/* Parse "k=v,k!=v,k,!k,k in (a,b)" into sel (arena strings); false on syntax error. */
-bool kt_parse_label_selector(const char *str, struct kt_arena *a, struct kt_selector *sel);
 
 /* Spread helpers (KT103, KT301). */
 bool kt_spec_spreads(const struct kt_podspec *sp, const struct kt_kvlist *labels, bool zone);

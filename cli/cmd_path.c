@@ -1,20 +1,25 @@
 /*
- * `ktrace path SERVICE`: fetch only what one Service's path needs (the
- * Service, its EndpointSlices, the nodes, the selected Pods, the proxy
- * ConfigMaps, the Ingresses and routes in its namespace; plus this node's
- * programmed rules when readable), run the path analyzer, and render the
- * layered tree (text) or the JSON of ktrace-path(1). `ktrace path
- * ingress/NAME` (httproute/, grpcroute/) traces an Ingress or route
- * through its controller to the backends (cli/render_ingress.c renders).
+ * `ktrace path SERVICE`: the source layer reads only what one Service's
+ * path needs (the Service, its EndpointSlices, the nodes, the selected
+ * Pods, the proxy ConfigMaps, the Ingresses and routes in its namespace
+ * with their classes and Gateways; plus this node's programmed rules when
+ * this host is one of the cluster's Nodes); the path analyzer runs per
+ * Service the scope names (one, or the Services of deploy/NAME, or NAME in
+ * every namespace with -A), and this file renders the layered tree (text)
+ * or the JSON of ktrace-path(1) (an array when several Services match).
+ * `ktrace path ingress/NAME` (httproute/, grpcroute/) reads the whole
+ * cluster and traces that object through its controller to the backends
+ * (cli/render_ingress.c renders).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli/cli.h"
 #include "cli/render_ingress.h"
-#include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
@@ -70,26 +75,11 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_backend *b, uint32_t n)
-{
-	kt_jw_key(w, key);
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < n; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "ip", b[i].ip);
-		kt_jw_kint(w, "port", b[i].port);
-		kt_jw_kdouble(w, "probability", b[i].probability);
-		kt_jw_kbool(w, "local", b[i].local);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
-}
-
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
 		       const struct kt_ing_result *ing)
 {
 	const struct kt_service *svc = &s->services[r->svc];
-	struct kt_jw *w = kt_jw_new(stdout, true);
+	struct kt_jw *w = kt_cli_jw(c, stdout, true);
 	kt_jw_obj(w);
 	kt_jw_key(w, "service");
 	kt_jw_obj(w);
@@ -194,29 +184,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_kstr(w, "evidence", r->mode_evidence);
 	kt_jw_key(w, "programmed");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "node", r->dp[i].node->node);
-		kt_jw_kstr(w, "mode", kt_dp_mode_name(d->mode));
-		kt_jw_kstr(w, "portName", d->port_name);
-		kt_jw_key(w, "frontends");
-		kt_jw_arr(w);
-		for (uint32_t j = 0; j < d->n_fe; j++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "kind", kt_fe_kind_name(d->fe[j].kind));
-			kt_jw_kstr(w, "ip", d->fe[j].ip);
-			kt_jw_kint(w, "port", d->fe[j].port);
-			kt_jw_kstr(w, "backendSet", d->fe[j].external ? "external" : "internal");
-			kt_jw_obj_end(w);
-		}
-		kt_jw_arr_end(w);
-		json_backends(w, "backends", d->be, d->n_be);
-		json_backends(w, "externalBackends", d->ext_be, d->n_ext_be);
-		kt_jw_kbool(w, "masquerade", d->masquerade);
-		kt_jw_kbool(w, "localOnly", d->local_only);
-		kt_jw_obj_end(w);
-	}
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH);
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 
@@ -256,6 +225,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		if (!r->findings.v[i].suppressed)
 			kt_render_finding_json(w, &r->findings.v[i], false);
 	kt_jw_arr_end(w);
+	kt_render_incomplete_json(w, s);
+	/* rules the input could not feed (not checked), then what could not be read */
 	kt_jw_key(w, "gaps");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->findings.n_gaps + s->n_gaps; i++) {
@@ -275,6 +246,9 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 #define B(c) kt_c(c, KT_C_BOLD)
 #define D(c) kt_c(c, KT_C_DIM)
 #define R(c) kt_c(c, KT_C_RESET)
+/* every string from the cluster or a bundle is printed through V() */
+#define V(x) kt_cv(c, x)
+#define VD(x) ((x) ? kt_cv(c, x) : "-")
 
 static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_backend *b,
 			  uint32_t n)
@@ -283,55 +257,33 @@ static void text_backends(struct kt_cli *c, const char *ind, const char *label, 
 	if (!n)
 		printf(" %snone: traffic is dropped or rejected%s", kt_c(c, KT_C_RED), R(c));
 	printf("\n");
-	for (uint32_t i = 0; i < n; i++)
-		printf("%s  %s:%d  %5.1f%%%s\n", ind, b[i].ip, b[i].port, b[i].probability * 100.0,
+	for (uint32_t i = 0; i < n; i++) {
+		printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
 		       b[i].local ? "  (local)" : "");
+		if (c->wide && b[i].weight)
+			printf("  weight %d", b[i].weight);
+		if (c->wide && b[i].state && strcmp(b[i].state, "active"))
+			printf("  %s", V(b[i].state));
+		printf("\n");
+	}
 }
 
-static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
-		       const struct kt_ing_result *ing)
+static void text_external(struct kt_cli *c, const struct kt_service *svc, const struct kt_path_result *r)
 {
-	const struct kt_service *svc = &s->services[r->svc];
-	char buf[64], age[32];
-	printf("%sService %s/%s%s  %s", B(c), svc->meta.namespace, svc->meta.name, R(c), kt_svc_type_name(svc->type));
-	if (svc->type == KT_SVC_LOADBALANCER || svc->type == KT_SVC_NODEPORT)
-		printf("  externalTrafficPolicy=%s", svc->etp_local ? "Local" : "Cluster");
-	if (svc->itp_local)
-		printf("  internalTrafficPolicy=Local");
-	printf("  sessionAffinity=%s", svc->affinity_client_ip ? "ClientIP" : "None");
-	if (svc->traffic_distribution)
-		printf("  trafficDistribution=%s", svc->traffic_distribution);
-	printf("\n");
-	if (s->source && strcmp(s->source, "api"))
-		printf("%s(from %s%s%s)%s\n", D(c), s->source, s->origin && strcmp(s->origin, s->source) ? " " : "",
-		       s->origin && strcmp(s->origin, s->source) ? s->origin : "", R(c));
-
-	if (svc->type == KT_SVC_EXTERNALNAME) {
-		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
-		       svc->external_name ? svc->external_name : "?");
-		return 0;
-	}
-
-	/* 0. ingress layer */
-	if (ing->n_views)
-		kt_render_ingress_section_text(c, s, ing);
-
-	/* 1. external entry */
 	if (svc->type == KT_SVC_LOADBALANCER) {
-		printf("\n%s1. Cloud load balancer%s  %s%s%s\n", B(c), R(c), r->lb_kind, r->lb_internal ? ", internal" : "",
-		       "");
+		printf("\n%s1. Cloud load balancer%s  %s%s\n", B(c), R(c), V(r->lb_kind), r->lb_internal ? ", internal" : "");
 		if (!svc->n_ingress)
 			printf("   ingress: %spending (no status.loadBalancer.ingress yet)%s\n", kt_c(c, KT_C_YELLOW), R(c));
 		for (uint32_t i = 0; i < svc->n_ingress; i++)
-			printf("   ingress: %s%s%s%s\n", svc->ingress[i].ip ? svc->ingress[i].ip : svc->ingress[i].hostname,
-			       svc->ingress[i].ip_mode ? " (ipMode " : "", svc->ingress[i].ip_mode ? svc->ingress[i].ip_mode : "",
+			printf("   ingress: %s%s%s%s\n", V(svc->ingress[i].ip ? svc->ingress[i].ip : svc->ingress[i].hostname),
+			       svc->ingress[i].ip_mode ? " (ipMode " : "", svc->ingress[i].ip_mode ? V(svc->ingress[i].ip_mode) : "",
 			       svc->ingress[i].ip_mode ? ")" : "");
-		printf("   %skind from:%s %s\n", D(c), R(c), r->lb_kind_evidence);
-		printf("   targets: %s\n", r->lb_target_reason);
+		printf("   %skind from:%s %s\n", D(c), R(c), V(r->lb_kind_evidence));
+		printf("   targets: %s\n", V(r->lb_target_reason));
 		if (svc->n_lb_source_ranges) {
 			printf("   source ranges:");
 			for (uint32_t i = 0; i < svc->n_lb_source_ranges; i++)
-				printf(" %s", svc->lb_source_ranges[i]);
+				printf(" %s", V(svc->lb_source_ranges[i]));
 			printf("\n");
 		}
 	} else if (svc->type == KT_SVC_NODEPORT) {
@@ -341,43 +293,61 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		       kt_svc_type_name(svc->type));
 	}
 	for (uint32_t i = 0; i < svc->n_external_ips; i++)
-		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", svc->external_ips[i]);
+		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", V(svc->external_ips[i]));
+}
 
-	/* 2. nodes */
-	if (svc->type != KT_SVC_CLUSTERIP) {
-		printf("\n%s2. Nodes%s  %u of %u are LB targets", B(c), R(c), r->n_lb_targets, r->n_nodes);
-		if (svc->etp_local && svc->health_check_node_port)
-			printf("  (health check :%d/healthz)", svc->health_check_node_port);
-		printf("\n");
-		for (uint32_t i = 0; i < r->n_nodes; i++) {
-			const struct kt_path_node *pn = &r->nodes[i];
-			const struct kt_node *n = &s->nodes[pn->node];
-			printf("   %s%-3s%s %-20s %-14s local ready %u/%u  %s%s%s\n",
-			       pn->lb_target ? kt_c(c, KT_C_GREEN) : D(c), pn->lb_target ? "->" : "x", R(c), n->meta.name,
-			       n->zone ? n->zone : "-", pn->local_ready, pn->local_total, D(c), pn->reason ? pn->reason : "", R(c));
+static void text_nodes(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+		       const struct kt_path_result *r)
+{
+	printf("\n%s2. Nodes%s  %u of %u are LB targets", B(c), R(c), r->n_lb_targets, r->n_nodes);
+	if (svc->etp_local && svc->health_check_node_port)
+		printf("  (health check :%d/healthz)", svc->health_check_node_port);
+	printf("\n");
+	if (c->wide && r->n_nodes)
+		printf("   %s%-3s %-20s %-14s %-15s %-11s %-9s %s%s\n", D(c), "", "NODE", "ZONE", "INTERNAL-IP", "LOCAL", "STATUS",
+		       "WHY", R(c));
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const struct kt_path_node *pn = &r->nodes[i];
+		const struct kt_node *n = &s->nodes[pn->node];
+		const char *mark = pn->lb_target ? "->" : "x";
+		const char *mcol = pn->lb_target ? kt_c(c, KT_C_GREEN) : D(c);
+		if (c->wide) {
+			char local[24];
+			snprintf(local, sizeof(local), "%u/%u", pn->local_ready, pn->local_total);
+			printf("   %s%-3s%s %-20s %-14s %-15s %-11s %-9s %s%s%s\n", mcol, mark, R(c), V(n->meta.name), VD(n->zone),
+			       n->n_internal_ips ? V(n->internal_ips[0]) : "-", local,
+			       !n->ready ? "NotReady" : n->unschedulable ? "Cordoned" : n->exclude_lb ? "Excluded" : "Ready", D(c),
+			       pn->reason ? V(pn->reason) : "", R(c));
+			continue;
 		}
-		if (!r->n_nodes)
-			printf("   %s(no Node objects available)%s\n", D(c), R(c));
-		if (r->cross_node_share >= 0)
-			printf("   expected extra node hop: %.0f%% of requests (LB spreads over %u nodes, each node picks any "
-			       "ready endpoint)\n",
-			       r->cross_node_share * 100, r->n_lb_targets);
+		printf("   %s%-3s%s %-20s %-14s local ready %u/%u  %s%s%s\n", mcol, mark, R(c), V(n->meta.name), VD(n->zone),
+		       pn->local_ready, pn->local_total, D(c), pn->reason ? V(pn->reason) : "", R(c));
 	}
+	if (!r->n_nodes)
+		printf("   %s(no Node objects available)%s\n", D(c), R(c));
+	if (r->cross_node_share >= 0)
+		printf("   expected extra node hop: %.0f%% of requests (LB spreads over %u nodes, each node picks any "
+		       "ready endpoint)\n",
+		       r->cross_node_share * 100, r->n_lb_targets);
+}
 
-	/* 3. ports and dataplane */
-	printf("\n%s3. Service ports -> dataplane%s  mode %s%s%s (%s: %s)\n", B(c), R(c), B(c), r->mode, R(c),
-	       r->mode_source, r->mode_evidence ? r->mode_evidence : "");
+static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+		       const struct kt_path_result *r)
+{
+	char buf[64];
+	printf("\n%s3. Service ports -> dataplane%s  mode %s%s%s (%s: %s)\n", B(c), R(c), B(c), V(r->mode), R(c),
+	       V(r->mode_source), r->mode_evidence ? V(r->mode_evidence) : "");
 	for (uint32_t i = 0; i < svc->n_ports; i++) {
 		const struct kt_svc_port *p = &svc->ports[i];
-		printf("   %s%s%s", p->name && *p->name ? p->name : "", p->name && *p->name ? "/" : "", p->protocol);
+		printf("   %s%s%s", p->name && *p->name ? V(p->name) : "", p->name && *p->name ? "/" : "", V(p->protocol));
 		for (uint32_t k = 0; k < svc->n_cluster_ips; k++)
-			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", svc->cluster_ips[k],
+			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", V(svc->cluster_ips[k]),
 			       strchr(svc->cluster_ips[k], ':') ? "]" : "", p->port);
 		if (svc->headless)
 			printf("  headless (no virtual IP; DNS returns Pod IPs)");
 		if (p->node_port)
 			printf("  NodePort %d", p->node_port);
-		printf("  -> targetPort %s", port_target(p, buf, sizeof(buf)));
+		printf("  -> targetPort %s", V(port_target(p, buf, sizeof(buf))));
 		if (p->target.name) {
 			int32_t seen[8];
 			unsigned ns = resolved_ports(s, svc, p, seen, 8);
@@ -389,21 +359,32 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 				printf(" (unresolved: no endpoint carries it)");
 		}
 		if (p->app_protocol)
-			printf("  appProtocol %s", p->app_protocol);
+			printf("  appProtocol %s", V(p->app_protocol));
 		printf("\n");
 	}
 	for (uint32_t i = 0; i < r->n_dp; i++) {
 		const struct kt_dp_service *d = r->dp[i].svc;
-		printf("   %snode %s%s programs %s%s%s (%s): %u frontend%s%s%s\n", B(c), r->dp[i].node->node, R(c),
-		       d->port_name && *d->port_name ? "port " : "", d->port_name ? d->port_name : "",
-		       d->port_name && *d->port_name ? "" : "", kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
+		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(r->dp[i].node->node), R(c),
+		       d->port_name && *d->port_name ? "port " : "", d->port_name ? V(d->port_name) : "",
+		       kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
 		       d->masquerade ? ", SNAT for external clients" : "", d->affinity ? ", clientIP affinity" : "");
+		if (c->wide)
+			for (uint32_t j = 0; j < d->n_fe; j++)
+				printf("     frontend %-12s %s%s%s:%d -> %s\n", kt_fe_kind_name(d->fe[j].kind),
+				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "[" : "",
+				       d->fe[j].ip && *d->fe[j].ip ? V(d->fe[j].ip) : "*",
+				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "]" : "", d->fe[j].port,
+				       d->fe[j].external ? "external backends" : "backends");
 		text_backends(c, "     ", "backends", d->be, d->n_be);
 		if (d->n_ext_be != d->n_be || d->local_only)
 			text_backends(c, "     ", "external backends (Local policy)", d->ext_be, d->n_ext_be);
 	}
+}
 
-	/* 4. endpoints */
+static void text_endpoints(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+			   const struct kt_path_result *r)
+{
+	char age[32];
 	printf("\n%s4. Endpoints%s  %u ready", B(c), R(c), r->n_ready);
 	if (r->n_serving_terminating)
 		printf(", %u terminating (still serving)", r->n_serving_terminating);
@@ -412,11 +393,14 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (!svc->has_selector)
 		printf("  (no selector: EndpointSlices are managed by hand or a controller)");
 	printf("\n");
+	if (c->wide && r->n_eps)
+		printf("   %s%-26s %-11s %-16s %-12s %-24s %-5s %-7s %-11s %s%s\n", D(c), "ENDPOINT", "STATE", "NODE", "ZONE", "POD",
+		       "AGE", "SERVING", "TERMINATING", "SLICE", R(c));
 	const char *last_pn = NULL;
 	for (uint32_t i = 0; i < r->n_eps; i++) {
 		const struct kt_endpoint *e = &s->endpoints[r->eps[i]];
 		if (svc->n_ports > 1 && (!last_pn || strcmp(last_pn, e->port_name)))
-			printf("   port %s:\n", *e->port_name ? e->port_name : "(unnamed)");
+			printf("   port %s:\n", *e->port_name ? V(e->port_name) : "(unnamed)");
 		last_pn = e->port_name;
 		const char *state = e->ready ? "ready" : e->terminating ? (e->serving ? "terminating" : "terminated")
 								   : "not-ready";
@@ -425,12 +409,50 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		char addr[80];
 		snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(e->ip, ':') ? "[" : "", e->ip, strchr(e->ip, ':') ? "]" : "",
 			 e->port);
-		printf("   %-26s %s%-11s%s %-16s %-12s %s%s%s\n", addr, kt_c(c, col), state, R(c), e->node ? e->node : "-",
-		       ep_zone(s, e) ? ep_zone(s, e) : "-", e->target_name ? e->target_name : "-", a >= 0 ? "  age " : "",
-		       a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "");
+		if (c->wide) {
+			printf("   %-26s %s%-11s%s %-16s %-12s %-24s %-5s %-7s %-11s %s\n", V(addr), kt_c(c, col), state, R(c),
+			       VD(e->node), VD(ep_zone(s, e)), VD(e->target_name), a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "-",
+			       e->serving ? "yes" : "no", e->terminating ? "yes" : "no", VD(e->slice));
+			continue;
+		}
+		printf("   %-26s %s%-11s%s %-16s %-12s %s%s%s\n", V(addr), kt_c(c, col), state, R(c), VD(e->node),
+		       VD(ep_zone(s, e)), VD(e->target_name), a >= 0 ? "  age " : "", a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "");
 	}
 	if (!r->n_eps)
 		printf("   %snone%s\n", kt_c(c, KT_C_RED), R(c));
+}
+
+static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
+		       const struct kt_ing_result *ing)
+{
+	const struct kt_service *svc = &s->services[r->svc];
+	printf("%sService %s/%s%s  %s", B(c), V(svc->meta.namespace), V(svc->meta.name), R(c), kt_svc_type_name(svc->type));
+	if (svc->type == KT_SVC_LOADBALANCER || svc->type == KT_SVC_NODEPORT)
+		printf("  externalTrafficPolicy=%s", svc->etp_local ? "Local" : "Cluster");
+	if (svc->itp_local)
+		printf("  internalTrafficPolicy=Local");
+	printf("  sessionAffinity=%s", svc->affinity_client_ip ? "ClientIP" : "None");
+	if (svc->traffic_distribution)
+		printf("  trafficDistribution=%s", V(svc->traffic_distribution));
+	printf("\n");
+	if (s->source && strcmp(s->source, "api"))
+		printf("%s(from %s%s%s)%s\n", D(c), V(s->source), s->origin && strcmp(s->origin, s->source) ? " " : "",
+		       s->origin && strcmp(s->origin, s->source) ? V(s->origin) : "", R(c));
+	kt_render_incomplete(c, stdout, s);
+
+	if (svc->type == KT_SVC_EXTERNALNAME) {
+		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
+		       svc->external_name ? V(svc->external_name) : "?");
+		return 0;
+	}
+	/* 0. the ingress layer: what routes to this Service */
+	if (ing->n_views)
+		kt_render_ingress_section_text(c, s, ing);
+	text_external(c, svc, r);
+	if (svc->type != KT_SVC_CLUSTERIP)
+		text_nodes(c, s, svc, r);
+	text_ports(c, s, svc, r);
+	text_endpoints(c, s, svc, r);
 
 	uint32_t shown = 0;
 	for (uint32_t i = 0; i < r->findings.n; i++)
@@ -440,63 +462,15 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
 	for (uint32_t i = 0; i < r->findings.n_gaps; i++)
-		printf("%snot checked: %s: %s%s\n", D(c), r->findings.gaps[i].what, r->findings.gaps[i].why, R(c));
+		printf("%snot checked: %s: %s%s\n", D(c), V(r->findings.gaps[i].what), V(r->findings.gaps[i].why), R(c));
 	for (uint32_t i = 0; i < s->n_gaps; i++)
-		printf("%snot collected: %s: %s%s\n", D(c), s->gaps[i].what, s->gaps[i].why, R(c));
+		if (!s->gaps[i].recorded)
+			printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
+	kt_render_recorded_gaps(c, stdout, s);
 	return 0;
 }
 
 /* ---- command ---------------------------------------------------------------- */
-
-static int not_found(struct kt_cli *c, struct kt_snapshot *s, const char *ns, const char *name)
-{
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
-	const char **cands = NULL;
-	unsigned n = 0;
-	struct kt_arena *a = kt_arena_new();
-	if (s) {
-		cands = KT_ANEW(a, const char *, s->n_services + 1);
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (!strcmp(s->services[i].meta.namespace, ns))
-				cands[n++] = s->services[i].meta.name;
-	} else if (c->kube) {
-		struct kt_diag d2;
-		memset(&d2, 0, sizeof(d2));
-		kt_kube_names(c->kube, KT_RES_SERVICES, ns, a, &cands, &n, &d2);
-	}
-	kt_cli_not_found(&d, "service", ns, name, cands, n);
-	/* the exact name in other namespaces is the most likely mistake (-n) */
-	const char *other[4];
-	unsigned no = 0;
-	if (s) {
-		for (uint32_t i = 0; i < s->n_services && no < 4; i++)
-			if (!strcmp(s->services[i].meta.name, name) && strcmp(s->services[i].meta.namespace, ns))
-				other[no++] = s->services[i].meta.namespace;
-	} else if (c->kube) {
-		struct kt_snapshot *t = kt_snapshot_new();
-		char fs[300];
-		snprintf(fs, sizeof(fs), "metadata.name=%s", name);
-		struct kt_list_req r = {.res = KT_RES_SERVICES, .field_selector = fs, .optional = true};
-		struct kt_diag d2;
-		memset(&d2, 0, sizeof(d2));
-		if (kt_kube_fetch(c->kube, &r, 1, t, NULL, &d2) == 0)
-			for (uint32_t i = 0; i < t->n_services && no < 4; i++)
-				other[no++] = kt_intern(a, t->services[i].meta.namespace);
-		kt_snapshot_free(t);
-	}
-	if (no) {
-		char hint[sizeof(d.hint)];
-		size_t len = (size_t)snprintf(hint, sizeof(hint), "service '%s' exists in namespace", name);
-		for (unsigned i = 0; i < no && len < sizeof(hint); i++)
-			len += (size_t)snprintf(hint + len, sizeof(hint) - len, "%s '%s'", i ? "," : "", other[i]);
-		if (len < sizeof(hint))
-			snprintf(hint + len, sizeof(hint) - len, ": try 'ktrace path %s/%s'", other[0], name);
-		kt_diag_hint(&d, "%s", hint);
-	}
-	kt_arena_free(a);
-	return kt_cli_fail(c, &d);
-}
 
 /* ingress/NAME, httproute/NAME, grpcroute/NAME (also NS/NAME after the
  * kind): true with *kind set when arg names one. */
@@ -520,57 +494,67 @@ static bool ingress_arg(const char *arg, enum kt_ing_kind *kind, const char **re
 	return false;
 }
 
-/* The snapshot for an Ingress or route: the whole cluster's controller
- * side (controllers run in their own namespaces), as `check -A` reads it. */
-static int load_all(struct kt_cli *c, struct kt_snapshot **s, struct kt_diag *d)
+static int ingress_not_found(struct kt_cli *c, const struct kt_snapshot *s, enum kt_ing_kind kind, const char *ns,
+			     const char *name, struct kt_arena *a)
 {
-	if (c->from)
-		return kt_bundle_load(c->from, s, d);
-	unsigned n;
-	const struct kt_list_req *reqs = kt_cli_cluster_reqs(NULL, &n);
-	return kt_cli_snapshot(c, reqs, n, s, d);
+	struct kt_diag d = {0};
+	const char **cands = KT_ANEW(a, const char *, s->n_ingresses + s->n_routes + 1);
+	unsigned n = 0;
+	for (uint32_t i = 0; kind == KT_ING_INGRESS && i < s->n_ingresses; i++)
+		if (!kt_strcmp0(s->ingresses[i].meta.namespace, ns))
+			cands[n++] = s->ingresses[i].meta.name;
+	for (uint32_t i = 0; kind != KT_ING_INGRESS && i < s->n_routes; i++)
+		if (!kt_strcmp0(s->routes[i].meta.namespace, ns) &&
+		    (s->routes[i].kind == KT_ROUTE_GRPC) == (kind == KT_ING_GRPCROUTE))
+			cands[n++] = s->routes[i].meta.name;
+	kt_cli_not_found(&d, kind == KT_ING_INGRESS ? "ingress" : kind == KT_ING_HTTPROUTE ? "httproute" : "grpcroute", ns,
+			 name, cands, n);
+	return kt_cli_fail(c, &d);
 }
 
+/* path ingress/NAME: the whole cluster's objects (controllers run in their
+ * own namespaces), as `check -A` reads them, without node state. */
 static int run_ingress(struct kt_cli *c, enum kt_ing_kind kind, const char *rest)
 {
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
+	struct kt_diag d = {0};
 	const char *slash = strchr(rest, '/');
 	char nsbuf[256];
 	const char *ns = kt_cli_namespace(c), *name = rest;
+	if (c->argc != 1)
+		return kt_cli_error(c, KT_EXIT_USAGE, "e.g. 'ktrace path ingress/shop -n shop'",
+				    "path takes one ingress/NAME, httproute/NAME or grpcroute/NAME");
 	if (slash) {
-		if (strchr(slash + 1, '/') || slash == rest || (size_t)(slash - rest) >= sizeof(nsbuf))
-			name = "";
 		snprintf(nsbuf, sizeof(nsbuf), "%.*s", (int)(slash - rest), rest);
 		ns = nsbuf;
 		name = slash + 1;
+		if (strchr(name, '/') || slash == rest || (size_t)(slash - rest) >= sizeof(nsbuf))
+			name = "";
 	}
 	if (!*name || strlen(name) > 253)
-		return kt_cli_error(c, KT_EXIT_USAGE, "write ingress/NAME, httproute/NAME or grpcroute/NAME (or KIND/NAMESPACE/NAME)",
-				    "invalid %s '%s'", kt_ing_kind_name(kind), rest);
+		return kt_cli_error(c, KT_EXIT_USAGE,
+				    "write ingress/NAME, httproute/NAME or grpcroute/NAME (or KIND/NAMESPACE/NAME)",
+				    "invalid %s '%s'", kt_ing_kind_name(kind), kt_cv(c, rest));
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
+	sc.namespace = NULL;
+	sc.all_namespaces = true;
 	struct kt_snapshot *s = NULL;
-	if (load_all(c, &s, &d) < 0)
+	c->progress = !c->quiet;
+	int rc = kt_source_load(&sc, KT_WANT_OBJECTS, &s, &d);
+	kt_cli_progress_done(c);
+	c->progress = false;
+	if (rc < 0)
 		return kt_cli_fail(c, &d);
 	struct kt_arena *a = kt_arena_new();
 	struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
 	struct kt_ing_result *r;
-	int rc;
 	if (kt_ingress_path(s, kind, ns, name, &ro, a, &r) < 0) {
-		const char **cands = KT_ANEW(a, const char *, s->n_ingresses + s->n_routes + 1);
-		unsigned n = 0;
-		for (uint32_t i = 0; kind == KT_ING_INGRESS && i < s->n_ingresses; i++)
-			if (!kt_strcmp0(s->ingresses[i].meta.namespace, ns))
-				cands[n++] = s->ingresses[i].meta.name;
-		for (uint32_t i = 0; kind != KT_ING_INGRESS && i < s->n_routes; i++)
-			if (!kt_strcmp0(s->routes[i].meta.namespace, ns) &&
-			    (s->routes[i].kind == KT_ROUTE_GRPC) == (kind == KT_ING_GRPCROUTE))
-				cands[n++] = s->routes[i].meta.name;
-		kt_cli_not_found(&d, kind == KT_ING_INGRESS ? "ingress" : kind == KT_ING_HTTPROUTE ? "httproute" : "grpcroute",
-				 ns, name, cands, n);
-		rc = kt_cli_fail(c, &d);
+		rc = ingress_not_found(c, s, kind, ns, name, a);
 	} else {
-		rc = c->out == KT_OUT_JSON ? kt_render_ingress_path_json(c, s, r) : kt_render_ingress_path_text(c, s, r);
+		rc = kt_cli_structured(c) ? kt_render_ingress_path_json(c, s, r) : kt_render_ingress_path_text(c, s, r);
 		kt_findings_release(&r->findings);
+		if (rc == 0 && s->focus.missing)
+			rc = KT_EXIT_PARTIAL;
 	}
 	kt_arena_free(a);
 	kt_snapshot_free(s);
@@ -579,111 +563,58 @@ static int run_ingress(struct kt_cli *c, enum kt_ing_kind kind, const char *rest
 
 static int run(struct kt_cli *c)
 {
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
-	if (c->argc != 1)
-		return kt_cli_error(c, KT_EXIT_USAGE, "e.g. 'ktrace path svc/orders -n shop'",
-				    c->argc ? "path takes one SERVICE" : "path needs a SERVICE");
+	/* parse: SERVICE (svc/NAME, NS/NAME, `svc NAME`) or a workload
+	 * (deploy/NAME, sts/NAME, ds/NAME: the Services that select it); -A
+	 * looks for the name in every namespace */
+	struct kt_diag d = {0};
 	enum kt_ing_kind ikind;
 	const char *irest;
-	if (ingress_arg(c->argv[0], &ikind, &irest))
+	if (c->argc >= 1 && ingress_arg(c->argv[0], &ikind, &irest))
 		return run_ingress(c, ikind, irest);
-	const char *ns, *name;
-	if (kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
+	if (kt_cli_target(c, &sc, KT_TARGET_REQUIRED | KT_TARGET_WORKLOADS, &d) < 0)
 		return kt_cli_fail(c, &d);
-	char nsbuf[256];
-	snprintf(nsbuf, sizeof(nsbuf), "%s", ns);
-	ns = nsbuf;
-
+	if (sc.all_namespaces && (sc.svc_namespace || sc.workload_name))
+		return kt_cli_error(c, KT_EXIT_USAGE, "drop -A, or give only the NAME to look in every namespace",
+				    "-A looks for a Service name in every namespace; '%s' names %s", c->argv[0],
+				    sc.workload_name ? "a workload" : "a namespace");
+	/* load only what these Services' paths need */
 	struct kt_snapshot *s = NULL;
-	int rc;
-	if (c->from) {
-		rc = kt_bundle_load(c->from, &s, &d);
-		if (rc < 0)
-			return kt_cli_fail(c, &d);
-	} else {
-		char sel[320];
-		snprintf(sel, sizeof(sel), "kubernetes.io/service-name=%s", name);
-		struct kt_list_req reqs[] = {
-			{.res = KT_RES_SERVICES, .ns = ns, .name = name},
-			{.res = KT_RES_ENDPOINTSLICES, .ns = ns, .label_selector = sel},
-			{.res = KT_RES_NODES, .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
-			/* the ingress layer: what routes to it, and their classes */
-			{.res = KT_RES_INGRESSES, .ns = ns, .optional = true},
-			{.res = KT_RES_HTTPROUTES, .ns = ns, .optional = true},
-			{.res = KT_RES_GRPCROUTES, .ns = ns, .optional = true},
-			{.res = KT_RES_INGRESSCLASSES, .optional = true},
-			{.res = KT_RES_GATEWAYCLASSES, .optional = true},
-			{.res = KT_RES_GATEWAYS, .optional = true},
-		};
-		struct kt_kube *k;
-		if (kt_cli_kube(c, &k, &d) < 0)
-			return kt_cli_fail(c, &d);
-		s = kt_snapshot_new();
-		s->source = kt_intern(s->arena, "api");
-		s->origin = kt_intern(s->arena, kt_kube_server(k));
-		s->context = kt_intern(s->arena, kt_kube_context(k));
-		rc = kt_kube_fetch(k, reqs, sizeof(reqs) / sizeof(reqs[0]), s, NULL, &d);
-		if (rc == -KT_EXIT_NOTFOUND) {
-			kt_snapshot_free(s);
-			return not_found(c, NULL, ns, name);
-		}
-		if (rc < 0) {
-			kt_snapshot_free(s);
-			return kt_cli_fail(c, &d);
-		}
-		/* second round: the Pods the selector picks (named ports, ages, specs) */
-		uint32_t six = KT_NONE;
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (!strcmp(s->services[i].meta.name, name))
-				six = i;
-		if (six != KT_NONE && s->services[six].has_selector) {
-			char psel[2048];
-			size_t len = 0;
-			const struct kt_kvlist *l = &s->services[six].selector;
-			for (uint32_t i = 0; i < l->n && len < sizeof(psel); i++) {
-				int w = snprintf(psel + len, sizeof(psel) - len, "%s%s=%s", i ? "," : "", l->v[i].key,
-						 l->v[i].value);
-				if (w < 0 || (size_t)w >= sizeof(psel) - len)
-					break;
-				len += (size_t)w;
-			}
-			struct kt_list_req pr = {.res = KT_RES_PODS, .ns = ns, .label_selector = psel, .optional = true};
-			rc = kt_kube_fetch(k, &pr, 1, s, NULL, &d);
-			if (rc < 0) {
-				kt_snapshot_free(s);
-				return kt_cli_fail(c, &d);
-			}
-		}
-		if (!kt_opt_flag(c, "no-node") && kt_node_readable()) {
-			struct kt_node_opts no = {.want_svc_filter = true, .svc_namespace = ns, .svc_name = name,
-						  .no_metrics = true};
-			struct kt_diag d2;
-			memset(&d2, 0, sizeof(d2));
-			if (kt_dp_collect(s, &no, &d2) < 0)
-				kt_snapshot_gap(s, "this node's dataplane", "%s", d2.msg);
-		}
-		kt_snapshot_finish(s);
+	if (kt_cli_load(c, &sc, &s, &d) < 0)
+		return kt_cli_fail(c, &d);
+	/* analyze and render each Service the scope names */
+	int rc = 0;
+	bool many = s->focus.n_svcs > 1;
+	if (many && c->out == KT_OUT_JSON)
+		printf("[\n");
+	for (uint32_t i = 0; i < s->focus.n_svcs && rc == 0; i++) {
+		struct kt_arena *a = kt_arena_new();
+		struct kt_path_query q = {.svc = s->focus.svcs[i]};
+		struct kt_path_result *r;
+		kt_path_analyze(s, &q, a, &r);
+		/* the Ingresses and routes that send traffic to it */
+		struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
+		struct kt_ing_result *ing;
+		kt_ingress_for_service(s, q.svc, &ro, a, &ing);
+		if (i && c->out == KT_OUT_JSON)
+			printf(",\n");
+		else if (i)
+			printf("\n");
+		if (kt_cli_structured(c))
+			rc = render_json(c, s, r, ing);
+		else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
+			rc = kt_path_render_graph(c, s, r);
+		else
+			rc = render_text(c, s, r, ing);
+		kt_findings_release(&ing->findings);
+		kt_findings_release(&r->findings);
+		kt_arena_free(a);
 	}
-	uint32_t six = kt_find_service(s, ns, name);
-	if (six == KT_NONE) {
-		rc = not_found(c, s, ns, name);
-		kt_snapshot_free(s);
-		return rc;
-	}
-	struct kt_arena *a = kt_arena_new();
-	struct kt_path_query q = {.svc = six};
-	struct kt_path_result *r;
-	kt_path_analyze(s, &q, a, &r);
-	struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
-	struct kt_ing_result *ing;
-	kt_ingress_for_service(s, six, &ro, a, &ing);
-	rc = c->out == KT_OUT_JSON ? render_json(c, s, r, ing) : render_text(c, s, r, ing);
-	kt_findings_release(&ing->findings);
-	kt_findings_release(&r->findings);
-	kt_arena_free(a);
+	if (many && c->out == KT_OUT_JSON)
+		printf("]\n");
+	if (rc == 0 && s->focus.missing)
+		rc = KT_EXIT_PARTIAL;
 	kt_snapshot_free(s);
 	return rc;
 }
@@ -698,10 +629,15 @@ const struct kt_command kt_cmd_path = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_API,
-	.usage = "SERVICE | ingress/NAME | httproute/NAME | grpcroute/NAME",
+	.args = "service",
+	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_INGRESSES |
+		 KT_WANT_GATEWAYS | KT_WANT_DATAPLANE,
+	.usage = "SERVICE | svc NAME | deploy/NAME | ingress/NAME | httproute/NAME | grpcroute/NAME",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
-		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME.\n\n"
+		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME, also as two words\n"
+		"(svc NAME). deploy/NAME, sts/NAME and ds/NAME show the Services that select that\n"
+		"workload; NAME with -A, the Service of that name in every namespace.\n\n"
 		"The Ingresses and Gateway API routes (HTTPRoute, GRPCRoute) that send traffic\n"
 		"to the Service are listed first (host, path, class, controller, and whether the\n"
 		"controller balances per request or per connection). ingress/NAME,\n"
@@ -720,7 +656,8 @@ const struct kt_command kt_cmd_path = {
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
 		"  ktrace path orders --from cluster.json.gz\n"
+		"  ktrace path deploy/orders -n shop\n"
 		"  ktrace path ingress/shop -n shop --from demo\n"
 		"  ktrace path httproute/storefront -n shop --from demo -o json",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml|dot|mermaid",
 };

@@ -69,7 +69,7 @@ void kt_render_ingress_section_text(struct kt_cli *c, const struct kt_snapshot *
 			       port_str(a, &x->port));
 			if (x->weight != 1 && v->kind != KT_ING_INGRESS)
 				printf(" weight %d", x->weight);
-			printf("\n       %s%s%s\n", D(c), x->balance_why, R(c));
+			printf("\n       %s%s%s\n", D(c), V(x->balance_why), R(c));
 		}
 	}
 	kt_arena_free(a);
@@ -243,7 +243,7 @@ static void text_backends(struct kt_cli *c, struct kt_arena *a, const struct kt_
 			printf(" weight %d", x->weight);
 		if (x->svc == KT_NONE)
 			printf("  %s(no such Service)%s", kt_c(c, KT_C_RED), R(c));
-		printf("\n     %s%s%s\n", D(c), x->balance_why, R(c));
+		printf("\n     %s%s%s\n", D(c), V(x->balance_why), R(c));
 	}
 	printf("\n%s4. Backend Pods%s\n", B(c), R(c));
 	for (uint32_t k = 0; k < v->n_routes; k++) {
@@ -277,8 +277,9 @@ int kt_render_ingress_path_text(struct kt_cli *c, const struct kt_snapshot *s, c
 	printf("%s%s %s/%s%s  %s\n", B(c), kt_ing_kind_name(v->kind), V(v->meta->namespace ? v->meta->namespace : "default"),
 	       V(v->meta->name), R(c), class_str(a, v));
 	if (s->source && strcmp(s->source, "api"))
-		printf("%s(from %s%s%s)%s\n", D(c), s->source, s->origin && strcmp(s->origin, s->source) ? " " : "",
+		printf("%s(from %s%s%s)%s\n", D(c), V(s->source), s->origin && strcmp(s->origin, s->source) ? " " : "",
 		       s->origin && strcmp(s->origin, s->source) ? V(s->origin) : "", R(c));
+	kt_render_incomplete(c, stdout, s);
 	text_ctrl(c, a, s, v);
 	text_backends(c, a, s, v);
 	uint32_t shown = 0;
@@ -289,9 +290,11 @@ int kt_render_ingress_path_text(struct kt_cli *c, const struct kt_snapshot *s, c
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
 	for (uint32_t i = 0; i < r->findings.n_gaps; i++)
-		printf("%snot checked: %s: %s%s\n", D(c), r->findings.gaps[i].what, r->findings.gaps[i].why, R(c));
+		printf("%snot checked: %s: %s%s\n", D(c), V(r->findings.gaps[i].what), V(r->findings.gaps[i].why), R(c));
 	for (uint32_t i = 0; i < s->n_gaps; i++)
-		printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
+		if (!s->gaps[i].recorded)
+			printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
+	kt_render_recorded_gaps(c, stdout, s);
 	kt_arena_free(a);
 	return 0;
 }
@@ -361,9 +364,8 @@ static void json_ctrl(struct kt_jw *w, const struct kt_snapshot *s, const struct
 
 int kt_render_ingress_path_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_ing_result *r)
 {
-	(void)c;
 	const struct kt_ing_view *v = &r->views[0];
-	struct kt_jw *w = kt_jw_new(stdout, true);
+	struct kt_jw *w = kt_cli_jw(c, stdout, true); /* JSON or YAML */
 	kt_jw_obj(w);
 	json_view_head(w, s, v);
 	json_ctrl(w, s, v);
@@ -378,6 +380,7 @@ int kt_render_ingress_path_json(struct kt_cli *c, const struct kt_snapshot *s, c
 		if (!r->findings.v[i].suppressed)
 			kt_render_finding_json(w, &r->findings.v[i], true);
 	kt_jw_arr_end(w);
+	kt_render_incomplete_json(w, s);
 	kt_jw_key(w, "gaps");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->findings.n_gaps + s->n_gaps; i++) {
