@@ -1,6 +1,6 @@
 # ktrace — non-recursive Makefile. Sources are discovered by directory, so
-# adding a file under lib/, collectors/ (and its subfolders), analyzers/ or cli/
-# needs no edit here.
+# adding a file under lib/, collectors/ (and its subfolders), analyzers/, cli/
+# (and cli/tui/, cli/agent/) needs no edit here.
 #   make            build ./ktrace
 #   make deps       install missing Debian packages (apt-get)
 #   make demo       deps + build + the main job on the built-in demo cluster
@@ -19,10 +19,12 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 GITSHA  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libnl-3.0 libnl-genl-3.0 \
-	libnl-nf-3.0 libnl-idiag-3.0 libnl-route-3.0 libbpf ncursesw zlib
+	libnl-nf-3.0 libnl-idiag-3.0 libnl-route-3.0 libbpf ncursesw zlib libmicrohttpd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is dlopen()ed on first use (collectors/kube/curl_dl.h): its thirty
+# dependent libraries cost every start 15-25 ms of CPU, lint included.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -ldl
 
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local -Wformat=2 -Wvla
 OPT     ?= -O2 -g
@@ -39,8 +41,8 @@ Q := @
 endif
 
 LIB_SRC := $(wildcard lib/*.c collectors/*.c collectors/*/*.c analyzers/*.c) \
-	$(filter-out cli/ktrace.c,$(wildcard cli/*.c cli/tui/*.c))
-LIB_ASM := lib/demo_blob.S
+	$(filter-out cli/ktrace.c,$(wildcard cli/*.c cli/tui/*.c cli/agent/*.c))
+LIB_ASM := lib/demo_blob.S cli/agent/manifest_blob.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/cli/ktrace.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -65,6 +67,11 @@ $(BUILD)/%.o: %.c $(BUILD)/.flags
 	$(Q)$(CC) $(KT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/lib/demo_blob.o: lib/demo_blob.S tests/fixtures/demo/demo-bundle.json $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  AS      $<')
+	$(Q)$(CC) -c $< -o $@
+
+$(BUILD)/cli/agent/manifest_blob.o: cli/agent/manifest_blob.S deploy/ktrace-agent.yaml deploy/ktrace-users.yaml $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  AS      $<')
 	$(Q)$(CC) -c $< -o $@

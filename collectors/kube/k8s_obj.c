@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "collectors/kube/k8s_obj.h"
+#include "ktrace/xalloc.h"
 
 #define KT_MAX_SLICE_ROWS 100000 /* endpoint rows from one EndpointSlice */
 
@@ -38,9 +39,18 @@ struct ctx {
  * same test, so malformed input can never index past an allocation. */
 #define KT_EACH(e, arr) cJSON_ArrayForEach(e, (cJSON_IsArray(arr) ? (arr) : NULL))
 
+/* cJSON_GetObjectItemCaseSensitive without a strcmp() call per key passed
+ * over: the first byte decides for almost every key (the hottest lookup
+ * of a lint run). The first match wins, as there; the YAML builder keeps
+ * one entry per key (the last value, as kubectl). */
 static const cJSON *jget(const cJSON *o, const char *k)
 {
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+	if (!cJSON_IsObject(o))
+		return NULL;
+	for (const cJSON *e = o->child; e; e = e->next)
+		if (e->string && e->string[0] == k[0] && !strcmp(e->string, k))
+			return e;
+	return NULL;
 }
 
 static const cJSON *jpath(const cJSON *o, const char *p1, const char *p2)
@@ -229,8 +239,37 @@ static struct kt_portref jport(struct ctx *c, const cJSON *v)
 
 /* ---- positions -------------------------------------------------------- */
 
-static void note(struct ctx *c, const cJSON *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
+/* a + b, then "[i]" when i >= 0, into buf without printf (the field
+ * paths of every container, port and probe). Returns the length; a path
+ * that does not fit comes back empty. */
+static size_t kpath(char *buf, size_t cap, const char *a, const char *b, int i)
+{
+	size_t al = strlen(a), bl = strlen(b);
+	if (al + bl + 16 > cap) {
+		buf[0] = 0;
+		return 0;
+	}
+	memcpy(buf, a, al);
+	memcpy(buf + al, b, bl);
+	size_t n = al + bl;
+	if (i >= 0) {
+		char d[12];
+		int k = 0;
+		unsigned u = (unsigned)i;
+		do
+			d[k++] = (char)('0' + u % 10);
+		while ((u /= 10) && k < 11);
+		buf[n++] = '[';
+		while (k)
+			buf[n++] = d[--k];
+		buf[n++] = ']';
+	}
+	buf[n] = 0;
+	return n;
+}
+
+/* Record where node starts under field path (len bytes; interned). */
+static void note_at(struct ctx *c, const cJSON *node, const char *path, size_t len)
 {
 	if (!c->pm || !node)
 		return;
@@ -239,28 +278,44 @@ static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
 		return;
 	if (c->n_fields >= c->cap_fields) {
 		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
-		struct kt_fieldpos *nf = realloc(c->fields, c->cap_fields * sizeof(*nf));
-		if (!nf)
-			abort();
-		c->fields = nf;
+		c->fields = kt_xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
 	}
-	char path[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
 	struct kt_fieldpos *f = &c->fields[c->n_fields++];
-	f->path = kt_intern(c->a, path);
+	f->path = kt_intern_n(c->a, path, len);
 	f->line = line;
 	f->col = col;
 }
 
-/* Record the field node found under o at key, as prefix.key. */
+static void note(struct ctx *c, const cJSON *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
+{
+	if (!c->pm || !node)
+		return;
+	char path[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		note_at(c, node, path, (size_t)n < sizeof(path) ? (size_t)n : sizeof(path) - 1);
+}
+
+/* Record the field node found under o at key, as prefix.key (the hot
+ * path of every converter: no printf). */
 static const cJSON *notek(struct ctx *c, const cJSON *o, const char *key, const char *prefix)
 {
 	const cJSON *v = jget(o, key);
-	if (v)
-		note(c, v, "%s%s%s", prefix, *prefix ? "." : "", key);
+	if (!v || !c->pm)
+		return v;
+	char path[256];
+	size_t pl = strlen(prefix), kl = strlen(key);
+	if (pl + kl + 2 > sizeof(path))
+		return v;
+	memcpy(path, prefix, pl);
+	if (pl)
+		path[pl++] = '.';
+	memcpy(path + pl, key, kl);
+	note_at(c, v, path, pl + kl);
 	return v;
 }
 
@@ -335,7 +390,8 @@ static void read_meta(struct ctx *c, const cJSON *obj, const char *kind, struct 
 			m->pos.line = line;
 			m->pos.col = col;
 		}
-		notek(c, obj, "metadata", "");
+		const cJSON *mdn = notek(c, obj, "metadata", "");
+		notek(c, mdn, "annotations", "metadata");
 	} else {
 		m->pos.file = KT_NONE;
 	}
@@ -445,7 +501,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 	const char *rp = jstr(c, o, "restartPolicy");
 	k->sidecar = init && rp && !strcmp(rp, "Always");
 	k->fpath = kt_intern(c->a, fpath);
-	note(c, o, "%s", fpath);
+	note_at(c, o, fpath, strlen(fpath));
 	const cJSON *ports = notek(c, o, "ports", fpath);
 	int n = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
 	if (n > 0) {
@@ -460,7 +516,8 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 			if (!p->protocol)
 				p->protocol = kt_intern(c->a, "TCP");
 			p->port = jportnum(e, "containerPort");
-			note(c, e, "%s.ports[%d]", fpath, i);
+			char pp[300];
+			note_at(c, e, pp, kpath(pp, sizeof(pp), fpath, ".ports", i));
 			i++;
 		}
 	}
@@ -469,7 +526,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 	k->startup = read_probe(c, notek(c, o, "startupProbe", fpath));
 	const cJSON *lc = jget(o, "lifecycle");
 	char lcpath[300];
-	snprintf(lcpath, sizeof(lcpath), "%s.lifecycle", fpath);
+	kpath(lcpath, sizeof(lcpath), fpath, ".lifecycle", -1);
 	const cJSON *ps = notek(c, lc, "preStop", lcpath);
 	k->prestop = KT_HOOK_NONE;
 	k->prestop_sleep = -1;
@@ -525,13 +582,13 @@ static void read_podspec(struct ctx *c, const cJSON *spec, struct kt_podspec *ps
 		char p[300];
 		KT_EACH(e, cs)
 		{
-			snprintf(p, sizeof(p), "%s.containers[%d]", fpath, i++);
+			kpath(p, sizeof(p), fpath, ".containers", i++);
 			read_container(c, e, &ps->containers[ps->n_containers++], p, false);
 		}
 		i = 0;
 		KT_EACH(e, is)
 		{
-			snprintf(p, sizeof(p), "%s.initContainers[%d]", fpath, i++);
+			kpath(p, sizeof(p), fpath, ".initContainers", i++);
 			read_container(c, e, &ps->containers[ps->n_containers++], p, true);
 		}
 	}
@@ -618,8 +675,7 @@ static void do_service(struct ctx *c, const cJSON *o)
 		{
 			struct kt_svc_port *p = &s->ports[s->n_ports++];
 			char pfx[64];
-			snprintf(pfx, sizeof(pfx), "spec.ports[%d]", i);
-			note(c, e, "%s", pfx);
+			note_at(c, e, pfx, kpath(pfx, sizeof(pfx), "spec", ".ports", i));
 			p->name = jstr(c, e, "name");
 			if (!p->name)
 				p->name = kt_intern(c->a, "");
@@ -835,12 +891,12 @@ static void do_workload(struct ctx *c, const cJSON *o, const char *kind)
 	w->ready_replicas = clamp32(jint(jget(o, "status"), w->kind == KT_WL_DAEMONSET ? "numberReady" : "readyReplicas", 0));
 	w->selector = read_selector(c, notek(c, sp, "selector", "spec"));
 	const cJSON *tpl = jget(sp, "template");
-	note(c, tpl, "%s", tp);
+	note_at(c, tpl, tp, strlen(tp));
 	const cJSON *tmd = jget(tpl, "metadata");
 	w->template_labels = jkv(c, jget(tmd, "labels"));
 	w->template_annotations = jkv(c, jget(tmd, "annotations"));
 	char fp[128];
-	snprintf(fp, sizeof(fp), "%s.spec", tp);
+	kpath(fp, sizeof(fp), tp, ".spec", -1);
 	read_podspec(c, jget(tpl, "spec"), &w->spec, fp);
 	meta_finish(c, &w->meta);
 }
@@ -883,18 +939,55 @@ static void do_pdb(struct ctx *c, const cJSON *o)
 	meta_finish(c, &p->meta);
 }
 
-static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int cap)
+/* Is host covered by spec.tls[] (an entry without hosts covers every host)? */
+static bool ing_tls(const cJSON *tls, const char *host)
 {
-	const cJSON *svc = jget(b, "service");
-	if (!svc || (int)g->n_backends >= cap)
+	const cJSON *t, *h;
+	KT_EACH(t, tls)
+	{
+		const cJSON *hosts = jget(t, "hosts");
+		if (!cJSON_IsArray(hosts) || !cJSON_GetArraySize(hosts))
+			return true;
+		KT_EACH(h, hosts)
+		{
+			if (cJSON_IsString(h) && host && !strcmp(h->valuestring, host))
+				return true;
+		}
+	}
+	return false;
+}
+
+static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int cap, const char *host,
+			const cJSON *path, const char *fpath)
+{
+	if (!b || (int)g->n_backends >= cap)
 		return;
+	const cJSON *svc = jget(b, "service");
 	struct kt_ingress_backend *x = &g->backends[g->n_backends++];
+	x->host = host ? kt_intern(c->a, host) : NULL;
+	x->path = jstr(c, path, "path");
+	if (path && !x->path)
+		x->path = kt_intern(c->a, "/");
+	x->path_type = jstr(c, path, "pathType");
+	x->fpath = kt_intern(c->a, fpath);
+	note_at(c, b, fpath, strlen(fpath));
+	if (!svc) { /* networking/v1beta1: serviceName / servicePort */
+		x->service = jstr(c, b, "serviceName");
+		if (x->service)
+			x->port = jport(c, notek(c, b, "servicePort", fpath));
+		return;
+	}
+	char sp[300];
+	note_at(c, svc, sp, kpath(sp, sizeof(sp), fpath, ".service", -1));
 	x->service = jstr(c, svc, "name");
-	const cJSON *port = jget(svc, "port");
+	const cJSON *port = notek(c, svc, "port", sp);
+	kpath(sp, sizeof(sp), fpath, ".service.port", -1);
 	if (jget(port, "number"))
 		x->port.num = jportnum(port, "number");
 	else
 		x->port.name = jstr(c, port, "name");
+	notek(c, port, "number", sp);
+	notek(c, port, "name", sp);
 }
 
 static void do_ingress(struct ctx *c, const cJSON *o)
@@ -903,24 +996,42 @@ static void do_ingress(struct ctx *c, const cJSON *o)
 	read_meta(c, o, "Ingress", &g->meta);
 	const cJSON *sp = notek(c, o, "spec", "");
 	g->class_name = jstr(c, sp, "ingressClassName");
-	if (!g->class_name)
+	notek(c, sp, "ingressClassName", "spec");
+	if (!g->class_name) {
 		g->class_name = kt_kv_get(&g->meta.annotations, "kubernetes.io/ingress.class");
+		g->class_from_annotation = g->class_name != NULL;
+	}
 	int cap = 1;
-	const cJSON *r, *p;
+	const cJSON *r, *p, *tls = jget(sp, "tls");
 	KT_EACH(r, jget(sp, "rules"))
 	{
 		cap += cJSON_GetArraySize(jget(jget(r, "http"), "paths"));
 	}
 	g->backends = KT_ANEW(c->a, struct kt_ingress_backend, cap);
-	if (jget(sp, "defaultBackend"))
-		ing_backend(c, jget(sp, "defaultBackend"), g, cap);
+	const cJSON *def = jget(sp, "defaultBackend");
+	if (!def)
+		def = jget(sp, "backend"); /* networking/v1beta1 */
+	if (def)
+		ing_backend(c, def, g, cap, NULL, NULL, def == jget(sp, "backend") ? "spec.backend" : "spec.defaultBackend");
+	int ri = 0;
 	KT_EACH(r, jget(sp, "rules"))
 	{
+		const char *host = jstr(c, r, "host");
+		int pi = 0;
 		KT_EACH(p, jget(jget(r, "http"), "paths"))
 		{
-			ing_backend(c, jget(p, "backend"), g, cap);
+			char fp[128];
+			snprintf(fp, sizeof(fp), "spec.rules[%d].http.paths[%d].backend", ri, pi);
+			uint32_t before = g->n_backends;
+			ing_backend(c, jget(p, "backend"), g, cap, host, p, fp);
+			if (g->n_backends > before)
+				g->backends[before].tls = ing_tls(tls, host);
+			pi++;
 		}
+		ri++;
 	}
+	if (def && g->n_backends)
+		g->backends[0].tls = ing_tls(tls, NULL) && cJSON_GetArraySize(tls) > 0;
 	read_lb_ingress(c, jpath(jget(o, "status"), "loadBalancer", "ingress"), &g->lb, &g->n_lb);
 	meta_finish(c, &g->meta);
 }
@@ -933,6 +1044,273 @@ static void do_ingress_class(struct ctx *c, const cJSON *o)
 	const char *d = kt_kv_get(&ic->meta.annotations, "ingressclass.kubernetes.io/is-default-class");
 	ic->is_default = d && !strcmp(d, "true");
 	meta_finish(c, &ic->meta);
+}
+
+/* ---- Gateway API --------------------------------------------------------- */
+
+static void do_gateway_class(struct ctx *c, const cJSON *o)
+{
+	struct kt_gw_class *g = KT_SNAP_PUSH(c->s, gateway_classes);
+	read_meta(c, o, "GatewayClass", &g->meta);
+	g->controller = jstr(c, notek(c, o, "spec", ""), "controllerName");
+	meta_finish(c, &g->meta);
+}
+
+static void do_gateway(struct ctx *c, const cJSON *o)
+{
+	struct kt_gateway *g = KT_SNAP_PUSH(c->s, gateways);
+	read_meta(c, o, "Gateway", &g->meta);
+	g->gw_class = KT_NONE;
+	const cJSON *sp = notek(c, o, "spec", "");
+	g->class_name = jstr(c, sp, "gatewayClassName");
+	notek(c, sp, "gatewayClassName", "spec");
+	const cJSON *ls = notek(c, sp, "listeners", "spec");
+	int n = cJSON_IsArray(ls) ? cJSON_GetArraySize(ls) : 0;
+	if (n > 0) {
+		g->listeners = KT_ANEW(c->a, struct kt_gw_listener, n);
+		const cJSON *e;
+		KT_EACH(e, ls)
+		{
+			struct kt_gw_listener *l = &g->listeners[g->n_listeners];
+			note(c, e, "spec.listeners[%u]", g->n_listeners);
+			l->name = jstr(c, e, "name");
+			l->hostname = jstr(c, e, "hostname");
+			l->protocol = jstr(c, e, "protocol");
+			l->port = clamp32(jint(e, "port", 0));
+			const cJSON *tls = jget(e, "tls");
+			if (tls) {
+				l->tls_mode = jstr(c, tls, "mode");
+				if (!l->tls_mode)
+					l->tls_mode = kt_intern(c->a, "Terminate");
+			}
+			g->n_listeners++;
+		}
+	}
+	const cJSON *addrs = jget(jget(o, "status"), "addresses");
+	n = cJSON_IsArray(addrs) ? cJSON_GetArraySize(addrs) : 0;
+	if (n > 0) {
+		g->addresses = KT_ANEW(c->a, const char *, n);
+		const cJSON *e;
+		KT_EACH(e, addrs)
+		{
+			const char *v = jstr(c, e, "value");
+			if (v)
+				g->addresses[g->n_addresses++] = v;
+		}
+	}
+	meta_finish(c, &g->meta);
+}
+
+static void route_matches(struct ctx *c, struct kt_route *r, const cJSON *m, uint32_t rule, bool grpc)
+{
+	struct kt_route_match *x = &r->matches[r->n_matches++];
+	x->rule = rule;
+	if (grpc) {
+		const cJSON *meth = jget(m, "method");
+		const char *svc = jstr(c, meth, "service"), *fn = jstr(c, meth, "method");
+		if (svc || fn)
+			x->path = kt_arena_printf(c->a, "%s/%s", svc ? svc : "*", fn ? fn : "*");
+		return;
+	}
+	const cJSON *path = jget(m, "path");
+	if (path) {
+		x->path_type = jstr(c, path, "type");
+		if (!x->path_type)
+			x->path_type = kt_intern(c->a, "PathPrefix");
+		x->path = jstr(c, path, "value");
+		if (!x->path)
+			x->path = kt_intern(c->a, "/");
+	}
+	x->method = jstr(c, m, "method");
+}
+
+static void route_backend(struct ctx *c, struct kt_route *r, const cJSON *b, uint32_t rule, int bi)
+{
+	struct kt_route_backend *x = &r->backends[r->n_backends++];
+	char fp[96];
+	snprintf(fp, sizeof(fp), "spec.rules[%u].backendRefs[%d]", rule, bi);
+	note_at(c, b, fp, strlen(fp));
+	notek(c, b, "port", fp);
+	notek(c, b, "name", fp);
+	x->rule = rule;
+	x->fpath = kt_intern(c->a, fp);
+	x->kind = jstr(c, b, "kind");
+	if (!x->kind)
+		x->kind = kt_intern(c->a, "Service");
+	x->group = jstr(c, b, "group");
+	if (!x->group)
+		x->group = kt_intern(c->a, "");
+	x->namespace = jstr(c, b, "namespace");
+	x->name = jstr(c, b, "name");
+	x->port = clamp32(jint(b, "port", 0));
+	x->weight = clamp32(jint(b, "weight", 1));
+}
+
+/* HTTPRoute or GRPCRoute */
+static void do_route(struct ctx *c, const cJSON *o, bool grpc)
+{
+	struct kt_route *r = KT_SNAP_PUSH(c->s, routes);
+	read_meta(c, o, grpc ? "GRPCRoute" : "HTTPRoute", &r->meta);
+	r->kind = grpc ? KT_ROUTE_GRPC : KT_ROUTE_HTTP;
+	const cJSON *sp = notek(c, o, "spec", "");
+	r->hostnames = jstrs(c, jget(sp, "hostnames"), &r->n_hostnames);
+	const cJSON *pr = notek(c, sp, "parentRefs", "spec"), *e, *rl, *x;
+	int n = cJSON_IsArray(pr) ? cJSON_GetArraySize(pr) : 0;
+	if (n > 0) {
+		r->parents = KT_ANEW(c->a, struct kt_route_parent, n);
+		KT_EACH(e, pr)
+		{
+			struct kt_route_parent *p = &r->parents[r->n_parents];
+			note(c, e, "spec.parentRefs[%u]", r->n_parents);
+			p->kind = jstr(c, e, "kind");
+			p->namespace = jstr(c, e, "namespace");
+			p->name = jstr(c, e, "name");
+			p->section = jstr(c, e, "sectionName");
+			p->port = clamp32(jint(e, "port", 0));
+			p->gateway = KT_NONE;
+			r->n_parents++;
+		}
+	}
+	const cJSON *rules = notek(c, sp, "rules", "spec");
+	int nb = 0, nm = 0;
+	KT_EACH(rl, rules)
+	{
+		nb += cJSON_IsArray(jget(rl, "backendRefs")) ? cJSON_GetArraySize(jget(rl, "backendRefs")) : 0;
+		nm += cJSON_IsArray(jget(rl, "matches")) ? cJSON_GetArraySize(jget(rl, "matches")) : 0;
+	}
+	r->backends = KT_ANEW(c->a, struct kt_route_backend, nb + 1);
+	r->matches = KT_ANEW(c->a, struct kt_route_match, nm + 1);
+	KT_EACH(rl, rules)
+	{
+		note(c, rl, "spec.rules[%u]", r->n_rules);
+		int bi = 0;
+		KT_EACH(x, jget(rl, "matches"))
+		{
+			if ((int)r->n_matches < nm)
+				route_matches(c, r, x, r->n_rules, grpc);
+		}
+		KT_EACH(x, jget(rl, "backendRefs"))
+		{
+			if ((int)r->n_backends < nb)
+				route_backend(c, r, x, r->n_rules, bi++);
+		}
+		r->n_rules++;
+	}
+	meta_finish(c, &r->meta);
+}
+
+/* ---- ConfigMaps of ingress controllers: the client-IP settings only ----- */
+
+static void ctrl_configmap(struct ctx *c, const cJSON *o, const cJSON *data)
+{
+	if (!cJSON_IsObject(data))
+		return;
+	unsigned n = 0;
+	for (unsigned i = 0; kt_ctrl_config_keys[i]; i++)
+		n += cJSON_IsString(jget(data, kt_ctrl_config_keys[i]));
+	if (!n)
+		return;
+	struct kt_configmap *m = KT_SNAP_PUSH(c->s, configmaps);
+	read_meta(c, o, "ConfigMap", &m->meta);
+	m->data.v = KT_ANEW(c->a, struct kt_kv, n);
+	const cJSON *dv = notek(c, o, "data", "");
+	for (unsigned i = 0; kt_ctrl_config_keys[i]; i++) {
+		const cJSON *v = jget(data, kt_ctrl_config_keys[i]);
+		if (!cJSON_IsString(v))
+			continue;
+		m->data.v[m->data.n].key = kt_intern(c->a, kt_ctrl_config_keys[i]);
+		m->data.v[m->data.n].value = kt_intern(c->a, v->valuestring);
+		m->data.n++;
+		notek(c, dv, kt_ctrl_config_keys[i], "data");
+	}
+	if (m->data.n > 1)
+		qsort(m->data.v, m->data.n, sizeof(*m->data.v), kv_cmp);
+	meta_finish(c, &m->meta);
+}
+
+/* ---- Pods that operators create from custom resources -------------------- */
+
+/* Prometheus Operator: the labels it gives the Pods of each kind, besides
+ * spec.podMetadata.labels (pkg/prometheus, pkg/alertmanager, pkg/thanos). */
+static const struct {
+	const char *kind, *name_label, *app;
+} prom_kinds[] = {
+	{"Prometheus", "prometheus", "prometheus"},
+	{"PrometheusAgent", NULL, "prometheus-agent"},
+	{"Alertmanager", "alertmanager", "alertmanager"},
+	{"ThanosRuler", "thanos-ruler", "thanos-ruler"},
+};
+
+static void kv_put(struct ctx *c, struct kt_kvlist *l, uint32_t cap, const char *k, const char *v)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].key, k)) {
+			l->v[i].value = kt_intern(c->a, v);
+			return;
+		}
+	if (l->n < cap) {
+		l->v[l->n].key = kt_intern(c->a, k);
+		l->v[l->n].value = kt_intern(c->a, v);
+		l->n++;
+	}
+}
+
+/* A custom resource whose spec carries the labels of the Pods an operator
+ * creates from it; group is its API group (a CRD's always has a dot). */
+static void do_cr_pods(struct ctx *c, const cJSON *o, const char *kind, const char *group)
+{
+	static const char *const paths[][3] = {
+		{"podMetadata", "labels", NULL},
+		{"podTemplate", "metadata", "labels"},
+		{"template", "metadata", "labels"},
+	};
+	const cJSON *sp = jget(o, "spec"), *labels = NULL;
+	const char *fp = NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && !labels; i++) {
+		const cJSON *v = jget(jget(sp, paths[i][0]), paths[i][1]);
+		if (paths[i][2])
+			v = jget(v, paths[i][2]);
+		if (cJSON_IsObject(v)) {
+			labels = v;
+			fp = i == 0 ? "spec.podMetadata.labels" : i == 1 ? "spec.podTemplate.metadata.labels"
+								   : "spec.template.metadata.labels";
+		}
+	}
+	int pk = -1;
+	if (!strcmp(group, "monitoring.coreos.com"))
+		for (size_t i = 0; i < sizeof(prom_kinds) / sizeof(prom_kinds[0]); i++)
+			if (!strcmp(kind, prom_kinds[i].kind))
+				pk = (int)i;
+	if (!labels && pk < 0)
+		return;
+	struct kt_cr_pods *p = KT_SNAP_PUSH(c->s, cr_pods);
+	read_meta(c, o, kind, &p->meta);
+	const char *name = p->meta.name;
+	struct kt_kvlist l = jkv(c, labels);
+	uint32_t cap = l.n + 8;
+	p->labels.v = KT_ANEW(c->a, struct kt_kv, cap);
+	if (l.n)
+		memcpy(p->labels.v, l.v, l.n * sizeof(*l.v));
+	p->labels.n = l.n;
+	p->exact = pk >= 0;
+	p->fpath = fp ? kt_intern(c->a, fp) : kt_intern(c->a, "spec");
+	if (fp)
+		note_at(c, labels, fp, strlen(fp));
+	if (pk >= 0) { /* the operator's labels win over podMetadata */
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/name", prom_kinds[pk].app);
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/managed-by", "prometheus-operator");
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/instance", name);
+		if (prom_kinds[pk].name_label)
+			kv_put(c, &p->labels, cap, prom_kinds[pk].name_label, name);
+		if (pk <= 1)
+			kv_put(c, &p->labels, cap, "operator.prometheus.io/name", name);
+		if (pk == 2)
+			kv_put(c, &p->labels, cap, "app", "alertmanager"); /* operators before v0.60 */
+	}
+	if (p->labels.n > 1)
+		qsort(p->labels.v, p->labels.n, sizeof(*p->labels.v), kv_cmp);
+	p->replicas = notek(c, sp, "replicas", "spec") ? clamp32(jint(sp, "replicas", -1)) : -1;
+	meta_finish(c, &p->meta);
 }
 
 static void do_node(struct ctx *c, const cJSON *o)
@@ -1033,6 +1411,7 @@ static void do_configmap(struct ctx *c, const cJSON *o)
 	struct kt_proxy_config *px = &c->s->proxy;
 	if (!name)
 		return;
+	ctrl_configmap(c, o, data);
 	if (!strcmp(name, "kube-proxy") || !strcmp(name, "kube-proxy-config")) {
 		const cJSON *conf = jget(data, "config.conf");
 		if (!cJSON_IsString(conf))
@@ -1110,8 +1489,35 @@ static bool builtin_group(const cJSON *obj, const char *kind)
 		return GROUP_IS("networking.k8s.io");
 	if (!strcmp(kind, "EndpointSlice"))
 		return GROUP_IS("discovery.k8s.io");
+	if (!strcmp(kind, "Gateway") || !strcmp(kind, "GatewayClass") || !strcmp(kind, "HTTPRoute") ||
+	    !strcmp(kind, "GRPCRoute"))
+		return GROUP_IS("gateway.networking.k8s.io");
 #undef GROUP_IS
 	return true;
+}
+
+/* An object of a custom resource kind (its API group has a dot and is not
+ * one of Kubernetes' own): it may describe Pods an operator creates. */
+static void cr_object(struct ctx *c, const cJSON *obj, const char *kind)
+{
+	const cJSON *av = jget(obj, "apiVersion");
+	if (!cJSON_IsString(av))
+		return;
+	const char *slash = strchr(av->valuestring, '/');
+	if (!slash)
+		return;
+	char group[256];
+	size_t gl = (size_t)(slash - av->valuestring);
+	if (gl >= sizeof(group) || !memchr(av->valuestring, '.', gl))
+		return;
+	memcpy(group, av->valuestring, gl);
+	group[gl] = 0;
+	size_t l = strlen(group);
+	if (l >= 7 && !strcmp(group + l - 7, ".k8s.io") && strcmp(group, "gateway.networking.k8s.io"))
+		return; /* Kubernetes' own groups */
+	if (!strcmp(group, "gateway.networking.k8s.io"))
+		return;
+	do_cr_pods(c, obj, kind, group);
 }
 
 static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int depth, struct kt_diag *d)
@@ -1144,8 +1550,11 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		}
 	}
 	bool manifest = c->pm != NULL;
-	if (!builtin_group(obj, kind))
+	if (!builtin_group(obj, kind)) {
+		cr_object(c, obj, kind);
+		c->n_fields = 0;
 		return 0;
+	}
 	if (!strcmp(kind, "Service"))
 		do_service(c, obj);
 	else if (!strcmp(kind, "EndpointSlice"))
@@ -1165,10 +1574,18 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		do_ingress(c, obj);
 	else if (!strcmp(kind, "IngressClass"))
 		do_ingress_class(c, obj);
+	else if (!strcmp(kind, "GatewayClass"))
+		do_gateway_class(c, obj);
+	else if (!strcmp(kind, "Gateway"))
+		do_gateway(c, obj);
+	else if (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"))
+		do_route(c, obj, kind[0] == 'G');
 	else if (!strcmp(kind, "Node"))
 		do_node(c, obj);
 	else if (!strcmp(kind, "ConfigMap"))
 		do_configmap(c, obj);
+	else
+		cr_object(c, obj, kind);
 	c->n_fields = 0;
 	return 0;
 }

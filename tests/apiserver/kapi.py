@@ -15,12 +15,28 @@ truncated and non-JSON bodies, a 50 MB response) and hostile servers
 deeply nested or very wide items, floods of Warning headers carrying
 terminal control sequences).
 
+It also serves the Pod proxy, GET /api/v1/namespaces/NS/pods/NAME[:PORT]/proxy/PATH
+(NAME may be SCHEME:NAME:PORT), forwarding to the Pod's status.podIP the way
+kube-apiserver does (pkg/registry/core/pod: ResourceLocation; apimachinery
+util/proxy: UpgradeAwareHandler and Transport; Go's httputil.ReverseProxy):
+the port is used as written (a container port *name* is not resolved for
+Pods: the dial fails), the Pod IP must be global unicast, Authorization,
+Impersonate-* and X-Remote-* request headers are removed (the authentication
+and impersonation filters), hop-by-hop headers are dropped both ways,
+X-Forwarded-For/-Uri/-Host/-Proto are added, the query passes unchanged, an
+empty sub-path gets a 301 to ".../proxy/", a request without Accept-Encoding
+is sent with "gzip" and a gzip answer is decompressed (Go's transport),
+redirects pass with Location rewritten, and an unreachable Pod is a 503
+Status "error trying to reach service: ...".
+
 Python 3 standard library only. Never used outside tests.
 """
 import argparse
 import base64
 import gc
 import gzip
+import http.client
+import ipaddress
 import json
 import os
 import re
@@ -29,6 +45,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # plural -> (group, version, kind, namespaced, shortNames)
@@ -40,6 +57,7 @@ RESOURCES = {
     "namespaces": ("", "v1", "Namespace", False, ["ns"]),
     "configmaps": ("", "v1", "ConfigMap", True, ["cm"]),
     "secrets": ("", "v1", "Secret", True, []),
+    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"]),
     "endpointslices": ("discovery.k8s.io", "v1", "EndpointSlice", True, []),
     "deployments": ("apps", "v1", "Deployment", True, ["deploy"]),
     "statefulsets": ("apps", "v1", "StatefulSet", True, ["sts"]),
@@ -49,7 +67,18 @@ RESOURCES = {
     "poddisruptionbudgets": ("policy", "v1", "PodDisruptionBudget", True, ["pdb"]),
     "ingresses": ("networking.k8s.io", "v1", "Ingress", True, ["ing"]),
     "ingressclasses": ("networking.k8s.io", "v1", "IngressClass", False, []),
+    # Gateway API: CRDs, served only when the fixture holds objects of the group
+    "gatewayclasses": ("gateway.networking.k8s.io", "v1", "GatewayClass", False, ["gc"]),
+    "gateways": ("gateway.networking.k8s.io", "v1", "Gateway", True, ["gtw"]),
+    "httproutes": ("gateway.networking.k8s.io", "v1", "HTTPRoute", True, []),
+    "grpcroutes": ("gateway.networking.k8s.io", "v1", "GRPCRoute", True, []),
+    "roles": ("rbac.authorization.k8s.io", "v1", "Role", True, []),
+    "rolebindings": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True, []),
+    "clusterroles": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False, []),
+    "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False, []),
 }
+CRD_GROUPS = {"gateway.networking.k8s.io"}
+INSTALLED = set()   # CRD groups the fixture has objects of (filled by main)
 KIND_TO_PLURAL = {v[2]: k for k, v in RESOURCES.items()}
 
 
@@ -493,6 +522,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             rec["status"] = self.code
             rec["ms"] = int((time.time() - t0) * 1000)
+            rec.update(getattr(self, "proxy_rec", {}))
             st.write_log(rec)
 
     def route(self, path, q, ok, who):
@@ -518,6 +548,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_status(503, "ServiceUnavailable", "the server is currently unable to handle the request",
                              extra={"Retry-After": "1"}, details={"retryAfterSeconds": 1})
             return
+        if self.try_pod_proxy():
+            return
         if path == "/version":
             self.send_body(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "kapi",
                                  "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
@@ -530,7 +562,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/apis":
             groups = {}
             for p, (g, v, _, _, _) in RESOURCES.items():
-                if g:
+                if g and (g not in CRD_GROUPS or g in INSTALLED):
                     groups.setdefault(g, v)
             self.send_body(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": g, "versions": [{"groupVersion": g + "/" + v, "version": v}],
@@ -541,6 +573,9 @@ class Handler(BaseHTTPRequestHandler):
             self.not_found(path)
             return
         group = m.group(2) or ""
+        if group in CRD_GROUPS and group not in INSTALLED:
+            self.not_found(path)   # the CRDs are not installed
+            return
         version = m.group(1) or m.group(3)
         rest = m.group(4) or ""
         gv = version if not group else group + "/" + version
@@ -589,6 +624,166 @@ class Handler(BaseHTTPRequestHandler):
             md += ',"remainingItemCount":1'
         body = '{"kind":"%sList","apiVersion":"%s","metadata":{%s},"items":[%s]}' % (kind, gv_of(plural), md, ",".join(items))
         self.send_body(200, body)
+
+    # ---------- Pod proxy ----------
+    HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                  "te", "trailer", "transfer-encoding", "upgrade"}
+    STRIPPED = {"authorization"}  # removed by the authentication filter once the caller is known
+
+    def try_pod_proxy(self):
+        u = urllib.parse.urlsplit(self.path)
+        m = re.match(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?$", u.path)
+        if not m:
+            return False
+        st = self.server.state
+        a = st.args
+        ns, ident, sub = urllib.parse.unquote(m.group(1)), urllib.parse.unquote(m.group(2)), m.group(3)
+        if "pods/proxy" in (a.forbid or []) or ("%s/pods/proxy" % ns) in (a.forbid or []):
+            self.send_status(403, "Forbidden", 'pods "%s" is forbidden: User "system:serviceaccount:default:ktrace" '
+                             'cannot get resource "pods/proxy" in API group "" in the namespace "%s"'
+                             % (ident.split(":")[0], ns), details={"name": ident, "kind": "pods"})
+            return True
+        # utilnet.SplitSchemeNamePort: NAME, NAME:PORT or SCHEME:NAME:PORT (scheme http or https)
+        parts = ident.split(":")
+        scheme, name, port = "", "", ""
+        if len(parts) == 1:
+            name = parts[0]
+        elif len(parts) == 2:
+            name, port = parts
+        elif len(parts) == 3:
+            scheme, name, port = parts
+        if not name or len(parts) > 3 or scheme not in ("", "http", "https"):
+            self.send_status(400, "BadRequest", 'invalid pod request "%s"' % ident)
+            return True
+        pod = None
+        for key, ins, nm, obj, txt in st.store.items["pods"]:
+            if ins == ns and nm == name:
+                pod = obj
+        if pod is None:
+            self.send_status(404, "NotFound", 'pods "%s" not found' % name,
+                             details={"name": name, "kind": "pods"})
+            return True
+        if not port:
+            for c in pod.get("spec", {}).get("containers") or []:
+                if c.get("ports"):
+                    port = str(c["ports"][0].get("containerPort", ""))
+                    break
+        status_ = pod.get("status") or {}
+        pod_ip = ((status_.get("podIPs") or [{}])[0].get("ip")) or status_.get("podIP") or ""
+        try:
+            ipa = ipaddress.ip_address(pod_ip)
+            allowed = not (ipa.is_unspecified or ipa.is_loopback or ipa.is_multicast or ipa.is_link_local
+                           or (ipa.version == 4 and int(ipa) == 0xffffffff))
+        except ValueError:
+            allowed = False
+        if not allowed:
+            self.send_status(400, "BadRequest", "address not allowed")
+            return True
+        if sub is None:
+            # proxyRedirectsforRootPath: an empty path goes to ".../proxy/"
+            loc = u.path + "/" + ("?" + u.query if u.query else "")
+            self.send_response(301)
+            self.send_header("Location", loc)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.code = 301
+            return True
+        target_path = sub
+        if u.query:
+            target_path += "?" + u.query
+        host = "[%s]" % pod_ip if ":" in pod_ip else pod_ip
+        self.proxy_rec = {"proxy": "%s://%s:%s%s" % (scheme or "http", host, port, target_path)}
+        if not port.isdigit():
+            self.send_status(503, "ServiceUnavailable",
+                             "error trying to reach service: dial tcp: lookup tcp/%s: unknown port" % port)
+            return True
+        # request headers as the Pod sees them
+        drop = set(self.HOP_BY_HOP) | self.STRIPPED
+        for c in (self.headers.get_all("Connection") or []):
+            drop |= {t.strip().lower() for t in c.split(",")}
+        fwd = []
+        for k, v in self.headers.items():
+            kl = k.lower()
+            if kl in drop or kl.startswith("impersonate-") or kl.startswith("x-remote-"):
+                continue
+            fwd.append((k, v))
+        peer = self.client_address[0]
+        prior = [v for k, v in fwd if k.lower() == "x-forwarded-for"]
+        fwd = [(k, v) for k, v in fwd if k.lower() not in ("x-forwarded-for", "x-forwarded-uri", "x-forwarded-host",
+                                                            "x-forwarded-proto")]
+        fwd.append(("X-Forwarded-For", ", ".join(prior + [peer])))
+        fwd.append(("X-Forwarded-Uri", u.path))
+        fwd.append(("X-Forwarded-Host", self.headers.get("Host") or ""))
+        fwd.append(("X-Forwarded-Proto", "https" if isinstance(self.request, ssl.SSLSocket) else "http"))
+        transparent_gzip = not any(k.lower() == "accept-encoding" for k, v in fwd)
+        if transparent_gzip:
+            fwd.append(("Accept-Encoding", "gzip"))
+        self.proxy_rec["fwd_headers"] = sorted(k.lower() for k, v in fwd)
+        try:
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(pod_ip, int(port), timeout=a.proxy_timeout,
+                                                   context=ssl._create_unverified_context())
+            else:
+                conn = http.client.HTTPConnection(pod_ip, int(port), timeout=a.proxy_timeout)
+            conn.putrequest("GET", target_path, skip_host=True, skip_accept_encoding=True)
+            for k, v in fwd:
+                conn.putheader(k, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+        except TimeoutError:
+            self.send_status(504, "Timeout", "Timeout: request did not complete within requested timeout - "
+                             "context deadline exceeded")
+            return True
+        except (OSError, http.client.HTTPException) as e:
+            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            if isinstance(e, ConnectionRefusedError):
+                why = "connect: connection refused"
+            self.send_status(503, "ServiceUnavailable", "error trying to reach service: dial tcp %s:%s: %s"
+                             % (host, port, why))
+            return True
+        self.proxy_rec["pod_status"] = resp.status
+        body_gz = transparent_gzip and (resp.getheader("Content-Encoding") or "").lower() == "gzip"
+        self.send_response(resp.status)
+        rdrop = set(self.HOP_BY_HOP)
+        for c in (resp.headers.get_all("Connection") or []):
+            rdrop |= {t.strip().lower() for t in c.split(",")}
+        for k, v in resp.headers.items():
+            kl = k.lower()
+            if kl in rdrop or kl in ("date", "server") or (body_gz and kl in ("content-encoding", "content-length")):
+                continue
+            if kl == "location" and v.startswith("/"):
+                v = u.path[: len(u.path) - len(sub)] + v
+            self.send_header(k, v)
+        length = resp.getheader("Content-Length")
+        chunked = body_gz or length is None
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.code = resp.status
+        dec = zlib.decompressobj(31) if body_gz else None
+        try:
+            while True:
+                buf = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+                if not buf:
+                    break
+                if dec:
+                    buf = dec.decompress(buf)
+                if chunked:
+                    if buf:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(buf), buf))
+                else:
+                    self.wfile.write(buf)
+            if dec:
+                tail = dec.flush()
+                if tail:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (OSError, http.client.HTTPException, zlib.error):
+            self.close_connection = True
+        finally:
+            conn.close()
+        return True
 
     def not_found(self, path):
         self.send_status(404, "NotFound", "the server could not find the requested resource",
@@ -750,6 +945,8 @@ def main():
                     help="keep every list response (benchmarks: the server's own cost out of the measurement)")
     ap.add_argument("--slow", type=float, default=0, help="delay every response by SECS")
     ap.add_argument("--hang", action="store_true", help="accept and never answer")
+    ap.add_argument("--proxy-timeout", type=float, default=60,
+                    help="Pod proxy: seconds to wait for the Pod (then 504, like the request timeout)")
     a = ap.parse_args()
 
     store = Store()
@@ -758,6 +955,7 @@ def main():
     if a.generate:
         gen_cluster(store, a.generate)
     store.finish()
+    INSTALLED.update(RESOURCES[p][0] for p, lst in store.items.items() if lst and RESOURCES[p][0] in CRD_GROUPS)
     gc.collect()
     gc.freeze()  # the fixture never changes: keep the collector off it
 
