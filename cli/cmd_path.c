@@ -268,6 +268,43 @@ static void text_backends(struct kt_cli *c, const char *ind, const char *label, 
 	}
 }
 
+/* A finding about what happens to a packet (source NAT, a Local policy
+ * without a local endpoint, a rejected or stale backend): point at the
+ * command that shows one packet's fate in the kernel. */
+static void trace_hint(struct kt_cli *c, const struct kt_service *svc, const struct kt_path_result *r)
+{
+	bool fate = false, external = false;
+	for (uint32_t i = 0; i < r->findings.n; i++) {
+		const struct kt_finding *f = &r->findings.v[i];
+		if (f->suppressed)
+			continue;
+		switch (f->rule) {
+		case KT_R_KT101:
+		case KT_R_KT103:
+			external = true;
+			/* fall through */
+		case KT_R_KT502:
+		case KT_R_KT503:
+		case KT_R_KT601:
+		case KT_R_KT602:
+			fate = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!fate || !svc->n_ports)
+		return;
+	const struct kt_svc_port *p = &svc->ports[0];
+	const char *proto = p->protocol && !strcmp(p->protocol, "UDP") ? " --proto udp" : "";
+	if (external && p->node_port)
+		printf("   %strace one packet through a node's rules: ktrace trace --node-address NODE_IP --dst NODE_IP:%d%s%s\n",
+		       D(c), p->node_port, proto, R(c));
+	else if (svc->n_cluster_ips && strchr(svc->cluster_ips[0], '.'))
+		printf("   %strace one packet through a node's rules: ktrace trace --dst %s:%d%s%s\n", D(c),
+		       V(svc->cluster_ips[0]), p->port, proto, R(c));
+}
+
 static void text_external(struct kt_cli *c, const struct kt_service *svc, const struct kt_path_result *r)
 {
 	if (svc->type == KT_SVC_LOADBALANCER) {
@@ -461,6 +498,7 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (!shown)
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
+	trace_hint(c, svc, r);
 	for (uint32_t i = 0; i < r->findings.n_gaps; i++)
 		printf("%snot checked: %s: %s%s\n", D(c), V(r->findings.gaps[i].what), V(r->findings.gaps[i].why), R(c));
 	for (uint32_t i = 0; i < s->n_gaps; i++)
