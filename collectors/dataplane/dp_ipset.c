@@ -479,18 +479,6 @@ static bool in_set(struct kt_snapshot *snap, struct kt_dp_service *s, const stru
 	return true;
 }
 
-static void add_range(struct kt_snapshot *snap, struct kt_dp_service *s, const char *cidr)
-{
-	for (uint32_t i = 0; i < s->n_source_ranges; i++)
-		if (strcmp(s->source_ranges[i], cidr) == 0)
-			return;
-	const char **nr = kt_arena_alloc(snap->arena, (s->n_source_ranges + 1) * sizeof(*nr));
-	if (s->n_source_ranges)
-		memcpy(nr, s->source_ranges, s->n_source_ranges * sizeof(*nr));
-	nr[s->n_source_ranges++] = kt_intern(snap->arena, cidr);
-	s->source_ranges = nr;
-}
-
 /* One IPVS service against every kube-proxy set that can name it, in
  * the order kube-proxy's syncProxyRules writes them (about 120 lines: one
  * short block per set). */
@@ -547,7 +535,7 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 				for (uint32_t i = 0; i < c; i++)
 					if (strncmp(scratch[i], key, kl) == 0 && scratch[i][kl] == ',') {
 						ev(snap, s, "ipset", sc, scratch[i]);
-						add_range(snap, s, scratch[i] + kl + 1);
+						kt_dpbuild_fe_range(snap, s, &s->fe[k], scratch[i] + kl + 1);
 					}
 			}
 			break;

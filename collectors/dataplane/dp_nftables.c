@@ -414,7 +414,7 @@ static int on_rule(const struct kt_nft_rule *x, void *ctx)
 	r->handle = x->ipt.handle;
 	r->verdict = (uint8_t)x->ipt.verdict;
 	r->target = x->ipt.target ? adup(f->st, x->target) : NULL;
-	r->cond = x->ipt.src[0] || x->fib_saddr_local;
+	r->cond = x->ipt.src[0] || x->ipt.iif || x->fib_saddr_local;
 	r->fib_local = x->fib_saddr_local;
 	r->set = x->lookup_set[0] ? adup(f->st, x->lookup_set) : NULL;
 	r->key = x->lookup_key;

@@ -315,8 +315,10 @@ static void on_cmp(struct dec *d, struct nlattr **x)
 			r->proto = data[0];
 		else if (g->key == NFT_META_MARK)
 			r->mark_match = true;
-		else if (g->key == NFT_META_IIFNAME || g->key == NFT_META_IIF)
-			snprintf(r->src, sizeof(r->src), "iif");
+		else if (g->key == NFT_META_IIFNAME || g->key == NFT_META_IIF) {
+			r->iif = true;
+			r->src_neg = neq;
+		}
 	} else if (g->kind == R_FIB && g->key == NFT_FIB_RESULT_ADDRTYPE && dlen >= 4) {
 		uint32_t t = rd32(data);
 		if (t == 2 /* RTN_LOCAL */ && !neq) {
