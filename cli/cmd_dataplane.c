@@ -19,6 +19,7 @@
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
+#include "ktrace/util.h"
 #include "lib/bundle_parts.h"
 
 static const struct kt_option opts[] = {
@@ -57,9 +58,17 @@ static const char *hostport(char *buf, size_t n, const char *ip, int32_t port)
 	return buf;
 }
 
-static void text_backends(struct kt_cli *c, FILE *out, const char *title, const struct kt_dp_backend *b,
-			  uint32_t n, const char *extra)
+/* outside text (rule comments, chain names) made terminal-safe */
+static const char *vis(char *buf, size_t n, const char *s)
 {
+	kt_vis_escape(buf, n, s);
+	return buf;
+}
+
+static void text_backends(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const char *title,
+			  const struct kt_dp_backend *b, uint32_t n, const char *extra)
+{
+	bool known = kt_dp_share_known(s);
 	fprintf(out, "  %s%s%s%s\n", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), extra);
 	if (!n) {
 		fprintf(out, "    %s(none: traffic to these frontends is dropped or rejected)%s\n", kt_c(c, KT_C_RED),
@@ -68,7 +77,11 @@ static void text_backends(struct kt_cli *c, FILE *out, const char *title, const 
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		char hp[80];
-		fprintf(out, "    %-28s %6.2f%%", hostport(hp, sizeof(hp), b[i].ip, b[i].port), b[i].probability * 100.0);
+		if (known)
+			fprintf(out, "    %-28s %6.2f%%", hostport(hp, sizeof(hp), b[i].ip, b[i].port),
+				b[i].probability * 100.0);
+		else
+			fprintf(out, "    %-28s %6s ", hostport(hp, sizeof(hp), b[i].ip, b[i].port), "-");
 		if (b[i].local)
 			fprintf(out, "  %slocal%s", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET));
 		if (b[i].weight)
@@ -95,6 +108,52 @@ static bool same_set(const struct kt_dp_service *s)
 	return true;
 }
 
+/* What the share column means for this scheduler. */
+static const char *share_text(const struct kt_dp_service *s)
+{
+	switch (s->share_basis) {
+	case KT_SHARE_PROBABILITY:
+		return NULL;
+	case KT_SHARE_WEIGHT:
+		return "share = weight share (round robin over the weights)";
+	case KT_SHARE_CONNECTIONS:
+		return "no fixed share: each new connection goes to the backend with the fewest (weighted) connections; "
+		       "weights only bias it";
+	case KT_SHARE_HASH:
+		if (s->mode == KT_DP_CILIUM)
+			return "a hash of each connection's addresses and ports picks a lookup-table slot; share = slots";
+		if (s->scheduler && strcmp(s->scheduler, "dh") == 0)
+			return "destination hash: every connection to one address goes to the same backend";
+		if (s->source_hash)
+			return "source hash: each client IP always reaches the same backend (affinity-like); "
+			       "the share follows the client IPs, not the weights";
+		return "a hash of the client address and port picks the backend; weights size its table";
+	}
+	return NULL;
+}
+
+static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_dp_frontend *f)
+{
+	char hp[80], kind[24], why[160];
+	snprintf(kind, sizeof(kind), "%s%s", kt_fe_kind_name(f->kind), f->kind_guessed ? "?" : "");
+	fprintf(out, "    %-13s %-28s -> ", kind, hostport(hp, sizeof(hp), f->ip, f->port));
+	if (f->action == KT_DP_FORWARD)
+		fprintf(out, "%s", f->external ? "external" : "internal");
+	else
+		fprintf(out, "%s%s%s%s%s%s", kt_c(c, KT_C_RED), f->action == KT_DP_REJECT ? "REJECT" : "DROP",
+			f->reason ? " (" : "", f->reason ? vis(why, sizeof(why), f->reason) : "", f->reason ? ")" : "",
+			kt_c(c, KT_C_RESET));
+	if (f->kind == KT_FE_EXTERNAL)
+		fprintf(out, "  %s(externalIP or LoadBalancer IP: the rules alone do not say)%s", kt_c(c, KT_C_DIM),
+			kt_c(c, KT_C_RESET));
+	if (f->n_source_ranges) {
+		fprintf(out, "  only from");
+		for (uint32_t i = 0; i < f->n_source_ranges; i++)
+			fprintf(out, "%s%s", i ? ", " : " ", vis(why, sizeof(why), f->source_ranges[i]));
+	}
+	fputc('\n', out);
+}
+
 static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const struct kt_findings *diff,
 			 const char *node)
 {
@@ -105,7 +164,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		snprintf(title, sizeof(title), "%s%s%s", s->namespace, s->namespace[0] ? "/" : "", s->name);
 	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), s->protocol,
 		kt_dp_mode_name(s->mode));
-	if (s->scheduler)
+	if (s->scheduler && s->mode == KT_DP_IPVS)
 		fprintf(out, "  scheduler %s", s->scheduler);
 	if (s->lb_algorithm)
 		fprintf(out, "  %s", s->lb_algorithm);
@@ -114,32 +173,46 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 	fputc('\n', out);
 	bool has_ext = false;
 	fprintf(out, "  %sfrontends%s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
+	bool ext_forward = false, int_forward = false;
 	for (uint32_t i = 0; i < s->n_fe; i++) {
-		char hp[80];
 		has_ext |= s->fe[i].external;
-		fprintf(out, "    %-13s %-28s -> %s\n", kt_fe_kind_name(s->fe[i].kind),
-			hostport(hp, sizeof(hp), s->fe[i].ip, s->fe[i].port), s->fe[i].external ? "external" : "internal");
+		if (s->fe[i].action == KT_DP_FORWARD && s->fe[i].kind != KT_FE_HEALTHCHECK)
+			*(s->fe[i].external ? &ext_forward : &int_forward) = true;
+		text_frontend(c, out, &s->fe[i]);
 	}
-	text_backends(c, out, "backends", s->be, s->n_be, " (internal frontends)");
-	if (has_ext) {
+	const char *st = share_text(s);
+	if (st)
+		fprintf(out, "  %sshare%s        %s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET), st);
+	if (int_forward || s->n_be)
+		text_backends(c, out, s, "backends", s->be, s->n_be, " (internal frontends)");
+	if (has_ext && (ext_forward || s->n_ext_be)) {
 		if (same_set(s) && !s->local_only)
 			fprintf(out, "  %sexternalBackends%s same as backends\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
 		else
-			text_backends(c, out, "externalBackends", s->ext_be, s->n_ext_be,
+			text_backends(c, out, s, "externalBackends", s->ext_be, s->n_ext_be,
 				      s->local_only ? " (node-local endpoints only: externalTrafficPolicy Local)" : "");
 	}
 	if (s->affinity)
 		fprintf(out, "  affinity     clientIP, %ds\n", s->affinity_timeout);
+	else if (s->source_hash)
+		fprintf(out, "  affinity     source hash (scheduler %s)\n", s->scheduler ? s->scheduler : "sh");
 	else
 		fprintf(out, "  affinity     none\n");
 	if (has_ext)
-		fprintf(out, "  masquerade   %s\n", s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
-							   : "no: client source IP preserved");
+		fprintf(out, "  masquerade   %s\n", s->masq_unknown ? "unknown (see note)"
+						 : s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
+								 : "no: client source IP preserved");
 	if (s->n_source_ranges) {
+		char b[160];
 		fprintf(out, "  sourceRanges");
 		for (uint32_t i = 0; i < s->n_source_ranges; i++)
-			fprintf(out, "%s%s", i ? ", " : " ", s->source_ranges[i]);
-		fprintf(out, " (LoadBalancer firewall)\n");
+			fprintf(out, "%s%s", i ? ", " : " ", vis(b, sizeof(b), s->source_ranges[i]));
+		fprintf(out, " (LoadBalancer firewall: other sources are dropped)\n");
+	}
+	for (uint32_t i = 0; i < s->n_notes; i++) {
+		char b[600];
+		fprintf(out, "  %snote%s         %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET),
+			vis(b, sizeof(b), s->notes[i]));
 	}
 	if (s->n_ev) {
 		uint32_t show = c->verbose ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);

@@ -239,7 +239,8 @@ struct kt_nft_rule {
 	struct kt_ipt_rule ipt;  /* matches, verdict, DNAT: the iptables view */
 	char comment[256];
 	char target[256];
-	char lookup_set[128];    /* set/map a lookup expression used */
+	char lookup_set[128];    /* set/map a lookup expression used (the last one) */
+	char daddr_set[128];     /* a plain `ip daddr @set` lookup (e.g. nodeport-ips) */
 	uint8_t lookup_key;      /* KT_NFT_KEY_* */
 	bool lookup_vmap;        /* verdict map */
 	bool lookup_inv;
@@ -261,6 +262,8 @@ struct kt_nft_elem {
 	uint32_t key_len;
 	int32_t verdict;         /* NFT_JUMP/NFT_GOTO/NF_ACCEPT/...; 1<<30 when none */
 	const char *chain;       /* verdict chain or NULL */
+	uint32_t flags;          /* NFT_SET_ELEM_* (INTERVAL_END) */
+	char comment[256];       /* element comment (userdata), "" none */
 };
 
 struct kt_nft_set_info {
