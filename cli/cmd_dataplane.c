@@ -198,7 +198,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		fprintf(out, "  affinity     source hash (scheduler %s)\n", s->scheduler ? s->scheduler : "sh");
 	else
 		fprintf(out, "  affinity     none\n");
-	if (has_ext)
+	if (ext_forward)
 		fprintf(out, "  masquerade   %s\n", s->masq_unknown ? "unknown (see note)"
 						 : s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
 								 : "no: client source IP preserved");
