@@ -132,7 +132,9 @@ static const char *share_text(const struct kt_dp_service *s)
 	return NULL;
 }
 
-static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_dp_frontend *f)
+/* a frontend; with the API objects, why it rejects or drops */
+static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
+			  const struct kt_dp_service *s, const struct kt_dp_frontend *f)
 {
 	char hp[80], kind[24], why[160];
 	snprintf(kind, sizeof(kind), "%s%s", kt_fe_kind_name(f->kind), f->kind_guessed ? "?" : "");
@@ -152,10 +154,18 @@ static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_dp_fronte
 			fprintf(out, "%s%s", i ? ", " : " ", vis(why, sizeof(why), f->source_ranges[i]));
 	}
 	fputc('\n', out);
+	struct kt_dp_cause cause;
+	struct kt_arena *a = kt_arena_new();
+	if (snap && kt_dp_explain(snap, n, s, f, a, &cause)) {
+		char b[800];
+		fprintf(out, "      %swhy:%s %s (%s)\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET), vis(b, sizeof(b), cause.text),
+			kt_rules[cause.rule].id);
+	}
+	kt_arena_free(a);
 }
 
-static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const struct kt_findings *diff,
-			 const char *node)
+static void text_service(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
+			 const struct kt_dp_service *s, const struct kt_findings *diff, const char *node)
 {
 	char title[600];
 	if (s->port_name[0])
@@ -178,7 +188,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		has_ext |= s->fe[i].external;
 		if (s->fe[i].action == KT_DP_FORWARD && s->fe[i].kind != KT_FE_HEALTHCHECK)
 			*(s->fe[i].external ? &ext_forward : &int_forward) = true;
-		text_frontend(c, out, &s->fe[i]);
+		text_frontend(c, out, snap, n, s, &s->fe[i]);
 	}
 	const char *st = share_text(s);
 	if (st)
@@ -259,7 +269,8 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 	fputc('\n', out);
 }
 
-static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, const struct kt_findings *diff,
+static void text_node(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
+		      const struct kt_findings *diff,
 		      const char *ns, const char *name, int64_t now)
 {
 	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), n->node, kt_c(c, KT_C_RESET));
@@ -289,7 +300,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, c
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
 		if (!want_svc(&n->svcs[i], ns, name))
 			continue;
-		text_service(c, out, &n->svcs[i], diff, n->node);
+		text_service(c, out, snap, n, &n->svcs[i], diff, n->node);
 		shown++;
 	}
 	if (diff) {
@@ -493,7 +504,7 @@ static int run(struct kt_cli *c)
 		fputc('\n', stdout);
 	} else {
 		for (uint32_t i = first; i < last; i++)
-			text_node(c, stdout, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
+			text_node(c, stdout, snap->n_services ? snap : NULL, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
 		if (diff) {
 			unsigned counts[3] = {0};
 			for (uint32_t i = 0; i < diffs.n; i++)

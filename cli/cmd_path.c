@@ -15,6 +15,7 @@
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/path.h"
+#include "ktrace/util.h"
 
 static const char *port_target(const struct kt_svc_port *p, char *buf, size_t len)
 {
@@ -66,7 +67,8 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_backend *b, uint32_t n)
+static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_service *d, const struct kt_dp_backend *b,
+			  uint32_t n)
 {
 	kt_jw_key(w, key);
 	kt_jw_arr(w);
@@ -74,7 +76,10 @@ static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_b
 		kt_jw_obj(w);
 		kt_jw_kstr(w, "ip", b[i].ip);
 		kt_jw_kint(w, "port", b[i].port);
-		kt_jw_kdouble(w, "probability", b[i].probability);
+		if (kt_dp_share_known(d))
+			kt_jw_kdouble(w, "probability", b[i].probability);
+		else
+			kt_jw_knull(w, "probability"); /* the scheduler decides by connections or by hash */
 		kt_jw_kbool(w, "local", b[i].local);
 		kt_jw_obj_end(w);
 	}
@@ -197,18 +202,41 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		kt_jw_kstr(w, "portName", d->port_name);
 		kt_jw_key(w, "frontends");
 		kt_jw_arr(w);
-		for (uint32_t j = 0; j < d->n_fe; j++) {
+		for (uint32_t j = 0; j < r->dp[i].n_fes; j++) {
+			const struct kt_path_fe *pf = &r->dp[i].fes[j];
+			const struct kt_dp_frontend *f = pf->fe;
 			kt_jw_obj(w);
-			kt_jw_kstr(w, "kind", kt_fe_kind_name(d->fe[j].kind));
-			kt_jw_kstr(w, "ip", d->fe[j].ip);
-			kt_jw_kint(w, "port", d->fe[j].port);
-			kt_jw_kstr(w, "backendSet", d->fe[j].external ? "external" : "internal");
+			kt_jw_kstr(w, "kind", kt_fe_kind_name(f->kind));
+			kt_jw_kstr(w, "ip", f->ip);
+			kt_jw_kint(w, "port", f->port);
+			kt_jw_kstr(w, "backendSet", f->external ? "external" : "internal");
+			kt_jw_kstr(w, "action", kt_dp_action_name(f->action));
+			if (f->reason)
+				kt_jw_kstr(w, "reason", f->reason);
+			if (f->n_source_ranges) {
+				kt_jw_key(w, "sourceRanges");
+				kt_jw_arr(w);
+				for (uint32_t k = 0; k < f->n_source_ranges; k++)
+					kt_jw_str(w, f->source_ranges[k]);
+				kt_jw_arr_end(w);
+			}
+			if (pf->cause.rule != KT_RULE_COUNT) {
+				kt_jw_key(w, "cause");
+				kt_jw_obj(w);
+				kt_jw_kstr(w, "rule", kt_rules[pf->cause.rule].id);
+				kt_jw_kstr(w, "text", pf->cause.text);
+				kt_jw_obj_end(w);
+			}
 			kt_jw_obj_end(w);
 		}
 		kt_jw_arr_end(w);
-		json_backends(w, "backends", d->be, d->n_be);
-		json_backends(w, "externalBackends", d->ext_be, d->n_ext_be);
-		kt_jw_kbool(w, "masquerade", d->masquerade);
+		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(d->share_basis));
+		json_backends(w, "backends", d, d->be, d->n_be);
+		json_backends(w, "externalBackends", d, d->ext_be, d->n_ext_be);
+		if (d->masq_unknown)
+			kt_jw_knull(w, "masquerade");
+		else
+			kt_jw_kbool(w, "masquerade", d->masquerade);
 		kt_jw_kbool(w, "localOnly", d->local_only);
 		kt_jw_obj_end(w);
 	}
@@ -268,16 +296,57 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 #define D(c) kt_c(c, KT_C_DIM)
 #define R(c) kt_c(c, KT_C_RESET)
 
-static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_backend *b,
-			  uint32_t n)
+static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_service *d,
+			  const struct kt_dp_backend *b, uint32_t n)
 {
+	bool known = kt_dp_share_known(d);
 	printf("%s%s (%u):", ind, label, n);
 	if (!n)
 		printf(" %snone: traffic is dropped or rejected%s", kt_c(c, KT_C_RED), R(c));
+	else if (!known)
+		printf(" share set by the %s scheduler (%s), not by the weights", d->scheduler ? d->scheduler : "IPVS",
+		       kt_share_basis_name(d->share_basis));
 	printf("\n");
-	for (uint32_t i = 0; i < n; i++)
-		printf("%s  %s:%d  %5.1f%%%s\n", ind, b[i].ip, b[i].port, b[i].probability * 100.0,
-		       b[i].local ? "  (local)" : "");
+	for (uint32_t i = 0; i < n; i++) {
+		if (known)
+			printf("%s  %s:%d  %5.1f%%%s\n", ind, b[i].ip, b[i].port, b[i].probability * 100.0,
+			       b[i].local ? "  (local)" : "");
+		else
+			printf("%s  %s:%d  weight %d%s\n", ind, b[i].ip, b[i].port, b[i].weight, b[i].local ? "  (local)" : "");
+	}
+}
+
+/* The node's frontends that do not simply forward, and the LB firewall. */
+static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
+{
+	for (uint32_t j = 0; j < pd->n_fes; j++) {
+		const struct kt_path_fe *pf = &pd->fes[j];
+		const struct kt_dp_frontend *f = pf->fe;
+		if (f->action == KT_DP_FORWARD && !f->n_source_ranges)
+			continue;
+		char addr[80], b[800];
+		if (f->ip[0])
+			snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(f->ip, ':') ? "[" : "", f->ip,
+				 strchr(f->ip, ':') ? "]" : "", f->port);
+		else
+			snprintf(addr, sizeof(addr), "*:%d", f->port);
+		if (f->action == KT_DP_FORWARD) {
+			printf("     %s %s only from", kt_fe_kind_name(f->kind), addr);
+			for (uint32_t k = 0; k < f->n_source_ranges; k++) {
+				kt_vis_escape(b, sizeof(b), f->source_ranges[k]);
+				printf("%s%s", k ? ", " : " ", b);
+			}
+			printf(" (loadBalancerSourceRanges; other sources are dropped)\n");
+			continue;
+		}
+		printf("     %s %s -> %s%s%s%s%s%s\n", kt_fe_kind_name(f->kind), addr, kt_c(c, KT_C_RED),
+		       f->action == KT_DP_REJECT ? "REJECT (connection refused)" : "DROP (clients time out)", R(c),
+		       f->reason ? ": " : "", f->reason ? f->reason : "", "");
+		if (pf->cause.rule != KT_RULE_COUNT) {
+			kt_vis_escape(b, sizeof(b), pf->cause.text);
+			printf("       why: %s (%s)\n", b, kt_rules[pf->cause.rule].id);
+		}
+	}
 }
 
 static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
@@ -380,14 +449,19 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("\n");
 	}
 	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
-		printf("   %snode %s%s programs %s%s%s (%s): %u frontend%s%s%s\n", B(c), r->dp[i].node->node, R(c),
+		const struct kt_path_dp *pd = &r->dp[i];
+		const struct kt_dp_service *d = pd->svc;
+		printf("   %snode %s%s programs %s%s%s (%s): %u frontend%s%s%s\n", B(c), pd->node->node, R(c),
 		       d->port_name && *d->port_name ? "port " : "", d->port_name ? d->port_name : "",
 		       d->port_name && *d->port_name ? "" : "", kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
-		       d->masquerade ? ", SNAT for external clients" : "", d->affinity ? ", clientIP affinity" : "");
-		text_backends(c, "     ", "backends", d->be, d->n_be);
-		if (d->n_ext_be != d->n_be || d->local_only)
-			text_backends(c, "     ", "external backends (Local policy)", d->ext_be, d->n_ext_be);
+		       pd->external_set && d->masquerade ? ", SNAT for external clients" : "",
+		       d->affinity ? ", clientIP affinity" : "");
+		text_frontends(c, pd);
+		if (pd->internal_set || !pd->external_set)
+			text_backends(c, "     ", "backends", d, d->be, d->n_be);
+		if (pd->ext_differs)
+			text_backends(c, "     ", d->local_only ? "external backends (Local policy)" : "external backends", d,
+				      d->ext_be, d->n_ext_be);
 	}
 
 	/* 4. endpoints */

@@ -60,7 +60,7 @@ for pip in 10.244.1.11 10.244.2.12; do
 	nsx $p ip link set eth0 up
 	nsx $p ip route add 169.254.1.1 dev eth0
 	nsx $p ip route add default via 169.254.1.1
-	nsx $p timeout 300 python3 -c '
+	ip netns exec $p timeout 300 python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(64)
