@@ -1,7 +1,8 @@
 /*
  * Conntrack event mode: the connection table a refreshing caller (the
- * imbalance dashboard) keeps between samples. A full dump (ct_dump.c) on
- * the first two samples, every resync_s seconds and after an event
+ * imbalance dashboard, imbalance --once) keeps between samples. A full
+ * dump (ct_dump.c) on the first two samples (the first only, for --once:
+ * kt_ct_live_first_dumps), every resync_s seconds and after an event
  * overrun; in between, the kernel's conntrack events (NEW, UPDATE,
  * DESTROY multicast, received through the netlink layer's event socket)
  * update the per-connection state, so a refresh costs what changed, not
@@ -48,6 +49,7 @@ struct kt_ct_live {
 	bool ev_failed;            /* could not subscribe: plain dumps */
 	int ev_err;                /* why (errno) */
 	uint32_t max_conns;        /* CT_LIVE_MAX_CONNS, or KTRACE_CT_LIVE_MAX (tests) */
+	unsigned first_dumps;      /* full dumps before events take over (2: byte rates; 1: --once) */
 	bool need_dump;            /* event overrun */
 	bool too_big;
 	unsigned dumps;            /* full dumps so far */
@@ -69,9 +71,15 @@ struct kt_ct_live *kt_ct_live_new(double resync_s)
 {
 	struct kt_ct_live *l = kt_xcalloc(1, sizeof(*l));
 	l->resync_s = resync_s;
+	l->first_dumps = 2;
 	l->max_keys = 65536;
 	l->max_conns = (uint32_t)kt_env_long(KT_ENV_CT_LIVE_MAX, 1, CT_LIVE_MAX_CONNS, CT_LIVE_MAX_CONNS);
 	return l;
+}
+
+void kt_ct_live_first_dumps(struct kt_ct_live *l, unsigned n)
+{
+	l->first_dumps = n ? n : 1;
 }
 
 void kt_ct_live_free(struct kt_ct_live *l)
@@ -432,7 +440,7 @@ int kt_ct_live_collect(struct kt_ct_live *l, struct kt_snapshot *snap, struct kt
 	kt_fagg_init(&c.g, l->max_keys, false);
 	c.now_ns = kt_ct_now_ns();
 	live_drain(l, dnat_only);
-	bool dump = l->dumps < 2 || l->need_dump || l->resync_s <= 0 ||
+	bool dump = l->dumps < l->first_dumps || l->need_dump || l->resync_s <= 0 ||
 		    (double)(c.now_ns - l->last_dump_ns) >= l->resync_s * 1e9;
 	if (dump) {
 		c.live = l;
