@@ -75,7 +75,7 @@ def main():
         share = float(share)
     tw = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
     udp = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
-    nsvc_flows = 0
+    nsvc_flows = ntcp_flows = 0
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     s.bind((0, 0))
@@ -102,7 +102,10 @@ def main():
             k2 = nsvc_flows
             nsvc_flows += 1
             is_udp = int((k2 + 1) * udp + 1e-9) > int(k2 * udp + 1e-9)
-            is_tw = not is_udp and int((k2 + 1) * tw + 1e-9) > int(k2 * tw + 1e-9)
+            if not is_udp:     # a share of the TCP ones (own counter: not in step with UDP)
+                k3 = ntcp_flows
+                ntcp_flows += 1
+                is_tw = int((k3 + 1) * tw + 1e-9) > int(k3 * tw + 1e-9)
         batch.append(msg(i + 1, cli, cport, vip, be, nat=nat, udp=is_udp, time_wait=is_tw))
         if len(batch) == 200 or i == n - 1:
             data = b"".join(batch)
