@@ -75,7 +75,7 @@ def refresh(ktrace, env=None):
     j = json.loads(p.stdout.strip().splitlines()[0])
     if j["timing"].get("refresh") != "dump":
         print("note: the full-dump refresh was a %s refresh" % j["timing"].get("refresh"))
-    return j["timing"]["collectMs"] / 1000.0 + j["timing"]["analyzeMs"] / 1000.0
+    return j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
 def once(ktrace, env=None):
     # one --once: collection of both samples + the analysis of the printed one
     p = subprocess.run(["ip", "netns", "exec", ns] + (["env"] + env if env else []) + [ktrace, "imbalance", "--once",
@@ -99,17 +99,16 @@ for i in range(runs):
         if kind != "events" and b == "after":
             print("note: --once's second sample was a %s refresh (events could not be joined?)" % kind)
         f["o2"].append(once(ktrace, ["KTRACE_CT_EVENTS=0"])[0])      # two full dumps
-        f["kt1"].append(refresh(ktrace, ["KTRACE_CT_THREADS=0"]))   # A/B: parse on the receiving thread
-        f["kt2"].append(refresh(ktrace, ["KTRACE_CT_THREADS=1"]))   # parse thread forced on
+        c, a = refresh(ktrace)
+        f["ktc"].append(c); f["kta"].append(a); f["kt"].append(c + a)
+        f["kt1"].append(sum(refresh(ktrace, ["KTRACE_CT_THREADS=0"])))   # A/B: parse on the receiving thread
+        f["kt2"].append(sum(refresh(ktrace, ["KTRACE_CT_THREADS=1"])))   # parse thread forced on
         t = time.monotonic()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "ip", "netns", "exec", ns, ktrace, "imbalance", "--once",
                             "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
         f["once"].append(time.monotonic() - t)
         f["rss"].append(int(p.stderr.strip().splitlines()[-1]) / 1024.0)
-        j = json.loads(p.stdout)
-        c, a = j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
-        f["ktc"].append(c); f["kta"].append(a); f["kt"].append(c + a)
-        seen = j["entriesSeen"]
+        seen = json.loads(p.stdout)["entriesSeen"]
     conntrack_l()
 med = lambda v: sorted(v)[len(v) // 2] if v else float("nan")
 # the dashboard's steady state: after two full dumps, refreshes follow the

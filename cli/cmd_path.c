@@ -316,6 +316,41 @@ static void text_backends(struct kt_cli *c, const char *ind, const char *label, 
 	}
 }
 
+/* Does any node accept the NodePort only on some of its addresses
+ * (nodePortAddresses: a NodePort frontend with an address)? */
+static bool nodeport_restricted(const struct kt_path_result *r)
+{
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		for (uint32_t j = 0; j < r->dp[i].n_fes; j++) {
+			const struct kt_dp_frontend *f = r->dp[i].fes[j].fe;
+			if (f->kind == KT_FE_NODEPORT && f->ip && f->ip[0])
+				return true;
+		}
+	return false;
+}
+
+/* Per node: the addresses its rules accept the NodePort on. */
+static void text_nodeport_addrs(struct kt_cli *c, const struct kt_path_result *r)
+{
+	for (uint32_t i = 0; i < r->n_dp; i++) {
+		const struct kt_path_dp *pd = &r->dp[i];
+		unsigned n = 0;
+		for (uint32_t j = 0; j < pd->n_fes; j++) {
+			const struct kt_dp_frontend *f = pd->fes[j].fe;
+			if (f->kind != KT_FE_NODEPORT)
+				continue;
+			if (!n++)
+				printf("   NodePort on node %s:", pd->node->node);
+			if (f->ip && f->ip[0])
+				printf(" %s%s%s:%d", strchr(f->ip, ':') ? "[" : "", f->ip, strchr(f->ip, ':') ? "]" : "", f->port);
+			else
+				printf(" *:%d (any local address)", f->port);
+		}
+		if (n)
+			printf("  %s(nodePortAddresses: other addresses of the node do not accept it)%s\n", D(c), R(c));
+	}
+}
+
 /* The node's frontends that do not simply forward, and the LB firewall. */
 static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
 {
@@ -391,13 +426,17 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			printf("\n");
 		}
 	} else if (svc->type == KT_SVC_NODEPORT) {
-		printf("\n%s1. External entry%s  any node IP on the NodePort\n", B(c), R(c));
+		printf("\n%s1. External entry%s  %s\n", B(c), R(c),
+		       nodeport_restricted(r) ? "the NodePort, on the node addresses below only"
+					       : "any node IP on the NodePort");
 	} else {
 		printf("\n%s1. External entry%s  none (type %s: reachable only inside the cluster)\n", B(c), R(c),
 		       kt_svc_type_name(svc->type));
 	}
 	for (uint32_t i = 0; i < svc->n_external_ips; i++)
 		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", svc->external_ips[i]);
+	if (svc->type != KT_SVC_CLUSTERIP && nodeport_restricted(r))
+		text_nodeport_addrs(c, r);
 
 	/* 2. nodes */
 	if (svc->type != KT_SVC_CLUSTERIP) {

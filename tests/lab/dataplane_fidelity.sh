@@ -200,6 +200,12 @@ EOF2
 	grep -q "REJECT" $WORK/$mode.path && grep -q "KT502" $WORK/$mode.path &&
 		pass "$mode: path shop/named shows the reject and KT502" ||
 		fail "$mode: path shop/named shows the reject and KT502" "$(head -c 600 $WORK/$mode.path | tr '\n' '|')"
+	# the restricted NodePort: path names the one address the kernel accepted it on
+	"$KTRACE" path shop/web --from $WORK/$mode.bundle > $WORK/$mode.pathweb 2>&1
+	grep -q "NodePort on node node-a: 10.77.0.1:30100 " $WORK/$mode.pathweb && ! grep -q "any node IP" $WORK/$mode.pathweb &&
+		! grep -q "10.78.0.1" $WORK/$mode.pathweb &&
+		pass "$mode: path shop/web shows the NodePort on 10.77.0.1 only" ||
+		fail "$mode: path shop/web shows the NodePort on 10.77.0.1 only" "$(head -c 600 $WORK/$mode.pathweb | tr '\n' '|')"
 	"$KTRACE" dataplane shop/drain --from $WORK/$mode.bundle --node node-a > $WORK/$mode.drain 2>&1
 	grep -q "terminating" $WORK/$mode.drain &&
 		pass "$mode: dataplane shop/drain explains the terminating endpoints" ||
@@ -232,6 +238,7 @@ inode nft flush ruleset
 # ---- iptables-legacy -------------------------------------------------------
 if inode iptables-legacy-restore $WORK/rules.ipt 2> $WORK/leg.err && inode iptables-legacy-restore --noflush $WORK/hooks.ipt 2>> $WORK/leg.err; then
 	check iptables-legacy
+	explain iptables-legacy
 	grep -q '"iptables-legacy"' $WORK/iptables-legacy.json && pass "iptables-legacy: mode detected" ||
 		fail "iptables-legacy: mode detected" "$(head -c 200 $WORK/iptables-legacy.json)"
 	for t in nat filter; do inode iptables-legacy -t $t -F; inode iptables-legacy -t $t -X; done
