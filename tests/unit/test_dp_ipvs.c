@@ -333,10 +333,44 @@ static void test_ipvsadm_save(void)
 	kt_snapshot_free(s);
 }
 
+/* Without kube-proxy's ipsets or API objects the rules cannot say which
+ * kind an IPVS address is: a NodePort on a node address keeps its own
+ * address and port (never merged into the ClusterIP frontend) and every
+ * such kind is marked guessed. */
+static void test_unnamed_kinds(void)
+{
+	static const char text[] = "-A -t 10.96.0.50:80 -s rr\n"
+				   "-a -t 10.96.0.50:80 -r 10.244.1.5:8080 -m -w 1\n"
+				   "-a -t 10.96.0.50:80 -r 10.244.2.6:8080 -m -w 1\n"
+				   "-A -t 192.168.1.5:30080 -s rr\n"
+				   "-a -t 192.168.1.5:30080 -r 10.244.1.5:8080 -m -w 1\n"
+				   "-a -t 192.168.1.5:30080 -r 10.244.2.6:8080 -m -w 1\n";
+	struct kt_snapshot *s = kt_snapshot_new();
+	struct kt_dp_node *n = kt_dpbuild_node(s, "node-a", "test");
+	struct kt_diag d = {0};
+	T_CHECK_INT(kt_dp_ipvsadm_mem(s, n, text, sizeof(text) - 1, "ipvsadm.save", &d), 0, "unnamed: parses");
+	const struct kt_dp_frontend *cip = NULL, *np = NULL;
+	unsigned guessed = 0, total = 0;
+	for (uint32_t i = 0; i < n->n_svcs; i++)
+		for (uint32_t k = 0; k < n->svcs[i].n_fe; k++) {
+			const struct kt_dp_frontend *f = &n->svcs[i].fe[k];
+			total++;
+			guessed += f->kind_guessed;
+			if (!strcmp(f->ip, "10.96.0.50"))
+				cip = f;
+			if (!strcmp(f->ip, "192.168.1.5"))
+				np = f;
+		}
+	T_CHECK(cip && cip->port == 80 && np && np->port == 30080, "unnamed: the node-address frontend keeps its address and port");
+	T_CHECK(total == 2 && guessed == 2, "unnamed: both kinds are marked guessed (no ipsets, no API objects)");
+	kt_snapshot_free(s);
+}
+
 static void run(void)
 {
 	test_netlink_replay();
 	test_ipvsadm_save();
+	test_unnamed_kinds();
 }
 
 T_MAIN("test_dp_ipvs")
