@@ -1,6 +1,6 @@
 # ktrace — non-recursive Makefile. Sources are discovered by directory, so
-# adding a file under lib/, collectors/ (and its subfolders), analyzers/ or cli/
-# needs no edit here.
+# adding a file under lib/, collectors/ (and its subfolders), analyzers/, cli/
+# (and cli/tui/, cli/agent/) needs no edit here.
 #   make            build ./ktrace
 #   make deps       install missing Debian packages (apt-get)
 #   make demo       deps + build + the main job on the built-in demo cluster
@@ -19,7 +19,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 GITSHA  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libnl-3.0 libnl-genl-3.0 \
-	libnl-nf-3.0 libnl-idiag-3.0 libnl-route-3.0 libbpf ncursesw zlib
+	libnl-nf-3.0 libnl-idiag-3.0 libnl-route-3.0 libbpf ncursesw zlib libmicrohttpd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -39,10 +39,10 @@ Q := @
 endif
 
 LIB_SRC := $(wildcard lib/*.c collectors/*.c collectors/*/*.c analyzers/*.c) \
-	$(filter-out cli/main.c,$(wildcard cli/*.c cli/tui/*.c))
-LIB_ASM := lib/demo_blob.S
+	$(filter-out cli/ktrace.c,$(wildcard cli/*.c cli/tui/*.c cli/agent/*.c))
+LIB_ASM := lib/demo_blob.S cli/agent/manifest_blob.S
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_ASM:%.S=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/cli/main.o
+MAIN_OBJ := $(BUILD)/cli/ktrace.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DEPS := $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
@@ -65,6 +65,11 @@ $(BUILD)/%.o: %.c $(BUILD)/.flags
 	$(Q)$(CC) $(KT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/lib/demo_blob.o: lib/demo_blob.S tests/fixtures/demo/demo-bundle.json $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  AS      $<')
+	$(Q)$(CC) -c $< -o $@
+
+$(BUILD)/cli/agent/manifest_blob.o: cli/agent/manifest_blob.S deploy/ktrace-agent.yaml deploy/ktrace-users.yaml $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  AS      $<')
 	$(Q)$(CC) -c $< -o $@
@@ -114,6 +119,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 ktrace $(DESTDIR)$(PREFIX)/bin/ktrace
+	ln -sf ktrace $(DESTDIR)$(PREFIX)/bin/kubectl-ktrace
+	install -m 755 completions/kubectl_complete-ktrace $(DESTDIR)$(PREFIX)/bin/kubectl_complete-ktrace
 	for f in man/*.1; do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man1/; done
 	for f in man/*.5; do [ -f $$f ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
 	for f in man/*.7; do [ -f $$f ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man7/ || true; done

@@ -177,20 +177,16 @@ static int key_cmp(const struct kt_dp_service *d, const char *ns, const char *na
 }
 
 /* node services are sorted by (namespace, name, port_name, ...) */
+static int dp_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	const char *const *k = key;
+	return -key_cmp(elem, k[0], k[1], k[2]);
+}
+
 static bool has_dp(const struct kt_dp_node *n, const char *ns, const char *name, const char *port)
 {
-	uint32_t lo = 0, hi = n->n_svcs;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = key_cmp(&n->svcs[mid], ns, name, port);
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	const char *key[3] = {ns, name, port};
+	return kt_bsearch_ix(n->svcs, n->n_svcs, sizeof(*n->svcs), key, dp_key_cmp, NULL) != KT_NONE;
 }
 
 /* ---- why a frontend rejects or drops ---------------------------------- */

@@ -306,17 +306,16 @@ static int fe_cmp(const void *a, const void *b)
 	return scmp(x->ip, y->ip);
 }
 
+static int fe_port_cmp(const void *key, const void *elem, void *ctx)
+{
+	int32_t p = *(const int32_t *)key, q = ((const struct fe *)elem)->port;
+	return p < q ? -1 : p > q;
+}
+
 /* Frontend for (vip, vport, proto): exact address first, else a NodePort on any address. */
 static const struct fe *fe_match(const struct ctx *c, const char *vip, int32_t vport, const char *proto)
 {
-	uint32_t lo = 0, hi = c->n_fe;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (c->fe[mid].port < vport)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = kt_lower_bound(c->fe, c->n_fe, sizeof(*c->fe), &vport, fe_port_cmp, NULL);
 	const struct fe *any = NULL;
 	for (uint32_t i = lo; i < c->n_fe && c->fe[i].port == vport; i++) {
 		const struct fe *f = &c->fe[i];
@@ -432,25 +431,24 @@ const char *kt_imb_age_src_name(enum kt_imb_age_src s)
 	return NULL;
 }
 
+/* (port, ip) order; a NULL ip compares below every address of its port */
+static int seen_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	const struct kt_imb_seen *k = key, *e = elem;
+	if (k->port != e->port)
+		return k->port < e->port ? -1 : 1;
+	if (!k->ip)
+		return -1;
+	return strcmp(k->ip, e->ip);
+}
+
 static const struct kt_imb_seen *seen_lookup(const struct kt_imb_opts *o, const char *ip, int32_t port)
 {
-	/* sorted by (port, ip): binary search to the port, then compare */
-	uint32_t lo = 0, hi = o->n_seen;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (o->seen[mid].port < port)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	uint32_t l2 = lo, h2 = o->n_seen;
-	while (l2 < h2) {   /* exact spelling first */
-		uint32_t mid = l2 + (h2 - l2) / 2;
-		if (o->seen[mid].port > port || (o->seen[mid].port == port && strcmp(o->seen[mid].ip, ip) >= 0))
-			h2 = mid;
-		else
-			l2 = mid + 1;
-	}
+	/* sorted by (port, ip): binary search to the port, then the exact spelling */
+	struct kt_imb_seen key = {.ip = NULL, .port = port};
+	uint32_t lo = kt_lower_bound(o->seen, o->n_seen, sizeof(*o->seen), &key, seen_key_cmp, NULL);
+	key.ip = ip;
+	uint32_t l2 = kt_lower_bound(o->seen, o->n_seen, sizeof(*o->seen), &key, seen_key_cmp, NULL);
 	if (l2 < o->n_seen && o->seen[l2].port == port && !strcmp(o->seen[l2].ip, ip))
 		return &o->seen[l2];
 	if (!strchr(ip, ':'))

@@ -340,22 +340,13 @@ int kt_path_analyze(const struct kt_snapshot *s, const struct kt_path_query *q, 
 	}
 
 	if (!q->no_findings) {
-		struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
-		kt_rules_for_service(s, q->svc, &ro, a, &r->findings);
-		/* node state: stale or missing rules, and measured imbalance */
-		struct kt_findings node = {0};
-		kt_dpdiff_findings(s, a, &node);
-		kt_imbalance_findings(s, a, &node);
-		for (uint32_t i = 0; i < node.n; i++) {
-			const struct kt_finding *f = &node.v[i];
-			if (f->obj.name && f->obj.namespace && !strcmp(f->obj.name, svc->meta.name) &&
-			    !strcmp(f->obj.namespace, svc->meta.namespace)) {
-				struct kt_finding *nf = kt_finding_add(&r->findings, a, f->rule, NULL, "%s", f->message);
-				*nf = *f;
-			}
-		}
-		kt_findings_release(&node);
-		kt_findings_sort(&r->findings);
+		/* the rules for this Service, plus node state: stale or missing
+		 * rules, and measured imbalance (the same composition as check) */
+		struct kt_check_query cq = {
+			.rules = {.live = strcmp(s->source ? s->source : "", "manifests") != 0},
+			.svc = q->svc,
+		};
+		kt_check_analyze(s, &cq, a, &r->findings);
 	}
 	*out = r;
 	return 0;

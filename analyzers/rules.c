@@ -195,20 +195,17 @@ static void hpa_index(struct hpa_ix *x, const struct kt_snapshot *s, struct kt_a
 		qsort_r(x->v, x->n, sizeof(*x->v), hpa_cmp_ix, (void *)s);
 }
 
+static int hpa_meta_cmp(const void *key, const void *elem, void *ctx)
+{
+	const struct kt_meta *m = key;
+	const struct hpa_ix *x = ctx;
+	return hpa_key_cmp(m->namespace, m->name, m->kind, &x->s->hpas[*(const uint32_t *)elem]);
+}
+
 static uint32_t find_hpa(const struct hpa_ix *x, const struct kt_meta *m)
 {
-	uint32_t lo = 0, hi = x->n;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = hpa_key_cmp(m->namespace, m->name, m->kind, &x->s->hpas[x->v[mid]]);
-		if (!c)
-			return x->v[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return KT_NONE;
+	uint32_t i = kt_bsearch_ix(x->v, x->n, sizeof(*x->v), m, hpa_meta_cmp, (void *)x);
+	return i == KT_NONE ? KT_NONE : x->v[i];
 }
 
 static const struct kt_ownerref *pod_controller(const struct kt_pod *p)
@@ -337,21 +334,21 @@ static void lbl_add(struct lbl_idx *x, uint32_t *cap, const char *ns, const stru
 }
 
 /* Range of entries equal to (ns, k, v). */
+static int lbl_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	const struct lbl_ent *k = key;
+	return lbl_cmp3(k->ns, k->k, k->v, elem);
+}
+
 static const struct lbl_ent *lbl_find(const struct lbl_idx *x, const char *ns, const char *k, const char *v,
 				      uint32_t *count)
 {
-	uint32_t lo = 0, hi = x->n;
 	*count = 0;
 	if (!x->e)
 		return NULL;
 	ns = ns_norm(ns);
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (lbl_cmp3(ns, k, v, &x->e[mid]) > 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	struct lbl_ent key = {ns, k, v, 0};
+	uint32_t lo = kt_lower_bound(x->e, x->n, sizeof(*x->e), &key, lbl_key_cmp, NULL);
 	uint32_t end = lo;
 	while (end < x->n && lbl_cmp3(ns, k, v, &x->e[end]) == 0)
 		end++;
@@ -554,24 +551,9 @@ static const struct kt_kvlist *finding_labels(const struct kt_snapshot *s, const
 	for (uint32_t k = KT_WL_DEPLOYMENT; k <= KT_WL_POD; k++) {
 		if (strcmp(kt_wl_kind_name((enum kt_wl_kind)k), fk))
 			continue;
-		uint32_t lo = 0, hi = s->n_workloads;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			const struct kt_workload *w = &s->workloads[mid];
-			int c = strcmp(f->obj.namespace ? f->obj.namespace : "", w->meta.namespace ? w->meta.namespace : "");
-			if (!c && (!f->obj.namespace) != (!w->meta.namespace))
-				c = f->obj.namespace ? 1 : -1;
-			if (!c)
-				c = (int)k - (int)w->kind;
-			if (!c)
-				c = strcmp(f->obj.name ? f->obj.name : "", w->meta.name ? w->meta.name : "");
-			if (!c)
-				return &w->template_labels;
-			if (c < 0)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
+		uint32_t w = kt_find_workload(s, f->obj.namespace, (enum kt_wl_kind)k, f->obj.name);
+		if (w != KT_NONE)
+			return &s->workloads[w].template_labels;
 	}
 	return NULL;
 }

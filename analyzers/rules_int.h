@@ -88,8 +88,6 @@ void kt_rules_pods(struct kt_rctx *c);
 void kt_rules_ingress(struct kt_rctx *c);
 /* Mark ingress controllers among c->t. */
 void kt_rules_mark_ingress(struct kt_rctx *c);
-/* Parse "k=v,k!=v,k,!k,k in (a,b)" into sel (arena strings); false on syntax error. */
-bool kt_parse_label_selector(const char *str, struct kt_arena *a, struct kt_selector *sel);
 
 /* Spread helpers (KT103, KT301). */
 bool kt_spec_spreads(const struct kt_podspec *sp, const struct kt_kvlist *labels, bool zone);

@@ -3,8 +3,9 @@
  * object or its pod template (also `ktrace.io/ignore` and the per-rule
  * `ignore-check.ktrace.io/<rule>` form), and the parsed .ktrace.yaml
  * (disable, severity, exclude). Suppressed findings stay in the list,
- * marked, so renderers can count them. Pure: no I/O (the config file is
- * read by collectors/ktconfig.c).
+ * marked, so renderers can count them. Also interprets the words of a
+ * .ktrace.yaml (kt_rules_config_build). Pure: no I/O (the file is read by
+ * collectors/manifest/ktconfig.c into a struct kt_ktconfig).
  */
 #include <ctype.h>
 #include <string.h>
@@ -19,6 +20,71 @@ void kt_rules_config_init(struct kt_rules_config *c)
 	memset(c, 0, sizeof(*c));
 	for (int i = 0; i < KT_RULE_COUNT; i++)
 		c->severity[i] = -1;
+}
+
+static int cfg_bad(const struct kt_ktconfig *raw, const struct kt_cfg_word *w, const char *what,
+		   const char *arg, struct kt_diag *d)
+{
+	int rc = kt_diag_set(d, KT_EXIT_INPUT, "%s:%u:%u: %s%s%s", raw->path ? raw->path : ".ktrace.yaml", w->line,
+			     w->col, what, arg ? ": " : "", arg ? arg : "");
+	kt_diag_hint(d, "see 'ktrace rules' for rule ids and 'man ktrace-lint' for the file format");
+	return rc;
+}
+
+/* A list names rules strictly; one string "KT101, KT102" leniently (as
+ * the ktrace/ignore annotation does). */
+static int cfg_rules(const struct kt_ktconfig *raw, const struct kt_cfg_rules *l, bool *set, struct kt_diag *d)
+{
+	if (l->one_string && l->n) {
+		for (int i = 0; i < KT_RULE_COUNT; i++)
+			if (kt_ignore_lists(l->v[0].text, (enum kt_rule_id)i))
+				set[i] = true;
+		return 0;
+	}
+	for (uint32_t i = 0; i < l->n; i++) {
+		int r = kt_rule_lookup(l->v[i].text);
+		if (r < 0)
+			return cfg_bad(raw, &l->v[i], "unknown rule", l->v[i].text, d);
+		set[r] = true;
+	}
+	return 0;
+}
+
+int kt_rules_config_build(const struct kt_ktconfig *raw, struct kt_arena *a, struct kt_rules_config *out,
+			  struct kt_diag *d)
+{
+	kt_rules_config_init(out);
+	out->path = raw->path;
+	int rc = cfg_rules(raw, &raw->disable, out->disabled, d);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < raw->n_severity; i++) {
+		const struct kt_cfg_severity *sv = &raw->severity[i];
+		int r = kt_rule_lookup(sv->rule.text);
+		if (r < 0)
+			return cfg_bad(raw, &sv->rule, "unknown rule", sv->rule.text, d);
+		int sev = kt_severity_parse(sv->severity.text);
+		if (sev < 0)
+			return cfg_bad(raw, &sv->severity, "severity must be error, warning or info for", sv->rule.text, d);
+		out->severity[r] = sev;
+	}
+	out->excludes = KT_ANEW(a, struct kt_rules_exclude, raw->n_excludes + 1);
+	for (uint32_t i = 0; i < raw->n_excludes; i++) {
+		const struct kt_cfg_exclude *e = &raw->excludes[i];
+		struct kt_rules_exclude *x = &out->excludes[out->n_excludes++];
+		x->kind = e->kind;
+		x->namespace = e->namespace;
+		x->name = e->name;
+		if (e->has_rules) {
+			rc = cfg_rules(raw, &e->rules, x->rules, d);
+			if (rc < 0)
+				return rc;
+			/* as before: a rules list that names something restricts the exclude */
+			for (int r = 0; r < KT_RULE_COUNT && !x->has_rules; r++)
+				x->has_rules = x->rules[r];
+		}
+	}
+	return 0;
 }
 
 bool kt_ignore_lists(const char *v, enum kt_rule_id rule)
@@ -77,7 +143,6 @@ static bool obj_is(const struct kt_meta *m, const struct kt_objref *r)
 	return s_eq(m->kind, r->kind) && s_eq(m->name, r->name) && ns_eq(m->namespace, r->namespace);
 }
 
-/* Workloads are sorted by (namespace, kind, name) (kt_snapshot_finish). */
 static const struct kt_workload *find_wl(const struct kt_snapshot *s, const struct kt_objref *r)
 {
 	int kind = -1;
@@ -86,23 +151,8 @@ static const struct kt_workload *find_wl(const struct kt_snapshot *s, const stru
 			kind = k;
 	if (kind < 0)
 		return NULL;
-	uint32_t lo = 0, hi = s->n_workloads;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const struct kt_workload *w = &s->workloads[mid];
-		int c = kt_strcmp0(r->namespace, w->meta.namespace);
-		if (!c)
-			c = kind - (int)w->kind;
-		if (!c)
-			c = kt_strcmp0(r->name, w->meta.name);
-		if (!c)
-			return w;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	uint32_t i = kt_find_workload(s, r->namespace, (enum kt_wl_kind)kind, r->name);
+	return i == KT_NONE ? NULL : &s->workloads[i];
 }
 
 /* The annotations that can suppress a finding on r. */

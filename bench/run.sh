@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.." || exit 1
 : "${KTRACE:=$(pwd)/ktrace}"
 export KTRACE
 only=${1:-}
-for b in collect path dataplane imbalance lint; do
+for b in collect path dataplane imbalance lint agent; do
 	[ -n "$only" ] && [ "$only" != "$b" ] && continue
 	[ -f "bench/$b.sh" ] || continue
 	echo "== bench/$b.sh"

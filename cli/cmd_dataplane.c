@@ -2,11 +2,12 @@
  * `ktrace dataplane [SERVICE]`: this node's (or a bundle node's) programmed
  * forwarding state, normalised across iptables (nft and legacy backends),
  * nftables, IPVS and Cilium; `--diff` adds KT601-KT603 against the
- * EndpointSlices. Sources: the live kernel (default), saved dumps
- * (--iptables-save, --nft-json, --ipvsadm), or a bundle (--from); with
- * --from plus dumps or --live, the bundle only supplies API objects.
+ * EndpointSlices. The source layer reads the node state: the live kernel
+ * (default), saved dumps (--iptables-save, --nft-json, --ipvsadm), or a
+ * bundle (--from); with --from plus dumps or --live, the bundle only
+ * supplies API objects.
  * Renders text (a per-service tree) or the JSON of ktrace-dataplane(1) through the same
- * writer bundles use (collectors/dp_json.c). Only this file prints.
+ * writer bundles use (collectors/codec/dp_json.c). Only this file prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,12 @@
 #include "cli/cli.h"
 #include "ktrace/analyze.h"
 #include "ktrace/arena.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/util.h"
-#include "lib/bundle_parts.h"
+#include "ktrace/xalloc.h"
 
 static const struct kt_option opts[] = {
 	{"node", 0, KT_OPT_STR, "NAME", "node",
@@ -47,6 +49,9 @@ static bool want_svc(const struct kt_dp_service *s, const char *ns, const char *
 	return true;
 }
 
+/* every string from the node, a dump or a bundle is printed through V() */
+#define V(x) kt_cv(c, x)
+
 static const char *hostport(char *buf, size_t n, const char *ip, int32_t port)
 {
 	if (!ip || !ip[0])
@@ -58,11 +63,49 @@ static const char *hostport(char *buf, size_t n, const char *ip, int32_t port)
 	return buf;
 }
 
-/* outside text (rule comments, chain names) made terminal-safe */
-static const char *vis(char *buf, size_t n, const char *s)
+/* -o wide: the Pod and node behind each backend address, from the
+ * EndpointSlices of the snapshot (sorted by address for lookups). */
+static const struct kt_snapshot *wide_snap;
+static uint32_t *wide_eps, wide_n;
+
+static int ep_addr_cmp(const char *ip_a, int32_t port_a, const char *ip_b, int32_t port_b)
 {
-	kt_vis_escape(buf, n, s);
-	return buf;
+	int r = strcmp(ip_a ? ip_a : "", ip_b ? ip_b : "");
+	return r ? r : (port_a > port_b) - (port_a < port_b);
+}
+
+static int ep_sort_cmp(const void *x, const void *y)
+{
+	const struct kt_endpoint *a = &wide_snap->endpoints[*(const uint32_t *)x];
+	const struct kt_endpoint *b = &wide_snap->endpoints[*(const uint32_t *)y];
+	return ep_addr_cmp(a->ip, a->port, b->ip, b->port);
+}
+
+static void wide_index(const struct kt_snapshot *s)
+{
+	wide_snap = s;
+	wide_n = s->n_endpoints;
+	wide_eps = kt_xcalloc(wide_n + 1, sizeof(*wide_eps));
+	for (uint32_t i = 0; i < wide_n; i++)
+		wide_eps[i] = i;
+	qsort(wide_eps, wide_n, sizeof(*wide_eps), ep_sort_cmp);
+}
+
+static const struct kt_endpoint *wide_lookup(const char *ip, int32_t port)
+{
+	uint32_t lo = 0, hi = wide_n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct kt_endpoint *e = &wide_snap->endpoints[wide_eps[mid]];
+		int r = ep_addr_cmp(e->ip, e->port, ip, port);
+		if (!r)
+			return e;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static void text_backends(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const char *title,
@@ -78,18 +121,22 @@ static void text_backends(struct kt_cli *c, FILE *out, const struct kt_dp_servic
 	for (uint32_t i = 0; i < n; i++) {
 		char hp[80];
 		if (known)
-			fprintf(out, "    %-28s %6.2f%%", hostport(hp, sizeof(hp), b[i].ip, b[i].port),
+			fprintf(out, "    %-28s %6.2f%%", V(hostport(hp, sizeof(hp), b[i].ip, b[i].port)),
 				b[i].probability * 100.0);
 		else
-			fprintf(out, "    %-28s %6s ", hostport(hp, sizeof(hp), b[i].ip, b[i].port), "-");
-		if (b[i].local)
+			fprintf(out, "    %-28s %6s ", V(hostport(hp, sizeof(hp), b[i].ip, b[i].port)), "-");
+		if (c->wide) {
+			const struct kt_endpoint *e = wide_eps ? wide_lookup(b[i].ip, b[i].port) : NULL;
+			fprintf(out, "  %-5s %-30s %s", b[i].local ? "local" : "-", e && e->target_name ? V(e->target_name) : "-",
+				e && e->node ? V(e->node) : "-");
+		} else if (b[i].local)
 			fprintf(out, "  %slocal%s", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET));
 		if (b[i].weight)
 			fprintf(out, "  weight %d", b[i].weight);
 		if (b[i].active_conns || b[i].inactive_conns)
 			fprintf(out, "  conns %u active / %u inactive", b[i].active_conns, b[i].inactive_conns);
 		if (b[i].state && strcmp(b[i].state, "active") != 0)
-			fprintf(out, "  %s%s%s", kt_c(c, KT_C_YELLOW), b[i].state, kt_c(c, KT_C_RESET));
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_YELLOW), V(b[i].state), kt_c(c, KT_C_RESET));
 		if (b[i].affinity_clients)
 			fprintf(out, "  %u pinned client%s", b[i].affinity_clients, b[i].affinity_clients == 1 ? "" : "s");
 		fputc('\n', out);
@@ -136,14 +183,14 @@ static const char *share_text(const struct kt_dp_service *s)
 static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
 			  const struct kt_dp_service *s, const struct kt_dp_frontend *f)
 {
-	char hp[80], kind[24], why[160];
+	char hp[80], kind[24];
 	snprintf(kind, sizeof(kind), "%s%s", kt_fe_kind_name(f->kind), f->kind_guessed ? "?" : "");
-	fprintf(out, "    %-13s %-28s -> ", kind, hostport(hp, sizeof(hp), f->ip, f->port));
+	fprintf(out, "    %-13s %-28s -> ", kind, V(hostport(hp, sizeof(hp), f->ip, f->port)));
 	if (f->action == KT_DP_FORWARD)
 		fprintf(out, "%s", f->external ? "external" : "internal");
 	else
 		fprintf(out, "%s%s%s%s%s%s", kt_c(c, KT_C_RED), f->action == KT_DP_REJECT ? "REJECT" : "DROP",
-			f->reason ? " (" : "", f->reason ? vis(why, sizeof(why), f->reason) : "", f->reason ? ")" : "",
+			f->reason ? " (" : "", f->reason ? V(f->reason) : "", f->reason ? ")" : "",
 			kt_c(c, KT_C_RESET));
 	if (f->kind == KT_FE_EXTERNAL)
 		fprintf(out, "  %s(externalIP or LoadBalancer IP: the rules alone do not say)%s", kt_c(c, KT_C_DIM),
@@ -151,14 +198,13 @@ static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_snapshot 
 	if (f->n_source_ranges) {
 		fprintf(out, "  only from");
 		for (uint32_t i = 0; i < f->n_source_ranges; i++)
-			fprintf(out, "%s%s", i ? ", " : " ", vis(why, sizeof(why), f->source_ranges[i]));
+			fprintf(out, "%s%s", i ? ", " : " ", V(f->source_ranges[i]));
 	}
 	fputc('\n', out);
 	struct kt_dp_cause cause;
 	struct kt_arena *a = kt_arena_new();
 	if (snap && kt_dp_explain(snap, n, s, f, a, &cause)) {
-		char b[800];
-		fprintf(out, "      %swhy:%s %s (%s)\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET), vis(b, sizeof(b), cause.text),
+		fprintf(out, "      %swhy:%s %s (%s)\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET), V(cause.text),
 			kt_rules[cause.rule].id);
 	}
 	kt_arena_free(a);
@@ -172,14 +218,16 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_snapshot *
 		snprintf(title, sizeof(title), "%s/%s:%s", s->namespace, s->name, s->port_name);
 	else
 		snprintf(title, sizeof(title), "%s%s%s", s->namespace, s->namespace[0] ? "/" : "", s->name);
-	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), s->protocol,
+	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), V(title), kt_c(c, KT_C_RESET), V(s->protocol),
 		kt_dp_mode_name(s->mode));
 	if (s->scheduler && s->mode == KT_DP_IPVS)
-		fprintf(out, "  scheduler %s", s->scheduler);
+		fprintf(out, "  scheduler %s", V(s->scheduler));
 	if (s->lb_algorithm)
-		fprintf(out, "  %s", s->lb_algorithm);
+		fprintf(out, "  %s", V(s->lb_algorithm));
 	if (s->names_guessed)
 		fprintf(out, "  %s(name not known on the node)%s", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
+	if (c->wide && s->chain_hash)
+		fprintf(out, "  %schain hash %s%s", kt_c(c, KT_C_DIM), V(s->chain_hash), kt_c(c, KT_C_RESET));
 	fputc('\n', out);
 	bool has_ext = false;
 	fprintf(out, "  %sfrontends%s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
@@ -213,31 +261,28 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_snapshot *
 						 : s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
 								 : "no: client source IP preserved");
 	if (s->n_source_ranges) {
-		char b[160];
 		fprintf(out, "  sourceRanges");
 		for (uint32_t i = 0; i < s->n_source_ranges; i++)
-			fprintf(out, "%s%s", i ? ", " : " ", vis(b, sizeof(b), s->source_ranges[i]));
+			fprintf(out, "%s%s", i ? ", " : " ", V(s->source_ranges[i]));
 		fprintf(out, " (LoadBalancer firewall: other sources are dropped)\n");
 	}
 	for (uint32_t i = 0; i < s->n_notes; i++) {
-		char b[600];
-		fprintf(out, "  %snote%s         %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET),
-			vis(b, sizeof(b), s->notes[i]));
+		fprintf(out, "  %snote%s         %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), V(s->notes[i]));
 	}
 	if (s->n_ev) {
-		uint32_t show = c->verbose ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
+		uint32_t show = c->verbose || c->wide ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
 		fprintf(out, "  %sevidence%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
 		for (uint32_t i = 0; i < show; i++) {
 			const struct kt_dp_evidence *e = &s->ev[i];
 			if (e->map_key)
-				fprintf(out, "    %s%s %s key %s%s\n", kt_c(c, KT_C_DIM), e->table, e->chain ? e->chain : "",
-					e->map_key, kt_c(c, KT_C_RESET));
+				fprintf(out, "    %s%s %s key %s%s\n", kt_c(c, KT_C_DIM), V(e->table), e->chain ? V(e->chain) : "",
+					V(e->map_key), kt_c(c, KT_C_RESET));
 			else
-				fprintf(out, "    %s%s %s handle %llu%s\n", kt_c(c, KT_C_DIM), e->table, e->chain ? e->chain : "",
-					(unsigned long long)e->handle, kt_c(c, KT_C_RESET));
+				fprintf(out, "    %s%s %s handle %llu%s\n", kt_c(c, KT_C_DIM), V(e->table),
+					e->chain ? V(e->chain) : "", (unsigned long long)e->handle, kt_c(c, KT_C_RESET));
 		}
 		if (show < s->n_ev)
-			fprintf(out, "    %s... %u more (-v shows all)%s\n", kt_c(c, KT_C_DIM), s->n_ev - show,
+			fprintf(out, "    %s... %u more (-v or -o wide shows all)%s\n", kt_c(c, KT_C_DIM), s->n_ev - show,
 				kt_c(c, KT_C_RESET));
 	}
 	if (diff) {
@@ -261,19 +306,18 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_snapshot *
 			if (!strstr(f->message, needle))
 				continue;
 			fprintf(out, "  %s%s %s%s  %s\n", kt_sev_color(c, f->severity), kt_rules[f->rule].id,
-				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), f->message);
+				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), V(f->message));
 			if (f->evidence)
-				fprintf(out, "    %s%s%s\n", kt_c(c, KT_C_DIM), f->evidence, kt_c(c, KT_C_RESET));
+				fprintf(out, "    %s%s%s\n", kt_c(c, KT_C_DIM), V(f->evidence), kt_c(c, KT_C_RESET));
 		}
 	}
 	fputc('\n', out);
 }
 
 static void text_node(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
-		      const struct kt_findings *diff,
-		      const char *ns, const char *name, int64_t now)
+		      const struct kt_findings *diff, const char *ns, const char *name, int64_t now, const char *origin)
 {
-	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), n->node, kt_c(c, KT_C_RESET));
+	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), V(n->node), kt_c(c, KT_C_RESET));
 	bool any = false;
 	for (int m = 0; m < KT_DP_MODE_COUNT; m++)
 		if (n->modes & (1u << m)) {
@@ -282,9 +326,9 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_snapshot *sna
 		}
 	if (!any)
 		fprintf(out, " none found");
-	fprintf(out, "  source: %s\n", n->source ? n->source : "?");
+	fprintf(out, "  source: %s%s%s\n", n->source ? V(n->source) : "?", origin ? " " : "", origin ? V(origin) : "");
 	if (n->metrics.present) {
-		fprintf(out, "kube-proxy: mode %s", n->metrics.proxy_mode ? n->metrics.proxy_mode : "?");
+		fprintf(out, "kube-proxy: mode %s", n->metrics.proxy_mode ? V(n->metrics.proxy_mode) : "?");
 		if (n->metrics.last_sync > 0)
 			fprintf(out, ", last sync %llds ago", (long long)(now - (int64_t)n->metrics.last_sync));
 		if (n->metrics.latency_count)
@@ -294,7 +338,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_snapshot *sna
 		fputc('\n', out);
 	}
 	for (uint32_t i = 0; i < n->n_notes; i++)
-		fprintf(out, "%swarning:%s %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), n->notes[i]);
+		fprintf(out, "%swarning:%s %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), V(n->notes[i]));
 	fputc('\n', out);
 	uint32_t shown = 0;
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
@@ -317,7 +361,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_snapshot *sna
 			if (f->evidence && strncmp(f->evidence, want, strlen(want)) != 0)
 				continue;
 			fprintf(out, "%s%s %s%s  %s\n", kt_sev_color(c, f->severity), kt_rules[f->rule].id,
-				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), f->message);
+				kt_severity_name(f->severity), kt_c(c, KT_C_RESET), V(f->message));
 			shown++;
 		}
 	}
@@ -352,125 +396,48 @@ static struct kt_dp_node filtered(const struct kt_dp_node *n, struct kt_dp_servi
 	return x;
 }
 
+/* -l: only Services whose API object the selector matched */
+static void keep_focus(const struct kt_snapshot *s, struct kt_dp_node *fn)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < fn->n_svcs; i++) {
+		bool in = false;
+		for (uint32_t j = 0; j < s->focus.n_svcs && !in; j++)
+			in = fn->svcs[i].svc == s->focus.svcs[j];
+		if (in)
+			fn->svcs[k++] = fn->svcs[i];
+	}
+	fn->n_svcs = k;
+}
+
 static int run(struct kt_cli *c)
 {
+	/* parse */
 	struct kt_diag d = {0};
-	const char *ns = NULL, *name = NULL;
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
-	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
+	if (kt_cli_target(c, &sc, 0, &d) < 0)
 		return kt_cli_fail(c, &d);
-	if (!name && c->namespace && !c->all_namespaces)
-		ns = c->namespace;
 	bool diff = kt_opt_flag(c, "diff");
-	const char *node = kt_opt_str(c, "node");
-	struct kt_node_opts o = {0};
-	o.iptables_save = kt_opt_str(c, "iptables-save");
-	o.nft_json = kt_opt_str(c, "nft-json");
-	o.ipvsadm = kt_opt_str(c, "ipvsadm");
-	o.bpffs = kt_opt_str(c, "bpffs");
-	o.no_metrics = kt_opt_flag(c, "no-metrics");
-	bool dumps = o.iptables_save || o.nft_json || o.ipvsadm;
-	bool live = !c->from || kt_opt_flag(c, "live") || dumps;
-	o.node_name = node;
-	if (name) {
-		o.want_svc_filter = true;
-		o.svc_namespace = ns;
-		o.svc_name = name;
-	}
-
-	struct kt_snapshot *snap = NULL;
-	if (c->from) {
-		if (kt_cli_snapshot(c, NULL, 0, &snap, &d) < 0)
-			return kt_cli_fail(c, &d);
-		if (live) {
-			/* the bundle supplies API objects; node state comes from here */
-			for (uint32_t i = 0; i < snap->n_dp; i++)
-				free(snap->dp[i].svcs);
-			snap->n_dp = 0;
-		}
-	} else if (diff && !dumps) {
-		const char *lns = (c->all_namespaces || !ns) ? NULL : ns;
-		struct kt_list_req reqs[] = {
-			{.res = KT_RES_SERVICES, .ns = lns},
-			{.res = KT_RES_ENDPOINTSLICES, .ns = lns},
-			{.res = KT_RES_NODES, .optional = true},
-		};
-		if (kt_cli_snapshot(c, reqs, 3, &snap, &d) < 0)
-			return kt_cli_fail(c, &d);
-	} else if (diff && dumps) {
+	bool dumps = sc.node_opts.iptables_save || sc.node_opts.nft_json || sc.node_opts.ipvsadm;
+	if (diff && dumps && !c->from)
 		return kt_cli_error(c, KT_EXIT_USAGE, "use --from BUNDLE to supply the EndpointSlices to compare with",
 				    "--diff with saved dumps needs --from BUNDLE");
-	} else {
-		snap = kt_snapshot_new();
-		if (!snap)
-			return kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "out of memory");
-		snap->source = "node";
-	}
-	if (live) {
-		if (!dumps && !kt_node_readable()) {
-			kt_snapshot_free(snap);
-			return kt_cli_error(c, KT_EXIT_CLUSTER,
-					    "run as root on the node (e.g. kubectl debug node/NAME -it --profile=sysadmin), or pass saved dumps / --from BUNDLE",
-					    "cannot read this node's dataplane: needs root or CAP_NET_ADMIN");
-		}
-		int rc = kt_dp_collect(snap, &o, &d);
-		if (rc < 0) {
-			kt_snapshot_free(snap);
-			return kt_cli_fail(c, &d);
-		}
-		snap->finished = false;
-		kt_snapshot_finish(snap);
-	}
-
-	/* which nodes */
-	uint32_t first = 0, last = snap->n_dp;
-	if (node && !live) {
-		uint32_t ix = KT_NONE;
-		for (uint32_t i = 0; i < snap->n_dp; i++)
-			if (strcmp(snap->dp[i].node, node) == 0)
-				ix = i;
-		if (ix == KT_NONE) {
-			const char **cands = calloc(snap->n_dp + 1, sizeof(*cands));
-			for (uint32_t i = 0; cands && i < snap->n_dp; i++)
-				cands[i] = snap->dp[i].node;
-			kt_cli_not_found(&d, "node state for", NULL, node, cands, snap->n_dp);
-			free(cands);
-			kt_snapshot_free(snap);
-			return kt_cli_fail(c, &d);
-		}
-		first = ix;
-		last = ix + 1;
-	}
-	if (first == last) {
+	/* load: this host's (or the dumps', or the bundle's) node state; API
+	 * objects for --diff and -l */
+	struct kt_snapshot *snap = NULL;
+	if (kt_cli_load(c, &sc, &snap, &d) < 0)
+		return kt_cli_fail(c, &d);
+	if (!snap->n_dp) {
 		kt_snapshot_free(snap);
-		return kt_cli_error(c, KT_EXIT_NOTFOUND, "collect a bundle on a node with 'ktrace collect --node'",
+		return kt_cli_error(c, KT_EXIT_NOTFOUND, "collect a bundle on a node with 'ktrace collect' (as root there)",
 				    "no node dataplane state in %s", c->from ? c->from : "this source");
 	}
-	if (name) {
-		bool found = kt_find_service(snap, ns, name) != KT_NONE;
-		for (uint32_t i = first; i < last && !found; i++)
-			for (uint32_t k = 0; k < snap->dp[i].n_svcs && !found; k++)
-				found = want_svc(&snap->dp[i].svcs[k], ns, name);
-		if (!found) {
-			const char **cands = NULL;
-			unsigned nc = 0;
-			for (uint32_t i = first; i < last; i++) {
-				const char **nv = realloc(cands, (nc + snap->dp[i].n_svcs + 1) * sizeof(*cands));
-				if (!nv)
-					break;
-				cands = nv;
-				for (uint32_t k = 0; k < snap->dp[i].n_svcs; k++)
-					if (!ns || strcmp(snap->dp[i].svcs[k].namespace, ns) == 0)
-						cands[nc++] = snap->dp[i].svcs[k].name;
-			}
-			kt_cli_not_found(&d, "service", ns, name, cands, nc);
-			free(cands);
-			kt_snapshot_free(snap);
-			return kt_cli_fail(c, &d);
-		}
-	}
-
+	const char *ns = sc.svc_name ? snap->focus.ns : (c->namespace && !c->all_namespaces ? c->namespace : NULL);
+	const char *name = sc.svc_name;
+	/* analyze */
 	struct kt_findings diffs = {0};
 	struct kt_arena *ra = kt_arena_new();
 	if (diff) {
@@ -478,33 +445,46 @@ static int run(struct kt_cli *c)
 		filter_diff(&diffs, ns, name);
 		kt_findings_sort(&diffs);
 	}
+	/* render */
 	uint32_t total = 0;
-	for (uint32_t i = first; i < last; i++)
+	for (uint32_t i = 0; i < snap->n_dp; i++)
 		total += snap->dp[i].n_svcs;
 	if (c->verbose || total == 0)
-		for (uint32_t i = 0; i < snap->n_gaps; i++)
-			kt_cli_warn(c, "could not read %s: %s", snap->gaps[i].what, snap->gaps[i].why);
-
+		kt_warn_gaps(c, snap);
 	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
-		bool many = last - first > 1;
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
+		bool many = snap->n_dp > 1;
 		if (many)
 			kt_jw_arr(w);
-		for (uint32_t i = first; i < last; i++) {
+		for (uint32_t i = 0; i < snap->n_dp; i++) {
 			const struct kt_dp_node *n = &snap->dp[i];
-			struct kt_dp_service *buf = (ns || name) ? malloc((n->n_svcs + 1) * sizeof(*buf)) : NULL;
-			struct kt_dp_node fn = buf ? filtered(n, buf, ns, name) : *n;
+			struct kt_dp_service *buf = kt_xcalloc(n->n_svcs + 1, sizeof(*buf));
+			struct kt_dp_node fn = filtered(n, buf, ns, name);
+			if (snap->focus.services_only && !name)
+				keep_focus(snap, &fn);
 			kt_dp_node_to_json(w, &fn, diff ? &diffs : NULL);
 			free(buf);
 		}
 		if (many)
 			kt_jw_arr_end(w);
 		kt_jw_free(w);
-		fputc('\n', stdout);
+		if (c->out == KT_OUT_JSON)
+			fputc('\n', stdout);
 	} else {
-		for (uint32_t i = first; i < last; i++)
-			text_node(c, stdout, snap->n_services ? snap : NULL, &snap->dp[i], diff ? &diffs : NULL, ns, name, now);
+		if (c->wide)
+			wide_index(snap);
+		for (uint32_t i = 0; i < snap->n_dp; i++) {
+			const struct kt_dp_node *n = &snap->dp[i];
+			struct kt_dp_service *buf = kt_xcalloc(n->n_svcs + 1, sizeof(*buf));
+			struct kt_dp_node fn = filtered(n, buf, ns, name);
+			if (snap->focus.services_only && !name)
+				keep_focus(snap, &fn);
+			text_node(c, stdout, snap->n_services ? snap : NULL, &fn, diff ? &diffs : NULL, ns, name, now, c->from);
+			free(buf);
+		}
+		free(wide_eps);
+		wide_eps = NULL;
 		if (diff) {
 			unsigned counts[3] = {0};
 			for (uint32_t i = 0; i < diffs.n; i++)
@@ -516,6 +496,7 @@ static int run(struct kt_cli *c)
 				printf("diff: %u error, %u warning, %u info\n", counts[KT_SEV_ERROR], counts[KT_SEV_WARNING],
 				       counts[KT_SEV_INFO]);
 		}
+		kt_render_recorded_gaps(c, stdout, snap);
 	}
 	kt_findings_release(&diffs);
 	kt_arena_free(ra);
@@ -527,7 +508,13 @@ const struct kt_command kt_cmd_dataplane = {
 	.name = "dataplane",
 	.run = run,
 	.opts = opts,
-	.flags = 0,
+	.flags = KT_CMD_SELECTOR,
+	.args = "service",
+	.wants = KT_WANT_DATAPLANE | KT_WANT_METRICS | KT_WANT_NODE_REQUIRED | KT_WANT_THIS_HOST,
+	.opt_wants = (const struct kt_opt_wants[]){
+		{"diff", KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_NODES},
+		{0},
+	},
 	.usage = "[SERVICE]",
 	.summary = "this node's programmed Service forwarding (iptables, nftables, IPVS, Cilium), optionally diffed",
 	.description =
@@ -553,5 +540,5 @@ const struct kt_command kt_cmd_dataplane = {
 		"  ktrace dataplane --diff -A\n"
 		"  ktrace dataplane --iptables-save nat.txt shop/web\n"
 		"  ktrace dataplane --from bundle.json.gz --node node-a --diff\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

@@ -7,7 +7,7 @@
 static int run(struct kt_cli *c)
 {
 	if (c->argc == 0) {
-		printf("usage: ktrace help COMMAND\n\nCommands:\n");
+		printf("usage: %s help COMMAND\n\nCommands:\n", kt_cli_prog());
 		for (int i = 0; kt_commands[i]; i++)
 			if (!(kt_commands[i]->flags & KT_CMD_HIDDEN))
 				printf("  %-12s %s\n", kt_commands[i]->name, kt_commands[i]->summary);
@@ -28,6 +28,9 @@ const struct kt_command kt_cmd_help = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.man = "ktrace(1)",
+	.args = "command",
 	.usage = "[COMMAND]",
 	.summary = "show help for a command (same as 'ktrace COMMAND --help')",
+	.outputs = "text",
 };

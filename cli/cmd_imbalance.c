@@ -1,9 +1,9 @@
 /*
  * `ktrace imbalance [SERVICE]`: per-Pod connection and byte share from the
- * node's NAT state (conntrack, Cilium CT) and sockets. Gathers the API
- * objects once (live API, --from BUNDLE, or --objects FILE for "objects
- * from a file, flows live"), the node dataplane once, then one flow
- * sample per interval; the analyzer computes every row and this file only
+ * node's NAT state (conntrack, Cilium CT) and sockets. The source layer
+ * gathers the API objects (live API, --from BUNDLE, or --objects FILE for
+ * "objects from a file, flows live") and the node dataplane (again every
+ * --reload seconds), then this file takes one flow sample per interval; the analyzer computes every row and this file only
  * renders: one sample as text or JSON (--once, or no TTY), or the ncurses
  * dashboard (cli/tui/). Never touches collector internals.
  */
@@ -17,13 +17,14 @@
 #include "cli/cli.h"
 #include "cli/tui/tui.h"
 #include "ktrace/analyze.h"
-#include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/flows.h"
 #include "ktrace/imbalance.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/env.h"
+#include "ktrace/xalloc.h"
 
 static const struct kt_option opts[] = {
 	{"interval", 'i', KT_OPT_NUM, "SECS", NULL, "refresh interval (default 2; --once: the gap between its two samples, default 1)"},
@@ -51,7 +52,8 @@ struct feed_ctx {
 	struct kt_arena *ra;              /* result arena */
 	struct kt_imb_result *res;
 	struct kt_imb_opts io;
-	struct kt_node_opts no;
+	struct kt_scope scope;            /* what the source layer reads (again on reload) */
+	struct kt_node_opts no;           /* the flow sampler's node options */
 	struct kt_flow_opts fo;
 	uint16_t *ports;
 	bool live;
@@ -80,13 +82,18 @@ static int seen_cmp(const void *x, const void *y)
 	return strcmp(a->ip, b->ip);
 }
 
+static int seen_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	return seen_cmp(key, elem);
+}
+
 /* Append ip:port unless the sorted prefix [0, n_sorted) has it. */
 static void seen_add(struct feed_ctx *f, uint32_t n_sorted, const char *ip, int32_t port, int64_t now)
 {
 	if (!ip || port <= 0 || f->n_seen >= KT_IMB_MAX_SEEN)
 		return;   /* cap: further endpoints get no first-seen time */
 	struct kt_imb_seen key = {.ip = ip, .port = port};
-	if (n_sorted && bsearch(&key, f->seen, n_sorted, sizeof(*f->seen), seen_cmp))
+	if (kt_bsearch_ix(f->seen, n_sorted, sizeof(*f->seen), &key, seen_key_cmp, NULL) != KT_NONE)
 		return;
 	if (!f->seen_arena)
 		f->seen_arena = kt_arena_new();
@@ -129,11 +136,9 @@ static void seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
 	f->io.n_seen = f->n_seen;
 }
 
-
 #define KT_IMB_RELOAD_S 30
 
-static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d);
-static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn);
+static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs);
 
 /* Live dashboard: Services, EndpointSlices, Pods and the node dataplane
  * change (scale-ups are what starves new endpoints): reload them every
@@ -146,15 +151,29 @@ static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
 	struct kt_snapshot *n = NULL;
 	struct kt_diag d;
 	memset(&d, 0, sizeof(d));
-	bool gap = false;
 	f->c->quiet = true; /* the dashboard owns the terminal: no progress lines on it */
-	if (load_objects(f->c, &n, &gap, &d) < 0 || !n)
+	if (kt_cli_load(f->c, &f->scope, &n, &d) < 0 || !n)
 		return NULL;
-	node_state(f, n, false);
+	sampling_setup(f, n);
 	seen_update(f, n);
 	struct kt_snapshot *old = f->objs;
 	f->objs = n;
 	return old;
+}
+
+/* -l: only the rows of Services the selector matched */
+static void keep_selected(const struct kt_snapshot *s, struct kt_imb_result *r)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < r->n_svcs; i++) {
+		uint32_t ix = kt_find_service(s, r->svcs[i].namespace, r->svcs[i].name);
+		bool in = false;
+		for (uint32_t j = 0; j < s->focus.n_svcs && !in && ix != KT_NONE; j++)
+			in = s->focus.svcs[j] == ix;
+		if (in)
+			r->svcs[k++] = r->svcs[i];
+	}
+	r->n_svcs = k;
 }
 
 static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned errlen)
@@ -164,10 +183,9 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	memset(&d, 0, sizeof(d));
 	const struct kt_flow_sample *cur = NULL, *prev = NULL;
 	if (f->live) {
-		struct kt_snapshot *s = kt_snapshot_new();
-		if (kt_flows_collect_ex(s, &f->no, &f->fo, &d) < 0) {
+		struct kt_snapshot *s = NULL;
+		if (kt_source_flow_sample(&f->no, &f->fo, &s, &d) < 0) {
 			snprintf(err, errlen, "%s", d.msg);
-			kt_snapshot_free(s);
 			return NULL;
 		}
 		kt_snapshot_free(f->prev);
@@ -190,6 +208,8 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	kt_imbalance_analyze(f->objs, cur, prev, &f->io, f->ra, &f->res);
+	if (f->res && f->objs->focus.services_only && f->scope.selector)
+		keep_selected(f->objs, f->res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	f->analyze_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	f->collect_ms = f->live && cur ? cur->elapsed_us / 1e3 : 0;
@@ -227,7 +247,7 @@ static void json_num_or_null(struct kt_jw *w, const char *k, double v)
 
 static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r, bool pretty)
 {
-	struct kt_jw *w = kt_jw_new(stdout, pretty);
+	struct kt_jw *w = kt_cli_jw(c, stdout, pretty);
 	kt_jw_obj(w);
 	kt_jw_kdouble(w, "sampleSeconds", round(r->sample_s * 1000) / 1000);
 	kt_jw_kstr(w, "node", r->node);
@@ -346,31 +366,76 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	for (uint32_t i = 0; i < f->findings.n; i++)
 		kt_render_finding_json(w, &f->findings.v[i], true);
 	kt_jw_arr_end(w);
+	/* the objects' gaps, then the sample's */
+	uint32_t n1 = f->objs ? f->objs->n_gaps : 0, n2 = f->cur ? f->cur->n_gaps : 0;
+	struct kt_gap *gaps = kt_xcalloc(n1 + n2 + 1, sizeof(*gaps));
+	for (uint32_t i = 0; i < n1; i++)
+		gaps[i] = f->objs->gaps[i];
+	for (uint32_t i = 0; i < n2; i++)
+		gaps[n1 + i] = f->cur->gaps[i];
 	kt_jw_key(w, "gaps");
-	kt_jw_arr(w);
-	struct kt_snapshot *gs[] = {f->objs, f->cur};
-	for (int k = 0; k < 2; k++)
-		for (uint32_t i = 0; gs[k] && i < gs[k]->n_gaps; i++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "what", gs[k]->gaps[i].what);
-			kt_jw_kstr(w, "why", gs[k]->gaps[i].why);
-			kt_jw_obj_end(w);
-		}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, gaps, n1 + n2);
+	free(gaps);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
-	if (!pretty)
+	if (!pretty && c->out == KT_OUT_JSON)
 		putchar('\n');   /* one object per line */
 	(void)c;
 }
 
+/* every string from the cluster, a bundle or the node goes through V() */
+#define V(x) kt_cv(c, x)
+#define VD(x) ((x) ? kt_cv(c, x) : "-")
+
+static void text_flags(const struct kt_imb_backend *b, char *flags, size_t n)
+{
+	flags[0] = 0;
+	if (b->flags & KT_IMB_HOT)
+		strncat(flags, "hot ", n - strlen(flags) - 1);
+	if (b->flags & KT_IMB_STARVED)
+		strncat(flags, "starved ", n - strlen(flags) - 1);
+	if (b->flags & KT_IMB_UNKNOWN)
+		strncat(flags, "unknown ", n - strlen(flags) - 1);
+	if (b->flags & KT_IMB_TERMINATING)
+		strncat(flags, "terminating ", n - strlen(flags) - 1);
+}
+
+static void text_backend_row(struct kt_cli *c, const struct kt_imb_backend *b)
+{
+	char ep[80], flags[64], b2[32], b3[32], b4[32], age[24] = "-";
+	snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
+	text_flags(b, flags, sizeof(flags));
+	const char *col = (b->flags & KT_IMB_HOT) ? kt_c(c, KT_C_RED) : (b->flags & KT_IMB_STARVED) ? kt_c(c, KT_C_YELLOW) : "";
+	const char *nps = b->new_per_s >= 0 ? (snprintf(b2, sizeof(b2), "%.1f", b->new_per_s), b2) : "-";
+	if (!c->wide) {
+		printf("  %-22s %-24.24s %6u %6s %8s %5.0f%% %5.0f%%  %s%s%s\n", V(ep), VD(b->pod), b->connections, nps,
+		       fmt_bytes((double)(b->bytes_in + b->bytes_out), b3, sizeof(b3)), b->share * 100, b->fair_share * 100,
+		       col, flags, *col ? kt_c(c, KT_C_RESET) : "");
+		return;
+	}
+	if (b->ready_age >= 0) {
+		kt_fmt_age(b->ready_age, age, sizeof(age));
+		if (b->age_src == KT_IMB_AGE_SLICE || b->age_src == KT_IMB_AGE_SEEN)
+			strncat(age, "~", sizeof(age) - strlen(age) - 1);
+	}
+	printf("  %-22s %-32s %-16s %5s %-2s %6u %6u %6s %8s %8s %5.0f%% %5.0f%% %5.0f%%", V(ep), VD(b->pod), VD(b->node),
+	       age, b->terminating ? "T" : b->ready ? "R" : "NR", b->connections, b->total, nps,
+	       fmt_bytes((double)b->bytes_in, b3, sizeof(b3)), fmt_bytes((double)b->bytes_out, b4, sizeof(b4)),
+	       b->share * 100, b->byte_share * 100, b->fair_share * 100);
+	if (b->sockets)
+		printf("  %6u %7.1f", b->sk_connections, b->sk_rtt_ms);
+	else
+		printf("  %6s %7s", "-", "-");
+	printf("  %s%s%s\n", col, flags, *col ? kt_c(c, KT_C_RESET) : "");
+}
+
 static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r)
 {
-	char b1[32], b2[32], b3[32];
+	char b1[32];
 	printf("%snode%s %s  %sdataplane%s %s  %sflows%s %s  %ssample%s %.1fs  %sconnections%s %u",
-	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->node ? r->node : "?",
-	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->mode ? r->mode : "unknown",
-	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->source ? r->source : "none",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->node ? V(r->node) : "?",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->mode ? V(r->mode) : "unknown",
+	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->source ? V(r->source) : "none",
 	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->sample_s,
 	       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET), r->connections);
 	if (r->timestamps)
@@ -381,32 +446,19 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	for (uint32_t i = 0; i < r->n_svcs; i++) {
 		const struct kt_imb_service *s = &r->svcs[i];
 		printf("\n%s%s/%s%s  %u open (%u total)  new/s %s  max/mean %.2f  cv %.2f  gini %.2f  [%s]\n",
-		       kt_c(c, KT_C_BOLD), s->namespace ? s->namespace : "", s->name ? s->name : "",
+		       kt_c(c, KT_C_BOLD), s->namespace ? V(s->namespace) : "", s->name ? V(s->name) : "",
 		       kt_c(c, KT_C_RESET), s->connections, s->total,
 		       s->new_per_s >= 0 ? (snprintf(b1, sizeof(b1), "%.1f", s->new_per_s), b1) : "-",
-		       s->max_over_mean, s->cv, s->gini, s->mode);
-		printf("  %-22s %-24s %6s %6s %8s %6s %6s  %s\n", "BACKEND", "POD", "CONNS", "NEW/S", "BYTES",
-		       "SHARE", "FAIR", "FLAGS");
-		for (uint32_t j = 0; j < s->n_be; j++) {
-			const struct kt_imb_backend *b = &s->be[j];
-			char ep[64], flags[64] = "";
-			snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
-			if (b->flags & KT_IMB_HOT)
-				strncat(flags, "hot ", sizeof(flags) - strlen(flags) - 1);
-			if (b->flags & KT_IMB_STARVED)
-				strncat(flags, "starved ", sizeof(flags) - strlen(flags) - 1);
-			if (b->flags & KT_IMB_UNKNOWN)
-				strncat(flags, "unknown ", sizeof(flags) - strlen(flags) - 1);
-			if (b->flags & KT_IMB_TERMINATING)
-				strncat(flags, "terminating ", sizeof(flags) - strlen(flags) - 1);
-			const char *col = (b->flags & KT_IMB_HOT) ? kt_c(c, KT_C_RED)
-					: (b->flags & KT_IMB_STARVED) ? kt_c(c, KT_C_YELLOW) : "";
-			printf("  %-22s %-24.24s %6u %6s %8s %5.0f%% %5.0f%%  %s%s%s\n", ep, b->pod ? b->pod : "-",
-			       b->connections,
-			       b->new_per_s >= 0 ? (snprintf(b2, sizeof(b2), "%.1f", b->new_per_s), b2) : "-",
-			       fmt_bytes((double)(b->bytes_in + b->bytes_out), b3, sizeof(b3)), b->share * 100,
-			       b->fair_share * 100, col, flags, *col ? kt_c(c, KT_C_RESET) : "");
-		}
+		       s->max_over_mean, s->cv, s->gini, VD(s->mode));
+		if (c->wide)
+			printf("  %-22s %-32s %-16s %5s %-2s %6s %6s %6s %8s %8s %6s %6s %6s  %6s %7s  %s\n", "BACKEND", "POD",
+			       "NODE", "AGE", "ST", "CONNS", "TOTAL", "NEW/S", "IN", "OUT", "SHARE", "BYTES%", "FAIR", "SOCKS",
+			       "RTT-MS", "FLAGS");
+		else
+			printf("  %-22s %-24s %6s %6s %8s %6s %6s  %s\n", "BACKEND", "POD", "CONNS", "NEW/S", "BYTES",
+			       "SHARE", "FAIR", "FLAGS");
+		for (uint32_t j = 0; j < s->n_be; j++)
+			text_backend_row(c, &s->be[j]);
 		if (s->age_srcs & ((1u << KT_IMB_AGE_SLICE) | (1u << KT_IMB_AGE_SEEN)))
 			printf("  %snote:%s no Pod readable for some endpoints: ready ages from %s\n",
 			       kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET),
@@ -418,7 +470,7 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 		if (s->verdict != KT_RULE_COUNT) {
 			const struct kt_rule *ru = &kt_rules[s->verdict];
 			printf("  %s%s %s%s: %s\n", kt_c(c, KT_C_YELLOW), ru->id, ru->name, kt_c(c, KT_C_RESET),
-			       s->reason ? s->reason : ru->summary);
+			       s->reason ? V(s->reason) : ru->summary);
 			printf("  %sfix:%s %s\n", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET), ru->mitigation);
 		}
 	}
@@ -429,7 +481,7 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 			if (first)
 				printf("\n%sgaps:%s\n", kt_c(c, KT_C_DIM), kt_c(c, KT_C_RESET));
 			first = false;
-			printf("  %s: %s\n", gs[k]->gaps[i].what, gs[k]->gaps[i].why);
+			printf("  %s: %s\n", V(gs[k]->gaps[i].what), V(gs[k]->gaps[i].why));
 		}
 }
 
@@ -486,49 +538,10 @@ static void socket_ports(struct feed_ctx *f, const char *ns, const char *name)
 	}
 }
 
-static int load_objects(struct kt_cli *c, struct kt_snapshot **out, bool *api_gap, struct kt_diag *d)
+/* What the flow sampling needs from the objects and node state: whether
+ * the kernel may filter conntrack for DNAT'ed entries, and the socket ports. */
+static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs)
 {
-	const char *objects = kt_opt_str(c, "objects");
-	if (c->from)
-		return kt_cli_snapshot(c, NULL, 0, out, d);
-	if (objects)
-		return kt_bundle_load(objects, out, d);
-	static const struct kt_list_req reqs[] = {
-		{.res = KT_RES_SERVICES},
-		{.res = KT_RES_ENDPOINTSLICES},
-		{.res = KT_RES_PODS},
-		{.res = KT_RES_NODES, .optional = true},
-		{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-	};
-	int rc = kt_cli_snapshot(c, reqs, sizeof(reqs) / sizeof(reqs[0]), out, d);
-	if (rc < 0 && d->code == KT_EXIT_CLUSTER && kt_node_readable()) {
-		/* node-only mode: frontends from the dataplane */
-		kt_log(1, "API unavailable (%s): using the node dataplane only", d->msg);
-		struct kt_snapshot *s = kt_snapshot_new();
-		s->source = "node";
-		kt_snapshot_gap(s, "API objects", "%s", d->msg);
-		kt_diag_reset(d);
-		*api_gap = true;
-		*out = s;
-		return 0;
-	}
-	return rc;
-}
-
-/* This node's dataplane into objs (frontends -> backends), whether the
- * kernel may filter conntrack for DNAT'ed entries, and the socket ports. */
-static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn)
-{
-	struct kt_diag dd;
-	memset(&dd, 0, sizeof(dd));
-	if (f->sname) {
-		f->no.want_svc_filter = true;
-		f->no.svc_namespace = f->sns;
-		f->no.svc_name = f->sname;
-	}
-	if (kt_dp_collect(objs, &f->no, &dd) < 0 && warn)
-		kt_cli_warn(f->c, "node dataplane: %s (using the API's Services and EndpointSlices)", dd.msg);
-	kt_snapshot_finish(objs);
 	/* IPVS-made conntrack entries may lack IPS_DST_NAT: no kernel filter */
 	bool ipvs = objs->proxy.mode && !strcmp(objs->proxy.mode, "ipvs");
 	for (uint32_t i = 0; i < objs->n_dp; i++)
@@ -544,6 +557,23 @@ static void node_state(struct feed_ctx *f, struct kt_snapshot *objs, bool warn)
 	}
 }
 
+/* The verdict thresholds (--hot-factor, --starved-factor, --starved-age,
+ * --min-connections). */
+static int thresholds(struct kt_cli *c, struct kt_imb_opts *io)
+{
+	io->hot_factor = kt_opt_num(c, "hot-factor", 1.5);
+	io->starved_factor = kt_opt_num(c, "starved-factor", 0.5);
+	io->starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
+	long mc = kt_opt_int(c, "min-connections", 4);
+	if (!(io->hot_factor > 1 && io->hot_factor < 1000) || !(io->starved_factor > 0 && io->starved_factor < 1) ||
+	    io->starved_age <= 0 || mc < 1 || mc > 1000000)
+		return kt_cli_error(c, KT_EXIT_USAGE,
+				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
+				    "invalid threshold");
+	io->min_conns = (uint32_t)mc;
+	return 0;
+}
+
 static int run(struct kt_cli *c)
 {
 	struct kt_diag d;
@@ -555,54 +585,43 @@ static int run(struct kt_cli *c)
 	long count = kt_opt_int(c, "count", 1);
 	if (count < 1 || count > 1000000)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give a number of samples, 1 or more", "invalid --count");
-	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || c->out == KT_OUT_JSON;
+	bool once = kt_opt_flag(c, "once") || count > 1 || !isatty(0) || !isatty(1) || kt_cli_structured(c);
 	double resync = kt_opt_num(c, "resync", 10);
 	if (!(resync >= 0 && resync <= 86400))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --resync");
 	double interval = kt_opt_num(c, "interval", once ? 1.0 : 2.0);
 	if (!(interval >= 0.1 && interval <= 3600))
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds between 0.1 and 3600", "invalid --interval");
-	f.io.hot_factor = kt_opt_num(c, "hot-factor", 1.5);
-	f.io.starved_factor = kt_opt_num(c, "starved-factor", 0.5);
-	f.io.starved_age = (int64_t)kt_opt_num(c, "starved-age", 600);
-	long mc = kt_opt_int(c, "min-connections", 4);
-	if (!(f.io.hot_factor > 1 && f.io.hot_factor < 1000) || !(f.io.starved_factor > 0 && f.io.starved_factor < 1) ||
-	    f.io.starved_age <= 0 || mc < 1 || mc > 1000000)
-		return kt_cli_error(c, KT_EXIT_USAGE,
-				    "--hot-factor > 1, 0 < --starved-factor < 1, --starved-age > 0, --min-connections >= 1",
-				    "invalid threshold");
-	f.io.min_conns = (uint32_t)mc;
+	if ((rc = thresholds(c, &f.io)) != 0)
+		return rc;
 	f.io.all_services = kt_opt_flag(c, "all") || !once;
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
-	const char *sns = NULL, *sname = NULL;
-	if (c->argc == 1 && kt_cli_service_arg(c, c->argv[0], &sns, &sname, &d) < 0)
-		return kt_cli_fail(c, &d);
-
-	f.sns = sns;
-	f.sname = sname;
-	bool api_gap = false;
-	rc = load_objects(c, &f.objs, &api_gap, &d);
-	if (rc < 0)
-		return kt_cli_fail(c, &d);
-	f.loaded_at = time(NULL);
-	f.live = !c->from;
-	f.no.node_name = kt_opt_str(c, "node");
-	f.no.bpffs = kt_opt_str(c, "bpffs");
-	f.no.no_metrics = true;
-	f.fo.sockets = kt_opt_flag(c, "sockets");
 	long reload = kt_opt_int(c, "reload", KT_IMB_RELOAD_S);
 	if (reload < 0 || reload > 86400)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --reload");
+	/* scope: every Service (SERVICE is where the view starts); objects from
+	 * the API, --objects FILE or --from BUNDLE; this host's node state live */
+	kt_cli_scope(c, &f.scope);
+	if (kt_cli_target(c, &f.scope, 0, &d) < 0)
+		return kt_cli_fail(c, &d);
+	f.scope.svc_view = true;
+	/* load */
+	rc = kt_cli_load(c, &f.scope, &f.objs, &d);
+	if (rc < 0)
+		return kt_cli_fail(c, &d);
+	const char *sns = f.scope.svc_name ? f.objs->focus.ns : NULL, *sname = f.scope.svc_name;
+	f.sns = sns;
+	f.sname = sname;
+	f.loaded_at = time(NULL);
+	f.live = !c->from;
+	f.no.node_name = f.objs->n_dp == 1 ? f.objs->dp[0].node : kt_opt_str(c, "node");
+	f.no.bpffs = kt_opt_str(c, "bpffs");
+	f.no.no_metrics = true;
+	f.fo.sockets = kt_opt_flag(c, "sockets");
 	f.reload_s = once ? 0 : (int)reload;
 	if (f.live) {
-		if (!kt_node_readable()) {
-			rc = kt_cli_error(c, KT_EXIT_CLUSTER,
-					  "run as root on the node (or use --from BUNDLE to show stored flows)",
-					  "cannot read this node's conntrack table: not root");
-			goto out;
-		}
-		node_state(&f, f.objs, true);
+		sampling_setup(&f, f.objs);
 		f.io.session_start = time(NULL);
 		/* conntrack events between full dumps (KTRACE_CT_EVENTS=0: dumps only) */
 		const char *ev = kt_env_get(KT_ENV_CT_EVENTS);
@@ -613,37 +632,15 @@ static int run(struct kt_cli *c)
 		if (f.fo.live && once && count == 1)
 			kt_ct_live_first_dumps(f.fo.live, 1);
 		seen_update(&f, f.objs);
-	} else if (f.no.node_name) {
-		f.io.node = f.no.node_name;
-		uint32_t i;
-		for (i = 0; i < f.objs->n_flows; i++)
-			if (!strcmp(f.objs->flows[i].node, f.no.node_name))
-				break;
-		if (i == f.objs->n_flows) {
-			rc = kt_cli_error(c, KT_EXIT_NOTFOUND, "see the nodes with 'ktrace dataplane --from BUNDLE'",
-					  "the bundle has no flow sample for node '%s'", f.no.node_name);
-			goto out;
-		}
-		f.sample_ix = i;
+	} else if (f.scope.node_name) {
+		f.io.node = f.scope.node_name;   /* the source kept only this node's sample */
+		f.sample_ix = 0;
 	} else if (!f.objs->n_flows) {
-		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect --node')");
+		kt_cli_warn(c, "the bundle holds no flow samples (collect them on a node with 'ktrace collect' as root)");
 	}
-	if (sname) {
-		if (f.objs->n_services && kt_find_service(f.objs, sns, sname) == KT_NONE) {
-			const char **cands = calloc(f.objs->n_services, sizeof(*cands));
-			unsigned n = 0;
-			for (uint32_t i = 0; i < f.objs->n_services; i++)
-				if (!strcmp(f.objs->services[i].meta.namespace, sns))
-					cands[n++] = f.objs->services[i].meta.name;
-			kt_cli_not_found(&d, "service", sns, sname, cands, n);
-			free(cands);
-			rc = kt_cli_fail(c, &d);
-			goto out;
-		}
-		if (once) {
-			f.io.ns = sns;
-			f.io.name = sname;
-		}
+	if (sname && once) {
+		f.io.ns = sns;
+		f.io.name = sname;
 	}
 
 	if (once) {
@@ -663,7 +660,7 @@ static int run(struct kt_cli *c)
 				if (!f.live)
 					break;   /* a bundle holds one sample per node */
 				nanosleep(&ts, NULL);
-				if (c->out != KT_OUT_JSON)
+				if (!kt_cli_structured(c))
 					printf("\n");
 			}
 			r = feed_next(&f, err, sizeof(err));
@@ -671,11 +668,12 @@ static int run(struct kt_cli *c)
 				goto feed_err;
 			kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
 			kt_findings_sort(&f.findings);
-			if (c->out == KT_OUT_JSON)
+			if (kt_cli_structured(c))
 				render_json(c, &f, r, count == 1);
 			else
 				render_text(c, &f, r);
 			fflush(stdout);
+			kt_cli_vis_reset(c);
 		}
 		rc = 0;
 		goto out;
@@ -712,6 +710,10 @@ const struct kt_command kt_cmd_imbalance = {
 	.name = "imbalance",
 	.run = run,
 	.opts = opts,
+	.args = "service",
+	.flags = KT_CMD_SELECTOR,
+	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE |
+		 KT_WANT_FLOW_FEED | KT_WANT_THIS_HOST | KT_WANT_API_OPTIONAL,
 	.usage = "[SERVICE]",
 	.summary = "live dashboard of per-Pod connection and byte share on this node",
 	.description =
@@ -733,5 +735,5 @@ const struct kt_command kt_cmd_imbalance = {
 		"  ktrace imbalance -o json --count 60     a JSON line per second for a minute\n"
 		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
 		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

@@ -40,7 +40,8 @@ static int lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_con
 	if (!path)
 		return 0;
 	struct kt_diag d = {0};
-	if (kt_rules_config_load(path, a, cfg, &d) < 0)
+	struct kt_ktconfig raw;
+	if (kt_ktconfig_read(path, a, &raw, &d) < 0 || kt_rules_config_build(&raw, a, cfg, &d) < 0)
 		return kt_cli_fail(c, &d);
 	*cfg_out = cfg;
 	return 0;
@@ -74,8 +75,7 @@ static int run(struct kt_cli *c)
 	int rc = kt_lint_setup(c, &fail_on, &ra, &cfgbuf, &cfg);
 	if (rc)
 		return rc;
-	struct kt_snapshot *snap = kt_snapshot_new();
-	snap->source = kt_intern(snap->arena, "manifests");
+	struct kt_snapshot *snap = NULL;
 	struct kt_manifest_result mr = {0};
 	/* files are parsed on two threads when a CPU is idle (decided by the
 	 * loader); KTRACE_LINT_THREADS=1 or 2 forces it (benchmarks, tests) */
@@ -83,17 +83,26 @@ static int run(struct kt_cli *c)
 	long th = kt_env_long(KT_ENV_LINT_THREADS, 1, 1024, 0);
 	if (th >= 1)
 		mo.threads = th > 1 ? 2 : 1;
-	kt_manifest_load_paths(snap, (const char *const *)c->argv, (unsigned)c->argc, &mo, &mr);
-	kt_snapshot_finish(snap);
+	kt_source_manifests((const char *const *)c->argv, (unsigned)c->argc, &mo, &snap, &mr);
 	for (uint32_t i = 0; i < mr.n_errors; i++) {
 		const struct kt_manifest_error *e = &mr.errors[i];
 		if (e->line)
-			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", e->file, e->line, e->col, e->msg);
+			fprintf(stderr, "ktrace: lint: %s:%u:%u: %s\n", kt_cv(c, e->file), e->line, e->col, kt_cv(c, e->msg));
 		else
-			fprintf(stderr, "ktrace: lint: %s: %s\n", e->file, e->msg);
+			fprintf(stderr, "ktrace: lint: %s: %s\n", kt_cv(c, e->file), kt_cv(c, e->msg));
 	}
 	if (mr.n_errors)
 		fprintf(stderr, "hint: fix the invalid input (exit 5); everything else was still checked\n");
+	if (!mr.objects && !mr.n_errors && !kt_opt_flag(c, "allow-empty")) {
+		/* a chart that renders nothing, a wrong directory: not a clean pass */
+		uint32_t files = mr.files;
+		kt_manifest_result_free(&mr);
+		kt_snapshot_free(snap);
+		kt_arena_free(ra);
+		return kt_cli_error(c, KT_EXIT_INPUT, "pass --allow-empty when an empty input is expected",
+				    "no Kubernetes objects in %s%s (%u file%s read)", c->argv[0], c->argc > 1 ? " ..." : "",
+				    files, files == 1 ? "" : "s");
+	}
 	struct kt_findings f = {0};
 	struct kt_rules_opts ro = {.live = false, .ingress_selector = kt_opt_str(c, "ingress-selector"), .config = cfg};
 	kt_rules_run(snap, &ro, ra, &f);
@@ -117,6 +126,7 @@ static int run(struct kt_cli *c)
 
 static const struct kt_option opts[] = {
 	KT_LINT_OPTS,
+	{"allow-empty", 0, KT_OPT_FLAG, NULL, NULL, "no objects in the input is not an error (exit 0 instead of 5)"},
 	{0},
 };
 
@@ -125,6 +135,7 @@ const struct kt_command kt_cmd_lint = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.args = "*file",
 	.usage = "PATH...",
 	.summary = "check manifests (files, directories, - for stdin) against the rule catalog",
 	.description =
@@ -141,12 +152,12 @@ const struct kt_command kt_cmd_lint = {
 		"  exclude: [{namespace: kube-system}, {kind: Service, name: legacy, rules: [KT101]}]\n"
 		"\n"
 		"Exit status: 0 clean, 1 a finding at or above --fail-on, 5 malformed input\n"
-		"(the other files are still checked).\n"
+		"(the other files are still checked) or no objects at all (unless --allow-empty).\n"
 		"\n"
 		"Examples:\n"
 		"  ktrace lint k8s/\n"
 		"  helm template . | ktrace lint -\n"
 		"  ktrace lint -o sarif k8s/ > ktrace.sarif\n"
 		"  ktrace lint --fail-on warning -o junit k8s/ > ktrace-junit.xml\n",
-	.outputs = "text|json|sarif|junit",
+	.outputs = "text|wide|json|yaml|sarif|junit",
 };

@@ -1,8 +1,11 @@
 /*
- * `ktrace path SERVICE`: fetch only what one Service's path needs (the
- * Service, its EndpointSlices, the nodes, the selected Pods, the proxy
- * ConfigMaps; plus this node's programmed rules when readable), run the
- * path analyzer, and render the layered tree (text) or the JSON of ktrace-path(1).
+ * `ktrace path SERVICE`: the source layer reads only what one Service's
+ * path needs (the Service, its EndpointSlices, the nodes, the selected
+ * Pods, the proxy ConfigMaps; plus this node's programmed rules when this
+ * host is one of the cluster's Nodes); the path analyzer runs per Service
+ * the scope names (one, or the Services of deploy/NAME, or NAME in every
+ * namespace with -A), and this file renders the layered tree (text) or the
+ * JSON of ktrace-path(1) (an array when several Services match).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +13,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "ktrace/bundle.h"
+#include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
@@ -67,29 +70,23 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void json_backends(struct kt_jw *w, const char *key, const struct kt_dp_service *d, const struct kt_dp_backend *b,
-			  uint32_t n)
+/* inside frontend k of one programmed Service: why it rejects or drops */
+static void json_fe_cause(struct kt_jw *w, uint32_t k, const void *ctx)
 {
-	kt_jw_key(w, key);
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < n; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "ip", b[i].ip);
-		kt_jw_kint(w, "port", b[i].port);
-		if (kt_dp_share_known(d))
-			kt_jw_kdouble(w, "probability", b[i].probability);
-		else
-			kt_jw_knull(w, "probability"); /* the scheduler decides by connections or by hash */
-		kt_jw_kbool(w, "local", b[i].local);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
+	const struct kt_path_dp *pd = ctx;
+	if (k >= pd->n_fes || pd->fes[k].cause.rule == KT_RULE_COUNT)
+		return;
+	kt_jw_key(w, "cause");
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "rule", kt_rules[pd->fes[k].cause.rule].id);
+	kt_jw_kstr(w, "text", pd->fes[k].cause.text);
+	kt_jw_obj_end(w);
 }
 
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
 {
 	const struct kt_service *svc = &s->services[r->svc];
-	struct kt_jw *w = kt_jw_new(stdout, true);
+	struct kt_jw *w = kt_cli_jw(c, stdout, true);
 	kt_jw_obj(w);
 	kt_jw_key(w, "service");
 	kt_jw_obj(w);
@@ -194,52 +191,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_kstr(w, "evidence", r->mode_evidence);
 	kt_jw_key(w, "programmed");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "node", r->dp[i].node->node);
-		kt_jw_kstr(w, "mode", kt_dp_mode_name(d->mode));
-		kt_jw_kstr(w, "portName", d->port_name);
-		kt_jw_key(w, "frontends");
-		kt_jw_arr(w);
-		for (uint32_t j = 0; j < r->dp[i].n_fes; j++) {
-			const struct kt_path_fe *pf = &r->dp[i].fes[j];
-			const struct kt_dp_frontend *f = pf->fe;
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "kind", kt_fe_kind_name(f->kind));
-			kt_jw_kstr(w, "ip", f->ip);
-			kt_jw_kint(w, "port", f->port);
-			kt_jw_kstr(w, "backendSet", f->external ? "external" : "internal");
-			kt_jw_kstr(w, "action", kt_dp_action_name(f->action));
-			if (f->reason)
-				kt_jw_kstr(w, "reason", f->reason);
-			if (f->n_source_ranges) {
-				kt_jw_key(w, "sourceRanges");
-				kt_jw_arr(w);
-				for (uint32_t k = 0; k < f->n_source_ranges; k++)
-					kt_jw_str(w, f->source_ranges[k]);
-				kt_jw_arr_end(w);
-			}
-			if (pf->cause.rule != KT_RULE_COUNT) {
-				kt_jw_key(w, "cause");
-				kt_jw_obj(w);
-				kt_jw_kstr(w, "rule", kt_rules[pf->cause.rule].id);
-				kt_jw_kstr(w, "text", pf->cause.text);
-				kt_jw_obj_end(w);
-			}
-			kt_jw_obj_end(w);
-		}
-		kt_jw_arr_end(w);
-		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(d->share_basis));
-		json_backends(w, "backends", d, d->be, d->n_be);
-		json_backends(w, "externalBackends", d, d->ext_be, d->n_ext_be);
-		if (d->masq_unknown)
-			kt_jw_knull(w, "masquerade");
-		else
-			kt_jw_kbool(w, "masquerade", d->masquerade);
-		kt_jw_kbool(w, "localOnly", d->local_only);
-		kt_jw_obj_end(w);
-	}
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH, json_fe_cause, &r->dp[i]);
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 
@@ -277,15 +230,9 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		if (!r->findings.v[i].suppressed)
 			kt_render_finding_json(w, &r->findings.v[i], false);
 	kt_jw_arr_end(w);
+	kt_render_incomplete_json(w, s);
 	kt_jw_key(w, "gaps");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < s->n_gaps; i++) {
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "what", s->gaps[i].what);
-		kt_jw_kstr(w, "why", s->gaps[i].why);
-		kt_jw_obj_end(w);
-	}
-	kt_jw_arr_end(w);
+	kt_gaps_to_json(w, s->gaps, s->n_gaps);
 	kt_jw_obj_end(w);
 	return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 }
@@ -295,6 +242,9 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 #define B(c) kt_c(c, KT_C_BOLD)
 #define D(c) kt_c(c, KT_C_DIM)
 #define R(c) kt_c(c, KT_C_RESET)
+/* every string from the cluster or a bundle is printed through V() */
+#define V(x) kt_cv(c, x)
+#define VD(x) ((x) ? kt_cv(c, x) : "-")
 
 static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_service *d,
 			  const struct kt_dp_backend *b, uint32_t n)
@@ -309,10 +259,15 @@ static void text_backends(struct kt_cli *c, const char *ind, const char *label, 
 	printf("\n");
 	for (uint32_t i = 0; i < n; i++) {
 		if (known)
-			printf("%s  %s:%d  %5.1f%%%s\n", ind, b[i].ip, b[i].port, b[i].probability * 100.0,
+			printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
 			       b[i].local ? "  (local)" : "");
 		else
-			printf("%s  %s:%d  weight %d%s\n", ind, b[i].ip, b[i].port, b[i].weight, b[i].local ? "  (local)" : "");
+			printf("%s  %s:%d  weight %d%s", ind, V(b[i].ip), b[i].port, b[i].weight, b[i].local ? "  (local)" : "");
+		if (c->wide && known && b[i].weight)
+			printf("  weight %d", b[i].weight);
+		if (c->wide && b[i].state && strcmp(b[i].state, "active"))
+			printf("  %s", V(b[i].state));
+		printf("\n");
 	}
 }
 
@@ -340,9 +295,9 @@ static void text_nodeport_addrs(struct kt_cli *c, const struct kt_path_result *r
 			if (f->kind != KT_FE_NODEPORT)
 				continue;
 			if (!n++)
-				printf("   NodePort on node %s:", pd->node->node);
+				printf("   NodePort on node %s:", V(pd->node->node));
 			if (f->ip && f->ip[0])
-				printf(" %s%s%s:%d", strchr(f->ip, ':') ? "[" : "", f->ip, strchr(f->ip, ':') ? "]" : "", f->port);
+				printf(" %s%s%s:%d", strchr(f->ip, ':') ? "[" : "", V(f->ip), strchr(f->ip, ':') ? "]" : "", f->port);
 			else
 				printf(" *:%d (any local address)", f->port);
 		}
@@ -361,7 +316,7 @@ static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
 			continue;
 		char addr[80], b[800];
 		if (f->ip[0])
-			snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(f->ip, ':') ? "[" : "", f->ip,
+			snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(f->ip, ':') ? "[" : "", V(f->ip),
 				 strchr(f->ip, ':') ? "]" : "", f->port);
 		else
 			snprintf(addr, sizeof(addr), "*:%d", f->port);
@@ -376,7 +331,7 @@ static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
 		}
 		printf("     %s %s -> %s%s%s%s%s%s\n", kt_fe_kind_name(f->kind), addr, kt_c(c, KT_C_RED),
 		       f->action == KT_DP_REJECT ? "REJECT (connection refused)" : "DROP (clients time out)", R(c),
-		       f->reason ? ": " : "", f->reason ? f->reason : "", "");
+		       f->reason ? ": " : "", f->reason ? V(f->reason) : "", "");
 		if (pf->cause.rule != KT_RULE_COUNT) {
 			kt_vis_escape(b, sizeof(b), pf->cause.text);
 			printf("       why: %s (%s)\n", b, kt_rules[pf->cause.rule].id);
@@ -384,45 +339,22 @@ static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
 	}
 }
 
-static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+static void text_external(struct kt_cli *c, const struct kt_service *svc, const struct kt_path_result *r)
 {
-	const struct kt_service *svc = &s->services[r->svc];
-	char buf[64], age[32];
-	printf("%sService %s/%s%s  %s", B(c), svc->meta.namespace, svc->meta.name, R(c), kt_svc_type_name(svc->type));
-	if (svc->type == KT_SVC_LOADBALANCER || svc->type == KT_SVC_NODEPORT)
-		printf("  externalTrafficPolicy=%s", svc->etp_local ? "Local" : "Cluster");
-	if (svc->itp_local)
-		printf("  internalTrafficPolicy=Local");
-	printf("  sessionAffinity=%s", svc->affinity_client_ip ? "ClientIP" : "None");
-	if (svc->traffic_distribution)
-		printf("  trafficDistribution=%s", svc->traffic_distribution);
-	printf("\n");
-	if (s->source && strcmp(s->source, "api"))
-		printf("%s(from %s%s%s)%s\n", D(c), s->source, s->origin && strcmp(s->origin, s->source) ? " " : "",
-		       s->origin && strcmp(s->origin, s->source) ? s->origin : "", R(c));
-
-	if (svc->type == KT_SVC_EXTERNALNAME) {
-		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
-		       svc->external_name ? svc->external_name : "?");
-		return 0;
-	}
-
-	/* 1. external entry */
 	if (svc->type == KT_SVC_LOADBALANCER) {
-		printf("\n%s1. Cloud load balancer%s  %s%s%s\n", B(c), R(c), r->lb_kind, r->lb_internal ? ", internal" : "",
-		       "");
+		printf("\n%s1. Cloud load balancer%s  %s%s\n", B(c), R(c), V(r->lb_kind), r->lb_internal ? ", internal" : "");
 		if (!svc->n_ingress)
 			printf("   ingress: %spending (no status.loadBalancer.ingress yet)%s\n", kt_c(c, KT_C_YELLOW), R(c));
 		for (uint32_t i = 0; i < svc->n_ingress; i++)
-			printf("   ingress: %s%s%s%s\n", svc->ingress[i].ip ? svc->ingress[i].ip : svc->ingress[i].hostname,
-			       svc->ingress[i].ip_mode ? " (ipMode " : "", svc->ingress[i].ip_mode ? svc->ingress[i].ip_mode : "",
+			printf("   ingress: %s%s%s%s\n", V(svc->ingress[i].ip ? svc->ingress[i].ip : svc->ingress[i].hostname),
+			       svc->ingress[i].ip_mode ? " (ipMode " : "", svc->ingress[i].ip_mode ? V(svc->ingress[i].ip_mode) : "",
 			       svc->ingress[i].ip_mode ? ")" : "");
-		printf("   %skind from:%s %s\n", D(c), R(c), r->lb_kind_evidence);
-		printf("   targets: %s\n", r->lb_target_reason);
+		printf("   %skind from:%s %s\n", D(c), R(c), V(r->lb_kind_evidence));
+		printf("   targets: %s\n", V(r->lb_target_reason));
 		if (svc->n_lb_source_ranges) {
 			printf("   source ranges:");
 			for (uint32_t i = 0; i < svc->n_lb_source_ranges; i++)
-				printf(" %s", svc->lb_source_ranges[i]);
+				printf(" %s", V(svc->lb_source_ranges[i]));
 			printf("\n");
 		}
 	} else if (svc->type == KT_SVC_NODEPORT) {
@@ -434,45 +366,63 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		       kt_svc_type_name(svc->type));
 	}
 	for (uint32_t i = 0; i < svc->n_external_ips; i++)
-		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", svc->external_ips[i]);
+		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", V(svc->external_ips[i]));
 	if (svc->type != KT_SVC_CLUSTERIP && nodeport_restricted(r))
 		text_nodeport_addrs(c, r);
+}
 
-	/* 2. nodes */
-	if (svc->type != KT_SVC_CLUSTERIP) {
-		printf("\n%s2. Nodes%s  %u of %u are LB targets", B(c), R(c), r->n_lb_targets, r->n_nodes);
-		if (svc->etp_local && svc->health_check_node_port)
-			printf("  (health check :%d/healthz)", svc->health_check_node_port);
-		printf("\n");
-		for (uint32_t i = 0; i < r->n_nodes; i++) {
-			const struct kt_path_node *pn = &r->nodes[i];
-			const struct kt_node *n = &s->nodes[pn->node];
-			printf("   %s%-3s%s %-20s %-14s local ready %u/%u  %s%s%s\n",
-			       pn->lb_target ? kt_c(c, KT_C_GREEN) : D(c), pn->lb_target ? "->" : "x", R(c), n->meta.name,
-			       n->zone ? n->zone : "-", pn->local_ready, pn->local_total, D(c), pn->reason ? pn->reason : "", R(c));
+static void text_nodes(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+		       const struct kt_path_result *r)
+{
+	printf("\n%s2. Nodes%s  %u of %u are LB targets", B(c), R(c), r->n_lb_targets, r->n_nodes);
+	if (svc->etp_local && svc->health_check_node_port)
+		printf("  (health check :%d/healthz)", svc->health_check_node_port);
+	printf("\n");
+	if (c->wide && r->n_nodes)
+		printf("   %s%-3s %-20s %-14s %-15s %-11s %-9s %s%s\n", D(c), "", "NODE", "ZONE", "INTERNAL-IP", "LOCAL", "STATUS",
+		       "WHY", R(c));
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const struct kt_path_node *pn = &r->nodes[i];
+		const struct kt_node *n = &s->nodes[pn->node];
+		const char *mark = pn->lb_target ? "->" : "x";
+		const char *mcol = pn->lb_target ? kt_c(c, KT_C_GREEN) : D(c);
+		if (c->wide) {
+			char local[24];
+			snprintf(local, sizeof(local), "%u/%u", pn->local_ready, pn->local_total);
+			printf("   %s%-3s%s %-20s %-14s %-15s %-11s %-9s %s%s%s\n", mcol, mark, R(c), V(n->meta.name), VD(n->zone),
+			       n->n_internal_ips ? V(n->internal_ips[0]) : "-", local,
+			       !n->ready ? "NotReady" : n->unschedulable ? "Cordoned" : n->exclude_lb ? "Excluded" : "Ready", D(c),
+			       pn->reason ? V(pn->reason) : "", R(c));
+			continue;
 		}
-		if (!r->n_nodes)
-			printf("   %s(no Node objects available)%s\n", D(c), R(c));
-		if (r->cross_node_share >= 0)
-			printf("   expected extra node hop: %.0f%% of requests (LB spreads over %u nodes, each node picks any "
-			       "ready endpoint)\n",
-			       r->cross_node_share * 100, r->n_lb_targets);
+		printf("   %s%-3s%s %-20s %-14s local ready %u/%u  %s%s%s\n", mcol, mark, R(c), V(n->meta.name), VD(n->zone),
+		       pn->local_ready, pn->local_total, D(c), pn->reason ? V(pn->reason) : "", R(c));
 	}
+	if (!r->n_nodes)
+		printf("   %s(no Node objects available)%s\n", D(c), R(c));
+	if (r->cross_node_share >= 0)
+		printf("   expected extra node hop: %.0f%% of requests (LB spreads over %u nodes, each node picks any "
+		       "ready endpoint)\n",
+		       r->cross_node_share * 100, r->n_lb_targets);
+}
 
-	/* 3. ports and dataplane */
-	printf("\n%s3. Service ports -> dataplane%s  mode %s%s%s (%s: %s)\n", B(c), R(c), B(c), r->mode, R(c),
-	       r->mode_source, r->mode_evidence ? r->mode_evidence : "");
+static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+		       const struct kt_path_result *r)
+{
+	char buf[64];
+	printf("\n%s3. Service ports -> dataplane%s  mode %s%s%s (%s: %s)\n", B(c), R(c), B(c), V(r->mode), R(c),
+	       V(r->mode_source), r->mode_evidence ? V(r->mode_evidence) : "");
 	for (uint32_t i = 0; i < svc->n_ports; i++) {
 		const struct kt_svc_port *p = &svc->ports[i];
-		printf("   %s%s%s", p->name && *p->name ? p->name : "", p->name && *p->name ? "/" : "", p->protocol);
+		printf("   %s%s%s", p->name && *p->name ? V(p->name) : "", p->name && *p->name ? "/" : "", V(p->protocol));
 		for (uint32_t k = 0; k < svc->n_cluster_ips; k++)
-			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", svc->cluster_ips[k],
+			printf("  %s%s%s:%d", strchr(svc->cluster_ips[k], ':') ? "[" : "", V(svc->cluster_ips[k]),
 			       strchr(svc->cluster_ips[k], ':') ? "]" : "", p->port);
 		if (svc->headless)
 			printf("  headless (no virtual IP; DNS returns Pod IPs)");
 		if (p->node_port)
 			printf("  NodePort %d", p->node_port);
-		printf("  -> targetPort %s", port_target(p, buf, sizeof(buf)));
+		printf("  -> targetPort %s", V(port_target(p, buf, sizeof(buf))));
 		if (p->target.name) {
 			int32_t seen[8];
 			unsigned ns = resolved_ports(s, svc, p, seen, 8);
@@ -484,17 +434,26 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 				printf(" (unresolved: no endpoint carries it)");
 		}
 		if (p->app_protocol)
-			printf("  appProtocol %s", p->app_protocol);
+			printf("  appProtocol %s", V(p->app_protocol));
 		printf("\n");
 	}
 	for (uint32_t i = 0; i < r->n_dp; i++) {
 		const struct kt_path_dp *pd = &r->dp[i];
 		const struct kt_dp_service *d = pd->svc;
-		printf("   %snode %s%s programs %s%s%s (%s): %u frontend%s%s%s\n", B(c), pd->node->node, R(c),
-		       d->port_name && *d->port_name ? "port " : "", d->port_name ? d->port_name : "",
-		       d->port_name && *d->port_name ? "" : "", kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
+		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(pd->node->node), R(c),
+		       d->port_name && *d->port_name ? "port " : "", d->port_name ? V(d->port_name) : "",
+		       kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
 		       pd->external_set && d->masquerade ? ", SNAT for external clients" : "",
 		       d->affinity ? ", clientIP affinity" : "");
+		if (c->wide)
+			for (uint32_t j = 0; j < d->n_fe; j++)
+				printf("     frontend %-12s %s%s%s:%d -> %s\n", kt_fe_kind_name(d->fe[j].kind),
+				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "[" : "",
+				       d->fe[j].ip && *d->fe[j].ip ? V(d->fe[j].ip) : "*",
+				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "]" : "", d->fe[j].port,
+				       d->fe[j].action != KT_DP_FORWARD ? kt_dp_action_name(d->fe[j].action)
+				       : d->fe[j].external		 ? "external backends"
+									 : "backends");
 		text_frontends(c, pd);
 		if (pd->internal_set || !pd->external_set)
 			text_backends(c, "     ", "backends", d, d->be, d->n_be);
@@ -502,8 +461,12 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			text_backends(c, "     ", d->local_only ? "external backends (Local policy)" : "external backends", d,
 				      d->ext_be, d->n_ext_be);
 	}
+}
 
-	/* 4. endpoints */
+static void text_endpoints(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
+			   const struct kt_path_result *r)
+{
+	char age[32];
 	printf("\n%s4. Endpoints%s  %u ready", B(c), R(c), r->n_ready);
 	if (r->n_serving_terminating)
 		printf(", %u terminating (still serving)", r->n_serving_terminating);
@@ -512,11 +475,14 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (!svc->has_selector)
 		printf("  (no selector: EndpointSlices are managed by hand or a controller)");
 	printf("\n");
+	if (c->wide && r->n_eps)
+		printf("   %s%-26s %-11s %-16s %-12s %-24s %-5s %-7s %-11s %s%s\n", D(c), "ENDPOINT", "STATE", "NODE", "ZONE", "POD",
+		       "AGE", "SERVING", "TERMINATING", "SLICE", R(c));
 	const char *last_pn = NULL;
 	for (uint32_t i = 0; i < r->n_eps; i++) {
 		const struct kt_endpoint *e = &s->endpoints[r->eps[i]];
 		if (svc->n_ports > 1 && (!last_pn || strcmp(last_pn, e->port_name)))
-			printf("   port %s:\n", *e->port_name ? e->port_name : "(unnamed)");
+			printf("   port %s:\n", *e->port_name ? V(e->port_name) : "(unnamed)");
 		last_pn = e->port_name;
 		const char *state = e->ready ? "ready" : e->terminating ? (e->serving ? "terminating" : "terminated")
 								   : "not-ready";
@@ -525,12 +491,46 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		char addr[80];
 		snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(e->ip, ':') ? "[" : "", e->ip, strchr(e->ip, ':') ? "]" : "",
 			 e->port);
-		printf("   %-26s %s%-11s%s %-16s %-12s %s%s%s\n", addr, kt_c(c, col), state, R(c), e->node ? e->node : "-",
-		       ep_zone(s, e) ? ep_zone(s, e) : "-", e->target_name ? e->target_name : "-", a >= 0 ? "  age " : "",
-		       a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "");
+		if (c->wide) {
+			printf("   %-26s %s%-11s%s %-16s %-12s %-24s %-5s %-7s %-11s %s\n", V(addr), kt_c(c, col), state, R(c),
+			       VD(e->node), VD(ep_zone(s, e)), VD(e->target_name), a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "-",
+			       e->serving ? "yes" : "no", e->terminating ? "yes" : "no", VD(e->slice));
+			continue;
+		}
+		printf("   %-26s %s%-11s%s %-16s %-12s %s%s%s\n", V(addr), kt_c(c, col), state, R(c), VD(e->node),
+		       VD(ep_zone(s, e)), VD(e->target_name), a >= 0 ? "  age " : "", a >= 0 ? kt_fmt_age(a, age, sizeof(age)) : "");
 	}
 	if (!r->n_eps)
 		printf("   %snone%s\n", kt_c(c, KT_C_RED), R(c));
+}
+
+static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+{
+	const struct kt_service *svc = &s->services[r->svc];
+	printf("%sService %s/%s%s  %s", B(c), V(svc->meta.namespace), V(svc->meta.name), R(c), kt_svc_type_name(svc->type));
+	if (svc->type == KT_SVC_LOADBALANCER || svc->type == KT_SVC_NODEPORT)
+		printf("  externalTrafficPolicy=%s", svc->etp_local ? "Local" : "Cluster");
+	if (svc->itp_local)
+		printf("  internalTrafficPolicy=Local");
+	printf("  sessionAffinity=%s", svc->affinity_client_ip ? "ClientIP" : "None");
+	if (svc->traffic_distribution)
+		printf("  trafficDistribution=%s", V(svc->traffic_distribution));
+	printf("\n");
+	if (s->source && strcmp(s->source, "api"))
+		printf("%s(from %s%s%s)%s\n", D(c), V(s->source), s->origin && strcmp(s->origin, s->source) ? " " : "",
+		       s->origin && strcmp(s->origin, s->source) ? V(s->origin) : "", R(c));
+	kt_render_incomplete(c, stdout, s);
+
+	if (svc->type == KT_SVC_EXTERNALNAME) {
+		printf("  ExternalName -> %s (DNS CNAME only: no proxying, no endpoints)\n",
+		       svc->external_name ? V(svc->external_name) : "?");
+		return 0;
+	}
+	text_external(c, svc, r);
+	if (svc->type != KT_SVC_CLUSTERIP)
+		text_nodes(c, s, svc, r);
+	text_ports(c, s, svc, r);
+	text_endpoints(c, s, svc, r);
 
 	uint32_t shown = 0;
 	for (uint32_t i = 0; i < r->findings.n; i++)
@@ -540,154 +540,59 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
 	for (uint32_t i = 0; i < s->n_gaps; i++)
-		printf("%snot collected: %s: %s%s\n", D(c), s->gaps[i].what, s->gaps[i].why, R(c));
+		if (!s->gaps[i].recorded)
+			printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
+	kt_render_recorded_gaps(c, stdout, s);
 	return 0;
 }
 
 /* ---- command ---------------------------------------------------------------- */
 
-static int not_found(struct kt_cli *c, struct kt_snapshot *s, const char *ns, const char *name)
-{
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
-	const char **cands = NULL;
-	unsigned n = 0;
-	struct kt_arena *a = kt_arena_new();
-	if (s) {
-		cands = KT_ANEW(a, const char *, s->n_services + 1);
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (!strcmp(s->services[i].meta.namespace, ns))
-				cands[n++] = s->services[i].meta.name;
-	} else if (c->kube) {
-		struct kt_diag d2;
-		memset(&d2, 0, sizeof(d2));
-		kt_kube_names(c->kube, KT_RES_SERVICES, ns, a, &cands, &n, &d2);
-	}
-	kt_cli_not_found(&d, "service", ns, name, cands, n);
-	/* the exact name in other namespaces is the most likely mistake (-n) */
-	const char *other[4];
-	unsigned no = 0;
-	if (s) {
-		for (uint32_t i = 0; i < s->n_services && no < 4; i++)
-			if (!strcmp(s->services[i].meta.name, name) && strcmp(s->services[i].meta.namespace, ns))
-				other[no++] = s->services[i].meta.namespace;
-	} else if (c->kube) {
-		struct kt_snapshot *t = kt_snapshot_new();
-		char fs[300];
-		snprintf(fs, sizeof(fs), "metadata.name=%s", name);
-		struct kt_list_req r = {.res = KT_RES_SERVICES, .field_selector = fs, .optional = true};
-		struct kt_diag d2;
-		memset(&d2, 0, sizeof(d2));
-		if (kt_kube_fetch(c->kube, &r, 1, t, NULL, &d2) == 0)
-			for (uint32_t i = 0; i < t->n_services && no < 4; i++)
-				other[no++] = kt_intern(a, t->services[i].meta.namespace);
-		kt_snapshot_free(t);
-	}
-	if (no) {
-		char hint[sizeof(d.hint)];
-		size_t len = (size_t)snprintf(hint, sizeof(hint), "service '%s' exists in namespace", name);
-		for (unsigned i = 0; i < no && len < sizeof(hint); i++)
-			len += (size_t)snprintf(hint + len, sizeof(hint) - len, "%s '%s'", i ? "," : "", other[i]);
-		if (len < sizeof(hint))
-			snprintf(hint + len, sizeof(hint) - len, ": try 'ktrace path %s/%s'", other[0], name);
-		kt_diag_hint(&d, "%s", hint);
-	}
-	kt_arena_free(a);
-	return kt_cli_fail(c, &d);
-}
-
 static int run(struct kt_cli *c)
 {
-	struct kt_diag d;
-	memset(&d, 0, sizeof(d));
-	if (c->argc != 1)
-		return kt_cli_error(c, KT_EXIT_USAGE, "e.g. 'ktrace path svc/orders -n shop'",
-				    c->argc ? "path takes one SERVICE" : "path needs a SERVICE");
-	const char *ns, *name;
-	if (kt_cli_service_arg(c, c->argv[0], &ns, &name, &d) < 0)
+	/* parse: SERVICE (svc/NAME, NS/NAME, `svc NAME`) or a workload
+	 * (deploy/NAME, sts/NAME, ds/NAME: the Services that select it); -A
+	 * looks for the name in every namespace */
+	struct kt_diag d = {0};
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
+	if (kt_cli_target(c, &sc, KT_TARGET_REQUIRED | KT_TARGET_WORKLOADS, &d) < 0)
 		return kt_cli_fail(c, &d);
-	char nsbuf[256];
-	snprintf(nsbuf, sizeof(nsbuf), "%s", ns);
-	ns = nsbuf;
-
+	if (sc.all_namespaces && (sc.svc_namespace || sc.workload_name))
+		return kt_cli_error(c, KT_EXIT_USAGE, "drop -A, or give only the NAME to look in every namespace",
+				    "-A looks for a Service name in every namespace; '%s' names %s", c->argv[0],
+				    sc.workload_name ? "a workload" : "a namespace");
+	/* load only what these Services' paths need */
 	struct kt_snapshot *s = NULL;
-	int rc;
-	if (c->from) {
-		rc = kt_bundle_load(c->from, &s, &d);
-		if (rc < 0)
-			return kt_cli_fail(c, &d);
-	} else {
-		char sel[320];
-		snprintf(sel, sizeof(sel), "kubernetes.io/service-name=%s", name);
-		struct kt_list_req reqs[] = {
-			{.res = KT_RES_SERVICES, .ns = ns, .name = name},
-			{.res = KT_RES_ENDPOINTSLICES, .ns = ns, .label_selector = sel},
-			{.res = KT_RES_NODES, .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "kube-proxy", .optional = true},
-			{.res = KT_RES_CONFIGMAPS, .ns = "kube-system", .name = "cilium-config", .optional = true},
-		};
-		struct kt_kube *k;
-		if (kt_cli_kube(c, &k, &d) < 0)
-			return kt_cli_fail(c, &d);
-		s = kt_snapshot_new();
-		s->source = kt_intern(s->arena, "api");
-		s->origin = kt_intern(s->arena, kt_kube_server(k));
-		s->context = kt_intern(s->arena, kt_kube_context(k));
-		rc = kt_kube_fetch(k, reqs, sizeof(reqs) / sizeof(reqs[0]), s, NULL, &d);
-		if (rc == -KT_EXIT_NOTFOUND) {
-			kt_snapshot_free(s);
-			return not_found(c, NULL, ns, name);
-		}
-		if (rc < 0) {
-			kt_snapshot_free(s);
-			return kt_cli_fail(c, &d);
-		}
-		/* second round: the Pods the selector picks (named ports, ages, specs) */
-		uint32_t six = KT_NONE;
-		for (uint32_t i = 0; i < s->n_services; i++)
-			if (!strcmp(s->services[i].meta.name, name))
-				six = i;
-		if (six != KT_NONE && s->services[six].has_selector) {
-			char psel[2048];
-			size_t len = 0;
-			const struct kt_kvlist *l = &s->services[six].selector;
-			for (uint32_t i = 0; i < l->n && len < sizeof(psel); i++) {
-				int w = snprintf(psel + len, sizeof(psel) - len, "%s%s=%s", i ? "," : "", l->v[i].key,
-						 l->v[i].value);
-				if (w < 0 || (size_t)w >= sizeof(psel) - len)
-					break;
-				len += (size_t)w;
-			}
-			struct kt_list_req pr = {.res = KT_RES_PODS, .ns = ns, .label_selector = psel, .optional = true};
-			rc = kt_kube_fetch(k, &pr, 1, s, NULL, &d);
-			if (rc < 0) {
-				kt_snapshot_free(s);
-				return kt_cli_fail(c, &d);
-			}
-		}
-		if (!kt_opt_flag(c, "no-node") && kt_node_readable()) {
-			struct kt_node_opts no = {.want_svc_filter = true, .svc_namespace = ns, .svc_name = name,
-						  .no_metrics = true};
-			struct kt_diag d2;
-			memset(&d2, 0, sizeof(d2));
-			if (kt_dp_collect(s, &no, &d2) < 0)
-				kt_snapshot_gap(s, "this node's dataplane", "%s", d2.msg);
-		}
-		kt_snapshot_finish(s);
+	if (kt_cli_load(c, &sc, &s, &d) < 0)
+		return kt_cli_fail(c, &d);
+	/* analyze and render each Service the scope names */
+	int rc = 0;
+	bool many = s->focus.n_svcs > 1;
+	if (many && c->out == KT_OUT_JSON)
+		printf("[\n");
+	for (uint32_t i = 0; i < s->focus.n_svcs && rc == 0; i++) {
+		struct kt_arena *a = kt_arena_new();
+		struct kt_path_query q = {.svc = s->focus.svcs[i]};
+		struct kt_path_result *r;
+		kt_path_analyze(s, &q, a, &r);
+		if (i && c->out == KT_OUT_JSON)
+			printf(",\n");
+		else if (i)
+			printf("\n");
+		if (kt_cli_structured(c))
+			rc = render_json(c, s, r);
+		else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
+			rc = kt_path_render_graph(c, s, r);
+		else
+			rc = render_text(c, s, r);
+		kt_findings_release(&r->findings);
+		kt_arena_free(a);
 	}
-	uint32_t six = kt_find_service(s, ns, name);
-	if (six == KT_NONE) {
-		rc = not_found(c, s, ns, name);
-		kt_snapshot_free(s);
-		return rc;
-	}
-	struct kt_arena *a = kt_arena_new();
-	struct kt_path_query q = {.svc = six};
-	struct kt_path_result *r;
-	kt_path_analyze(s, &q, a, &r);
-	rc = c->out == KT_OUT_JSON ? render_json(c, s, r) : render_text(c, s, r);
-	kt_findings_release(&r->findings);
-	kt_arena_free(a);
+	if (many && c->out == KT_OUT_JSON)
+		printf("]\n");
+	if (rc == 0 && s->focus.missing)
+		rc = KT_EXIT_PARTIAL;
 	kt_snapshot_free(s);
 	return rc;
 }
@@ -702,10 +607,14 @@ const struct kt_command kt_cmd_path = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_API,
-	.usage = "SERVICE",
+	.args = "service",
+	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE,
+	.usage = "SERVICE | svc NAME | deploy/NAME",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
-		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME.\n\n"
+		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME, also as two words\n"
+		"(svc NAME). deploy/NAME, sts/NAME and ds/NAME show the Services that select that\n"
+		"workload; NAME with -A, the Service of that name in every namespace.\n\n"
 		"Shows how external traffic enters (LB ingress, LB kind and target mode from the\n"
 		"provider annotations), which nodes the LB targets and why, the NodePort, the\n"
 		"dataplane mode (kube-proxy ConfigMap or Cilium kube-proxy replacement, or the\n"
@@ -715,6 +624,7 @@ const struct kt_command kt_cmd_path = {
 		"Examples:\n"
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
-		"  ktrace path orders --from cluster.json.gz",
-	.outputs = "text|json",
+		"  ktrace path orders --from cluster.json.gz\n"
+		"  ktrace path deploy/orders -n shop",
+	.outputs = "text|wide|json|yaml|dot|mermaid",
 };

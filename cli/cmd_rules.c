@@ -180,16 +180,16 @@ static int run(struct kt_cli *c)
 				kt_diag_hint(&d, "'ktrace rules' lists every rule");
 			return kt_cli_fail(c, &d);
 		}
-		if (c->out == KT_OUT_JSON) {
-			struct kt_jw *w = kt_jw_new(stdout, true);
+		if (kt_cli_structured(c)) {
+			struct kt_jw *w = kt_cli_jw(c, stdout, true);
 			explain_json(w, i, true);
 			return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 		}
 		explain_text(c, i);
 		return 0;
 	}
-	if (c->out == KT_OUT_JSON) {
-		struct kt_jw *w = kt_jw_new(stdout, true);
+	if (kt_cli_structured(c)) {
+		struct kt_jw *w = kt_cli_jw(c, stdout, true);
 		kt_jw_obj(w);
 		kt_jw_key(w, "rules");
 		kt_jw_arr(w);
@@ -199,12 +199,19 @@ static int run(struct kt_cli *c)
 		kt_jw_obj_end(w);
 		return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 	}
-	printf("%s%-6s %-26s %-8s %-8s %-6s %s%s\n", kt_c(c, KT_C_BOLD), "ID", "NAME", "SEVERITY", "LAYER", "SCOPE",
-	       "MITIGATION", kt_c(c, KT_C_RESET));
+	if (c->wide)
+		printf("%s%-6s %-26s %-8s %-8s %-6s %s | %s%s\n", kt_c(c, KT_C_BOLD), "ID", "NAME", "SEVERITY", "LAYER",
+		       "SCOPE", "SUMMARY", "MITIGATION", kt_c(c, KT_C_RESET));
+	else
+		printf("%s%-6s %-26s %-8s %-8s %-6s %s%s\n", kt_c(c, KT_C_BOLD), "ID", "NAME", "SEVERITY", "LAYER", "SCOPE",
+		       "MITIGATION", kt_c(c, KT_C_RESET));
 	for (int i = 0; i < KT_RULE_COUNT; i++) {
 		const struct kt_rule *r = &kt_rules[i];
-		printf("%-6s %-26s %s%-8s%s %-8s %-6s %s\n", r->id, r->name, kt_sev_color(c, r->severity),
-		       kt_severity_name(r->severity), kt_c(c, KT_C_RESET), r->layer, r->scope, r->mitigation);
+		printf("%-6s %-26s %s%-8s%s %-8s %-6s ", r->id, r->name, kt_sev_color(c, r->severity),
+		       kt_severity_name(r->severity), kt_c(c, KT_C_RESET), r->layer, r->scope);
+		if (c->wide)
+			printf("%s | ", r->summary);
+		printf("%s\n", r->mitigation);
 	}
 	printf("\nscope: M manifests and live, M/L quantified live, L live/bundle only; 'ktrace rules ID' explains one\n");
 	return 0;
@@ -220,7 +227,9 @@ const struct kt_command kt_cmd_rules = {
 	.run = run,
 	.opts = opts,
 	.flags = KT_CMD_NO_GLOBALS,
+	.args = "rule",
 	.usage = "[ID|NAME]",
+	.man = "ktrace-rules(7)",
 	.summary = "list the rule catalog, or explain one rule",
 	.description =
 		"Without an argument, lists every rule: id, name, severity, layer, scope\n"
@@ -232,5 +241,5 @@ const struct kt_command kt_cmd_rules = {
 		"  ktrace rules\n"
 		"  ktrace rules KT201\n"
 		"  ktrace rules missing-prestop -o json\n",
-	.outputs = "text|json",
+	.outputs = "text|wide|json|yaml",
 };

@@ -2,7 +2,9 @@
  * Entry point: parses global options and the command's options from the
  * option tables (one parser for every command), checks preconditions,
  * generates --help from the tables, suggests close names for typos, and
- * dispatches to the command table in cli/commands.def.
+ * dispatches to the command table in cli/commands.def. kt_cli_main() is
+ * the whole program (cli/ktrace.c's main() calls it; the end-to-end fuzz
+ * target calls it too), so it keeps no state between calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +31,16 @@ const struct kt_option kt_global_opts[] = {
 	 "kubeconfig file (default $KUBECONFIG, merged like kubectl, else ~/.kube/config, else in-cluster)"},
 	{"context", 0, KT_OPT_STR, "NAME", "context", "kubeconfig context to use"},
 	{"namespace", 'n', KT_OPT_STR, "NS", "namespace", "namespace (default: the context's, else 'default')"},
-	{"all-namespaces", 'A', KT_OPT_FLAG, NULL, NULL, "every namespace, where the command lists"},
-	{"from", 0, KT_OPT_STR, "SOURCE", "file",
+	{"all-namespaces", 'A', KT_OPT_FLAG, NULL, NULL, "every namespace, where the command lists (path: the NAME in every namespace)"},
+	{"selector", 'l', KT_OPT_STR, "SEL", NULL, "only Services whose labels match SEL (kubectl syntax), where the command lists"},
+	{"from", 0, KT_OPT_STR, "SOURCE", "source",
 	 "read a bundle from 'ktrace collect' (path, .gz, '-' for stdin) or 'demo' instead of the live cluster"},
-	{"output", 'o', KT_OPT_STR, "FMT", "text|json|sarif|junit", "output format: text (default) or json (lint: sarif, junit)"},
+	{"output", 'o', KT_OPT_STR, "FMT", "output",
+	 "output format: text (default), wide, json or yaml; lint/check also sarif, junit; path also dot, mermaid"},
 	{"color", 0, KT_OPT_STR, "WHEN", "auto|always|never", "colour: auto (default; honours NO_COLOR), always, never"},
 	{"request-timeout", 0, KT_OPT_INT, "SECS", NULL, "timeout per API request in seconds (default 30)"},
+	{"as", 0, KT_OPT_STR, "USER", NULL, "impersonate USER for API requests, as kubectl --as"},
+	{"as-group", 0, KT_OPT_STR, "GROUP", NULL, "impersonate GROUP too (repeatable; needs --as), as kubectl --as-group"},
 	{"verbose", 'v', KT_OPT_FLAG, NULL, NULL, "more detail on stderr; -vv logs every API request (no credentials)"},
 	{"help", 'h', KT_OPT_FLAG, NULL, NULL, "show help"},
 	{"version", 0, KT_OPT_FLAG, NULL, NULL, "print the version"},
@@ -60,9 +66,44 @@ static const struct kt_option *find_opt(const struct kt_option *tab, const char 
 	return NULL;
 }
 
+static const char *prog = "ktrace";
+
+const char *kt_cli_prog(void)
+{
+	return prog;
+}
+
+/* argv[0] as kubectl runs a plugin: ".../kubectl-ktrace" */
+static void set_prog(const char *argv0)
+{
+	const char *b = argv0 ? strrchr(argv0, '/') : NULL;
+	b = b ? b + 1 : argv0;
+	if (b && !strcmp(b, "kubectl-ktrace"))
+		prog = "kubectl ktrace";
+}
+
+void kt_cli_put_text(FILE *f, const char *t)
+{
+	if (!strcmp(prog, "ktrace")) {
+		fputs(t, f);
+		return;
+	}
+	for (const char *p = t; *p; p++) {
+		/* "ktrace " starting a word and followed by a command or option */
+		bool start = p == t || strchr(" '`(\n\"", p[-1]);
+		if (start && !strncmp(p, "ktrace ", 7) && ((p[7] >= 'a' && p[7] <= 'z') || p[7] == '-' ||
+							   (p[7] >= 'A' && p[7] <= 'Z'))) {
+			fputs("kubectl ktrace ", f);
+			p += 6;
+			continue;
+		}
+		fputc(*p, f);
+	}
+}
+
 static void usage_line(FILE *f, const struct kt_command *c)
 {
-	fprintf(f, "usage: ktrace %s%s%s [options]\n", c->name, c->usage ? " " : "", c->usage ? c->usage : "");
+	fprintf(f, "usage: %s %s%s%s [options]\n", prog, c->name, c->usage ? " " : "", c->usage ? c->usage : "");
 }
 
 static void print_opts(FILE *f, const struct kt_option *tab)
@@ -86,8 +127,11 @@ void kt_cli_command_help(FILE *f, const struct kt_command *c)
 {
 	usage_line(f, c);
 	fprintf(f, "\n%s\n", c->summary);
-	if (c->description)
-		fprintf(f, "\n%s\n", c->description);
+	if (c->description) {
+		fputc('\n', f);
+		kt_cli_put_text(f, c->description);
+		fputc('\n', f);
+	}
 	if (c->opts && c->opts[0].name) {
 		fprintf(f, "\nOptions:\n");
 		print_opts(f, c->opts);
@@ -96,31 +140,36 @@ void kt_cli_command_help(FILE *f, const struct kt_command *c)
 		fprintf(f, "\nGlobal options:\n");
 		print_opts(f, kt_global_opts);
 	} else {
-		fprintf(f, "\nGlobal options: -o/--output, --color, -v, -h/--help (see 'ktrace --help')\n");
+		fprintf(f, "\nGlobal options: -o/--output, --color, -v, -h/--help (see '%s --help')\n", prog);
 	}
-	fprintf(f, "\nSee man ktrace-%s(1) for details.\n", c->name);
+	if (c->man)
+		fprintf(f, "\nSee man %s for details.\n", c->man);
+	else
+		fprintf(f, "\nSee man ktrace-%s(1) for details.\n", c->name);
 }
 
 static void main_help(FILE *f)
 {
-	fprintf(f, "usage: ktrace [global options] COMMAND [options] [args]\n\n"
-		   "ktrace shows how Kubernetes Service traffic really flows: cloud LB -> node ->\n"
-		   "NodePort -> dataplane rule -> Pod, and names what goes wrong (SNAT source-IP loss,\n"
-		   "cross-node hops, connection imbalance, stale rules, rollout 502s).\n\nCommands:\n");
+	fprintf(f, "usage: %s [global options] COMMAND [options] [args]\n\n", prog);
+	kt_cli_put_text(f, "ktrace shows how Kubernetes Service traffic really flows: cloud LB -> node ->\n"
+			   "NodePort -> dataplane rule -> Pod, and names what goes wrong (SNAT source-IP loss,\n"
+			   "cross-node hops, connection imbalance, stale rules, rollout 502s).\n\nCommands:\n");
 	for (int i = 0; kt_commands[i]; i++)
 		if (!(kt_commands[i]->flags & KT_CMD_HIDDEN))
 			fprintf(f, "  %-12s %s\n", kt_commands[i]->name, kt_commands[i]->summary);
 	fprintf(f, "\nGlobal options:\n");
 	print_opts(f, kt_global_opts);
-	fprintf(f, "\nExamples:\n"
-		   "  ktrace path svc/orders -n shop --from demo   the path of a Service on the built-in demo cluster\n"
-		   "  ktrace path shop/orders                       the same on the current kubeconfig context\n"
-		   "  ktrace dataplane --diff                       this node's rules vs the API's EndpointSlices\n"
-		   "  ktrace imbalance svc/orders -n shop           live per-Pod connection share dashboard\n"
-		   "  ktrace lint k8s/ -o sarif > ktrace.sarif      CI policy checks over manifests\n"
-		   "\n'ktrace help COMMAND' or 'ktrace COMMAND --help' shows a command's options.\n"
-		   "Exit codes: 0 ok, 1 findings at/above --fail-on, 2 usage, 3 not found, 4 cluster/node\n"
-		   "unreachable or forbidden, 5 invalid input.\n");
+	kt_cli_put_text(f, "\nExamples:\n"
+			   "  ktrace path svc/orders -n shop --from demo   the path of a Service on the built-in demo cluster\n"
+			   "  ktrace path shop/orders                       the same on the current kubeconfig context\n"
+			   "  ktrace dataplane --diff                       this node's rules vs the API's EndpointSlices\n"
+			   "  ktrace imbalance svc/orders -n shop           live per-Pod connection share dashboard\n"
+			   "  ktrace lint k8s/ -o sarif > ktrace.sarif      CI policy checks over manifests\n"
+			   "\n'ktrace help COMMAND' or 'ktrace COMMAND --help' shows a command's options.\n"
+			   "Also a kubectl plugin: 'kubectl ktrace COMMAND' (kubectl-ktrace on PATH).\n"
+			   "Exit codes: 0 ok, 1 findings at/above --fail-on, 2 usage, 3 not found, 4 cluster/node\n"
+			   "unreachable or forbidden, 5 invalid or missing input, 6 partial answer (gaps listed).\n"
+			   "See man ktrace(1).\n");
 }
 
 /* Closest name among cands (distance <= max(2, len/3)); NULL if none. */
@@ -186,6 +235,16 @@ static int set_global(struct kt_cli *c, const struct kt_option *o, const char *v
 		c->namespace = val;
 	else if (!strcmp(n, "all-namespaces"))
 		c->all_namespaces = true;
+	else if (!strcmp(n, "selector"))
+		c->selector = val;
+	else if (!strcmp(n, "as"))
+		c->as_user = val;
+	else if (!strcmp(n, "as-group")) {
+		if (c->n_as_groups >= sizeof(c->as_groups) / sizeof(c->as_groups[0]))
+			return usage_err(c, NULL, "too many --as-group options (at most %zu)",
+					 sizeof(c->as_groups) / sizeof(c->as_groups[0]));
+		c->as_groups[c->n_as_groups++] = val;
+	}
 	else if (!strcmp(n, "from"))
 		c->from = val;
 	else if (!strcmp(n, "output"))
@@ -328,26 +387,53 @@ static int parse(struct kt_cli *c, int argc, char **argv, bool *want_help, bool 
 	return 0;
 }
 
+/* The command table's preconditions, checked here before every run(). */
+static int preconditions(struct kt_cli *c)
+{
+	const struct kt_command *cmd = c->cmd;
+	if (c->from && (cmd->flags & KT_CMD_NO_FROM))
+		return usage_err(c, "it reads the live cluster", "--from cannot be used with %s", cmd->name);
+	if (c->selector && !(cmd->flags & KT_CMD_SELECTOR))
+		return usage_err(c, "-l narrows the Services that check, dataplane and imbalance list",
+				 "-l/--selector does not apply to %s", cmd->name);
+	if (c->n_as_groups && !c->as_user)
+		return usage_err(c, "add --as USER (impersonating groups without a user is not allowed)",
+				 "--as-group needs --as");
+	if ((cmd->flags & KT_CMD_API) && !c->from && (kt_cli_wants(c) & KT_WANT_OBJECTS)) {
+		/* read the kubeconfig and open the client before the command runs */
+		struct kt_kube *k;
+		struct kt_diag d = {0};
+		if (kt_cli_kube(c, &k, &d) < 0)
+			return kt_cli_fail(c, &d);
+	}
+	return 0;
+}
+
 static int resolve_output(struct kt_cli *c)
 {
+	static const struct {
+		const char *name;
+		enum kt_out out;
+	} fmts[] = {
+		{"text", KT_OUT_TEXT}, {"wide", KT_OUT_TEXT}, {"json", KT_OUT_JSON}, {"yaml", KT_OUT_YAML},
+		{"sarif", KT_OUT_SARIF}, {"junit", KT_OUT_JUNIT}, {"dot", KT_OUT_DOT}, {"mermaid", KT_OUT_MERMAID},
+	};
 	const char *o = c->output_name ? c->output_name : "text";
 	const char *allowed = c->cmd && c->cmd->outputs ? c->cmd->outputs : "text|json";
-	if (!strcmp(o, "text"))
-		c->out = KT_OUT_TEXT;
-	else if (!strcmp(o, "json"))
-		c->out = KT_OUT_JSON;
-	else if (!strcmp(o, "sarif"))
-		c->out = KT_OUT_SARIF;
-	else if (!strcmp(o, "junit"))
-		c->out = KT_OUT_JUNIT;
-	else
+	size_t i, nf = sizeof(fmts) / sizeof(fmts[0]);
+	for (i = 0; i < nf && strcmp(fmts[i].name, o); i++)
+		;
+	if (i == nf)
 		return usage_err(c, NULL, "unknown output format '%s' (use %s)", o, allowed);
 	/* is it allowed for this command? */
 	const char *p = allowed;
 	size_t l = strlen(o);
 	while (p && *p) {
-		if (!strncmp(p, o, l) && (p[l] == '|' || p[l] == 0))
+		if (!strncmp(p, o, l) && (p[l] == '|' || p[l] == 0)) {
+			c->out = fmts[i].out;
+			c->wide = !strcmp(o, "wide");
 			return 0;
+		}
 		p = strchr(p, '|');
 		if (p)
 			p++;
@@ -356,11 +442,12 @@ static int resolve_output(struct kt_cli *c)
 	return usage_err(c, NULL, "output format '%s' is not available for '%s' (use %s)", o, c->cmd->name, allowed);
 }
 
-int main(int argc, char **argv)
+int kt_cli_main(int argc, char **argv)
 {
 	struct kt_cli cli;
 	memset(&cli, 0, sizeof(cli));
 	cli.argv0 = argv[0];
+	set_prog(argv[0]);
 	cli.color = -1;
 	cli.request_timeout = 30;
 	bool want_help = false, want_version = false;
@@ -385,8 +472,12 @@ int main(int argc, char **argv)
 	rc = resolve_output(&cli);
 	if (rc)
 		goto out;
+	rc = preconditions(&cli);
+	if (rc)
+		goto out;
 	rc = cli.cmd->run(&cli);
 out:
+	kt_cli_finish(&cli);
 	if (cli.kube)
 		kt_kube_close(cli.kube);
 	free(cli.argv);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/report.h"
+#include "ktrace/codec.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/ruleconf.h"
 
@@ -33,7 +34,10 @@ int kt_report_exit(const struct kt_report *r)
 	kt_report_count(r, &c);
 	if (r->n_errors)
 		return KT_EXIT_INPUT;
-	return c.failing ? KT_EXIT_FINDINGS : KT_EXIT_OK;
+	if (c.failing)
+		return KT_EXIT_FINDINGS;
+	/* findings computed without a kind the rules need: a partial answer */
+	return r->snap && r->snap->focus.missing ? KT_EXIT_PARTIAL : KT_EXIT_OK;
 }
 
 /* Group key of a finding: its Service (check) or its object (lint). */
@@ -102,7 +106,11 @@ static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r,
 
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
+	if (r->by_service)
+		return kt_check_text(c, out, r);
 	uint32_t n = r->f->n, m = 0;
+	if (r->snap)
+		kt_render_incomplete(c, out, r->snap);
 	struct gkey *keys = calloc(n + 1, sizeof(*keys));
 	uint32_t *svc = calloc(n + 1, sizeof(*svc));
 	struct kt_findings grp = {0};
@@ -143,11 +151,11 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 			grp.v[grp.n++] = r->f->v[keys[j++].ix];
 		groups++;
 		const struct kt_finding *x = &grp.v[0];
-		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? keys[i].kind : "object",
-			keys[i].ns ? keys[i].ns : "", keys[i].ns ? "/" : "", keys[i].name ? keys[i].name : "?",
-			kt_c(c, KT_C_RESET));
+		fprintf(out, "%s%s %s%s%s%s", kt_c(c, KT_C_BOLD), keys[i].kind ? kt_cv(c, keys[i].kind) : "object",
+			keys[i].ns ? kt_cv(c, keys[i].ns) : "", keys[i].ns ? "/" : "",
+			keys[i].name ? kt_cv(c, keys[i].name) : "?", kt_c(c, KT_C_RESET));
 		if (!r->by_service && x->file)
-			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), x->file, kt_c(c, KT_C_RESET));
+			fprintf(out, "  %s%s%s", kt_c(c, KT_C_DIM), kt_cv(c, x->file), kt_c(c, KT_C_RESET));
 		fputc('\n', out);
 		kt_render_findings_text(c, out, &grp, "  ");
 		fputc('\n', out);
@@ -166,14 +174,18 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	struct kt_report_counts n;
 	kt_report_count(r, &n);
-	struct kt_jw *w = kt_jw_new(out, true);
+	struct kt_jw *w = kt_cli_jw(c, out, true);
 	kt_jw_obj(w);
-	kt_jw_key(w, "findings");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->f->n; i++)
-		if (!r->f->v[i].suppressed)
-			kt_render_finding_json(w, &r->f->v[i], true);
-	kt_jw_arr_end(w);
+	if (!r->summary_only) {
+		kt_jw_key(w, "findings");
+		kt_jw_arr(w);
+		for (uint32_t i = 0; i < r->f->n; i++)
+			if (!r->f->v[i].suppressed)
+				kt_render_finding_json(w, &r->f->v[i], true);
+		kt_jw_arr_end(w);
+	}
+	if (r->by_service)
+		kt_check_json_groups(w, r);
 	kt_jw_key(w, "summary");
 	kt_jw_obj(w);
 	kt_jw_kuint(w, "error", n.sev[KT_SEV_ERROR]);
@@ -185,7 +197,7 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_kuint(w, "objects", r->objects);
 	}
 	kt_jw_kstr(w, "failOn", r->fail_on >= 0 ? kt_severity_name((enum kt_severity)r->fail_on) : "never");
-	kt_jw_kbool(w, "failed", kt_report_exit(r) != 0);
+	kt_jw_kbool(w, "failed", r->n_errors || n.failing);
 	kt_jw_obj_end(w);
 	kt_jw_key(w, "errors");
 	kt_jw_arr(w);
@@ -203,6 +215,13 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
+	if (r->snap) {
+		kt_render_incomplete_json(w, r->snap);
+		if (r->snap->n_gaps) {
+			kt_jw_key(w, "gaps");
+			kt_gaps_to_json(w, r->snap->gaps, r->snap->n_gaps);
+		}
+	}
 	kt_jw_obj_end(w);
 	return kt_jw_free(w) ? -1 : 0;
 }
@@ -211,12 +230,15 @@ int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	switch (c->out) {
 	case KT_OUT_JSON:
+	case KT_OUT_YAML:
 		return kt_report_json(c, out, r);
 	case KT_OUT_SARIF:
 		return kt_report_sarif(c, out, r);
 	case KT_OUT_JUNIT:
 		return kt_report_junit(c, out, r);
 	case KT_OUT_TEXT:
+	case KT_OUT_DOT:
+	case KT_OUT_MERMAID:
 		break;
 	}
 	return kt_report_text(c, out, r);

@@ -139,7 +139,9 @@ static void result(struct kt_jw *w, const struct kt_finding *f)
 	kt_jw_key(w, "locations");
 	kt_jw_arr(w);
 	kt_jw_obj(w);
-	phys_location(w, f->file, f->line, f->col);
+	/* check: a live object has no file, only its logical location */
+	if (f->file)
+		phys_location(w, f->file, f->line, f->col);
 	kt_jw_key(w, "logicalLocations");
 	kt_jw_arr(w);
 	kt_jw_obj(w);

@@ -19,7 +19,9 @@ struct kt_report {
 	const struct kt_findings *f; /* sorted; suppressed ones are counted, not shown */
 	const struct kt_manifest_error *errors;
 	uint32_t n_errors;
-	bool by_service;         /* group by Service (check) instead of object (lint) */
+	bool by_service;         /* check: group identical findings, the rest by Service
+				  * (cli/render_check.c); lint: by object */
+	bool summary_only;       /* check --summary: the table by rule and severity only */
 	int fail_on;             /* enum kt_severity, or -1 = never */
 	uint32_t files;          /* lint: files read */
 	uint32_t objects;        /* lint: objects read */
@@ -42,6 +44,11 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_sarif(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_junit(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r);
+/* check (cli/render_check.c): the grouped text, and the JSON's "groups"
+ * (identical findings, one entry with its objects) and "byRule" table. */
+int kt_check_text(struct kt_cli *c, FILE *out, const struct kt_report *r);
+struct kt_jw;
+void kt_check_json_groups(struct kt_jw *w, const struct kt_report *r);
 /* Render to stdout; the exit code (KT_EXIT_INPUT when rendering failed). */
 int kt_report_finish(struct kt_cli *c, const struct kt_report *r);
 
@@ -57,7 +64,7 @@ int kt_lint_setup(struct kt_cli *c, int *fail_on, struct kt_arena **ra, struct k
 
 /* The options lint and check share (first in both option tables). */
 #define KT_LINT_OPTS \
-	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "severity|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"}, \
+	{"fail-on", 0, KT_OPT_STR, "SEVERITY", "error|warning|info|never", "exit 1 when a finding is at or above SEVERITY (default error; never = always 0)"}, \
 	{"config", 0, KT_OPT_STR, "FILE", "file", "rule configuration (default .ktrace.yaml in the current directory when present)"}, \
 	{"ingress-selector", 0, KT_OPT_STR, "SELECTOR", NULL, "label selector marking ingress controller Pods (in addition to the well-known ones)"}
 

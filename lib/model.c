@@ -48,6 +48,47 @@ void kt_snapshot_free(struct kt_snapshot *s)
 	free(s);
 }
 
+void kt_snapshot_clear_nodes(struct kt_snapshot *s)
+{
+	for (uint32_t i = 0; i < s->n_dp; i++)
+		free(s->dp[i].svcs);
+	free(s->dp);
+	for (uint32_t i = 0; i < s->n_flows; i++)
+		free(s->flows[i].agg);
+	free(s->flows);
+	s->dp = NULL;
+	s->flows = NULL;
+	s->n_dp = s->cap_dp = s->n_flows = s->cap_flows = 0;
+}
+
+bool kt_snapshot_keep_node(struct kt_snapshot *s, const char *name)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < s->n_dp && !any; i++)
+		any = !kt_strcmp0(s->dp[i].node, name);
+	for (uint32_t i = 0; i < s->n_flows && !any; i++)
+		any = !kt_strcmp0(s->flows[i].node, name);
+	if (!any)
+		return false;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_dp; i++) {
+		if (kt_strcmp0(s->dp[i].node, name))
+			free(s->dp[i].svcs);
+		else
+			s->dp[k++] = s->dp[i];
+	}
+	s->n_dp = k;
+	k = 0;
+	for (uint32_t i = 0; i < s->n_flows; i++) {
+		if (kt_strcmp0(s->flows[i].node, name))
+			free(s->flows[i].agg);
+		else
+			s->flows[k++] = s->flows[i];
+	}
+	s->n_flows = k;
+	return true;
+}
+
 void *kt_grow(void *arrp, uint32_t *n, uint32_t *cap, size_t elem)
 {
 	void **arr = arrp;
@@ -192,23 +233,39 @@ static int flow_cmp(const void *a, const void *b)
 
 #define SORT(arr, n, cmp) do { if ((n) > 1) qsort((arr), (n), sizeof(*(arr)), (cmp)); } while (0)
 
-static uint32_t find_wl(const struct kt_snapshot *s, const char *ns, enum kt_wl_kind kind, const char *name)
+uint32_t kt_lower_bound(const void *base, uint32_t n, size_t size, const void *key,
+			int (*cmp)(const void *key, const void *elem, void *ctx), void *ctx)
 {
-	uint32_t lo = 0, hi = s->n_workloads;
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (cmp(key, (const char *)base + (size_t)mid * size, ctx) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint32_t kt_bsearch_ix(const void *base, uint32_t n, size_t size, const void *key,
+		       int (*cmp)(const void *key, const void *elem, void *ctx), void *ctx)
+{
+	uint32_t i = kt_lower_bound(base, n, size, key, cmp, ctx);
+	return i < n && cmp(key, (const char *)base + (size_t)i * size, ctx) == 0 ? i : KT_NONE;
+}
+
+/* qsort-style comparators as kt_bsearch_ix comparators */
+static int by_qsort_cmp(const void *key, const void *elem, void *ctx)
+{
+	return ((int (*)(const void *, const void *))ctx)(key, elem);
+}
+
+uint32_t kt_find_workload(const struct kt_snapshot *s, const char *ns, enum kt_wl_kind kind, const char *name)
+{
 	struct kt_workload key = {.kind = kind};
 	key.meta.namespace = ns;
 	key.meta.name = name;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = wl_cmp(&key, &s->workloads[mid]);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return KT_NONE;
+	return kt_bsearch_ix(s->workloads, s->n_workloads, sizeof(*s->workloads), &key, by_qsort_cmp, (void *)wl_cmp);
 }
 
 static enum kt_wl_kind kind_of(const char *k, bool *ok)
@@ -235,7 +292,7 @@ static uint32_t controller_of(const struct kt_snapshot *s, const struct kt_meta 
 		enum kt_wl_kind k = kind_of(m->owners[i].kind, &ok);
 		if (!ok)
 			continue;
-		uint32_t ix = find_wl(s, m->namespace, k, m->owners[i].name);
+		uint32_t ix = kt_find_workload(s, m->namespace, k, m->owners[i].name);
 		if (ix != KT_NONE)
 			return ix;
 	}
@@ -300,34 +357,14 @@ uint32_t kt_find_service(const struct kt_snapshot *s, const char *ns, const char
 	struct kt_service key;
 	key.meta.namespace = ns;
 	key.meta.name = name;
-	uint32_t lo = 0, hi = s->n_services;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = svc_cmp(&key, &s->services[mid]);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return KT_NONE;
+	return kt_bsearch_ix(s->services, s->n_services, sizeof(*s->services), &key, by_qsort_cmp, (void *)svc_cmp);
 }
 
 uint32_t kt_find_node(const struct kt_snapshot *s, const char *name)
 {
-	uint32_t lo = 0, hi = s->n_nodes;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = kt_strcmp0(name, s->nodes[mid].meta.name);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return KT_NONE;
+	struct kt_node key;
+	key.meta.name = name;
+	return kt_bsearch_ix(s->nodes, s->n_nodes, sizeof(*s->nodes), &key, by_qsort_cmp, (void *)node_cmp);
 }
 
 uint32_t kt_find_pod(const struct kt_snapshot *s, const char *ns, const char *name)
@@ -335,18 +372,7 @@ uint32_t kt_find_pod(const struct kt_snapshot *s, const char *ns, const char *na
 	struct kt_pod key;
 	key.meta.namespace = ns;
 	key.meta.name = name;
-	uint32_t lo = 0, hi = s->n_pods;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = pod_cmp(&key, &s->pods[mid]);
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return KT_NONE;
+	return kt_bsearch_ix(s->pods, s->n_pods, sizeof(*s->pods), &key, by_qsort_cmp, (void *)pod_cmp);
 }
 
 const char *kt_kv_get(const struct kt_kvlist *l, const char *key)

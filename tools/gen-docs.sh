@@ -1,6 +1,7 @@
 #!/bin/sh
 # Regenerates what is generated from the command/option tables:
-# completions/ktrace.bash, completions/_ktrace, completions/ktrace.fish and
+# completions/ktrace.bash, completions/_ktrace, completions/ktrace.fish,
+# completions/kubectl_complete-ktrace and
 # the OPTIONS islands of man/ktrace*.1 (between the GENERATED markers).
 # tests/integration/docs.sh fails when the committed files drift.
 set -e
@@ -9,6 +10,8 @@ K=${KTRACE:-./ktrace}
 $K completion bash > completions/ktrace.bash
 $K completion zsh > completions/_ktrace
 $K completion fish > completions/ktrace.fish
+$K completion kubectl > completions/kubectl_complete-ktrace
+chmod 755 completions/kubectl_complete-ktrace
 for m in man/ktrace*.1; do
 	cmd=$(basename "$m" .1 | sed 's/^ktrace-\{0,1\}//')
 	[ -z "$cmd" ] && cmd=global

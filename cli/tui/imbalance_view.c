@@ -3,10 +3,12 @@
  * a per-Service view with one row per endpoint (bars of connection share
  * against the fair share, a sparkline of share history, hot/starved
  * markers), a header with the dataplane mode, connection ages and a
- * one-line diagnosis with the mitigation from kt_rules[]. Only draws rows
- * the analyzer computed; keeps nothing but UI state and share history.
- * Redraws only when the data, the UI state or the terminal size changed.
- * The terminal itself belongs to term.c.
+ * one-line diagnosis with the mitigation from kt_rules[]. This file owns
+ * the state: sampling, share history, row order, keys and the loop; the
+ * drawing is imbalance_draw.c. Only shows rows the analyzer computed;
+ * keeps nothing but UI state and share history. Redraws only when the
+ * data, the UI state or the terminal size changed. The terminal itself
+ * belongs to term.c.
  */
 #include <curses.h>
 #include <math.h>
@@ -17,76 +19,32 @@
 #include <strings.h>
 #include <time.h>
 
-#include "cli/tui/tui.h"
-
-#define HIST_LEN 60
-#define HIST_SLOTS 4096
-#define FILTER_MAX 63
-
-struct hist {
-	char *key;               /* "ns/name|ip:port" */
-	float v[HIST_LEN];       /* share, ring */
-	uint32_t n, head;
-	uint64_t gen;            /* last sample that touched it */
-};
-
-enum { V_LIST, V_DETAIL };
-static const char *list_sorts[] = {"imbalance", "connections", "new/s", "name"};
-static const char *detail_sorts[] = {"connections", "share/fair", "new/s", "endpoint"};
-
-struct view {
-	struct kt_cli *c;
-	struct kt_imb_feed *feed;
-	const struct kt_imb_result *r;
-	int mode;
-	int sel, top;
-	int dsel, dtop;
-	char ns[256], name[256];
-	int lsort, dsort;
-	char filter[FILTER_MAX + 1];
-	bool editing;
-	bool paused, help;
-	double interval;
-	uint64_t gen;            /* samples taken */
-	uint64_t data_sig;       /* signature of the current data */
-	uint64_t drawn_sig;      /* signature of what is on screen */
-	time_t changed_at;       /* when the data last changed */
-	char err[256];
-	struct hist *hist;       /* HIST_SLOTS, open addressing */
-	uint32_t *order;         /* list / detail row order */
-	uint32_t n_order, cap_order;
-	int rows, cols;
-};
+#include "cli/tui/view.h"
+#include "ktrace/xalloc.h"
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return kt_hash64(h, p, n);
 }
 
+/* a string and its terminator, so "ab"+"c" and "a"+"bc" differ */
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "", 1);
+	return kt_hash64(kt_hash_str(h, s), "", 1);
 }
 
-static struct hist *hist_get(struct view *v, const char *ns, const char *name, const char *ip, int port,
+struct kt_imb_hist *kt_imb_hist_get(struct kt_imb_view *v, const char *ns, const char *name, const char *ip, int port,
 			     bool create)
 {
 	char key[512];
 	snprintf(key, sizeof(key), "%s/%s|%s:%d", ns ? ns : "", name ? name : "", ip ? ip : "", port);
-	uint32_t j = (uint32_t)fnv_str(0xcbf29ce484222325ULL, key) & (HIST_SLOTS - 1);
+	uint32_t j = (uint32_t)fnv_str(KT_HASH_SEED, key) & (HIST_SLOTS - 1);
 	for (uint32_t probe = 0; probe < HIST_SLOTS; probe++, j = (j + 1) & (HIST_SLOTS - 1)) {
-		struct hist *h = &v->hist[j];
+		struct kt_imb_hist *h = &v->hist[j];
 		if (!h->key) {
 			if (!create)
 				return NULL;
-			h->key = strdup(key);
-			if (!h->key)
-				abort();
+			h->key = kt_xstrdup(key);
 			return h;
 		}
 		if (!strcmp(h->key, key))
@@ -95,12 +53,12 @@ static struct hist *hist_get(struct view *v, const char *ns, const char *name, c
 	return NULL;   /* table full: no history for this row */
 }
 
-static void hist_update(struct view *v)
+static void hist_update(struct kt_imb_view *v)
 {
 	for (uint32_t i = 0; i < v->r->n_svcs; i++) {
 		const struct kt_imb_service *s = &v->r->svcs[i];
 		for (uint32_t j = 0; j < s->n_be; j++) {
-			struct hist *h = hist_get(v, s->namespace, s->name, s->be[j].ip, s->be[j].port, true);
+			struct kt_imb_hist *h = kt_imb_hist_get(v, s->namespace, s->name, s->be[j].ip, s->be[j].port, true);
 			if (!h || h->gen == v->gen)
 				continue;
 			h->gen = v->gen;
@@ -114,7 +72,7 @@ static void hist_update(struct view *v)
 
 static uint64_t data_signature(const struct kt_imb_result *r)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = KT_HASH_SEED;
 	if (!r)
 		return h;
 	h = fnv(h, &r->connections, sizeof(r->connections));
@@ -140,9 +98,9 @@ static uint64_t data_signature(const struct kt_imb_result *r)
 
 /* ---- ordering ------------------------------------------------------- */
 
-static struct view *sort_view;   /* qsort has no context argument */
+static struct kt_imb_view *sort_view;   /* qsort has no context argument */
 
-static bool svc_visible(const struct view *v, const struct kt_imb_service *s)
+static bool svc_visible(const struct kt_imb_view *v, const struct kt_imb_service *s)
 {
 	if (!v->filter[0])
 		return true;
@@ -151,7 +109,7 @@ static bool svc_visible(const struct view *v, const struct kt_imb_service *s)
 	return strcasestr(nm, v->filter) != NULL;
 }
 
-static bool be_visible(const struct view *v, const struct kt_imb_backend *b)
+static bool be_visible(const struct kt_imb_view *v, const struct kt_imb_backend *b)
 {
 	if (!v->filter[0])
 		return true;
@@ -190,7 +148,7 @@ static int list_cmp(const void *a, const void *b)
 	return c;
 }
 
-static const struct kt_imb_service *cur_svc(const struct view *v)
+const struct kt_imb_service *kt_imb_cur_svc(const struct kt_imb_view *v)
 {
 	for (uint32_t i = 0; v->r && i < v->r->n_svcs; i++) {
 		const struct kt_imb_service *s = &v->r->svcs[i];
@@ -229,7 +187,7 @@ static int detail_cmp(const void *a, const void *b)
 	return c;
 }
 
-static void build_order(struct view *v)
+static void build_order(struct kt_imb_view *v)
 {
 	v->n_order = 0;
 	if (!v->r)
@@ -237,14 +195,12 @@ static void build_order(struct view *v)
 	uint32_t need = v->r->n_svcs;
 	const struct kt_imb_service *s = NULL;
 	if (v->mode == V_DETAIL) {
-		s = cur_svc(v);
+		s = kt_imb_cur_svc(v);
 		need = s ? s->n_be : 0;
 	}
 	if (need > v->cap_order) {
 		v->cap_order = need + 16;
-		v->order = realloc(v->order, v->cap_order * sizeof(*v->order));
-		if (!v->order)
-			abort();
+		v->order = kt_xreallocarray(v->order, v->cap_order, sizeof(*v->order));
 	}
 	sort_view = v;
 	if (v->mode == V_LIST) {
@@ -265,309 +221,7 @@ static void build_order(struct view *v)
 
 /* ---- drawing -------------------------------------------------------- */
 
-static const char *fmt_rate(double x, char *buf, size_t n)
-{
-	static const char *u[] = {"", "k", "M", "G", "T"};
-	int i = 0;
-	if (x < 0) {
-		snprintf(buf, n, "-");
-		return buf;
-	}
-	while (x >= 1000 && i < 4) {
-		x /= 1000;
-		i++;
-	}
-	snprintf(buf, n, i ? "%.1f%s" : (x < 10 && x != floor(x) ? "%.1f%s" : "%.0f%s"), x, u[i]);
-	return buf;
-}
-
-static void put(int y, int x, int attr, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void put(int y, int x, int attr, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (y < 0 || y >= LINES || x >= COLS)
-		return;
-	attron(attr);
-	mvaddnstr(y, x, buf, COLS - x);
-	attroff(attr);
-}
-
-static void draw_bar(int y, int x, int w, double share, double fair, int attr)
-{
-	bool u = kt_tui_utf8();
-	int filled = (int)lround(share * w);
-	int fpos = fair > 0 ? (int)lround(fair * w) : -1;
-	if (filled > w)
-		filled = w;
-	if (fpos >= w)
-		fpos = w - 1;
-	move(y, x);
-	for (int i = 0; i < w && x + i < COLS; i++) {
-		if (i == fpos) {
-			attron(kt_tui_attr(KT_TP_FAIR));
-			addstr(u ? (i < filled ? "┃" : "│") : "|");
-			attroff(kt_tui_attr(KT_TP_FAIR));
-		} else if (i < filled) {
-			attron(attr);
-			addstr(u ? "█" : "#");
-			attroff(attr);
-		} else {
-			addstr(u ? "·" : ".");
-		}
-	}
-}
-
-static void draw_spark(int y, int x, int w, const struct hist *h)
-{
-	static const char *blocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-	static const char ascii[] = "_.-:=+*#";
-	bool u = kt_tui_utf8();
-	move(y, x);
-	if (!h || !h->n)
-		return;
-	int n = (int)h->n < w ? (int)h->n : w;
-	for (int i = 0; i < n && x + i < COLS; i++) {
-		int idx = ((int)h->head - n + i + HIST_LEN * 2) % HIST_LEN;
-		float s = h->v[idx];
-		int lvl = (int)(s * 7.999f);
-		if (lvl < 0)
-			lvl = 0;
-		if (lvl > 7)
-			lvl = 7;
-		if (u)
-			addstr(blocks[lvl]);
-		else
-			addch((chtype)ascii[lvl]);
-	}
-}
-
-static const struct kt_imb_service *diag_svc(const struct view *v)
-{
-	if (v->mode == V_DETAIL)
-		return cur_svc(v);
-	if (v->mode == V_LIST && v->n_order && v->sel >= 0 && (uint32_t)v->sel < v->n_order) {
-		const struct kt_imb_service *s = &v->r->svcs[v->order[v->sel]];
-		if (s->verdict != KT_RULE_COUNT)
-			return s;
-	}
-	for (uint32_t i = 0; v->r && i < v->r->n_svcs; i++)
-		if (v->r->svcs[i].verdict != KT_RULE_COUNT)
-			return &v->r->svcs[i];
-	return NULL;
-}
-
-static void draw_header(struct view *v)
-{
-	const struct kt_imb_result *r = v->r;
-	char tbuf[16];
-	time_t now = v->changed_at ? v->changed_at : time(NULL);
-	struct tm tmv;
-	localtime_r(&now, &tmv);
-	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tmv);
-	attron(kt_tui_attr(KT_TP_TITLE));
-	mvhline(0, 0, ' ', COLS);
-	char every[32];
-	if (v->feed->live)
-		snprintf(every, sizeof(every), "every %gs", v->interval);
-	else
-		snprintf(every, sizeof(every), "bundle");
-	put(0, 0, kt_tui_attr(KT_TP_TITLE), "ktrace imbalance  node %s  dataplane %s  flows %s  %s  changed %s%s",
-	    r && r->node ? r->node : "?", r && r->mode ? r->mode : "unknown", r && r->source ? r->source : "-",
-	    every, tbuf, v->paused ? "  [PAUSED]" : "");
-	attroff(kt_tui_attr(KT_TP_TITLE));
-	if (!r) {
-		put(1, 0, 0, "waiting for the first sample ...");
-		return;
-	}
-	if (r->timestamps)
-		put(1, 0, 0, "connections %u   age >1m %u  >10m %u  >1h %u   services %u%s", r->connections,
-		    r->older_1m, r->older_10m, r->older_1h, r->n_svcs, r->acct ? "" : "   bytes: acct off");
-	else
-		put(1, 0, 0, "connections %u   ages unknown (sysctl net.netfilter.nf_conntrack_timestamp=1)   services %u%s",
-		    r->connections, r->n_svcs, r->acct ? "" : "   bytes: acct off");
-	const struct kt_imb_service *s = diag_svc(v);
-	if (s && s->verdict != KT_RULE_COUNT) {
-		const struct kt_rule *ru = &kt_rules[s->verdict];
-		int attr = s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT);
-		put(2, 0, attr, "%s %s %s/%s: %s", ru->id, ru->name, s->namespace, s->name,
-		    s->reason ? s->reason : ru->summary);
-		put(3, 2, kt_tui_attr(KT_TP_GOOD), "fix: %s", ru->mitigation);
-	} else {
-		put(2, 0, kt_tui_attr(KT_TP_GOOD), "no imbalance verdict: connection shares are within the thresholds");
-	}
-}
-
-/* Keep the selected row among n rows and scroll top so it is visible in a
- * window of h rows. */
-static void clamp_sel(int *sel, int *top, int n, int h)
-{
-	if (*sel >= n)
-		*sel = n - 1;
-	if (*sel < 0)
-		*sel = 0;
-	if (*sel < *top)
-		*top = *sel;
-	if (h > 0 && *sel >= *top + h)
-		*top = *sel - h + 1;
-}
-
-static void draw_list(struct view *v)
-{
-	int y0 = 5, h = LINES - y0 - 2;
-	put(y0 - 1, 0, A_BOLD, " %-40s %4s %4s %7s %7s %9s %8s %5s  %s", "SERVICE", "FE", "EPS", "CONNS", "NEW/S",
-	    "BYTES/S", "MAX/MEAN", "GINI", "VERDICT");
-	clamp_sel(&v->sel, &v->top, (int)v->n_order, h);
-	if (!v->n_order)
-		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no Service matches the filter" : "no Service flows yet");
-	for (int i = 0; i < h && v->top + i < (int)v->n_order; i++) {
-		int ix = v->top + i;
-		const struct kt_imb_service *s = &v->r->svcs[v->order[ix]];
-		char nm[300], b1[16], b2[16];
-		snprintf(nm, sizeof(nm), "%s/%s", s->namespace ? s->namespace : "", s->name ? s->name : "");
-		int attr = ix == v->sel ? kt_tui_attr(KT_TP_SEL) : 0;
-		if (attr)
-			mvchgat(y0 + i, 0, -1, attr, 0, NULL);
-		put(y0 + i, 0, attr, "%s%-40.40s %4u %4u %7u %7s %9s %8.2f %5.2f  ", ix == v->sel ? ">" : " ", nm,
-		    s->n_frontends, s->n_be, s->connections, fmt_rate(s->new_per_s, b1, sizeof(b1)),
-		    fmt_rate(s->bytes_per_s, b2, sizeof(b2)), s->max_over_mean, s->gini);
-		if (s->verdict != KT_RULE_COUNT) {
-			int vattr = attr ? attr : (s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT));
-			int cy, cx;
-			getyx(stdscr, cy, cx);
-			(void)cy;
-			put(y0 + i, cx, vattr, "%s %s", kt_rules[s->verdict].id, kt_rules[s->verdict].name);
-		}
-	}
-}
-
-static void draw_detail(struct view *v)
-{
-	const struct kt_imb_service *s = cur_svc(v);
-	if (!s) {
-		put(4, 0, kt_tui_attr(KT_TP_DIM), "%s/%s: no data in this sample (Esc: back)", v->ns, v->name);
-		return;
-	}
-	put(4, 0, A_BOLD, "%s/%s  %s  frontends %u  connections %u (%u total)  max/mean %.2f  cv %.2f  gini %.2f%s",
-	    s->namespace, s->name, s->mode, s->n_frontends, s->connections, s->total, s->max_over_mean, s->cv, s->gini,
-	    s->affinity ? "  affinity:ClientIP" : "");
-	int y0 = 6, h = LINES - y0 - 2;
-	int bw = COLS >= 150 ? 24 : 16;
-	put(y0 - 1, 0, A_BOLD, " %-21s %-22s %-10s %4s %2s %6s %6s %7s %7s %-*s %9s %6s %-16s %s", "ENDPOINT", "POD",
-	    "NODE", "AGE", "ST", "CONNS", "NEW/S", "IN/S", "OUT/S", bw, "SHARE vs FAIR (|)", "SHARE/FAIR", "BYTES%",
-	    "HISTORY", "FLAGS");
-	clamp_sel(&v->dsel, &v->dtop, (int)v->n_order, h);
-	if (!v->n_order)
-		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no endpoint matches the filter" : "no endpoints");
-	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++) {
-		int ix = v->dtop + i;
-		const struct kt_imb_backend *b = &s->be[v->order[ix]];
-		char ep[64], age[16] = "-", b1[16], b2[16], b3[16], flags[48] = "";
-		snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
-		if (b->ready_age >= 0) {
-			kt_fmt_age(b->ready_age, age, sizeof(age));
-			/* "~": no Pod readable, the age is the EndpointSlice's last
-			 * change or when this session first saw the endpoint */
-			if (b->age_src == KT_IMB_AGE_SLICE || b->age_src == KT_IMB_AGE_SEEN)
-				strncat(age, "~", sizeof(age) - strlen(age) - 1);
-		}
-		const char *st = b->terminating ? "T" : b->ready ? "R" : "NR";
-		if (b->flags & KT_IMB_HOT)
-			strncat(flags, "HOT ", sizeof(flags) - strlen(flags) - 1);
-		if (b->flags & KT_IMB_STARVED)
-			strncat(flags, "STARVED ", sizeof(flags) - strlen(flags) - 1);
-		if (b->flags & KT_IMB_UNKNOWN)
-			strncat(flags, "unknown ", sizeof(flags) - strlen(flags) - 1);
-		int rowattr = ix == v->dsel ? kt_tui_attr(KT_TP_SEL) : 0;
-		int y = y0 + i;
-		if (rowattr)
-			mvchgat(y, 0, -1, rowattr, 0, NULL);
-		put(y, 0, rowattr, "%s%-21.21s %-22.22s %-10.10s %4s %2s %6u %6s %7s %7s ", ix == v->dsel ? ">" : " ", ep,
-		    b->pod ? b->pod : "-", b->node ? b->node : "-", age, st, b->connections,
-		    fmt_rate(b->new_per_s, b1, sizeof(b1)), fmt_rate(b->bytes_in_per_s, b2, sizeof(b2)),
-		    fmt_rate(b->bytes_out_per_s, b3, sizeof(b3)));
-		int x = 1 + 21 + 1 + 22 + 1 + 10 + 1 + 4 + 1 + 2 + 1 + 6 + 1 + 6 + 1 + 7 + 1 + 7 + 1;
-		int battr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
-			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_BAR);
-		draw_bar(y, x, bw, b->share, b->fair_share, battr);
-		x += bw + 1;
-		put(y, x, rowattr, "%3.0f%%/%3.0f%% %5.0f%%", b->share * 100, b->fair_share * 100, b->byte_share * 100);
-		x += 17;
-		draw_spark(y, x, 16, hist_get(v, s->namespace, s->name, b->ip, b->port, false));
-		x += 17;
-		int fattr = (b->flags & KT_IMB_HOT) ? kt_tui_attr(KT_TP_HOT)
-			  : (b->flags & KT_IMB_STARVED) ? kt_tui_attr(KT_TP_STARVED) : 0;
-		put(y, x, fattr, "%s", flags);
-	}
-}
-
-static const char *help_lines[] = {
-	"ktrace imbalance - keys",
-	"",
-	"  Up/Down, j/k   move the selection",
-	"  PgUp/PgDn      page",
-	"  Enter          open the selected Service",
-	"  Esc, Backspace back to the Service list",
-	"  s              cycle the sort order",
-	"  /              filter by name (Enter keeps it, Esc clears)",
-	"  p              pause / resume sampling",
-	"  + / -          longer / shorter refresh interval",
-	"  ?              this help",
-	"  q              quit",
-	"",
-	"Bars: connection share; | marks the fair share (1/n or weights).",
-	"HOT: share > hot-factor x fair.  STARVED: recently ready and",
-	"share < starved-factor x fair (persistent connections not",
-	"rebalanced, KT403).  ST: R ready, NR not ready, T terminating.",
-	"AGE~: no Pod readable: from the EndpointSlice's last change",
-	"(last-change-trigger-time) or when ktrace first saw it.",
-	"",
-	"press any key to close",
-};
-
-static void draw_help(void)
-{
-	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-	int w = 66, h = n + 2;
-	int y0 = (LINES - h) / 2, x0 = (COLS - w) / 2;
-	if (y0 < 0)
-		y0 = 0;
-	if (x0 < 0)
-		x0 = 0;
-	for (int i = 0; i < h && y0 + i < LINES; i++) {
-		move(y0 + i, x0);
-		for (int k = 0; k < w && x0 + k < COLS; k++)
-			addch(' ' | A_REVERSE);
-	}
-	for (int i = 0; i < n; i++)
-		put(y0 + 1 + i, x0 + 2, A_REVERSE | (i == 0 ? A_BOLD : 0), "%s", help_lines[i]);
-}
-
-static void draw_footer(struct view *v)
-{
-	int y = LINES - 1;
-	move(y, 0);
-	clrtoeol();
-	if (v->editing) {
-		put(y, 0, A_BOLD, "filter: %s", v->filter);
-		curs_set(1);
-		return;
-	}
-	curs_set(0);
-	if (v->err[0]) {
-		put(y, 0, kt_tui_attr(KT_TP_HOT), "error: %s", v->err);
-		return;
-	}
-	put(y, 0, kt_tui_attr(KT_TP_DIM), "%s  sort:%s%s%s  |  Enter open  Esc back  s sort  / filter  p pause  +/- interval  ? help  q quit",
-	    v->mode == V_LIST ? "services" : "endpoints",
-	    v->mode == V_LIST ? list_sorts[v->lsort] : detail_sorts[v->dsort],
-	    v->filter[0] ? "  filter:" : "", v->filter);
-}
-
-static uint64_t ui_signature(const struct view *v)
+static uint64_t ui_signature(const struct kt_imb_view *v)
 {
 	uint64_t h = v->data_sig;
 	int st[] = {v->mode, v->sel, v->top, v->dsel, v->dtop, v->lsort, v->dsort, v->editing, v->paused, v->help,
@@ -580,30 +234,19 @@ static uint64_t ui_signature(const struct view *v)
 	return h;
 }
 
-static void draw(struct view *v, bool force)
+static void draw(struct kt_imb_view *v, bool force)
 {
 	build_order(v);
 	uint64_t sig = ui_signature(v);
 	if (!force && sig == v->drawn_sig)
 		return;
 	erase();
-	draw_header(v);
-	if (v->r) {
-		if (v->mode == V_LIST)
-			draw_list(v);
-		else
-			draw_detail(v);
-	}
-	draw_footer(v);
-	if (v->help)
-		draw_help();
-	if (v->editing)
-		move(LINES - 1, 8 + (int)strlen(v->filter));
+	kt_imb_paint(v);
 	refresh();
 	v->drawn_sig = ui_signature(v);
 }
 
-static void sample(struct view *v)
+static void sample(struct kt_imb_view *v)
 {
 	char err[256] = "";
 	const struct kt_imb_result *r = v->feed->next(v->feed->ctx, err, sizeof(err));
@@ -622,7 +265,7 @@ static void sample(struct view *v)
 	hist_update(v);
 }
 
-static void open_selected(struct view *v)
+static void open_selected(struct kt_imb_view *v)
 {
 	if (v->mode != V_LIST || !v->n_order)
 		return;
@@ -642,7 +285,7 @@ static double now_s(void)
 }
 
 /* Returns false to quit. */
-static bool handle_key(struct view *v, int ch)
+static bool handle_key(struct kt_imb_view *v, int ch)
 {
 	if (v->help) {
 		v->help = false;
@@ -747,14 +390,12 @@ static bool handle_key(struct view *v, int ch)
 
 int kt_tui_imbalance(struct kt_cli *c, struct kt_imb_feed *feed, const struct kt_imb_view_opts *o)
 {
-	struct view v;
+	struct kt_imb_view v;
 	memset(&v, 0, sizeof(v));
 	v.c = c;
 	v.feed = feed;
 	v.interval = o->interval > 0 ? o->interval : 2;
-	v.hist = calloc(HIST_SLOTS, sizeof(*v.hist));
-	if (!v.hist)
-		abort();
+	v.hist = kt_xcalloc(HIST_SLOTS, sizeof(*v.hist));
 	struct kt_diag d;
 	memset(&d, 0, sizeof(d));
 	if (kt_tui_begin(o->use_color, &d) < 0) {

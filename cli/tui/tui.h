@@ -8,6 +8,7 @@
 #define KT_CLI_TUI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cli/cli.h"
@@ -43,6 +44,34 @@ bool kt_tui_utf8(void);
 /* Wait up to ms for a key; returns the key, or -1 on timeout. */
 int kt_tui_getkey(int ms);
 
+/* Column layout (layout.c). A view lists its columns in display order;
+ * kt_tui_fit() applies steps in order (a step sets a column to a width:
+ * adds it, or widens it; a flexible column widens at most to flex_max),
+ * the first n_mandatory always, the rest while they fit in width (one
+ * space between columns; the first step that does not fit ends it), then
+ * gives what is left to columns with flex_max. A column with w == 0 is
+ * not shown. */
+struct kt_tui_col {
+	const char *title;
+	bool right;              /* right-aligned */
+	int flex_max;            /* 0: fixed; else may grow to this width (what its data needs) */
+	int w, x;                /* computed: width (0 dropped), start column */
+};
+struct kt_tui_step {
+	int col;
+	int width;
+};
+void kt_tui_fit(struct kt_tui_col *cols, int n, const struct kt_tui_step *steps, int n_steps, int n_mandatory,
+		int width);
+enum kt_tui_cut { KT_TUI_CUT_END, KT_TUI_CUT_MIDDLE, KT_TUI_CUT_HEAD };
+/* s made visible-safe and fitted to exactly w display columns (cut with
+ * an ellipsis where cut says, padded); dst needs 4 * w + 8 bytes. */
+const char *kt_tui_cell(char *dst, size_t cap, const char *s, int w, enum kt_tui_cut cut, bool right);
+/* "namespace/name" in w columns: the namespace is cut first. */
+const char *kt_tui_svc_cell(char *dst, size_t cap, const char *ns, const char *name, int w);
+/* Display columns of visible-safe text. */
+int kt_tui_width(const char *s);
+
 /* One refresh of the data: the view calls it every interval. It returns a
  * new result (owned by the feed until the next call or kt_imb_feed end);
  * NULL with err filled on failure. */
@@ -60,6 +89,11 @@ struct kt_imb_view_opts {
 	long frames;             /* stop after this many samples; 0 = until q */
 	bool use_color;
 };
+
+/* Smallest terminal the dashboard draws in; below it says so on screen
+ * (ktrace-imbalance(1) states the same). */
+#define KT_TUI_MIN_COLS 60
+#define KT_TUI_MIN_ROWS 10
 
 /* Run the dashboard until q / a signal / frames. Returns an exit code. */
 int kt_tui_imbalance(struct kt_cli *c, struct kt_imb_feed *feed, const struct kt_imb_view_opts *o);

@@ -15,26 +15,6 @@
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
-bool kt_node_readable(void)
-{
-	if (kt_nl_replay_dir())
-		return true; /* replaying a recording needs no privilege */
-	if (geteuid() == 0)
-		return true;
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return false;
-	char line[256];
-	bool ok = false;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long caps;
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			ok = (caps >> 12) & 1; /* CAP_NET_ADMIN */
-	}
-	fclose(f);
-	return ok;
-}
-
 /* With API objects at hand (a finished snapshot from the API or a bundle),
  * a backend is local when its EndpointSlice endpoint names this node. */
 static void mark_local(struct kt_snapshot *snap, struct kt_dp_node *n)

@@ -344,9 +344,9 @@ int kt_dp_iptables_file(struct kt_snapshot *snap, struct kt_dp_node *n, const st
 	FILE *f = strcmp(o->iptables_save, "-") == 0 ? stdin : fopen(o->iptables_save, "r");
 	if (!f) {
 		int e = errno;
-		kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot open %s: %s",
-			    o->iptables_save, strerror(e));
-		return -(e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT);
+		/* a missing input file is invalid input (5), like a missing kubeconfig */
+		kt_diag_set(d, KT_EXIT_INPUT, "cannot open %s: %s", o->iptables_save, strerror(e));
+		return -KT_EXIT_INPUT;
 	}
 	/* peek the header to pick the mode */
 	struct kt_kpnorm_file_stats st = {0};

@@ -416,7 +416,7 @@ int kt_dp_ipvsadm_file(struct kt_snapshot *snap, struct kt_dp_node *n, const str
 	FILE *f = strcmp(o->ipvsadm, "-") == 0 ? stdin : fopen(o->ipvsadm, "r");
 	if (!f) {
 		int e = errno;
-		return kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot open %s: %s", o->ipvsadm,
+		return kt_diag_set(d, KT_EXIT_INPUT, "cannot open %s: %s", o->ipvsadm,
 				   strerror(e));
 	}
 	char *buf;

@@ -597,7 +597,7 @@ int kt_dp_nft_json_file(struct kt_snapshot *snap, struct kt_dp_node *n, const st
 	FILE *f = strcmp(o->nft_json, "-") == 0 ? stdin : fopen(o->nft_json, "r");
 	if (!f) {
 		int e = errno;
-		return kt_diag_set(d, e == ENOENT ? KT_EXIT_NOTFOUND : KT_EXIT_INPUT, "cannot open %s: %s", o->nft_json,
+		return kt_diag_set(d, KT_EXIT_INPUT, "cannot open %s: %s", o->nft_json,
 				   strerror(e));
 	}
 	char *buf;

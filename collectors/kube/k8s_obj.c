@@ -20,10 +20,13 @@
 
 #include "collectors/kube/k8s_obj.h"
 
+#define KT_MAX_SLICE_ROWS 100000 /* endpoint rows from one EndpointSlice */
+
 struct ctx {
 	struct kt_snapshot *s;
 	struct kt_arena *a;
 	const struct kt_posmap *pm;
+	const char *default_ns;       /* for namespaced objects without one (bundles, Lists) */
 	struct kt_fieldpos *fields;   /* malloc'd while converting one object */
 	uint32_t n_fields, cap_fields;
 };
@@ -94,6 +97,18 @@ static int32_t clamp32(int64_t v)
 	if (v < INT32_MIN)
 		return INT32_MIN;
 	return (int32_t)v;
+}
+
+/* A port number: 0 (none) unless within 1..65535, so no port value from
+ * outside can overflow comparisons or index tables. */
+static int32_t port_num(int64_t v)
+{
+	return v >= 1 && v <= 65535 ? (int32_t)v : 0;
+}
+
+static int32_t jportnum(const cJSON *o, const char *k)
+{
+	return port_num(jint(o, k, 0));
 }
 
 /* RFC 3339 -> unix ms; 0 when absent or unparsable. */
@@ -200,12 +215,12 @@ static struct kt_portref jport(struct ctx *c, const cJSON *v)
 {
 	struct kt_portref r = {0};
 	if (cJSON_IsNumber(v))
-		r.num = clamp32(dbl_to_i64(v->valuedouble));
+		r.num = port_num(dbl_to_i64(v->valuedouble));
 	else if (cJSON_IsString(v)) {
 		char *end;
 		long x = strtol(v->valuestring, &end, 10);
 		if (*v->valuestring && *end == 0)
-			r.num = clamp32(x);
+			r.num = port_num(x);
 		else
 			r.name = kt_intern(c->a, v->valuestring);
 	}
@@ -261,12 +276,33 @@ static void meta_finish(struct ctx *c, struct kt_meta *m)
 
 /* ---- shared pieces ------------------------------------------------------ */
 
+/* Kinds without a namespace; every other kind is namespaced. */
+static bool cluster_scoped(const char *kind)
+{
+	static const char *const kinds[] = {"Node", "IngressClass", "GatewayClass", "Namespace", NULL};
+	for (int i = 0; kinds[i]; i++)
+		if (!strcmp(kind, kinds[i]))
+			return true;
+	return false;
+}
+
+/* metadata.namespace; a namespaced object without one (or with "") takes
+ * the default namespace when the caller gave one, as `kubectl apply -f`
+ * would place it. */
+static const char *obj_namespace(struct ctx *c, const cJSON *md, const char *kind)
+{
+	const char *ns = jstr(c, md, "namespace");
+	if ((!ns || !*ns) && c->default_ns && !cluster_scoped(kind))
+		ns = kt_intern(c->a, c->default_ns);
+	return ns;
+}
+
 static void read_meta(struct ctx *c, const cJSON *obj, const char *kind, struct kt_meta *m)
 {
 	const cJSON *md = jget(obj, "metadata");
 	m->kind = kt_intern(c->a, kind);
 	m->api_version = jstr(c, obj, "apiVersion");
-	m->namespace = jstr(c, md, "namespace");
+	m->namespace = obj_namespace(c, md, kind);
 	m->name = jstr(c, md, "name");
 	if (!m->name)
 		m->name = jstr(c, md, "generateName");
@@ -365,7 +401,7 @@ static struct kt_probe read_probe(struct ctx *c, const cJSON *p)
 }
 
 /* Find "sleep N" in an exec command (["sleep","5"], ["sh","-c","sleep 5 && x"]). */
-static int32_t exec_sleep(const cJSON *cmd)
+int32_t kt_exec_sleep(const cJSON *cmd)
 {
 	if (!cJSON_IsArray(cmd))
 		return -1;
@@ -391,6 +427,8 @@ static int32_t exec_sleep(const cJSON *cmd)
 				q++;
 			if (isdigit((unsigned char)*q)) {
 				double v = strtod(q, NULL);
+				if (!(v < 2147483647.0)) /* huge, inf or NaN: cast would be undefined */
+					return INT32_MAX;
 				return clamp32((int64_t)(v + 0.999));
 			}
 		}
@@ -421,7 +459,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 			p->protocol = jstr(c, e, "protocol");
 			if (!p->protocol)
 				p->protocol = kt_intern(c->a, "TCP");
-			p->port = clamp32(jint(e, "containerPort", 0));
+			p->port = jportnum(e, "containerPort");
 			note(c, e, "%s.ports[%d]", fpath, i);
 			i++;
 		}
@@ -442,7 +480,7 @@ static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k
 			k->prestop_sleep = clamp32(jint(h, "seconds", -1));
 		} else if ((h = jget(ps, "exec"))) {
 			k->prestop = KT_HOOK_EXEC;
-			k->prestop_sleep = exec_sleep(jget(h, "command"));
+			k->prestop_sleep = kt_exec_sleep(jget(h, "command"));
 		} else if (jget(ps, "httpGet")) {
 			k->prestop = KT_HOOK_HTTP;
 		} else if (jget(ps, "tcpSocket")) {
@@ -591,11 +629,11 @@ static void do_service(struct ctx *c, const cJSON *o)
 				p->protocol = kt_intern(c->a, "TCP");
 			p->app_protocol = jstr(c, e, "appProtocol");
 			notek(c, e, "appProtocol", pfx);
-			p->port = clamp32(jint(e, "port", 0));
+			p->port = jportnum(e, "port");
 			p->target = jport(c, notek(c, e, "targetPort", pfx));
 			if (!p->target.name && !p->target.num)
 				p->target.num = p->port;
-			p->node_port = clamp32(jint(e, "nodePort", 0));
+			p->node_port = jportnum(e, "nodePort");
 			i++;
 		}
 	}
@@ -607,7 +645,7 @@ static void do_service(struct ctx *c, const cJSON *o)
 	s->etp_local = etp && !strcmp(etp, "Local");
 	const char *itp = jstr(c, sp, "internalTrafficPolicy");
 	s->itp_local = itp && !strcmp(itp, "Local");
-	s->health_check_node_port = clamp32(jint(sp, "healthCheckNodePort", 0));
+	s->health_check_node_port = jportnum(sp, "healthCheckNodePort");
 	const char *aff = jstr(c, sp, "sessionAffinity");
 	notek(c, sp, "sessionAffinity", "spec");
 	s->affinity_client_ip = aff && !strcmp(aff, "ClientIP");
@@ -629,7 +667,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 	const cJSON *md = jget(o, "metadata");
 	const cJSON *labels = jget(md, "labels");
 	const char *svc = jstr(c, labels, "kubernetes.io/service-name");
-	const char *ns = jstr(c, md, "namespace");
+	const char *ns = obj_namespace(c, md, "EndpointSlice");
 	const char *slice = jstr(c, md, "name");
 	const char *atype = jstr(c, o, "addressType");
 	int64_t trig = 0;
@@ -642,6 +680,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 		svc = kt_intern(c->a, "");
 	int np = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
 	const cJSON *e;
+	long rows = 0;
 	if (!cJSON_IsArray(eps))
 		eps = NULL;
 	KT_EACH(e, eps)
@@ -673,8 +712,16 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 		{
 			if (!cJSON_IsString(addr))
 				continue;
-			for (int pi = 0; pi < (np > 0 ? np : 1); pi++) {
-				const cJSON *p = np > 0 ? cJSON_GetArrayItem(ports, pi) : NULL;
+			const cJSON *p = np > 0 ? ports->child : NULL;
+			for (int pi = 0; pi < (np > 0 ? np : 1); pi++, p = p ? p->next : NULL) {
+				/* one row per address and port: bounded, as the API
+				 * bounds a slice (1000 endpoints, 100 ports) */
+				if (++rows > KT_MAX_SLICE_ROWS) {
+					kt_snapshot_gap(c->s, "endpoints",
+							"EndpointSlice %s/%s has more than %d address/port pairs; the rest are ignored",
+							ns ? ns : "", slice ? slice : "", KT_MAX_SLICE_ROWS);
+					return;
+				}
 				struct kt_endpoint *x = KT_SNAP_PUSH(c->s, endpoints);
 				x->namespace = ns;
 				x->service = svc;
@@ -687,7 +734,7 @@ static void do_endpointslice(struct ctx *c, const cJSON *o)
 				x->protocol = jstr(c, p, "protocol");
 				if (!x->protocol)
 					x->protocol = kt_intern(c->a, "TCP");
-				x->port = clamp32(jint(p, "port", 0));
+				x->port = jportnum(p, "port");
 				x->app_protocol = jstr(c, p, "appProtocol");
 				x->ready = ready;
 				x->serving = serving;
@@ -845,7 +892,7 @@ static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int
 	x->service = jstr(c, svc, "name");
 	const cJSON *port = jget(svc, "port");
 	if (jget(port, "number"))
-		x->port.num = clamp32(jint(port, "number", 0));
+		x->port.num = jportnum(port, "number");
 	else
 		x->port.name = jstr(c, port, "name");
 }
@@ -934,9 +981,7 @@ static void do_node(struct ctx *c, const cJSON *o)
 	meta_finish(c, &n->meta);
 }
 
-/* Value of a top-level or one-level-nested "key: value" line in a small
- * YAML document (KubeProxyConfiguration); NULL when absent. */
-static const char *yaml_scalar(struct ctx *c, const char *doc, const char *parent, const char *key)
+const char *kt_yaml_scalar(const char *doc, const char *parent, const char *key, size_t *vlen)
 {
 	const char *p = doc;
 	bool in_parent = parent == NULL;
@@ -965,11 +1010,19 @@ static const char *yaml_scalar(struct ctx *c, const char *doc, const char *paren
 				}
 			while (end > v && (end[-1] == ' ' || end[-1] == '"' || end[-1] == '\'' || end[-1] == '\r'))
 				end--;
-			return kt_intern_n(c->a, v, (size_t)(end - v));
+			*vlen = (size_t)(end - v);
+			return v;
 		}
 		p = eol ? eol + 1 : NULL;
 	}
 	return NULL;
+}
+
+static const char *yaml_scalar(struct ctx *c, const char *doc, const char *parent, const char *key)
+{
+	size_t len;
+	const char *v = kt_yaml_scalar(doc, parent, key, &len);
+	return v ? kt_intern_n(c->a, v, len) : NULL;
 }
 
 static void do_configmap(struct ctx *c, const cJSON *o)
@@ -1129,97 +1182,11 @@ int kt_obj_ingest(struct kt_snapshot *snap, const cJSON *obj, const char *kind_h
 	return rc;
 }
 
-/* ---- sanitising for bundles ------------------------------------------- */
-
-static void strip_env(cJSON *containers)
+int kt_obj_ingest_ns(struct kt_snapshot *snap, const cJSON *obj, const char *kind_hint, const char *default_ns,
+		     struct kt_diag *d)
 {
-	cJSON *ct;
-	KT_EACH(ct, containers)
-	{
-		cJSON *env = cJSON_GetObjectItemCaseSensitive(ct, "env");
-		cJSON *e;
-		KT_EACH(e, env)
-		{
-			cJSON_DeleteItemFromObjectCaseSensitive(e, "value");
-			cJSON_DeleteItemFromObjectCaseSensitive(e, "valueFrom");
-		}
-		cJSON_DeleteItemFromObjectCaseSensitive(ct, "envFrom");
-		cJSON_DeleteItemFromObjectCaseSensitive(ct, "args");
-		cJSON_DeleteItemFromObjectCaseSensitive(ct, "command");
-	}
-}
-
-/* Container command/args and env can carry credentials; lifecycle.preStop
- * exec commands are kept (the rules need the sleep). */
-static void strip_podspec(cJSON *spec)
-{
-	if (!cJSON_IsObject(spec))
-		return;
-	strip_env(cJSON_GetObjectItemCaseSensitive(spec, "containers"));
-	strip_env(cJSON_GetObjectItemCaseSensitive(spec, "initContainers"));
-	strip_env(cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers"));
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "imagePullSecrets");
-}
-
-bool kt_obj_sanitize(cJSON *obj, const char *kind_hint)
-{
-	if (!cJSON_IsObject(obj))
-		return false;
-	const cJSON *k = cJSON_GetObjectItemCaseSensitive(obj, "kind");
-	const char *kind = cJSON_IsString(k) ? k->valuestring : kind_hint;
-	if (!kind)
-		return false;
-	if (!strcmp(kind, "Secret") || !strcmp(kind, "ServiceAccount") || !strcmp(kind, "TokenRequest"))
-		return false;
-	if (!k && kind_hint)
-		cJSON_AddStringToObject(obj, "kind", kind_hint);
-	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	if (md) {
-		cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
-		cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
-		if (ann)
-			cJSON_DeleteItemFromObjectCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration");
-	}
-	if (!strcmp(kind, "ConfigMap")) {
-		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(md, "name");
-		const char *name = cJSON_IsString(nm) ? nm->valuestring : "";
-		if (strcmp(name, "kube-proxy") && strcmp(name, "kube-proxy-config") && strcmp(name, "cilium-config"))
-			return false;
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, "binaryData");
-		cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
-		if (cJSON_IsObject(data)) {
-			/* keep only proxy-mode settings */
-			cJSON *e = data->child;
-			while (e) {
-				cJSON *next = e->next;
-				bool keep = e->string && (!strcmp(e->string, "config.conf") || !strcmp(e->string, "config") ||
-							  !strcmp(e->string, "kube-proxy-replacement") ||
-							  !strcmp(e->string, "routing-mode") ||
-							  !strcmp(e->string, "bpf-lb-algorithm") ||
-							  !strcmp(e->string, "bpf-lb-mode"));
-				if (keep && (!strcmp(e->string, "config.conf") || !strcmp(e->string, "config")) &&
-				    cJSON_IsString(e)) {
-					/* drop embedded kubeconfig paths/credentials lines */
-					if (strstr(e->valuestring, "token") || strstr(e->valuestring, "client-key"))
-						keep = false;
-				}
-				if (!keep)
-					cJSON_DeleteItemFromObjectCaseSensitive(data, e->string);
-				e = next;
-			}
-		}
-		return true;
-	}
-	cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-	if (!strcmp(kind, "Pod")) {
-		strip_podspec(spec);
-	} else if (!strcmp(kind, "CronJob")) {
-		cJSON *jt = cJSON_GetObjectItemCaseSensitive(spec, "jobTemplate");
-		cJSON *tpl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(jt, "spec"), "template");
-		strip_podspec(cJSON_GetObjectItemCaseSensitive(tpl, "spec"));
-	} else if (spec) {
-		cJSON *tpl = cJSON_GetObjectItemCaseSensitive(spec, "template");
-		strip_podspec(cJSON_GetObjectItemCaseSensitive(tpl, "spec"));
-	}
-	return true;
+	struct ctx c = {.s = snap, .a = snap->arena, .default_ns = default_ns ? default_ns : "default"};
+	int rc = ingest(&c, obj, kind_hint, 0, d);
+	free(c.fields);
+	return rc;
 }

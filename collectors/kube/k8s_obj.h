@@ -1,5 +1,5 @@
 /*
- * Internal to collectors/ and lib/bundle: turning one Kubernetes object
+ * Internal to collectors/ (API client, manifests, codec/bundle.c): turning one Kubernetes object
  * (API JSON, bundle entry, or a manifest converted to cJSON) into the
  * model. cJSON is allowed here because this header is not public.
  */
@@ -28,12 +28,30 @@ struct kt_posmap {
 int kt_obj_ingest(struct kt_snapshot *snap, const cJSON *obj, const char *kind_hint,
 		  const struct kt_posmap *pm, struct kt_diag *d);
 
-/* Remove what a bundle must never hold: metadata.managedFields, the
- * kubectl last-applied annotation, container env values, and the data of
- * ConfigMaps other than kube-proxy / cilium-config proxy settings.
- * Returns false when the whole object must be dropped (Secrets, other
- * ConfigMaps, ServiceAccount tokens). kind as for kt_obj_ingest. */
+/* The same for bundles and Lists (no positions): namespaced objects
+ * without metadata.namespace take default_ns (NULL: "default"), as
+ * `kubectl apply -f` would place them. */
+int kt_obj_ingest_ns(struct kt_snapshot *snap, const cJSON *obj, const char *kind_hint, const char *default_ns,
+		     struct kt_diag *d);
+
+/* Reduce obj in place to the fields the converter reads, per kind (the
+ * allow-list in sanitize.c); facts replace what the rules need only as
+ * facts (a preStop exec command becomes the sleep it performs). Returns
+ * false when the whole object must be dropped: kinds outside the
+ * allow-list (Secrets, ServiceAccounts, ...) and ConfigMaps other than
+ * kube-proxy, kube-proxy-config and cilium-config. A missing "kind" is
+ * filled from kind_hint. */
 bool kt_obj_sanitize(cJSON *obj, const char *kind_hint);
+
+/* Seconds a preStop exec command sleeps ("sleep 5", "sh -c 'x; sleep 5'",
+ * fractions rounded up), -1 when none is recognised. */
+int32_t kt_exec_sleep(const cJSON *cmd);
+
+/* The value of a top-level (parent NULL) or one-level-nested "key: value"
+ * line of a small YAML document such as a KubeProxyConfiguration: a pointer
+ * into doc and its length (quotes, spaces and comments trimmed), NULL when
+ * absent. */
+const char *kt_yaml_scalar(const char *doc, const char *parent, const char *key, size_t *len);
 
 /* Kind of a list item from the list's kind ("ServiceList" -> "Service"). */
 const char *kt_kind_from_list(const char *list_kind, char *buf, unsigned len);

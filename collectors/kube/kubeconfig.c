@@ -92,24 +92,32 @@ static int get_str(struct kc_ctx *c, const yaml_node_t *m, const char *key, cons
 	return 0;
 }
 
+/* A bool field as kubectl reads it (YAML 1.1 via sigs.k8s.io/yaml into a
+ * Go bool): only a plain (unquoted) true/false, yes/no, on/off, y/n in
+ * their lower, Capitalised or UPPER forms; a quoted "true" is a string and
+ * an error, as it is for kubectl. */
 static int get_bool(struct kc_ctx *c, const yaml_node_t *m, const char *key, bool *out)
 {
+	static const char *const yes[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", NULL};
+	static const char *const no[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", NULL};
 	yaml_node_t *n = map_get(c, m, key);
 	const char *v;
 
 	*out = false;
 	if (is_null(n))
 		return 0;
-	if (n->type != YAML_SCALAR_NODE)
-		return kc_err(c, n, "'%s' must be true or false", key);
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return kc_err(c, n, "'%s' must be true or false (unquoted)", key);
 	v = (const char *)n->data.scalar.value;
-	if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
-		*out = true;
-	else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
-		*out = false;
-	else
-		return kc_err(c, n, "'%s' must be true or false", key);
-	return 0;
+	for (int i = 0; yes[i]; i++)
+		if (!strcmp(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+	for (int i = 0; no[i]; i++)
+		if (!strcmp(v, no[i]))
+			return 0;
+	return kc_err(c, n, "'%s' must be true or false (unquoted)", key);
 }
 
 /* Resolve a path against the defining file's directory. */
@@ -509,7 +517,7 @@ void kt_kubeconfig_merge(struct kt_arena *a, struct kt_kubeconfig *dst, const st
 /* Read a whole file into the arena. Returns 0, or -errno. */
 static int read_file(struct kt_arena *a, const char *path, char **buf, size_t *len, size_t cap)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe");
 	struct stat st;
 	size_t n;
 

@@ -1,8 +1,11 @@
 /*
- * Reads .ktrace.yaml (rule configuration) with the same libyaml builder
- * as manifests and fills struct kt_rules_config: disable, severity,
- * exclude. Strict: unknown keys, rule ids and severities are errors with
- * file:line:col (a typo must not silently re-enable a rule). Never prints.
+ * Reads .ktrace.yaml (rule configuration) with the same YAML builder as
+ * manifests into the plain struct kt_ktconfig: the words of disable,
+ * severity and exclude with the line:col they were written at. Strict
+ * about the shape: unknown keys and wrong types are errors with
+ * file:line:col. What the words mean (rule ids, names, severities) is
+ * decided by analyzers/suppress.c (kt_rules_config_build); this file never
+ * interprets them. Never prints.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +19,7 @@
 struct cfg_ctx {
 	const char *path;
 	struct kt_arena *a;
-	struct kt_rules_config *c;
+	struct kt_ktconfig *c;
 	struct kt_diag *d;
 	struct kt_ypos *pos;
 	int rc;
@@ -33,38 +36,32 @@ static int bad(struct cfg_ctx *x, const cJSON *n, const char *what, const char *
 	return x->rc;
 }
 
-static int rule_of(struct cfg_ctx *x, const cJSON *n, const char *s)
+static struct kt_cfg_word word(struct cfg_ctx *x, const cJSON *n, const char *text)
 {
-	int r = kt_rule_lookup(s);
-	if (r < 0)
-		bad(x, n, "unknown rule", s);
-	return r;
+	struct kt_cfg_word w = {.text = kt_arena_strdup(x->a, text)};
+	kt_ypos_lookup(x->pos, n, &w.line, &w.col);
+	return w;
 }
 
-static int rule_list(struct cfg_ctx *x, const cJSON *v, bool *set, bool *any)
+/* A list of rule ids, or one string "KT101, KT102". */
+static int rule_list(struct cfg_ctx *x, const cJSON *v, struct kt_cfg_rules *out)
 {
-	if (cJSON_IsString(v)) { /* "KT101, KT102" */
-		for (int i = 0; i < KT_RULE_COUNT; i++)
-			if (kt_ignore_lists(v->valuestring, (enum kt_rule_id)i)) {
-				set[i] = true;
-				if (any)
-					*any = true;
-			}
+	if (cJSON_IsString(v)) {
+		out->v = KT_ANEW(x->a, struct kt_cfg_word, 1);
+		out->v[0] = word(x, v, v->valuestring);
+		out->n = 1;
+		out->one_string = true;
 		return 0;
 	}
 	if (!cJSON_IsArray(v))
 		return bad(x, v, "expected a list of rule ids", NULL);
+	out->v = KT_ANEW(x->a, struct kt_cfg_word, (uint32_t)cJSON_GetArraySize(v) + 1);
 	const cJSON *e;
 	cJSON_ArrayForEach(e, v)
 	{
 		if (!cJSON_IsString(e))
 			return bad(x, e, "expected a rule id", NULL);
-		int r = rule_of(x, e, e->valuestring);
-		if (r < 0)
-			return -1;
-		set[r] = true;
-		if (any)
-			*any = true;
+		out->v[out->n++] = word(x, e, e->valuestring);
 	}
 	return 0;
 }
@@ -81,6 +78,55 @@ static const char *opt_str(struct cfg_ctx *x, const cJSON *o, const char *k)
 	return kt_arena_strdup(x->a, v->valuestring);
 }
 
+static int severities(struct cfg_ctx *x, const cJSON *k)
+{
+	if (!cJSON_IsObject(k))
+		return bad(x, k, "expected a mapping of rule id to severity", NULL);
+	x->c->severity = KT_ANEW(x->a, struct kt_cfg_severity, (uint32_t)cJSON_GetArraySize(k) + 1);
+	const cJSON *e;
+	cJSON_ArrayForEach(e, k)
+	{
+		struct kt_cfg_severity *s = &x->c->severity[x->c->n_severity++];
+		s->rule = word(x, e, e->string);
+		s->severity = word(x, e, cJSON_IsString(e) ? e->valuestring : "");
+	}
+	return 0;
+}
+
+static int excludes(struct cfg_ctx *x, const cJSON *k)
+{
+	if (!cJSON_IsArray(k))
+		return bad(x, k, "expected a list of {namespace, kind, name, rules}", NULL);
+	int n = cJSON_GetArraySize(k);
+	x->c->excludes = KT_ANEW(x->a, struct kt_cfg_exclude, n + 1);
+	const cJSON *e;
+	cJSON_ArrayForEach(e, k)
+	{
+		if (!cJSON_IsObject(e))
+			return bad(x, e, "expected a mapping", NULL);
+		struct kt_cfg_exclude *ex = &x->c->excludes[x->c->n_excludes++];
+		const cJSON *f;
+		cJSON_ArrayForEach(f, e)
+		{
+			if (strcmp(f->string, "namespace") && strcmp(f->string, "kind") && strcmp(f->string, "name") &&
+			    strcmp(f->string, "rules"))
+				return bad(x, f, "unknown exclude key", f->string);
+		}
+		ex->namespace = opt_str(x, e, "namespace");
+		ex->kind = opt_str(x, e, "kind");
+		ex->name = opt_str(x, e, "name");
+		if (x->rc)
+			return -1;
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "rules");
+		if (r) {
+			ex->has_rules = true;
+			if (rule_list(x, r, &ex->rules) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int on_cfg(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t first_line)
 {
 	struct cfg_ctx *x = ctx;
@@ -92,60 +138,24 @@ static int on_cfg(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t first_li
 	const cJSON *k;
 	cJSON_ArrayForEach(k, root)
 	{
-		if (!strcmp(k->string, "disable")) {
-			if (rule_list(x, k, x->c->disabled, NULL) < 0)
-				return -1;
-		} else if (!strcmp(k->string, "severity")) {
-			if (!cJSON_IsObject(k))
-				return bad(x, k, "expected a mapping of rule id to severity", NULL);
-			const cJSON *e;
-			cJSON_ArrayForEach(e, k)
-			{
-				int r = rule_of(x, e, e->string);
-				if (r < 0)
-					return -1;
-				int s = cJSON_IsString(e) ? kt_severity_parse(e->valuestring) : -1;
-				if (s < 0)
-					return bad(x, e, "severity must be error, warning or info for", e->string);
-				x->c->severity[r] = s;
-			}
-		} else if (!strcmp(k->string, "exclude")) {
-			if (!cJSON_IsArray(k))
-				return bad(x, k, "expected a list of {namespace, kind, name, rules}", NULL);
-			int n = cJSON_GetArraySize(k);
-			x->c->excludes = KT_ANEW(x->a, struct kt_rules_exclude, n + 1);
-			const cJSON *e;
-			cJSON_ArrayForEach(e, k)
-			{
-				if (!cJSON_IsObject(e))
-					return bad(x, e, "expected a mapping", NULL);
-				struct kt_rules_exclude *ex = &x->c->excludes[x->c->n_excludes++];
-				const cJSON *f;
-				cJSON_ArrayForEach(f, e)
-				{
-					if (strcmp(f->string, "namespace") && strcmp(f->string, "kind") &&
-					    strcmp(f->string, "name") && strcmp(f->string, "rules"))
-						return bad(x, f, "unknown exclude key", f->string);
-				}
-				ex->namespace = opt_str(x, e, "namespace");
-				ex->kind = opt_str(x, e, "kind");
-				ex->name = opt_str(x, e, "name");
-				if (x->rc)
-					return -1;
-				const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "rules");
-				if (r && rule_list(x, r, ex->rules, &ex->has_rules) < 0)
-					return -1;
-			}
-		} else {
-			return bad(x, k, "unknown key", k->string);
-		}
+		int rc;
+		if (!strcmp(k->string, "disable"))
+			rc = rule_list(x, k, &x->c->disable);
+		else if (!strcmp(k->string, "severity"))
+			rc = severities(x, k);
+		else if (!strcmp(k->string, "exclude"))
+			rc = excludes(x, k);
+		else
+			rc = bad(x, k, "unknown key", k->string);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }
 
-int kt_rules_config_load(const char *path, struct kt_arena *a, struct kt_rules_config *out, struct kt_diag *d)
+int kt_ktconfig_read(const char *path, struct kt_arena *a, struct kt_ktconfig *out, struct kt_diag *d)
 {
-	kt_rules_config_init(out);
+	memset(out, 0, sizeof(*out));
 	out->path = kt_arena_strdup(a, path);
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -158,7 +168,7 @@ int kt_rules_config_load(const char *path, struct kt_arena *a, struct kt_rules_c
 		free(buf);
 		return kt_diag_set(d, KT_EXIT_INPUT, "config %s is larger than 16 MiB", path);
 	}
-	struct cfg_ctx x = {.path = path, .a = a, .c = out, .d = d};
+	struct cfg_ctx x = {.path = out->path, .a = a, .c = out, .d = d};
 	struct kt_yerr err;
 	int rc = kt_yaml_parse(buf, len, 32, on_cfg, &x, &err);
 	free(buf);

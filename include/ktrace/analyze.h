@@ -48,4 +48,16 @@ bool kt_dp_explain(const struct kt_snapshot *s, const struct kt_dp_node *n, cons
 /* Flow imbalance (analyzers/imbalance.c): KT402/KT403 from snap->flows. */
 int kt_imbalance_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
 
+/* Everything `check` and `path` report (analyzers/check.c): the rules, the
+ * dataplane diff and measured imbalance when node state is present, and
+ * suppression, for one Service or the snapshot's focus. */
+struct kt_check_query {
+	struct kt_rules_opts rules;   /* live, --ingress-selector, .ktrace.yaml */
+	uint32_t svc;                 /* one Service (path); KT_NONE: see use_focus */
+	bool use_focus;               /* the scope the source layer resolved (snap->focus):
+				       * its Services and namespace; false: every finding */
+};
+int kt_check_analyze(const struct kt_snapshot *s, const struct kt_check_query *q, struct kt_arena *a,
+		     struct kt_findings *out);
+
 #endif

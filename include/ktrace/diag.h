@@ -12,6 +12,7 @@ enum kt_exit {
 	KT_EXIT_NOTFOUND = 3,
 	KT_EXIT_CLUSTER = 4,
 	KT_EXIT_INPUT = 5,
+	KT_EXIT_PARTIAL = 6,     /* the answer was printed, but some requested input could not be read */
 };
 
 struct kt_diag {
@@ -25,6 +26,13 @@ struct kt_diag {
 int kt_diag_set(struct kt_diag *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void kt_diag_hint(struct kt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kt_diag_reset(struct kt_diag *d);
+
+/* "not found" with did-you-mean: fill d (KT_EXIT_NOTFOUND) with
+ * "<what> '<name>' not found[ in namespace '<ns>']" and a hint naming up to
+ * three close names among cands (or how many exist). Returns
+ * -KT_EXIT_NOTFOUND. */
+int kt_diag_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name,
+		      const char *const *cands, unsigned n);
 
 /* Verbosity-gated logging to the sink installed by cli (stderr by default).
  * level 1 = -v, level 2 = -vv. Never pass credentials. */

@@ -17,6 +17,20 @@ typedef int (*kt_jw_sink)(void *ctx, const char *buf, size_t len);
 
 struct kt_jw *kt_jw_new(FILE *out, bool pretty);
 struct kt_jw *kt_jw_new_sink(kt_jw_sink sink, void *ctx, bool pretty);
+
+/* Event mode: instead of JSON text, every call becomes one event for fn
+ * (another serialisation of the same document, e.g. YAML). s/n carry the
+ * key, the string (valid UTF-8: invalid bytes already replaced by U+FFFD),
+ * the number as JSON writes it, or "true"/"false"; NULL otherwise.
+ * KT_JW_EV_END comes once, from kt_jw_free(). fn returns 0, or -1 to
+ * report a failure (kt_jw_free() then returns -1). */
+enum kt_jw_event {
+	KT_JW_EV_OBJ, KT_JW_EV_OBJ_END, KT_JW_EV_ARR, KT_JW_EV_ARR_END, KT_JW_EV_KEY,
+	KT_JW_EV_STR, KT_JW_EV_NUM, KT_JW_EV_BOOL, KT_JW_EV_NULL, KT_JW_EV_END,
+};
+typedef int (*kt_jw_event_fn)(void *ctx, enum kt_jw_event ev, const char *s, size_t n);
+struct kt_jw *kt_jw_new_events(kt_jw_event_fn fn, void *ctx);
+
 /* Flushes; returns 0 or -1 if any write failed. Frees the writer. */
 int kt_jw_free(struct kt_jw *w);
 

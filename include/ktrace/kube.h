@@ -20,6 +20,9 @@ struct kt_kube_opts {
 	const char *context;     /* --context */
 	int timeout_s;           /* per request; 0 -> 30 */
 	int max_body_mb;         /* cap per response body; 0 -> 256 */
+	const char *as_user;     /* --as: impersonate this user (overrides the kubeconfig's 'as') */
+	const char *const *as_groups; /* --as-group, repeatable (overrides 'as-groups'); needs a user */
+	unsigned n_as_groups;
 	/* optional: called at most every 200 ms while lists stream, with the
 	 * number of objects read so far (progress on long collections) */
 	void (*progress)(void *ctx, unsigned long objects);
@@ -34,6 +37,11 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 void kt_kube_close(struct kt_kube *k);
 
 const char *kt_kube_namespace(const struct kt_kube *k); /* context namespace or "default" */
+/* The namespace of the kubeconfig context (o->context or current-context)
+ * without preparing a client: "default" when there is no kubeconfig, no
+ * such context or no namespace in it. Never fails (errors are logged at
+ * -v). Arena-owned or static. */
+const char *kt_kube_config_namespace(const struct kt_kube_opts *o, struct kt_arena *a);
 const char *kt_kube_context(const struct kt_kube *k);   /* may be NULL (in-cluster) */
 const char *kt_kube_server(const struct kt_kube *k);
 
@@ -66,6 +74,8 @@ struct kt_list_req {
 	const char *label_selector;
 	const char *field_selector;
 	bool optional;           /* 403/404 become a snapshot gap, not an error */
+	bool absent_ok;          /* GET: 404 means "does not exist" (e.g. cilium-config on a
+				  * kube-proxy cluster): neither an error nor a gap */
 };
 
 /* Run the requests (independent lists concurrently, paged with limit /

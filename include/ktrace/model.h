@@ -358,6 +358,21 @@ struct kt_proxy_config {
 struct kt_gap {
 	const char *what;        /* "pods in shop", "nftables ruleset", "bpf map cilium_lb4_services_v2" */
 	const char *why;         /* "403 Forbidden: needs list pods", "not root" */
+	bool recorded;           /* read from a bundle: a fact of the bundle, not of this run */
+};
+
+/* What the source layer resolved for a command's scope (kt_source_load in
+ * include/ktrace/source.h); zero for snapshots built otherwise. */
+struct kt_focus {
+	const char *ns;          /* the namespace asked about; NULL = every namespace */
+	bool services_only;      /* the answer is about svcs[] only (a named Service, a workload's
+				  * Services, -l) and what they select */
+	uint32_t *svcs;          /* sorted indices into services; arena */
+	uint32_t n_svcs;
+	uint32_t missing;        /* KT_WANT_* kinds asked for that could not be read (gaps say why):
+				  * findings computed without them are incomplete */
+	const char *node_note;   /* how node state was chosen ("this host as node X", "not read:
+				  * this host is not one of the cluster's Nodes"); NULL none */
 };
 
 struct kt_dp_node;           /* include/ktrace/dataplane.h */
@@ -403,6 +418,8 @@ struct kt_snapshot {
 	struct kt_gap *gaps;              /* in order of discovery */
 	uint32_t n_gaps, cap_gaps;
 	bool finished;
+	bool bundle_header;               /* a KtraceBundle document was read (else kubectl Lists only) */
+	struct kt_focus focus;            /* set by the source layer */
 };
 
 /* Create an empty snapshot with its own arena. NULL on ENOMEM. */
@@ -422,6 +439,15 @@ void *kt_grow(void *arr, uint32_t *n, uint32_t *cap, size_t elem);
 void kt_snapshot_gap(struct kt_snapshot *snap, const char *what, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Drop the node dataplane state and flow samples (a bundle that supplies
+ * API objects while node state is read elsewhere). Finish again after
+ * adding other node state. */
+void kt_snapshot_clear_nodes(struct kt_snapshot *snap);
+
+/* Keep only node name's dataplane state and flow sample; false (nothing
+ * changed) when neither exists. */
+bool kt_snapshot_keep_node(struct kt_snapshot *snap, const char *name);
+
 /* Sort every array and fill derived indices. Idempotent. */
 void kt_snapshot_finish(struct kt_snapshot *snap);
 
@@ -429,6 +455,16 @@ void kt_snapshot_finish(struct kt_snapshot *snap);
 uint32_t kt_find_service(const struct kt_snapshot *snap, const char *ns, const char *name);
 uint32_t kt_find_node(const struct kt_snapshot *snap, const char *name);
 uint32_t kt_find_pod(const struct kt_snapshot *snap, const char *ns, const char *name);
+uint32_t kt_find_workload(const struct kt_snapshot *snap, const char *ns, enum kt_wl_kind kind, const char *name);
+
+/* The one binary search over sorted arrays (the model's and analyzers'
+ * indexes): the first index in [0, n) whose element does not compare
+ * below key (cmp(key, elem, ctx) <= 0), n when none. */
+uint32_t kt_lower_bound(const void *base, uint32_t n, size_t size, const void *key,
+			int (*cmp)(const void *key, const void *elem, void *ctx), void *ctx);
+/* The index of an element comparing equal to key, or KT_NONE. */
+uint32_t kt_bsearch_ix(const void *base, uint32_t n, size_t size, const void *key,
+		       int (*cmp)(const void *key, const void *elem, void *ctx), void *ctx);
 
 /* Label helpers. */
 const char *kt_kv_get(const struct kt_kvlist *l, const char *key);
@@ -437,6 +473,9 @@ bool kt_labels_match_map(const struct kt_kvlist *sel, const struct kt_kvlist *la
 /* LabelSelector matches labels. A non-present selector matches nothing; a
  * present but empty one matches everything. */
 bool kt_selector_match(const struct kt_selector *sel, const struct kt_kvlist *labels);
+/* Parse "k=v,k!=v,k,!k,k in (a,b)" (kubectl -l syntax) into sel, strings in
+ * a (lib/selector.c); false on a syntax error. */
+bool kt_parse_label_selector(const char *str, struct kt_arena *a, struct kt_selector *sel);
 
 /* Resolve a Service port's targetPort for one pod spec: returns the
  * container port number, or 0 when a named port is not declared. */

@@ -31,7 +31,9 @@ struct kt_node_opts {
  * for malformed dump files (KT_EXIT_INPUT) or unreadable files. */
 int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct kt_diag *d);
 
-/* True when this process can read node state (root or CAP_NET_ADMIN). */
+/* True when this process can read node state (root or CAP_NET_ADMIN, or a
+ * recording is being replayed). The one capability check: defined by the
+ * source layer (collectors/source_node.c). */
 bool kt_node_readable(void);
 
 /* One flow sample of this node. Appends to snap->flows. */

@@ -1,8 +1,8 @@
 /*
  * Rule configuration and suppression (.ktrace.yaml, ktrace/ignore
  * annotations) plus small rule-engine helpers the cli needs. The config
- * is loaded by collectors/ktconfig.c (libyaml) and applied by
- * analyzers/suppress.c; both are pure data here.
+ * is read by collectors/manifest/ktconfig.c into a plain struct kt_ktconfig,
+ * interpreted and applied by analyzers/suppress.c; both are pure data here.
  *
  * .ktrace.yaml:
  *   disable: [KT404, session-affinity]
@@ -40,11 +40,52 @@ struct kt_rules_config {
 /* Defaults: nothing disabled, catalog severities. */
 void kt_rules_config_init(struct kt_rules_config *c);
 
-/* Parse a .ktrace.yaml (collectors/ktconfig.c). Errors: KT_EXIT_INPUT with
- * file:line:col for malformed YAML, unknown keys, unknown rule ids or
- * severities. Strings live in a. */
-int kt_rules_config_load(const char *path, struct kt_arena *a, struct kt_rules_config *out,
-			 struct kt_diag *d);
+/* .ktrace.yaml as written, before interpretation: words with the position
+ * they were read at. kt_ktconfig_read() (collectors/manifest/ktconfig.c)
+ * fills it and checks the shape (keys, types); kt_rules_config_build()
+ * (analyzers/suppress.c) checks rule ids and severities and fills the
+ * struct kt_rules_config the rules use. */
+struct kt_cfg_word {
+	const char *text;
+	uint32_t line, col;      /* 1-based; 0 unknown */
+};
+
+struct kt_cfg_rules {
+	struct kt_cfg_word *v;   /* a YAML list of rule ids or names */
+	uint32_t n;
+	bool one_string;         /* written as one string "KT101, KT102" (v[0]): lenient */
+};
+
+struct kt_cfg_severity {
+	struct kt_cfg_word rule;
+	struct kt_cfg_word severity;
+};
+
+struct kt_cfg_exclude {
+	const char *kind, *namespace, *name;
+	bool has_rules;
+	struct kt_cfg_rules rules;
+};
+
+struct kt_ktconfig {
+	const char *path;
+	struct kt_cfg_rules disable;
+	struct kt_cfg_severity *severity;
+	uint32_t n_severity;
+	struct kt_cfg_exclude *excludes;
+	uint32_t n_excludes;
+};
+
+/* Read a .ktrace.yaml (collectors/manifest/ktconfig.c). Errors:
+ * KT_EXIT_INPUT with file:line:col for malformed YAML, unknown keys and
+ * wrong types. Strings live in a. */
+int kt_ktconfig_read(const char *path, struct kt_arena *a, struct kt_ktconfig *out, struct kt_diag *d);
+
+/* Interpret it (analyzers/suppress.c). Errors: KT_EXIT_INPUT with
+ * file:line:col for unknown rule ids or severities (a typo must not
+ * silently re-enable a rule). */
+int kt_rules_config_build(const struct kt_ktconfig *raw, struct kt_arena *a, struct kt_rules_config *out,
+			  struct kt_diag *d);
 
 /* Apply suppression to findings f->v[from..n): `ktrace/ignore` annotations
  * on the object (or its pod template), config excludes and disables mark

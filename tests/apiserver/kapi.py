@@ -10,7 +10,24 @@ namespaced and all-namespace lists, GET by name, labelSelector and
 fieldSelector, limit/continue paging, gzip above --gzip-min bytes,
 bearer-token and client-certificate authentication, and fault injection
 (expired continue tokens, 429 throttling, 403, slow and hung responses,
-truncated and non-JSON bodies, a 50 MB response).
+truncated and non-JSON bodies, a 50 MB response) and hostile servers
+(continue tokens that repeat or never end, a gzip bomb of [0,0,...] items,
+deeply nested or very wide items, floods of Warning headers carrying
+terminal control sequences).
+
+It also serves the Pod proxy, GET /api/v1/namespaces/NS/pods/NAME[:PORT]/proxy/PATH
+(NAME may be SCHEME:NAME:PORT), forwarding to the Pod's status.podIP the way
+kube-apiserver does (pkg/registry/core/pod: ResourceLocation; apimachinery
+util/proxy: UpgradeAwareHandler and Transport; Go's httputil.ReverseProxy):
+the port is used as written (a container port *name* is not resolved for
+Pods: the dial fails), the Pod IP must be global unicast, Authorization,
+Impersonate-* and X-Remote-* request headers are removed (the authentication
+and impersonation filters), hop-by-hop headers are dropped both ways,
+X-Forwarded-For/-Uri/-Host/-Proto are added, the query passes unchanged, an
+empty sub-path gets a 301 to ".../proxy/", a request without Accept-Encoding
+is sent with "gzip" and a gzip answer is decompressed (Go's transport),
+redirects pass with Location rewritten, and an unreachable Pod is a 503
+Status "error trying to reach service: ...".
 
 Python 3 standard library only. Never used outside tests.
 """
@@ -18,6 +35,8 @@ import argparse
 import base64
 import gc
 import gzip
+import http.client
+import ipaddress
 import json
 import os
 import re
@@ -26,6 +45,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # plural -> (group, version, kind, namespaced, shortNames)
@@ -46,6 +66,11 @@ RESOURCES = {
     "poddisruptionbudgets": ("policy", "v1", "PodDisruptionBudget", True, ["pdb"]),
     "ingresses": ("networking.k8s.io", "v1", "Ingress", True, ["ing"]),
     "ingressclasses": ("networking.k8s.io", "v1", "IngressClass", False, []),
+    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"]),
+    "roles": ("rbac.authorization.k8s.io", "v1", "Role", True, []),
+    "rolebindings": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True, []),
+    "clusterroles": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False, []),
+    "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False, []),
 }
 KIND_TO_PLURAL = {v[2]: k for k, v in RESOURCES.items()}
 
@@ -328,6 +353,27 @@ class State:
         self.cache = {}          # (path+query, gzip) -> (body, gzipped); --cache-pages
         self.cache_bytes = 0
 
+    def zero_body(self, kind, plural, gz):
+        """A list whose items are 0,0,0,...: 64 MB, gzip'd to about 65 KB
+        (cached)."""
+        key = (plural, gz)
+        if key not in self.cache:
+            import zlib
+            n = (64 << 20) // 2 if gz else (8 << 20) // 2
+            head = ('{"kind":"%sList","apiVersion":"%s","metadata":{},"items":[' % (kind, gv_of(plural))).encode()
+            if gz:
+                c = zlib.compressobj(9, zlib.DEFLATED, 31)
+                parts = [c.compress(head)]
+                chunk = b"0," * (1 << 20)
+                for _ in range(n // (1 << 20)):
+                    parts.append(c.compress(chunk))
+                parts.append(c.compress(b"0]}"))
+                parts.append(c.flush())
+                self.cache[key] = b"".join(parts)
+            else:
+                self.cache[key] = head + b"0," * n + b"0]}"
+        return self.cache[key]
+
     def bump(self, name):
         with self.lock:
             self.counts[name] = self.counts.get(name, 0) + 1
@@ -390,6 +436,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         for w in st.args.warn or []:
             self.send_header("Warning", '299 - "%s"' % w)
+        for i in range(st.args.warn_flood):
+            # distinct texts with ESC/BEL/BS, a C1 CSI byte and a bidi override (raw UTF-8 bytes)
+            txt = "flood %d \x1b[2J\x1b]0;pwned\x07\x08\x9b31m %s %s" % (i, "\u202e".encode().decode("latin-1"), "x" * 3000)
+            self.send_header("Warning", '299 - "%s"' % txt)
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -465,6 +515,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             rec["status"] = self.code
             rec["ms"] = int((time.time() - t0) * 1000)
+            rec.update(getattr(self, "proxy_rec", {}))
             st.write_log(rec)
 
     def route(self, path, q, ok, who):
@@ -489,6 +540,8 @@ class Handler(BaseHTTPRequestHandler):
         if a.unavailable and st.bump("unavailable") <= a.unavailable:
             self.send_status(503, "ServiceUnavailable", "the server is currently unable to handle the request",
                              extra={"Retry-After": "1"}, details={"retryAfterSeconds": 1})
+            return
+        if self.try_pod_proxy():
             return
         if path == "/version":
             self.send_body(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "kapi",
@@ -543,6 +596,185 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.serve_resource(plural, ns, name, q)
 
+    def send_paging_fault(self, plural, kind, q):
+        """--loop-continue: the same page and continue token for ever;
+        --grow-continue: new items and a new token on every page while
+        claiming one item remains."""
+        st = self.server.state
+        a = st.args
+        n = st.bump("page-" + plural)
+        limit = int(q.get("limit", ["500"])[0] or 500)
+        grow = plural in (a.grow_continue or [])
+        base = (n - 1) * limit if grow else 0
+        items = ['{"metadata":{"name":"gen-%07d","namespace":"default","uid":"u%d"},"spec":{"ports":[{"port":80}]}}'
+                 % (base + i, base + i) for i in range(limit)]
+        tok = base64.urlsafe_b64encode(("page-%d" % n if grow else "loop").encode()).decode()
+        md = '"resourceVersion":"1","continue":"%s"' % tok
+        if grow:
+            md += ',"remainingItemCount":1'
+        body = '{"kind":"%sList","apiVersion":"%s","metadata":{%s},"items":[%s]}' % (kind, gv_of(plural), md, ",".join(items))
+        self.send_body(200, body)
+
+    # ---------- Pod proxy ----------
+    HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                  "te", "trailer", "transfer-encoding", "upgrade"}
+    STRIPPED = {"authorization"}  # removed by the authentication filter once the caller is known
+
+    def try_pod_proxy(self):
+        u = urllib.parse.urlsplit(self.path)
+        m = re.match(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?$", u.path)
+        if not m:
+            return False
+        st = self.server.state
+        a = st.args
+        ns, ident, sub = urllib.parse.unquote(m.group(1)), urllib.parse.unquote(m.group(2)), m.group(3)
+        if "pods/proxy" in (a.forbid or []) or ("%s/pods/proxy" % ns) in (a.forbid or []):
+            self.send_status(403, "Forbidden", 'pods "%s" is forbidden: User "system:serviceaccount:default:ktrace" '
+                             'cannot get resource "pods/proxy" in API group "" in the namespace "%s"'
+                             % (ident.split(":")[0], ns), details={"name": ident, "kind": "pods"})
+            return True
+        # utilnet.SplitSchemeNamePort: NAME, NAME:PORT or SCHEME:NAME:PORT (scheme http or https)
+        parts = ident.split(":")
+        scheme, name, port = "", "", ""
+        if len(parts) == 1:
+            name = parts[0]
+        elif len(parts) == 2:
+            name, port = parts
+        elif len(parts) == 3:
+            scheme, name, port = parts
+        if not name or len(parts) > 3 or scheme not in ("", "http", "https"):
+            self.send_status(400, "BadRequest", 'invalid pod request "%s"' % ident)
+            return True
+        pod = None
+        for key, ins, nm, obj, txt in st.store.items["pods"]:
+            if ins == ns and nm == name:
+                pod = obj
+        if pod is None:
+            self.send_status(404, "NotFound", 'pods "%s" not found' % name,
+                             details={"name": name, "kind": "pods"})
+            return True
+        if not port:
+            for c in pod.get("spec", {}).get("containers") or []:
+                if c.get("ports"):
+                    port = str(c["ports"][0].get("containerPort", ""))
+                    break
+        status_ = pod.get("status") or {}
+        pod_ip = ((status_.get("podIPs") or [{}])[0].get("ip")) or status_.get("podIP") or ""
+        try:
+            ipa = ipaddress.ip_address(pod_ip)
+            allowed = not (ipa.is_unspecified or ipa.is_loopback or ipa.is_multicast or ipa.is_link_local
+                           or (ipa.version == 4 and int(ipa) == 0xffffffff))
+        except ValueError:
+            allowed = False
+        if not allowed:
+            self.send_status(400, "BadRequest", "address not allowed")
+            return True
+        if sub is None:
+            # proxyRedirectsforRootPath: an empty path goes to ".../proxy/"
+            loc = u.path + "/" + ("?" + u.query if u.query else "")
+            self.send_response(301)
+            self.send_header("Location", loc)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.code = 301
+            return True
+        target_path = sub
+        if u.query:
+            target_path += "?" + u.query
+        host = "[%s]" % pod_ip if ":" in pod_ip else pod_ip
+        self.proxy_rec = {"proxy": "%s://%s:%s%s" % (scheme or "http", host, port, target_path)}
+        if not port.isdigit():
+            self.send_status(503, "ServiceUnavailable",
+                             "error trying to reach service: dial tcp: lookup tcp/%s: unknown port" % port)
+            return True
+        # request headers as the Pod sees them
+        drop = set(self.HOP_BY_HOP) | self.STRIPPED
+        for c in (self.headers.get_all("Connection") or []):
+            drop |= {t.strip().lower() for t in c.split(",")}
+        fwd = []
+        for k, v in self.headers.items():
+            kl = k.lower()
+            if kl in drop or kl.startswith("impersonate-") or kl.startswith("x-remote-"):
+                continue
+            fwd.append((k, v))
+        peer = self.client_address[0]
+        prior = [v for k, v in fwd if k.lower() == "x-forwarded-for"]
+        fwd = [(k, v) for k, v in fwd if k.lower() not in ("x-forwarded-for", "x-forwarded-uri", "x-forwarded-host",
+                                                            "x-forwarded-proto")]
+        fwd.append(("X-Forwarded-For", ", ".join(prior + [peer])))
+        fwd.append(("X-Forwarded-Uri", u.path))
+        fwd.append(("X-Forwarded-Host", self.headers.get("Host") or ""))
+        fwd.append(("X-Forwarded-Proto", "https" if isinstance(self.request, ssl.SSLSocket) else "http"))
+        transparent_gzip = not any(k.lower() == "accept-encoding" for k, v in fwd)
+        if transparent_gzip:
+            fwd.append(("Accept-Encoding", "gzip"))
+        self.proxy_rec["fwd_headers"] = sorted(k.lower() for k, v in fwd)
+        try:
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(pod_ip, int(port), timeout=a.proxy_timeout,
+                                                   context=ssl._create_unverified_context())
+            else:
+                conn = http.client.HTTPConnection(pod_ip, int(port), timeout=a.proxy_timeout)
+            conn.putrequest("GET", target_path, skip_host=True, skip_accept_encoding=True)
+            for k, v in fwd:
+                conn.putheader(k, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+        except TimeoutError:
+            self.send_status(504, "Timeout", "Timeout: request did not complete within requested timeout - "
+                             "context deadline exceeded")
+            return True
+        except (OSError, http.client.HTTPException) as e:
+            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            if isinstance(e, ConnectionRefusedError):
+                why = "connect: connection refused"
+            self.send_status(503, "ServiceUnavailable", "error trying to reach service: dial tcp %s:%s: %s"
+                             % (host, port, why))
+            return True
+        self.proxy_rec["pod_status"] = resp.status
+        body_gz = transparent_gzip and (resp.getheader("Content-Encoding") or "").lower() == "gzip"
+        self.send_response(resp.status)
+        rdrop = set(self.HOP_BY_HOP)
+        for c in (resp.headers.get_all("Connection") or []):
+            rdrop |= {t.strip().lower() for t in c.split(",")}
+        for k, v in resp.headers.items():
+            kl = k.lower()
+            if kl in rdrop or kl in ("date", "server") or (body_gz and kl in ("content-encoding", "content-length")):
+                continue
+            if kl == "location" and v.startswith("/"):
+                v = u.path[: len(u.path) - len(sub)] + v
+            self.send_header(k, v)
+        length = resp.getheader("Content-Length")
+        chunked = body_gz or length is None
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.code = resp.status
+        dec = zlib.decompressobj(31) if body_gz else None
+        try:
+            while True:
+                buf = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+                if not buf:
+                    break
+                if dec:
+                    buf = dec.decompress(buf)
+                if chunked:
+                    if buf:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(buf), buf))
+                else:
+                    self.wfile.write(buf)
+            if dec:
+                tail = dec.flush()
+                if tail:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (OSError, http.client.HTTPException, zlib.error):
+            self.close_connection = True
+        finally:
+            conn.close()
+        return True
+
     def not_found(self, path):
         self.send_status(404, "NotFound", "the server could not find the requested resource",
                          details={"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
@@ -583,6 +815,29 @@ class Handler(BaseHTTPRequestHandler):
                              % (i, pad) for i in range(5000))
             body = '{"kind":"%sList","apiVersion":"%s","metadata":{"resourceVersion":"1"},"items":[%s]}' % (kind, gv_of(plural), items)
             self.send_body(200, body, allow_gzip=False)
+            return
+        if plural in (a.loop_continue or []) or plural in (a.grow_continue or []):
+            self.send_paging_fault(plural, kind, q)
+            return
+        if plural in (a.zero_bomb or []) or plural in (a.zero_items or []):
+            body = st.zero_body(kind, plural, gz=plural in (a.zero_bomb or []))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if plural in (a.zero_bomb or []):
+                self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            self.wfile.write(body)
+            self.code = 200
+            return
+        if plural in (a.deep_item or []) or plural in (a.wide_item or []):
+            if plural in (a.deep_item or []):
+                x = "[" * 100000 + "]" * 100000
+            else:
+                x = "[" + ",".join(["0"] * 2000000) + "]"
+            body = '{"kind":"%sList","apiVersion":"%s","metadata":{},"items":[{"metadata":{"name":"x","namespace":"default"},"spec":{"x":%s}}]}' % (
+                kind, gv_of(plural), x)
+            self.send_body(200, body)
             return
         try:
             lsel = parse_label_selector(q.get("labelSelector", [""])[0])
@@ -667,10 +922,21 @@ def main():
     ap.add_argument("--truncate", action="append", help="resource whose body is cut in half")
     ap.add_argument("--huge", action="append", help="resource answered with a 50 MB list")
     ap.add_argument("--warn", action="append", help="add a Warning header to every response")
+    ap.add_argument("--warn-flood", type=int, default=0,
+                    help="add N distinct 3 KB Warning headers with terminal control sequences to every response")
+    ap.add_argument("--loop-continue", action="append", help="resource whose list repeats one continue token for ever")
+    ap.add_argument("--grow-continue", action="append",
+                    help="resource whose list never ends (new items and tokens, remainingItemCount 1)")
+    ap.add_argument("--zero-bomb", action="append", help="resource answered with a 65 KB gzip of items [0,0,...] (64 MB)")
+    ap.add_argument("--zero-items", action="append", help="resource answered with 8 MB of items [0,0,...] (plain)")
+    ap.add_argument("--deep-item", action="append", help="resource whose one item nests 100000 levels deep")
+    ap.add_argument("--wide-item", action="append", help="resource whose one item holds 2000000 values")
     ap.add_argument("--cache-pages", action="store_true",
                     help="keep every list response (benchmarks: the server's own cost out of the measurement)")
     ap.add_argument("--slow", type=float, default=0, help="delay every response by SECS")
     ap.add_argument("--hang", action="store_true", help="accept and never answer")
+    ap.add_argument("--proxy-timeout", type=float, default=60,
+                    help="Pod proxy: seconds to wait for the Pod (then 504, like the request timeout)")
     a = ap.parse_args()
 
     store = Store()

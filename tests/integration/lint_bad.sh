@@ -36,7 +36,8 @@ out=$("$KTRACE" lint $F/bad/unknown-api.yaml 2>&1); rc=$?
 	&& pass "unknown kinds and apiVersions are ignored (exit 0)" || fail "unknown kinds" "exit $rc: $out"
 expect_rc "missing path: exit 5" 5 "$KTRACE" lint $F/does-not-exist.yaml
 : > "$W/empty.yaml"
-expect_rc "empty file: exit 0" 0 "$KTRACE" lint "$W/empty.yaml"
+expect_rc "empty file: no objects is exit 5" 5 "$KTRACE" lint "$W/empty.yaml"
+expect_rc "empty file with --allow-empty: exit 0" 0 "$KTRACE" lint --allow-empty "$W/empty.yaml"
 
 # the threaded loader gives exactly the sequential result (order, errors, positions)
 "$KTRACE" lint -o json $F/rules $F/bad $F/realistic > "$W/seq.json" 2>/dev/null

@@ -51,8 +51,8 @@ expect_rc "unknown flag exits 2" 2 "$KTRACE" path svc/orders --frmo demo
 grep -q "did you mean '--from'" "$tmp/err" && pass "unknown flag suggests --from" || fail "unknown flag suggests --from" "$(cat "$tmp/err")"
 expect_rc "unknown command exits 2" 2 "$KTRACE" pth
 "$KTRACE" pth 2>"$tmp/err"; grep -q "did you mean 'ktrace path'" "$tmp/err" && pass "unknown command suggests path" || fail "unknown command suggests path" "$(cat "$tmp/err")"
-expect_rc "bad -o exits 2" 2 "$KTRACE" path svc/orders -n shop --from demo -o yaml
-expect_rc "missing bundle exits 3" 3 "$KTRACE" path svc/orders --from "$tmp/nope.json"
+expect_rc "bad -o exits 2" 2 "$KTRACE" path svc/orders -n shop --from demo -o sarif
+expect_rc "missing bundle exits 5 (invalid input: missing file)" 5 "$KTRACE" path svc/orders --from "$tmp/nope.json"
 printf '{"kind":"KtraceBundle","version":99,"objects":[]}' > "$tmp/v99.json"
 expect_rc "wrong bundle version exits 5" 5 "$KTRACE" path svc/orders --from "$tmp/v99.json"
 "$KTRACE" path svc/orders --from "$tmp/v99.json" 2>"$tmp/err"

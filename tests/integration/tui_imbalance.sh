@@ -46,6 +46,9 @@ def svc(ns, name, ip, pods, conns, new_ix=None):
                  "addressType": "IPv4", "endpoints": eps, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
 svc("lab", "web", "10.96.0.10", ["web-1", "web-2", "web-3", "web-4"], [7, 2, 1, 0], new_ix=3)
 svc("shop", "orders", "10.96.0.20", ["orders-a", "orders-b"], [5, 5])
+# long names: abbreviated at 80 columns, whole at 200
+svc("payments-production-eu-west-1", "checkout-api-grpc-gateway-internal", "10.96.0.40",
+    ["checkout-api-grpc-gateway-internal-7d9f8c6b5-2xkqp", "checkout-api-grpc-gateway-internal-7d9f8c6b5-9tmzw"], [3, 3])
 svc("kube-system", "dns", "10.96.0.30", ["dns-1", "dns-2"], [1, 0])
 b = {"kind": "KtraceBundle", "version": 1, "created": ts(now), "source": {"generator": "test"},
      "objects": objs, "nodes": [],
@@ -85,9 +88,12 @@ if grep -q 'shop/orders' "$WORK/one.txt" && ! grep -q 'lab/web' "$WORK/one.txt";
 grep -q 'lab/web' "$WORK/notty.txt" && pass "no TTY behaves as --once" || fail "no TTY behaves as --once" "$(head -c 300 "$WORK/notty.txt")"
 
 # ---- the dashboard in tmux ------------------------------------------------
+# Layout contract (ktrace-imbalance(1), THE DASHBOARD): designed for 80x24,
+# columns added in a fixed order while they fit, cells cut with an
+# ellipsis, nothing overlaps; below 60x10 the screen says so.
 if ! command -v tmux >/dev/null 2>&1; then skip "tui" "tmux is not installed"; exit 0; fi
-cap() { tmux capture-pane -p -t "$SESS" > "$WORK/cap" 2>/dev/null; }
-# wait_for TEXT [ABSENT]: poll the pane (bounded, 5 s) until TEXT is shown
+cap() { tmux capture-pane -p -t "$SESS" 2>/dev/null | sed 's/ *$//' > "$WORK/cap"; }
+# wait_for TEXT: poll the pane (bounded, 5 s) until TEXT is shown
 wait_for() {
 	for _ in $(seq 1 50); do
 		cap
@@ -106,19 +112,46 @@ prompt_back() { # the shell prompt is the last non-empty line again
 	done
 	return 1
 }
-tmux new-session -d -s "$SESS" -x 180 -y 40 "env -i PATH=/usr/bin:/bin TERM=xterm-256color LANG=C.UTF-8 PS1='KTPROMPT\$ ' sh" || { fail "tmux" "cannot start a session"; exit 1; }
+# line_is NAME N TEXT: line N of the capture is exactly TEXT
+line_is() {
+	got=$(sed -n "$2p" "$WORK/cap")
+	if [ "$got" = "$3" ]; then pass "$1"; else fail "$1" "line $2 is '$got', want '$3'"; fi
+}
+# fits NAME COLS: no captured line is wider than COLS display columns
+fits() {
+	if python3 - "$WORK/cap" "$2" <<'PY'
+import sys, unicodedata
+w = int(sys.argv[2])
+for line in open(sys.argv[1], encoding="utf-8"):
+    n = sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line.rstrip("\n"))
+    if n > w:
+        sys.exit(1)
+PY
+	then pass "$1"; else fail "$1" "a line is wider than $2 columns"; fi
+}
+resize() { tmux resize-window -t "$SESS" -x "$1" -y "$2" 2>/dev/null; sleep 0.3; }
+tmux new-session -d -s "$SESS" -x 80 -y 24 "env -i PATH=/usr/bin:/bin TERM=xterm-256color LANG=C.UTF-8 PS1='KTPROMPT\$ ' sh" || { fail "tmux" "cannot start a session"; exit 1; }
 prompt_back || { fail "tmux" "no shell prompt"; exit 1; }
 keys "$KTRACE imbalance --from $B --color never" Enter
-if wait_for "ktrace imbalance  node node-a" && wait_for "lab/web"; then pass "dashboard starts"; else fail "dashboard starts" "$(head -c 600 "$WORK/cap" | tr '\n' '|')"; fi
-# list sorted by imbalance: lab/web first and selected
-grep -q '^>lab/web' "$WORK/cap" && pass "list sorted by imbalance, first row selected" || fail "list sorted by imbalance, first row selected" "$(grep -n 'web\|orders\|dns' "$WORK/cap" | tr '\n' '|')"
-grep -q 'KT403 new-endpoint-starved lab/web' "$WORK/cap" && pass "header diagnosis" || fail "header diagnosis" "$(sed -n 1,5p "$WORK/cap" | tr '\n' '|')"
+if wait_for "ktrace imbalance  node node-a" && wait_for "lab/web"; then pass "dashboard starts at 80x24"; else fail "dashboard starts at 80x24" "$(head -c 600 "$WORK/cap" | tr '\n' '|')"; fi
+
+# ---- 80x24: the layout, cell by cell ----------------------------------
+line_is "80x24 title (changed/flows dropped before node)" 1 "ktrace imbalance  node node-a  dataplane unknown  flows conntrack  bundle"
+line_is "80x24 diagnosis cut with an ellipsis" 3 "KT403 new-endpoint-starved lab/web: 10.4.4.2:8080 (web-4) ready 30s ago has 0% …"
+line_is "80x24 list columns (FE, EPS, BYTES/S, GINI dropped)" 5 "  SERVICE                      CONNS   NEW/S MAX/MEAN VERDICT"
+line_is "80x24 first row: marker, name, verdict in its own column" 6 "> lab/web                         10       0     2.80 KT403 new-endpoint-starved"
+line_is "80x24 long Service name: both parts cut" 8 "  payments…/checkout…internal      6       0     1.00"
+fits "80x24 nothing wider than the terminal" 80
+grep -q 'services  sort:imbalance  ? help  q quit$' "$WORK/cap" && pass "80x24 footer keeps ? help and q quit" || fail "80x24 footer keeps ? help and q quit" "$(tail -n 1 "$WORK/cap")"
+
+# ---- keys (at 80x24) ------------------------------------------------------
+grep -q '^> lab/web' "$WORK/cap" && pass "list sorted by imbalance, first row selected" || fail "list sorted by imbalance, first row selected" "$(grep -n 'web\|orders\|dns' "$WORK/cap" | tr '\n' '|')"
 grep -q 'fix: bound connection lifetime' "$WORK/cap" && pass "header mitigation" || fail "header mitigation" "no fix line"
 keys j
-wait_for ">kube-system/dns" || wait_for ">shop/orders"
-if grep -q '^>' "$WORK/cap" && ! grep -q '^>lab/web' "$WORK/cap"; then pass "j moves down"; else fail "j moves down" "$(grep '^>' "$WORK/cap")"; fi
+wait_for "> kube-system/dns" || wait_for "> shop/orders"
+if grep -q '^> ' "$WORK/cap" && ! grep -q '^> lab/web' "$WORK/cap"; then pass "j moves down"; else fail "j moves down" "$(grep '^>' "$WORK/cap")"; fi
 keys k
-wait_for ">lab/web" && pass "k moves up" || fail "k moves up" "$(grep '^>' "$WORK/cap")"
+wait_for "> lab/web" && pass "k moves up" || fail "k moves up" "$(grep '^>' "$WORK/cap")"
 keys s
 wait_for "sort:connections" && pass "s cycles the sort" || fail "s cycles the sort" "$(tail -n 1 "$WORK/cap")"
 keys s s s
@@ -127,24 +160,56 @@ keys / o r d
 wait_for "filter: ord" && pass "/ opens the filter prompt" || fail "/ opens the filter prompt" "$(tail -n 1 "$WORK/cap")"
 keys Enter
 wait_for "filter:ord"
-if grep -q 'shop/orders' "$WORK/cap" && ! grep -q 'lab/web  ' "$WORK/cap" && ! grep -q '^ lab/web\|^>lab/web' "$WORK/cap"; then pass "filter keeps matching rows"; else fail "filter keeps matching rows" "$(grep -n 'web\|orders' "$WORK/cap" | tr '\n' '|')"; fi
+if grep -q '^> shop/orders' "$WORK/cap" && ! grep -q 'lab/web  ' "$WORK/cap" && ! grep -q '^  lab/web\|^> lab/web' "$WORK/cap"; then pass "filter keeps matching rows"; else fail "filter keeps matching rows" "$(grep -n 'web\|orders' "$WORK/cap" | tr '\n' '|')"; fi
 keys Escape
-wait_for ">lab/web" && pass "Esc clears the filter" || fail "Esc clears the filter" "$(grep '^>' "$WORK/cap")"
+wait_for "> lab/web" && pass "Esc clears the filter" || fail "Esc clears the filter" "$(grep '^>' "$WORK/cap")"
 keys Enter
 if wait_for "ENDPOINT" && wait_for "web-1"; then pass "Enter opens the Service"; else fail "Enter opens the Service" "$(head -c 600 "$WORK/cap" | tr '\n' '|')"; fi
-grep -q 'web-1 .*HOT' "$WORK/cap" && pass "hot marker" || fail "hot marker" "$(grep web-1 "$WORK/cap")"
-grep -q 'web-4 .*STARVED' "$WORK/cap" && pass "starved marker" || fail "starved marker" "$(grep web-4 "$WORK/cap")"
-grep -q ' 70%/ 25%' "$WORK/cap" && pass "share vs fair share" || fail "share vs fair share" "$(grep web-1 "$WORK/cap")"
+line_is "80x24 detail columns (bar kept, AGE and later dropped)" 6 "  ENDPOINT              POD          CONNS SHARE (| fair)   SHARE/FAIR FLAGS"
+line_is "80x24 hot row: share, fair share, HOT" 7 "> 10.1.1.2:8080         web-1            7 ████┃██████·····   70%/ 25% HOT"
+line_is "80x24 starved row: STARVED" 10 "  10.4.4.2:8080         web-4            0 ····│···········    0%/ 25% STARVED"
+fits "80x24 detail nothing wider than the terminal" 80
 keys '?'
 wait_for "ktrace imbalance - keys" && pass "? shows help" || fail "? shows help" "$(head -c 300 "$WORK/cap" | tr '\n' '|')"
 keys x
 for _ in $(seq 1 30); do cap; grep -q 'ktrace imbalance - keys' "$WORK/cap" || break; sleep 0.1; done
 grep -q 'ktrace imbalance - keys' "$WORK/cap" && fail "help closes" "still shown" || pass "help closes"
-tmux resize-window -t "$SESS" -x 120 -y 30 2>/dev/null
-sleep 0.3
-wait_for "ENDPOINT" && pass "resize redraws" || fail "resize redraws" "$(head -c 300 "$WORK/cap" | tr '\n' '|')"
+
+# ---- 100x30 and 200x50: more columns, same rows ---------------------------
+resize 100 30
+wait_for "AGE ST" && pass "resize to 100x30 redraws" || fail "resize to 100x30 redraws" "$(sed -n 6p "$WORK/cap")"
+line_is "100x30 detail columns (AGE, ST, NEW/S added)" 6 "  ENDPOINT              POD           AGE ST  CONNS  NEW/S SHARE (| fair)   SHARE/FAIR FLAGS"
+line_is "100x30 hot row" 7 "> 10.1.1.2:8080         web-1          2h R       7      0 ████┃██████·····   70%/ 25% HOT"
+line_is "100x30 starved row (ready 30s ago)" 10 "  10.4.4.2:8080         web-4         30s R       0      0 ····│···········    0%/ 25% STARVED"
+fits "100x30 nothing wider than the terminal" 100
 keys Escape
-wait_for ">lab/web" && pass "Esc goes back to the list" || fail "Esc goes back to the list" "$(head -c 300 "$WORK/cap" | tr '\n' '|')"
+wait_for "> lab/web" && pass "Esc goes back to the list" || fail "Esc goes back to the list" "$(head -c 300 "$WORK/cap" | tr '\n' '|')"
+line_is "100x30 list columns (GINI, BYTES/S added)" 5 "  SERVICE                          CONNS   NEW/S   BYTES/S MAX/MEAN  GINI VERDICT"
+line_is "100x30 long Service name" 8 "  payments-…/checkout-…y-internal      6       0         -     1.00  0.00"
+line_is "100x30 first row" 6 "> lab/web                             10       0         -     2.80  0.55 KT403 new-endpoint-starved"
+resize 200 50
+wait_for " FE  EPS" && pass "resize to 200x50 redraws" || fail "resize to 200x50 redraws" "$(sed -n 5p "$WORK/cap")"
+line_is "200x50 list columns (all)" 5 "  SERVICE                                                            FE  EPS  CONNS   NEW/S   BYTES/S MAX/MEAN  GINI VERDICT"
+line_is "200x50 long Service name whole" 8 "  payments-production-eu-west-1/checkout-api-grpc-gateway-internal    1    2      6       0         -     1.00  0.00"
+keys Enter
+wait_for "HISTORY" && pass "200x50 detail" || fail "200x50 detail" "$(sed -n 6p "$WORK/cap")"
+line_is "200x50 detail columns (all)" 6 "  ENDPOINT              POD         NODE               AGE ST  CONNS  NEW/S    IN/S   OUT/S SHARE (| fair)           SHARE/FAIR BYTES% HISTORY          FLAGS"
+grep -q '^> 10.1.1.2:8080         web-1       node-a              2h R       7      0       -       - ██████┃██████████·······   70%/ 25%    70% . *HOT$' "$WORK/cap" \
+	&& pass "200x50 hot row with history and HOT" || fail "200x50 hot row with history and HOT" "$(sed -n 7p "$WORK/cap")"
+keys Escape
+wait_for "> lab/web" >/dev/null
+keys j j Enter
+wait_for "checkout-api-grpc-gateway-internal-7d9f8c6b5-2xkqp" && pass "200x50 long Pod name whole" || fail "200x50 long Pod name whole" "$(sed -n 7p "$WORK/cap")"
+resize 80 24
+wait_for "checko…-2xkqp" && line_is "80x24 long Pod name cut in the middle" 7 "> 10.11.1.2:8080        checko…-2xkqp      3 ████████│·······   50%/ 50%" || fail "80x24 long Pod name cut in the middle" "$(sed -n 7p "$WORK/cap")"
+keys Escape g
+
+# ---- below the minimum size ---------------------------------------------
+resize 50 8
+wait_for "terminal too small" && pass "below 60x10 the screen says so" || fail "below 60x10 the screen says so" "$(tr '\n' '|' < "$WORK/cap")"
+grep -q '^need 60x10; q quits$' "$WORK/cap" && pass "the minimum is named" || fail "the minimum is named" "$(tr '\n' '|' < "$WORK/cap")"
+resize 80 24
+wait_for "> lab/web" && pass "back above the minimum" || fail "back above the minimum" "$(head -c 300 "$WORK/cap" | tr '\n' '|')"
 keys q
 prompt_back && pass "q quits and restores the terminal" || fail "q quits and restores the terminal" "$(tail -n 3 "$WORK/cap" | tr '\n' '|')"
 

@@ -48,7 +48,7 @@ printf '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -m comment --comment "unt
 expect_rc "malformed dump exits 5" 5 "$KTRACE" dataplane --iptables-save "$tmp/bad.save"
 err=$("$KTRACE" dataplane --iptables-save "$tmp/bad.save" 2>&1)
 case "$err" in *"bad.save:3"*) pass "error names file:line" ;; *) fail "error names file:line" "$err" ;; esac
-expect_rc "missing dump exits 3" 3 "$KTRACE" dataplane --iptables-save "$tmp/none.save"
+expect_rc "missing dump exits 5 (invalid input: missing file)" 5 "$KTRACE" dataplane --iptables-save "$tmp/none.save"
 expect_rc "unknown service exits 3" 3 "$KTRACE" dataplane --iptables-save "$F/iptables-nft.save" shop/nope
 expect_rc "--diff on dumps without a bundle is a usage error" 2 "$KTRACE" dataplane --iptables-save "$F/iptables-nft.save" --diff
 out=$("$KTRACE" dataplane --iptables-save "$tmp/bad.save" -o json 2>/dev/null)

@@ -1,9 +1,11 @@
 /* Unit tests for the object converter (collectors/k8s_obj.c) and bundle
- * I/O (lib/bundle.c): defaults, sanitising, round trip, error positions. */
+ * I/O (collectors/codec/bundle.c): defaults, sanitising, round trip, error positions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cjson/cJSON.h>
 
@@ -11,6 +13,8 @@
 #include "harness.h"
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"
+#include "ktrace/util.h"
+#include "lib/jscan.h"
 
 static struct kt_snapshot *load(const char *json)
 {
@@ -68,33 +72,143 @@ static void test_converter(void)
 	kt_snapshot_free(s);
 }
 
+static char *sanitized(const char *json, const char *hint, bool *kept)
+{
+	cJSON *o = cJSON_Parse(json);
+	*kept = kt_obj_sanitize(o, hint);
+	char *txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return txt;
+}
+
 static void test_sanitize(void)
 {
-	cJSON *pod = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"managedFields\":[{}],"
-				 "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{secret}\",\"keep\":\"1\"}},"
-				 "\"spec\":{\"containers\":[{\"name\":\"c\",\"args\":[\"--password=hunter2\"],"
-				 "\"env\":[{\"name\":\"DB_PASSWORD\",\"value\":\"hunter2\"}],"
-				 "\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":[\"sleep\",\"5\"]}}}}]}}");
-	T_CHECK(kt_obj_sanitize(pod, NULL), "Pod is kept");
-	char *txt = cJSON_PrintUnformatted(pod);
-	T_CHECK(!strstr(txt, "hunter2"), "env values and args are removed");
-	T_CHECK(!strstr(txt, "managedFields") && !strstr(txt, "last-applied"), "managedFields and last-applied removed");
-	T_CHECK(strstr(txt, "DB_PASSWORD") && strstr(txt, "\"sleep\""), "env names and preStop kept");
+	bool kept;
+	char *txt = sanitized(
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"managedFields\":[{}],"
+		"\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{secret}\",\"keep\":\"1\","
+		"\"vault.hashicorp.com/agent-inject-token\":\"hunter2\",\"ktrace/ignore\":\"KT201\","
+		"\"metallb.universe.tf/address-pool\":\"hunter2\"}},"
+		"\"spec\":{\"containers\":[{\"name\":\"c\",\"args\":[\"--password=hunter2\"],\"command\":[\"hunter2\"],"
+		"\"env\":[{\"name\":\"DB_PASSWORD\",\"value\":\"hunter2\"}],\"envFrom\":[{\"secretRef\":{\"name\":\"hunter2\"}}],"
+		"\"readinessProbe\":{\"httpGet\":{\"path\":\"/x?token=hunter2\",\"port\":8080,"
+		"\"httpHeaders\":[{\"name\":\"Authorization\",\"value\":\"Bearer hunter2\"}]}},"
+		"\"livenessProbe\":{\"exec\":{\"command\":[\"curl\",\"-u\",\"admin:hunter2\"]}},"
+		"\"lifecycle\":{\"postStart\":{\"exec\":{\"command\":[\"hunter2\"]}},"
+		"\"preStop\":{\"exec\":{\"command\":[\"sh\",\"-c\",\"curl -u a:hunter2 x; sleep 7\"]}}}}],"
+		"\"volumes\":[{\"name\":\"f\",\"flexVolume\":{\"options\":{\"pw\":\"hunter2\"}}},"
+		"{\"name\":\"c\",\"csi\":{\"volumeAttributes\":{\"k\":\"hunter2\"}}}]},"
+		"\"status\":{\"phase\":\"Running\",\"message\":\"hunter2\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+		"\"message\":\"hunter2\"}]}}",
+		NULL, &kept);
+	T_CHECK(kept, "Pod is kept");
+	T_CHECK(!strstr(txt, "hunter2"), "no credential survives (env, args, command, probe headers and paths, hooks, volumes, "
+				   "annotations, status messages)");
+	T_CHECK(!strstr(txt, "managedFields") && !strstr(txt, "last-applied") && !strstr(txt, "DB_PASSWORD") &&
+			!strstr(txt, "\"keep\"") && !strstr(txt, "vault"),
+		"fields and annotations outside the allow-list removed");
+	T_CHECK(strstr(txt, "\"command\":[\"sleep\",\"7\"]") != NULL, "preStop exec reduced to the sleep it performs");
+	T_CHECK(strstr(txt, "\"readinessProbe\":{\"httpGet\":{\"port\":8080}}") != NULL &&
+			strstr(txt, "\"livenessProbe\":{\"exec\":{}}") != NULL,
+		"probes keep kind and port only");
+	T_CHECK(strstr(txt, "\"ktrace/ignore\":\"KT201\"") && strstr(txt, "\"metallb.universe.tf/address-pool\":\"\""),
+		"read annotations kept, presence-only annotations blanked");
+	T_CHECK(strstr(txt, "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]") != NULL, "Ready condition kept");
 	free(txt);
-	cJSON_Delete(pod);
-	cJSON *sec = cJSON_Parse("{\"kind\":\"Secret\",\"data\":{\"x\":\"eQ==\"}}");
-	T_CHECK(!kt_obj_sanitize(sec, NULL), "Secrets are dropped");
-	cJSON_Delete(sec);
-	cJSON *cm = cJSON_Parse("{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"k\":\"v\"}}");
-	T_CHECK(!kt_obj_sanitize(cm, "ConfigMap"), "other ConfigMaps are dropped");
-	cJSON_Delete(cm);
-	cm = cJSON_Parse("{\"metadata\":{\"name\":\"cilium-config\"},\"data\":{\"kube-proxy-replacement\":\"true\",\"etcd-config\":\"x\"}}");
-	T_CHECK(kt_obj_sanitize(cm, "ConfigMap"), "cilium-config kept");
-	txt = cJSON_PrintUnformatted(cm);
-	T_CHECK(strstr(txt, "kube-proxy-replacement") && !strstr(txt, "etcd-config") && strstr(txt, "\"kind\":\"ConfigMap\""),
+	txt = sanitized("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"hunter2\"},\"spec\":\"hunter2\","
+			"\"status\":{\"conditions\":\"hunter2\",\"phase\":{\"x\":\"hunter2\"}}}",
+			NULL, &kept);
+	T_CHECK(kept && !strstr(txt, "\"spec\":\"") && strstr(txt, "\"spec\":null") && strstr(txt, "\"phase\":{}") &&
+			strstr(txt, "\"conditions\":null"),
+		"wrong types: a scalar for an object becomes null, an object for a scalar is emptied");
+	free(txt);
+	txt = sanitized("{\"kind\":\"Secret\",\"data\":{\"x\":\"eQ==\"}}", NULL, &kept);
+	T_CHECK(!kept, "Secrets are dropped");
+	free(txt);
+	txt = sanitized("{\"kind\":\"ServiceAccount\",\"secrets\":[]}", NULL, &kept);
+	T_CHECK(!kept, "ServiceAccounts (and any kind outside the allow-list) are dropped");
+	free(txt);
+	txt = sanitized("{\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"}}", NULL, &kept);
+	T_CHECK(!kept, "unknown kinds are dropped");
+	free(txt);
+	txt = sanitized("{\"metadata\":{\"name\":\"app-config\"},\"data\":{\"k\":\"v\"}}", "ConfigMap", &kept);
+	T_CHECK(!kept, "other ConfigMaps are dropped");
+	free(txt);
+	txt = sanitized("{\"metadata\":{\"name\":\"cilium-config\",\"labels\":{\"a\":\"b\"}},\"data\":{\"kube-proxy-replacement\":"
+			"\"true\",\"etcd-config\":\"x\"},\"binaryData\":{\"x\":\"eA==\"}}",
+			"ConfigMap", &kept);
+	T_CHECK(kept, "cilium-config kept");
+	T_CHECK(strstr(txt, "kube-proxy-replacement") && !strstr(txt, "etcd-config") && !strstr(txt, "binaryData") &&
+			!strstr(txt, "labels") && strstr(txt, "\"kind\":\"ConfigMap\""),
 		"only proxy settings kept, kind filled in");
 	free(txt);
-	cJSON_Delete(cm);
+	txt = sanitized("{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kube-proxy\",\"namespace\":\"kube-system\"},"
+			"\"data\":{\"kubeconfig.conf\":\"token: hunter2\",\"config.conf\":\"clientConnection:\\n  kubeconfig: "
+			"/hunter2\\niptables:\\n  masqueradeBit: 14\\n  syncPeriod: hunter2\\nmode: \\\"ipvs\\\" # c\\n"
+			"metricsBindAddress: hunter2\\n\"}}",
+			NULL, &kept);
+	T_CHECK(kept && !strstr(txt, "hunter2") &&
+			strstr(txt, "\"config.conf\":\"mode: ipvs\\niptables:\\n  masqueradeBit: 14\\n\"") != NULL,
+		"kube-proxy config text reduced to the settings read");
+	free(txt);
+}
+
+/* The answer from a sanitised object equals the answer from the original:
+ * every field the converter reads survives. */
+static void test_sanitize_equivalent(void)
+{
+	static const char *cfgs[] = {
+		"mode: \"nftables\" # new\niptables:\n  masqueradeAll: true\n  masqueradeBit: 14\nclusterCIDR: 10.0.0.0/8\n",
+		"kind: KubeProxyConfiguration\nmode: ''\n",
+		"iptables:\n masqueradeBit: '7'\r\nmode: ipvs\r\n",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+		cJSON *cm = cJSON_CreateObject();
+		cJSON_AddStringToObject(cm, "kind", "ConfigMap");
+		cJSON *md = cJSON_AddObjectToObject(cm, "metadata");
+		cJSON_AddStringToObject(md, "name", "kube-proxy");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cm, "data"), "config.conf", cfgs[i]);
+		struct kt_snapshot *a = kt_snapshot_new(), *b = kt_snapshot_new();
+		struct kt_diag d = {0};
+		kt_obj_ingest(a, cm, NULL, NULL, &d);
+		kt_obj_sanitize(cm, NULL);
+		kt_obj_ingest(b, cm, NULL, NULL, &d);
+		char name[64];
+		snprintf(name, sizeof(name), "proxy config %zu: same mode and settings after sanitising", i);
+		T_CHECK(!kt_strcmp0(a->proxy.mode, b->proxy.mode) && !kt_strcmp0(a->proxy.raw_mode, b->proxy.raw_mode) &&
+				a->proxy.masquerade_bit == b->proxy.masquerade_bit &&
+				a->proxy.masquerade_all == b->proxy.masquerade_all &&
+				!kt_strcmp0(a->proxy.cluster_cidr, b->proxy.cluster_cidr),
+			name);
+		kt_snapshot_free(a);
+		kt_snapshot_free(b);
+		cJSON_Delete(cm);
+	}
+	static const char *cmds[] = {"[\"sleep\",\"5\"]", "[\"sh\",\"-c\",\"x; sleep 12.5 && y\"]", "[\"/bin/drain\"]",
+				     "\"sleep 3\"", "[]"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char json[512];
+		snprintf(json, sizeof(json),
+			 "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"n\"},\"spec\":{\"containers\":[{"
+			 "\"name\":\"c\",\"lifecycle\":{\"preStop\":{\"exec\":{\"command\":%s}}}}]}}",
+			 cmds[i]);
+		cJSON *o = cJSON_Parse(json);
+		struct kt_snapshot *a = kt_snapshot_new(), *b = kt_snapshot_new();
+		struct kt_diag d = {0};
+		kt_obj_ingest(a, o, NULL, NULL, &d);
+		kt_obj_sanitize(o, NULL);
+		kt_obj_ingest(b, o, NULL, NULL, &d);
+		char name[96];
+		snprintf(name, sizeof(name), "preStop %s: same hook kind and sleep after sanitising", cmds[i]);
+		T_CHECK(a->n_pods == 1 && b->n_pods == 1 &&
+				a->pods[0].spec.containers[0].prestop == b->pods[0].spec.containers[0].prestop &&
+				a->pods[0].spec.containers[0].prestop_sleep == b->pods[0].spec.containers[0].prestop_sleep,
+			name);
+		kt_snapshot_free(a);
+		kt_snapshot_free(b);
+		cJSON_Delete(o);
+	}
 }
 
 static void test_roundtrip(void)
@@ -189,10 +303,167 @@ static void test_errors(void)
 	T_CHECK(kt_bundle_load_mem("d.json", deep, n, &s, &d) == -KT_EXIT_INPUT, "deeply nested truncated input rejected");
 }
 
+static void test_jscan(void)
+{
+	const struct kt_jlimits lim = {1000, 10, 3};
+	static const struct {
+		const char *in;
+		enum kt_jscan_rc rc;
+		size_t end;
+	} cases[] = {
+		{"{\"a\":[1,2]} x", KT_JSCAN_DONE, 11},
+		{"\"s\\\"}]\" ,", KT_JSCAN_DONE, 7},
+		{"123,", KT_JSCAN_DONE, 3},
+		{"[[[]]]", KT_JSCAN_DONE, 6},
+		{"[[[[]]]]", KT_JSCAN_DEEP, 0},
+		{"[1,2,3,4,5,6,7,8,9,10,11]", KT_JSCAN_VALUES, 0},
+		{"[[],[],[],[],[],[]]", KT_JSCAN_VALUES, 0},
+		{"{\"a\":1", KT_JSCAN_BAD, 0},
+		{"]", KT_JSCAN_BAD, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kt_jscan st = {0};
+		size_t end = 0;
+		enum kt_jscan_rc rc = kt_jscan(&st, cases[i].in, strlen(cases[i].in), true, &lim, &end);
+		char name[96];
+		snprintf(name, sizeof(name), "jscan '%s'", cases[i].in);
+		T_CHECK(rc == cases[i].rc && (rc != KT_JSCAN_DONE || end == cases[i].end), name);
+	}
+	/* resumable: the same answer fed one byte at a time */
+	const char *v = "{\"k\":[\"a]\",{\"b\":2}]}   ";
+	struct kt_jscan st = {0};
+	size_t end = 0, n;
+	enum kt_jscan_rc rc = KT_JSCAN_MORE;
+	for (n = 1; n <= strlen(v) && rc == KT_JSCAN_MORE; n++)
+		rc = kt_jscan(&st, v, n, false, &lim, &end);
+	T_CHECK(rc == KT_JSCAN_DONE && end == 20, "jscan resumes across partial input");
+	const struct kt_jlimits big = {8, 100, 10};
+	memset(&st, 0, sizeof(st));
+	T_CHECK(kt_jscan(&st, "\"0123456789\"", 12, true, &big, &end) == KT_JSCAN_BIG, "jscan: bytes cap");
+}
+
+/* A file streams through a small window: the same snapshot as from memory,
+ * plain and gzip, and error positions stay right after the window moved. */
+static void test_stream(void)
+{
+	size_t cap = 3u << 20, n = 0;
+	char *buf = malloc(cap);
+	n += (size_t)snprintf(buf + n, cap - n, "{\"kind\":\"KtraceBundle\",\"version\":1,\"objects\":[\n");
+	int i;
+	for (i = 0; n < cap - 4096; i++)
+		n += (size_t)snprintf(buf + n, cap - n,
+				      "%s{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"s%d\",\"namespace\":\"n%d\","
+				      "\"annotations\":{\"pad\":\"%0*d\"}},\"spec\":{\"ports\":[{\"port\":%d}]}}\n",
+				      i ? "," : "", i, i % 7, 1 + (i * 37) % 900, i, 1 + i % 60000);
+	n += (size_t)snprintf(buf + n, cap - n, "]}\n");
+	char path[] = "/tmp/kt-stream-XXXXXX", gzpath[64];
+	int fd = mkstemp(path);
+	T_CHECK(fd >= 0 && write(fd, buf, n) == (ssize_t)n, "stream fixture written");
+	close(fd);
+	snprintf(gzpath, sizeof(gzpath), "%s.gz", path);
+	gzFile gz = gzopen(gzpath, "wb1");
+	gzwrite(gz, buf, (unsigned)n);
+	gzclose(gz);
+	struct kt_snapshot *m = NULL, *f = NULL, *g = NULL;
+	struct kt_diag d = {0};
+	T_CHECK(kt_bundle_load_mem("m", buf, n, &m, &d) == 0, "from memory");
+	T_CHECK(kt_bundle_load(path, &f, &d) == 0, "streamed from a file");
+	T_CHECK(kt_bundle_load(gzpath, &g, &d) == 0, "streamed from gzip");
+	bool same = m && f && g && m->n_services == (uint32_t)i && f->n_services == m->n_services &&
+		    g->n_services == m->n_services;
+	for (uint32_t k = 0; same && k < m->n_services; k++)
+		same = !strcmp(m->services[k].meta.name, f->services[k].meta.name) &&
+		       !strcmp(m->services[k].meta.name, g->services[k].meta.name) &&
+		       m->services[k].ports[0].port == g->services[k].ports[0].port &&
+		       !strcmp(kt_kv_get(&m->services[k].meta.annotations, "pad"),
+			       kt_kv_get(&g->services[k].meta.annotations, "pad"));
+	T_CHECK(same, "every object identical whatever the window boundaries");
+	kt_snapshot_free(m);
+	kt_snapshot_free(f);
+	kt_snapshot_free(g);
+	/* an error in the last element: line and column survive the window moves */
+	char *last = memrchr(buf, '\n', n - 4); /* ends the line before the last object's ",{...}" */
+	last[2] = 'x';
+	gz = gzopen(gzpath, "wb1");
+	gzwrite(gz, buf, (unsigned)n);
+	gzclose(gz);
+	memset(&d, 0, sizeof(d));
+	char want[96];
+	snprintf(want, sizeof(want), ":%d:2: invalid bundle:", i + 1);
+	int erc = kt_bundle_load(gzpath, &g, &d);
+	if (!strstr(d.msg, want))
+		printf("# %s (want %s)\n", d.msg, want);
+	T_CHECK(erc == -KT_EXIT_INPUT && strstr(d.msg, want) != NULL, "an error after 3 MiB names its line and column");
+	unlink(path);
+	unlink(gzpath);
+	free(buf);
+}
+
+static void test_namespace_default(void)
+{
+	const char *l = "{\"kind\":\"List\",\"items\":[{\"kind\":\"Service\",\"metadata\":{\"name\":\"a\"}},"
+			"{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}},{\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":"
+			"\"a-1\",\"namespace\":\"\",\"labels\":{\"kubernetes.io/service-name\":\"a\"}},\"endpoints\":[{\"addresses\":"
+			"[\"10.0.0.1\"]}],\"ports\":[{\"port\":99999}]}]}";
+	struct kt_snapshot *s = load(l);
+	T_CHECK(s && s->n_services == 1 && !strcmp(s->services[0].meta.namespace, "default") && s->n_nodes == 1 &&
+			s->nodes[0].meta.namespace == NULL && s->n_endpoints == 1 &&
+			!strcmp(s->endpoints[0].namespace, "default") && s->endpoints[0].port == 0,
+		"namespaced objects without a namespace get 'default', Nodes none; a port of 99999 reads as 0");
+	T_CHECK(s && s->services[0].ep_count == 1, "and they link up");
+	kt_snapshot_free(s);
+	char path[] = "/tmp/kt-ns-XXXXXX";
+	int fd = mkstemp(path);
+	T_CHECK(fd >= 0 && write(fd, l, strlen(l)) == (ssize_t)strlen(l), "List written");
+	close(fd);
+	struct kt_diag d = {0};
+	T_CHECK(kt_bundle_load_ns(path, "team", &s, &d) == 0 && !strcmp(s->services[0].meta.namespace, "team"),
+		"the caller's default namespace");
+	kt_snapshot_free(s);
+	unlink(path);
+}
+
+static void test_writer_target(void)
+{
+	char dir[] = "/tmp/kt-bw-XXXXXX", p[128], l[128];
+	struct kt_diag d = {0};
+	struct kt_bundle_writer *bw;
+	T_CHECK(mkdtemp(dir) != NULL, "temp dir");
+	snprintf(p, sizeof(p), "%s/b.json", dir);
+	snprintf(l, sizeof(l), "%s/link", dir);
+	FILE *f = fopen(p, "w");
+	fputs("old", f);
+	fclose(f);
+	T_CHECK(symlink(p, l) == 0, "symlink made");
+	T_CHECK(kt_bundle_create(l, NULL, &bw, &d) == -KT_EXIT_USAGE && strstr(d.msg, "symbolic link"), "symlink refused");
+	memset(&d, 0, sizeof(d));
+	T_CHECK(kt_bundle_create(dir, NULL, &bw, &d) == -KT_EXIT_USAGE, "directory refused");
+	memset(&d, 0, sizeof(d));
+	T_CHECK(kt_bundle_create(p, NULL, &bw, &d) == 0, "regular file accepted");
+	kt_bundle_add_raw(bw, "{}", 2);
+	kt_bundle_abort(bw);
+	f = fopen(p, "r");
+	char got[8] = "";
+	T_CHECK(f && fgets(got, sizeof(got), f) && !strcmp(got, "old"), "abort leaves the target as it was");
+	if (f)
+		fclose(f);
+	T_CHECK(kt_bundle_create(p, NULL, &bw, &d) == 0 && kt_bundle_finish(bw, NULL, &d) == 0, "finish");
+	struct stat st;
+	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size > 20, "finish replaces it, mode 0600");
+	unlink(l);
+	unlink(p);
+	rmdir(dir);
+}
+
 static void run(void)
 {
+	test_jscan();
+	test_stream();
+	test_namespace_default();
+	test_writer_target();
 	test_converter();
 	test_sanitize();
+	test_sanitize_equivalent();
 	test_roundtrip();
 	test_errors();
 }

@@ -20,7 +20,7 @@
 #include "ktrace/analyze.h"
 #include "ktrace/bundle.h"
 #include "ktrace/jsonw.h"
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 
 static const struct kt_dp_service *find(const struct kt_dp_node *n, const char *ns, const char *name,
 					const char *port)

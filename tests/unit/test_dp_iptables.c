@@ -202,7 +202,7 @@ static void test_errors(void)
 	unlink(tmp);
 	struct kt_diag d2 = {0};
 	s = from_file("/nonexistent/nat.txt", &d2, &rc);
-	T_CHECK_INT(rc, -KT_EXIT_NOTFOUND, "missing file");
+	T_CHECK_INT(rc, -KT_EXIT_INPUT, "missing file is invalid input (5), like a missing kubeconfig");
 	kt_snapshot_free(s);
 }
 

@@ -24,7 +24,7 @@
 #include "collectors/netlink/nl.h"
 #include "harness.h"
 #include "ktrace/jsonw.h"
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 
 #define FAM 0x23
 

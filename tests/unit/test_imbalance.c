@@ -21,7 +21,7 @@
 #include "ktrace/flows.h"
 #include "ktrace/imbalance.h"
 #include "ktrace/jsonw.h"
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 
 #define NOW 1700000000
 

@@ -209,6 +209,35 @@ static void test_errors(void)
 	kt_arena_free(a);
 }
 
+/* Bool fields as kubectl reads them: plain YAML 1.1 booleans only. */
+static void test_bools(void)
+{
+	static const struct {
+		const char *v;
+		int want; /* 1 true, 0 false, -1 error */
+	} cases[] = {
+		{"true", 1}, {"True", 1}, {"TRUE", 1}, {"yes", 1}, {"on", 1}, {"y", 1}, {"false", 0}, {"No", 0},
+		{"OFF", 0}, {"n", 0}, {"\"true\"", -1}, {"'true'", -1}, {"tRuE", -1}, {"1", -1}, {"[true]", -1},
+		{"~", 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kt_arena *a = kt_arena_new();
+		struct kt_kubeconfig kc;
+		struct kt_diag d = {0};
+		char doc[256], name[96];
+		snprintf(doc, sizeof(doc), "clusters:\n- name: c\n  cluster:\n    server: https://x\n    insecure-skip-tls-verify: %s\n",
+			 cases[i].v);
+		int rc = kt_kubeconfig_parse(a, "/k/b", doc, strlen(doc), &kc, &d);
+		snprintf(name, sizeof(name), "insecure-skip-tls-verify: %s -> %s", cases[i].v,
+			 cases[i].want < 0 ? "error with line" : cases[i].want ? "true" : "false");
+		if (cases[i].want < 0)
+			T_CHECK(rc == -KT_EXIT_INPUT && strstr(d.msg, "/k/b:5:") && strstr(d.msg, "must be true or false"), name);
+		else
+			T_CHECK(rc == 0 && kc.n_clusters == 1 && kc.clusters[0].insecure == (cases[i].want == 1), name);
+		kt_arena_free(a);
+	}
+}
+
 static void test_in_cluster(void)
 {
 	struct kt_arena *a = kt_arena_new();
@@ -237,6 +266,7 @@ static void test_in_cluster(void)
 
 static void run(void)
 {
+	test_bools();
 	char cmd[128];
 	int rc;
 

@@ -206,8 +206,60 @@ static void test_vis(void)
 	kt_arena_free(a);
 }
 
+static int u32_key(const void *key, const void *elem, void *ctx)
+{
+	uint32_t a = *(const uint32_t *)key, b = *(const uint32_t *)elem;
+	return a < b ? -1 : a > b;
+}
+
+/* The one binary search over sorted arrays, the model lookups on it, and
+ * the label-selector parser (lib/selector.c). */
+static void test_search(void)
+{
+	static const uint32_t v[] = {2, 4, 4, 4, 9};
+	uint32_t k = 4;
+	T_CHECK_INT(kt_lower_bound(v, 5, sizeof(v[0]), &k, u32_key, NULL), 1, "lower bound: the first equal element");
+	k = 5;
+	T_CHECK_INT(kt_lower_bound(v, 5, sizeof(v[0]), &k, u32_key, NULL), 4, "lower bound between elements");
+	k = 10;
+	T_CHECK_INT(kt_lower_bound(v, 5, sizeof(v[0]), &k, u32_key, NULL), 5, "lower bound past the end");
+	T_CHECK_INT(kt_bsearch_ix(v, 5, sizeof(v[0]), &k, u32_key, NULL), (long)KT_NONE, "missing key: KT_NONE");
+	k = 9;
+	T_CHECK_INT(kt_bsearch_ix(v, 5, sizeof(v[0]), &k, u32_key, NULL), 4, "exact match");
+	T_CHECK_INT(kt_bsearch_ix(v, 0, sizeof(v[0]), &k, u32_key, NULL), (long)KT_NONE, "empty array");
+	struct kt_snapshot *s = kt_snapshot_new();
+	const char *names[] = {"web", "api", "db"};
+	for (int i = 0; i < 3; i++) {
+		struct kt_workload *w = KT_SNAP_PUSH(s, workloads);
+		w->kind = i == 2 ? KT_WL_STATEFULSET : KT_WL_DEPLOYMENT;
+		w->meta.namespace = "shop";
+		w->meta.name = names[i];
+		struct kt_service *sv = KT_SNAP_PUSH(s, services);
+		sv->meta.namespace = i ? "shop" : "other";
+		sv->meta.name = names[i];
+	}
+	kt_snapshot_finish(s);
+	uint32_t ix = kt_find_workload(s, "shop", KT_WL_STATEFULSET, "db");
+	T_CHECK(ix != KT_NONE && !strcmp(s->workloads[ix].meta.name, "db"), "find a workload by (namespace, kind, name)");
+	T_CHECK_INT(kt_find_workload(s, "shop", KT_WL_DEPLOYMENT, "db"), (long)KT_NONE, "the kind is part of the key");
+	T_CHECK(kt_find_service(s, "other", "web") != KT_NONE && kt_find_service(s, "shop", "web") == KT_NONE,
+		"find a Service by (namespace, name)");
+	kt_snapshot_free(s);
+	struct kt_arena *a = kt_arena_new();
+	struct kt_selector sel;
+	T_CHECK(kt_parse_label_selector("tier=front,env in (a,b),!canary", a, &sel) && sel.n_exprs == 3,
+		"selector with =, in and !");
+	struct kt_kv kv[] = {{"env", "a"}, {"tier", "front"}};
+	struct kt_kvlist l = {kv, 2};
+	T_CHECK(kt_selector_match(&sel, &l), "selector matches");
+	kv[0].value = "c";
+	T_CHECK(!kt_selector_match(&sel, &l), "selector does not match another value");
+	kt_arena_free(a);
+}
+
 static void run(void)
 {
+	test_search();
 	test_vis();
 	test_arena();
 	test_jsonw();

@@ -236,7 +236,10 @@ static void test_config(void)
 	struct kt_arena *a = kt_arena_new();
 	struct kt_rules_config c;
 	struct kt_diag d = {0};
-	int rc = kt_rules_config_load(path, a, &c, &d);
+	struct kt_ktconfig raw;
+	int rc = kt_ktconfig_read(path, a, &raw, &d);
+	if (rc == 0)
+		rc = kt_rules_config_build(&raw, a, &c, &d);
 	T_CHECK_INT(rc, 0, "config loads");
 	T_CHECK(c.disabled[KT_R_KT404] && c.disabled[KT_R_KT401] && !c.disabled[KT_R_KT101], "disable by id and name");
 	T_CHECK_INT(c.severity[KT_R_KT101], KT_SEV_ERROR, "severity override");
@@ -247,7 +250,9 @@ static void test_config(void)
 	const char *bad = "disable: [KT404]\nseverity:\n  KT999: error\n";
 	T_CHECK(write(fd, bad, strlen(bad)) == (ssize_t)strlen(bad), "write bad config");
 	close(fd);
-	rc = kt_rules_config_load(path, a, &c, &d);
+	rc = kt_ktconfig_read(path, a, &raw, &d);
+	if (rc == 0)
+		rc = kt_rules_config_build(&raw, a, &c, &d);
 	T_CHECK_INT(rc, -5, "unknown rule is an input error");
 	T_CHECK(strstr(d.msg, ":3:3: unknown rule: KT999") != NULL, "error has line:col");
 	unlink(path);

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lib/bundle_parts.h"
+#include "collectors/codec/codec.h"
 
 #define FLOW_MAX_AGG 1000000u
 

@@ -1,7 +1,8 @@
 /*
  * Node dataplane state as JSON: the `ktrace dataplane -o json` per-node
  * object documented in ktrace-dataplane(1), written with the one JSON writer, and read back from
- * bundles into snap->dp. Both directions use the same keys so a bundle
+ * bundles into snap->dp. kt_dp_service_to_json() is the one writer of a
+ * programmed Service (also used by `ktrace path -o json`). Both directions use the same keys so a bundle
  * round-trips exactly. Extra keys beyond the core ones: node "source", "notes",
  * "metrics"; service "mode", "scheduler", "shareBasis", "chainHash",
  * "namesGuessed", "notes"; frontend "action", "reason", "sourceRanges",
@@ -14,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collectors/codec/codec.h"
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
-#include "lib/bundle_parts.h"
 
 /* probability: the true share of new connections, or null where the
  * scheduler makes it depend on open connections or on who the clients are
@@ -73,9 +74,114 @@ static const char *ev_field(const char *ev, const char *key, char *buf, size_t n
 	return NULL;
 }
 
-/* Over 120 lines, on purpose: it is the JSON schema of a node, one key
- * after the other in output order; the reader checks it against the
- * documented keys top to bottom. */
+void kt_dp_service_to_json(struct kt_jw *w, const struct kt_dp_service *s, const char *node,
+			   enum kt_dp_svc_view view, kt_dp_fe_extra_fn fe_extra, const void *ctx)
+{
+	bool full = view == KT_DPJ_FULL;
+	kt_jw_obj(w);
+	if (node)
+		kt_jw_kstr(w, "node", node);
+	if (full) {
+		kt_jw_kstr(w, "namespace", s->namespace);
+		kt_jw_kstr(w, "name", s->name);
+	} else {
+		kt_jw_kstr(w, "mode", kt_dp_mode_name(s->mode));
+	}
+	kt_jw_kstr(w, "portName", s->port_name);
+	if (full) {
+		kt_jw_kstr(w, "protocol", s->protocol);
+		kt_jw_kstr(w, "mode", kt_dp_mode_name(s->mode));
+		if (s->chain_hash)
+			kt_jw_kstr(w, "chainHash", s->chain_hash);
+		if (s->names_guessed)
+			kt_jw_kbool(w, "namesGuessed", true);
+		if (s->scheduler)
+			kt_jw_kstr(w, "scheduler", s->scheduler);
+		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(s->share_basis));
+		if (s->lb_algorithm)
+			kt_jw_kstr(w, "lbAlgorithm", s->lb_algorithm);
+		if (s->n_source_ranges) {
+			kt_jw_key(w, "sourceRanges");
+			kt_jw_arr(w);
+			for (uint32_t k = 0; k < s->n_source_ranges; k++)
+				kt_jw_str(w, s->source_ranges[k]);
+			kt_jw_arr_end(w);
+		}
+	}
+	kt_jw_key(w, "frontends");
+	kt_jw_arr(w);
+	for (uint32_t k = 0; k < s->n_fe; k++) {
+		const struct kt_dp_frontend *f = &s->fe[k];
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "kind", kt_fe_kind_name(f->kind));
+		kt_jw_kstr(w, "ip", f->ip);
+		kt_jw_kint(w, "port", f->port);
+		kt_jw_kstr(w, "backendSet", f->external ? "external" : "internal");
+		kt_jw_kstr(w, "action", kt_dp_action_name(f->action));
+		if (f->reason)
+			kt_jw_kstr(w, "reason", f->reason);
+		if (f->n_source_ranges) {
+			kt_jw_key(w, "sourceRanges");
+			kt_jw_arr(w);
+			for (uint32_t r = 0; r < f->n_source_ranges; r++)
+				kt_jw_str(w, f->source_ranges[r]);
+			kt_jw_arr_end(w);
+		}
+		if (f->kind_guessed)
+			kt_jw_kbool(w, "kindGuessed", true);
+		if (fe_extra)
+			fe_extra(w, k, ctx);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
+	if (!full)
+		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(s->share_basis));
+	kt_jw_key(w, "backends");
+	be_json(w, s, s->be, s->n_be);
+	kt_jw_key(w, "externalBackends");
+	be_json(w, s, s->ext_be, s->n_ext_be);
+	if (full) {
+		kt_jw_key(w, "affinity");
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "mode", s->affinity ? "clientIP" : s->source_hash ? "sourceHash" : "none");
+		if (s->affinity)
+			kt_jw_kint(w, "timeoutSeconds", s->affinity_timeout);
+		else
+			kt_jw_knull(w, "timeoutSeconds");
+		kt_jw_obj_end(w);
+	}
+	if (s->masq_unknown)
+		kt_jw_knull(w, "masquerade");   /* the rules' layout does not say (see notes) */
+	else
+		kt_jw_kbool(w, "masquerade", s->masquerade);
+	kt_jw_kbool(w, "localOnly", s->local_only);
+	if (full && s->n_notes) {
+		kt_jw_key(w, "notes");
+		kt_jw_arr(w);
+		for (uint32_t k = 0; k < s->n_notes; k++)
+			kt_jw_str(w, s->notes[k]);
+		kt_jw_arr_end(w);
+	}
+	if (full) {
+		kt_jw_key(w, "evidence");
+		kt_jw_arr(w);
+		for (uint32_t k = 0; k < s->n_ev; k++) {
+			const struct kt_dp_evidence *e = &s->ev[k];
+			kt_jw_obj(w);
+			kt_jw_kstr(w, "mode", kt_dp_mode_name(e->mode));
+			kt_jw_kstr(w, "table", e->table);
+			kt_jw_kstr(w, "chain", e->chain);
+			if (e->map_key)
+				kt_jw_kstr(w, "mapKey", e->map_key);
+			else
+				kt_jw_kuint(w, "handle", e->handle);
+			kt_jw_obj_end(w);
+		}
+		kt_jw_arr_end(w);
+	}
+	kt_jw_obj_end(w);
+}
+
 void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struct kt_findings *diff)
 {
 	kt_jw_obj(w);
@@ -116,94 +222,8 @@ void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struc
 	}
 	kt_jw_key(w, "services");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < n->n_svcs; i++) {
-		const struct kt_dp_service *s = &n->svcs[i];
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "namespace", s->namespace);
-		kt_jw_kstr(w, "name", s->name);
-		kt_jw_kstr(w, "portName", s->port_name);
-		kt_jw_kstr(w, "protocol", s->protocol);
-		kt_jw_kstr(w, "mode", kt_dp_mode_name(s->mode));
-		if (s->chain_hash)
-			kt_jw_kstr(w, "chainHash", s->chain_hash);
-		if (s->names_guessed)
-			kt_jw_kbool(w, "namesGuessed", true);
-		if (s->scheduler)
-			kt_jw_kstr(w, "scheduler", s->scheduler);
-		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(s->share_basis));
-		if (s->lb_algorithm)
-			kt_jw_kstr(w, "lbAlgorithm", s->lb_algorithm);
-		if (s->n_source_ranges) {
-			kt_jw_key(w, "sourceRanges");
-			kt_jw_arr(w);
-			for (uint32_t k = 0; k < s->n_source_ranges; k++)
-				kt_jw_str(w, s->source_ranges[k]);
-			kt_jw_arr_end(w);
-		}
-		kt_jw_key(w, "frontends");
-		kt_jw_arr(w);
-		for (uint32_t k = 0; k < s->n_fe; k++) {
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "kind", kt_fe_kind_name(s->fe[k].kind));
-			kt_jw_kstr(w, "ip", s->fe[k].ip);
-			kt_jw_kint(w, "port", s->fe[k].port);
-			kt_jw_kstr(w, "backendSet", s->fe[k].external ? "external" : "internal");
-			kt_jw_kstr(w, "action", kt_dp_action_name(s->fe[k].action));
-			if (s->fe[k].reason)
-				kt_jw_kstr(w, "reason", s->fe[k].reason);
-			if (s->fe[k].n_source_ranges) {
-				kt_jw_key(w, "sourceRanges");
-				kt_jw_arr(w);
-				for (uint32_t r = 0; r < s->fe[k].n_source_ranges; r++)
-					kt_jw_str(w, s->fe[k].source_ranges[r]);
-				kt_jw_arr_end(w);
-			}
-			if (s->fe[k].kind_guessed)
-				kt_jw_kbool(w, "kindGuessed", true);
-			kt_jw_obj_end(w);
-		}
-		kt_jw_arr_end(w);
-		kt_jw_key(w, "backends");
-		be_json(w, s, s->be, s->n_be);
-		kt_jw_key(w, "externalBackends");
-		be_json(w, s, s->ext_be, s->n_ext_be);
-		kt_jw_key(w, "affinity");
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "mode", s->affinity ? "clientIP" : s->source_hash ? "sourceHash" : "none");
-		if (s->affinity)
-			kt_jw_kint(w, "timeoutSeconds", s->affinity_timeout);
-		else
-			kt_jw_knull(w, "timeoutSeconds");
-		kt_jw_obj_end(w);
-		if (s->masq_unknown)
-			kt_jw_knull(w, "masquerade");
-		else
-			kt_jw_kbool(w, "masquerade", s->masquerade);
-		kt_jw_kbool(w, "localOnly", s->local_only);
-		if (s->n_notes) {
-			kt_jw_key(w, "notes");
-			kt_jw_arr(w);
-			for (uint32_t k = 0; k < s->n_notes; k++)
-				kt_jw_str(w, s->notes[k]);
-			kt_jw_arr_end(w);
-		}
-		kt_jw_key(w, "evidence");
-		kt_jw_arr(w);
-		for (uint32_t k = 0; k < s->n_ev; k++) {
-			const struct kt_dp_evidence *e = &s->ev[k];
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "mode", kt_dp_mode_name(e->mode));
-			kt_jw_kstr(w, "table", e->table);
-			kt_jw_kstr(w, "chain", e->chain);
-			if (e->map_key)
-				kt_jw_kstr(w, "mapKey", e->map_key);
-			else
-				kt_jw_kuint(w, "handle", e->handle);
-			kt_jw_obj_end(w);
-		}
-		kt_jw_arr_end(w);
-		kt_jw_obj_end(w);
-	}
+	for (uint32_t i = 0; i < n->n_svcs; i++)
+		kt_dp_service_to_json(w, &n->svcs[i], NULL, KT_DPJ_FULL, NULL, NULL);
 	kt_jw_arr_end(w);
 	if (diff) {
 		char want[300];
