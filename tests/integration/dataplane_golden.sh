@@ -18,6 +18,14 @@ done
 "$KTRACE" dataplane --nft-json $DP/fidelity-nft.json --node node-a -A -o json | golden "dataplane nftables json" dataplane/fidelity-nft.json
 "$KTRACE" dataplane --nft-json $DP/fidelity-nft.json --node node-a -A --color never | golden "dataplane nftables text" dataplane/fidelity-nft.txt
 
+# a plain ClusterIP Service: one backend set, no 'external backends' line
+"$KTRACE" path shop/catalog --from demo --color never > "$tmp/catalog.txt"
+if grep -q "backends (4):" "$tmp/catalog.txt" && ! grep -q "external backends" "$tmp/catalog.txt"; then
+	pass "path shop/catalog (ClusterIP): one backend set, no external backends line"
+else
+	fail "path shop/catalog (ClusterIP): one backend set, no external backends line" "$(tr '\n' '|' < "$tmp/catalog.txt" | head -c 600)"
+fi
+
 # with the API objects: the node's state as `ktrace collect` stores it in a
 # bundle, then path and check read that bundle
 for m in ipt nft; do
