@@ -103,7 +103,7 @@ expect() {
 }
 
 # ---- static: commands, options, option values ---------------------------------
-expect "commands" "ktrace " path dataplane imbalance check lint collect rules completion version help
+expect "commands" "ktrace " agent path dataplane imbalance check lint collect rules completion version help
 expect "a command from its prefix" "ktrace pa" path
 expect "a command's own options" "ktrace dataplane --di" --diff
 expect "options for a command honouring globals (-- prefix)" "ktrace rules --" --man --output --color --verbose --help
