@@ -45,7 +45,11 @@ struct be {
 	/* accumulated */
 	uint32_t est, total, newc;
 	uint64_t bin, bout, dbytes, din, dout;
-	bool have_new, have_bytes_rate;
+	bool have_new;
+	/* conntrack event mode: byte rates of its aggregates known (measured
+	 * between two full dumps) / not known (one dump so far, or a key new
+	 * since the last dump) */
+	bool have_bytes_rate, bytes_rate_unknown;
 	unsigned flags;
 	/* inet_diag sockets of this node for this backend */
 	bool has_sk;
@@ -68,6 +72,7 @@ struct grp {
 	bool affinity;
 	bool long_lived_port;
 	bool used;
+	bool bytes_unknown;      /* event sample without any known byte rate */
 	uint32_t o1m, o10m, o1h;
 };
 
@@ -565,7 +570,13 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 			pg_with_be++;
 	out->bytes = bytes;
 	out->new_per_s = have_new && dt > 0 ? newc / dt : (have_new ? newc / (double)KT_FLOW_RECENT_S : -1);
-	out->bytes_per_s = dt > 0 ? dbytes / dt : -1;
+	bool any_rate = false, any_unknown = false;
+	for (uint32_t i = 0; i < g->n_be; i++) {
+		any_rate |= g->be[i].have_bytes_rate;
+		any_unknown |= g->be[i].bytes_rate_unknown;
+	}
+	bool bytes_unknown = g->bytes_unknown || (any_unknown && !any_rate);
+	out->bytes_per_s = dt > 0 && !bytes_unknown ? dbytes / dt : -1;
 
 	out->be = KT_ANEW(a, struct kt_imb_backend, g->n_be ? g->n_be : 1);
 	out->n_be = g->n_be;
@@ -609,9 +620,11 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 		x->bytes_in = b->bin;
 		x->bytes_out = b->bout;
 		x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
-		x->bytes_per_s = dt > 0 ? b->dbytes / dt : -1;
-		x->bytes_in_per_s = dt > 0 ? b->din / dt : -1;
-		x->bytes_out_per_s = dt > 0 ? b->dout / dt : -1;
+		/* not known: the sample's, or every aggregate of this backend's */
+		bool bu = bytes_unknown || (b->bytes_rate_unknown && !b->have_bytes_rate);
+		x->bytes_per_s = dt > 0 && !bu ? b->dbytes / dt : -1;
+		x->bytes_in_per_s = dt > 0 && !bu ? b->din / dt : -1;
+		x->bytes_out_per_s = dt > 0 && !bu ? b->dout / dt : -1;
 		x->share = out->connections ? (double)b->est / out->connections : 0;
 		x->byte_share = bytes ? (double)(b->bin + b->bout) / bytes : 0;
 		if (!b->known)
@@ -781,6 +794,9 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 		qsort(pidx, pn, sizeof(*pidx), aggp_cmp);
 	}
 
+	/* event mode: byte rates come from the collector's last two full
+	 * dumps; with one dump so far (imbalance --once) none is known */
+	bool ev_rate_known = false, ev_rate_unknown = false;
 	/* two passes: NAT sources, then sockets for Services no NAT source covered */
 	for (int pass = 0; pass < 2 && cur; pass++) {
 		for (uint32_t i = 0; i < cur->n_agg; i++) {
@@ -852,6 +868,11 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 					b->din += di;
 					b->dout += dout;
 					b->dbytes += di + dout;
+					b->have_bytes_rate = true;
+					ev_rate_known = true;
+				} else {
+					b->bytes_rate_unknown = true;
+					ev_rate_unknown = true;
 				}
 			} else if (dt > 0) {
 				if (x->n_fp || !x->total)
@@ -881,6 +902,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 		if (!(g->used || o->all_services || o->name))
 			continue;
 		struct kt_imb_service *sv = &r->svcs[r->n_svcs++];
+		g->bytes_unknown = ev_rate_unknown && !ev_rate_known;
 		finish_group(objs, g, sv, o, dt, rates, now, a);
 		sv->ages_known = cur && cur->timestamps;
 		r->connections += sv->connections;
