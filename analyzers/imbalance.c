@@ -779,6 +779,109 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 	free(pg.eligible);
 }
 
+/* What the aggregation of one sample needs besides the groups. */
+struct agg_pass {
+	const struct kt_flow_agg **pidx; /* the previous sample's aggregates, sorted */
+	uint32_t pn;
+	double dt;               /* seconds since the previous sample; 0: none */
+	bool events;             /* conntrack event mode */
+	bool known, unknown;     /* event mode: some byte rate known / unknown */
+};
+
+/* One aggregate of the current sample into its Service group and backend:
+ * pass 0 takes NAT sources, pass 1 sockets (for groups no NAT source
+ * covered; socket evidence is kept per backend either way). */
+static void add_agg(struct ctx *c, const struct kt_flow_agg *x, int pass, struct agg_pass *r)
+{
+	bool sock = x->src == KT_FLOW_SOCKET;
+	if ((pass == 0) == sock)
+		return;
+	const struct fe *f = fe_match(c, x->vip, x->vport, x->protocol);
+	struct grp *g = NULL;
+	struct be *b = NULL;
+	if (f) {
+		g = &c->g[f->grp];
+		b = be_find(g, x->backend_ip, x->backend_port);
+		if (!b)
+			b = be_add(g, x->backend_ip, x->backend_port, f->pg);
+	} else if (sock) {
+		/* not through a frontend (socket-LB, node sockets): a known backend? */
+		for (uint32_t k = 0; k < c->n_g && !b; k++) {
+			b = be_find(&c->g[k], x->backend_ip, x->backend_port);
+			if (b && b->known)
+				g = &c->g[k];
+			else
+				b = NULL;
+		}
+		if (!b)
+			return;
+	} else {
+		return;   /* DNAT to something that is no Service frontend here */
+	}
+	if (sock) {
+		/* socket evidence is kept per backend whatever else
+		 * counted the connection */
+		b->has_sk = true;
+		b->sk_est += x->established;
+		b->sk_total += x->total;
+		b->sk_bin += x->bytes_orig;
+		b->sk_bout += x->bytes_reply;
+		if (x->rtt_ms > 0) {
+			b->sk_rtt_sum += x->rtt_ms * x->total;
+			b->sk_rtt_n += x->total;
+		}
+		g->used = true;
+	}
+	if (pass == 1 && g->nat_aggs)
+		return;
+	if (pass == 0)
+		g->nat_aggs++;
+	g->used = true;
+	b->est += x->established;
+	b->total += x->total;
+	b->bin += x->bytes_orig;
+	b->bout += x->bytes_reply;
+	g->o1m += x->older_1m;
+	g->o10m += x->older_10m;
+	g->o1h += x->older_1h;
+	const struct kt_flow_agg *px = NULL;
+	if (r->pn) {
+		const struct kt_flow_agg **hit = bsearch(&x, r->pidx, r->pn, sizeof(*r->pidx), aggp_cmp);
+		px = hit ? *hit : NULL;
+	}
+	if (r->dt > 0 && r->events) {
+		/* conntrack event mode: connections opened since the
+		 * previous sample counted by the kernel's NEW events,
+		 * byte rates measured by the collector between its
+		 * last two full dumps */
+		b->newc += x->opened;
+		if (x->rate_orig >= 0 && x->rate_reply >= 0) {
+			uint64_t di = (uint64_t)llround(x->rate_orig * r->dt), dout = (uint64_t)llround(x->rate_reply * r->dt);
+			b->din += di;
+			b->dout += dout;
+			b->dbytes += di + dout;
+			b->have_bytes_rate = true;
+			r->known = true;
+		} else {
+			b->bytes_rate_unknown = true;
+			r->unknown = true;
+		}
+	} else if (r->dt > 0) {
+		if (x->n_fp || !x->total)
+			b->newc += kt_imb_new_conns(x, px);
+		else
+			b->newc += x->recent;
+		uint64_t now_b = x->bytes_orig + x->bytes_reply;
+		uint64_t was = px ? px->bytes_orig + px->bytes_reply : 0;
+		b->dbytes += now_b > was ? now_b - was : 0;
+		uint64_t wi = px ? px->bytes_orig : 0, wo = px ? px->bytes_reply : 0;
+		b->din += x->bytes_orig > wi ? x->bytes_orig - wi : 0;
+		b->dout += x->bytes_reply > wo ? x->bytes_reply - wo : 0;
+	} else {
+		b->newc += x->recent;
+	}
+}
+
 int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sample *cur,
 			 const struct kt_flow_sample *prev, const struct kt_imb_opts *o,
 			 struct kt_arena *a, struct kt_imb_result **out)
@@ -839,99 +942,11 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 
 	/* event mode: byte rates come from the collector's last two full
 	 * dumps; with one dump so far (imbalance --once) none is known */
-	bool ev_rate_known = false, ev_rate_unknown = false;
+	struct agg_pass ap = {.pidx = pidx, .pn = pn, .dt = dt, .events = cur && cur->events};
 	/* two passes: NAT sources, then sockets for Services no NAT source covered */
 	for (int pass = 0; pass < 2 && cur; pass++) {
-		for (uint32_t i = 0; i < cur->n_agg; i++) {
-			const struct kt_flow_agg *x = &cur->agg[i];
-			bool sock = x->src == KT_FLOW_SOCKET;
-			if ((pass == 0) == sock)
-				continue;
-			const struct fe *f = fe_match(&c, x->vip, x->vport, x->protocol);
-			struct grp *g = NULL;
-			struct be *b = NULL;
-			if (f) {
-				g = &c.g[f->grp];
-				b = be_find(g, x->backend_ip, x->backend_port);
-				if (!b)
-					b = be_add(g, x->backend_ip, x->backend_port, f->pg);
-			} else if (sock) {
-				/* not through a frontend (socket-LB, node sockets): a known backend? */
-				for (uint32_t k = 0; k < c.n_g && !b; k++) {
-					b = be_find(&c.g[k], x->backend_ip, x->backend_port);
-					if (b && b->known)
-						g = &c.g[k];
-					else
-						b = NULL;
-				}
-				if (!b)
-					continue;
-			} else {
-				continue;   /* DNAT to something that is no Service frontend here */
-			}
-			if (sock) {
-				/* socket evidence is kept per backend whatever else
-				 * counted the connection */
-				b->has_sk = true;
-				b->sk_est += x->established;
-				b->sk_total += x->total;
-				b->sk_bin += x->bytes_orig;
-				b->sk_bout += x->bytes_reply;
-				if (x->rtt_ms > 0) {
-					b->sk_rtt_sum += x->rtt_ms * x->total;
-					b->sk_rtt_n += x->total;
-				}
-				g->used = true;
-			}
-			if (pass == 1 && g->nat_aggs)
-				continue;
-			if (pass == 0)
-				g->nat_aggs++;
-			g->used = true;
-			b->est += x->established;
-			b->total += x->total;
-			b->bin += x->bytes_orig;
-			b->bout += x->bytes_reply;
-			g->o1m += x->older_1m;
-			g->o10m += x->older_10m;
-			g->o1h += x->older_1h;
-			const struct kt_flow_agg *px = NULL;
-			if (pn) {
-				const struct kt_flow_agg **hit = bsearch(&x, pidx, pn, sizeof(*pidx), aggp_cmp);
-				px = hit ? *hit : NULL;
-			}
-			if (dt > 0 && cur->events) {
-				/* conntrack event mode: connections opened since the
-				 * previous sample counted by the kernel's NEW events,
-				 * byte rates measured by the collector between its
-				 * last two full dumps */
-				b->newc += x->opened;
-				if (x->rate_orig >= 0 && x->rate_reply >= 0) {
-					uint64_t di = (uint64_t)llround(x->rate_orig * dt), dout = (uint64_t)llround(x->rate_reply * dt);
-					b->din += di;
-					b->dout += dout;
-					b->dbytes += di + dout;
-					b->have_bytes_rate = true;
-					ev_rate_known = true;
-				} else {
-					b->bytes_rate_unknown = true;
-					ev_rate_unknown = true;
-				}
-			} else if (dt > 0) {
-				if (x->n_fp || !x->total)
-					b->newc += kt_imb_new_conns(x, px);
-				else
-					b->newc += x->recent;
-				uint64_t now_b = x->bytes_orig + x->bytes_reply;
-				uint64_t was = px ? px->bytes_orig + px->bytes_reply : 0;
-				b->dbytes += now_b > was ? now_b - was : 0;
-				uint64_t wi = px ? px->bytes_orig : 0, wo = px ? px->bytes_reply : 0;
-				b->din += x->bytes_orig > wi ? x->bytes_orig - wi : 0;
-				b->dout += x->bytes_reply > wo ? x->bytes_reply - wo : 0;
-			} else {
-				b->newc += x->recent;
-			}
-		}
+		for (uint32_t i = 0; i < cur->n_agg; i++)
+			add_agg(&c, &cur->agg[i], pass, &ap);
 	}
 	free(pidx);
 
@@ -945,7 +960,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 		if (!(g->used || o->all_services || o->name))
 			continue;
 		struct kt_imb_service *sv = &r->svcs[r->n_svcs++];
-		g->bytes_unknown = ev_rate_unknown && !ev_rate_known;
+		g->bytes_unknown = ap.unknown && !ap.known;
 		finish_group(objs, g, sv, o, dt, rates, now, a);
 		sv->ages_known = cur && cur->timestamps;
 		r->connections += sv->connections;
