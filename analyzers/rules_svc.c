@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "analyzers/rules_int.h"
+#include "ktrace/path.h"
 
 static bool in_scope(const struct kt_rctx *c, uint32_t i)
 {
@@ -94,10 +95,12 @@ static void kt101(struct kt_rctx *c, const struct kt_service *sv)
 		kt_svc_type_name(sv->type), sv->etp_set ? "" : " (the default)");
 }
 
-/* Live nodes that are load-balancer targets. */
-static bool lb_target(const struct kt_node *n)
+/* Nodes the load balancer can send to: the model `path` shows
+ * (kt_lb_node_eligible: not excluded, not cordoned, Ready). */
+static bool lb_target(const struct kt_snapshot *s, uint32_t i)
 {
-	return n->ready && !n->exclude_lb;
+	const char *why;
+	return kt_lb_node_eligible(s, i, &why);
 }
 
 /* Ready endpoints of sv, deduplicated by address (first port only). */
@@ -157,7 +160,7 @@ static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 	size_t off = 0;
 	ev[0] = 0;
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
-		if (!lb_target(&s->nodes[i]))
+		if (!lb_target(s, i))
 			continue;
 		uint32_t k = cnt[i];
 		targets++;
@@ -241,7 +244,7 @@ static void kt103_live(struct kt_rctx *c, const struct kt_service *sv)
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
 		if (c->zone_of[i] != KT_NONE && cnt[i])
 			zcov[c->zone_of[i]] = true;
-		if (!lb_target(&s->nodes[i]))
+		if (!lb_target(s, i))
 			continue;
 		targets++;
 		if (c->zone_of[i] != KT_NONE)

@@ -24,6 +24,7 @@
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/path.h"
+#include "ktrace/util.h"
 
 static const char *port_target(const struct kt_svc_port *p, char *buf, size_t len)
 {
@@ -74,6 +75,19 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
+
+/* inside frontend k of one programmed Service: why it rejects or drops */
+static void json_fe_cause(struct kt_jw *w, uint32_t k, const void *ctx)
+{
+	const struct kt_path_dp *pd = ctx;
+	if (k >= pd->n_fes || pd->fes[k].cause.rule == KT_RULE_COUNT)
+		return;
+	kt_jw_key(w, "cause");
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "rule", kt_rules[pd->fes[k].cause.rule].id);
+	kt_jw_kstr(w, "text", pd->fes[k].cause.text);
+	kt_jw_obj_end(w);
+}
 
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
 		       const struct kt_ing_result *ing)
@@ -185,7 +199,7 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_key(w, "programmed");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->n_dp; i++)
-		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH);
+		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH, json_fe_cause, &r->dp[i]);
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 
@@ -250,21 +264,96 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 #define V(x) kt_cv(c, x)
 #define VD(x) ((x) ? kt_cv(c, x) : "-")
 
-static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_backend *b,
-			  uint32_t n)
+static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_service *d,
+			  const struct kt_dp_backend *b, uint32_t n)
 {
+	bool known = kt_dp_share_known(d);
 	printf("%s%s (%u):", ind, label, n);
 	if (!n)
 		printf(" %snone: traffic is dropped or rejected%s", kt_c(c, KT_C_RED), R(c));
+	else if (!known)
+		printf(" share set by the %s scheduler (%s), not by the weights", d->scheduler ? d->scheduler : "IPVS",
+		       kt_share_basis_name(d->share_basis));
 	printf("\n");
 	for (uint32_t i = 0; i < n; i++) {
-		printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
-		       b[i].local ? "  (local)" : "");
-		if (c->wide && b[i].weight)
+		if (known)
+			printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
+			       b[i].local ? "  (local)" : "");
+		else
+			printf("%s  %s:%d  weight %d%s", ind, V(b[i].ip), b[i].port, b[i].weight, b[i].local ? "  (local)" : "");
+		if (c->wide && known && b[i].weight)
 			printf("  weight %d", b[i].weight);
 		if (c->wide && b[i].state && strcmp(b[i].state, "active"))
 			printf("  %s", V(b[i].state));
 		printf("\n");
+	}
+}
+
+/* Does any node accept the NodePort only on some of its addresses
+ * (nodePortAddresses: a NodePort frontend with an address)? */
+static bool nodeport_restricted(const struct kt_path_result *r)
+{
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		for (uint32_t j = 0; j < r->dp[i].n_fes; j++) {
+			const struct kt_dp_frontend *f = r->dp[i].fes[j].fe;
+			if (f->kind == KT_FE_NODEPORT && f->ip && f->ip[0])
+				return true;
+		}
+	return false;
+}
+
+/* Per node: the addresses its rules accept the NodePort on. */
+static void text_nodeport_addrs(struct kt_cli *c, const struct kt_path_result *r)
+{
+	for (uint32_t i = 0; i < r->n_dp; i++) {
+		const struct kt_path_dp *pd = &r->dp[i];
+		unsigned n = 0;
+		for (uint32_t j = 0; j < pd->n_fes; j++) {
+			const struct kt_dp_frontend *f = pd->fes[j].fe;
+			if (f->kind != KT_FE_NODEPORT)
+				continue;
+			if (!n++)
+				printf("   NodePort on node %s:", V(pd->node->node));
+			if (f->ip && f->ip[0])
+				printf(" %s%s%s:%d", strchr(f->ip, ':') ? "[" : "", V(f->ip), strchr(f->ip, ':') ? "]" : "", f->port);
+			else
+				printf(" *:%d (any local address)", f->port);
+		}
+		if (n)
+			printf("  %s(nodePortAddresses: other addresses of the node do not accept it)%s\n", D(c), R(c));
+	}
+}
+
+/* The node's frontends that do not simply forward, and the LB firewall. */
+static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
+{
+	for (uint32_t j = 0; j < pd->n_fes; j++) {
+		const struct kt_path_fe *pf = &pd->fes[j];
+		const struct kt_dp_frontend *f = pf->fe;
+		if (f->action == KT_DP_FORWARD && !f->n_source_ranges)
+			continue;
+		char addr[80], b[800];
+		if (f->ip[0])
+			snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(f->ip, ':') ? "[" : "", V(f->ip),
+				 strchr(f->ip, ':') ? "]" : "", f->port);
+		else
+			snprintf(addr, sizeof(addr), "*:%d", f->port);
+		if (f->action == KT_DP_FORWARD) {
+			printf("     %s %s only from", kt_fe_kind_name(f->kind), addr);
+			for (uint32_t k = 0; k < f->n_source_ranges; k++) {
+				kt_vis_escape(b, sizeof(b), f->source_ranges[k]);
+				printf("%s%s", k ? ", " : " ", b);
+			}
+			printf(" (loadBalancerSourceRanges; other sources are dropped)\n");
+			continue;
+		}
+		printf("     %s %s -> %s%s%s%s%s%s\n", kt_fe_kind_name(f->kind), addr, kt_c(c, KT_C_RED),
+		       f->action == KT_DP_REJECT ? "REJECT (connection refused)" : "DROP (clients time out)", R(c),
+		       f->reason ? ": " : "", f->reason ? V(f->reason) : "", "");
+		if (pf->cause.rule != KT_RULE_COUNT) {
+			kt_vis_escape(b, sizeof(b), pf->cause.text);
+			printf("       why: %s (%s)\n", b, kt_rules[pf->cause.rule].id);
+		}
 	}
 }
 
@@ -324,13 +413,17 @@ static void text_external(struct kt_cli *c, const struct kt_service *svc, const 
 			printf("\n");
 		}
 	} else if (svc->type == KT_SVC_NODEPORT) {
-		printf("\n%s1. External entry%s  any node IP on the NodePort\n", B(c), R(c));
+		printf("\n%s1. External entry%s  %s\n", B(c), R(c),
+		       nodeport_restricted(r) ? "the NodePort, on the node addresses below only"
+					       : "any node IP on the NodePort");
 	} else {
 		printf("\n%s1. External entry%s  none (type %s: reachable only inside the cluster)\n", B(c), R(c),
 		       kt_svc_type_name(svc->type));
 	}
 	for (uint32_t i = 0; i < svc->n_external_ips; i++)
 		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", V(svc->external_ips[i]));
+	if (svc->type != KT_SVC_CLUSTERIP && nodeport_restricted(r))
+		text_nodeport_addrs(c, r);
 }
 
 static void text_nodes(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
@@ -400,21 +493,28 @@ static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		printf("\n");
 	}
 	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
-		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(r->dp[i].node->node), R(c),
+		const struct kt_path_dp *pd = &r->dp[i];
+		const struct kt_dp_service *d = pd->svc;
+		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(pd->node->node), R(c),
 		       d->port_name && *d->port_name ? "port " : "", d->port_name ? V(d->port_name) : "",
 		       kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
-		       d->masquerade ? ", SNAT for external clients" : "", d->affinity ? ", clientIP affinity" : "");
+		       pd->external_set && d->masquerade ? ", SNAT for external clients" : "",
+		       d->affinity ? ", clientIP affinity" : "");
 		if (c->wide)
 			for (uint32_t j = 0; j < d->n_fe; j++)
 				printf("     frontend %-12s %s%s%s:%d -> %s\n", kt_fe_kind_name(d->fe[j].kind),
 				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "[" : "",
 				       d->fe[j].ip && *d->fe[j].ip ? V(d->fe[j].ip) : "*",
 				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "]" : "", d->fe[j].port,
-				       d->fe[j].external ? "external backends" : "backends");
-		text_backends(c, "     ", "backends", d->be, d->n_be);
-		if (d->n_ext_be != d->n_be || d->local_only)
-			text_backends(c, "     ", "external backends (Local policy)", d->ext_be, d->n_ext_be);
+				       d->fe[j].action != KT_DP_FORWARD ? kt_dp_action_name(d->fe[j].action)
+				       : d->fe[j].external		 ? "external backends"
+									 : "backends");
+		text_frontends(c, pd);
+		if (pd->internal_set || !pd->external_set)
+			text_backends(c, "     ", "backends", d, d->be, d->n_be);
+		if (pd->ext_differs)
+			text_backends(c, "     ", d->local_only ? "external backends (Local policy)" : "external backends", d,
+				      d->ext_be, d->n_ext_be);
 	}
 }
 

@@ -90,6 +90,99 @@ static const char *file_of(const struct kt_snapshot *s, const struct kt_meta *m)
 	return m->pos.file != KT_NONE && m->pos.file < s->n_files ? s->files[m->pos.file] : NULL;
 }
 
+/* The input errors (unparsable manifests) as one test suite. */
+static void junit_errors(FILE *o, const struct kt_report *r)
+{
+	if (!r->n_errors)
+		return;
+	fprintf(o, "  <testsuite name=\"ktrace input\" tests=\"%u\" failures=\"0\" errors=\"%u\" skipped=\"0\">\n",
+		r->n_errors, r->n_errors);
+	for (uint32_t i = 0; i < r->n_errors; i++) {
+		const struct kt_manifest_error *e = &r->errors[i];
+		fputs("    <testcase classname=\"ktrace.input\" name=\"parse ", o);
+		xml(o, e->file);
+		fprintf(o, "\" file=\"");
+		xml(o, e->file);
+		fprintf(o, "\" line=\"%u\">\n      <error type=\"invalid-input\" message=\"", e->line);
+		xml(o, e->msg);
+		fprintf(o, "\">");
+		xml(o, e->file);
+		fprintf(o, ":%u:%u: ", e->line, e->col);
+		xml(o, e->msg);
+		fprintf(o, "</error>\n    </testcase>\n");
+	}
+	fprintf(o, "  </testsuite>\n");
+}
+
+/* One object's test suite: a passing case when it has no finding, else one
+ * case per finding (failure at or above --fail-on, skipped if suppressed). */
+static void junit_object(FILE *o, const struct kt_report *r, const struct obj *ob, const struct fref *fr)
+{
+	unsigned t = ob->f_n, f = 0, sk = 0;
+	for (uint32_t j = 0; j < ob->f_n; j++) {
+		const struct kt_finding *x = fr[ob->f_first + j].f;
+		if (x->suppressed)
+			sk++;
+		else if (r->fail_on >= 0 && (int)x->severity >= r->fail_on)
+			f++;
+	}
+	char cls[512];
+	snprintf(cls, sizeof(cls), "%s.%s.%s", ob->ns ? ob->ns : "default", ob->kind ? ob->kind : "object",
+		 ob->name ? ob->name : "?");
+	fputs("  <testsuite name=\"", o);
+	xml(o, ob->kind);
+	fputc(' ', o);
+	xml(o, ob->ns ? ob->ns : "default");
+	fputc('/', o);
+	xml(o, ob->name);
+	fprintf(o, "\" tests=\"%u\" failures=\"%u\" errors=\"0\" skipped=\"%u\"", t ? t : 1, f, sk);
+	if (ob->file) {
+		fputs(" file=\"", o);
+		xml(o, ob->file);
+		fputc('"', o);
+	}
+	fputs(">\n", o);
+	if (!t) {
+		fputs("    <testcase classname=\"", o);
+		xml(o, cls);
+		fputs("\" name=\"ktrace\"/>\n", o);
+	}
+	for (uint32_t j = 0; j < ob->f_n; j++) {
+		const struct kt_finding *x = fr[ob->f_first + j].f;
+		const struct kt_rule *rule = &kt_rules[x->rule];
+		fputs("    <testcase classname=\"", o);
+		xml(o, cls);
+		fprintf(o, "\" name=\"%s %s\"", rule->id, rule->name);
+		if (x->file) {
+			fputs(" file=\"", o);
+			xml(o, x->file);
+			fprintf(o, "\" line=\"%u\"", x->line);
+		}
+		fputs(">\n", o);
+		if (x->suppressed) {
+			fputs("      <skipped message=\"suppressed\"/>\n", o);
+		} else if (r->fail_on >= 0 && (int)x->severity >= r->fail_on) {
+			fprintf(o, "      <failure type=\"%s\" message=\"", kt_severity_name(x->severity));
+			xml(o, x->message);
+			fputs("\">", o);
+			if (x->file) {
+				xml(o, x->file);
+				fprintf(o, ":%u:%u: ", x->line, x->col);
+			}
+			xml(o, x->message);
+			fputs("\nfix: ", o);
+			xml(o, rule->mitigation);
+			fputs("</failure>\n", o);
+		} else {
+			fprintf(o, "      <system-out>%s: ", kt_severity_name(x->severity));
+			xml(o, x->message);
+			fputs("</system-out>\n", o);
+		}
+		fputs("    </testcase>\n", o);
+	}
+	fputs("  </testsuite>\n", o);
+}
+
 int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 {
 	struct obj *objs = NULL;
@@ -156,91 +249,9 @@ int kt_report_junit(struct kt_cli *c, FILE *o, const struct kt_report *r)
 	fprintf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
 	fprintf(o, "<testsuites name=\"ktrace %s\" tests=\"%u\" failures=\"%u\" errors=\"%u\">\n", r->command,
 		tests + r->n_errors, failures, r->n_errors);
-	if (r->n_errors) {
-		fprintf(o, "  <testsuite name=\"ktrace input\" tests=\"%u\" failures=\"0\" errors=\"%u\" skipped=\"0\">\n",
-			r->n_errors, r->n_errors);
-		for (uint32_t i = 0; i < r->n_errors; i++) {
-			const struct kt_manifest_error *e = &r->errors[i];
-			fputs("    <testcase classname=\"ktrace.input\" name=\"parse ", o);
-			xml(o, e->file);
-			fprintf(o, "\" file=\"");
-			xml(o, e->file);
-			fprintf(o, "\" line=\"%u\">\n      <error type=\"invalid-input\" message=\"", e->line);
-			xml(o, e->msg);
-			fprintf(o, "\">");
-			xml(o, e->file);
-			fprintf(o, ":%u:%u: ", e->line, e->col);
-			xml(o, e->msg);
-			fprintf(o, "</error>\n    </testcase>\n");
-		}
-		fprintf(o, "  </testsuite>\n");
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		const struct obj *ob = &objs[i];
-		unsigned t = ob->f_n, f = 0, sk = 0;
-		for (uint32_t j = 0; j < ob->f_n; j++) {
-			const struct kt_finding *x = fr[ob->f_first + j].f;
-			if (x->suppressed)
-				sk++;
-			else if (r->fail_on >= 0 && (int)x->severity >= r->fail_on)
-				f++;
-		}
-		char cls[512];
-		snprintf(cls, sizeof(cls), "%s.%s.%s", ob->ns ? ob->ns : "default", ob->kind ? ob->kind : "object",
-			 ob->name ? ob->name : "?");
-		fputs("  <testsuite name=\"", o);
-		xml(o, ob->kind);
-		fputc(' ', o);
-		xml(o, ob->ns ? ob->ns : "default");
-		fputc('/', o);
-		xml(o, ob->name);
-		fprintf(o, "\" tests=\"%u\" failures=\"%u\" errors=\"0\" skipped=\"%u\"", t ? t : 1, f, sk);
-		if (ob->file) {
-			fputs(" file=\"", o);
-			xml(o, ob->file);
-			fputc('"', o);
-		}
-		fputs(">\n", o);
-		if (!t) {
-			fputs("    <testcase classname=\"", o);
-			xml(o, cls);
-			fputs("\" name=\"ktrace\"/>\n", o);
-		}
-		for (uint32_t j = 0; j < ob->f_n; j++) {
-			const struct kt_finding *x = fr[ob->f_first + j].f;
-			const struct kt_rule *rule = &kt_rules[x->rule];
-			fputs("    <testcase classname=\"", o);
-			xml(o, cls);
-			fprintf(o, "\" name=\"%s %s\"", rule->id, rule->name);
-			if (x->file) {
-				fputs(" file=\"", o);
-				xml(o, x->file);
-				fprintf(o, "\" line=\"%u\"", x->line);
-			}
-			fputs(">\n", o);
-			if (x->suppressed) {
-				fputs("      <skipped message=\"suppressed\"/>\n", o);
-			} else if (r->fail_on >= 0 && (int)x->severity >= r->fail_on) {
-				fprintf(o, "      <failure type=\"%s\" message=\"", kt_severity_name(x->severity));
-				xml(o, x->message);
-				fputs("\">", o);
-				if (x->file) {
-					xml(o, x->file);
-					fprintf(o, ":%u:%u: ", x->line, x->col);
-				}
-				xml(o, x->message);
-				fputs("\nfix: ", o);
-				xml(o, rule->mitigation);
-				fputs("</failure>\n", o);
-			} else {
-				fprintf(o, "      <system-out>%s: ", kt_severity_name(x->severity));
-				xml(o, x->message);
-				fputs("</system-out>\n", o);
-			}
-			fputs("    </testcase>\n", o);
-		}
-		fputs("  </testsuite>\n", o);
-	}
+	junit_errors(o, r);
+	for (uint32_t i = 0; i < n; i++)
+		junit_object(o, r, &objs[i], fr);
 	fputs("</testsuites>\n", o);
 	free(fr);
 	free(objs);

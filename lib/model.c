@@ -708,6 +708,36 @@ const char *kt_fe_kind_name(enum kt_fe_kind k)
 	case KT_FE_EXTERNALIP: return "externalIP";
 	case KT_FE_LOADBALANCER: return "loadBalancer";
 	case KT_FE_HEALTHCHECK: return "healthCheck";
+	case KT_FE_EXTERNAL: return "external";
 	}
 	return "clusterIP";
+}
+
+const char *kt_dp_action_name(enum kt_dp_action a)
+{
+	switch (a) {
+	case KT_DP_FORWARD: return "forward";
+	case KT_DP_REJECT: return "reject";
+	case KT_DP_DROP: return "drop";
+	}
+	return "forward";
+}
+
+const char *kt_share_basis_name(enum kt_share_basis b)
+{
+	switch (b) {
+	case KT_SHARE_PROBABILITY: return "probability";
+	case KT_SHARE_WEIGHT: return "weight";
+	case KT_SHARE_CONNECTIONS: return "connections";
+	case KT_SHARE_HASH: return "hash";
+	}
+	return "probability";
+}
+
+bool kt_dp_share_known(const struct kt_dp_service *s)
+{
+	if (s->share_basis == KT_SHARE_PROBABILITY || s->share_basis == KT_SHARE_WEIGHT)
+		return true;
+	/* Cilium Maglev: the lookup-table share of a 5-tuple hash */
+	return s->share_basis == KT_SHARE_HASH && s->mode == KT_DP_CILIUM;
 }

@@ -20,9 +20,25 @@ struct kt_path_node {
 	uint32_t local_total;
 };
 
+/* One programmed frontend and, when the node rejects or drops it, why
+ * (from the API objects; cause.rule KT_RULE_COUNT: nothing to add). */
+struct kt_path_fe {
+	const struct kt_dp_frontend *fe;
+	struct kt_dp_cause cause;
+};
+
+/* One Service port as a node programs it. Which backend set applies is
+ * decided here once, for every renderer: the internal set when an
+ * internal frontend forwards, the external set when an external one does
+ * (shown apart only when it differs: Local policy). */
 struct kt_path_dp {
 	const struct kt_dp_node *node;
 	const struct kt_dp_service *svc; /* one per Service port */
+	struct kt_path_fe *fes;
+	uint32_t n_fes;
+	bool internal_set;       /* an internal frontend forwards to svc->be */
+	bool external_set;       /* an external frontend forwards to svc->ext_be */
+	bool ext_differs;        /* the external set is not the internal one */
 };
 
 struct kt_path_result {
@@ -126,7 +142,13 @@ const char *kt_ing_kind_name(enum kt_ing_kind k); /* "Ingress", "HTTPRoute", "GR
  * no target node. Counts distinct endpoint addresses. */
 double kt_cross_node_share(const struct kt_snapshot *s, uint32_t svc_ix);
 
-/* Is node an LB target for svc, and why (static string). */
+/* Can the LB send to this node at all (whatever the Service): not
+ * labelled exclude-from-external-load-balancers, not cordoned, Ready.
+ * The one model of "which nodes the LB targets" path and the rules
+ * (KT102, KT103) share. */
+bool kt_lb_node_eligible(const struct kt_snapshot *s, uint32_t node_ix, const char **reason);
+/* Is node an LB target for svc (eligible, and with Local policy a ready
+ * local endpoint so the health check passes), and why (static string). */
 bool kt_lb_target_node(const struct kt_snapshot *s, uint32_t svc_ix, uint32_t node_ix, const char **reason);
 
 /* LB implementation from class/annotations/ingress hostname. */

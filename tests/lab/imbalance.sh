@@ -184,6 +184,17 @@ elif what == "bytes":
 elif what == "ages":
     need(j["timestamps"] is True, "timestamps not detected")
     need(s["ages"]["known"] and s["connections"] >= 0, "ages")
+elif what == "once-events":
+    # --once: one full dump, the second sample from the events in between
+    t = j["timing"]
+    need(t.get("refresh") == "events", "second sample refresh %s, want events" % t.get("refresh"))
+    need(t["collectTotalMs"] >= t["collectMs"], "collectTotalMs %s < collectMs %s" % (t["collectTotalMs"], t["collectMs"]))
+    need(s["bytesPerSecond"] is None and all(b["bytesPerSecond"] is None for b in s["backends"]),
+         "byte rates need two full dumps: bytesPerSecond must be null, got %s" % s["bytesPerSecond"])
+elif what == "once-dumps":
+    t = j["timing"]
+    need(t.get("refresh") == "dump", "KTRACE_CT_EVENTS=0: refresh %s, want dump" % t.get("refresh"))
+    need(s["bytesPerSecond"] is not None, "two dumps: bytesPerSecond known")
 elif what == "rate":
     need(s["newPerSecond"] is not None and s["newPerSecond"] > 0, "newPerSecond %s" % s["newPerSecond"])
     need(j["sampleSeconds"] > 0.5, "sampleSeconds %s" % j["sampleSeconds"])
@@ -253,8 +264,14 @@ if [ $rc -ne 0 ] || ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))'
 	exit 1
 fi
 pass "once json"
-for w in skew hot starved findings bytes ages; do
+for w in skew hot starved findings bytes ages once-events; do
 	msg=$(python3 "$WORK/check.py" "$J" $w 2>&1) && pass "$w" || fail "$w" "$msg"
+done
+# events off: both samples are full dumps (the fallback where events cannot be joined)
+nsx $NSN env KTRACE_CT_EVENTS=0 timeout 30 "$KTRACE" imbalance --once -o json -i 0.3 --objects "$WORK/objects.json" \
+	--node labnode > "$WORK/once-dumps.json" 2>/dev/null
+for w in skew once-dumps; do
+	msg=$(python3 "$WORK/check.py" "$WORK/once-dumps.json" $w 2>&1) && pass "events off: $w" || fail "events off: $w" "$msg"
 done
 # conntrack before and after must agree (quiet lab), and ktrace must equal it
 if cmp -s "$WORK/ct1.txt" "$WORK/ct2.txt" || true; then
@@ -273,10 +290,13 @@ else
 fi
 
 # new connections per second between the two samples, with traffic running
+c0=$(nsx $NSN conntrack -C 2>/dev/null || echo 0)
 ip netns exec $NSC timeout 20 python3 "$WORK/short.py" 200 40 >/dev/null 2>&1 &
 TP=$!
 PIDS="$PIDS $TP"
-sleep 0.5
+# the sample must fall inside the traffic: wait until it has started (a
+# loaded machine can take a second to start python in the namespace)
+for _ in $(seq 1 100); do [ "$(nsx $NSN conntrack -C 2>/dev/null || echo 0)" -gt "$c0" ] && break; sleep 0.05; done
 nsx $NSN timeout 30 "$KTRACE" imbalance --once -o json -i 1 --objects "$WORK/objects.json" --node labnode > "$WORK/rate.json" 2>/dev/null
 msg=$(python3 "$WORK/check.py" "$WORK/rate.json" rate 2>&1) && pass "newPerSecond" || fail "newPerSecond" "$msg"
 kill $TP 2>/dev/null
@@ -289,7 +309,7 @@ kill $TP 2>/dev/null
 # and the last sample must equal `conntrack -L` after the churn.
 sleep 1.5   # the newPerSecond traffic above has stopped
 EV="$WORK/events.ndjson"
-nsx $NSN timeout 40 "$KTRACE" imbalance -o json --count 6 -i 1 --resync 2.5 --objects "$WORK/objects.json" \
+nsx $NSN timeout 40 "$KTRACE" imbalance -o json --count 8 -i 1 --resync 2.5 --objects "$WORK/objects.json" \
 	--node labnode > "$EV" 2>"$WORK/ev.err" &
 KP=$!
 PIDS="$PIDS $KP"
@@ -307,7 +327,7 @@ kill "$H5" 2>/dev/null
 wait $KP
 rc=$?
 nsx $NSN conntrack -L -o extended > "$WORK/ct3.txt" 2>/dev/null
-if [ $rc -ne 0 ] || [ "$(wc -l < "$EV")" -ne 6 ]; then
+if [ $rc -ne 0 ] || [ "$(wc -l < "$EV")" -ne 8 ]; then
 	fail "event mode" "exit $rc, $(wc -l < "$EV") lines: $(head -c 300 "$WORK/ev.err")"
 else
 	tail -n 1 "$EV" > "$WORK/ev.last.json"
@@ -316,7 +336,8 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 want = int(sys.argv[2])
 kinds = [l["timing"].get("refresh") for l in lines]
-# [dump, events, events, dump, events, events] at 1 s intervals; a slow
+# [dump, events, events, dump, events, events, dump, events] at 1 s intervals (the
+# last dump comes after the churn even when a loaded machine slows it); a slow
 # machine may move the resync dump one sample earlier
 if kinds[0] != "dump" or "events" not in kinds[1:3] or kinds.count("dump") < 2 or kinds.count("events") < 3:
     print("refresh kinds %s" % kinds); sys.exit(1)
