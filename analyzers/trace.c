@@ -4,7 +4,9 @@
  * masquerade, externalTrafficPolicy Local) says one packet does, and
  * whether a traced probe agrees. Pure functions over the model: no I/O.
  */
+#include <arpa/inet.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -19,11 +21,27 @@ static bool is_addr(const char *ip, const char *const *addrs, unsigned n)
 	return false;
 }
 
+static bool in_range(const char *ip, const char *cidr)
+{
+	char a[64];
+	snprintf(a, sizeof(a), "%s", cidr);
+	int plen = 32;
+	char *sl = strchr(a, '/');
+	if (sl) {
+		*sl = 0;
+		plen = atoi(sl + 1);
+	}
+	struct in_addr x, y;
+	if (plen < 0 || plen > 32 || inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, ip, &y) != 1)
+		return true; /* not IPv4: do not claim a drop */
+	uint32_t m = plen ? htonl(0xffffffffu << (32 - plen)) : 0;
+	return (x.s_addr & m) == (y.s_addr & m);
+}
+
 void kt_trace_predict(const struct kt_dp_node *n, const char *src_ip, const char *dst_ip, int32_t dport,
 		      const char *proto, const char *const *node_addrs, unsigned n_addrs,
 		      struct kt_trace_prediction *p)
 {
-	(void)src_ip;
 	memset(p, 0, sizeof(*p));
 	p->masquerade = -1;
 	bool local = is_addr(dst_ip, node_addrs, n_addrs);
@@ -67,6 +85,21 @@ void kt_trace_predict(const struct kt_dp_node *n, const char *src_ip, const char
 		p->fate = KT_FATE_LOCAL;
 		p->why = "the health-check node port is answered by kube-proxy on the node";
 		return;
+	}
+	if (best_f->action == KT_DP_REJECT || best_f->action == KT_DP_DROP) {
+		p->fate = best_f->action == KT_DP_REJECT ? KT_FATE_REJECTED : KT_FATE_DROPPED;
+		p->why = best_f->reason ? best_f->reason : "the node's rules reject or drop it";
+		return;
+	}
+	if (best_f->n_source_ranges && src_ip) {
+		bool in = false;
+		for (uint32_t i = 0; i < best_f->n_source_ranges && !in; i++)
+			in = in_range(src_ip, best_f->source_ranges[i]);
+		if (!in) {
+			p->fate = KT_FATE_DROPPED;
+			p->why = "the source is outside loadBalancerSourceRanges";
+			return;
+		}
 	}
 	p->be = best_f->external ? best_s->ext_be : best_s->be;
 	p->n_be = best_f->external ? best_s->n_ext_be : best_s->n_be;
