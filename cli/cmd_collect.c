@@ -63,6 +63,7 @@ static const struct kt_option opts[] = {
 	{"node-only", 0, KT_OPT_FLAG, NULL, NULL, "only this node's state, no API objects (no kubeconfig needed)"},
 	{"node-name", 0, KT_OPT_STR, "NAME", "node", "record this host's node state as node NAME (default: the matching Node, else the hostname)"},
 	{"bpffs", 0, KT_OPT_STR, "DIR", "dir", "BPF filesystem root for Cilium maps (default /sys/fs/bpf)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 

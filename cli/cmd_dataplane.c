@@ -36,6 +36,7 @@ static const struct kt_option opts[] = {
 	{"live", 0, KT_OPT_FLAG, NULL, NULL,
 	 "with --from: read this host's kernel; the bundle only supplies API objects for --diff"},
 	{"no-metrics", 0, KT_OPT_FLAG, NULL, NULL, "do not query kube-proxy's metrics endpoint (127.0.0.1:10249)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 
@@ -377,6 +378,7 @@ static int run(struct kt_cli *c)
 	uint32_t total = 0;
 	for (uint32_t i = 0; i < snap->n_dp; i++)
 		total += snap->dp[i].n_svcs;
+	bool partial = kt_cli_fleet_gaps(c, snap);
 	if (c->verbose || total == 0)
 		kt_warn_gaps(c, snap);
 	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
@@ -429,7 +431,7 @@ static int run(struct kt_cli *c)
 	kt_findings_release(&diffs);
 	kt_arena_free(ra);
 	kt_snapshot_free(snap);
-	return 0;
+	return partial ? KT_EXIT_PARTIAL : 0;
 }
 
 const struct kt_command kt_cmd_dataplane = {

@@ -42,6 +42,7 @@ static const struct kt_option opts[] = {
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
 	{"count", 0, KT_OPT_INT, "N", NULL, "print N samples one interval apart (text, or one JSON object per line), then exit; implies --once"},
 	{"resync", 0, KT_OPT_NUM, "SECS", NULL, "live: read the whole conntrack table every SECS; between full dumps follow the kernel's conntrack events (default 10; 0: a full dump every refresh)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 

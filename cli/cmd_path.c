@@ -499,6 +499,7 @@ static int run(struct kt_cli *c)
 
 static const struct kt_option opts[] = {
 	{"no-node", 0, KT_OPT_FLAG, NULL, NULL, "do not read this node's programmed rules even when running as root on a node"},
+	KT_FLEET_OPTS,
 	{0},
 };
 
