@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ktrace/fleet.h"
 #include "ktrace/bundle.h"
 #include "ktrace/node.h"
 
@@ -44,7 +45,11 @@ static int run(struct kt_cli *c)
 		/* names and reasons come from outside: shown visible-safe */
 		fprintf(stderr, "ktrace: wrote %s: %u services, %u endpoints, %u pods, %u nodes, %u workloads%s%s\n",
 			kt_cv(c, file), s->n_services, s->n_endpoints, s->n_pods, s->n_nodes, s->n_workloads,
-			s->n_dp ? ", node dataplane" : "", s->n_flows ? ", flows" : "");
+			s->n_dp || s->fleet ? ", node dataplane" : "", s->n_flows ? ", flows" : "");
+		if (s->fleet)
+			fprintf(stderr, "ktrace: nodes: %u of %u selected nodes stored (%u Services, %u differ on some node: "
+					"stored once plus per-node differences)\n",
+				s->fleet->n_nodes, s->fleet->n_asked, s->fleet->n_keys, s->fleet->n_deviating);
 		if (s->focus.node_note)
 			fprintf(stderr, "ktrace: node state: %s\n", kt_cv(c, s->focus.node_note));
 		for (uint32_t i = 0; i < s->n_gaps && i < 100; i++)
@@ -52,8 +57,9 @@ static int run(struct kt_cli *c)
 		if (s->n_gaps > 100)
 			fprintf(stderr, "ktrace: not collected: %u more\n", s->n_gaps - 100);
 	}
+	bool partial = s->fleet && (s->focus.missing & KT_WANT_DATAPLANE);
 	kt_snapshot_free(s);
-	return 0;
+	return partial ? KT_EXIT_PARTIAL : 0;
 }
 
 static const struct kt_option opts[] = {

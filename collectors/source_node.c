@@ -352,7 +352,9 @@ int kt_src_node_state(struct kt_src *x, struct kt_snapshot *s)
 		return 0;
 	}
 	if (sc->from && sc->node == KT_NODE_AUTO && !has_dumps(sc)) {
-		/* the bundle's stored node state */
+		/* the bundle's stored node state (a fleet: every node's view) */
+		if (s->fleet)
+			kt_fleet_expand(s);
 		if (sc->node_name && !kt_snapshot_keep_node(s, sc->node_name)) {
 			const char **cands = KT_ANEW(s->arena, const char *, s->n_dp + s->n_flows + 1);
 			unsigned n = 0;

@@ -681,8 +681,10 @@ static void plan_free(struct fc *x, struct plan *P)
 static int take_node(struct fc *x, struct fnode *n, struct kt_kube_get *g, struct kt_dp_node *out)
 {
 	struct kt_diag d2 = {0};
-	uint32_t before = x->s->n_dp;
-	if (kt_agent_decode_node(x->s, g->body, g->len, n->name, &d2) < 0 || x->s->n_dp != before + 1) {
+	uint32_t before = x->s->n_dp, gaps = x->s->n_gaps;
+	int rc = kt_agent_decode_node(x->s, g->body, g->len, n->name, &d2);
+	x->s->n_gaps = gaps; /* the agent's gaps came with its digests */
+	if (rc < 0 || x->s->n_dp != before + 1) {
 		node_gap(x, n, "agent Pod %s: %s", n->pod, d2.msg[0] ? d2.msg : "no node state in the answer");
 		return -1;
 	}

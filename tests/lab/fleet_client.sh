@@ -43,4 +43,13 @@ PYEOF
 	pass "dataplane --nodes all: n1 n2 n3 through their agents (n3 with the stale 10.244.9.9), n4 a gap, exit 6" ||
 	fail "dataplane --nodes all" "rc=$rc $res $(head -c 400 "$WORK/dp.err")"
 grep -q "n4" "$WORK/dp.err" && pass "the node without an agent is named on stderr" || fail "the node without an agent is named" "$(cat "$WORK/dp.err")"
+
+# ---- explore ----
+kt check --nodes all > "$WORK/check.txt" 2>&1; echo "rc=$?" >> "$WORK/check.txt"
+kt path svc/web -n shop --nodes all > "$WORK/path.txt" 2>&1; echo "rc=$?" >> "$WORK/path.txt"
+kt dataplane --nodes all --diff -A > "$WORK/diff.txt" 2>&1; echo "rc=$?" >> "$WORK/diff.txt"
+kt collect --nodes all -f "$WORK/b.json" > "$WORK/collect.txt" 2>&1; echo "rc=$?" >> "$WORK/collect.txt"
+kt --from "$WORK/b.json" dataplane --diff -A > "$WORK/diff2.txt" 2>&1; echo "rc=$?" >> "$WORK/diff2.txt"
+kt imbalance --nodes all -o json > "$WORK/imb.txt" 2>&1; echo "rc=$?" >> "$WORK/imb.txt"
+mkdir -p /tmp/fleetdbg; cp "$WORK"/*.txt "$WORK/b.json" /tmp/fleetdbg/
 exit 0
