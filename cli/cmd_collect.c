@@ -94,10 +94,17 @@ const struct kt_command kt_cmd_collect = {
 		"FILE is replaced only when the bundle is complete (mode 0600); on failure it is\n"
 		"left as it was. This host's dataplane and flows are stored when it is one of\n"
 		"the cluster's Nodes (as root), or when asked with --node / --node-name; collect\n"
-		"says what it stored. The format is described in ktrace-bundle(5).\n\n"
+		"says what it stored. With --nodes, every selected node's dataplane and flows\n"
+		"come from its ktrace agent (ktrace-agent(1)) through the API server; the bundle\n"
+		"stores the state most nodes share once plus what each node does differently.\n"
+		"The format is described in ktrace-bundle(5).\n\n"
 		"Examples:\n"
 		"  ktrace collect -f cluster.json.gz\n"
+		"  ktrace collect --nodes all -f cluster.json.gz\n"
 		"  ktrace path svc/orders -n shop --from cluster.json.gz\n"
-		"  kubectl debug node/worker-1 ... -- ktrace collect --node-only -f /host/tmp/node.json",
+		"  # one node without agents: a debug Pod on it (the node's root filesystem is /host)\n"
+		"  kubectl debug node/worker-1 -it --profile=sysadmin --image=IMAGE \\\n"
+		"      -- ktrace collect --node-only -f /host/tmp/node.json\n"
+		"  kubectl cp default/node-debugger-worker-1-xxxxx:/host/tmp/node.json node.json",
 	.outputs = "text",
 };
