@@ -163,7 +163,9 @@ static bool not_kubernetes(struct kt_src *x, const char *what_failed)
 	int rc = kt_kube_version(x->k, a, &ver, &d2);
 	kt_log(1, "checked: %s; GET %s/version: %s", what_failed, kt_kube_server(x->k), rc == 0 ? ver : d2.msg);
 	kt_arena_free(a);
-	if (rc == 0)
+	/* a version, or the same failure before any answer (a bad credential,
+	 * an exec plugin's error): the server was not judged */
+	if (rc == 0 || !strcmp(d2.msg, what_failed))
 		return false;
 	kt_diag_reset(x->d);
 	kt_diag_set(x->d, KT_EXIT_CLUSTER, "%s is not a Kubernetes API server: %s, and GET /version gave no version (%s)",
