@@ -75,11 +75,14 @@ static const char *jstr(const cJSON *o, const char *k)
 
 static const cJSON *jget(const cJSON *o, const char *path)
 {
-	char buf[128];
-	snprintf(buf, sizeof(buf), "%s", path);
+	char buf[64];
 	const cJSON *c = o;
-	for (char *save = NULL, *t = strtok_r(buf, ".", &save); t && c; t = strtok_r(NULL, ".", &save))
-		c = cJSON_GetObjectItemCaseSensitive(c, t);
+	while (c && *path) {
+		size_t l = strcspn(path, ".");
+		snprintf(buf, sizeof(buf), "%.*s", (int)l, path);
+		c = cJSON_GetObjectItemCaseSensitive(c, buf);
+		path += l + (path[l] == '.');
+	}
 	return c;
 }
 
@@ -103,8 +106,11 @@ static const char *pct(struct kt_arena *a, const char *s)
 		unsigned char u = (unsigned char)*c;
 		if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || strchr("-._~", u))
 			*p++ = (char)u;
-		else
-			p += sprintf(p, "%%%02X", u);
+		else {
+			*p++ = '%';
+			*p++ = "0123456789ABCDEF"[u >> 4];
+			*p++ = "0123456789ABCDEF"[u & 15];
+		}
 	}
 	*p = 0;
 	return o;
@@ -305,7 +311,12 @@ static int select_nodes(struct fc *x, struct kt_kube_get *g, bool by_label)
 		return 0;
 	}
 	char *list = kt_arena_strdup(x->a, sel);
-	for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+	for (char *t = list, *next; t; t = next) {
+		next = strchr(t, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*t)
+			continue;
 		if (find_node(x, t))
 			continue;
 		bool known = !j && !n_all;

@@ -56,6 +56,13 @@ case "$keys" in
 *) fail "scale by difference" "$keys $(grep GET "$WORK/vv.err" | head -5 | tr '\n' '|')" ;;
 esac
 
+# ---- path: N of M nodes ------------------------------------------------------------------
+kt path svc/web -n shop --nodes all > "$WORK/path.txt" 2> "$WORK/path.err"; rc=$?
+if [ "$rc" = 6 ] && grep -q 'port http 2 of 3 nodes programmed the current endpoints (3 ready' "$WORK/path.txt" &&
+	grep -q 'node n3: stale 10.244.9.9:8080$' "$WORK/path.txt" && [ "$(grep -c 'programs port http' "$WORK/path.txt")" = 2 ]; then
+	pass "path --nodes all: '2 of 3 nodes programmed the current endpoints', n3's stale backend, one shown for the matching nodes"
+else fail "path --nodes all: N of M" "rc=$rc $(grep -A3 'programmed the current' "$WORK/path.txt" | tr '\n' '|')"; fi
+
 # ---- check: per-node KT602 ---------------------------------------------------------
 kt check --nodes all -o json > "$WORK/check.json" 2> "$WORK/check.err"; rc=$?
 res=$("$PY" - "$WORK/check.json" <<'PYEOF'
