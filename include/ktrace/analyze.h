@@ -27,6 +27,11 @@ int kt_rules_for_service(const struct kt_snapshot *s, uint32_t svc_ix, const str
 /* Dataplane diff (analyzers/dpdiff.c): KT601/KT602/KT603 for every node in
  * snap->dp against the EndpointSlices. */
 int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
+/* Many nodes (--nodes): KT601/KT602/KT603 findings that say the same
+ * thing about different nodes become one finding listing the nodes
+ * ("2 nodes (n3, n5) still forward ..."; evidence "nodes=n3,n5; ...").
+ * Other findings are kept as they are, in order. */
+void kt_dpdiff_group(struct kt_findings *f, struct kt_arena *a);
 
 /* Flow imbalance (analyzers/imbalance.c): KT402/KT403 from snap->flows. */
 int kt_imbalance_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
