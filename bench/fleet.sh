@@ -45,9 +45,12 @@ ip netns del ${NS}r
 # 2. N fake agents
 ip netns add $NS || exit 1
 ip netns exec $NS ip link set lo up
-ip netns exec $NS ip link add dummy0 type dummy
-ip netns exec $NS ip link set dummy0 up
-for k in $(seq 1 "$N"); do ip netns exec $NS ip addr add 192.168.90.$k/24 dev dummy0; done
+# one address per node on a veth (no dummy links on every kernel)
+ip netns exec $NS ip link add fa0 type veth peer name fa1
+ip netns exec $NS ip link set fa0 up
+ip netns exec $NS ip link set fa1 up
+for k in $(seq 1 "$N"); do echo "address add 192.168.90.$k/24 dev fa0"; done > "$TMP/addrs"
+ip netns exec $NS ip -batch "$TMP/addrs" || exit 1
 ip netns exec $NS $PY bench/fleet_agent.py "$TMP/rec" "$TMP/token" "$N" "$SHARE" $PORT > "$TMP/fake.out" 2> "$TMP/fake.err" &
 PIDS="$PIDS $!"
 for _ in $(seq 1 1200); do grep -q ready "$TMP/fake.out" && break; sleep 0.1; done
@@ -89,14 +92,24 @@ echo "host: $(nproc) CPUs, load average $load"
 echo "fleet: $N nodes x $SVCS Services ($EPS endpoints each), share $SHARE of the Services deviating on one node each"
 for run in 1 2 3; do
 	rm -f "$TMP/out.json.gz"
-	ip netns exec $NS /usr/bin/time -f "%e s %M KB" "$KTRACE" -v --kubeconfig "$TMP/kc" collect --nodes all \
+	ip netns exec $NS /usr/bin/time -f "%e s (cpu %U user %S sys) %M KB" "$KTRACE" -v --kubeconfig "$TMP/kc" collect --nodes all \
 		--agent-timeout 60 -f "$TMP/out.json.gz" > /dev/null 2> "$TMP/client.err"
-	t=$(tail -1 "$TMP/client.err")
+	t=$(tail -1 "$TMP/client.err"); cp "$TMP/client.err" /tmp/fleetbench/client.err
 	bytes=$(grep -o '[0-9]* bytes from the agents in [0-9]* requests' "$TMP/client.err")
 	b=${bytes%% *}
-	echo "run $run: collect --nodes all: $t (wall, peak RSS); $bytes; bundle $(wc -c < "$TMP/out.json.gz") bytes"
+	grep -m3 -e warning -e error -e signal "$TMP/client.err"
+	echo "run $run: collect --nodes all: $t (wall, client peak RSS); $bytes; bundle $(wc -c < "$TMP/out.json.gz") bytes"
 done
 grep -o 'fleet: .*' "$TMP/client.err" | head -1
+# the reference in the same run: curl fetching the same 200 digests through
+# the same API server, 32 at a time (what the proxy path alone costs)
+KP=$(cat "$TMP/kapi.port")
+for k in $(seq 1 "$N"); do echo "http://127.0.0.1:$KP/api/v1/namespaces/ktrace/pods/ktrace-agent-$k:$PORT/proxy/v1/digests"; done > "$TMP/urls"
+t0=$(date +%s.%N)
+ip netns exec $NS xargs -P 32 -n 1 curl -s -o /dev/null -H "X-Ktrace-Token: $TOK" -H 'Accept-Encoding: gzip' < "$TMP/urls"
+t1=$(date +%s.%N)
+echo "reference: curl, the $N digests only through the same API server (32 parallel): $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}') s"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 devb=$(grep -o 'deviating entries [0-9]*' "$TMP/fake.out" | tail -1)
 base=$((N * dig1))
 echo "reference: $N x digests ($dig1 bytes gzip each) = $base bytes; received/reference = $(awk -v b="$b" -v r="$base" 'BEGIN{printf "%.2f", b / r}')"

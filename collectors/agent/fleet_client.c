@@ -501,16 +501,23 @@ static int ask_digests(struct fc *x)
 	for (unsigned i = 0; rc == 0 && i < ng; i++) {
 		struct fnode *n = &x->n[who[i] & 0x7fffffffu];
 		bool is_flows = who[i] & 0x80000000u;
-		if (!answer_ok(x, n, &g[i], is_flows ? "flows" : "digests"))
-			continue;
 		struct kt_diag d2 = {0};
 		if (is_flows) {
-			if (n->gap)
-				continue;
-			if (kt_agent_decode_flows(x->s, g[i].body, g[i].len, n->name, &d2) < 0)
-				node_gap(x, n, "agent Pod %s: flows: %s", n->pod, d2.msg);
+			/* flows are a gap of their own: the node's rules still count */
+			char what[300];
+			snprintf(what, sizeof(what), "node %s: flows", n->name);
+			if (g[i].status != 200) {
+				struct kt_agent_error e;
+				kt_agent_decode_error(g[i].body, g[i].len, (int)g[i].status, &e);
+				kt_snapshot_gap(x->s, what, "agent Pod %s: %s", n->pod,
+						g[i].status ? e.message : g[i].err);
+			} else if (kt_agent_decode_flows(x->s, g[i].body, g[i].len, n->name, &d2) < 0) {
+				kt_snapshot_gap(x->s, what, "agent Pod %s: %s", n->pod, d2.msg);
+			}
 			continue;
 		}
+		if (!answer_ok(x, n, &g[i], "digests"))
+			continue;
 		if (kt_agent_decode_digests(g[i].body, g[i].len, n->name, x->a, &n->dig, &d2) < 0) {
 			node_gap(x, n, "agent Pod %s: %s", n->pod, d2.msg);
 			continue;
@@ -522,7 +529,6 @@ static int ask_digests(struct fc *x)
 		}
 		n->ok = !n->gap;
 	}
-	/* a flow sample of a node that became a gap later stays: it was read */
 	for (unsigned i = 0; i < ng; i++)
 		free(g[i].body);
 	free(g);
@@ -1031,12 +1037,15 @@ static int run(struct fc *x)
 	x->f->n_asked = x->nn;
 	if (!x->o->dataplane)
 		return 0;
+	/* every node first: the array moves while it grows */
 	for (uint32_t i = 0; i < x->nn; i++)
 		if (x->n[i].ok)
-			x->n[i].fn = kt_fleet_add_node(x->f, x->s, x->n[i].name);
-	for (uint32_t i = 0; i < x->nn; i++)
-		if (x->n[i].ok)
+			kt_fleet_add_node(x->f, x->s, x->n[i].name);
+	for (uint32_t i = 0, k = 0; i < x->nn; i++)
+		if (x->n[i].ok) {
+			x->n[i].fn = &x->f->nodes[k++];
 			node_meta(x, &x->n[i]);
+		}
 	if (!answered)
 		return 0;
 	struct plan P = {0};
