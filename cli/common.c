@@ -471,19 +471,28 @@ bool kt_cli_fleet_gaps(struct kt_cli *c, const struct kt_snapshot *s)
 
 void kt_render_recorded_gaps(struct kt_cli *c, FILE *out, const struct kt_snapshot *s)
 {
-	bool head = false;
-	struct kt_arena *a = kt_arena_new();
+	/* bounded like warnings: a crafted bundle must not flood the terminal */
+	unsigned max = c->verbose ? KT_WARN_MAX_VERBOSE : KT_WARN_MAX, shown = 0, more = 0;
 	for (uint32_t i = 0; i < s->n_gaps; i++) {
 		const struct kt_gap *g = &s->gaps[i];
 		if (!g->recorded)
 			continue;
-		if (!head)
+		if (shown == max) {
+			more++;
+			continue;
+		}
+		if (!shown)
 			fprintf(out, "\n%sgaps (recorded when the bundle was collected):%s\n", kt_c(c, KT_C_DIM),
 				kt_c(c, KT_C_RESET));
-		head = true;
-		fprintf(out, "%s  %s: %s%s\n", kt_c(c, KT_C_DIM), kt_vis(a, g->what), kt_vis(a, g->why), kt_c(c, KT_C_RESET));
+		shown++;
+		char buf[1024], vis[KT_WARN_MAX_LEN + 8];
+		snprintf(buf, sizeof(buf), "%s: %s", g->what ? g->what : "", g->why ? g->why : "");
+		fprintf(out, "%s  %s%s\n", kt_c(c, KT_C_DIM), vis_line(vis, sizeof(vis), buf, KT_WARN_MAX_LEN),
+			kt_c(c, KT_C_RESET));
 	}
-	kt_arena_free(a);
+	if (more)
+		fprintf(out, "%s  %u more gap%s not shown%s%s\n", kt_c(c, KT_C_DIM), more, more == 1 ? "" : "s",
+			c->verbose ? "" : " (-v shows more)", kt_c(c, KT_C_RESET));
 }
 
 int kt_cli_not_found(struct kt_diag *d, const char *what, const char *ns, const char *name, const char *const *cands,

@@ -399,7 +399,10 @@ static int preconditions(struct kt_cli *c)
 	if (c->n_as_groups && !c->as_user)
 		return usage_err(c, "add --as USER (impersonating groups without a user is not allowed)",
 				 "--as-group needs --as");
-	if ((cmd->flags & KT_CMD_API) && !c->from && (kt_cli_wants(c) & KT_WANT_OBJECTS)) {
+	/* a missing required argument (usage starting with an upper-case word)
+	 * is a usage error the command reports, before any cluster error */
+	bool arg_missing = !c->argc && cmd->usage && cmd->usage[0] >= 'A' && cmd->usage[0] <= 'Z';
+	if ((cmd->flags & KT_CMD_API) && !c->from && !arg_missing && (kt_cli_wants(c) & KT_WANT_OBJECTS)) {
 		/* read the kubeconfig and open the client before the command runs */
 		struct kt_kube *k;
 		struct kt_diag d = {0};

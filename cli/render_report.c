@@ -106,11 +106,12 @@ static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r,
 
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
+	/* a partial answer says so before anything else */
+	if (r->snap)
+		kt_render_incomplete(c, out, r->snap);
 	if (r->by_service)
 		return kt_check_text(c, out, r);
 	uint32_t n = r->f->n, m = 0;
-	if (r->snap)
-		kt_render_incomplete(c, out, r->snap);
 	struct gkey *keys = calloc(n + 1, sizeof(*keys));
 	uint32_t *svc = calloc(n + 1, sizeof(*svc));
 	struct kt_findings grp = {0};

@@ -14,6 +14,6 @@ for f in tests/fuzz/fuzz_*.c; do
 	if [ ! -x "build-fuzz/$n" ] || [ "$f" -nt "build-fuzz/$n" ] || [ build-fuzz/libktrace.a -nt "build-fuzz/$n" ]; then
 		clang -std=gnu11 -O1 -g -Iinclude -I. -D_GNU_SOURCE $(pkg-config --cflags libcjson yaml-0.1 libnl-3.0) \
 			-fsanitize=fuzzer,address,undefined -o "build-fuzz/$n" "$f" build-fuzz/libktrace.a \
-			$(pkg-config --libs libcurl libcjson yaml-0.1 libnftnl libmnl libnl-3.0 libnl-genl-3.0 libnl-nf-3.0 libnl-idiag-3.0 libnl-route-3.0 libbpf ncursesw zlib) -lm -lpthread
+			$(pkg-config --libs libcurl libcjson yaml-0.1 libnftnl libmnl libnl-3.0 libnl-genl-3.0 libnl-nf-3.0 libnl-idiag-3.0 libnl-route-3.0 libbpf ncursesw zlib libmicrohttpd) -lm -lpthread
 	fi
 done
