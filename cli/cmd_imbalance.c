@@ -259,7 +259,8 @@ static void fleet_merge(struct feed_ctx *f)
 	m.cap_agg = total + 1;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct kt_flow_sample *x = &s->flows[i];
-		memcpy(m.agg + m.n_agg, x->agg, sizeof(*x->agg) * x->n_agg);
+		if (x->n_agg)
+			memcpy(m.agg + m.n_agg, x->agg, sizeof(*x->agg) * x->n_agg);
 		m.n_agg += x->n_agg;
 		m.entries_seen += x->entries_seen;
 		m.acct &= x->acct;

@@ -723,6 +723,18 @@ static int keycmp(const void *p, const void *q)
 	return strcmp(*(const char *const *)p, *(const char *const *)q);
 }
 
+/* Sort / search a key list (empty lists have no array). */
+static void keys_sort(struct keylist *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), keycmp);
+}
+
+static bool keys_has(const struct keylist *l, const char *key)
+{
+	return l->n && bsearch(&key, l->v, l->n, sizeof(*l->v), keycmp);
+}
+
 static bool in_keys(const char **sorted, uint32_t n, const char *ns, const char *name, char *buf, size_t bl)
 {
 	snprintf(buf, bl, "%s/%s", ns ? ns : "", name ? name : "");
@@ -848,7 +860,7 @@ static void refetch_whole(struct fc *x, struct plan *P)
 			if (!has)
 				keys_push(&absent, P->maj_keys[k]);
 		}
-		qsort(dev.v, dev.n, sizeof(*dev.v), keycmp);
+		keys_sort(&dev);
 		for (uint32_t k = 0; k < whole.n_svcs; k++)
 			if (in_keys(dev.v, dev.n, whole.svcs[k].namespace, whole.svcs[k].name, buf, sizeof(buf)))
 				push_svc(&fn->dev, &whole.svcs[k]);
@@ -882,17 +894,17 @@ static void take_majority(struct fc *x, struct plan *P, uint32_t ix, struct kt_d
 		else
 			keys_push(&mine, key);
 	}
-	qsort(mine.v, mine.n, sizeof(*mine.v), keycmp);
-	qsort(okmaj.v, okmaj.n, sizeof(*okmaj.v), keycmp);
+	keys_sort(&mine);
+	keys_sort(&okmaj);
 	keep_entries(got, okmaj.v, okmaj.n, &x->f->majority);
 	if (mine_too)
 		keep_entries(got, mine.v, mine.n, &n->fn->dev);
 	x->f->majority.modes = got->modes;
 	for (uint32_t k = 0; k < P->n_maj; k++) {
 		const char *key = P->maj_keys[k];
-		if (bsearch(&key, okmaj.v, okmaj.n, sizeof(*okmaj.v), keycmp))
+		if (keys_has(&okmaj, key))
 			continue;
-		if (mine_too && !bsearch(&key, mine.v, mine.n, sizeof(*mine.v), keycmp))
+		if (mine_too && !keys_has(&mine, key))
 			keys_push(&P->absent[ix], key);
 		/* a node holding the majority value: in neither its dev nor absent list */
 		for (uint32_t m = 0; m < x->nn; m++) {
@@ -1070,7 +1082,8 @@ static int run(struct fc *x)
 		x->f->nodes[w++] = x->f->nodes[i];
 	}
 	x->f->n_nodes = w;
-	qsort(x->f->nodes, x->f->n_nodes, sizeof(*x->f->nodes), nodecmp);
+	if (x->f->n_nodes > 1)
+		qsort(x->f->nodes, x->f->n_nodes, sizeof(*x->f->nodes), nodecmp);
 	/* every other node's entries point into these arrays: sort each */
 	return 0;
 }
