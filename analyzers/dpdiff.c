@@ -4,7 +4,11 @@
  *   KT601 a ready endpoint is not programmed on the node (propagation lag,
  *         stuck proxy), including Services the node programs not at all;
  *   KT602 the node forwards to an address no EndpointSlice lists;
- *   KT603 more than one proxy backend programs the same Service port.
+ *   KT603 more than one proxy backend programs the same Service port;
+ * and, for every Service port the node rejects or drops, a finding under
+ * the rule that names the cause from the API objects (kt_dp_explain():
+ * KT502 named targetPort, KT501 selector, KT503 no usable endpoint, KT103
+ * Local traffic policy without a local endpoint).
  * Evidence is structured ("node=..; endpoint=IP:PORT; mode=..;
  * triggerTime=..; lastSync=..") so renderers can pick fields; it carries
  * the EndpointSlice last-change-trigger-time and kube-proxy's last sync.
@@ -140,8 +144,9 @@ static void diff_service(const struct kt_snapshot *s, struct kt_arena *a, struct
 	}
 	for (uint32_t e = 0; e < sv->ep_count; e++) {
 		const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
-		if (!ep->ready || !seq(ep->port_name, d->port_name) || !seq(ep->protocol ? ep->protocol : "TCP", d->protocol))
-			continue;
+		if (!ep->ready || !ep->port || !seq(ep->port_name, d->port_name) ||
+		    !seq(ep->protocol ? ep->protocol : "TCP", d->protocol))
+			continue; /* port 0: a slice without the port lists the Pod, no endpoint */
 		if (all_hinted) {
 			bool mine = false;
 			for (uint32_t z = 0; z < ep->n_hint_zones && !mine; z++)
@@ -185,6 +190,167 @@ static bool has_dp(const struct kt_dp_node *n, const char *ns, const char *name,
 {
 	const char *key[3] = {ns, name, port};
 	return kt_bsearch_ix(n->svcs, n->n_svcs, sizeof(*n->svcs), key, dp_key_cmp, NULL) != KT_NONE;
+}
+
+/* ---- why a frontend rejects or drops ---------------------------------- */
+
+static const struct kt_svc_port *svc_port(const struct kt_service *sv, const struct kt_dp_service *d)
+{
+	for (uint32_t i = 0; i < sv->n_ports; i++)
+		if (seq(sv->ports[i].name, d->port_name) &&
+		    seq(sv->ports[i].protocol ? sv->ports[i].protocol : "TCP", d->protocol))
+			return &sv->ports[i];
+	return NULL;
+}
+
+struct ep_tally {
+	uint32_t listed, ready, serving_term, local_ready;
+	char nodes[160];         /* nodes with a ready endpoint */
+};
+
+static void tally(const struct kt_snapshot *s, const struct kt_service *sv, const char *pname, const char *node,
+		  struct ep_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	size_t off = 0;
+	for (uint32_t e = 0; e < sv->ep_count; e++) {
+		const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
+		if (!seq(ep->port_name, pname) || !ep->port)
+			continue; /* a slice without the port lists the Pod, not an endpoint */
+		t->listed++;
+		if (ep->ready) {
+			t->ready++;
+			if (seq(ep->node, node))
+				t->local_ready++;
+			else if (ep->node && !strstr(t->nodes, ep->node) && off + strlen(ep->node) + 3 < sizeof(t->nodes))
+				off += (size_t)snprintf(t->nodes + off, sizeof(t->nodes) - off, "%s%s", off ? ", " : "", ep->node);
+		} else if (ep->serving && ep->terminating) {
+			t->serving_term++;
+		}
+	}
+}
+
+/* The selected Pods declare no container port named like the targetPort:
+ * the number of Pods looked at (0: none to look at) and one example. */
+static uint32_t named_port_missing(const struct kt_snapshot *s, const struct kt_service *sv,
+				   const struct kt_svc_port *sp, const char **example)
+{
+	uint32_t pods = 0;
+	*example = NULL;
+	if (!sp->target.name || !sp->target.name[0])
+		return 0;
+	for (uint32_t i = 0; i < s->n_pods; i++) {
+		const struct kt_pod *p = &s->pods[i];
+		if (!seq(p->meta.namespace, sv->meta.namespace) || !sv->has_selector ||
+		    !kt_labels_match_map(&sv->selector, &p->meta.labels))
+			continue;
+		if (kt_resolve_target_port(sp, &p->spec) != 0)
+			return 0; /* one Pod declares it */
+		pods++;
+		if (!*example)
+			*example = p->meta.name;
+	}
+	return pods;
+}
+
+static bool explain_reject(const struct kt_snapshot *s, const struct kt_service *sv, const struct kt_svc_port *sp,
+			   const struct ep_tally *t, struct kt_arena *a, struct kt_dp_cause *out)
+{
+	const char *ex;
+	uint32_t np = named_port_missing(s, sv, sp, &ex);
+	if (np) {
+		out->rule = KT_R_KT502;
+		out->text = kt_arena_printf(a, "targetPort '%s' of port %d is declared by no container of the %u selected Pod%s "
+					       "(e.g. %s): the EndpointSlices list them without the port, so there is no endpoint to send to",
+					    sp->target.name, sp->port, np, np == 1 ? "" : "s", ex ? ex : "?");
+		return true;
+	}
+	if (!t->listed && sv->has_selector) {
+		bool any = false;
+		for (uint32_t i = 0; i < s->n_pods && !any; i++)
+			any = seq(s->pods[i].meta.namespace, sv->meta.namespace) &&
+			      kt_labels_match_map(&sv->selector, &s->pods[i].meta.labels);
+		out->rule = any ? KT_R_KT503 : KT_R_KT501;
+		out->text = any ? "the EndpointSlices list no endpoint for this port"
+				: "the selector matches no Pod: the Service has no endpoints";
+		return true;
+	}
+	if (!t->ready && !t->serving_term) {
+		out->rule = KT_R_KT503;
+		out->text = kt_arena_printf(a, "no usable endpoint: %u listed, none ready and none still serving while "
+					       "terminating", t->listed);
+		return true;
+	}
+	if (t->ready || t->serving_term) {
+		out->rule = KT_R_KT601;
+		out->text = kt_arena_printf(a, "the EndpointSlices list %u usable endpoint%s: the node's rules lag behind them",
+					    t->ready + t->serving_term, t->ready + t->serving_term == 1 ? "" : "s");
+		return true;
+	}
+	return false;
+}
+
+bool kt_dp_explain(const struct kt_snapshot *s, const struct kt_dp_node *n, const struct kt_dp_service *d,
+		   const struct kt_dp_frontend *f, struct kt_arena *a, struct kt_dp_cause *out)
+{
+	out->rule = KT_RULE_COUNT;
+	out->text = NULL;
+	if (!f || f->action == KT_DP_FORWARD || d->names_guessed)
+		return false;
+	uint32_t si = kt_find_service(s, d->namespace, d->name);
+	const struct kt_service *sv = si != KT_NONE ? &s->services[si] : NULL;
+	const struct kt_svc_port *sp = sv ? svc_port(sv, d) : NULL;
+	if (!sp)
+		return false;
+	struct ep_tally t;
+	tally(s, sv, d->port_name, n->node, &t);
+	if (f->action == KT_DP_REJECT)
+		return explain_reject(s, sv, sp, &t, a, out);
+	bool external = f->external;
+	if ((external && sv->etp_local) || (!external && sv->itp_local)) {
+		if (t.local_ready)
+			return false;
+		out->rule = KT_R_KT103;
+		out->text = kt_arena_printf(a, "%s: Local and no ready endpoint on node %s%s%s%s", external ?
+						    "externalTrafficPolicy" : "internalTrafficPolicy", n->node,
+					    t.nodes[0] ? " (ready endpoints on " : "", t.nodes, t.nodes[0] ? ")" : "");
+		if (external)
+			out->text = kt_arena_printf(a, "%s: clients from outside are dropped here; Pods and the node "
+						       "itself still reach the endpoints elsewhere", out->text);
+		return true;
+	}
+	return false;
+}
+
+/* One finding per Service port a node rejects or drops, under the rule
+ * that names the cause (KT601 causes are already per endpoint). */
+static void verdict_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out,
+			     const struct kt_dp_node *n, const struct kt_dp_service *d, int64_t now)
+{
+	char fes[512];
+	size_t off = 0;
+	const struct kt_dp_frontend *first = NULL;
+	fes[0] = 0;
+	for (uint32_t k = 0; k < d->n_fe; k++) {
+		const struct kt_dp_frontend *f = &d->fe[k];
+		if (f->action == KT_DP_FORWARD)
+			continue;
+		if (!first)
+			first = f;
+		if (off < sizeof(fes) - 64)
+			off += (size_t)snprintf(fes + off, sizeof(fes) - off, "%s%s %s", off ? ", " : "",
+						kt_fe_kind_name(f->kind), f->ip[0] ? ep_str(a, f->ip, f->port)
+										   : kt_arena_printf(a, "*:%d", f->port));
+	}
+	struct kt_dp_cause c;
+	if (!first || !kt_dp_explain(s, n, d, first, a, &c) || c.rule == KT_R_KT601)
+		return;
+	const char *name = spn(a, d->namespace, d->name, d->port_name);
+	struct kt_finding *f = kt_finding_add(out, a, c.rule, meta_for(s, a, d->namespace, d->name), "node %s %s %s (%s): %s",
+					      n->node, first->action == KT_DP_REJECT ? "rejects" : "drops", name, fes, c.text);
+	f->evidence = kt_arena_printf(a, "node=%s; frontends=%s; action=%s; reason=%s; mode=%s; %s", n->node, fes,
+				      kt_dp_action_name(first->action), first->reason ? first->reason : "-",
+				      kt_dp_mode_name(d->mode), sync_ev(a, n, now));
 }
 
 int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out)
@@ -243,6 +409,7 @@ int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct k
 			if (d->names_guessed)
 				continue;
 			diff_service(s, a, out, n, d, fam4 || !fam6, fam6, now);
+			verdict_findings(s, a, out, n, d, now);
 		}
 		if (!kube_proxy)
 			continue;
@@ -253,7 +420,7 @@ int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct k
 				continue;
 			for (uint32_t e = 0; e < sv->ep_count; e++) {
 				const struct kt_endpoint *ep = &s->endpoints[sv->ep_first + e];
-				if (!ep->ready || !ep->ip || (is_v6(ep->ip) ? !fam6 : !(fam4 || !fam6)))
+				if (!ep->ready || !ep->port || !ep->ip || (is_v6(ep->ip) ? !fam6 : !(fam4 || !fam6)))
 					continue;
 				if (!svc_has_port(sv, ep->port_name, ep->protocol ? ep->protocol : "TCP"))
 					continue;

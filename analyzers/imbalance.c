@@ -45,7 +45,11 @@ struct be {
 	/* accumulated */
 	uint32_t est, total, newc;
 	uint64_t bin, bout, dbytes, din, dout;
-	bool have_new, have_bytes_rate;
+	bool have_new;
+	/* conntrack event mode: byte rates of its aggregates known (measured
+	 * between two full dumps) / not known (one dump so far, or a key new
+	 * since the last dump) */
+	bool have_bytes_rate, bytes_rate_unknown;
 	unsigned flags;
 	/* inet_diag sockets of this node for this backend */
 	bool has_sk;
@@ -68,6 +72,7 @@ struct grp {
 	bool affinity;
 	bool long_lived_port;
 	bool used;
+	bool bytes_unknown;      /* event sample without any known byte rate */
 	uint32_t o1m, o10m, o1h;
 };
 
@@ -498,15 +503,16 @@ static const char *age_note(enum kt_imb_age_src src)
 	}
 }
 
-static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_imb_service *out,
-			 const struct kt_imb_opts *o, double dt, bool rates_known, int64_t now,
-			 struct kt_arena *a)
-{
-	double hot_f = o->hot_factor > 0 ? o->hot_factor : 1.5;
-	double starve_f = o->starved_factor > 0 ? o->starved_factor : 0.5;
-	int64_t starve_age = o->starved_age > 0 ? o->starved_age : 600;
-	uint32_t min_conns = o->min_conns ? o->min_conns : 4;
+/* Per port group: connections, eligible backends and their weights. */
+struct pgroups {
+	uint32_t n, with_be;
+	uint32_t *conns, *eligible;
+	double *weight;
+};
 
+/* The Service's identity and what it says about balancing. */
+static void group_header(const struct kt_snapshot *s, const struct grp *g, struct kt_imb_service *out)
+{
 	memset(out, 0, sizeof(*out));
 	out->namespace = g->ns;
 	out->name = g->name;
@@ -528,135 +534,151 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 			if (long_lived_name(sv->ports[p].app_protocol))
 				out->long_lived_port = true;
 	}
+}
 
-	/* connections per port group, eligible weights per port group */
-	uint32_t npg = g->npg ? g->npg : 1;
-	uint32_t *pgc = kt_xcalloc(npg, sizeof(*pgc));
-	double *pgw = kt_xcalloc(npg, sizeof(*pgw));
-	uint32_t *pgn = kt_xcalloc(npg, sizeof(*pgn));
-	uint64_t bytes = 0;
-	uint32_t newc = 0;
-	bool have_new = rates_known;
-	uint64_t dbytes = 0;
+/* Totals over the backends (connections, bytes, new connections) and the
+ * port groups' eligible weights; links each backend to its endpoint. */
+static void group_totals(const struct kt_snapshot *s, struct grp *g, struct kt_imb_service *out, struct pgroups *pg,
+			 uint64_t *bytes, uint32_t *newc, uint64_t *dbytes)
+{
+	pg->n = g->npg ? g->npg : 1;
+	pg->conns = kt_xcalloc(pg->n, sizeof(*pg->conns));
+	pg->weight = kt_xcalloc(pg->n, sizeof(*pg->weight));
+	pg->eligible = kt_xcalloc(pg->n, sizeof(*pg->eligible));
+	*bytes = 0;
+	*newc = 0;
+	*dbytes = 0;
 	for (uint32_t i = 0; i < g->n_be; i++) {
 		struct be *b = &g->be[i];
-		if (b->pg >= npg)
+		if (b->pg >= pg->n)
 			b->pg = 0;
 		b->ep = ep_lookup(s, g->svc, b->ip, b->port);
-		if (b->ep && (b->ep->terminating || !b->ep->ready) && b->known) {
-			/* the dataplane may still list it; the API says it is going */
-			if (b->ep->terminating)
-				b->eligible = false;
-		}
-		pgc[b->pg] += b->est;
+		/* the dataplane may still list it; the API says it is going */
+		if (b->ep && b->ep->terminating && b->known)
+			b->eligible = false;
+		pg->conns[b->pg] += b->est;
 		out->connections += b->est;
 		out->total += b->total;
-		bytes += b->bin + b->bout;
-		newc += b->newc;
-		dbytes += b->dbytes;
+		*bytes += b->bin + b->bout;
+		*newc += b->newc;
+		*dbytes += b->dbytes;
 		if (b->eligible) {
-			pgw[b->pg] += b->weight;
-			pgn[b->pg]++;
+			pg->weight[b->pg] += b->weight;
+			pg->eligible[b->pg]++;
 		}
 	}
-	uint32_t pg_with_be = 0;
-	for (uint32_t p = 0; p < npg; p++)
-		if (pgn[p])
-			pg_with_be++;
-	out->bytes = bytes;
-	out->new_per_s = have_new && dt > 0 ? newc / dt : (have_new ? newc / (double)KT_FLOW_RECENT_S : -1);
-	out->bytes_per_s = dt > 0 ? dbytes / dt : -1;
+	pg->with_be = 0;
+	for (uint32_t p = 0; p < pg->n; p++)
+		if (pg->eligible[p])
+			pg->with_be++;
+}
 
-	out->be = KT_ANEW(a, struct kt_imb_backend, g->n_be ? g->n_be : 1);
-	out->n_be = g->n_be;
+/* One backend of the result: identity, age, counts, rates, share and the
+ * fair share its port group and weight give it. */
+static void backend_out(const struct kt_snapshot *s, const struct kt_imb_opts *o, const struct kt_imb_service *out,
+			const struct be *b, const struct pgroups *pg, uint64_t bytes, double dt, bool have_new,
+			bool bytes_unknown, int64_t now, struct kt_imb_backend *x)
+{
+	x->ip = b->ip;
+	x->port = b->port;
+	x->local = b->local;
+	x->ready = b->ep ? b->ep->ready : b->known;
+	x->terminating = b->ep ? b->ep->terminating : false;
+	x->ready_age = -1;
+	if (b->ep) {
+		x->pod = b->ep->target_name;
+		x->node = b->ep->node;
+		if (b->ep->pod != KT_NONE) {
+			const struct kt_pod *p = &s->pods[b->ep->pod];
+			int64_t since = p->ready_since ? p->ready_since : (p->start_time ? p->start_time : p->meta.created);
+			if (since > 0 && now >= since) {
+				x->ready_age = now - since;
+				x->age_src = KT_IMB_AGE_POD;
+			}
+			if (!x->node)
+				x->node = p->spec.node_name;
+		}
+	}
+	if (x->age_src == KT_IMB_AGE_NONE)
+		fallback_age(o, b, now, x);
+	x->connections = b->est;
+	x->total = b->total;
+	x->sockets = b->has_sk;
+	x->sk_connections = b->sk_est;
+	x->sk_total = b->sk_total;
+	x->sk_bytes_in = b->sk_bin;
+	x->sk_bytes_out = b->sk_bout;
+	x->sk_rtt_ms = b->sk_rtt_n ? b->sk_rtt_sum / b->sk_rtt_n : 0;
+	x->bytes_in = b->bin;
+	x->bytes_out = b->bout;
+	x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
+	/* not known: the sample's, or every aggregate of this backend's */
+	bool bu = bytes_unknown || (b->bytes_rate_unknown && !b->have_bytes_rate);
+	x->bytes_per_s = dt > 0 && !bu ? b->dbytes / dt : -1;
+	x->bytes_in_per_s = dt > 0 && !bu ? b->din / dt : -1;
+	x->bytes_out_per_s = dt > 0 && !bu ? b->dout / dt : -1;
+	x->share = out->connections ? (double)b->est / out->connections : 0;
+	x->byte_share = bytes ? (double)(b->bin + b->bout) / bytes : 0;
+	if (!b->known)
+		x->flags |= KT_IMB_UNKNOWN;
+	if (x->terminating)
+		x->flags |= KT_IMB_TERMINATING;
+	if (b->eligible && pg->eligible[b->pg]) {
+		double p_in_pg = pg->weight[b->pg] > 0 ? b->weight / pg->weight[b->pg] : 1.0 / pg->eligible[b->pg];
+		double pg_share = out->connections ? (double)pg->conns[b->pg] / out->connections
+						   : 1.0 / (pg->with_be ? pg->with_be : 1);
+		x->fair_share = p_in_pg * pg_share;
+	}
+}
+
+/* Spread over share/fair ratios (= connections/mean when fair is 1/n):
+ * max/mean, coefficient of variation, Gini. Returns the eligible count. */
+static uint32_t group_spread(struct kt_imb_service *out)
+{
 	uint32_t n_elig = 0;
 	double sum_r = 0, max_r = 0;
-	for (uint32_t i = 0; i < g->n_be; i++) {
-		struct be *b = &g->be[i];
-		struct kt_imb_backend *x = &out->be[i];
-		x->ip = b->ip;
-		x->port = b->port;
-		x->local = b->local;
-		x->ready = b->ep ? b->ep->ready : b->known;
-		x->terminating = b->ep ? b->ep->terminating : false;
-		x->ready_age = -1;
-		if (b->ep) {
-			x->pod = b->ep->target_name;
-			x->node = b->ep->node;
-			if (b->ep->pod != KT_NONE) {
-				const struct kt_pod *p = &s->pods[b->ep->pod];
-				int64_t since = p->ready_since ? p->ready_since
-						: (p->start_time ? p->start_time : p->meta.created);
-				if (since > 0 && now >= since) {
-					x->ready_age = now - since;
-					x->age_src = KT_IMB_AGE_POD;
-				}
-				if (!x->node)
-					x->node = p->spec.node_name;
-			}
-		}
-		if (x->age_src == KT_IMB_AGE_NONE)
-			fallback_age(o, b, now, x);
-		out->age_srcs |= 1u << x->age_src;
-		x->connections = b->est;
-		x->total = b->total;
-		x->sockets = b->has_sk;
-		x->sk_connections = b->sk_est;
-		x->sk_total = b->sk_total;
-		x->sk_bytes_in = b->sk_bin;
-		x->sk_bytes_out = b->sk_bout;
-		x->sk_rtt_ms = b->sk_rtt_n ? b->sk_rtt_sum / b->sk_rtt_n : 0;
-		x->bytes_in = b->bin;
-		x->bytes_out = b->bout;
-		x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
-		x->bytes_per_s = dt > 0 ? b->dbytes / dt : -1;
-		x->bytes_in_per_s = dt > 0 ? b->din / dt : -1;
-		x->bytes_out_per_s = dt > 0 ? b->dout / dt : -1;
-		x->share = out->connections ? (double)b->est / out->connections : 0;
-		x->byte_share = bytes ? (double)(b->bin + b->bout) / bytes : 0;
-		if (!b->known)
-			x->flags |= KT_IMB_UNKNOWN;
-		if (x->terminating)
-			x->flags |= KT_IMB_TERMINATING;
-		if (b->eligible && pgn[b->pg]) {
-			double p_in_pg = pgw[b->pg] > 0 ? b->weight / pgw[b->pg] : 1.0 / pgn[b->pg];
-			double pg_share = out->connections ? (double)pgc[b->pg] / out->connections
-							   : 1.0 / (pg_with_be ? pg_with_be : 1);
-			x->fair_share = p_in_pg * pg_share;
-		}
-		if (x->fair_share > 0) {
-			double r = x->share / x->fair_share;
-			n_elig++;
-			sum_r += r;
-			if (r > max_r)
-				max_r = r;
-		}
+	for (uint32_t i = 0; i < out->n_be; i++) {
+		const struct kt_imb_backend *x = &out->be[i];
+		if (x->fair_share <= 0)
+			continue;
+		double r = x->share / x->fair_share;
+		n_elig++;
+		sum_r += r;
+		if (r > max_r)
+			max_r = r;
 	}
-	/* spread metrics over share/fair ratios (= connections/mean when fair is 1/n) */
-	if (n_elig && out->connections) {
-		double mean = sum_r / n_elig;
-		double var = 0, gsum = 0;
-		for (uint32_t i = 0; i < g->n_be; i++) {
-			struct kt_imb_backend *x = &out->be[i];
-			if (x->fair_share <= 0)
+	if (!n_elig || !out->connections)
+		return n_elig;
+	double mean = sum_r / n_elig;
+	double var = 0, gsum = 0;
+	for (uint32_t i = 0; i < out->n_be; i++) {
+		const struct kt_imb_backend *x = &out->be[i];
+		if (x->fair_share <= 0)
+			continue;
+		double r = x->share / x->fair_share;
+		var += (r - mean) * (r - mean);
+		for (uint32_t j = 0; j < out->n_be; j++) {
+			const struct kt_imb_backend *y = &out->be[j];
+			if (y->fair_share <= 0)
 				continue;
-			double r = x->share / x->fair_share;
-			var += (r - mean) * (r - mean);
-			for (uint32_t j = 0; j < g->n_be; j++) {
-				struct kt_imb_backend *y = &out->be[j];
-				if (y->fair_share <= 0)
-					continue;
-				gsum += fabs(r - y->share / y->fair_share);
-			}
+			gsum += fabs(r - y->share / y->fair_share);
 		}
-		out->max_over_mean = mean > 0 ? max_r / mean : 0;
-		out->cv = mean > 0 ? sqrt(var / n_elig) / mean : 0;
-		out->gini = mean > 0 ? gsum / (2.0 * n_elig * n_elig * mean) : 0;
 	}
-	/* flags */
+	out->max_over_mean = mean > 0 ? max_r / mean : 0;
+	out->cv = mean > 0 ? sqrt(var / n_elig) / mean : 0;
+	out->gini = mean > 0 ? gsum / (2.0 * n_elig * n_elig * mean) : 0;
+	return n_elig;
+}
+
+/* HOT and STARVED backends, the hottest, and the Service's score. */
+static void group_flags(struct kt_imb_service *out, const struct kt_imb_opts *o, uint32_t n_elig)
+{
+	double hot_f = o->hot_factor > 0 ? o->hot_factor : 1.5;
+	double starve_f = o->starved_factor > 0 ? o->starved_factor : 0.5;
+	int64_t starve_age = o->starved_age > 0 ? o->starved_age : 600;
+	uint32_t min_conns = o->min_conns ? o->min_conns : 4;
 	bool enough = out->connections >= min_conns;
-	double hottest = 0;
-	for (uint32_t i = 0; i < g->n_be; i++) {
+	for (uint32_t i = 0; i < out->n_be; i++) {
 		struct kt_imb_backend *x = &out->be[i];
 		if (x->fair_share <= 0 || !enough)
 			continue;
@@ -671,6 +693,7 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 		}
 	}
 	qsort(out->be, out->n_be, sizeof(*out->be), be_out_cmp);
+	double hottest = 0;
 	for (uint32_t i = 0; i < out->n_be; i++) {
 		struct kt_imb_backend *x = &out->be[i];
 		if ((x->flags & KT_IMB_HOT) && x->share / x->fair_share > hottest) {
@@ -678,16 +701,18 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 			out->hot = i;
 		}
 	}
-	bool imbalanced = enough && out->max_over_mean >= hot_f && n_elig > 1;
-	out->imbalanced = imbalanced;
+	out->imbalanced = enough && out->max_over_mean >= hot_f && n_elig > 1;
 	out->score = out->max_over_mean > 1 ? out->max_over_mean - 1 : 0;
 	out->score += out->n_starved;
 	if (!enough)
 		out->score *= 0.01;
+}
 
-	/* verdict */
+/* The verdict (KT401-KT404) and its one-line reason. */
+static void group_verdict(struct kt_imb_service *out, struct kt_arena *a)
+{
 	const struct kt_imb_backend *h = out->hot != KT_NONE ? &out->be[out->hot] : NULL;
-	if (!h && imbalanced && out->n_be)
+	if (!h && out->imbalanced && out->n_be)
 		h = &out->be[0];
 	if (out->n_starved) {
 		const struct kt_imb_backend *st = NULL;
@@ -701,7 +726,7 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 			(long long)st->ready_age, age_note(st->age_src), st->share * 100, out->connections,
 			st->fair_share * 100,
 			out->ages_known || out->older_10m ? kt_arena_printf(a, "; %u connections are older than 10m", out->older_10m) : "");
-	} else if (imbalanced && h) {
+	} else if (out->imbalanced && h) {
 		const char *cause = "";
 		if (out->affinity) {
 			out->verdict = KT_R_KT404;
@@ -718,9 +743,40 @@ static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_i
 			out->max_over_mean, hostport(a, h->ip, h->port), h->pod ? " (" : "", h->pod ? h->pod : "",
 			h->pod ? ")" : "", h->share * 100, out->connections, h->fair_share * 100, cause);
 	}
-	free(pgc);
-	free(pgw);
-	free(pgn);
+}
+
+static void finish_group(const struct kt_snapshot *s, struct grp *g, struct kt_imb_service *out,
+			 const struct kt_imb_opts *o, double dt, bool rates_known, int64_t now,
+			 struct kt_arena *a)
+{
+	group_header(s, g, out);
+	struct pgroups pg;
+	uint64_t bytes, dbytes;
+	uint32_t newc;
+	group_totals(s, g, out, &pg, &bytes, &newc, &dbytes);
+	bool have_new = rates_known;
+	out->bytes = bytes;
+	out->new_per_s = have_new && dt > 0 ? newc / dt : (have_new ? newc / (double)KT_FLOW_RECENT_S : -1);
+	bool any_rate = false, any_unknown = false;
+	for (uint32_t i = 0; i < g->n_be; i++) {
+		any_rate |= g->be[i].have_bytes_rate;
+		any_unknown |= g->be[i].bytes_rate_unknown;
+	}
+	bool bytes_unknown = g->bytes_unknown || (any_unknown && !any_rate);
+	out->bytes_per_s = dt > 0 && !bytes_unknown ? dbytes / dt : -1;
+
+	out->be = KT_ANEW(a, struct kt_imb_backend, g->n_be ? g->n_be : 1);
+	out->n_be = g->n_be;
+	for (uint32_t i = 0; i < g->n_be; i++) {
+		backend_out(s, o, out, &g->be[i], &pg, bytes, dt, have_new, bytes_unknown, now, &out->be[i]);
+		out->age_srcs |= 1u << out->be[i].age_src;
+	}
+	uint32_t n_elig = group_spread(out);
+	group_flags(out, o, n_elig);
+	group_verdict(out, a);
+	free(pg.conns);
+	free(pg.weight);
+	free(pg.eligible);
 }
 
 int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sample *cur,
@@ -781,6 +837,9 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 		qsort(pidx, pn, sizeof(*pidx), aggp_cmp);
 	}
 
+	/* event mode: byte rates come from the collector's last two full
+	 * dumps; with one dump so far (imbalance --once) none is known */
+	bool ev_rate_known = false, ev_rate_unknown = false;
 	/* two passes: NAT sources, then sockets for Services no NAT source covered */
 	for (int pass = 0; pass < 2 && cur; pass++) {
 		for (uint32_t i = 0; i < cur->n_agg; i++) {
@@ -852,6 +911,11 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 					b->din += di;
 					b->dout += dout;
 					b->dbytes += di + dout;
+					b->have_bytes_rate = true;
+					ev_rate_known = true;
+				} else {
+					b->bytes_rate_unknown = true;
+					ev_rate_unknown = true;
 				}
 			} else if (dt > 0) {
 				if (x->n_fp || !x->total)
@@ -881,6 +945,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 		if (!(g->used || o->all_services || o->name))
 			continue;
 		struct kt_imb_service *sv = &r->svcs[r->n_svcs++];
+		g->bytes_unknown = ev_rate_unknown && !ev_rate_known;
 		finish_group(objs, g, sv, o, dt, rates, now, a);
 		sv->ages_known = cur && cur->timestamps;
 		r->connections += sv->connections;

@@ -1,9 +1,12 @@
 /*
  * The path analyzer: reconstructs, for one Service, how traffic enters
  * (LB kind and target mode from class/annotations), which nodes the LB
- * targets and why, the dataplane mode and the node's programmed rules when
- * known, and every endpoint; then attaches the rule findings for this
- * Service. Pure: reads a finished snapshot, allocates in the given arena.
+ * targets and why (kt_lb_node_eligible / kt_lb_target_node: the one model
+ * the rules share), the dataplane mode and the node's programmed rules when
+ * known -- each frontend's verdict, why a rejected or dropped one is
+ * (kt_dp_explain), and which backend set applies -- and every endpoint;
+ * then attaches the rule findings for this Service. Pure: reads a
+ * finished snapshot, allocates in the given arena.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +139,8 @@ static void count_local(const struct kt_snapshot *s, const struct kt_service *sv
 	}
 }
 
-bool kt_lb_target_node(const struct kt_snapshot *s, uint32_t svc_ix, uint32_t node_ix, const char **reason)
+bool kt_lb_node_eligible(const struct kt_snapshot *s, uint32_t node_ix, const char **reason)
 {
-	const struct kt_service *svc = &s->services[svc_ix];
 	const struct kt_node *n = &s->nodes[node_ix];
 	if (n->exclude_lb) {
 		*reason = "labelled node.kubernetes.io/exclude-from-external-load-balancers";
@@ -148,9 +150,26 @@ bool kt_lb_target_node(const struct kt_snapshot *s, uint32_t svc_ix, uint32_t no
 		*reason = "cordoned (unschedulable)";
 		return false;
 	}
+	if (!n->ready) {
+		*reason = "the node is NotReady";
+		return false;
+	}
+	*reason = "every schedulable node";
+	return true;
+}
+
+bool kt_lb_target_node(const struct kt_snapshot *s, uint32_t svc_ix, uint32_t node_ix, const char **reason)
+{
+	const struct kt_service *svc = &s->services[svc_ix];
+	if (!kt_lb_node_eligible(s, node_ix, reason)) {
+		if (!svc->etp_local && !s->nodes[node_ix].ready && !s->nodes[node_ix].exclude_lb &&
+		    !s->nodes[node_ix].unschedulable)
+			*reason = "Cluster policy, but the node is NotReady";
+		return false;
+	}
 	if (!svc->etp_local) {
-		*reason = n->ready ? "Cluster policy: every schedulable node" : "Cluster policy, but the node is NotReady";
-		return n->ready;
+		*reason = "Cluster policy: every schedulable node";
+		return true;
 	}
 	uint32_t r, t;
 	count_local(s, svc, node_ix, &r, &t);
@@ -196,6 +215,46 @@ static int ep_order(const void *a, const void *b)
 	if (rx != ry)
 		return rx - ry;
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static bool same_backends(const struct kt_dp_service *d)
+{
+	if (d->n_be != d->n_ext_be)
+		return false;
+	for (uint32_t i = 0; i < d->n_be; i++)
+		if (d->be[i].port != d->ext_be[i].port || strcmp(d->be[i].ip, d->ext_be[i].ip) != 0 ||
+		    d->be[i].probability - d->ext_be[i].probability > 1e-9 ||
+		    d->ext_be[i].probability - d->be[i].probability > 1e-9)
+			return false;
+	return true;
+}
+
+/* One Service port as node dn programs it: each frontend's verdict and
+ * cause, and which backend sets apply. */
+static void programmed(const struct kt_snapshot *s, const struct kt_dp_node *dn, const struct kt_dp_service *d,
+		       struct kt_arena *a, struct kt_path_dp *out)
+{
+	out->node = dn;
+	out->svc = d;
+	out->fes = KT_ANEW(a, struct kt_path_fe, d->n_fe ? d->n_fe : 1);
+	for (uint32_t k = 0; k < d->n_fe; k++) {
+		struct kt_path_fe *pf = &out->fes[out->n_fes++];
+		pf->fe = &d->fe[k];
+		if (!kt_dp_explain(s, dn, d, pf->fe, a, &pf->cause))
+			pf->cause.rule = KT_RULE_COUNT;
+		if (pf->fe->action != KT_DP_FORWARD || pf->fe->kind == KT_FE_HEALTHCHECK)
+			continue;
+		if (pf->fe->external)
+			out->external_set = true;
+		else
+			out->internal_set = true;
+	}
+	/* no frontend at all (large-cluster dumps, old bundles): the sets themselves */
+	if (!d->n_fe) {
+		out->internal_set = d->n_be > 0;
+		out->external_set = d->n_ext_be > 0;
+	}
+	out->ext_differs = out->external_set && (d->local_only || !same_backends(d));
 }
 
 int kt_path_analyze(const struct kt_snapshot *s, const struct kt_path_query *q, struct kt_arena *a,
@@ -260,11 +319,8 @@ int kt_path_analyze(const struct kt_snapshot *s, const struct kt_path_query *q, 
 		const struct kt_dp_node *dn = &s->dp[i];
 		modes |= dn->modes;
 		for (uint32_t j = 0; j < dn->n_svcs; j++)
-			if (dn->svcs[j].svc == q->svc) {
-				r->dp[r->n_dp].node = dn;
-				r->dp[r->n_dp].svc = &dn->svcs[j];
-				r->n_dp++;
-			}
+			if (dn->svcs[j].svc == q->svc)
+				programmed(s, dn, &dn->svcs[j], a, &r->dp[r->n_dp++]);
 	}
 	if (modes) {
 		int m = 0;

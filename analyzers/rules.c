@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "analyzers/rules_int.h"
+#include "ktrace/xalloc.h"
 
 static const char *ns_norm(const char *n)
 {
@@ -77,12 +78,44 @@ static bool ctrl_label_matches(const struct kt_tmpl *t, const char *key, const c
 	}
 }
 
+/* Pods an operator creates from a custom resource carry the labels the
+ * resource gives them and the operator's own: for Prometheus Operator's
+ * kinds those are known (exact), except the shard and version values;
+ * other operators may add labels ktrace does not know, so a selector
+ * matches when every key it shares with the resource's labels agrees and
+ * at least one does. Controller labels (StatefulSet Pod names, hashes)
+ * are always possible. */
+static bool cr_selects(const struct kt_service *sv, const struct kt_tmpl *t, const struct kt_cr_pods *cr)
+{
+	uint32_t matched = 0;
+	for (uint32_t i = 0; i < sv->selector.n; i++) {
+		const char *k = sv->selector.v[i].key ? sv->selector.v[i].key : "";
+		const char *want = sv->selector.v[i].value ? sv->selector.v[i].value : "";
+		const char *v = kt_kv_get(t->labels, k);
+		if (v) {
+			if (strcmp(v, want))
+				return false;
+			matched++;
+			continue;
+		}
+		if (kt_ctrl_label(k) || !cr->exact)
+			continue;
+		if (!strcmp(k, "app.kubernetes.io/version") ||
+		    (!strcmp(k, "operator.prometheus.io/shard") && all_digits(want)))
+			continue;
+		return false;
+	}
+	return matched > 0;
+}
+
 bool kt_svc_selects_tmpl(const struct kt_service *sv, const struct kt_tmpl *t)
 {
 	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
 		return false;
 	if (!kt_ns_eq(sv->meta.namespace, t->meta->namespace) || !t->labels)
 		return false;
+	if (t->cr != KT_NONE)
+		return cr_selects(sv, t, t->cr_pods);
 	for (uint32_t i = 0; i < sv->selector.n; i++) {
 		const char *k = sv->selector.v[i].key ? sv->selector.v[i].key : "";
 		const char *want = sv->selector.v[i].value ? sv->selector.v[i].value : "";
@@ -149,6 +182,17 @@ struct kt_finding *kt_radd(struct kt_rctx *c, enum kt_rule_id rule, const struct
 		}
 	}
 	return f;
+}
+
+void kt_rgap(struct kt_rctx *c, enum kt_rule_id rule, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const char *why = kt_arena_vprintf(c->a, fmt, ap);
+	va_end(ap);
+	if (c->o->config && c->o->config->disabled[rule])
+		return; /* a disabled rule misses nothing */
+	kt_findings_gap(c->out, c->a, rule, "%s", why);
 }
 
 static int32_t wl_replicas(const struct kt_workload *w, bool *set)
@@ -228,12 +272,33 @@ static bool hook_object(const struct kt_meta *m)
 	return kt_kv_get(&m->annotations, "helm.sh/hook") || kt_kv_get(&m->annotations, "argocd.argoproj.io/hook");
 }
 
+/* Custom resources whose Pods an operator creates: templates with labels
+ * and no containers (nothing to check in them but what selects them). */
+static void cr_templates(struct kt_rctx *c)
+{
+	static const struct kt_podspec none = {.grace_period = -1, .fpath = "spec"};
+	for (uint32_t i = 0; i < c->s->n_cr_pods; i++) {
+		const struct kt_cr_pods *p = &c->s->cr_pods[i];
+		struct kt_tmpl *t = &c->t[c->n_t++];
+		t->meta = &p->meta;
+		t->labels = &p->labels;
+		t->spec = &none;
+		t->kind = KT_WL_STATEFULSET;
+		t->replicas = p->replicas >= 0 ? p->replicas : 1;
+		t->replicas_set = p->replicas >= 0;
+		t->wl = t->pod = t->hpa = KT_NONE;
+		t->cr = i;
+		t->cr_pods = p;
+		t->opaque = true;
+	}
+}
+
 static void build_templates(struct kt_rctx *c)
 {
 	const struct kt_snapshot *s = c->s;
 	struct hpa_ix hx;
 	hpa_index(&hx, s, c->a);
-	c->t = KT_ANEW(c->a, struct kt_tmpl, s->n_workloads + s->n_pods + 1);
+	c->t = KT_ANEW(c->a, struct kt_tmpl, s->n_workloads + s->n_pods + s->n_cr_pods + 1);
 	for (uint32_t i = 0; i < s->n_workloads; i++) {
 		const struct kt_workload *w = &s->workloads[i];
 		if (w->owner != KT_NONE || hook_object(&w->meta))
@@ -246,7 +311,7 @@ static void build_templates(struct kt_rctx *c)
 		t->kind = w->kind;
 		t->replicas = wl_replicas(w, &t->replicas_set);
 		t->wl = i;
-		t->pod = KT_NONE;
+		t->pod = t->cr = KT_NONE;
 		t->hpa = find_hpa(&hx, &w->meta);
 		if (t->hpa != KT_NONE && w->kind != KT_WL_DAEMONSET) {
 			int32_t mn = s->hpas[t->hpa].min_replicas;
@@ -281,10 +346,12 @@ static void build_templates(struct kt_rctx *c)
 		t->spec = &p->spec;
 		t->kind = KT_WL_POD;
 		t->replicas = 1;
-		t->wl = KT_NONE;
+		t->wl = t->cr = KT_NONE;
 		t->pod = i;
 		t->hpa = KT_NONE;
 	}
+	c->n_tmpl_real = c->n_t;
+	cr_templates(c);
 }
 
 /* ---- label index: (namespace, key, value) -> object indices ---------- */
@@ -323,10 +390,7 @@ static void lbl_add(struct lbl_idx *x, uint32_t *cap, const char *ns, const stru
 	for (uint32_t i = 0; l && i < l->n; i++) {
 		if (x->n == *cap) {
 			*cap = *cap ? *cap * 2 : 256;
-			struct lbl_ent *ne = realloc(x->e, *cap * sizeof(*ne));
-			if (!ne)
-				abort();
-			x->e = ne;
+			x->e = kt_xreallocarray(x->e, *cap, sizeof(*x->e));
 		}
 		x->e[x->n++] = (struct lbl_ent){ns_norm(ns), l->v[i].key ? l->v[i].key : "",
 						l->v[i].value ? l->v[i].value : "", ix};
@@ -364,9 +428,7 @@ static void match_rows(struct kt_rctx *c, const struct lbl_idx *x, bool (*ok)(co
 	const struct kt_snapshot *s = c->s;
 	uint32_t *off = KT_ANEW(c->a, uint32_t, s->n_services + 1);
 	uint32_t cap = 64, n = 0;
-	uint32_t *ix = malloc(cap * sizeof(*ix));
-	if (!ix)
-		abort();
+	uint32_t *ix = kt_xmalloc(cap * sizeof(*ix));
 	for (uint32_t i = 0; i < s->n_services; i++) {
 		off[i] = n;
 		const struct kt_service *sv = &s->services[i];
@@ -383,16 +445,18 @@ static void match_rows(struct kt_rctx *c, const struct lbl_idx *x, bool (*ok)(co
 			cnt = c->n_t;
 		else
 			e = lbl_find(x, sv->meta.namespace, kv->key ? kv->key : "", kv->value ? kv->value : "", &cnt);
-		for (uint32_t j = 0; j < cnt; j++) {
-			uint32_t cand = scan ? j : e[j].ix;
+		if (scan && tmpl)
+			cnt = c->n_tmpl_real;
+		/* then the custom resources' Pods: not in the index (their
+		 * labels are incomplete), few */
+		uint32_t extra = tmpl ? c->n_t - c->n_tmpl_real : 0;
+		for (uint32_t j = 0; j < cnt + extra; j++) {
+			uint32_t cand = j >= cnt ? c->n_tmpl_real + (j - cnt) : scan ? j : e[j].ix;
 			if (!ok(c, i, cand))
 				continue;
 			if (n == cap) {
 				cap *= 2;
-				uint32_t *ni = realloc(ix, cap * sizeof(*ni));
-				if (!ni)
-					abort();
-				ix = ni;
+				ix = kt_xreallocarray(ix, cap, sizeof(*ix));
 			}
 			ix[n++] = cand;
 		}
@@ -420,7 +484,7 @@ static void build_relations(struct kt_rctx *c)
 	const struct kt_snapshot *s = c->s;
 	struct lbl_idx x = {0};
 	uint32_t cap = 0;
-	for (uint32_t i = 0; i < c->n_t; i++)
+	for (uint32_t i = 0; i < c->n_tmpl_real; i++)
 		lbl_add(&x, &cap, c->t[i].meta->namespace, c->t[i].labels, i);
 	if (x.n > 1)
 		qsort(x.e, x.n, sizeof(*x.e), lbl_cmp);
@@ -487,35 +551,63 @@ static void build_alb(struct kt_rctx *c)
 	}
 }
 
-static bool gap_about(const struct kt_snapshot *s, const char *what)
+static const char *gap_about(const struct kt_snapshot *s, const char *what)
 {
 	for (uint32_t i = 0; i < s->n_gaps; i++)
 		if (s->gaps[i].what && strstr(s->gaps[i].what, what))
-			return true;
-	return false;
+			return s->gaps[i].why ? s->gaps[i].why : "not collected";
+	return NULL;
+}
+
+/* Is a kind the live rules need known to be complete? why: the reason
+ * when not (for the gap). */
+static bool have_kind(struct kt_rctx *c, uint32_t bit, const char *gapword, const char *plural, const char **why)
+{
+	const char *g = gap_about(c->s, gapword);
+	if (g) {
+		*why = kt_arena_printf(c->a, "not checked: %s could not be read (%s)", plural, g);
+		return false;
+	}
+	if (!kt_snapshot_has(c->s, bit)) {
+		*why = kt_arena_printf(c->a, "not checked: no %s in the input", plural);
+		return false;
+	}
+	return true;
+}
+
+void kt_rctx_init(struct kt_rctx *c, const struct kt_snapshot *s, uint32_t only, const struct kt_rules_opts *o,
+		  struct kt_arena *a, struct kt_findings *out)
+{
+	static const struct kt_rules_opts defaults;
+	if (!o)
+		o = &defaults;
+	*c = (struct kt_rctx){.s = s, .o = o, .a = a, .out = out, .live = o->live, .only_svc = only};
+	c->pods_gap = gap_about(s, "pods") != NULL;
+	c->eps_gap = gap_about(s, "endpointslices") || gap_about(s, "EndpointSlices");
+	c->nodes_known = s->n_nodes > 0;
+	c->have_pods = have_kind(c, KT_LISTED_PODS, "pods", "Pods", &c->pods_why);
+	c->have_eps = have_kind(c, KT_LISTED_ENDPOINTSLICES, "endpointslices", "EndpointSlices", &c->eps_why);
+	c->have_pdbs = have_kind(c, KT_LISTED_PDBS, "poddisruptionbudgets", "PodDisruptionBudgets", &c->pdbs_why);
+	c->eps_gap = c->eps_gap || !c->have_eps;
+	if (o->ingress_selector && *o->ingress_selector)
+		c->have_isel = kt_parse_label_selector(o->ingress_selector, a, &c->isel);
+	build_templates(c);
+	build_relations(c);
+	build_alb(c);
+	kt_rules_mark_ingress(c);
 }
 
 static int run(const struct kt_snapshot *s, uint32_t only, const struct kt_rules_opts *o,
 	       struct kt_arena *a, struct kt_findings *out)
 {
-	static const struct kt_rules_opts defaults;
-	if (!o)
-		o = &defaults;
-	struct kt_rctx c = {.s = s, .o = o, .a = a, .out = out, .live = o->live, .only_svc = only};
+	struct kt_rctx c;
 	uint32_t start = out->n;
-	c.pods_gap = gap_about(s, "pods");
-	c.eps_gap = gap_about(s, "endpointslices") || gap_about(s, "EndpointSlices");
-	c.nodes_known = s->n_nodes > 0;
-	if (o->ingress_selector && *o->ingress_selector)
-		c.have_isel = kt_parse_label_selector(o->ingress_selector, a, &c.isel);
-	build_templates(&c);
-	build_relations(&c);
-	build_alb(&c);
-	kt_rules_mark_ingress(&c);
+	kt_rctx_init(&c, s, only, o, a, out);
 	kt_rules_services(&c);
 	kt_rules_pods(&c);
 	kt_rules_ingress(&c);
-	kt_suppress_apply(s, o->config, out, start);
+	kt_rules_routes(&c);
+	kt_suppress_apply(s, c.o->config, out, start);
 	kt_findings_sort(out);
 	return 0;
 }
@@ -595,7 +687,7 @@ void kt_rules_group_services(const struct kt_snapshot *s, const struct kt_findin
 
 uint32_t kt_rules_finding_service(const struct kt_snapshot *s, const struct kt_finding *f)
 {
-	struct kt_findings one = {(struct kt_finding *)f, 1, 1};
+	struct kt_findings one = {.v = (struct kt_finding *)f, .n = 1, .cap = 1};
 	uint32_t r;
 	kt_rules_group_services(s, &one, &r);
 	return r;

@@ -1,172 +1,37 @@
 /*
- * Ingress-controller rules: recognising controllers (IngressClass
- * controller names and labels, the well-known labels of popular
- * controllers and gateways, --ingress-selector) and KT301 (no hostname /
- * zone spread), KT302 (no PodDisruptionBudget), KT303 (fewer than 2
- * replicas), KT304 (live Pods actually co-located). Also the small label
- * selector parser used for --ingress-selector. Pure: no I/O.
+ * Ingress-controller rules: marking the controllers' data-plane templates
+ * (analyzers/ingress_ctrl.c recognises them; --ingress-selector adds
+ * more) and KT301 (no hostname / zone spread), KT302 (no
+ * PodDisruptionBudget), KT303 (fewer than 2 replicas), KT304 (live Pods
+ * actually co-located). Also the small label selector parser used for
+ * --ingress-selector. Pure: no I/O.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "analyzers/ingress_int.h"
 #include "analyzers/rules_int.h"
-
-static const struct known {
-	const char *key;
-	const char *val;         /* NULL: key present */
-	const char *what;
-} known_labels[] = {
-	{"app.kubernetes.io/name", "ingress-nginx", "ingress-nginx"},
-	{"app", "ingress-nginx", "ingress-nginx"},
-	{"app", "nginx-ingress", "NGINX ingress controller"},
-	{"app.kubernetes.io/name", "nginx-ingress", "NGINX Ingress Controller"},
-	{"app.kubernetes.io/name", "nginx-ingress-controller", "NGINX ingress controller"},
-	{"app.kubernetes.io/name", "rke2-ingress-nginx", "ingress-nginx (RKE2)"},
-	{"app.kubernetes.io/name", "traefik", "Traefik"},
-	{"app", "traefik", "Traefik"},
-	{"app.kubernetes.io/name", "kubernetes-ingress", "HAProxy Kubernetes Ingress"},
-	{"app.kubernetes.io/name", "haproxy-ingress", "HAProxy Ingress"},
-	{"app.kubernetes.io/name", "contour", "Contour"},
-	{"app.kubernetes.io/managed-by", "envoy-gateway", "Envoy Gateway"},
-	{"gateway.envoyproxy.io/owning-gateway-name", NULL, "Envoy Gateway"},
-	{"istio", "ingressgateway", "Istio ingress gateway"},
-	{"app", "istio-ingressgateway", "Istio ingress gateway"},
-	{"gateway.istio.io/managed", NULL, "Istio gateway"},
-	{"app.kubernetes.io/name", "nginx-gateway-fabric", "NGINX Gateway Fabric"},
-	{"app.kubernetes.io/name", "nginx-gateway", "NGINX Gateway Fabric"},
-	{"app.kubernetes.io/name", "aws-load-balancer-controller", "AWS Load Balancer Controller"},
-	{"app", "ingress-appgw", "Azure Application Gateway Ingress Controller"},
-	{"app", "ingress-azure", "Azure Application Gateway Ingress Controller"},
-	{"app.kubernetes.io/name", "ingress-azure", "Azure Application Gateway Ingress Controller"},
-};
-
-/* IngressClass spec.controller -> family (matched against known_labels' what). */
-static const struct {
-	const char *prefix;
-	const char *what;
-} known_ctrl[] = {
-	{"k8s.io/ingress-nginx", "ingress-nginx"},
-	{"nginx.org/ingress-controller", "NGINX Ingress Controller"},
-	{"traefik.io/ingress-controller", "Traefik"},
-	{"haproxy.org/ingress-controller", "HAProxy Kubernetes Ingress"},
-	{"haproxy-ingress.github.io/controller", "HAProxy Ingress"},
-	{"projectcontour.io/", "Contour"},
-	{"gateway.envoyproxy.io/", "Envoy Gateway"},
-	{"istio.io/", "Istio ingress gateway"},
-	{"gateway.nginx.org/", "NGINX Gateway Fabric"},
-	{"ingress.k8s.aws/alb", "AWS Load Balancer Controller"},
-	{"azure/application-gateway", "Azure Application Gateway Ingress Controller"},
-	{"webapprouting.kubernetes.azure.com/", "Azure application routing (NGINX)"},
-};
-
-/* Image repositories of controllers, matched against the end of the
- * repository path on a '/' boundary (registry, tag and digest ignored), so
- * that e.g. traefik/whoami or a plain nginx image do not count. */
-static const char *images[] = {
-	"ingress-nginx/controller", "ingress-nginx/controller-chroot", "nginx-ingress", "nginx-plus-ingress",
-	"nginx-ingress-controller", "traefik", "haproxytech/kubernetes-ingress", "haproxy-ingress",
-	"nginx-gateway-fabric",
-};
-
-static bool image_is(const char *im, const char *repo)
-{
-	size_t n = strcspn(im, "@");            /* digest */
-	const char *slash = memrchr(im, '/', n);
-	const char *colon = memchr(slash ? slash : im, ':', n - (size_t)((slash ? slash : im) - im));
-	if (colon)
-		n = (size_t)(colon - im);       /* tag */
-	size_t rl = strlen(repo);
-	if (n < rl || memcmp(im + n - rl, repo, rl))
-		return false;
-	return n == rl || im[n - rl - 1] == '/';
-}
-
-/* Components of a controller chart that are not in the traffic path. */
-static bool helper_component(const struct kt_kvlist *l)
-{
-	const char *c = kt_kv_get(l, "app.kubernetes.io/component");
-	const char *n = kt_kv_get(l, "app.kubernetes.io/name");
-	/* Contour's control plane (component contour) only configures the
-	 * Envoy data plane (component envoy), which keeps serving without it */
-	if (c && n && !strcmp(n, "contour") && !strcmp(c, "contour"))
-		return true;
-	return c && (!strcmp(c, "default-backend") || !strcmp(c, "admission-webhook") || !strcmp(c, "webhook") ||
-		     !strcmp(c, "certgen") || !strcmp(c, "cainjector") || !strcmp(c, "metrics"));
-}
-
-static const char *by_class(const struct kt_rctx *c, const struct kt_tmpl *t)
-{
-	for (uint32_t i = 0; i < c->s->n_ingress_classes; i++) {
-		const struct kt_ingress_class *ic = &c->s->ingress_classes[i];
-		/* Charts label the IngressClass like the controller's Pods. */
-		const char *n = kt_kv_get(&ic->meta.labels, "app.kubernetes.io/name");
-		const char *in = kt_kv_get(&ic->meta.labels, "app.kubernetes.io/instance");
-		const char *co = kt_kv_get(&ic->meta.labels, "app.kubernetes.io/component");
-		if (n && in) {
-			const char *tn = kt_kv_get(t->labels, "app.kubernetes.io/name");
-			const char *ti = kt_kv_get(t->labels, "app.kubernetes.io/instance");
-			const char *tc = kt_kv_get(t->labels, "app.kubernetes.io/component");
-			if (tn && ti && !strcmp(n, tn) && !strcmp(in, ti) && (!co || (tc && !strcmp(co, tc))))
-				return kt_arena_printf(c->a, "IngressClass %s, %s", ic->meta.name ? ic->meta.name : "?",
-						       ic->controller ? ic->controller : "?");
-		}
-		if (!ic->controller)
-			continue;
-		for (size_t k = 0; k < sizeof(known_ctrl) / sizeof(known_ctrl[0]); k++) {
-			if (strncmp(ic->controller, known_ctrl[k].prefix, strlen(known_ctrl[k].prefix)))
-				continue;
-			for (size_t j = 0; j < sizeof(known_labels) / sizeof(known_labels[0]); j++) {
-				const struct known *kl = &known_labels[j];
-				if (strcmp(kl->what, known_ctrl[k].what))
-					continue;
-				const char *v = kt_kv_get(t->labels, kl->key);
-				if (v && (!kl->val || !strcmp(v, kl->val)))
-					return kt_arena_printf(c->a, "IngressClass %s, %s", ic->meta.name ? ic->meta.name : "?",
-							       ic->controller);
-			}
-		}
-	}
-	return NULL;
-}
-
-static const char *recognise(const struct kt_rctx *c, const struct kt_tmpl *t)
-{
-	if (c->have_isel && kt_selector_match(&c->isel, t->labels))
-		return "--ingress-selector";
-	if (helper_component(t->labels))
-		return NULL;
-	const char *why = by_class(c, t);
-	if (why)
-		return why;
-	for (size_t j = 0; j < sizeof(known_labels) / sizeof(known_labels[0]); j++) {
-		const struct known *kl = &known_labels[j];
-		const char *v = kt_kv_get(t->labels, kl->key);
-		if (v && (!kl->val || !strcmp(v, kl->val)))
-			return kt_arena_printf(c->a, "%s, label %s%s%s", kl->what, kl->key, kl->val ? "=" : "",
-					       kl->val ? kl->val : "");
-	}
-	if (kt_ns_eq(t->meta->namespace, "app-routing-system") && kt_kv_get(t->labels, "app") &&
-	    !strcmp(kt_kv_get(t->labels, "app"), "nginx"))
-		return "Azure application routing (NGINX)";
-	for (uint32_t i = 0; i < t->spec->n_containers; i++) {
-		const char *im = t->spec->containers[i].image;
-		if (!im || t->spec->containers[i].init)
-			continue;
-		for (size_t k = 0; k < sizeof(images) / sizeof(images[0]); k++)
-			if (image_is(im, images[k]))
-				return kt_arena_printf(c->a, "image %s", im);
-	}
-	return NULL;
-}
 
 void kt_rules_mark_ingress(struct kt_rctx *c)
 {
+	kt_ictrls_init(&c->ictrls, c->o->config, c->a);
 	for (uint32_t i = 0; i < c->n_t; i++) {
 		struct kt_tmpl *t = &c->t[i];
-		if (t->kind == KT_WL_JOB || t->kind == KT_WL_CRONJOB || t->kind == KT_WL_POD)
+		if (t->kind == KT_WL_JOB || t->kind == KT_WL_CRONJOB || t->kind == KT_WL_POD || t->opaque)
 			continue;
-		t->ingress_why = recognise(c, t);
+		if (c->have_isel && kt_selector_match(&c->isel, t->labels)) {
+			t->ingress_why = "--ingress-selector";
+			t->ingress_family = "ingress controller";
+		} else {
+			const struct kt_ictrl *f = kt_ictrl_recognise(&c->ictrls, c->s, t->meta, t->labels, t->tann,
+								      t->spec, c->a, &t->ingress_why);
+			if (f && !f->outside)
+				t->ictrl = f;
+			else
+				t->ingress_why = NULL; /* cloud controllers proxy nothing in the cluster */
+			t->ingress_family = t->ictrl ? t->ictrl->name : NULL;
+		}
 		t->ingress = t->ingress_why != NULL;
 	}
 }
@@ -197,6 +62,10 @@ static void kt302(struct kt_rctx *c, const struct kt_tmpl *t)
 {
 	if (t->kind == KT_WL_DAEMONSET)
 		return;
+	if (c->live && !c->have_pdbs) {
+		kt_rgap(c, KT_R_KT302, "%s", c->pdbs_why);
+		return;
+	}
 	for (uint32_t i = 0; i < c->s->n_pdbs; i++) {
 		const struct kt_pdb *p = &c->s->pdbs[i];
 		if (kt_ns_eq(p->meta.namespace, t->meta->namespace) && kt_selector_match(&p->selector, t->labels))
@@ -222,6 +91,10 @@ static void kt304(struct kt_rctx *c, const struct kt_tmpl *t)
 	const struct kt_snapshot *s = c->s;
 	if (!c->live || t->wl == KT_NONE || t->kind == KT_WL_DAEMONSET)
 		return;
+	if (!c->have_pods) {
+		kt_rgap(c, KT_R_KT304, "%s", c->pods_why);
+		return;
+	}
 	uint32_t n = 0, cap = 16;
 	const char *zone = NULL;
 	bool one_zone = true;

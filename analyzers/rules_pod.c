@@ -139,7 +139,7 @@ void kt_rules_pods(struct kt_rctx *c)
 {
 	for (uint32_t i = 0; i < c->n_t; i++) {
 		const struct kt_tmpl *t = &c->t[i];
-		if (!kt_tmpl_in_scope(c, t))
+		if (t->opaque || !kt_tmpl_in_scope(c, t))
 			continue;
 		kt202(c, t);
 		uint32_t nsvc = 0;

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "analyzers/rules_int.h"
+#include "ktrace/path.h"
 
 static bool in_scope(const struct kt_rctx *c, uint32_t i)
 {
@@ -30,7 +31,7 @@ static const char *ann(const struct kt_meta *m, const char *k)
 
 /* Why the load balancer sends straight to Pod IPs (no NodePort hop, no
  * SNAT), or NULL. */
-static const char *lb_targets_pods(const struct kt_rctx *c, const struct kt_service *sv)
+const char *kt_lb_targets_pods(const struct kt_rctx *c, const struct kt_service *sv)
 {
 	const char *v;
 	v = ann(&sv->meta, "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type");
@@ -87,17 +88,19 @@ static uint32_t selected(const struct kt_rctx *c, const struct kt_service *sv, i
 
 static void kt101(struct kt_rctx *c, const struct kt_service *sv)
 {
-	if (!external(sv) || sv->etp_local || lb_targets_pods(c, sv))
+	if (!external(sv) || sv->etp_local || kt_lb_targets_pods(c, sv))
 		return;
 	kt_radd(c, KT_R_KT101, &sv->meta, etp_path(sv),
 		"%s Service uses externalTrafficPolicy: Cluster%s: client traffic is SNATed to a node IP, so Pods see node addresses instead of client IPs",
 		kt_svc_type_name(sv->type), sv->etp_set ? "" : " (the default)");
 }
 
-/* Live nodes that are load-balancer targets. */
-static bool lb_target(const struct kt_node *n)
+/* Nodes the load balancer can send to: the model `path` shows
+ * (kt_lb_node_eligible: not excluded, not cordoned, Ready). */
+static bool lb_target(const struct kt_snapshot *s, uint32_t i)
 {
-	return n->ready && !n->exclude_lb;
+	const char *why;
+	return kt_lb_node_eligible(s, i, &why);
 }
 
 /* Ready endpoints of sv, deduplicated by address (first port only). */
@@ -157,7 +160,7 @@ static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 	size_t off = 0;
 	ev[0] = 0;
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
-		if (!lb_target(&s->nodes[i]))
+		if (!lb_target(s, i))
 			continue;
 		uint32_t k = cnt[i];
 		targets++;
@@ -182,7 +185,7 @@ static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 
 static void kt102(struct kt_rctx *c, const struct kt_service *sv)
 {
-	if (!external(sv) || sv->etp_local || lb_targets_pods(c, sv))
+	if (!external(sv) || sv->etp_local || kt_lb_targets_pods(c, sv))
 		return;
 	if (c->live && c->nodes_known && !c->eps_gap) {
 		kt102_live(c, sv);
@@ -241,7 +244,7 @@ static void kt103_live(struct kt_rctx *c, const struct kt_service *sv)
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
 		if (c->zone_of[i] != KT_NONE && cnt[i])
 			zcov[c->zone_of[i]] = true;
-		if (!lb_target(&s->nodes[i]))
+		if (!lb_target(s, i))
 			continue;
 		targets++;
 		if (c->zone_of[i] != KT_NONE)
@@ -319,6 +322,8 @@ static void kt103(struct kt_rctx *c, const struct kt_service *sv)
 	const uint32_t *row = KT_ROW(c, st, six(c, sv), nt);
 	for (uint32_t i = 0; i < nt; i++) {
 		const struct kt_tmpl *t = &c->t[row[i]];
+		if (t->opaque)
+			return; /* an operator decides the Pods' placement */
 		host = host && kt_spec_spreads(t->spec, t->labels, false);
 		zone = zone && kt_spec_spreads(t->spec, t->labels, true);
 	}
@@ -356,7 +361,7 @@ static bool is_h2(const struct kt_svc_port *p)
 	       !strncasecmp(n, "h2c-", 4) || !strcasecmp(n, "http2") || !strncasecmp(n, "http2-", 6);
 }
 
-static bool meshed(const struct kt_kvlist *l)
+static bool mesh_labels(const struct kt_kvlist *l)
 {
 	const char *v;
 	if (!l)
@@ -370,6 +375,26 @@ static bool meshed(const struct kt_kvlist *l)
 	return false;
 }
 
+/* A mesh proxy already in the template (rendered by istioctl kube-inject
+ * or linkerd inject, or a native sidecar): a regular container or an init
+ * container with restartPolicy Always named like the proxy. */
+static bool mesh_container(const struct kt_container *ct)
+{
+	if (ct->init && !ct->sidecar)
+		return false;
+	return ct->name && (!strcmp(ct->name, "istio-proxy") || !strcmp(ct->name, "linkerd-proxy"));
+}
+
+bool kt_tmpl_meshed(const struct kt_tmpl *t)
+{
+	if (mesh_labels(t->labels) || mesh_labels(t->tann))
+		return true;
+	for (uint32_t i = 0; i < t->spec->n_containers; i++)
+		if (mesh_container(&t->spec->containers[i]))
+			return true;
+	return false;
+}
+
 static void kt401(struct kt_rctx *c, const struct kt_service *sv)
 {
 	if (sv->headless || sv->type == KT_SVC_EXTERNALNAME)
@@ -379,7 +404,7 @@ static void kt401(struct kt_rctx *c, const struct kt_service *sv)
 	uint32_t proxies = 0;
 	for (uint32_t i = 0; i < nt; i++) {
 		const struct kt_tmpl *t = &c->t[row[i]];
-		if (meshed(t->labels) || meshed(t->tann))
+		if (kt_tmpl_meshed(t))
 			return; /* a mesh proxy balances per request */
 		proxies += t->ingress;
 	}
@@ -481,6 +506,17 @@ static bool ns_has_templates(const struct kt_rctx *c, const char *ns)
 	return false;
 }
 
+/* Does the input hold a custom resource of a known operator in the
+ * Service's namespace? Then its Pods' labels are known, and a selector
+ * that matches none of them is a real miss, not an operator's Pod. */
+static bool ns_has_operator_pods(const struct kt_rctx *c, const struct kt_service *sv)
+{
+	for (uint32_t i = c->n_tmpl_real; i < c->n_t; i++)
+		if (c->t[i].cr_pods->exact && kt_ns_eq(c->t[i].meta->namespace, sv->meta.namespace))
+			return true;
+	return false;
+}
+
 /* Selector keys of Pods that operators create from custom resources
  * (Prometheus, Alertmanager, Strimzi Kafka, ECK, CloudNativePG, ...): the
  * manifests hold the custom resource, never a pod template. */
@@ -530,8 +566,10 @@ static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 	sel_str(sv, sel, sizeof(sel));
 	if (c->live) {
 		uint32_t np;
-		if (c->pods_gap)
+		if (!c->have_pods) {
+			kt_rgap(c, KT_R_KT501, "%s", c->pods_why);
 			return false;
+		}
 		KT_ROW(c, sp, six(c, sv), np);
 		if (np)
 			return false;
@@ -544,11 +582,15 @@ static bool kt501(struct kt_rctx *c, const struct kt_service *sv)
 	KT_ROW(c, st, six(c, sv), nt);
 	if (nt)
 		return false;
+	if (!c->n_t) {
+		kt_rgap(c, KT_R_KT501, "not checked: no workloads or Pods in the input");
+		return false;
+	}
 	/* Nothing to compare: the input has no workload in the Service's
 	 * namespace (a chart adding a Service for Pods it does not own, e.g.
 	 * monitoring Services in kube-system), or the Pods come from an
 	 * operator's custom resource. */
-	if (!ns_has_templates(c, sv->meta.namespace) || operator_selector(sv))
+	if (!ns_has_templates(c, sv->meta.namespace) || (operator_selector(sv) && !ns_has_operator_pods(c, sv)))
 		return false;
 	kt_radd(c, KT_R_KT501, &sv->meta, "spec.selector",
 		"selector %s matches no workload template in namespace %s: the Service will have no endpoints%s", sel,
@@ -561,7 +603,7 @@ static void kt502_port(struct kt_rctx *c, const struct kt_service *sv, uint32_t 
 	const struct kt_svc_port *p = &sv->ports[pi];
 	char path[64];
 	snprintf(path, sizeof(path), "spec.ports[%u].targetPort", pi);
-	if (c->live && !c->pods_gap) {
+	if (c->live && c->have_pods) {
 		uint32_t sel = 0, bad = 0, np;
 		const char *example = NULL;
 		const uint32_t *prow = KT_ROW(c, sp, six(c, sv), np);
@@ -588,10 +630,14 @@ static void kt502_port(struct kt_rctx *c, const struct kt_service *sv, uint32_t 
 	names[0] = 0;
 	uint32_t nt;
 	const uint32_t *row = KT_ROW(c, st, six(c, sv), nt);
+	if (!c->n_t) {
+		kt_rgap(c, KT_R_KT502, "not checked: no workloads or Pods in the input");
+		return;
+	}
 	for (uint32_t i = 0; i < nt; i++) {
 		const struct kt_tmpl *t = &c->t[row[i]];
-		if (kt_resolve_target_port(p, t->spec) != 0)
-			continue;
+		if (t->opaque || kt_resolve_target_port(p, t->spec) != 0)
+			continue; /* an operator's Pods: their ports are not in the input */
 		append_name(names, sizeof(names), &off, &shown,
 			    kt_arena_printf(c->a, "%s %s", t->meta->kind ? t->meta->kind : "Pod",
 					    t->meta->name ? t->meta->name : "?"));
@@ -614,10 +660,14 @@ static void kt502(struct kt_rctx *c, const struct kt_service *sv)
 
 static void kt503(struct kt_rctx *c, const struct kt_service *sv)
 {
-	if (!c->live || c->eps_gap)
+	if (!c->live)
 		return;
 	if (!sv->has_selector || sv->selector.n == 0 || sv->type == KT_SVC_EXTERNALNAME)
 		return;
+	if (!c->have_eps) {
+		kt_rgap(c, KT_R_KT503, "%s", c->eps_why);
+		return;
+	}
 	uint32_t ready = 0, term = 0, total = 0;
 	for (uint32_t i = sv->ep_first; i < sv->ep_first + sv->ep_count && i < c->s->n_endpoints; i++) {
 		const struct kt_endpoint *e = &c->s->endpoints[i];

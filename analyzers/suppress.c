@@ -4,10 +4,15 @@
  * `ignore-check.ktrace.io/<rule>` form), and the parsed .ktrace.yaml
  * (disable, severity, exclude). Suppressed findings stay in the list,
  * marked, so renderers can count them. Also interprets the words of a
- * .ktrace.yaml (kt_rules_config_build). Pure: no I/O (the file is read by
- * collectors/manifest/ktconfig.c into a struct kt_ktconfig).
+ * .ktrace.yaml (kt_rules_config_build). Exclude patterns are shell globs
+ * (fnmatch(3)) on kind, namespace and name; entries that can never match
+ * are reported back (kt_rules_config_unused) so a typo does not silently
+ * keep a finding. Pure: no I/O (the config file is read by
+ * collectors/manifest/ktconfig.c).
  */
 #include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ktrace/util.h"
@@ -75,6 +80,8 @@ int kt_rules_config_build(const struct kt_ktconfig *raw, struct kt_arena *a, str
 		x->kind = e->kind;
 		x->namespace = e->namespace;
 		x->name = e->name;
+		x->line = e->line;
+		x->col = e->col;
 		if (e->has_rules) {
 			rc = cfg_rules(raw, &e->rules, x->rules, d);
 			if (rc < 0)
@@ -84,6 +91,8 @@ int kt_rules_config_build(const struct kt_ktconfig *raw, struct kt_arena *a, str
 				x->has_rules = x->rules[r];
 		}
 	}
+	out->ictrls = raw->ictrls;
+	out->n_ictrls = raw->n_ictrls;
 	return 0;
 }
 
@@ -183,31 +192,84 @@ static bool annotated(const struct kt_snapshot *s, const struct kt_finding *f)
 	return false;
 }
 
-static bool name_match(const char *pat, const char *name)
+static bool glob(const char *pat, const char *s)
 {
-	if (!pat)
-		return true;
-	size_t n = strlen(pat);
-	if (n && pat[n - 1] == '*')
-		return name && !strncmp(pat, name, n - 1);
-	return s_eq(pat, name);
+	return !pat || fnmatch(pat, s ? s : "", 0) == 0;
+}
+
+static bool exclude_matches(const struct kt_rules_exclude *e, const char *kind, const char *ns, const char *name)
+{
+	return glob(e->kind, kind) && glob(e->namespace, ns && *ns ? ns : "default") && glob(e->name, name);
 }
 
 static bool excluded(const struct kt_rules_config *cfg, const struct kt_finding *f)
 {
 	for (uint32_t i = 0; i < cfg->n_excludes; i++) {
 		const struct kt_rules_exclude *e = &cfg->excludes[i];
-		if (e->kind && !s_eq(e->kind, f->obj.kind))
-			continue;
-		if (e->namespace && !ns_eq(e->namespace, f->obj.namespace))
-			continue;
-		if (!name_match(e->name, f->obj.name))
-			continue;
 		if (e->has_rules && !e->rules[f->rule])
 			continue;
-		return true;
+		if (exclude_matches(e, f->obj.kind, f->obj.namespace, f->obj.name))
+			return true;
 	}
 	return false;
+}
+
+/* The kinds findings are about: an exclude naming another kind is a typo. */
+static const char *const finding_kinds[] = {
+	"Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "Rollout",
+	"CloneSet", "Ingress", "HTTPRoute", "GRPCRoute", "Gateway", "Node", NULL,
+};
+
+static bool meta_matches(const struct kt_rules_exclude *e, const struct kt_meta *m)
+{
+	return exclude_matches(e, m->kind, m->namespace, m->name);
+}
+
+#define ANY(arr, n, field) \
+	for (uint32_t k = 0; !hit && k < (n); k++) \
+		hit = meta_matches(e, &(arr)[k].field)
+
+void kt_rules_config_unused(const struct kt_snapshot *s, const struct kt_rules_config *cfg,
+			    void (*fn)(void *ctx, uint32_t line, uint32_t col, const char *msg), void *ctx)
+{
+	for (uint32_t i = 0; cfg && i < cfg->n_excludes; i++) {
+		const struct kt_rules_exclude *e = &cfg->excludes[i];
+		char msg[400];
+		if (e->kind && !strpbrk(e->kind, "*?[")) {
+			const char *best = NULL;
+			unsigned bd = ~0u;
+			bool known = false;
+			for (const char *const *k = finding_kinds; *k; k++) {
+				unsigned d = kt_edit_distance(e->kind, *k);
+				known = known || !strcmp(e->kind, *k);
+				if (d < bd) {
+					bd = d;
+					best = *k;
+				}
+			}
+			if (!known) {
+				snprintf(msg, sizeof(msg), "exclude kind '%s' is not a kind ktrace reports on%s%s%s", e->kind,
+					 bd <= 3 ? " (did you mean " : "", bd <= 3 ? best : "", bd <= 3 ? "?)" : "");
+				fn(ctx, e->line, e->col, msg);
+				continue;
+			}
+		}
+		bool hit = false;
+		ANY(s->services, s->n_services, meta);
+		ANY(s->workloads, s->n_workloads, meta);
+		ANY(s->pods, s->n_pods, meta);
+		ANY(s->ingresses, s->n_ingresses, meta);
+		ANY(s->routes, s->n_routes, meta);
+		ANY(s->gateways, s->n_gateways, meta);
+		ANY(s->nodes, s->n_nodes, meta);
+		if (hit)
+			continue;
+		snprintf(msg, sizeof(msg), "exclude {%s%s%s%s%s%s%s%s%s} matches no object in the input", e->kind ? "kind: " : "",
+			 e->kind ? e->kind : "", e->kind && (e->namespace || e->name) ? ", " : "",
+			 e->namespace ? "namespace: " : "", e->namespace ? e->namespace : "", e->namespace && e->name ? ", " : "",
+			 e->name ? "name: " : "", e->name ? e->name : "", !e->kind && !e->namespace && !e->name ? "" : "");
+		fn(ctx, e->line, e->col, msg);
+	}
 }
 
 void kt_suppress_apply(const struct kt_snapshot *s, const struct kt_rules_config *cfg, struct kt_findings *f,

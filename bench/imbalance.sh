@@ -5,13 +5,17 @@
 #   node:  20% of the entries are Service flows (DNAT'ed by the kernel, as
 #          kube-proxy's rules do), 80% direct connections (pod to pod, node
 #          traffic) -- a node's table;
-#   worst: every entry is a Service flow (nothing can be skipped).
-# and times, in the same run, on the same table:
+#   worst: every entry is a Service flow (nothing can be skipped);
+#   mixed: 120,000 entries (N_MIXED), 80,000 of them Service flows, a
+#          quarter of those UDP (port 53) and a quarter of the TCP ones in
+#          TIME_WAIT -- the table of the --once target.
+# (BENCH_SHAPES="node worst mixed" picks which) and times, in the same run,
+# on the same table:
 #   1. `conntrack -L -o extended > /dev/null`   vs   one ktrace refresh:
 #      the dashboard's steady state (conntrack events + join + aggregate:
 #      samples 2-5 of `ktrace imbalance -o json --count 5 -i 0.2`), and a
-#      full-dump refresh (dump + join + aggregate: the second sample of
-#      `ktrace imbalance --once -o json`, its timing.collectMs +
+#      full-dump refresh (dump + join + aggregate: the first printed sample
+#      of `ktrace imbalance --count 2 -o json`, its timing.collectMs +
 #      timing.analyzeMs), which the dashboard does on its first two samples
 #      and every --resync seconds (default 10), and the average of the two
 #      over a resync period at -i 1.
@@ -19,6 +23,12 @@
 #      with the parse forced onto the receiving thread (KTRACE_CT_THREADS=0)
 #      and onto a second thread (=1): the A/B of the receive/parse pipeline
 #      (by default used only when a CPU is idle).
+#   1b. one `ktrace imbalance --once -o json` (a full dump, then the
+#      conntrack events until the second sample): timing.collectTotalMs
+#      (both samples' collection) + analyzeMs, and with KTRACE_CT_EVENTS=0
+#      (two full dumps: where events cannot be joined, and the behaviour
+#      before). Target: <= 0.6x `conntrack -L -o extended` on the mixed
+#      table. Worst and best of the runs too.
 #   2. the parse/aggregate cost alone (a recorded dump replayed through
 #      KTRACE_NL_REPLAY) and the whole `--once` process (two samples 0.1 s
 #      apart, objects load, JSON) with its peak RSS.
@@ -54,13 +64,25 @@ ns, objs, tmp = sys.argv[1:4]
 builds = [("after", sys.argv[4])] + ([("before", sys.argv[5])] if len(sys.argv) > 5 and sys.argv[5] else [])
 runs = 5
 load = lambda: open("/proc/loadavg").read().split()[0]
-F = {b: {k: [] for k in ("kt", "ktc", "kta", "once", "rss", "kt1", "kt2", "ke", "rp", "load")} for b, _ in builds}
+F = {b: {k: [] for k in ("kt", "ktc", "kta", "once", "rss", "kt1", "kt2", "ke", "rp", "load", "o1", "o2")}
+     for b, _ in builds}
 ct = []
 def refresh(ktrace, env=None):
+    # a full-dump refresh: the first printed sample of --count 2 (the
+    # second collection: the dashboard's first two are full dumps)
+    p = subprocess.run(["ip", "netns", "exec", ns] + (["env"] + env if env else []) + [ktrace, "imbalance", "--count", "2",
+                        "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
+    j = json.loads(p.stdout.strip().splitlines()[0])
+    if j["timing"].get("refresh") != "dump":
+        print("note: the full-dump refresh was a %s refresh" % j["timing"].get("refresh"))
+    return j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
+def once(ktrace, env=None):
+    # one --once: collection of both samples + the analysis of the printed one
     p = subprocess.run(["ip", "netns", "exec", ns] + (["env"] + env if env else []) + [ktrace, "imbalance", "--once",
                         "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
     j = json.loads(p.stdout)
-    return j["timing"]["collectMs"] / 1000.0 + j["timing"]["analyzeMs"] / 1000.0
+    t = j["timing"]
+    return (t.get("collectTotalMs", t["collectMs"]) + t["analyzeMs"]) / 1000.0, t.get("refresh")
 def conntrack_l():
     t = time.monotonic()
     subprocess.run(["ip", "netns", "exec", ns, "conntrack", "-L", "-o", "extended"],
@@ -72,17 +94,21 @@ for i in range(runs):
     for b, ktrace in order:
         f = F[b]
         f["load"].append(float(load()))
-        f["kt1"].append(refresh(ktrace, ["KTRACE_CT_THREADS=0"]))   # A/B: parse on the receiving thread
-        f["kt2"].append(refresh(ktrace, ["KTRACE_CT_THREADS=1"]))   # parse thread forced on
+        v, kind = once(ktrace)
+        f["o1"].append(v)
+        if kind != "events" and b == "after":
+            print("note: --once's second sample was a %s refresh (events could not be joined?)" % kind)
+        f["o2"].append(once(ktrace, ["KTRACE_CT_EVENTS=0"])[0])      # two full dumps
+        c, a = refresh(ktrace)
+        f["ktc"].append(c); f["kta"].append(a); f["kt"].append(c + a)
+        f["kt1"].append(sum(refresh(ktrace, ["KTRACE_CT_THREADS=0"])))   # A/B: parse on the receiving thread
+        f["kt2"].append(sum(refresh(ktrace, ["KTRACE_CT_THREADS=1"])))   # parse thread forced on
         t = time.monotonic()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "ip", "netns", "exec", ns, ktrace, "imbalance", "--once",
                             "-o", "json", "-i", "0.1", "--objects", objs], capture_output=True, text=True, check=True)
         f["once"].append(time.monotonic() - t)
         f["rss"].append(int(p.stderr.strip().splitlines()[-1]) / 1024.0)
-        j = json.loads(p.stdout)
-        c, a = j["timing"]["collectMs"] / 1000.0, j["timing"]["analyzeMs"] / 1000.0
-        f["ktc"].append(c); f["kta"].append(a); f["kt"].append(c + a)
-        seen = j["entriesSeen"]
+        seen = json.loads(p.stdout)["entriesSeen"]
     conntrack_l()
 med = lambda v: sorted(v)[len(v) // 2] if v else float("nan")
 # the dashboard's steady state: after two full dumps, refreshes follow the
@@ -126,9 +152,16 @@ for b, _ in builds:
           % (tag, amort, amort / c, "PASS" if amort / c < 0.5 else "FAIL"))
     print("%s  same, parse on the receiving thread     %7.3f s  (KTRACE_CT_THREADS=0)  -> %.2fx" % (tag, med(f["kt1"]), med(f["kt1"]) / c))
     print("%s  same, parse thread forced on            %7.3f s  (KTRACE_CT_THREADS=1)  -> %.2fx" % (tag, med(f["kt2"]), med(f["kt2"]) / c))
+    o1, o2 = med(f["o1"]), med(f["o2"])
+    print("%sktrace imbalance --once (dump + events)   %7.3f s  = both samples' collection + analysis  -> %.2fx  %s (target <= 0.6x); worst %.3f (%.2fx), best %.3f (%.2fx); load %.1f-%.1f"
+          % (tag, o1, o1 / c, "PASS" if o1 / c <= 0.6 else "FAIL", max(f["o1"]), max(f["o1"]) / c,
+             min(f["o1"]), min(f["o1"]) / c, min(f["load"]), max(f["load"])))
+    print("%s  same with two full dumps (KTRACE_CT_EVENTS=0: the fallback, and --once before) %7.3f s  -> %.2fx; worst %.3f, best %.3f"
+          % (tag, o2, o2 / c, max(f["o2"]), min(f["o2"])))
+    print("%s  conntrack -L -o extended: worst %.3f s, best %.3f s" % (tag, max(ct), min(ct)))
     print("%s  of which parse+aggregate in user space  %7.3f s  (replay of the recorded %.1f MB dump)"
           % (tag, med(f["rp"]), recsize[b] / 1e6))
-    print("%sktrace imbalance --once (whole process)   %7.3f s  (2 samples 0.1 s apart + objects + JSON), peak RSS %.1f MB"
+    print("%sktrace imbalance --once (whole process)   %7.3f s  (dump, 0.1 s of events, objects + JSON), peak RSS %.1f MB"
           % (tag, med(f["once"]), max(f["rss"])))
 PY
 # ---- dashboard CPU ----------------------------------------------------
@@ -165,14 +198,23 @@ PY
 	tmux kill-session -t "$SESS" 2>/dev/null
 }
 
-for shape in node worst; do
-	share=0.2; [ $shape = worst ] && share=1
+for shape in ${BENCH_SHAPES:-node worst mixed}; do
+	n=$N; tw=0; udp=0
+	case $shape in
+	node) share=0.2 ;;
+	worst) share=1 ;;
+	mixed) n=${N_MIXED:-120000}; share=2/3; tw=0.25; udp=0.25 ;;
+	*) echo "unknown shape $shape"; continue ;;
+	esac
 	ip netns add $NS || exit 1
 	t0=$(date +%s.%N)
-	ip netns exec $NS python3 bench/ctinject.py "$N" 100 10 $share > "$TMP/objects.json" || exit 1
+	ip netns exec $NS python3 bench/ctinject.py "$n" 100 10 $share $tw $udp > "$TMP/objects.json" || exit 1
 	t1=$(date +%s.%N)
 	have=$(ip netns exec $NS conntrack -C)
-	echo "-- $shape table: $have entries, $(python3 -c "print(int($share * 100))")% Service flows (injected in $(python3 -c "print('%.1f' % ($t1 - $t0))") s); $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	nsvc=$(ip netns exec $NS conntrack -L --dst-nat 2>/dev/null | wc -l)
+	nudp=$(ip netns exec $NS conntrack -L --dst-nat -p udp 2>/dev/null | wc -l)
+	ntw=$(ip netns exec $NS conntrack -L --dst-nat -p tcp --state TIME_WAIT 2>/dev/null | wc -l)
+	echo "-- $shape table: $have entries, $nsvc Service flows ($nudp UDP, $ntw TCP in TIME_WAIT; injected in $(python3 -c "print('%.1f' % ($t1 - $t0))") s); $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	python3 "$TMP/bench.py" $NS "$TMP/objects.json" "$TMP" "$KTRACE" "$KTRACE_BASE" || echo "bench: refresh comparison failed"
 	if [ $shape = worst ]; then
 		dash_cpu $NS "$TMP/objects.json" "$have flows (every one a Service flow), 100 Services, --resync 10 (not a target; for scale)" "$KTRACE"

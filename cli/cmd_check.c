@@ -35,6 +35,7 @@ static int run(struct kt_cli *c)
 		kt_arena_free(ra);
 		return kt_cli_fail(c, &d);
 	}
+	kt_lint_config_warnings(c, s, cfg);
 	/* analyze */
 	struct kt_findings f = {0};
 	struct kt_check_query q = {

@@ -21,6 +21,7 @@
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
+#include "ktrace/util.h"
 #include "ktrace/xalloc.h"
 
 static const struct kt_option opts[] = {
@@ -108,9 +109,10 @@ static const struct kt_endpoint *wide_lookup(const char *ip, int32_t port)
 	return NULL;
 }
 
-static void text_backends(struct kt_cli *c, FILE *out, const char *title, const struct kt_dp_backend *b,
-			  uint32_t n, const char *extra)
+static void text_backends(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const char *title,
+			  const struct kt_dp_backend *b, uint32_t n, const char *extra)
 {
+	bool known = kt_dp_share_known(s);
 	fprintf(out, "  %s%s%s%s\n", kt_c(c, KT_C_BOLD), title, kt_c(c, KT_C_RESET), extra);
 	if (!n) {
 		fprintf(out, "    %s(none: traffic to these frontends is dropped or rejected)%s\n", kt_c(c, KT_C_RED),
@@ -119,7 +121,11 @@ static void text_backends(struct kt_cli *c, FILE *out, const char *title, const 
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		char hp[80];
-		fprintf(out, "    %-28s %6.2f%%", V(hostport(hp, sizeof(hp), b[i].ip, b[i].port)), b[i].probability * 100.0);
+		if (known)
+			fprintf(out, "    %-28s %6.2f%%", V(hostport(hp, sizeof(hp), b[i].ip, b[i].port)),
+				b[i].probability * 100.0);
+		else
+			fprintf(out, "    %-28s %6s ", V(hostport(hp, sizeof(hp), b[i].ip, b[i].port)), "-");
 		if (c->wide) {
 			const struct kt_endpoint *e = wide_eps ? wide_lookup(b[i].ip, b[i].port) : NULL;
 			fprintf(out, "  %-5s %-30s %s", b[i].local ? "local" : "-", e && e->target_name ? V(e->target_name) : "-",
@@ -150,8 +156,63 @@ static bool same_set(const struct kt_dp_service *s)
 	return true;
 }
 
-static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service *s, const struct kt_findings *diff,
-			 const char *node)
+/* What the share column means for this scheduler. */
+static const char *share_text(const struct kt_dp_service *s)
+{
+	switch (s->share_basis) {
+	case KT_SHARE_PROBABILITY:
+		return NULL;
+	case KT_SHARE_WEIGHT:
+		return "share = weight share (round robin over the weights)";
+	case KT_SHARE_CONNECTIONS:
+		return "no fixed share: each new connection goes to the backend with the fewest (weighted) connections; "
+		       "weights only bias it";
+	case KT_SHARE_HASH:
+		if (s->mode == KT_DP_CILIUM)
+			return "a hash of each connection's addresses and ports picks a lookup-table slot; share = slots";
+		if (s->scheduler && strcmp(s->scheduler, "dh") == 0)
+			return "destination hash: every connection to one address goes to the same backend";
+		if (s->source_hash)
+			return "source hash: each client IP always reaches the same backend (affinity-like); "
+			       "the share follows the client IPs, not the weights";
+		return "a hash of the client address and port picks the backend; weights size its table";
+	}
+	return NULL;
+}
+
+/* a frontend; with the API objects, why it rejects or drops */
+static void text_frontend(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
+			  const struct kt_dp_service *s, const struct kt_dp_frontend *f)
+{
+	char hp[80], kind[24];
+	snprintf(kind, sizeof(kind), "%s%s", kt_fe_kind_name(f->kind), f->kind_guessed ? "?" : "");
+	fprintf(out, "    %-13s %-28s -> ", kind, V(hostport(hp, sizeof(hp), f->ip, f->port)));
+	if (f->action == KT_DP_FORWARD)
+		fprintf(out, "%s", f->external ? "external" : "internal");
+	else
+		fprintf(out, "%s%s%s%s%s%s", kt_c(c, KT_C_RED), f->action == KT_DP_REJECT ? "REJECT" : "DROP",
+			f->reason ? " (" : "", f->reason ? V(f->reason) : "", f->reason ? ")" : "",
+			kt_c(c, KT_C_RESET));
+	if (f->kind == KT_FE_EXTERNAL)
+		fprintf(out, "  %s(externalIP or LoadBalancer IP: the rules alone do not say)%s", kt_c(c, KT_C_DIM),
+			kt_c(c, KT_C_RESET));
+	if (f->n_source_ranges) {
+		fprintf(out, "  only from");
+		for (uint32_t i = 0; i < f->n_source_ranges; i++)
+			fprintf(out, "%s%s", i ? ", " : " ", V(f->source_ranges[i]));
+	}
+	fputc('\n', out);
+	struct kt_dp_cause cause;
+	struct kt_arena *a = kt_arena_new();
+	if (snap && kt_dp_explain(snap, n, s, f, a, &cause)) {
+		fprintf(out, "      %swhy:%s %s (%s)\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET), V(cause.text),
+			kt_rules[cause.rule].id);
+	}
+	kt_arena_free(a);
+}
+
+static void text_service(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
+			 const struct kt_dp_service *s, const struct kt_findings *diff, const char *node)
 {
 	char title[600];
 	if (s->port_name[0])
@@ -160,7 +221,7 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 		snprintf(title, sizeof(title), "%s%s%s", s->namespace, s->namespace[0] ? "/" : "", s->name);
 	fprintf(out, "%s%s%s  %s  [%s]", kt_c(c, KT_C_BOLD), V(title), kt_c(c, KT_C_RESET), V(s->protocol),
 		kt_dp_mode_name(s->mode));
-	if (s->scheduler)
+	if (s->scheduler && s->mode == KT_DP_IPVS)
 		fprintf(out, "  scheduler %s", V(s->scheduler));
 	if (s->lb_algorithm)
 		fprintf(out, "  %s", V(s->lb_algorithm));
@@ -171,32 +232,43 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 	fputc('\n', out);
 	bool has_ext = false;
 	fprintf(out, "  %sfrontends%s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
+	bool ext_forward = false, int_forward = false;
 	for (uint32_t i = 0; i < s->n_fe; i++) {
-		char hp[80];
 		has_ext |= s->fe[i].external;
-		fprintf(out, "    %-13s %-28s -> %s\n", kt_fe_kind_name(s->fe[i].kind),
-			V(hostport(hp, sizeof(hp), s->fe[i].ip, s->fe[i].port)), s->fe[i].external ? "external" : "internal");
+		if (s->fe[i].action == KT_DP_FORWARD && s->fe[i].kind != KT_FE_HEALTHCHECK)
+			*(s->fe[i].external ? &ext_forward : &int_forward) = true;
+		text_frontend(c, out, snap, n, s, &s->fe[i]);
 	}
-	text_backends(c, out, "backends", s->be, s->n_be, " (internal frontends)");
-	if (has_ext) {
+	const char *st = share_text(s);
+	if (st)
+		fprintf(out, "  %sshare%s        %s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET), st);
+	if (int_forward || s->n_be)
+		text_backends(c, out, s, "backends", s->be, s->n_be, " (internal frontends)");
+	if (has_ext && (ext_forward || s->n_ext_be)) {
 		if (same_set(s) && !s->local_only)
 			fprintf(out, "  %sexternalBackends%s same as backends\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
 		else
-			text_backends(c, out, "externalBackends", s->ext_be, s->n_ext_be,
+			text_backends(c, out, s, "externalBackends", s->ext_be, s->n_ext_be,
 				      s->local_only ? " (node-local endpoints only: externalTrafficPolicy Local)" : "");
 	}
 	if (s->affinity)
 		fprintf(out, "  affinity     clientIP, %ds\n", s->affinity_timeout);
+	else if (s->source_hash)
+		fprintf(out, "  affinity     source hash (scheduler %s)\n", s->scheduler ? s->scheduler : "sh");
 	else
 		fprintf(out, "  affinity     none\n");
-	if (has_ext)
-		fprintf(out, "  masquerade   %s\n", s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
-							   : "no: client source IP preserved");
+	if (ext_forward)
+		fprintf(out, "  masquerade   %s\n", s->masq_unknown ? "unknown (see note)"
+						 : s->masquerade ? "yes: external clients' source IP is lost (SNAT)"
+								 : "no: client source IP preserved");
 	if (s->n_source_ranges) {
 		fprintf(out, "  sourceRanges");
 		for (uint32_t i = 0; i < s->n_source_ranges; i++)
 			fprintf(out, "%s%s", i ? ", " : " ", V(s->source_ranges[i]));
-		fprintf(out, " (LoadBalancer firewall)\n");
+		fprintf(out, " (LoadBalancer firewall: other sources are dropped)\n");
+	}
+	for (uint32_t i = 0; i < s->n_notes; i++) {
+		fprintf(out, "  %snote%s         %s\n", kt_c(c, KT_C_YELLOW), kt_c(c, KT_C_RESET), V(s->notes[i]));
 	}
 	if (s->n_ev) {
 		uint32_t show = c->verbose || c->wide ? s->n_ev : (s->n_ev < 6 ? s->n_ev : 6);
@@ -243,8 +315,8 @@ static void text_service(struct kt_cli *c, FILE *out, const struct kt_dp_service
 	fputc('\n', out);
 }
 
-static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, const struct kt_findings *diff,
-		      const char *ns, const char *name, int64_t now, const char *origin)
+static void text_node(struct kt_cli *c, FILE *out, const struct kt_snapshot *snap, const struct kt_dp_node *n,
+		      const struct kt_findings *diff, const char *ns, const char *name, int64_t now, const char *origin)
 {
 	fprintf(out, "%snode %s%s  modes:", kt_c(c, KT_C_BOLD), V(n->node), kt_c(c, KT_C_RESET));
 	bool any = false;
@@ -273,7 +345,7 @@ static void text_node(struct kt_cli *c, FILE *out, const struct kt_dp_node *n, c
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
 		if (!want_svc(&n->svcs[i], ns, name))
 			continue;
-		text_service(c, out, &n->svcs[i], diff, n->node);
+		text_service(c, out, snap, n, &n->svcs[i], diff, n->node);
 		shown++;
 	}
 	if (diff) {
@@ -433,7 +505,7 @@ static int run(struct kt_cli *c)
 			struct kt_dp_node fn = filtered(n, buf, ns, name);
 			if (snap->focus.services_only && !name)
 				keep_focus(snap, &fn);
-			text_node(c, stdout, &fn, diff ? &diffs : NULL, ns, name, now, c->from);
+			text_node(c, stdout, snap->n_services ? snap : NULL, &fn, diff ? &diffs : NULL, ns, name, now, c->from);
 			free(buf);
 		}
 		free(wide_eps);

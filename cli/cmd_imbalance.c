@@ -61,6 +61,7 @@ struct feed_ctx {
 	uint32_t sample_ix;               /* bundle: which stored sample */
 	uint32_t n_node_samples;          /* --nodes: flows[0..n) are the nodes', sample_ix their sum */
 	double collect_ms, analyze_ms;    /* the last refresh */
+	double collect_total_ms;          /* live: every sample's collection so far */
 	const char *refresh;              /* live: "dump" or "events" (the last refresh) */
 	const char *sns, *sname;          /* SERVICE argument */
 	int reload_s;                     /* live: reload objects + dataplane this often; 0 never */
@@ -214,6 +215,7 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	f->analyze_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	f->collect_ms = f->live && cur ? cur->elapsed_us / 1e3 : 0;
+	f->collect_total_ms += f->collect_ms;
 	f->refresh = !f->live || !cur ? NULL : cur->events && !cur->full_dump ? "events" : "dump";
 	kt_snapshot_free(old_objs);   /* the new result no longer points into it */
 	return f->res;
@@ -355,6 +357,8 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_obj(w);
 	kt_jw_kdouble(w, "collectMs", round(f->collect_ms * 1000) / 1000);
 	kt_jw_kdouble(w, "analyzeMs", round(f->analyze_ms * 1000) / 1000);
+	if (f->live)
+		kt_jw_kdouble(w, "collectTotalMs", round(f->collect_total_ms * 1000) / 1000);
 	if (f->refresh)
 		kt_jw_kstr(w, "refresh", f->refresh);
 	kt_jw_obj_end(w);
@@ -721,6 +725,10 @@ static int run(struct kt_cli *c)
 		const char *ev = kt_env_get(KT_ENV_CT_EVENTS);
 		if (!(ev && !strcmp(ev, "0")))
 			f.fo.live = kt_ct_live_new(resync);
+		/* --once: one full dump, then the events until the second sample
+		 * (a second dump only where events cannot be joined) */
+		if (f.fo.live && once && count == 1)
+			kt_ct_live_first_dumps(f.fo.live, 1);
 		seen_update(&f, f.objs);
 	} else if (f.scope.nodes) {
 		f.io.node = "(all nodes)";

@@ -47,6 +47,25 @@ static int lint_config(struct kt_cli *c, struct kt_arena *a, struct kt_rules_con
 	return 0;
 }
 
+struct cfg_warn_ctx {
+	struct kt_cli *c;
+	const char *path;
+};
+
+static void cfg_warn(void *ctx, uint32_t line, uint32_t col, const char *msg)
+{
+	struct cfg_warn_ctx *w = ctx;
+	kt_cli_warn(w->c, "%s:%u:%u: %s", kt_cv(w->c, w->path), line, col, kt_cv(w->c, msg));
+}
+
+void kt_lint_config_warnings(struct kt_cli *c, const struct kt_snapshot *snap, const struct kt_rules_config *cfg)
+{
+	if (!cfg)
+		return;
+	struct cfg_warn_ctx w = {c, cfg->path ? cfg->path : ".ktrace.yaml"};
+	kt_rules_config_unused(snap, cfg, cfg_warn, &w);
+}
+
 int kt_lint_setup(struct kt_cli *c, int *fail_on, struct kt_arena **ra, struct kt_rules_config *cfgbuf,
 		  const struct kt_rules_config **cfg)
 {
@@ -91,6 +110,11 @@ static int run(struct kt_cli *c)
 		else
 			fprintf(stderr, "ktrace: lint: %s: %s\n", kt_cv(c, e->file), kt_cv(c, e->msg));
 	}
+	for (uint32_t i = 0; i < mr.n_warnings; i++) {
+		const struct kt_manifest_error *e = &mr.warnings[i];
+		kt_cli_warn(c, "%s:%u:%u: %s", kt_cv(c, e->file), e->line, e->col, kt_cv(c, e->msg));
+	}
+	kt_lint_config_warnings(c, snap, cfg);
 	if (mr.n_errors)
 		fprintf(stderr, "hint: fix the invalid input (exit 5); everything else was still checked\n");
 	if (!mr.objects && !mr.n_errors && !kt_opt_flag(c, "allow-empty")) {
@@ -112,6 +136,8 @@ static int run(struct kt_cli *c)
 		.f = &f,
 		.errors = mr.errors,
 		.n_errors = mr.n_errors,
+		.warnings = mr.warnings,
+		.n_warnings = mr.n_warnings,
 		.fail_on = fail_on,
 		.files = mr.files,
 		.objects = mr.objects,
@@ -152,7 +178,9 @@ const struct kt_command kt_cmd_lint = {
 		"  exclude: [{namespace: kube-system}, {kind: Service, name: legacy, rules: [KT101]}]\n"
 		"\n"
 		"Exit status: 0 clean, 1 a finding at or above --fail-on, 5 malformed input\n"
-		"(the other files are still checked) or no objects at all (unless --allow-empty).\n"
+		"(the other files are still checked) or no objects at all (unless --allow-empty),\n"
+		"6 a rule could not be checked because the input lacks a kind it needs (listed\n"
+		"under gaps, e.g. \"not checked: no workloads or Pods in the input\").\n"
 		"\n"
 		"Examples:\n"
 		"  ktrace lint k8s/\n"

@@ -1,24 +1,31 @@
 /*
  * `ktrace path SERVICE`: the source layer reads only what one Service's
  * path needs (the Service, its EndpointSlices, the nodes, the selected
- * Pods, the proxy ConfigMaps; plus this node's programmed rules when this
- * host is one of the cluster's Nodes); the path analyzer runs per Service
- * the scope names (one, or the Services of deploy/NAME, or NAME in every
- * namespace with -A), and this file renders the layered tree (text) or the
- * JSON of ktrace-path(1) (an array when several Services match).
+ * Pods, the proxy ConfigMaps, the Ingresses and routes in its namespace
+ * with their classes and Gateways; plus this node's programmed rules when
+ * this host is one of the cluster's Nodes); the path analyzer runs per
+ * Service the scope names (one, or the Services of deploy/NAME, or NAME in
+ * every namespace with -A), and this file renders the layered tree (text)
+ * or the JSON of ktrace-path(1) (an array when several Services match).
+ * `ktrace path ingress/NAME` (httproute/, grpcroute/) reads the whole
+ * cluster and traces that object through its controller to the backends
+ * (cli/render_ingress.c renders).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/render_ingress.h"
 #include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/path.h"
 #include "ktrace/xalloc.h"
+#include "ktrace/util.h"
 
 static const char *port_target(const struct kt_svc_port *p, char *buf, size_t len)
 {
@@ -70,7 +77,21 @@ static unsigned resolved_ports(const struct kt_snapshot *s, const struct kt_serv
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+/* inside frontend k of one programmed Service: why it rejects or drops */
+static void json_fe_cause(struct kt_jw *w, uint32_t k, const void *ctx)
+{
+	const struct kt_path_dp *pd = ctx;
+	if (k >= pd->n_fes || pd->fes[k].cause.rule == KT_RULE_COUNT)
+		return;
+	kt_jw_key(w, "cause");
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "rule", kt_rules[pd->fes[k].cause.rule].id);
+	kt_jw_kstr(w, "text", pd->fes[k].cause.text);
+	kt_jw_obj_end(w);
+}
+
+static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
+		       const struct kt_ing_result *ing)
 {
 	const struct kt_service *svc = &s->services[r->svc];
 	struct kt_jw *w = kt_cli_jw(c, stdout, true);
@@ -179,7 +200,7 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	kt_jw_key(w, "programmed");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->n_dp; i++)
-		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH);
+		kt_dp_service_to_json(w, r->dp[i].svc, r->dp[i].node->node, KT_DPJ_PATH, json_fe_cause, &r->dp[i]);
 	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 
@@ -211,6 +232,8 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	}
 	kt_jw_arr_end(w);
 
+	kt_render_ingress_section_json(w, s, ing);
+
 	kt_jw_key(w, "findings");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < r->findings.n; i++)
@@ -218,8 +241,17 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			kt_render_finding_json(w, &r->findings.v[i], false);
 	kt_jw_arr_end(w);
 	kt_render_incomplete_json(w, s);
+	/* rules the input could not feed (not checked), then what could not be read */
 	kt_jw_key(w, "gaps");
-	kt_gaps_to_json(w, s->gaps, s->n_gaps);
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < r->findings.n_gaps + s->n_gaps; i++) {
+		const struct kt_gap *g = i < r->findings.n_gaps ? &r->findings.gaps[i] : &s->gaps[i - r->findings.n_gaps];
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "what", g->what);
+		kt_jw_kstr(w, "why", g->why);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
 	kt_jw_obj_end(w);
 	return kt_jw_free(w) ? KT_EXIT_INPUT : 0;
 }
@@ -233,21 +265,96 @@ static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const stru
 #define V(x) kt_cv(c, x)
 #define VD(x) ((x) ? kt_cv(c, x) : "-")
 
-static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_backend *b,
-			  uint32_t n)
+static void text_backends(struct kt_cli *c, const char *ind, const char *label, const struct kt_dp_service *d,
+			  const struct kt_dp_backend *b, uint32_t n)
 {
+	bool known = kt_dp_share_known(d);
 	printf("%s%s (%u):", ind, label, n);
 	if (!n)
 		printf(" %snone: traffic is dropped or rejected%s", kt_c(c, KT_C_RED), R(c));
+	else if (!known)
+		printf(" share set by the %s scheduler (%s), not by the weights", d->scheduler ? d->scheduler : "IPVS",
+		       kt_share_basis_name(d->share_basis));
 	printf("\n");
 	for (uint32_t i = 0; i < n; i++) {
-		printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
-		       b[i].local ? "  (local)" : "");
-		if (c->wide && b[i].weight)
+		if (known)
+			printf("%s  %s:%d  %5.1f%%%s", ind, V(b[i].ip), b[i].port, b[i].probability * 100.0,
+			       b[i].local ? "  (local)" : "");
+		else
+			printf("%s  %s:%d  weight %d%s", ind, V(b[i].ip), b[i].port, b[i].weight, b[i].local ? "  (local)" : "");
+		if (c->wide && known && b[i].weight)
 			printf("  weight %d", b[i].weight);
 		if (c->wide && b[i].state && strcmp(b[i].state, "active"))
 			printf("  %s", V(b[i].state));
 		printf("\n");
+	}
+}
+
+/* Does any node accept the NodePort only on some of its addresses
+ * (nodePortAddresses: a NodePort frontend with an address)? */
+static bool nodeport_restricted(const struct kt_path_result *r)
+{
+	for (uint32_t i = 0; i < r->n_dp; i++)
+		for (uint32_t j = 0; j < r->dp[i].n_fes; j++) {
+			const struct kt_dp_frontend *f = r->dp[i].fes[j].fe;
+			if (f->kind == KT_FE_NODEPORT && f->ip && f->ip[0])
+				return true;
+		}
+	return false;
+}
+
+/* Per node: the addresses its rules accept the NodePort on. */
+static void text_nodeport_addrs(struct kt_cli *c, const struct kt_path_result *r)
+{
+	for (uint32_t i = 0; i < r->n_dp; i++) {
+		const struct kt_path_dp *pd = &r->dp[i];
+		unsigned n = 0;
+		for (uint32_t j = 0; j < pd->n_fes; j++) {
+			const struct kt_dp_frontend *f = pd->fes[j].fe;
+			if (f->kind != KT_FE_NODEPORT)
+				continue;
+			if (!n++)
+				printf("   NodePort on node %s:", V(pd->node->node));
+			if (f->ip && f->ip[0])
+				printf(" %s%s%s:%d", strchr(f->ip, ':') ? "[" : "", V(f->ip), strchr(f->ip, ':') ? "]" : "", f->port);
+			else
+				printf(" *:%d (any local address)", f->port);
+		}
+		if (n)
+			printf("  %s(nodePortAddresses: other addresses of the node do not accept it)%s\n", D(c), R(c));
+	}
+}
+
+/* The node's frontends that do not simply forward, and the LB firewall. */
+static void text_frontends(struct kt_cli *c, const struct kt_path_dp *pd)
+{
+	for (uint32_t j = 0; j < pd->n_fes; j++) {
+		const struct kt_path_fe *pf = &pd->fes[j];
+		const struct kt_dp_frontend *f = pf->fe;
+		if (f->action == KT_DP_FORWARD && !f->n_source_ranges)
+			continue;
+		char addr[80], b[800];
+		if (f->ip[0])
+			snprintf(addr, sizeof(addr), "%s%s%s:%d", strchr(f->ip, ':') ? "[" : "", V(f->ip),
+				 strchr(f->ip, ':') ? "]" : "", f->port);
+		else
+			snprintf(addr, sizeof(addr), "*:%d", f->port);
+		if (f->action == KT_DP_FORWARD) {
+			printf("     %s %s only from", kt_fe_kind_name(f->kind), addr);
+			for (uint32_t k = 0; k < f->n_source_ranges; k++) {
+				kt_vis_escape(b, sizeof(b), f->source_ranges[k]);
+				printf("%s%s", k ? ", " : " ", b);
+			}
+			printf(" (loadBalancerSourceRanges; other sources are dropped)\n");
+			continue;
+		}
+		printf("     %s %s -> %s%s%s%s%s%s\n", kt_fe_kind_name(f->kind), addr, kt_c(c, KT_C_RED),
+		       f->action == KT_DP_REJECT ? "REJECT (connection refused)" : "DROP (clients time out)", R(c),
+		       f->reason ? ": " : "", f->reason ? V(f->reason) : "", "");
+		if (pf->cause.rule != KT_RULE_COUNT) {
+			kt_vis_escape(b, sizeof(b), pf->cause.text);
+			printf("       why: %s (%s)\n", b, kt_rules[pf->cause.rule].id);
+		}
 	}
 }
 
@@ -270,13 +377,17 @@ static void text_external(struct kt_cli *c, const struct kt_service *svc, const 
 			printf("\n");
 		}
 	} else if (svc->type == KT_SVC_NODEPORT) {
-		printf("\n%s1. External entry%s  any node IP on the NodePort\n", B(c), R(c));
+		printf("\n%s1. External entry%s  %s\n", B(c), R(c),
+		       nodeport_restricted(r) ? "the NodePort, on the node addresses below only"
+					       : "any node IP on the NodePort");
 	} else {
 		printf("\n%s1. External entry%s  none (type %s: reachable only inside the cluster)\n", B(c), R(c),
 		       kt_svc_type_name(svc->type));
 	}
 	for (uint32_t i = 0; i < svc->n_external_ips; i++)
 		printf("   externalIP: %s (nodes accept it, kube-proxy handles it)\n", V(svc->external_ips[i]));
+	if (svc->type != KT_SVC_CLUSTERIP && nodeport_restricted(r))
+		text_nodeport_addrs(c, r);
 }
 
 static void text_nodes(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
@@ -443,23 +554,30 @@ static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	}
 	bool *quiet = s->fleet && r->n_dp > 1 ? fleet_summary(c, s, r) : NULL;
 	for (uint32_t i = 0; i < r->n_dp; i++) {
-		const struct kt_dp_service *d = r->dp[i].svc;
+		const struct kt_path_dp *pd = &r->dp[i];
+		const struct kt_dp_service *d = pd->svc;
 		if (quiet && quiet[i])
 			continue;
-		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(r->dp[i].node->node), R(c),
+		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(pd->node->node), R(c),
 		       d->port_name && *d->port_name ? "port " : "", d->port_name ? V(d->port_name) : "",
 		       kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
-		       d->masquerade ? ", SNAT for external clients" : "", d->affinity ? ", clientIP affinity" : "");
+		       pd->external_set && d->masquerade ? ", SNAT for external clients" : "",
+		       d->affinity ? ", clientIP affinity" : "");
 		if (c->wide)
 			for (uint32_t j = 0; j < d->n_fe; j++)
 				printf("     frontend %-12s %s%s%s:%d -> %s\n", kt_fe_kind_name(d->fe[j].kind),
 				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "[" : "",
 				       d->fe[j].ip && *d->fe[j].ip ? V(d->fe[j].ip) : "*",
 				       d->fe[j].ip && strchr(d->fe[j].ip, ':') ? "]" : "", d->fe[j].port,
-				       d->fe[j].external ? "external backends" : "backends");
-		text_backends(c, "     ", "backends", d->be, d->n_be);
-		if (d->n_ext_be != d->n_be || d->local_only)
-			text_backends(c, "     ", "external backends (Local policy)", d->ext_be, d->n_ext_be);
+				       d->fe[j].action != KT_DP_FORWARD ? kt_dp_action_name(d->fe[j].action)
+				       : d->fe[j].external		 ? "external backends"
+									 : "backends");
+		text_frontends(c, pd);
+		if (pd->internal_set || !pd->external_set)
+			text_backends(c, "     ", "backends", d, d->be, d->n_be);
+		if (pd->ext_differs)
+			text_backends(c, "     ", d->local_only ? "external backends (Local policy)" : "external backends", d,
+				      d->ext_be, d->n_ext_be);
 	}
 	free(quiet);
 }
@@ -505,7 +623,8 @@ static void text_endpoints(struct kt_cli *c, const struct kt_snapshot *s, const 
 		printf("   %snone%s\n", kt_c(c, KT_C_RED), R(c));
 }
 
-static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
+		       const struct kt_ing_result *ing)
 {
 	const struct kt_service *svc = &s->services[r->svc];
 	printf("%sService %s/%s%s  %s", B(c), V(svc->meta.namespace), V(svc->meta.name), R(c), kt_svc_type_name(svc->type));
@@ -527,6 +646,9 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		       svc->external_name ? V(svc->external_name) : "?");
 		return 0;
 	}
+	/* 0. the ingress layer: what routes to this Service */
+	if (ing->n_views)
+		kt_render_ingress_section_text(c, s, ing);
 	text_external(c, svc, r);
 	if (svc->type != KT_SVC_CLUSTERIP)
 		text_nodes(c, s, svc, r);
@@ -540,6 +662,8 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 	if (!shown)
 		printf("   none\n");
 	kt_render_findings_text(c, stdout, &r->findings, "   ");
+	for (uint32_t i = 0; i < r->findings.n_gaps; i++)
+		printf("%snot checked: %s: %s%s\n", D(c), V(r->findings.gaps[i].what), V(r->findings.gaps[i].why), R(c));
 	for (uint32_t i = 0; i < s->n_gaps; i++)
 		if (!s->gaps[i].recorded)
 			printf("%snot collected: %s: %s%s\n", D(c), V(s->gaps[i].what), V(s->gaps[i].why), R(c));
@@ -549,12 +673,105 @@ static int render_text(struct kt_cli *c, const struct kt_snapshot *s, const stru
 
 /* ---- command ---------------------------------------------------------------- */
 
+/* ingress/NAME, httproute/NAME, grpcroute/NAME (also NS/NAME after the
+ * kind): true with *kind set when arg names one. */
+static bool ingress_arg(const char *arg, enum kt_ing_kind *kind, const char **rest)
+{
+	static const struct {
+		const char *prefix;
+		enum kt_ing_kind kind;
+	} kinds[] = {
+		{"ingress/", KT_ING_INGRESS},         {"ingresses/", KT_ING_INGRESS},
+		{"ing/", KT_ING_INGRESS},             {"ingress.networking.k8s.io/", KT_ING_INGRESS},
+		{"httproute/", KT_ING_HTTPROUTE},     {"httproutes/", KT_ING_HTTPROUTE},
+		{"grpcroute/", KT_ING_GRPCROUTE},     {"grpcroutes/", KT_ING_GRPCROUTE},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncasecmp(arg, kinds[i].prefix, strlen(kinds[i].prefix))) {
+			*kind = kinds[i].kind;
+			*rest = arg + strlen(kinds[i].prefix);
+			return true;
+		}
+	return false;
+}
+
+static int ingress_not_found(struct kt_cli *c, const struct kt_snapshot *s, enum kt_ing_kind kind, const char *ns,
+			     const char *name, struct kt_arena *a)
+{
+	struct kt_diag d = {0};
+	const char **cands = KT_ANEW(a, const char *, s->n_ingresses + s->n_routes + 1);
+	unsigned n = 0;
+	for (uint32_t i = 0; kind == KT_ING_INGRESS && i < s->n_ingresses; i++)
+		if (!kt_strcmp0(s->ingresses[i].meta.namespace, ns))
+			cands[n++] = s->ingresses[i].meta.name;
+	for (uint32_t i = 0; kind != KT_ING_INGRESS && i < s->n_routes; i++)
+		if (!kt_strcmp0(s->routes[i].meta.namespace, ns) &&
+		    (s->routes[i].kind == KT_ROUTE_GRPC) == (kind == KT_ING_GRPCROUTE))
+			cands[n++] = s->routes[i].meta.name;
+	kt_cli_not_found(&d, kind == KT_ING_INGRESS ? "ingress" : kind == KT_ING_HTTPROUTE ? "httproute" : "grpcroute", ns,
+			 name, cands, n);
+	return kt_cli_fail(c, &d);
+}
+
+/* path ingress/NAME: the whole cluster's objects (controllers run in their
+ * own namespaces), as `check -A` reads them, without node state. */
+static int run_ingress(struct kt_cli *c, enum kt_ing_kind kind, const char *rest)
+{
+	struct kt_diag d = {0};
+	const char *slash = strchr(rest, '/');
+	char nsbuf[256];
+	const char *ns = kt_cli_namespace(c), *name = rest;
+	if (c->argc != 1)
+		return kt_cli_error(c, KT_EXIT_USAGE, "e.g. 'ktrace path ingress/shop -n shop'",
+				    "path takes one ingress/NAME, httproute/NAME or grpcroute/NAME");
+	if (slash) {
+		snprintf(nsbuf, sizeof(nsbuf), "%.*s", (int)(slash - rest), rest);
+		ns = nsbuf;
+		name = slash + 1;
+		if (strchr(name, '/') || slash == rest || (size_t)(slash - rest) >= sizeof(nsbuf))
+			name = "";
+	}
+	if (!*name || strlen(name) > 253)
+		return kt_cli_error(c, KT_EXIT_USAGE,
+				    "write ingress/NAME, httproute/NAME or grpcroute/NAME (or KIND/NAMESPACE/NAME)",
+				    "invalid %s '%s'", kt_ing_kind_name(kind), kt_cv(c, rest));
+	struct kt_scope sc;
+	kt_cli_scope(c, &sc);
+	sc.namespace = NULL;
+	sc.all_namespaces = true;
+	struct kt_snapshot *s = NULL;
+	c->progress = !c->quiet;
+	int rc = kt_source_load(&sc, KT_WANT_OBJECTS, &s, &d);
+	kt_cli_progress_done(c);
+	c->progress = false;
+	if (rc < 0)
+		return kt_cli_fail(c, &d);
+	struct kt_arena *a = kt_arena_new();
+	struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
+	struct kt_ing_result *r;
+	if (kt_ingress_path(s, kind, ns, name, &ro, a, &r) < 0) {
+		rc = ingress_not_found(c, s, kind, ns, name, a);
+	} else {
+		rc = kt_cli_structured(c) ? kt_render_ingress_path_json(c, s, r) : kt_render_ingress_path_text(c, s, r);
+		kt_findings_release(&r->findings);
+		if (rc == 0 && s->focus.missing)
+			rc = KT_EXIT_PARTIAL;
+	}
+	kt_arena_free(a);
+	kt_snapshot_free(s);
+	return rc;
+}
+
 static int run(struct kt_cli *c)
 {
 	/* parse: SERVICE (svc/NAME, NS/NAME, `svc NAME`) or a workload
 	 * (deploy/NAME, sts/NAME, ds/NAME: the Services that select it); -A
 	 * looks for the name in every namespace */
 	struct kt_diag d = {0};
+	enum kt_ing_kind ikind;
+	const char *irest;
+	if (c->argc >= 1 && ingress_arg(c->argv[0], &ikind, &irest))
+		return run_ingress(c, ikind, irest);
 	struct kt_scope sc;
 	kt_cli_scope(c, &sc);
 	if (kt_cli_target(c, &sc, KT_TARGET_REQUIRED | KT_TARGET_WORKLOADS, &d) < 0)
@@ -577,16 +794,21 @@ static int run(struct kt_cli *c)
 		struct kt_path_query q = {.svc = s->focus.svcs[i]};
 		struct kt_path_result *r;
 		kt_path_analyze(s, &q, a, &r);
+		/* the Ingresses and routes that send traffic to it */
+		struct kt_rules_opts ro = {.live = strcmp(s->source ? s->source : "", "manifests") != 0};
+		struct kt_ing_result *ing;
+		kt_ingress_for_service(s, q.svc, &ro, a, &ing);
 		if (i && c->out == KT_OUT_JSON)
 			printf(",\n");
 		else if (i)
 			printf("\n");
 		if (kt_cli_structured(c))
-			rc = render_json(c, s, r);
+			rc = render_json(c, s, r, ing);
 		else if (c->out == KT_OUT_DOT || c->out == KT_OUT_MERMAID)
 			rc = kt_path_render_graph(c, s, r);
 		else
-			rc = render_text(c, s, r);
+			rc = render_text(c, s, r, ing);
+		kt_findings_release(&ing->findings);
 		kt_findings_release(&r->findings);
 		kt_arena_free(a);
 	}
@@ -610,13 +832,22 @@ const struct kt_command kt_cmd_path = {
 	.opts = opts,
 	.flags = KT_CMD_API,
 	.args = "service",
-	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE,
-	.usage = "SERVICE | svc NAME | deploy/NAME",
+	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_INGRESSES |
+		 KT_WANT_GATEWAYS | KT_WANT_DATAPLANE,
+	.usage = "SERVICE | svc NAME | deploy/NAME | ingress/NAME | httproute/NAME | grpcroute/NAME",
 	.summary = "the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods",
 	.description =
 		"SERVICE is svc/NAME, service/NAME, NAME or NAMESPACE/NAME, also as two words\n"
 		"(svc NAME). deploy/NAME, sts/NAME and ds/NAME show the Services that select that\n"
 		"workload; NAME with -A, the Service of that name in every namespace.\n\n"
+		"The Ingresses and Gateway API routes (HTTPRoute, GRPCRoute) that send traffic\n"
+		"to the Service are listed first (host, path, class, controller, and whether the\n"
+		"controller balances per request or per connection). ingress/NAME,\n"
+		"httproute/NAME or grpcroute/NAME (also KIND/NAMESPACE/NAME) trace that object:\n"
+		"load balancer -> controller Service -> controller Pods (placement) -> backend\n"
+		"Services -> Pods, whether the client address survives (externalTrafficPolicy,\n"
+		"PROXY protocol, the controller's ConfigMap) and the findings about it, its\n"
+		"controller and the controller's Services (KT101-KT103, KT301-KT309).\n\n"
 		"Shows how external traffic enters (LB ingress, LB kind and target mode from the\n"
 		"provider annotations), which nodes the LB targets and why, the NodePort, the\n"
 		"dataplane mode (kube-proxy ConfigMap or Cilium kube-proxy replacement, or the\n"
@@ -627,6 +858,8 @@ const struct kt_command kt_cmd_path = {
 		"  ktrace path svc/orders -n shop --from demo\n"
 		"  ktrace path shop/orders -o json | jq '.endpoints[] | select(.ready)'\n"
 		"  ktrace path orders --from cluster.json.gz\n"
-		"  ktrace path deploy/orders -n shop",
+		"  ktrace path deploy/orders -n shop\n"
+		"  ktrace path ingress/shop -n shop --from demo\n"
+		"  ktrace path httproute/storefront -n shop --from demo -o json",
 	.outputs = "text|wide|json|yaml|dot|mermaid",
 };

@@ -9,9 +9,10 @@
  * needs no header here), otherwise from the loaded file's name
  * (libnftnl.so.11.6.0: versionSource "file"); libnl's parts take libnl-3's
  * version when their files are of the same release (versionSource
- * "libnl-3").
+ * "libnl-3"). libcurl is dlopen()ed on first use (collectors/kube/
+ * curl_dl.h); this command loads it first so it is listed like the rest.
  */
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* first: it includes <curl/curl.h> */
 #include <cjson/cJSON.h>
 #include <dlfcn.h>
 #include <limits.h>
@@ -85,11 +86,10 @@ static void file_version(const char *file, char *out, size_t n)
 
 static void runtime_version(size_t i, struct lib *l)
 {
-	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 	const char *v = NULL;
 	char buf[64];
 	if (!strcmp(known[i].name, "libcurl"))
-		v = cv->version;
+		v = kt_curl_load(NULL) ? curl_version_info(CURLVERSION_NOW)->version : NULL;
 	else if (!strcmp(known[i].name, "cjson"))
 		v = cJSON_Version();
 	else if (!strcmp(known[i].name, "libyaml"))
@@ -145,7 +145,9 @@ static void same_release_as_libnl(struct lib *libs)
 
 static int run(struct kt_cli *c)
 {
-	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	/* load libcurl before reading the loader's list, so it shows */
+	static const curl_version_info_data none = {.version = NULL, .ssl_version = NULL};
+	const curl_version_info_data *cv = kt_curl_load(NULL) ? curl_version_info(CURLVERSION_NOW) : &none;
 	struct lib *libs = calloc(N_KNOWN, sizeof(*libs));
 	if (!libs)
 		return kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "out of memory");

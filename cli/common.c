@@ -396,8 +396,8 @@ static const struct {
 } kind_names[] = {
 	{KT_WANT_SERVICES, "Services"}, {KT_WANT_SLICES, "EndpointSlices"}, {KT_WANT_PODS, "Pods"},
 	{KT_WANT_NODES, "Nodes"}, {KT_WANT_WORKLOADS, "workloads"}, {KT_WANT_PDBS, "PodDisruptionBudgets"},
-	{KT_WANT_INGRESSES, "Ingresses"}, {KT_WANT_PROXY, "proxy ConfigMaps"},
-	{KT_WANT_DATAPLANE, "node state"},
+	{KT_WANT_INGRESSES, "Ingresses"}, {KT_WANT_GATEWAYS, "Gateway API routes"},
+	{KT_WANT_PROXY, "proxy ConfigMaps"}, {KT_WANT_DATAPLANE, "node state"},
 };
 
 /* Why kind is missing: the first gap about it, else "not in the input". */

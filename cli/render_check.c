@@ -276,6 +276,10 @@ int kt_check_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		fputc('\n', out);
 		sections(c, out, r, &g);
 	}
+	if (r->f->n_gaps) {
+		fputc('\n', out);
+		kt_report_gaps_text(c, out, r);
+	}
 	groups_free(&g);
 	return 0;
 }

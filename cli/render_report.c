@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "cli/report.h"
-#include "ktrace/codec.h"
+#include "ktrace/arena.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/ruleconf.h"
+#include "ktrace/util.h"
 
 void kt_report_count(const struct kt_report *r, struct kt_report_counts *c)
 {
@@ -36,8 +37,9 @@ int kt_report_exit(const struct kt_report *r)
 		return KT_EXIT_INPUT;
 	if (c.failing)
 		return KT_EXIT_FINDINGS;
-	/* findings computed without a kind the rules need: a partial answer */
-	return r->snap && r->snap->focus.missing ? KT_EXIT_PARTIAL : KT_EXIT_OK;
+	/* findings computed without a kind the rules need (the source could
+	 * not read it, or the input has none of it): a partial answer */
+	return r->f->n_gaps || (r->snap && r->snap->focus.missing) ? KT_EXIT_PARTIAL : KT_EXIT_OK;
 }
 
 /* Group key of a finding: its Service (check) or its object (lint). */
@@ -104,6 +106,17 @@ static void summary_line(struct kt_cli *c, FILE *out, const struct kt_report *r,
 	fputc('\n', out);
 }
 
+void kt_report_gaps_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
+{
+	for (uint32_t i = 0; i < r->f->n_gaps; i++) {
+		/* the reasons name objects from the input: escaped */
+		const char *why = r->f->gaps[i].why;
+		bool said = why && !strncmp(why, "not checked", 11); /* the reason says it already */
+		fprintf(out, "%s%s%s: %s%s\n", kt_c(c, KT_C_DIM), said ? "" : "not checked: ", kt_cv(c, r->f->gaps[i].what),
+			kt_cv(c, why), kt_c(c, KT_C_RESET));
+	}
+}
+
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
 	/* a partial answer says so before anything else */
@@ -164,12 +177,15 @@ int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	}
 	if (!groups)
 		fprintf(out, "no findings\n");
+	kt_report_gaps_text(c, out, r);
 	summary_line(c, out, r, groups);
 	free(grp.v);
 	free(keys);
 	free(svc);
 	return 0;
 }
+
+static void json_msgs(struct kt_jw *w, const char *key, const struct kt_manifest_error *v, uint32_t n);
 
 int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 {
@@ -200,10 +216,38 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 	kt_jw_kstr(w, "failOn", r->fail_on >= 0 ? kt_severity_name((enum kt_severity)r->fail_on) : "never");
 	kt_jw_kbool(w, "failed", r->n_errors || n.failing);
 	kt_jw_obj_end(w);
-	kt_jw_key(w, "errors");
+	if (r->snap)
+		kt_render_incomplete_json(w, r->snap);
+	/* one "gaps" array: rules the input could not feed (not checked),
+	 * then what the source could not read */
+	kt_jw_key(w, "gaps");
 	kt_jw_arr(w);
-	for (uint32_t i = 0; i < r->n_errors; i++) {
-		const struct kt_manifest_error *e = &r->errors[i];
+	for (uint32_t i = 0; i < r->f->n_gaps; i++) {
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "what", r->f->gaps[i].what);
+		kt_jw_kstr(w, "why", r->f->gaps[i].why);
+		kt_jw_obj_end(w);
+	}
+	for (uint32_t i = 0; r->snap && i < r->snap->n_gaps; i++) {
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "what", r->snap->gaps[i].what);
+		kt_jw_kstr(w, "why", r->snap->gaps[i].why);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
+	if (!strcmp(r->command, "lint"))
+		json_msgs(w, "warnings", r->warnings, r->n_warnings);
+	json_msgs(w, "errors", r->errors, r->n_errors);
+	kt_jw_obj_end(w);
+	return kt_jw_free(w) ? -1 : 0;
+}
+
+static void json_msgs(struct kt_jw *w, const char *key, const struct kt_manifest_error *v, uint32_t n)
+{
+	kt_jw_key(w, key);
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kt_manifest_error *e = &v[i];
 		kt_jw_obj(w);
 		kt_jw_kstr(w, "file", e->file);
 		if (e->line) {
@@ -216,15 +260,6 @@ int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r)
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
-	if (r->snap) {
-		kt_render_incomplete_json(w, r->snap);
-		if (r->snap->n_gaps) {
-			kt_jw_key(w, "gaps");
-			kt_gaps_to_json(w, r->snap->gaps, r->snap->n_gaps);
-		}
-	}
-	kt_jw_obj_end(w);
-	return kt_jw_free(w) ? -1 : 0;
 }
 
 int kt_report_render(struct kt_cli *c, FILE *out, const struct kt_report *r)

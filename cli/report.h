@@ -19,6 +19,8 @@ struct kt_report {
 	const struct kt_findings *f; /* sorted; suppressed ones are counted, not shown */
 	const struct kt_manifest_error *errors;
 	uint32_t n_errors;
+	const struct kt_manifest_error *warnings; /* lint: input that loads but deserves a look */
+	uint32_t n_warnings;
 	bool by_service;         /* check: group identical findings, the rest by Service
 				  * (cli/render_check.c); lint: by object */
 	bool summary_only;       /* check --summary: the table by rule and severity only */
@@ -37,9 +39,12 @@ struct kt_report_counts {
 int kt_report_key_cmp(const char *kind_a, const char *ns_a, const char *name_a, const char *kind_b, const char *ns_b,
 		      const char *name_b);
 void kt_report_count(const struct kt_report *r, struct kt_report_counts *c);
-/* Exit code: 5 with input errors, else 1 when something fails, else 0. */
+/* Exit code: 5 with input errors, else 1 when something fails, else 6
+ * when a rule could not be checked (f->gaps), else 0. */
 int kt_report_exit(const struct kt_report *r);
 int kt_report_text(struct kt_cli *c, FILE *out, const struct kt_report *r);
+/* The rules that could not be checked (f->gaps), one line each, escaped. */
+void kt_report_gaps_text(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_json(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_sarif(struct kt_cli *c, FILE *out, const struct kt_report *r);
 int kt_report_junit(struct kt_cli *c, FILE *out, const struct kt_report *r);
@@ -61,6 +66,8 @@ int kt_lint_fail_on(const char *v); /* severity, -1 never, -2 invalid */
  * exit code with the error reported and nothing to free. */
 int kt_lint_setup(struct kt_cli *c, int *fail_on, struct kt_arena **ra, struct kt_rules_config *cfgbuf,
 		  const struct kt_rules_config **cfg);
+/* Warn (stderr) about config entries that match nothing in snap. */
+void kt_lint_config_warnings(struct kt_cli *c, const struct kt_snapshot *snap, const struct kt_rules_config *cfg);
 
 /* The options lint and check share (first in both option tables). */
 #define KT_LINT_OPTS \

@@ -61,6 +61,19 @@ static void plan_cluster_kinds(struct plan *p, unsigned wants, const char *ns)
 	if (wants & KT_WANT_INGRESSES) {
 		plan_add(p, KT_RES_INGRESSES, ns, true);
 		plan_add(p, KT_RES_INGRESSCLASSES, NULL, true);
+		/* the controllers' client-IP settings, wherever they run (only
+		 * those keys are kept) */
+		struct kt_list_req *r = plan_add(p, KT_RES_CONFIGMAPS, NULL, true);
+		if (r)
+			r->label_selector = KT_CTRL_CONFIGMAP_SELECTOR;
+	}
+	if (wants & KT_WANT_GATEWAYS) {
+		/* classes and Gateways cluster-wide: a route's Gateway often
+		 * lives in the controller's namespace */
+		plan_add(p, KT_RES_GATEWAYCLASSES, NULL, true);
+		plan_add(p, KT_RES_GATEWAYS, NULL, true);
+		plan_add(p, KT_RES_HTTPROUTES, ns, true);
+		plan_add(p, KT_RES_GRPCROUTES, ns, true);
 	}
 	if (wants & KT_WANT_PROXY) {
 		static const char *const cms[] = {"kube-proxy", "kube-proxy-config", "cilium-config"};
@@ -642,6 +655,10 @@ static unsigned res_want(enum kt_res r)
 	case KT_RES_PDBS: return KT_WANT_PDBS;
 	case KT_RES_INGRESSES:
 	case KT_RES_INGRESSCLASSES: return KT_WANT_INGRESSES;
+	case KT_RES_GATEWAYCLASSES:
+	case KT_RES_GATEWAYS:
+	case KT_RES_HTTPROUTES:
+	case KT_RES_GRPCROUTES: return KT_WANT_GATEWAYS;
 	case KT_RES_CONFIGMAPS: return KT_WANT_PROXY;
 	default: return 0;
 	}

@@ -74,9 +74,29 @@ struct kt_finding *kt_finding_add(struct kt_findings *f, struct kt_arena *a, enu
 	return x;
 }
 
+void kt_findings_gap(struct kt_findings *f, struct kt_arena *a, enum kt_rule_id rule, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	const char *why = kt_arena_vprintf(a, fmt, ap);
+	va_end(ap);
+	const char *what = kt_arena_printf(a, "%s %s", kt_rules[rule].id, kt_rules[rule].name);
+	for (uint32_t i = 0; i < f->n_gaps; i++)
+		if (!strcmp(f->gaps[i].what, what) && !strcmp(f->gaps[i].why, why))
+			return;
+	if (f->n_gaps >= f->cap_gaps) {
+		f->cap_gaps = f->cap_gaps ? f->cap_gaps * 2 : 8;
+		f->gaps = kt_xreallocarray(f->gaps, f->cap_gaps, sizeof(*f->gaps));
+	}
+	f->gaps[f->n_gaps].what = what;
+	f->gaps[f->n_gaps].why = why;
+	f->n_gaps++;
+}
+
 void kt_findings_release(struct kt_findings *f)
 {
 	free(f->v);
+	free(f->gaps);
 	memset(f, 0, sizeof(*f));
 }
 

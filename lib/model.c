@@ -4,6 +4,7 @@
  * LabelSelectors, targetPort resolution). Pure: no I/O.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,11 @@ void kt_snapshot_free(struct kt_snapshot *s)
 	free(s->pdbs);
 	free(s->ingresses);
 	free(s->ingress_classes);
+	free(s->gateway_classes);
+	free(s->gateways);
+	free(s->routes);
+	free(s->configmaps);
+	free(s->cr_pods);
 	free(s->files);
 	for (uint32_t i = 0; i < s->n_dp; i++)
 		free(s->dp[i].svcs);
@@ -166,6 +172,39 @@ static int ic_cmp(const void *a, const void *b)
 {
 	return meta_cmp(&((const struct kt_ingress_class *)a)->meta,
 			&((const struct kt_ingress_class *)b)->meta);
+}
+
+static int gwc_cmp(const void *a, const void *b)
+{
+	return kt_strcmp0(((const struct kt_gw_class *)a)->meta.name, ((const struct kt_gw_class *)b)->meta.name);
+}
+
+static int gw_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_gateway *)a)->meta, &((const struct kt_gateway *)b)->meta);
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+	const struct kt_route *x = a, *y = b;
+	int c = meta_cmp(&x->meta, &y->meta);
+	if (!c && x->kind != y->kind)
+		c = x->kind < y->kind ? -1 : 1;
+	return c;
+}
+
+static int cm_cmp(const void *a, const void *b)
+{
+	return meta_cmp(&((const struct kt_configmap *)a)->meta, &((const struct kt_configmap *)b)->meta);
+}
+
+static int crp_cmp(const void *a, const void *b)
+{
+	const struct kt_cr_pods *x = a, *y = b;
+	int c = kt_strcmp0(x->meta.namespace, y->meta.namespace);
+	if (!c)
+		c = kt_strcmp0(x->meta.kind, y->meta.kind);
+	return c ? c : kt_strcmp0(x->meta.name, y->meta.name);
 }
 
 /* IPs compare numerically-ish: by length first for IPv4 dotted quads would
@@ -312,6 +351,11 @@ void kt_snapshot_finish(struct kt_snapshot *s)
 	SORT(s->pdbs, s->n_pdbs, pdb_cmp);
 	SORT(s->ingresses, s->n_ingresses, ing_cmp);
 	SORT(s->ingress_classes, s->n_ingress_classes, ic_cmp);
+	SORT(s->gateway_classes, s->n_gateway_classes, gwc_cmp);
+	SORT(s->gateways, s->n_gateways, gw_cmp);
+	SORT(s->routes, s->n_routes, route_cmp);
+	SORT(s->configmaps, s->n_configmaps, cm_cmp);
+	SORT(s->cr_pods, s->n_cr_pods, crp_cmp);
 	SORT(s->dp, s->n_dp, dpnode_cmp);
 	SORT(s->flows, s->n_flows, flow_cmp);
 
@@ -342,6 +386,17 @@ void kt_snapshot_finish(struct kt_snapshot *s)
 		if (w != KT_NONE && s->workloads[w].owner != KT_NONE)
 			w = s->workloads[w].owner;
 		p->workload = w;
+	}
+	for (uint32_t i = 0; i < s->n_gateways; i++)
+		s->gateways[i].gw_class = kt_find_gateway_class(s, s->gateways[i].class_name);
+	for (uint32_t i = 0; i < s->n_routes; i++) {
+		struct kt_route *r = &s->routes[i];
+		for (uint32_t j = 0; j < r->n_parents; j++) {
+			struct kt_route_parent *p = &r->parents[j];
+			bool gw = !p->kind || !strcmp(p->kind, "Gateway");
+			p->gateway = gw ? kt_find_gateway(s, p->namespace ? p->namespace : r->meta.namespace, p->name)
+					: KT_NONE;
+		}
 	}
 	for (uint32_t i = 0; i < s->n_dp; i++) {
 		struct kt_dp_node *d = &s->dp[i];
@@ -377,10 +432,149 @@ uint32_t kt_find_pod(const struct kt_snapshot *s, const char *ns, const char *na
 	return kt_bsearch_ix(s->pods, s->n_pods, sizeof(*s->pods), &key, by_qsort_cmp, (void *)pod_cmp);
 }
 
+/* Binary search over a sorted array of structs that start with (or hold
+ * at off) a struct kt_meta, by (namespace, name). */
+static uint32_t find_meta(const void *base, uint32_t n, size_t elem, size_t off, const char *ns, const char *name)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct kt_meta *m = (const struct kt_meta *)((const char *)base + (size_t)mid * elem + off);
+		int c = kt_strcmp0(ns, m->namespace);
+		if (!c)
+			c = kt_strcmp0(name, m->name);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return KT_NONE;
+}
+
+uint32_t kt_find_ingress(const struct kt_snapshot *s, const char *ns, const char *name)
+{
+	return find_meta(s->ingresses, s->n_ingresses, sizeof(*s->ingresses), offsetof(struct kt_ingress, meta), ns,
+			 name);
+}
+
+uint32_t kt_find_gateway(const struct kt_snapshot *s, const char *ns, const char *name)
+{
+	return find_meta(s->gateways, s->n_gateways, sizeof(*s->gateways), offsetof(struct kt_gateway, meta), ns,
+			 name);
+}
+
+uint32_t kt_find_route(const struct kt_snapshot *s, enum kt_route_kind kind, const char *ns, const char *name)
+{
+	uint32_t i = find_meta(s->routes, s->n_routes, sizeof(*s->routes), offsetof(struct kt_route, meta), ns, name);
+	if (i == KT_NONE)
+		return KT_NONE;
+	/* the same name as an HTTPRoute and a GRPCRoute: neighbours */
+	while (i > 0 && !meta_cmp(&s->routes[i - 1].meta, &s->routes[i].meta))
+		i--;
+	for (; i < s->n_routes && !meta_cmp(&s->routes[i].meta, &(struct kt_meta){.namespace = ns, .name = name}); i++)
+		if (s->routes[i].kind == kind)
+			return i;
+	return KT_NONE;
+}
+
+static uint32_t find_named(const void *base, uint32_t n, size_t elem, size_t off, const char *name)
+{
+	uint32_t lo = 0, hi = n;
+	while (name && lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct kt_meta *m = (const struct kt_meta *)((const char *)base + (size_t)mid * elem + off);
+		int c = kt_strcmp0(name, m->name);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return KT_NONE;
+}
+
+uint32_t kt_find_ingress_class(const struct kt_snapshot *s, const char *name)
+{
+	return find_named(s->ingress_classes, s->n_ingress_classes, sizeof(*s->ingress_classes),
+			  offsetof(struct kt_ingress_class, meta), name);
+}
+
+uint32_t kt_find_gateway_class(const struct kt_snapshot *s, const char *name)
+{
+	return find_named(s->gateway_classes, s->n_gateway_classes, sizeof(*s->gateway_classes),
+			  offsetof(struct kt_gw_class, meta), name);
+}
+
+const char *kt_route_kind_name(enum kt_route_kind k)
+{
+	return k == KT_ROUTE_GRPC ? "GRPCRoute" : "HTTPRoute";
+}
+
+/* ConfigMap keys of ingress controllers that decide whether the client
+ * address reaches the backends (ingress-nginx; HAProxy's controllers). */
+const char *const kt_ctrl_config_keys[] = {
+	"use-proxy-protocol", "use-forwarded-headers", "compute-full-forwarded-for", "enable-real-ip",
+	"forwarded-for-header", "proxy-real-ip-cidr", "real-ip-header",
+	"forwarded-for", "proxy-protocol", "real-ip", NULL,
+};
+
+uint32_t kt_listed_bit(const char *kind)
+{
+	static const struct {
+		const char *kind, *plural;
+		uint32_t bit;
+	} m[] = {
+		{"Service", "services", KT_LISTED_SERVICES},
+		{"EndpointSlice", "endpointslices", KT_LISTED_ENDPOINTSLICES},
+		{"Pod", "pods", KT_LISTED_PODS},
+		{"Node", "nodes", KT_LISTED_NODES},
+		{"Deployment", "deployments", KT_LISTED_WORKLOADS},
+		{"StatefulSet", "statefulsets", KT_LISTED_WORKLOADS},
+		{"DaemonSet", "daemonsets", KT_LISTED_WORKLOADS},
+		{"ReplicaSet", "replicasets", KT_LISTED_WORKLOADS},
+		{"HorizontalPodAutoscaler", "horizontalpodautoscalers", KT_LISTED_HPAS},
+		{"PodDisruptionBudget", "poddisruptionbudgets", KT_LISTED_PDBS},
+		{"Ingress", "ingresses", KT_LISTED_INGRESSES},
+		{"IngressClass", "ingressclasses", KT_LISTED_INGRESSCLASSES},
+		{"Gateway", "gateways", KT_LISTED_GATEWAYS},
+		{"GatewayClass", "gatewayclasses", KT_LISTED_GATEWAYCLASSES},
+		{"HTTPRoute", "httproutes", KT_LISTED_ROUTES},
+		{"GRPCRoute", "grpcroutes", KT_LISTED_ROUTES},
+	};
+	for (size_t i = 0; kind && i < sizeof(m) / sizeof(m[0]); i++)
+		if (!strcmp(kind, m[i].kind) || !strcmp(kind, m[i].plural))
+			return m[i].bit;
+	return 0;
+}
+
+bool kt_snapshot_has(const struct kt_snapshot *s, uint32_t bit)
+{
+	if (s->listed & bit)
+		return true;
+	switch (bit) {
+	case KT_LISTED_SERVICES: return s->n_services > 0;
+	case KT_LISTED_ENDPOINTSLICES: return s->n_endpoints > 0;
+	case KT_LISTED_PODS: return s->n_pods > 0;
+	case KT_LISTED_NODES: return s->n_nodes > 0;
+	case KT_LISTED_WORKLOADS: return s->n_workloads > 0;
+	case KT_LISTED_HPAS: return s->n_hpas > 0;
+	case KT_LISTED_PDBS: return s->n_pdbs > 0;
+	case KT_LISTED_INGRESSES: return s->n_ingresses > 0;
+	case KT_LISTED_INGRESSCLASSES: return s->n_ingress_classes > 0;
+	case KT_LISTED_GATEWAYS: return s->n_gateways > 0;
+	case KT_LISTED_GATEWAYCLASSES: return s->n_gateway_classes > 0;
+	case KT_LISTED_ROUTES: return s->n_routes > 0;
+	}
+	return false;
+}
+
 const char *kt_kv_get(const struct kt_kvlist *l, const char *key)
 {
 	for (uint32_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].key, key) == 0)
+		if (l->v[i].key[0] == key[0] && strcmp(l->v[i].key, key) == 0)
 			return l->v[i].value;
 	return NULL;
 }
@@ -516,6 +710,36 @@ const char *kt_fe_kind_name(enum kt_fe_kind k)
 	case KT_FE_EXTERNALIP: return "externalIP";
 	case KT_FE_LOADBALANCER: return "loadBalancer";
 	case KT_FE_HEALTHCHECK: return "healthCheck";
+	case KT_FE_EXTERNAL: return "external";
 	}
 	return "clusterIP";
+}
+
+const char *kt_dp_action_name(enum kt_dp_action a)
+{
+	switch (a) {
+	case KT_DP_FORWARD: return "forward";
+	case KT_DP_REJECT: return "reject";
+	case KT_DP_DROP: return "drop";
+	}
+	return "forward";
+}
+
+const char *kt_share_basis_name(enum kt_share_basis b)
+{
+	switch (b) {
+	case KT_SHARE_PROBABILITY: return "probability";
+	case KT_SHARE_WEIGHT: return "weight";
+	case KT_SHARE_CONNECTIONS: return "connections";
+	case KT_SHARE_HASH: return "hash";
+	}
+	return "probability";
+}
+
+bool kt_dp_share_known(const struct kt_dp_service *s)
+{
+	if (s->share_basis == KT_SHARE_PROBABILITY || s->share_basis == KT_SHARE_WEIGHT)
+		return true;
+	/* Cilium Maglev: the lookup-table share of a 5-tuple hash */
+	return s->share_basis == KT_SHARE_HASH && s->mode == KT_DP_CILIUM;
 }

@@ -620,6 +620,14 @@ static int top_value(struct load *L, struct top *t, const char *key)
 				rc = -KT_EXIT_INPUT;
 			}
 		}
+	} else if (!strcmp(key, "listed") && cJSON_IsArray(v)) {
+		/* the kinds the collector listed completely: absence is evidence */
+		const cJSON *e;
+		cJSON_ArrayForEach(e, v)
+		{
+			if (cJSON_IsString(e))
+				L->snap->listed |= kt_listed_bit(e->valuestring);
+		}
 	} else if (!strcmp(key, "created") && cJSON_IsString(v)) {
 		struct tm tm;
 		memset(&tm, 0, sizeof(tm));
@@ -687,7 +695,7 @@ static int top_member(struct load *L, struct top *t, const char *key)
 		return rc;
 	}
 	if (!strcmp(key, "metadata") || !strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "version") ||
-	    !strcmp(key, "created") || !strcmp(key, "source"))
+	    !strcmp(key, "created") || !strcmp(key, "source") || (!strcmp(key, "listed") && t->is_bundle))
 		return top_value(L, t, key);
 	/* anything else: skipped unparsed (bounded like an object) */
 	size_t end;
@@ -736,6 +744,14 @@ static int load_scan(struct load *L)
 		return bad_file(s, "no \"version\"");
 	if (!t.saw_items && !t.is_bundle)
 		return bad_file(s, "a List without \"items\"");
+	if (!t.is_bundle) {
+		/* a typed list (PodList) holds every object of its kind that was
+		 * asked for; a plain List only what someone put in it */
+		char hb[128];
+		const char *h = kt_kind_from_list(t.kind, hb, sizeof(hb));
+		if (h && *h)
+			L->snap->listed |= kt_listed_bit(h);
+	}
 	if (L->n_deferred) {
 		char hb[128];
 		const char *h = kt_kind_from_list(t.kind, hb, sizeof(hb));

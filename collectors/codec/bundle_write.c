@@ -317,6 +317,18 @@ static void write_trailer(struct kt_bundle_writer *bw, const struct kt_snapshot 
 	w = kt_jw_new_sink(bw_write, bw, false);
 	kt_gaps_to_json(w, snap ? snap->gaps : NULL, snap ? snap->n_gaps : 0);
 	kt_jw_free(w);
+	/* the kinds listed completely: their absence is evidence */
+	static const char *const kinds[] = {"Service", "EndpointSlice", "Pod", "Node", "Deployment",
+					    "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress",
+					    "IngressClass", "Gateway", "GatewayClass", "HTTPRoute"};
+	bw_write(bw, ",\n\"listed\":", 11);
+	w = kt_jw_new_sink(bw_write, bw, false);
+	kt_jw_arr(w);
+	for (size_t i = 0; snap && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (snap->listed & kt_listed_bit(kinds[i]))
+			kt_jw_str(w, kinds[i]);
+	kt_jw_arr_end(w);
+	kt_jw_free(w);
 	if (snap && snap->fleet)
 		write_fleet(bw, snap->fleet);
 	bw_write(bw, "}\n", 2);

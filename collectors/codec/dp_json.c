@@ -4,8 +4,10 @@
  * bundles into snap->dp. kt_dp_service_to_json() is the one writer of a
  * programmed Service (also used by `ktrace path -o json`). Both directions use the same keys so a bundle
  * round-trips exactly. Extra keys beyond the core ones: node "source", "notes",
- * "metrics"; service "mode", "scheduler", "chainHash", "namesGuessed";
- * backend "weight", "activeConns", "inactiveConns", "state".
+ * "metrics"; service "mode", "scheduler", "shareBasis", "chainHash",
+ * "namesGuessed", "notes"; frontend "action", "reason", "sourceRanges",
+ * "kindGuessed"; backend "weightShare", "weight", "activeConns",
+ * "inactiveConns", "state".
  * Diff findings (KT601-KT603 from analyzers/dpdiff.c) are written from
  * their structured evidence ("node=..; endpoint=IP:PORT; ...").
  * Must not: print, judge.
@@ -17,14 +19,23 @@
 #include "collectors/dataplane/dp_internal.h"
 #include "ktrace/arena.h"
 
-static void be_json(struct kt_jw *w, const struct kt_dp_backend *b, uint32_t n)
+/* probability: the true share of new connections, or null where the
+ * scheduler makes it depend on open connections or on who the clients are
+ * (then weightShare says what the weights alone would give) */
+static void be_json(struct kt_jw *w, const struct kt_dp_service *s, const struct kt_dp_backend *b, uint32_t n)
 {
+	bool known = kt_dp_share_known(s);
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < n; i++) {
 		kt_jw_obj(w);
 		kt_jw_kstr(w, "ip", b[i].ip);
 		kt_jw_kint(w, "port", b[i].port);
-		kt_jw_kdouble(w, "probability", b[i].probability);
+		if (known)
+			kt_jw_kdouble(w, "probability", b[i].probability);
+		else
+			kt_jw_knull(w, "probability");
+		if (s->mode == KT_DP_IPVS)
+			kt_jw_kdouble(w, "weightShare", b[i].probability);
 		kt_jw_kbool(w, "local", b[i].local);
 		if (b[i].weight)
 			kt_jw_kint(w, "weight", b[i].weight);
@@ -64,7 +75,7 @@ static const char *ev_field(const char *ev, const char *key, char *buf, size_t n
 }
 
 void kt_dp_service_to_json(struct kt_jw *w, const struct kt_dp_service *s, const char *node,
-			   enum kt_dp_svc_view view)
+			   enum kt_dp_svc_view view, kt_dp_fe_extra_fn fe_extra, const void *ctx)
 {
 	bool full = view == KT_DPJ_FULL;
 	kt_jw_obj(w);
@@ -86,6 +97,7 @@ void kt_dp_service_to_json(struct kt_jw *w, const struct kt_dp_service *s, const
 			kt_jw_kbool(w, "namesGuessed", true);
 		if (s->scheduler)
 			kt_jw_kstr(w, "scheduler", s->scheduler);
+		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(s->share_basis));
 		if (s->lb_algorithm)
 			kt_jw_kstr(w, "lbAlgorithm", s->lb_algorithm);
 		if (s->n_source_ranges) {
@@ -99,30 +111,57 @@ void kt_dp_service_to_json(struct kt_jw *w, const struct kt_dp_service *s, const
 	kt_jw_key(w, "frontends");
 	kt_jw_arr(w);
 	for (uint32_t k = 0; k < s->n_fe; k++) {
+		const struct kt_dp_frontend *f = &s->fe[k];
 		kt_jw_obj(w);
-		kt_jw_kstr(w, "kind", kt_fe_kind_name(s->fe[k].kind));
-		kt_jw_kstr(w, "ip", s->fe[k].ip);
-		kt_jw_kint(w, "port", s->fe[k].port);
-		kt_jw_kstr(w, "backendSet", s->fe[k].external ? "external" : "internal");
+		kt_jw_kstr(w, "kind", kt_fe_kind_name(f->kind));
+		kt_jw_kstr(w, "ip", f->ip);
+		kt_jw_kint(w, "port", f->port);
+		kt_jw_kstr(w, "backendSet", f->external ? "external" : "internal");
+		kt_jw_kstr(w, "action", kt_dp_action_name(f->action));
+		if (f->reason)
+			kt_jw_kstr(w, "reason", f->reason);
+		if (f->n_source_ranges) {
+			kt_jw_key(w, "sourceRanges");
+			kt_jw_arr(w);
+			for (uint32_t r = 0; r < f->n_source_ranges; r++)
+				kt_jw_str(w, f->source_ranges[r]);
+			kt_jw_arr_end(w);
+		}
+		if (f->kind_guessed)
+			kt_jw_kbool(w, "kindGuessed", true);
+		if (fe_extra)
+			fe_extra(w, k, ctx);
 		kt_jw_obj_end(w);
 	}
 	kt_jw_arr_end(w);
+	if (!full)
+		kt_jw_kstr(w, "shareBasis", kt_share_basis_name(s->share_basis));
 	kt_jw_key(w, "backends");
-	be_json(w, s->be, s->n_be);
+	be_json(w, s, s->be, s->n_be);
 	kt_jw_key(w, "externalBackends");
-	be_json(w, s->ext_be, s->n_ext_be);
+	be_json(w, s, s->ext_be, s->n_ext_be);
 	if (full) {
 		kt_jw_key(w, "affinity");
 		kt_jw_obj(w);
-		kt_jw_kstr(w, "mode", s->affinity ? "clientIP" : "none");
+		kt_jw_kstr(w, "mode", s->affinity ? "clientIP" : s->source_hash ? "sourceHash" : "none");
 		if (s->affinity)
 			kt_jw_kint(w, "timeoutSeconds", s->affinity_timeout);
 		else
 			kt_jw_knull(w, "timeoutSeconds");
 		kt_jw_obj_end(w);
 	}
-	kt_jw_kbool(w, "masquerade", s->masquerade);
+	if (s->masq_unknown)
+		kt_jw_knull(w, "masquerade");   /* the rules' layout does not say (see notes) */
+	else
+		kt_jw_kbool(w, "masquerade", s->masquerade);
 	kt_jw_kbool(w, "localOnly", s->local_only);
+	if (full && s->n_notes) {
+		kt_jw_key(w, "notes");
+		kt_jw_arr(w);
+		for (uint32_t k = 0; k < s->n_notes; k++)
+			kt_jw_str(w, s->notes[k]);
+		kt_jw_arr_end(w);
+	}
 	if (full) {
 		kt_jw_key(w, "evidence");
 		kt_jw_arr(w);
@@ -184,7 +223,7 @@ void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struc
 	kt_jw_key(w, "services");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < n->n_svcs; i++)
-		kt_dp_service_to_json(w, &n->svcs[i], NULL, KT_DPJ_FULL);
+		kt_dp_service_to_json(w, &n->svcs[i], NULL, KT_DPJ_FULL, NULL, NULL);
 	kt_jw_arr_end(w);
 	if (diff) {
 		char want[300];
@@ -258,10 +297,26 @@ static int mode_of(const char *s)
 static int kind_of(const char *s)
 {
 	static const enum kt_fe_kind ks[] = {KT_FE_CLUSTERIP, KT_FE_NODEPORT, KT_FE_EXTERNALIP, KT_FE_LOADBALANCER,
-					     KT_FE_HEALTHCHECK};
-	for (size_t i = 0; s && i < 5; i++)
+					     KT_FE_HEALTHCHECK, KT_FE_EXTERNAL};
+	for (size_t i = 0; s && i < sizeof(ks) / sizeof(ks[0]); i++)
 		if (strcmp(s, kt_fe_kind_name(ks[i])) == 0)
 			return (int)ks[i];
+	return -1;
+}
+
+static int action_of(const char *s)
+{
+	for (int a = KT_DP_FORWARD; s && a <= KT_DP_DROP; a++)
+		if (strcmp(s, kt_dp_action_name((enum kt_dp_action)a)) == 0)
+			return a;
+	return -1;
+}
+
+static int basis_of(const char *s)
+{
+	for (int b = KT_SHARE_PROBABILITY; s && b <= KT_SHARE_HASH; b++)
+		if (strcmp(s, kt_share_basis_name((enum kt_share_basis)b)) == 0)
+			return b;
 	return -1;
 }
 
@@ -282,8 +337,9 @@ static int read_backends(struct kt_snapshot *snap, struct kt_dp_service *s, cons
 		const char *ip = jstr(b, "ip");
 		if (!cJSON_IsObject(b) || !ip)
 			return bad(d, "backend without ip");
-		struct kt_dp_backend *x = kt_dpbuild_be(snap, s, ext, ip, (int32_t)jnum(b, "port", 0),
-						    jnum(b, "probability", 0));
+		/* probability null: the weight share stands in (shareBasis says so) */
+		double p = jnum(b, "probability", jnum(b, "weightShare", 0));
+		struct kt_dp_backend *x = kt_dpbuild_be(snap, s, ext, ip, (int32_t)jnum(b, "port", 0), p);
 		x->local = jbool(b, "local");
 		x->weight = (int32_t)jnum(b, "weight", 0);
 		x->active_conns = (uint32_t)jnum(b, "activeConns", 0);
@@ -362,23 +418,34 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 			s->scheduler = kt_intern(snap->arena, jstr(sj, "scheduler"));
 		if (jstr(sj, "lbAlgorithm"))
 			s->lb_algorithm = kt_intern(snap->arena, jstr(sj, "lbAlgorithm"));
+		int sb = basis_of(jstr(sj, "shareBasis"));
+		if (sb >= 0)
+			s->share_basis = (enum kt_share_basis)sb;
 		const cJSON *srj = cJSON_GetObjectItemCaseSensitive(sj, "sourceRanges");
-		int nsr = cJSON_IsArray(srj) ? cJSON_GetArraySize(srj) : 0;
-		if (nsr > 0 && nsr < 65536) {
-			s->source_ranges = KT_ANEW(snap->arena, const char *, nsr);
-			const cJSON *r;
+		const cJSON *r;
+		if (cJSON_IsArray(srj) && cJSON_GetArraySize(srj) < 65536)
 			cJSON_ArrayForEach(r, srj)
 				if (cJSON_IsString(r))
-					s->source_ranges[s->n_source_ranges++] = kt_intern(snap->arena, r->valuestring);
-		}
+					kt_dpbuild_fe_range(snap, s, NULL, r->valuestring);
 		const cJSON *f;
 		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(sj, "frontends")) {
 			int k = kind_of(jstr(f, "kind"));
 			if (k < 0)
 				return bad(d, "frontend with unknown kind");
 			const char *set = jstr(f, "backendSet");
-			kt_dpbuild_fe(snap, s, (enum kt_fe_kind)k, jstr(f, "ip"), (int32_t)jnum(f, "port", 0),
+			int32_t port = (int32_t)jnum(f, "port", 0);
+			kt_dpbuild_fe(snap, s, (enum kt_fe_kind)k, jstr(f, "ip"), port,
 				  set ? strcmp(set, "external") == 0 : k != KT_FE_CLUSTERIP);
+			struct kt_dp_frontend *x = kt_dpbuild_fe_find(s, (enum kt_fe_kind)k, jstr(f, "ip"), port);
+			int act = action_of(jstr(f, "action"));
+			if (act > 0)
+				kt_dpbuild_fe_action(snap, x, (enum kt_dp_action)act, jstr(f, "reason"));
+			x->kind_guessed = jbool(f, "kindGuessed");
+			const cJSON *fr = cJSON_GetObjectItemCaseSensitive(f, "sourceRanges");
+			if (cJSON_IsArray(fr) && cJSON_GetArraySize(fr) < 65536)
+				cJSON_ArrayForEach(r, fr)
+					if (cJSON_IsString(r))
+						kt_dpbuild_fe_range(snap, s, x, r->valuestring);
 		}
 		if (read_backends(snap, s, cJSON_GetObjectItemCaseSensitive(sj, "backends"), false, d) < 0 ||
 		    read_backends(snap, s, cJSON_GetObjectItemCaseSensitive(sj, "externalBackends"), true, d) < 0)
@@ -389,8 +456,14 @@ int kt_dp_node_from_json(struct kt_snapshot *snap, const cJSON *obj, struct kt_d
 			s->affinity = true;
 			s->affinity_timeout = (int32_t)jnum(aff, "timeoutSeconds", 10800);
 		}
+		s->source_hash = am && strcmp(am, "sourceHash") == 0;
 		s->masquerade = jbool(sj, "masquerade");
+		s->masq_unknown = cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(sj, "masquerade"));
 		s->local_only = jbool(sj, "localOnly");
+		const cJSON *nt;
+		cJSON_ArrayForEach(nt, cJSON_GetObjectItemCaseSensitive(sj, "notes"))
+			if (cJSON_IsString(nt))
+				kt_dpbuild_svc_note(snap, s, "%s", nt->valuestring);
 		const cJSON *e;
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(sj, "evidence")) {
 			int em = mode_of(jstr(e, "mode"));

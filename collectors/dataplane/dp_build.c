@@ -130,6 +130,67 @@ void kt_dpbuild_note(struct kt_snapshot *snap, struct kt_dp_node *n, const char 
 	n->notes[n->n_notes++] = msg;
 }
 
+void kt_dpbuild_svc_note(struct kt_snapshot *snap, struct kt_dp_service *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = kt_arena_vprintf(snap->arena, fmt, ap);
+	va_end(ap);
+	for (uint32_t i = 0; i < s->n_notes; i++)
+		if (strcmp(s->notes[i], msg) == 0)
+			return;
+	uint32_t cap = cap_of(s->n_notes);
+	s->notes = agrow(snap->arena, s->notes, s->n_notes, &cap, sizeof(*s->notes));
+	s->notes[s->n_notes++] = msg;
+}
+
+struct kt_dp_frontend *kt_dpbuild_fe_find(struct kt_dp_service *s, enum kt_fe_kind k, const char *ip, int32_t port)
+{
+	for (uint32_t i = 0; i < s->n_fe; i++)
+		if (s->fe[i].kind == k && s->fe[i].port == port && strcmp(s->fe[i].ip, ip ? ip : "") == 0)
+			return &s->fe[i];
+	return NULL;
+}
+
+void kt_dpbuild_fe_action(struct kt_snapshot *snap, struct kt_dp_frontend *f, enum kt_dp_action a,
+			  const char *reason)
+{
+	if (!f || a == KT_DP_FORWARD || f->action != KT_DP_FORWARD)
+		return;
+	f->action = a;
+	f->reason = reason ? kt_intern(snap->arena, reason) : NULL;
+}
+
+static void range_add(struct kt_snapshot *snap, const char ***v, uint32_t *n, const char *cidr)
+{
+	for (uint32_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], cidr) == 0)
+			return;
+	uint32_t cap = cap_of(*n);
+	*v = agrow(snap->arena, *v, *n, &cap, sizeof(**v));
+	(*v)[(*n)++] = kt_intern(snap->arena, cidr);
+}
+
+void kt_dpbuild_fe_range(struct kt_snapshot *snap, struct kt_dp_service *s, struct kt_dp_frontend *f,
+			 const char *cidr)
+{
+	if (f)
+		range_add(snap, &f->source_ranges, &f->n_source_ranges, cidr);
+	range_add(snap, &s->source_ranges, &s->n_source_ranges, cidr);
+}
+
+struct kt_dp_service *kt_dpbuild_find(struct kt_dp_node *n, const char *ns, const char *name, const char *port_name,
+				      const char *proto, enum kt_dp_mode mode)
+{
+	for (uint32_t i = 0; i < n->n_svcs; i++) {
+		struct kt_dp_service *s = &n->svcs[i];
+		if (s->mode == mode && strcmp(s->namespace, ns) == 0 && strcmp(s->name, name) == 0 &&
+		    strcmp(s->port_name, port_name ? port_name : "") == 0 && strcmp(s->protocol, proto) == 0)
+			return s;
+	}
+	return NULL;
+}
+
 bool kt_dp_split_spn(const char *spn, size_t len, char *ns, size_t nsz, char *name, size_t namesz,
 		     char *port, size_t portsz)
 {

@@ -479,6 +479,18 @@ static void emit_fe(const struct kt_cil_state *st, struct kt_snapshot *snap, str
 		s->affinity = true;
 		s->affinity_timeout = (int32_t)(m->backend_id & 0xffffff);
 	}
+	/* no backend slot: the datapath answers ICMP unreachable
+	 * (--service-no-backend-response=reject, the default since v1.15)
+	 * or drops (=drop, older releases, kernels before 5.2) */
+	if (!m->count && m->scope == 0) {
+		struct kt_dp_frontend *f = kt_dpbuild_fe_find(s, k, k == KT_FE_NODEPORT ? "" : ip, m->dport);
+		kt_dpbuild_fe_action(snap, f, KT_DP_REJECT,
+				     m->qcount ? "no active backends (only quarantined ones)" : "no backends");
+	}
+	if (s->lb_algorithm) {
+		s->scheduler = s->lb_algorithm;
+		s->share_basis = strcmp(s->lb_algorithm, "maglev") == 0 ? KT_SHARE_HASH : KT_SHARE_PROBABILITY;
+	}
 	if (ext && (m->flags & SVC_F_EXT_LOCAL))
 		s->local_only = true;
 	if (ext && !(m->flags & SVC_F_EXT_LOCAL) && !(m->flags2 & SVC_F2_DSR))
@@ -537,7 +549,10 @@ void kt_cil_emit(struct kt_cil_state *st, struct kt_snapshot *snap, struct kt_dp
 				uint32_t s2, p2i;
 				same = kt_dp_resolve_fe(snap, &p2, pname(x->proto), &s2, &p2i) && s2 == si && p2i == pi;
 			} else {
-				same = sig(st, j, xe) == my_sig && (x->flags & (SVC_F_EXT_LOCAL)) == (m->flags & SVC_F_EXT_LOCAL);
+				/* a frontend without backends groups with nothing: every
+				 * empty frontend has the same signature */
+				same = sig(st, j, xe) == my_sig && (x->flags & (SVC_F_EXT_LOCAL)) == (m->flags & SVC_F_EXT_LOCAL) &&
+				       (m->count || j == i);
 			}
 			if (!same)
 				continue;

@@ -43,21 +43,37 @@ static void mark_local(struct kt_snapshot *snap, struct kt_dp_node *n)
 }
 
 /* nftables mode sends LoadBalancer IPs and externalIPs through the same
- * map entry; the API objects tell them apart. */
-static void lb_kinds(struct kt_snapshot *snap, struct kt_dp_node *n)
+ * map entry, filter rules name neither, and IPVS virtual services carry no
+ * kind at all: the API objects tell them apart exactly. */
+static void exact_kinds(struct kt_snapshot *snap, struct kt_dp_node *n)
 {
-	if (!snap->n_services)
+	if (!snap->n_services || !snap->finished)
 		return;
 	for (uint32_t i = 0; i < n->n_svcs; i++) {
 		struct kt_dp_service *s = &n->svcs[i];
-		uint32_t si = snap->finished ? kt_find_service(snap, s->namespace, s->name) : KT_NONE;
+		uint32_t si = kt_find_service(snap, s->namespace, s->name);
 		if (si == KT_NONE)
 			continue;
 		const struct kt_service *sv = &snap->services[si];
-		for (uint32_t k = 0; k < s->n_fe; k++)
-			for (uint32_t g = 0; s->fe[k].kind == KT_FE_EXTERNALIP && g < sv->n_ingress; g++)
-				if (sv->ingress[g].ip && !strcmp(sv->ingress[g].ip, s->fe[k].ip))
-					s->fe[k].kind = KT_FE_LOADBALANCER;
+		for (uint32_t k = 0; k < s->n_fe; k++) {
+			struct kt_dp_frontend *f = &s->fe[k];
+			if (f->kind != KT_FE_EXTERNAL && !f->kind_guessed)
+				continue;
+			int kind = -1;
+			for (uint32_t g = 0; g < sv->n_cluster_ips && kind < 0; g++)
+				if (!strcmp(sv->cluster_ips[g], f->ip))
+					kind = KT_FE_CLUSTERIP;
+			for (uint32_t g = 0; g < sv->n_external_ips && kind < 0; g++)
+				if (!strcmp(sv->external_ips[g], f->ip))
+					kind = KT_FE_EXTERNALIP;
+			for (uint32_t g = 0; g < sv->n_ingress && kind < 0; g++)
+				if (sv->ingress[g].ip && !strcmp(sv->ingress[g].ip, f->ip))
+					kind = KT_FE_LOADBALANCER;
+			if (kind < 0)
+				continue;
+			f->kind = (enum kt_fe_kind)kind;
+			f->kind_guessed = false;
+		}
 	}
 }
 
@@ -106,7 +122,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 			ipvs_node_objects(snap, n, first_ipvs);
 		kt_dp_resolve_names(snap, n, first);
 		mark_local(snap, n);
-		lb_kinds(snap, n);
+		exact_kinds(snap, n);
 		return 0;
 	}
 	struct kt_dp_node *n = kt_dpbuild_node(snap, name, "live");
@@ -131,7 +147,7 @@ int kt_dp_collect(struct kt_snapshot *snap, const struct kt_node_opts *o, struct
 		kt_dp_cilium(snap, n, o);
 	kt_dp_resolve_names(snap, n, first);
 	mark_local(snap, n);
-	lb_kinds(snap, n);
+	exact_kinds(snap, n);
 	if (!o->no_metrics && !rp)
 		kt_dp_metrics(snap, n, o);
 	return 0;

@@ -46,6 +46,21 @@ void kt_dpbuild_ev(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_dp
 	       const char *chain, uint64_t handle, const char *map_key);
 void kt_dpbuild_note(struct kt_snapshot *snap, struct kt_dp_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A note on one service: what its rules leave unknown, with the evidence. */
+void kt_dpbuild_svc_note(struct kt_snapshot *snap, struct kt_dp_service *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The frontend of s with this kind, address and port (NULL none). A
+ * pointer into s->fe: valid until the next kt_dpbuild_fe() on s. */
+struct kt_dp_frontend *kt_dpbuild_fe_find(struct kt_dp_service *s, enum kt_fe_kind k, const char *ip, int32_t port);
+/* Reject / drop on a frontend (the first non-forward verdict stays). */
+void kt_dpbuild_fe_action(struct kt_snapshot *snap, struct kt_dp_frontend *f, enum kt_dp_action a,
+			  const char *reason);
+/* An allowed source range on frontend f of s (also into s's union). */
+void kt_dpbuild_fe_range(struct kt_snapshot *snap, struct kt_dp_service *s, struct kt_dp_frontend *f,
+			 const char *cidr);
+/* The service of node n with this identity and mode (NULL none). */
+struct kt_dp_service *kt_dpbuild_find(struct kt_dp_node *n, const char *ns, const char *name, const char *port_name,
+				      const char *proto, enum kt_dp_mode mode);
 /* Split "ns/name:port" (kube-proxy servicePortName). false when malformed. */
 bool kt_dp_split_spn(const char *spn, size_t len, char *ns, size_t nsz, char *name, size_t namesz,
 		     char *port, size_t portsz);
@@ -100,7 +115,8 @@ struct kt_ipt_rule {
 	uint8_t recent;          /* KT_RECENT_* */
 	int32_t recent_seconds;
 	bool src_local;          /* -m addrtype --src-type LOCAL */
-	bool dst_local;
+	bool dst_local;          /* -m addrtype --dst-type LOCAL */
+	bool iif;                /* -i IFACE (src_neg: ! -i): a local-traffic detector */
 	bool nfacct;
 	bool mark_match;
 	enum kt_ipt_verdict verdict;
@@ -118,7 +134,8 @@ struct kt_kpnorm *kt_kpnorm_new(struct kt_snapshot *snap, enum kt_dp_mode mode);
 void kt_kpnorm_rule(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len,
 		const struct kt_ipt_rule *r);
 void kt_kpnorm_chain(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len);
-/* Table name recorded in evidence ("nat" default, "ip6 nat" for IPv6). */
+/* Table name recorded in evidence ("nat" default, "ip6 nat" for IPv6;
+ * the filter table's follows: "filter" / "ip6 filter"). */
 void kt_kpnorm_table_name(struct kt_kpnorm *kp, const char *name);
 /* Number of KUBE-* nat chains seen so far. */
 uint32_t kt_kpnorm_kube_chains(const struct kt_kpnorm *kp);
@@ -127,6 +144,9 @@ void kt_kpnorm_finish(struct kt_kpnorm *kp, struct kt_dp_node *n, const struct k
 void kt_kpnorm_free(struct kt_kpnorm *kp);
 /* Is this chain one the normaliser needs (filtering the live dump)? */
 bool kt_kpnorm_wants_chain(const char *table, const char *chain);
+/* The filter-table chains kube-proxy writes its REJECT / DROP / ACCEPT
+ * rules into (NULL-terminated). */
+extern const char *const kt_kpnorm_filter_chains[];
 
 /* iptables-save text: stream lines from f into kp. Errors are KT_EXIT_INPUT
  * with file:line. */
@@ -219,7 +239,8 @@ struct kt_nft_rule {
 	struct kt_ipt_rule ipt;  /* matches, verdict, DNAT: the iptables view */
 	char comment[256];
 	char target[256];
-	char lookup_set[128];    /* set/map a lookup expression used */
+	char lookup_set[128];    /* set/map a lookup expression used (the last one) */
+	char daddr_set[128];     /* a plain `ip daddr @set` lookup (e.g. nodeport-ips) */
 	uint8_t lookup_key;      /* KT_NFT_KEY_* */
 	bool lookup_vmap;        /* verdict map */
 	bool lookup_inv;
@@ -241,6 +262,8 @@ struct kt_nft_elem {
 	uint32_t key_len;
 	int32_t verdict;         /* NFT_JUMP/NFT_GOTO/NF_ACCEPT/...; 1<<30 when none */
 	const char *chain;       /* verdict chain or NULL */
+	uint32_t flags;          /* NFT_SET_ELEM_* (INTERVAL_END) */
+	char comment[256];       /* element comment (userdata), "" none */
 };
 
 struct kt_nft_set_info {

@@ -479,16 +479,45 @@ static bool in_set(struct kt_snapshot *snap, struct kt_dp_service *s, const stru
 	return true;
 }
 
-static void add_range(struct kt_snapshot *snap, struct kt_dp_service *s, const char *cidr)
+/* Without API objects: the kind of a virtual service from the set
+ * kube-proxy put its address and port into. */
+static void classify(struct kt_dp_service *s, const struct kt_ipset_db *db, bool v6, const char *p)
 {
-	for (uint32_t i = 0; i < s->n_source_ranges; i++)
-		if (strcmp(s->source_ranges[i], cidr) == 0)
-			return;
-	const char **nr = kt_arena_alloc(snap->arena, (s->n_source_ranges + 1) * sizeof(*nr));
-	if (s->n_source_ranges)
-		memcpy(nr, s->source_ranges, s->n_source_ranges * sizeof(*nr));
-	nr[s->n_source_ranges++] = kt_intern(snap->arena, cidr);
-	s->source_ranges = nr;
+	bool any_int = false;
+	for (uint32_t k = 0; k < s->n_fe; k++) {
+		struct kt_dp_frontend *f = &s->fe[k];
+		if (!f->kind_guessed)
+			continue;
+		char key[256], port[16], b[64];
+		snprintf(key, sizeof(key), "%s,%s:%d", f->ip, p, f->port);
+		snprintf(port, sizeof(port), "%d", f->port);
+		const char *np = strcmp(p, "udp") == 0 ? "KUBE-NODE-PORT-UDP" : "KUBE-NODE-PORT-TCP";
+		const char *npl = strcmp(p, "udp") == 0 ? "KUBE-NODE-PORT-LOCAL-UDP" : "KUBE-NODE-PORT-LOCAL-TCP";
+		if (kt_ipset_has(db, sname(v6, "KUBE-CLUSTER-IP", b, sizeof(b)), key))
+			f->kind = KT_FE_CLUSTERIP;
+		else if (kt_ipset_has(db, sname(v6, "KUBE-LOAD-BALANCER", b, sizeof(b)), key) ||
+			 kt_ipset_has(db, sname(v6, "KUBE-LOAD-BALANCER-LOCAL", b, sizeof(b)), key))
+			f->kind = KT_FE_LOADBALANCER;
+		else if (kt_ipset_has(db, sname(v6, "KUBE-EXTERNAL-IP", b, sizeof(b)), key) ||
+			 kt_ipset_has(db, sname(v6, "KUBE-EXTERNAL-IP-LOCAL", b, sizeof(b)), key))
+			f->kind = KT_FE_EXTERNALIP;
+		else if (kt_ipset_has(db, sname(v6, np, b, sizeof(b)), port) ||
+			 kt_ipset_has(db, sname(v6, npl, b, sizeof(b)), port))
+			f->kind = KT_FE_NODEPORT;
+		else
+			continue;
+		f->kind_guessed = false;
+		f->external = f->kind != KT_FE_CLUSTERIP;
+	}
+	for (uint32_t k = 0; k < s->n_fe; k++)
+		any_int |= !s->fe[k].external;
+	if (!any_int && s->n_be && !s->n_ext_be) {
+		/* only external frontends: the real servers are the external set */
+		s->ext_be = s->be;
+		s->n_ext_be = s->n_be;
+		s->be = NULL;
+		s->n_be = 0;
+	}
 }
 
 /* One IPVS service against every kube-proxy set that can name it, in
@@ -507,6 +536,8 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 		v6 |= s->fe[k].ip && strchr(s->fe[k].ip, ':') != NULL;
 	for (uint32_t b = 0; b < s->n_be && !v6; b++)
 		v6 = strchr(s->be[b].ip, ':') != NULL;
+	if (s->names_guessed)
+		classify(s, db, v6, p);
 	for (uint32_t k = 0; k < n_fe; k++) {
 		const struct kt_dp_frontend *f = &s->fe[k];
 		snprintf(key, sizeof(key), "%s,%s:%d", f->ip ? f->ip : "", p, f->port);
@@ -547,7 +578,7 @@ static void fold_one(struct kt_snapshot *snap, struct kt_dp_node *n, struct kt_d
 				for (uint32_t i = 0; i < c; i++)
 					if (strncmp(scratch[i], key, kl) == 0 && scratch[i][kl] == ',') {
 						ev(snap, s, "ipset", sc, scratch[i]);
-						add_range(snap, s, scratch[i] + kl + 1);
+						kt_dpbuild_fe_range(snap, s, &s->fe[k], scratch[i] + kl + 1);
 					}
 			}
 			break;

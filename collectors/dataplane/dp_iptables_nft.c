@@ -1,7 +1,9 @@
 /*
  * Live iptables-nft state: kube-proxy's chains in the nf_tables tables
- * `ip nat` / `ip6 nat` (and the health-check rules of `filter
- * KUBE-NODEPORTS`) as iptables-nft wrote them. Lists the chains, then
+ * `ip nat` / `ip6 nat` and its filter chains (KUBE-SERVICES,
+ * KUBE-EXTERNAL-SERVICES, KUBE-NODEPORTS, KUBE-PROXY-FIREWALL of `ip
+ * filter` / `ip6 filter`: rejected and dropped Service ports, the LB
+ * firewall, health-check node ports) as iptables-nft wrote them. Lists the chains, then
  * dumps the rules of each KUBE-* chain separately (measured faster than a
  * table-wide dump for big rule sets) and streams the decoded rules
  * (collectors/dp_nftnl.c) into the kube-proxy normaliser.
@@ -194,10 +196,18 @@ static int read_family(struct kt_nl *nl, struct kt_snapshot *snap, struct kt_dp_
 	}
 	uint32_t found = ns.n;
 	names_free(&ns);
-	/* health-check node ports live in filter KUBE-NODEPORTS */
-	f.table = "filter";
-	f.chain = "KUBE-NODEPORTS";
-	kt_nft_rules(nl, family, "filter", "KUBE-NODEPORTS", feed_rule, &f, err, sizeof(err));
+	/* the filter table: REJECT / DROP for ports without (local) endpoints,
+	 * the LB source-range firewall, health-check node ports */
+	bool filter = false;
+	if (kt_nft_tables(nl, family, "filter", &filter, err, sizeof(err)) == 0 && filter) {
+		f.table = "filter";
+		for (const char *const *c = kt_kpnorm_filter_chains; *c; c++) {
+			f.chain = *c;
+			int frc = kt_nft_rules(nl, family, "filter", *c, feed_rule, &f, err, sizeof(err));
+			if (frc < 0 && frc != -ENOENT)
+				kt_snapshot_gap(snap, "iptables-nft rules", "%s filter %s: %s", fam, *c, err);
+		}
+	}
 	kt_kpnorm_finish(kp, n, o);
 	return (int)found;
 }

@@ -154,6 +154,10 @@ int kt_ipt_parse_line(char *line, char **chain, struct kt_ipt_rule *r)
 			copy_tok(r->dst, sizeof(r->dst), a);
 			r->dst_neg = neg;
 			i++;
+		} else if ((teq(k, "-i") || teq(k, "--in-interface")) && a) {
+			r->iif = true;
+			r->src_neg = neg;
+			i++;
 		} else if ((teq(k, "-p") || teq(k, "--protocol")) && a) {
 			r->proto = proto_num(a);
 			i++;

@@ -43,6 +43,7 @@ struct ipvs_vs {
 	int32_t port;
 	uint32_t fwmark;
 	char sched[17];
+	uint32_t flags;          /* IP_VS_SVC_F_* (sched flags 0x8 / 0x10) */
 	bool persistent;
 	uint32_t timeout;
 	struct ipvs_dest *d;
@@ -172,8 +173,10 @@ static void decode_service(struct kt_ipvs_state *st, struct nlattr *nest)
 	v->fwmark = a32(a[IPVS_SVC_ATTR_FWMARK]);
 	if (a[IPVS_SVC_ATTR_SCHED_NAME])
 		snprintf(v->sched, sizeof(v->sched), "%s", nla_get_string(a[IPVS_SVC_ATTR_SCHED_NAME]));
-	if (a[IPVS_SVC_ATTR_FLAGS])
-		v->persistent = a32(a[IPVS_SVC_ATTR_FLAGS]) & 1; /* IP_VS_SVC_F_PERSISTENT */
+	if (a[IPVS_SVC_ATTR_FLAGS]) {
+		v->flags = a32(a[IPVS_SVC_ATTR_FLAGS]);
+		v->persistent = v->flags & 1; /* IP_VS_SVC_F_PERSISTENT */
+	}
 	v->timeout = a32(a[IPVS_SVC_ATTR_TIMEOUT]);
 }
 
@@ -255,6 +258,28 @@ static bool split_hostport(const char *s, char *ip, size_t n, int32_t *port)
 	return ip[0] != 0;
 }
 
+/* ipvsadm -b: "sh-fallback,sh-port", "mh-port", "flag-1,flag-2" */
+static uint32_t sched_flags(const char *a)
+{
+	static const struct {
+		const char *name;
+		uint32_t flag;
+	} m[] = {{"sh-fallback", IP_VS_SVC_F_SCHED1}, {"mh-fallback", IP_VS_SVC_F_SCHED1}, {"flag-1", IP_VS_SVC_F_SCHED1},
+		 {"sh-port", IP_VS_SVC_F_SCHED2},     {"mh-port", IP_VS_SVC_F_SCHED2},     {"flag-2", IP_VS_SVC_F_SCHED2},
+		 {"flag-3", IP_VS_SVC_F_SCHED3}};
+	uint32_t f = 0;
+	for (const char *p = a; *p;) {
+		size_t l = strcspn(p, ",");
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+			if (strlen(m[i].name) == l && strncmp(p, m[i].name, l) == 0)
+				f |= m[i].flag;
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return f;
+}
+
 static struct ipvs_vs *find_vs(struct kt_ipvs_state *st, uint8_t proto, const char *ip, int32_t port)
 {
 	for (uint32_t i = st->n; i-- > 0;)
@@ -308,7 +333,7 @@ int kt_dp_ipvsadm_mem(struct kt_snapshot *snap, struct kt_dp_node *n, const char
 		uint8_t proto = 0;
 		char ip[INET6_ADDRSTRLEN] = "", rip[INET6_ADDRSTRLEN] = "";
 		int32_t port = 0, rport = 0, weight = 1;
-		uint32_t fwmark = 0, timeout = 0;
+		uint32_t fwmark = 0, timeout = 0, flags = 0;
 		bool persistent = false, have_vs = false, have_rs = false;
 		const char *sched = "wlc";
 		for (int i = 1; i < nt; i++) {
@@ -338,8 +363,11 @@ int kt_dp_ipvsadm_mem(struct kt_snapshot *snap, struct kt_dp_node *n, const char
 			} else if (strcmp(k, "-w") == 0 && a) {
 				weight = atoi(a);
 				i++;
-			} else if ((strcmp(k, "-M") == 0 || strcmp(k, "--pe") == 0 || strcmp(k, "-b") == 0 ||
-				    strcmp(k, "--tun-type") == 0 || strcmp(k, "--tun-port") == 0) && a) {
+			} else if (strcmp(k, "-b") == 0 && a) {
+				flags |= sched_flags(a);
+				i++;
+			} else if ((strcmp(k, "-M") == 0 || strcmp(k, "--pe") == 0 || strcmp(k, "--tun-type") == 0 ||
+				    strcmp(k, "--tun-port") == 0) && a) {
 				i++;
 			}
 		}
@@ -357,6 +385,7 @@ int kt_dp_ipvsadm_mem(struct kt_snapshot *snap, struct kt_dp_node *n, const char
 			v->fwmark = fwmark;
 			snprintf(v->sched, sizeof(v->sched), "%s", sched);
 			v->persistent = persistent;
+			v->flags = flags | (persistent ? 1u : 0u);
 			v->timeout = timeout;
 		} else {
 			struct ipvs_vs *v = find_vs(st, proto, ip, port);
@@ -407,15 +436,49 @@ static const char *pname(uint8_t p)
 	return p == 17 ? "UDP" : p == 132 ? "SCTP" : "TCP";
 }
 
+/* What the scheduler makes of the weights (kernel net/netfilter/ipvs/
+ * ip_vs_*.c): rr takes the usable real servers in turn, wrr and fo follow
+ * the weights, lc/wlc/lblc/lblcr/sed/nq/ovf/twos pick by open connections,
+ * sh/dh/mh by a hash of the packet. */
+static void sched_semantics(struct kt_dp_service *s, const struct ipvs_vs *v)
+{
+	static const char *const by_weight[] = {"rr", "wrr", "fo", NULL};
+	static const char *const by_hash[] = {"sh", "dh", "mh", NULL};
+	s->share_basis = KT_SHARE_CONNECTIONS;
+	for (const char *const *p = by_weight; *p; p++)
+		if (strcmp(v->sched, *p) == 0)
+			s->share_basis = KT_SHARE_WEIGHT;
+	for (const char *const *p = by_hash; *p; p++)
+		if (strcmp(v->sched, *p) == 0)
+			s->share_basis = KT_SHARE_HASH;
+	/* sh and mh hash the source address, plus its port with the sh-port /
+	 * mh-port flag (IP_VS_SVC_F_SCHED2; kube-proxy sets it for mh) */
+	s->source_hash = (strcmp(v->sched, "sh") == 0 || strcmp(v->sched, "mh") == 0) && !(v->flags & IP_VS_SVC_F_SCHED2);
+}
+
+/* True shares for the weight-driven schedulers; the weight share (the
+ * JSON's weightShare) for the others. */
 static void add_dests(struct kt_snapshot *snap, struct kt_dp_service *s, const struct ipvs_vs *v, bool ext)
 {
-	int64_t total = 0;
+	int64_t total = 0, top = 0;
+	uint32_t usable = 0, first_top = UINT32_MAX;
 	for (uint32_t i = 0; i < v->n; i++)
-		if (v->d[i].weight > 0)
+		if (v->d[i].weight > 0) {
 			total += v->d[i].weight;
+			usable++;
+			if (v->d[i].weight > top) {
+				top = v->d[i].weight;
+				first_top = i;
+			}
+		}
+	bool rr = strcmp(v->sched, "rr") == 0, fo = strcmp(v->sched, "fo") == 0;
 	for (uint32_t i = 0; i < v->n; i++) {
 		const struct ipvs_dest *d = &v->d[i];
 		double p = total > 0 && d->weight > 0 ? (double)d->weight / (double)total : 0;
+		if (rr && d->weight > 0)
+			p = 1.0 / usable; /* round robin ignores the weights but 0 */
+		if (fo)
+			p = i == first_top ? 1.0 : 0; /* weighted failover: the highest weight takes all */
 		struct kt_dp_backend *b = kt_dpbuild_be(snap, s, ext, d->ip, d->port, p);
 		b->weight = d->weight;
 		b->active_conns = d->active;
@@ -423,6 +486,20 @@ static void add_dests(struct kt_snapshot *snap, struct kt_dp_service *s, const s
 		if (d->weight == 0)
 			b->state = "draining";
 	}
+}
+
+/* reject when no real server can take a new connection */
+static void vs_action(struct kt_snapshot *snap, struct kt_dp_service *s, enum kt_fe_kind k, const char *ip,
+		      const struct ipvs_vs *v)
+{
+	struct kt_dp_frontend *f = kt_dpbuild_fe_find(s, k, ip, v->port);
+	uint32_t usable = 0;
+	for (uint32_t i = 0; i < v->n; i++)
+		usable += v->d[i].weight > 0;
+	if (!v->n)
+		kt_dpbuild_fe_action(snap, f, KT_DP_REJECT, "no real servers");
+	else if (!usable)
+		kt_dpbuild_fe_action(snap, f, KT_DP_REJECT, "every real server has weight 0 (draining)");
 }
 
 static bool same_dests(const struct ipvs_vs *a, const struct ipvs_vs *b)
@@ -453,71 +530,78 @@ static enum kt_fe_kind kind_for(const struct kt_service *sv, const struct kt_svc
 	return KT_FE_NODEPORT;
 }
 
+static void vs_common(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct kt_dp_service *s, struct ipvs_vs *w)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
+	kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
+	if (w->persistent) {
+		s->affinity = true;
+		s->affinity_timeout = (int32_t)w->timeout;
+	}
+	if (!s->scheduler) {
+		s->scheduler = kt_intern(snap->arena, w->sched);
+		sched_semantics(s, w);
+	} else if (strcmp(s->scheduler, w->sched) != 0) {
+		kt_dpbuild_svc_note(snap, s, "virtual services of this port use different schedulers (%s, %s)", s->scheduler,
+				    w->sched);
+	}
+	w->used = true;
+}
+
+/* The Service port a virtual service belongs to (API objects). */
+static bool vs_port(const struct kt_snapshot *snap, const struct ipvs_vs *v, uint32_t *si, uint32_t *pi)
+{
+	struct kt_dp_frontend probe = {.ip = v->ip, .port = v->port, .kind = KT_FE_CLUSTERIP};
+	if (!snap->n_services)
+		return false;
+	if (kt_dp_resolve_fe(snap, &probe, pname(v->proto), si, pi))
+		return true;
+	probe.kind = KT_FE_NODEPORT;
+	return kt_dp_resolve_fe(snap, &probe, pname(v->proto), si, pi);
+}
+
 static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct kt_dp_node *n, uint32_t i)
 {
 	struct ipvs_vs *v = &st->v[i];
 	uint32_t si = KT_NONE, pi = KT_NONE;
-	struct kt_dp_frontend probe = {.ip = v->ip, .port = v->port, .kind = KT_FE_CLUSTERIP};
-	bool named = snap->n_services && kt_dp_resolve_fe(snap, &probe, pname(v->proto), &si, &pi);
-	if (!named && snap->n_services) {
-		probe.kind = KT_FE_NODEPORT;
-		named = kt_dp_resolve_fe(snap, &probe, pname(v->proto), &si, &pi);
-	}
 	struct kt_dp_service *s;
-	if (named) {
+	if (vs_port(snap, v, &si, &pi)) {
 		const struct kt_service *sv = &snap->services[si];
 		const struct kt_svc_port *sp = &sv->ports[pi];
 		s = kt_dpbuild_svc(snap, n, sv->meta.namespace, sv->meta.name, sp->name ? sp->name : "", pname(v->proto),
 			       KT_DP_IPVS);
 		for (uint32_t j = i; j < st->n; j++) {
 			struct ipvs_vs *w = &st->v[j];
-			if (w->used || w->proto != v->proto)
-				continue;
 			uint32_t s2, p2;
-			struct kt_dp_frontend pr = {.ip = w->ip, .port = w->port, .kind = KT_FE_CLUSTERIP};
-			bool hit = kt_dp_resolve_fe(snap, &pr, pname(w->proto), &s2, &p2);
-			if (!hit) {
-				pr.kind = KT_FE_NODEPORT;
-				hit = kt_dp_resolve_fe(snap, &pr, pname(w->proto), &s2, &p2);
-			}
-			if (!hit || s2 != si || p2 != pi)
+			if (w->used || w->proto != v->proto || !vs_port(snap, w, &s2, &p2) || s2 != si || p2 != pi)
 				continue;
-			w->used = true;
 			enum kt_fe_kind k = kind_for(sv, sp, w);
 			bool ext = k != KT_FE_CLUSTERIP;
-			kt_dpbuild_fe(snap, s, k, k == KT_FE_NODEPORT ? "" : w->ip, w->port, ext);
-			char key[96];
-			snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
-			kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
+			/* NodePorts keep their address: one virtual service per node address */
+			kt_dpbuild_fe(snap, s, k, w->ip, w->port, ext);
+			vs_action(snap, s, k, w->ip, w);
 			if (ext && !s->n_ext_be)
 				add_dests(snap, s, w, true);
 			else if (!ext && !s->n_be)
 				add_dests(snap, s, w, false);
-			if (w->persistent) {
-				s->affinity = true;
-				s->affinity_timeout = (int32_t)w->timeout;
-			}
-			s->scheduler = kt_intern(snap->arena, w->sched);
+			vs_common(st, snap, s, w);
 		}
 	} else {
+		/* no API objects: virtual services with the same port and real
+		 * servers (ClusterIP and external IPs of one port), kinds guessed */
 		char nm[96];
 		snprintf(nm, sizeof(nm), "%s:%d", v->ip, v->port);
 		s = kt_dpbuild_svc(snap, n, "", nm, "", pname(v->proto), KT_DP_IPVS);
 		s->names_guessed = true;
-		s->scheduler = kt_intern(snap->arena, v->sched);
 		for (uint32_t j = i; j < st->n; j++) {
 			struct ipvs_vs *w = &st->v[j];
-			if (w->used || !same_dests(v, w))
+			if (w->used || w->port != v->port || !same_dests(v, w) || (!v->n && strcmp(w->ip, v->ip) != 0))
 				continue;
-			w->used = true;
-			kt_dpbuild_fe(snap, s, KT_FE_CLUSTERIP, w->ip, w->port, false);
-			char key[96];
-			snprintf(key, sizeof(key), "%s %s:%d", pname(w->proto), w->ip, w->port);
-			kt_dpbuild_ev(snap, s, KT_DP_IPVS, st->source, NULL, 0, key);
-			if (w->persistent) {
-				s->affinity = true;
-				s->affinity_timeout = (int32_t)w->timeout;
-			}
+			struct kt_dp_frontend *f = kt_dpbuild_fe(snap, s, KT_FE_CLUSTERIP, w->ip, w->port, false);
+			f->kind_guessed = true;
+			vs_action(snap, s, KT_FE_CLUSTERIP, w->ip, w);
+			vs_common(st, snap, s, w);
 		}
 		add_dests(snap, s, v, false);
 	}
@@ -526,9 +610,6 @@ static void emit_one(struct kt_ipvs_state *st, struct kt_snapshot *snap, struct 
 	bool has_ext = false;
 	for (uint32_t k = 0; k < s->n_fe; k++)
 		has_ext |= s->fe[k].external;
-	if (has_ext && !s->n_be && s->n_ext_be) {
-		/* no ClusterIP VS seen: treat the external set as the only set */
-	}
 	if (has_ext && s->n_ext_be < s->n_be) {
 		s->local_only = true;
 		for (uint32_t a = 0; a < s->n_ext_be; a++) {

@@ -1,13 +1,19 @@
 /*
- * The kube-proxy iptables normaliser (struct kt_kpnorm). The iptables-save
- * text parser and the libnftnl iptables-nft decoder stream compact rules
- * into it; only the KUBE-* chains are kept, one small record per rule,
- * never the dump text. kt_kpnorm_finish() groups chains by their 16-char
- * hash (SVC/SVL/EXT/FW share it), maps groups to Services through comments
- * and, where comments are missing (large-cluster mode drops them), through
- * hashes recomputed from API Services, multiplies out chained `statistic`
- * probabilities, and derives Local-policy backend sets and masquerade
- * evidence, appending services through the builder (dp_build.c).
+ * The kube-proxy iptables normaliser (struct kt_kpnorm): rule intake and
+ * the chain table. The iptables-save text parser and the libnftnl
+ * iptables-nft decoder stream compact rules into it; only kube-proxy's
+ * chains are kept (nat KUBE-*, filter KUBE-SERVICES / KUBE-EXTERNAL-
+ * SERVICES / KUBE-NODEPORTS / KUBE-PROXY-FIREWALL), one small record per
+ * rule, never the dump text. kt_kpnorm_finish() groups chains by their
+ * 16-char hash (SVC/SVL/EXT/FW/XLB share it), maps groups to Services
+ * through comments and, where comments are missing (large-cluster mode
+ * drops them), through hashes recomputed from API Services, and hands
+ * each group to dp_kpwalk.c, which follows every frontend's rules and
+ * appends the service through the builder (dp_build.c).
+ * Layouts read: kube-proxy v1.24+ (KUBE-EXT / KUBE-SVL, filter
+ * KUBE-PROXY-FIREWALL), v1.21-v1.23 (KUBE-XLB, masquerade rules in
+ * KUBE-SVC) and v1.20 and earlier (masquerade rules in KUBE-SERVICES /
+ * KUBE-NODEPORTS); anything else is reported as unknown with the chain.
  * Must not: print, judge (no findings), or touch the kernel.
  */
 #include <stdarg.h>
@@ -15,67 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collectors/dataplane/dp_internal.h"
+#include "collectors/dataplane/dp_kpnorm.h"
 #include "ktrace/arena.h"
 #include "ktrace/xalloc.h"
 
-/* ---- kube-proxy iptables normaliser --------------------------------- */
-
-enum kc_kind { KC_OTHER, KC_SVC, KC_SVL, KC_EXT, KC_FW, KC_SEP, KC_SERVICES, KC_NODEPORTS,
-	       KC_FNODEPORTS, KC_POSTROUTING, KC_MARKMASQ };
-
-struct kp_chain;
-
-struct kp_rule {
-	uint64_t handle;
-	const char *comment;     /* arena, only where needed */
-	const char *dst;         /* arena, SERVICES/NODEPORTS only */
-	struct kp_chain *target;
-	double prob;
-	int32_t dport;
-	int32_t recent_seconds;
-	uint8_t proto;
-	uint8_t verdict;
-	uint8_t recent;
-	bool has_prob;
-	bool src_cond;           /* -s, or --src-type LOCAL */
-	bool src_local;
-	bool local_only_dst;     /* -d 127.0.0.0/8 twin or nfacct */
-};
-
-struct kp_chain {
-	const char *name;
-	uint8_t kind;
-	char hash[17];
-	struct kp_rule *r;       /* malloc'd */
-	uint32_t n_r, cap_r;
-	/* SEP */
-	const char *dnat_ip;
-	int32_t dnat_port;
-	uint64_t dnat_handle;
-	uint8_t dnat_proto;
-	const char *sep_comment;
-	bool in_svl;
-	uint32_t group;          /* finish: group index */
-};
-
-struct kp_group {
-	char hash[17];
-	struct kp_chain *svc, *svl, *ext, *fw;
-	const char *spn;         /* arena */
-	uint8_t proto;
-	bool resolved;
-};
-
-struct kt_kpnorm {
-	struct kt_snapshot *snap;
-	enum kt_dp_mode mode;
-	struct kp_chain **tab;   /* open addressing, malloc'd */
-	uint32_t n_tab, cap_tab;
-	uint32_t kube_chains;
-	bool capped;
-	const char *table_name;  /* "ip nat" */
-};
+const char *const kt_kpnorm_filter_chains[] = {"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS",
+					       "KUBE-PROXY-FIREWALL", NULL};
 
 /* FNV-1a with the seed the chain table always used: it decides the
  * table's order, so the order services are emitted in */
@@ -92,6 +43,7 @@ struct kt_kpnorm *kt_kpnorm_new(struct kt_snapshot *snap, enum kt_dp_mode mode)
 	kp->cap_tab = 1024;
 	kp->tab = kt_xcalloc(kp->cap_tab, sizeof(*kp->tab));
 	kp->table_name = "nat";
+	kp->filter_name = "filter";
 	return kp;
 }
 
@@ -109,6 +61,7 @@ void kt_kpnorm_free(struct kt_kpnorm *kp)
 void kt_kpnorm_table_name(struct kt_kpnorm *kp, const char *name)
 {
 	kp->table_name = name;
+	kp->filter_name = strncmp(name, "ip6", 3) == 0 ? "ip6 filter" : "filter";
 }
 
 uint32_t kt_kpnorm_kube_chains(const struct kt_kpnorm *kp)
@@ -127,10 +80,18 @@ static bool eq(const char *s, size_t n, const char *p)
 	return strlen(p) == n && memcmp(s, p, n) == 0;
 }
 
+static bool filter_chain(const char *chain, size_t n)
+{
+	for (const char *const *c = kt_kpnorm_filter_chains; *c; c++)
+		if (eq(chain, n, *c))
+			return true;
+	return false;
+}
+
 bool kt_kpnorm_wants_chain(const char *table, const char *chain)
 {
 	if (strcmp(table, "filter") == 0)
-		return strcmp(chain, "KUBE-NODEPORTS") == 0;
+		return filter_chain(chain, strlen(chain));
 	return strncmp(chain, "KUBE-", 5) == 0;
 }
 
@@ -151,6 +112,48 @@ static void rehash(struct kt_kpnorm *kp)
 	free(kp->tab);
 	kp->tab = nt;
 	kp->cap_tab = nc;
+}
+
+static uint8_t filter_kind(const char *n, size_t nl)
+{
+	if (eq(n, nl, "KUBE-SERVICES"))
+		return KC_F_SERVICES;
+	if (eq(n, nl, "KUBE-EXTERNAL-SERVICES"))
+		return KC_F_EXTSERVICES;
+	if (eq(n, nl, "KUBE-NODEPORTS"))
+		return KC_F_NODEPORTS;
+	if (eq(n, nl, "KUBE-PROXY-FIREWALL"))
+		return KC_F_FIREWALL;
+	return KC_OTHER;
+}
+
+/* the kind of a nat chain, and where its service hash starts */
+static uint8_t nat_kind(const char *n, size_t nl, const char **hp)
+{
+	static const struct {
+		const char *p;
+		uint8_t k;
+	} hashed[] = {{"KUBE-SVC-", KC_SVC}, {"KUBE-SVL-", KC_SVL}, {"KUBE-EXT-", KC_EXT},
+		      {"KUBE-FW-", KC_FW},   {"KUBE-XLB-", KC_XLB}};
+	*hp = NULL;
+	for (size_t i = 0; i < sizeof(hashed) / sizeof(hashed[0]); i++)
+		if (pfx(n, nl, hashed[i].p)) {
+			*hp = n + strlen(hashed[i].p);
+			return hashed[i].k;
+		}
+	if (pfx(n, nl, "KUBE-SEP-"))
+		return KC_SEP;
+	if (eq(n, nl, "KUBE-SERVICES"))
+		return KC_SERVICES;
+	if (eq(n, nl, "KUBE-NODEPORTS"))
+		return KC_NODEPORTS;
+	if (eq(n, nl, "KUBE-POSTROUTING"))
+		return KC_POSTROUTING;
+	if (eq(n, nl, "KUBE-MARK-MASQ"))
+		return KC_MARKMASQ;
+	if (eq(n, nl, "KUBE-MARK-DROP"))
+		return KC_MARKDROP;
+	return KC_OTHER;
 }
 
 /* filter-table chains are keyed with a "filter:" prefix */
@@ -183,37 +186,21 @@ static struct kp_chain *chain_get(struct kt_kpnorm *kp, bool filter, const char 
 	struct kp_chain *c = KT_ANEW(kp->snap->arena, struct kp_chain, 1);
 	c->name = kt_arena_strndup(kp->snap->arena, key, kl);
 	c->group = KT_NONE;
-	const char *n = key + (filter ? 7 : 0);
-	size_t nl = len;
 	const char *hp = NULL;
-	if (filter)
-		c->kind = eq(n, nl, "KUBE-NODEPORTS") ? KC_FNODEPORTS : KC_OTHER;
-	else if (pfx(n, nl, "KUBE-SVC-"))
-		c->kind = KC_SVC, hp = n + 9;
-	else if (pfx(n, nl, "KUBE-SVL-"))
-		c->kind = KC_SVL, hp = n + 9;
-	else if (pfx(n, nl, "KUBE-EXT-"))
-		c->kind = KC_EXT, hp = n + 9;
-	else if (pfx(n, nl, "KUBE-FW-"))
-		c->kind = KC_FW, hp = n + 8;
-	else if (pfx(n, nl, "KUBE-SEP-"))
-		c->kind = KC_SEP;
-	else if (eq(n, nl, "KUBE-SERVICES"))
-		c->kind = KC_SERVICES;
-	else if (eq(n, nl, "KUBE-NODEPORTS"))
-		c->kind = KC_NODEPORTS;
-	else if (eq(n, nl, "KUBE-POSTROUTING"))
-		c->kind = KC_POSTROUTING;
-	else if (eq(n, nl, "KUBE-MARK-MASQ"))
-		c->kind = KC_MARKMASQ;
+	if (filter) {
+		c->kind = filter_kind(name, len);
+		kp->filter_seen = true;
+	} else {
+		c->kind = nat_kind(name, len, &hp);
+	}
 	if (hp) {
-		size_t hl = nl - (size_t)(hp - n);
+		size_t hl = len - (size_t)(hp - name);
 		if (hl > 16)
 			hl = 16;
 		memcpy(c->hash, hp, hl);
 		c->hash[hl] = 0;
 	}
-	if (!filter && pfx(n, nl, "KUBE-"))
+	if (!filter && pfx(name, len, "KUBE-"))
 		kp->kube_chains++;
 	kp->tab[j] = c;
 	kp->n_tab++;
@@ -225,9 +212,7 @@ static struct kp_chain *chain_get(struct kt_kpnorm *kp, bool filter, const char 
 void kt_kpnorm_chain(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len)
 {
 	bool filter = strcmp(table, "filter") == 0;
-	if (!filter && !pfx(chain, chain_len, "KUBE-"))
-		return;
-	if (filter && !eq(chain, chain_len, "KUBE-NODEPORTS"))
+	if (filter ? !filter_chain(chain, chain_len) : !pfx(chain, chain_len, "KUBE-"))
 		return;
 	chain_get(kp, filter, chain, chain_len, true);
 }
@@ -237,27 +222,32 @@ static const char *adup(struct kt_kpnorm *kp, const char *s, size_t n)
 	return s && n ? kt_arena_strndup(kp->snap->arena, s, n) : NULL;
 }
 
+static void sep_rule(struct kt_kpnorm *kp, struct kp_chain *c, const struct kt_ipt_rule *r)
+{
+	if (r->verdict == KT_IPT_DNAT && !c->dnat_ip) {
+		c->dnat_ip = kt_intern(kp->snap->arena, r->dnat_ip);
+		c->dnat_port = r->dnat_port;
+		c->dnat_handle = r->handle;
+		c->dnat_proto = r->proto;
+	}
+	if (!c->sep_comment && r->comment_len)
+		c->sep_comment = adup(kp, r->comment, r->comment_len);
+}
+
 void kt_kpnorm_rule(struct kt_kpnorm *kp, const char *table, const char *chain, size_t chain_len,
 		const struct kt_ipt_rule *r)
 {
 	bool filter = strcmp(table, "filter") == 0;
-	if (filter ? !eq(chain, chain_len, "KUBE-NODEPORTS") : !pfx(chain, chain_len, "KUBE-"))
+	if (filter ? !filter_chain(chain, chain_len) : !pfx(chain, chain_len, "KUBE-"))
 		return;
 	struct kp_chain *c = chain_get(kp, filter, chain, chain_len, true);
 	if (!c)
 		return;
 	if (c->kind == KC_SEP) {
-		if (r->verdict == KT_IPT_DNAT && !c->dnat_ip) {
-			c->dnat_ip = kt_intern(kp->snap->arena, r->dnat_ip);
-			c->dnat_port = r->dnat_port;
-			c->dnat_handle = r->handle;
-			c->dnat_proto = r->proto;
-		}
-		if (!c->sep_comment && r->comment_len)
-			c->sep_comment = adup(kp, r->comment, r->comment_len);
+		sep_rule(kp, c, r);
 		return;
 	}
-	if (c->kind == KC_OTHER || c->kind == KC_MARKMASQ)
+	if (c->kind == KC_OTHER || c->kind == KC_MARKMASQ || c->kind == KC_MARKDROP)
 		return;
 	if (c->n_r >= KT_DP_MAX_RULES_PER_CHAIN) {
 		kp->capped = true;
@@ -277,28 +267,27 @@ void kt_kpnorm_rule(struct kt_kpnorm *kp, const char *table, const char *chain, 
 	k->prob = r->prob;
 	k->recent = r->recent;
 	k->recent_seconds = r->recent_seconds;
-	k->src_cond = r->src[0] || r->src_local;
+	k->src_cond = r->src[0] || r->src_local || r->iif;
+	k->src_neg = (r->src[0] || r->iif) && r->src_neg;
 	k->src_local = r->src_local;
-	k->local_only_dst = r->nfacct || (r->dst[0] && (strncmp(r->dst, "127.", 4) == 0 ||
-							 strncmp(r->dst, "::1/", 4) == 0));
+	k->dst_local = r->dst_local;
+	k->dst_neg = r->dst_neg;
+	k->local_only_dst = r->nfacct || (r->dst[0] && !r->dst_neg &&
+					  (strncmp(r->dst, "127.", 4) == 0 || strncmp(r->dst, "::1/", 4) == 0));
 	if (r->target_len && (r->verdict == KT_IPT_JUMP || r->verdict == KT_IPT_GOTO))
 		k->target = chain_get(kp, false, r->target, r->target_len, true);
-	bool want_comment = c->kind != KC_POSTROUTING;
-	if (want_comment && r->comment_len)
+	if (r->comment_len && c->kind != KC_POSTROUTING)
 		k->comment = adup(kp, r->comment, r->comment_len);
-	if ((c->kind == KC_SERVICES || c->kind == KC_NODEPORTS) && r->dst[0])
-		k->dst = kt_arena_strdup(kp->snap->arena, r->dst);
+	if (r->dst[0])
+		k->dst = kt_intern(kp->snap->arena, r->dst);
+	/* a positive -s in a firewall chain is an allowed source range */
+	if (c->kind == KC_FW && r->src[0] && !r->src_neg && !r->iif)
+		k->src = kt_intern(kp->snap->arena, r->src);
 }
 
-/* group table: hash -> group */
-struct gtab {
-	struct kp_group *g;
-	uint32_t n, cap;
-	uint32_t *ix;            /* open addressing of group indices */
-	uint32_t icap;
-};
+/* ---- groups and names ----------------------------------------------- */
 
-static uint32_t g_find(struct gtab *t, const char *hash, bool create)
+uint32_t kp_group_find(struct gtab *t, const char *hash, bool create)
 {
 	uint64_t h = fnv(hash, strlen(hash));
 	uint32_t j = (uint32_t)h & (t->icap - 1);
@@ -309,6 +298,24 @@ static uint32_t g_find(struct gtab *t, const char *hash, bool create)
 	}
 	if (!create)
 		return KT_NONE;
+	if (t->n * 2 + 2 > t->icap) {
+		/* grow the index (filter-only groups are created after sizing) */
+		uint32_t nc = t->icap * 2;
+		uint32_t *ni = kt_xreallocarray(NULL, nc, sizeof(*ni));
+		memset(ni, 0xff, nc * sizeof(*ni));
+		for (uint32_t gi = 0; gi < t->n; gi++) {
+			uint32_t k = (uint32_t)fnv(t->g[gi].hash, strlen(t->g[gi].hash)) & (nc - 1);
+			while (ni[k] != KT_NONE)
+				k = (k + 1) & (nc - 1);
+			ni[k] = gi;
+		}
+		free(t->ix);
+		t->ix = ni;
+		t->icap = nc;
+		j = (uint32_t)h & (nc - 1);
+		while (t->ix[j] != KT_NONE)
+			j = (j + 1) & (nc - 1);
+	}
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 64;
 		t->g = kt_xreallocarray(t->g, t->cap, sizeof(*t->g));
@@ -320,7 +327,19 @@ static uint32_t g_find(struct gtab *t, const char *hash, bool create)
 	return gi;
 }
 
-static const char *proto_name(uint8_t p)
+struct fe_ref *kp_fe_add(struct kp_finish *f)
+{
+	if (f->n_fes == f->cap_fes) {
+		f->cap_fes = f->cap_fes ? f->cap_fes * 2 : 256;
+		f->fes = kt_xreallocarray(f->fes, f->cap_fes, sizeof(*f->fes));
+	}
+	struct fe_ref *fe = &f->fes[f->n_fes++];
+	memset(fe, 0, sizeof(*fe));
+	fe->group = KT_NONE;
+	return fe;
+}
+
+const char *kp_proto_name(uint8_t p)
 {
 	switch (p) {
 	case 6: return "TCP";
@@ -330,7 +349,7 @@ static const char *proto_name(uint8_t p)
 	return "TCP";
 }
 
-static const char *proto_lc(uint8_t p)
+const char *kp_proto_lc(uint8_t p)
 {
 	switch (p) {
 	case 17: return "udp";
@@ -358,114 +377,38 @@ static int fe_kind_of_comment(const char *c, size_t *spn_len)
 	return -1;
 }
 
-static void group_spn(struct kt_kpnorm *kp, struct kp_group *g, const char *spn, size_t n)
+size_t kp_filter_spn(const char *c, const char **reason, enum kt_dp_action *a)
+{
+	static const struct {
+		const char *suf, *why;
+	} m[] = {{" has no endpoints", "no endpoints"}, {" has no local endpoints", "no local endpoints"}};
+	if (!c)
+		return 0;
+	size_t l = strlen(c);
+	for (size_t i = 0; i < 2; i++) {
+		size_t sl = strlen(m[i].suf);
+		if (l > sl && strcmp(c + l - sl, m[i].suf) == 0) {
+			*reason = m[i].why;
+			*a = i ? KT_DP_DROP : KT_DP_REJECT;
+			return l - sl;
+		}
+	}
+	return 0;
+}
+
+void kp_group_spn(struct kt_kpnorm *kp, struct kp_group *g, const char *spn, size_t n)
 {
 	if (g->spn || !spn || !n)
 		return;
-	g->spn = kt_arena_strndup(kp->snap->arena, spn, n);
+	/* old kube-proxy comments end the unnamed-port spn with ':' ("ns/svc:") */
+	if (spn[n - 1] == ':')
+		n--;
+	if (n)
+		g->spn = kt_arena_strndup(kp->snap->arena, spn, n);
 }
 
-static const char *strip_prefix_len(const char *ip)
-{
-	static __thread char buf[64];
-	const char *sl = strchr(ip, '/');
-	if (!sl)
-		return ip;
-	size_t n = (size_t)(sl - ip);
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, ip, n);
-	buf[n] = 0;
-	return buf;
-}
-
-struct fe_ref {
-	uint32_t group;
-	enum kt_fe_kind kind;
-	const char *ip;
-	int32_t port;
-	uint64_t handle;
-	const char *chain;       /* chain of the rule */
-	struct kp_chain *target; /* chain the rule jumps to */
-};
-
-static bool want_service(const struct kt_node_opts *o, const char *ns, const char *name)
-{
-	if (!o || !o->want_svc_filter)
-		return true;
-	if (o->svc_namespace && strcmp(o->svc_namespace, ns) != 0)
-		return false;
-	if (o->svc_name && strcmp(o->svc_name, name) != 0)
-		return false;
-	return true;
-}
-
-/* Expand a SVC/SVL chain into backends. */
-static void expand(struct kt_kpnorm *kp, struct kt_dp_service *s, struct kp_chain *c, bool external,
-		   bool evidence)
-{
-	double remaining = 1.0;
-	if (evidence && c->n_r)
-		kt_dpbuild_ev(kp->snap, s, kp->mode, kp->table_name, c->name, c->r[0].handle, NULL);
-	for (uint32_t i = 0; i < c->n_r; i++) {
-		struct kp_rule *r = &c->r[i];
-		if (!r->target || r->target->kind != KC_SEP)
-			continue;
-		if (r->recent & KT_RECENT_CHECK) {
-			s->affinity = true;
-			s->affinity_timeout = r->recent_seconds;
-			continue;
-		}
-		if (remaining <= 0)
-			continue;
-		double p = r->has_prob ? remaining * kt_dp_snap_prob(r->prob) : remaining;
-		remaining -= p;
-		if (remaining < 1e-12)
-			remaining = 0;
-		struct kp_chain *sep = r->target;
-		char ipbuf[64];
-		const char *ip = sep->dnat_ip;
-		int32_t port = sep->dnat_port;
-		if (!ip) {
-			/* SEP chain missing or without DNAT: fall back to the jump comment */
-			const char *arrow = r->comment ? strstr(r->comment, " -> ") : NULL;
-			if (!arrow)
-				continue;
-			snprintf(ipbuf, sizeof(ipbuf), "%s", arrow + 4);
-			char *colon = strrchr(ipbuf, ':');
-			if (!colon)
-				continue;
-			*colon = 0;
-			port = atoi(colon + 1);
-			ip = ipbuf;
-			if (ip[0] == '[') {
-				ip++;
-				char *rb = strchr(ipbuf, ']');
-				if (rb)
-					*rb = 0;
-			}
-		}
-		struct kt_dp_backend *b = kt_dpbuild_be(kp->snap, s, external, ip, port, p);
-		if (sep->in_svl)
-			b->local = true;
-		if (evidence && sep->dnat_handle)
-			kt_dpbuild_ev(kp->snap, s, kp->mode, kp->table_name, sep->name, sep->dnat_handle, NULL);
-	}
-}
-
-/* State of one kt_kpnorm_finish(): groups, the special chains, frontends
- * indexed by group. */
-struct kp_finish {
-	struct gtab gt;
-	struct kp_chain *services, *nodeports, *fnodeports, *postrouting;
-	struct fe_ref *fes;
-	uint32_t n_fes, cap_fes;
-	uint32_t *fe_first;      /* frontends of group gi: order[fe_first[gi] .. fe_first[gi + 1]) */
-	uint32_t *order;
-	uint64_t masq_handle;    /* KUBE-POSTROUTING's MASQUERADE rule */
-};
-
-/* Chains into groups by hash; the special chains; SEPs reached from SVL. */
+/* Chains into groups by hash; the special chains; SEPs reached from the
+ * local-policy chains. */
 static void group_chains(struct kt_kpnorm *kp, struct kp_finish *f)
 {
 	struct gtab *gt = &f->gt;
@@ -478,41 +421,34 @@ static void group_chains(struct kt_kpnorm *kp, struct kp_finish *f)
 		struct kp_chain *c = kp->tab[i];
 		if (!c)
 			continue;
-		switch (c->kind) {
-		case KC_SVC:
-		case KC_SVL:
-		case KC_EXT:
-		case KC_FW: {
-			if (!c->hash[0])
-				break;
-			uint32_t gi = g_find(gt, c->hash, true);
+		if (c->hash[0]) {
+			uint32_t gi = kp_group_find(gt, c->hash, true);
 			struct kp_group *g = &gt->g[gi];
+			struct kp_chain **slot[] = {[KC_SVC] = &g->svc, [KC_SVL] = &g->svl, [KC_EXT] = &g->ext,
+						    [KC_FW] = &g->fw, [KC_XLB] = &g->xlb};
 			c->group = gi;
-			if (c->kind == KC_SVC)
-				g->svc = c;
-			else if (c->kind == KC_SVL)
-				g->svl = c;
-			else if (c->kind == KC_EXT)
-				g->ext = c;
-			else
-				g->fw = c;
-			break;
+			if (c->kind < sizeof(slot) / sizeof(slot[0]) && slot[c->kind])
+				*slot[c->kind] = c;
+			continue;
 		}
+		switch (c->kind) {
 		case KC_SERVICES: f->services = c; break;
 		case KC_NODEPORTS: f->nodeports = c; break;
-		case KC_FNODEPORTS: f->fnodeports = c; break;
 		case KC_POSTROUTING: f->postrouting = c; break;
+		case KC_F_SERVICES: f->f_services = c; break;
+		case KC_F_EXTSERVICES: f->f_ext = c; break;
+		case KC_F_NODEPORTS: f->f_nodeports = c; break;
+		case KC_F_FIREWALL: f->f_firewall = c; break;
 		default: break;
 		}
 	}
 	/* mark local SEPs */
 	for (uint32_t gi = 0; gi < gt->n; gi++) {
-		struct kp_chain *svl = gt->g[gi].svl;
-		if (!svl)
-			continue;
-		for (uint32_t i = 0; i < svl->n_r; i++)
-			if (svl->r[i].target && svl->r[i].target->kind == KC_SEP)
-				svl->r[i].target->in_svl = true;
+		struct kp_chain *loc[2] = {gt->g[gi].svl, gt->g[gi].xlb};
+		for (int k = 0; k < 2; k++)
+			for (uint32_t i = 0; loc[k] && i < loc[k]->n_r; i++)
+				if (loc[k]->r[i].target && loc[k]->r[i].target->kind == KC_SEP)
+					loc[k]->r[i].target->in_local = true;
 	}
 	if (f->postrouting)
 		for (uint32_t i = 0; i < f->postrouting->n_r; i++)
@@ -520,105 +456,54 @@ static void group_chains(struct kt_kpnorm *kp, struct kp_finish *f)
 				f->masq_handle = f->postrouting->r[i].handle;
 }
 
-/* Frontends: KUBE-SERVICES rules (ClusterIP, external and LB IPs, by
- * comment) and KUBE-NODEPORTS rules, each jumping into a group. */
-static void collect_frontends(struct kt_kpnorm *kp, struct kp_finish *f)
-{
-	struct kp_chain *fe_chains[2] = {f->services, f->nodeports};
-	for (int pass = 0; pass < 2; pass++) {
-		struct kp_chain *c = fe_chains[pass];
-		if (!c)
-			continue;
-		for (uint32_t i = 0; i < c->n_r; i++) {
-			struct kp_rule *r = &c->r[i];
-			if (!r->target || r->target->group == KT_NONE)
-				continue;
-			if (pass == 1 && r->local_only_dst)
-				continue;
-			struct kp_group *g = &f->gt.g[r->target->group];
-			if (r->proto && !g->proto)
-				g->proto = r->proto;
-			int kind;
-			size_t sl = 0;
-			if (pass == 1) {
-				kind = KT_FE_NODEPORT;
-				if (r->comment)
-					group_spn(kp, g, r->comment, strlen(r->comment));
-			} else {
-				kind = r->comment ? fe_kind_of_comment(r->comment, &sl) : -1;
-				if (kind >= 0)
-					group_spn(kp, g, r->comment, sl);
-				else if (r->target->kind == KC_SVC || r->target->kind == KC_SVL)
-					kind = KT_FE_CLUSTERIP;
-				else
-					kind = KT_FE_EXTERNALIP;
-			}
-			if (f->n_fes == f->cap_fes) {
-				f->cap_fes = f->cap_fes ? f->cap_fes * 2 : 256;
-				f->fes = kt_xreallocarray(f->fes, f->cap_fes, sizeof(*f->fes));
-			}
-			struct fe_ref *fe = &f->fes[f->n_fes++];
-			fe->group = r->target->group;
-			fe->kind = (enum kt_fe_kind)kind;
-			fe->ip = kt_intern(kp->snap->arena, r->dst ? strip_prefix_len(r->dst) : "");
-			fe->port = r->dport;
-			fe->handle = r->handle;
-			fe->chain = c->name;
-			fe->target = r->target;
-		}
-	}
-	/* index by group: counting sort */
-	uint32_t ng = f->gt.n;
-	f->fe_first = kt_xcalloc(ng + 1, sizeof(uint32_t));
-	f->order = kt_xcalloc(f->n_fes ? f->n_fes : 1, sizeof(uint32_t));
-	for (uint32_t i = 0; i < f->n_fes; i++)
-		f->fe_first[f->fes[i].group + 1]++;
-	for (uint32_t gi = 0; gi < ng; gi++)
-		f->fe_first[gi + 1] += f->fe_first[gi];
-	uint32_t *pos = kt_xcalloc(ng + 1, sizeof(uint32_t));
-	memcpy(pos, f->fe_first, (ng + 1) * sizeof(uint32_t));
-	for (uint32_t i = 0; i < f->n_fes; i++)
-		f->order[pos[f->fes[i].group]++] = i;
-	free(pos);
-}
-
-/* Names from EXT / SEP / SVC-jump comments when the frontend rules had none. */
+/* Names from the rules that jump into a group (KUBE-SERVICES comments,
+ * NodePort comments), then EXT / XLB / SEP / SVC-jump comments. */
 static void names_from_chains(struct kt_kpnorm *kp, struct kp_finish *f)
 {
+	for (uint32_t i = 0; i < f->n_fes; i++) {
+		struct fe_ref *fe = &f->fes[i];
+		struct kp_group *g = &f->gt.g[fe->group];
+		const struct kp_rule *r = fe->front && fe->rix < fe->front->n_r ? &fe->front->r[fe->rix] : NULL;
+		if (g->spn || !r || !r->comment)
+			continue;
+		size_t sl = strlen(r->comment);
+		if (fe->front->kind == KC_SERVICES && fe_kind_of_comment(r->comment, &sl) < 0)
+			continue;
+		kp_group_spn(kp, g, r->comment, sl);
+	}
 	for (uint32_t gi = 0; gi < f->gt.n; gi++) {
 		struct kp_group *g = &f->gt.g[gi];
-		if (g->spn)
-			continue;
-		if (g->ext) {
-			for (uint32_t i = 0; i < g->ext->n_r && !g->spn; i++) {
-				const char *cm = g->ext->r[i].comment;
-				const char *fo = cm ? strstr(cm, " for ") : NULL;
-				/* " for  external destinations" (no name): the two
-				 * markers overlap, no name to take */
-				const char *ed = fo ? strstr(fo + 4, " external destinations") : NULL;
-				if (fo && ed && ed > fo + 5)
-					group_spn(kp, g, fo + 5, (size_t)(ed - fo - 5));
-			}
+		struct kp_chain *ext = g->ext ? g->ext : g->xlb;
+		for (uint32_t i = 0; ext && !g->spn && i < ext->n_r; i++) {
+			const char *cm = ext->r[i].comment;
+			const char *fo = cm ? strstr(cm, " for ") : NULL;
+			/* "... for <spn> external destinations" (v1.24+), "... for <spn> LB IP" (XLB) */
+			const char *ed = fo ? strstr(fo + 4, " external destinations") : NULL;
+			if (!ed && fo)
+				ed = strstr(fo + 4, " LB IP");
+			if (fo && ed && ed > fo + 5)
+				kp_group_spn(kp, g, fo + 5, (size_t)(ed - fo - 5));
 		}
-		struct kp_chain *ch = g->svc ? g->svc : g->svl;
+		struct kp_chain *ch = g->svc ? g->svc : g->svl ? g->svl : g->xlb;
 		for (uint32_t i = 0; ch && i < ch->n_r && !g->spn; i++) {
 			struct kp_rule *r = &ch->r[i];
-			if (r->comment) {
+			if (r->comment && !strstr(r->comment, "Redirect pods") && strncmp(r->comment, "Balancing rule", 14)) {
+				/* "<spn> -> ip:port", "<spn> cluster IP", or a bare "<spn>" (before v1.23) */
 				const char *ar = strstr(r->comment, " -> ");
-				size_t l = ar ? (size_t)(ar - r->comment) : 0;
-				if (!ar) {
-					size_t sl;
-					if (fe_kind_of_comment(r->comment, &sl) >= 0)
-						l = sl;
-				}
+				size_t l = ar ? (size_t)(ar - r->comment) : 0, sl;
+				if (!ar && fe_kind_of_comment(r->comment, &sl) >= 0)
+					l = sl;
+				else if (!ar && !strchr(r->comment, ' '))
+					l = strlen(r->comment);
 				if (l)
-					group_spn(kp, g, r->comment, l);
+					kp_group_spn(kp, g, r->comment, l);
 			}
 			if (!g->spn && r->target && r->target->kind == KC_SEP && r->target->sep_comment)
-				group_spn(kp, g, r->target->sep_comment, strlen(r->target->sep_comment));
-			if (!g->proto && r->target && r->target->kind == KC_SEP && r->target->dnat_proto)
-				g->proto = r->target->dnat_proto;
+				kp_group_spn(kp, g, r->target->sep_comment, strlen(r->target->sep_comment));
 		}
+		for (uint32_t i = 0; ch && i < ch->n_r && !g->proto; i++)
+			if (ch->r[i].target && ch->r[i].target->kind == KC_SEP && ch->r[i].target->dnat_proto)
+				g->proto = ch->r[i].target->dnat_proto;
 	}
 }
 
@@ -635,18 +520,17 @@ static void resolve_names(struct kt_kpnorm *kp, struct kp_finish *f)
 			continue;
 		}
 		char buf[600], h[17];
-		const char *ps[3] = {proto_lc(g->proto), "tcp", "udp"};
+		const char *ps[3] = {kp_proto_lc(g->proto), "udp", "sctp"};
 		for (int k = 0; k < 3 && !g->resolved; k++) {
 			snprintf(buf, sizeof(buf), "%s%s", g->spn, ps[k]);
 			kt_dp_hash_b32(buf, h, 16);
 			if (strcmp(h, g->hash) == 0) {
 				g->resolved = true;
-				if (!g->proto)
-					g->proto = k == 0 ? g->proto : (k == 1 ? 6 : 17);
+				if (k > 0)
+					g->proto = k == 1 ? 17 : 132;
 			}
 		}
-		if (!g->resolved)
-			g->resolved = true; /* trust the comment */
+		g->resolved = true; /* trust the comment */
 	}
 	for (uint32_t si = 0; si < snap->n_services && unresolved; si++) {
 		const struct kt_service *sv = &snap->services[si];
@@ -666,10 +550,10 @@ static void resolve_names(struct kt_kpnorm *kp, struct kp_finish *f)
 			}
 			snprintf(buf, sizeof(buf), "%s%s", spn, lc);
 			kt_dp_hash_b32(buf, h, 16);
-			uint32_t gi = g_find(&f->gt, h, false);
+			uint32_t gi = kp_group_find(&f->gt, h, false);
 			if (gi != KT_NONE && !f->gt.g[gi].spn) {
 				struct kp_group *g = &f->gt.g[gi];
-				group_spn(kp, g, spn, strlen(spn));
+				kp_group_spn(kp, g, spn, strlen(spn));
 				g->resolved = true;
 				if (!g->proto)
 					g->proto = strcmp(lc, "udp") == 0 ? 17 : strcmp(lc, "sctp") == 0 ? 132 : 6;
@@ -677,105 +561,6 @@ static void resolve_names(struct kt_kpnorm *kp, struct kp_finish *f)
 			}
 		}
 	}
-}
-
-/* The health-check node port of a group's Service (filter KUBE-NODEPORTS). */
-static void health_check(struct kt_kpnorm *kp, struct kp_finish *f, struct kp_group *g, struct kt_dp_service *s)
-{
-	if (!f->fnodeports || !g->spn)
-		return;
-	char want[600];
-	snprintf(want, sizeof(want), "%s health check node port", g->spn);
-	for (uint32_t i = 0; i < f->fnodeports->n_r; i++) {
-		struct kp_rule *r = &f->fnodeports->r[i];
-		if (r->comment && strcmp(r->comment, want) == 0 && r->dport) {
-			kt_dpbuild_fe(kp->snap, s, KT_FE_HEALTHCHECK, "", r->dport, true);
-			kt_dpbuild_ev(kp->snap, s, kp->mode, "filter", "KUBE-NODEPORTS", r->handle, NULL);
-		}
-	}
-}
-
-/* External traffic: the EXT chain's masquerade mark, its target (SVC, or
- * SVL under externalTrafficPolicy Local) and the external backend set. */
-static void external(struct kt_kpnorm *kp, struct kp_finish *f, struct kp_group *g, struct kt_dp_service *s,
-		     struct kp_chain *internal, bool has_ext)
-{
-	struct kp_chain *ext = g->ext;
-	if (!ext) {
-		if (has_ext)
-			expand(kp, s, internal, true, false); /* NodePort straight to SVC (pre-1.24 layouts) */
-		return;
-	}
-	struct kp_chain *ext_target = NULL;
-	bool local_rules = false;
-	kt_dpbuild_ev(kp->snap, s, kp->mode, kp->table_name, ext->name, ext->n_r ? ext->r[0].handle : 0, NULL);
-	for (uint32_t i = 0; i < ext->n_r; i++) {
-		struct kp_rule *r = &ext->r[i];
-		if (!r->target)
-			continue;
-		if (r->src_local)
-			local_rules = true;
-		if (r->src_cond)
-			continue;
-		if (r->target->kind == KC_MARKMASQ)
-			s->masquerade = true;
-		else if (r->target->kind == KC_SVC || r->target->kind == KC_SVL)
-			ext_target = r->target;
-	}
-	if (ext_target && ext_target->kind == KC_SVL)
-		s->local_only = true;
-	if (!ext_target && local_rules)
-		s->local_only = true; /* eTP=Local and no local endpoint: external traffic dropped */
-	if (has_ext && ext_target)
-		expand(kp, s, ext_target, true, ext_target != internal);
-	if (s->masquerade && f->masq_handle)
-		kt_dpbuild_ev(kp->snap, s, kp->mode, kp->table_name, "KUBE-POSTROUTING", f->masq_handle, NULL);
-}
-
-/* One group as one Service port of node n. */
-static void emit_group(struct kt_kpnorm *kp, struct kp_finish *f, uint32_t gi, struct kt_dp_node *n,
-		       const struct kt_node_opts *o)
-{
-	struct kt_snapshot *snap = kp->snap;
-	struct kp_group *g = &f->gt.g[gi];
-	if (!g->svc && !g->svl)
-		return; /* an EXT/FW chain alone forwards nowhere */
-	char ns[256] = "", name[256] = "", port[256] = "";
-	bool guessed = false;
-	if (!g->spn ||
-	    !kt_dp_split_spn(g->spn, strlen(g->spn), ns, sizeof(ns), name, sizeof(name), port, sizeof(port))) {
-		snprintf(name, sizeof(name), "KUBE-SVC-%s", g->hash);
-		ns[0] = 0;
-		port[0] = 0;
-		guessed = true;
-	}
-	if (!want_service(o, ns, name))
-		return;
-	struct kt_dp_service *s = kt_dpbuild_svc(snap, n, ns, name, port, proto_name(g->proto), kp->mode);
-	s->chain_hash = kt_intern(snap->arena, g->hash);
-	s->names_guessed = guessed;
-	struct kp_chain *internal = NULL;
-	bool has_ext = false;
-	for (uint32_t k = f->fe_first[gi]; k < f->fe_first[gi + 1]; k++) {
-		struct fe_ref *fe = &f->fes[f->order[k]];
-		bool ext = fe->kind != KT_FE_CLUSTERIP;
-		has_ext |= ext;
-		kt_dpbuild_fe(snap, s, fe->kind, fe->ip, fe->port, ext);
-		kt_dpbuild_ev(snap, s, kp->mode, kp->table_name, fe->chain, fe->handle, NULL);
-		/* the chain the ClusterIP rule jumps to: SVC (Cluster) or SVL (iTP=Local) */
-		if (!internal && fe->kind == KT_FE_CLUSTERIP)
-			internal = fe->target;
-	}
-	if (!internal)
-		internal = g->svc ? g->svc : g->svl;
-	expand(kp, s, internal, false, true);
-	health_check(kp, f, g, s);
-	external(kp, f, g, s, internal, has_ext);
-	/* local marks for the internal set too */
-	for (uint32_t i = 0; i < s->n_ext_be && s->local_only; i++)
-		for (uint32_t j = 0; j < s->n_be; j++)
-			if (s->be[j].port == s->ext_be[i].port && strcmp(s->be[j].ip, s->ext_be[i].ip) == 0)
-				s->be[j].local = true;
 }
 
 void kt_kpnorm_finish(struct kt_kpnorm *kp, struct kt_dp_node *n, const struct kt_node_opts *o)
@@ -786,11 +571,12 @@ void kt_kpnorm_finish(struct kt_kpnorm *kp, struct kt_dp_node *n, const struct k
 		kt_dpbuild_note(kp->snap, n, "%s: rule or chain cap hit; some services may be incomplete",
 				kt_dp_mode_name(kp->mode));
 	group_chains(kp, &f);
-	collect_frontends(kp, &f);
+	kp_collect_frontends(kp, &f);
 	names_from_chains(kp, &f);
 	resolve_names(kp, &f);
+	kp_index_frontends(&f);
 	for (uint32_t gi = 0; gi < f.gt.n; gi++)
-		emit_group(kp, &f, gi, n, o);
+		kp_emit_group(kp, &f, gi, n, o);
 	free(f.fe_first);
 	free(f.order);
 	free(f.fes);
@@ -798,4 +584,3 @@ void kt_kpnorm_finish(struct kt_kpnorm *kp, struct kt_dp_node *n, const struct k
 	free(f.gt.ix);
 	kt_kpnorm_free(kp);
 }
-

@@ -315,8 +315,10 @@ static void on_cmp(struct dec *d, struct nlattr **x)
 			r->proto = data[0];
 		else if (g->key == NFT_META_MARK)
 			r->mark_match = true;
-		else if (g->key == NFT_META_IIFNAME || g->key == NFT_META_IIF)
-			snprintf(r->src, sizeof(r->src), "iif");
+		else if (g->key == NFT_META_IIFNAME || g->key == NFT_META_IIF) {
+			r->iif = true;
+			r->src_neg = neq;
+		}
 	} else if (g->kind == R_FIB && g->key == NFT_FIB_RESULT_ADDRTYPE && dlen >= 4) {
 		uint32_t t = rd32(data);
 		if (t == 2 /* RTN_LOCAL */ && !neq) {
@@ -348,6 +350,8 @@ static void on_lookup(struct dec *d, struct nlattr **x)
 		bool daddr = d->family == 10 ? g->off == 24 : g->off == 16;
 		bool saddr = d->family == 10 ? g->off == 8 : g->off == 12;
 		o->lookup_key = daddr ? KT_NFT_KEY_DADDR : saddr ? KT_NFT_KEY_SADDR : KT_NFT_KEY_OTHER;
+		if (daddr && !o->lookup_vmap && g->len == (d->family == 10 ? 16u : 4u))
+			memcpy(o->daddr_set, o->lookup_set, sizeof(o->daddr_set));
 	} else if (g->kind == R_META && g->key == NFT_META_L4PROTO) {
 		o->lookup_key = KT_NFT_KEY_L4PORT;
 	}
@@ -823,6 +827,26 @@ struct ectx {
 	uint32_t n;
 };
 
+/* userdata TLVs of a set element; type NFTNL_UDATA_SET_ELEM_COMMENT */
+static void elem_comment(struct kt_nft_elem *e, const uint8_t *p, size_t len)
+{
+	while (len >= 2) {
+		uint8_t t = p[0], l = p[1];
+		if ((size_t)l + 2 > len)
+			return;
+		if (t == NFTNL_UDATA_SET_ELEM_COMMENT && l) {
+			size_t n = strnlen((const char *)p + 2, l);
+			if (n >= sizeof(e->comment))
+				n = sizeof(e->comment) - 1;
+			memcpy(e->comment, p + 2, n);
+			e->comment[n] = 0;
+			return;
+		}
+		p += 2 + l;
+		len -= 2 + (size_t)l;
+	}
+}
+
 static int elem_cb(struct nl_msg *msg, void *ctx)
 {
 	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
@@ -852,6 +876,12 @@ static int elem_cb(struct nl_msg *msg, void *ctx)
 				ke.verdict = (int32_t)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT);
 			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
 				ke.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+			if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+				ke.flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+			uint32_t ul = 0;
+			const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &ul);
+			if (ud && ul)
+				elem_comment(&ke, ud, ul);
 			if (ke.key)
 				rc = c->cb(&ke, c->ctx);
 		}

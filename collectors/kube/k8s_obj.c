@@ -9,560 +9,23 @@
  * Kubernetes defaulting is applied where the API server would apply it
  * (e.g. Service type ClusterIP, protocol TCP, targetPort = port), so
  * manifests and live objects look the same to the rules.
- * Must not print and must not judge.
+ * This file: core kinds (Services, EndpointSlices, Pods, workloads, HPAs,
+ * PDBs, Nodes, ConfigMaps, operator custom resources) and the dispatcher;
+ * the shared field readers are in k8s_read.c (k8s_int.h), the ingress
+ * layer in k8s_ingress.c. Must not print and must not judge.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include "collectors/kube/k8s_obj.h"
+#include "collectors/kube/k8s_int.h"
+#include "ktrace/xalloc.h"
 
-#define KT_MAX_SLICE_ROWS 100000 /* endpoint rows from one EndpointSlice */
-
-struct ctx {
-	struct kt_snapshot *s;
-	struct kt_arena *a;
-	const struct kt_posmap *pm;
-	const char *default_ns;       /* for namespaced objects without one (bundles, Lists) */
-	struct kt_fieldpos *fields;   /* malloc'd while converting one object */
-	uint32_t n_fields, cap_fields;
-};
-
-/* ---- small JSON accessors ------------------------------------------ */
-
-/* Iterate an array's elements; anything else (an object where Kubernetes
- * expects a list, a scalar) iterates nothing. Sizes are computed with the
- * same test, so malformed input can never index past an allocation. */
-#define KT_EACH(e, arr) cJSON_ArrayForEach(e, (cJSON_IsArray(arr) ? (arr) : NULL))
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const cJSON *jpath(const cJSON *o, const char *p1, const char *p2)
-{
-	return jget(jget(o, p1), p2);
-}
-
-static const char *jstr(struct ctx *c, const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-	return cJSON_IsString(v) ? kt_intern(c->a, v->valuestring) : NULL;
-}
-
-static bool jbool(const cJSON *o, const char *k, bool def)
-{
-	const cJSON *v = jget(o, k);
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v);
-	if (cJSON_IsString(v))
-		return strcasecmp(v->valuestring, "true") == 0;
-	return def;
-}
-
-/* double -> int64 without undefined behaviour for NaN/huge values */
-static int64_t dbl_to_i64(double x)
-{
-	if (x != x)
-		return 0;
-	if (x >= 9.2e18)
-		return INT64_MAX;
-	if (x <= -9.2e18)
-		return INT64_MIN;
-	return (int64_t)x;
-}
-
-static int64_t jint(const cJSON *o, const char *k, int64_t def)
-{
-	const cJSON *v = jget(o, k);
-	if (cJSON_IsNumber(v))
-		return dbl_to_i64(v->valuedouble);
-	if (cJSON_IsString(v) && v->valuestring[0]) {
-		char *end;
-		long long x = strtoll(v->valuestring, &end, 10);
-		if (*end == 0)
-			return x;
-	}
-	return def;
-}
-
-static int32_t clamp32(int64_t v)
-{
-	if (v > INT32_MAX)
-		return INT32_MAX;
-	if (v < INT32_MIN)
-		return INT32_MIN;
-	return (int32_t)v;
-}
-
-/* A port number: 0 (none) unless within 1..65535, so no port value from
- * outside can overflow comparisons or index tables. */
-static int32_t port_num(int64_t v)
-{
-	return v >= 1 && v <= 65535 ? (int32_t)v : 0;
-}
-
-static int32_t jportnum(const cJSON *o, const char *k)
-{
-	return port_num(jint(o, k, 0));
-}
-
-/* RFC 3339 -> unix ms; 0 when absent or unparsable. */
-static int64_t parse_time_ms(const char *t)
-{
-	if (!t || !*t)
-		return 0;
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *p = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return 0;
-	int64_t ms = 0;
-	if (*p == '.') {
-		int digits = 0;
-		p++;
-		while (isdigit((unsigned char)*p)) {
-			if (digits < 3) {
-				ms = ms * 10 + (*p - '0');
-				digits++;
-			}
-			p++;
-		}
-		while (digits < 3) {
-			ms *= 10;
-			digits++;
-		}
-	}
-	int64_t off = 0;
-	if (*p == '+' || *p == '-') {
-		int hh = 0, mm = 0;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) >= 1)
-			off = (int64_t)(hh * 3600 + mm * 60) * (*p == '+' ? 1 : -1);
-	}
-	time_t secs = timegm(&tm);
-	return ((int64_t)secs - off) * 1000 + ms;
-}
-
-static int64_t jtime(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-	return cJSON_IsString(v) ? parse_time_ms(v->valuestring) / 1000 : 0;
-}
-
-static const char **jstrs(struct ctx *c, const cJSON *arr, uint32_t *n)
-{
-	*n = 0;
-	if (!cJSON_IsArray(arr))
-		return NULL;
-	int cnt = cJSON_GetArraySize(arr);
-	if (cnt <= 0)
-		return NULL;
-	const char **v = KT_ANEW(c->a, const char *, cnt);
-	const cJSON *e;
-	KT_EACH(e, arr)
-	{
-		if (cJSON_IsString(e))
-			v[(*n)++] = kt_intern(c->a, e->valuestring);
-	}
-	return v;
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct kt_kv *)a)->key, ((const struct kt_kv *)b)->key);
-}
-
-static struct kt_kvlist jkv(struct ctx *c, const cJSON *o)
-{
-	struct kt_kvlist l = {0};
-	if (!cJSON_IsObject(o))
-		return l;
-	int cnt = cJSON_GetArraySize(o);
-	if (cnt <= 0)
-		return l;
-	l.v = KT_ANEW(c->a, struct kt_kv, cnt);
-	const cJSON *e;
-	cJSON_ArrayForEach(e, o)
-	{
-		if (!e->string)
-			continue;
-		char num[32];
-		const char *val = NULL;
-		if (cJSON_IsString(e))
-			val = e->valuestring;
-		else if (cJSON_IsNumber(e)) {
-			snprintf(num, sizeof(num), "%g", e->valuedouble);
-			val = num;
-		} else if (cJSON_IsBool(e))
-			val = cJSON_IsTrue(e) ? "true" : "false";
-		else
-			val = "";
-		l.v[l.n].key = kt_intern(c->a, e->string);
-		l.v[l.n].value = kt_intern(c->a, val);
-		l.n++;
-	}
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), kv_cmp);
-	return l;
-}
-
-/* int-or-string */
-static struct kt_portref jport(struct ctx *c, const cJSON *v)
-{
-	struct kt_portref r = {0};
-	if (cJSON_IsNumber(v))
-		r.num = port_num(dbl_to_i64(v->valuedouble));
-	else if (cJSON_IsString(v)) {
-		char *end;
-		long x = strtol(v->valuestring, &end, 10);
-		if (*v->valuestring && *end == 0)
-			r.num = port_num(x);
-		else
-			r.name = kt_intern(c->a, v->valuestring);
-	}
-	return r;
-}
-
-/* ---- positions -------------------------------------------------------- */
-
-static void note(struct ctx *c, const cJSON *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note(struct ctx *c, const cJSON *node, const char *fmt, ...)
-{
-	if (!c->pm || !node)
-		return;
-	uint32_t line, col;
-	if (!c->pm->lookup(c->pm->ctx, node, &line, &col))
-		return;
-	if (c->n_fields >= c->cap_fields) {
-		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
-		struct kt_fieldpos *nf = realloc(c->fields, c->cap_fields * sizeof(*nf));
-		if (!nf)
-			abort();
-		c->fields = nf;
-	}
-	char path[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	struct kt_fieldpos *f = &c->fields[c->n_fields++];
-	f->path = kt_intern(c->a, path);
-	f->line = line;
-	f->col = col;
-}
-
-/* Record the field node found under o at key, as prefix.key. */
-static const cJSON *notek(struct ctx *c, const cJSON *o, const char *key, const char *prefix)
-{
-	const cJSON *v = jget(o, key);
-	if (v)
-		note(c, v, "%s%s%s", prefix, *prefix ? "." : "", key);
-	return v;
-}
-
-static void meta_finish(struct ctx *c, struct kt_meta *m)
-{
-	if (c->n_fields) {
-		m->fields = KT_ANEW(c->a, struct kt_fieldpos, c->n_fields);
-		memcpy(m->fields, c->fields, c->n_fields * sizeof(*m->fields));
-		m->n_fields = c->n_fields;
-	}
-	c->n_fields = 0;
-}
-
-/* ---- shared pieces ------------------------------------------------------ */
-
-/* Kinds without a namespace; every other kind is namespaced. */
-static bool cluster_scoped(const char *kind)
-{
-	static const char *const kinds[] = {"Node", "IngressClass", "GatewayClass", "Namespace", NULL};
-	for (int i = 0; kinds[i]; i++)
-		if (!strcmp(kind, kinds[i]))
-			return true;
-	return false;
-}
-
-/* metadata.namespace; a namespaced object without one (or with "") takes
- * the default namespace when the caller gave one, as `kubectl apply -f`
- * would place it. */
-static const char *obj_namespace(struct ctx *c, const cJSON *md, const char *kind)
-{
-	const char *ns = jstr(c, md, "namespace");
-	if ((!ns || !*ns) && c->default_ns && !cluster_scoped(kind))
-		ns = kt_intern(c->a, c->default_ns);
-	return ns;
-}
-
-static void read_meta(struct ctx *c, const cJSON *obj, const char *kind, struct kt_meta *m)
-{
-	const cJSON *md = jget(obj, "metadata");
-	m->kind = kt_intern(c->a, kind);
-	m->api_version = jstr(c, obj, "apiVersion");
-	m->namespace = obj_namespace(c, md, kind);
-	m->name = jstr(c, md, "name");
-	if (!m->name)
-		m->name = jstr(c, md, "generateName");
-	if (!m->name)
-		m->name = kt_intern(c->a, "");
-	m->uid = jstr(c, md, "uid");
-	m->resource_version = jstr(c, md, "resourceVersion");
-	m->created = jtime(md, "creationTimestamp");
-	m->deleted = jtime(md, "deletionTimestamp");
-	m->labels = jkv(c, jget(md, "labels"));
-	m->annotations = jkv(c, jget(md, "annotations"));
-	const cJSON *own = jget(md, "ownerReferences");
-	int n = cJSON_IsArray(own) ? cJSON_GetArraySize(own) : 0;
-	if (n > 0) {
-		m->owners = KT_ANEW(c->a, struct kt_ownerref, n);
-		const cJSON *e;
-		KT_EACH(e, own)
-		{
-			struct kt_ownerref *o = &m->owners[m->n_owners++];
-			o->kind = jstr(c, e, "kind");
-			o->name = jstr(c, e, "name");
-			o->uid = jstr(c, e, "uid");
-			o->controller = jbool(e, "controller", false);
-		}
-	}
-	if (c->pm) {
-		uint32_t line = 0, col = 0;
-		m->pos.file = c->pm->file;
-		if (c->pm->lookup(c->pm->ctx, obj, &line, &col)) {
-			m->pos.line = line;
-			m->pos.col = col;
-		}
-		notek(c, obj, "metadata", "");
-	} else {
-		m->pos.file = KT_NONE;
-	}
-}
-
-static struct kt_selector read_selector(struct ctx *c, const cJSON *sel)
-{
-	struct kt_selector s = {0};
-	if (!cJSON_IsObject(sel))
-		return s;
-	s.present = true;
-	s.match_labels = jkv(c, jget(sel, "matchLabels"));
-	const cJSON *ex = jget(sel, "matchExpressions");
-	int n = cJSON_IsArray(ex) ? cJSON_GetArraySize(ex) : 0;
-	if (n > 0) {
-		s.exprs = KT_ANEW(c->a, struct kt_selreq, n);
-		const cJSON *e;
-		KT_EACH(e, ex)
-		{
-			const char *op = jstr(c, e, "operator");
-			struct kt_selreq *r = &s.exprs[s.n_exprs];
-			r->key = jstr(c, e, "key");
-			if (!r->key || !op)
-				continue;
-			if (!strcmp(op, "In"))
-				r->op = KT_SEL_IN;
-			else if (!strcmp(op, "NotIn"))
-				r->op = KT_SEL_NOTIN;
-			else if (!strcmp(op, "Exists"))
-				r->op = KT_SEL_EXISTS;
-			else if (!strcmp(op, "DoesNotExist"))
-				r->op = KT_SEL_NOTEXISTS;
-			else
-				continue;
-			r->values = jstrs(c, jget(e, "values"), &r->n_values);
-			s.n_exprs++;
-		}
-	}
-	return s;
-}
-
-static struct kt_probe read_probe(struct ctx *c, const cJSON *p)
-{
-	struct kt_probe r = {0};
-	if (!cJSON_IsObject(p))
-		return r;
-	const cJSON *h;
-	if ((h = jget(p, "httpGet"))) {
-		r.kind = KT_PROBE_HTTP;
-		r.port = jport(c, jget(h, "port"));
-	} else if ((h = jget(p, "tcpSocket"))) {
-		r.kind = KT_PROBE_TCP;
-		r.port = jport(c, jget(h, "port"));
-	} else if ((h = jget(p, "grpc"))) {
-		r.kind = KT_PROBE_GRPC;
-		r.port = jport(c, jget(h, "port"));
-	} else if (jget(p, "exec")) {
-		r.kind = KT_PROBE_EXEC;
-	} else {
-		r.kind = KT_PROBE_EXEC; /* present but of an unknown handler */
-	}
-	return r;
-}
-
-/* Find "sleep N" in an exec command (["sleep","5"], ["sh","-c","sleep 5 && x"]). */
-int32_t kt_exec_sleep(const cJSON *cmd)
-{
-	if (!cJSON_IsArray(cmd))
-		return -1;
-	char buf[512];
-	size_t len = 0;
-	const cJSON *e;
-	buf[0] = 0;
-	KT_EACH(e, cmd)
-	{
-		if (!cJSON_IsString(e))
-			continue;
-		int n = snprintf(buf + len, sizeof(buf) - len, "%s ", e->valuestring);
-		if (n < 0 || (size_t)n >= sizeof(buf) - len)
-			break;
-		len += (size_t)n;
-	}
-	const char *p = buf;
-	while ((p = strstr(p, "sleep"))) {
-		bool word_start = p == buf || !isalnum((unsigned char)p[-1]);
-		const char *q = p + 5;
-		if (word_start && (*q == ' ' || *q == '\t')) {
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (isdigit((unsigned char)*q)) {
-				double v = strtod(q, NULL);
-				if (!(v < 2147483647.0)) /* huge, inf or NaN: cast would be undefined */
-					return INT32_MAX;
-				return clamp32((int64_t)(v + 0.999));
-			}
-		}
-		p += 5;
-	}
-	return -1;
-}
-
-static void read_container(struct ctx *c, const cJSON *o, struct kt_container *k, const char *fpath, bool init)
-{
-	k->name = jstr(c, o, "name");
-	k->image = jstr(c, o, "image");
-	k->init = init;
-	const char *rp = jstr(c, o, "restartPolicy");
-	k->sidecar = init && rp && !strcmp(rp, "Always");
-	k->fpath = kt_intern(c->a, fpath);
-	note(c, o, "%s", fpath);
-	const cJSON *ports = notek(c, o, "ports", fpath);
-	int n = cJSON_IsArray(ports) ? cJSON_GetArraySize(ports) : 0;
-	if (n > 0) {
-		k->ports = KT_ANEW(c->a, struct kt_cport, n);
-		const cJSON *e;
-		int i = 0;
-		KT_EACH(e, ports)
-		{
-			struct kt_cport *p = &k->ports[k->n_ports++];
-			p->name = jstr(c, e, "name");
-			p->protocol = jstr(c, e, "protocol");
-			if (!p->protocol)
-				p->protocol = kt_intern(c->a, "TCP");
-			p->port = jportnum(e, "containerPort");
-			note(c, e, "%s.ports[%d]", fpath, i);
-			i++;
-		}
-	}
-	k->readiness = read_probe(c, notek(c, o, "readinessProbe", fpath));
-	k->liveness = read_probe(c, notek(c, o, "livenessProbe", fpath));
-	k->startup = read_probe(c, notek(c, o, "startupProbe", fpath));
-	const cJSON *lc = jget(o, "lifecycle");
-	char lcpath[300];
-	snprintf(lcpath, sizeof(lcpath), "%s.lifecycle", fpath);
-	const cJSON *ps = notek(c, lc, "preStop", lcpath);
-	k->prestop = KT_HOOK_NONE;
-	k->prestop_sleep = -1;
-	if (cJSON_IsObject(ps)) {
-		const cJSON *h;
-		if ((h = jget(ps, "sleep"))) {
-			k->prestop = KT_HOOK_SLEEP;
-			k->prestop_sleep = clamp32(jint(h, "seconds", -1));
-		} else if ((h = jget(ps, "exec"))) {
-			k->prestop = KT_HOOK_EXEC;
-			k->prestop_sleep = kt_exec_sleep(jget(h, "command"));
-		} else if (jget(ps, "httpGet")) {
-			k->prestop = KT_HOOK_HTTP;
-		} else if (jget(ps, "tcpSocket")) {
-			k->prestop = KT_HOOK_TCP;
-		} else {
-			k->prestop = KT_HOOK_EXEC;
-		}
-	}
-}
-
-static void read_terms(struct ctx *c, const cJSON *arr, bool weighted, struct kt_affinity_term **out, uint32_t *n)
-{
-	*n = 0;
-	int cnt = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
-	if (cnt <= 0)
-		return;
-	*out = KT_ANEW(c->a, struct kt_affinity_term, cnt);
-	const cJSON *e;
-	KT_EACH(e, arr)
-	{
-		const cJSON *t = weighted ? jget(e, "podAffinityTerm") : e;
-		struct kt_affinity_term *x = &(*out)[(*n)++];
-		x->topology_key = jstr(c, t, "topologyKey");
-		x->selector = read_selector(c, jget(t, "labelSelector"));
-		x->weight = weighted ? clamp32(jint(e, "weight", 0)) : 0;
-	}
-}
-
-static void read_podspec(struct ctx *c, const cJSON *spec, struct kt_podspec *ps, const char *fpath)
-{
-	ps->fpath = kt_intern(c->a, fpath);
-	ps->grace_period = -1;
-	if (!cJSON_IsObject(spec))
-		return;
-	const cJSON *cs = notek(c, spec, "containers", fpath);
-	const cJSON *is = notek(c, spec, "initContainers", fpath);
-	int n = (cJSON_IsArray(cs) ? cJSON_GetArraySize(cs) : 0) + (cJSON_IsArray(is) ? cJSON_GetArraySize(is) : 0);
-	if (n > 0) {
-		ps->containers = KT_ANEW(c->a, struct kt_container, n);
-		const cJSON *e;
-		int i = 0;
-		char p[300];
-		KT_EACH(e, cs)
-		{
-			snprintf(p, sizeof(p), "%s.containers[%d]", fpath, i++);
-			read_container(c, e, &ps->containers[ps->n_containers++], p, false);
-		}
-		i = 0;
-		KT_EACH(e, is)
-		{
-			snprintf(p, sizeof(p), "%s.initContainers[%d]", fpath, i++);
-			read_container(c, e, &ps->containers[ps->n_containers++], p, true);
-		}
-	}
-	if (notek(c, spec, "terminationGracePeriodSeconds", fpath))
-		ps->grace_period = jint(spec, "terminationGracePeriodSeconds", -1);
-	const cJSON *tsc = notek(c, spec, "topologySpreadConstraints", fpath);
-	int nt = cJSON_IsArray(tsc) ? cJSON_GetArraySize(tsc) : 0;
-	if (nt > 0) {
-		ps->spread = KT_ANEW(c->a, struct kt_spread, nt);
-		const cJSON *e;
-		KT_EACH(e, tsc)
-		{
-			struct kt_spread *t = &ps->spread[ps->n_spread++];
-			t->max_skew = clamp32(jint(e, "maxSkew", 1));
-			t->topology_key = jstr(c, e, "topologyKey");
-			t->when_unsatisfiable = jstr(c, e, "whenUnsatisfiable");
-			t->selector = read_selector(c, jget(e, "labelSelector"));
-		}
-	}
-	const cJSON *aff = notek(c, spec, "affinity", fpath);
-	const cJSON *anti = jget(aff, "podAntiAffinity");
-	read_terms(c, jget(anti, "requiredDuringSchedulingIgnoredDuringExecution"), false, &ps->anti_required,
-		   &ps->n_anti_required);
-	read_terms(c, jget(anti, "preferredDuringSchedulingIgnoredDuringExecution"), true, &ps->anti_preferred,
-		   &ps->n_anti_preferred);
-	ps->node_name = jstr(c, spec, "nodeName");
-	ps->host_network = jbool(spec, "hostNetwork", false);
-	ps->service_account = jstr(c, spec, "serviceAccountName");
-}
-
-static void read_lb_ingress(struct ctx *c, const cJSON *arr, struct kt_lb_ingress **out, uint32_t *n)
+void read_lb_ingress(struct ctx *c, const cJSON *arr, struct kt_lb_ingress **out, uint32_t *n)
 {
 	*n = 0;
 	int cnt = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
@@ -618,8 +81,7 @@ static void do_service(struct ctx *c, const cJSON *o)
 		{
 			struct kt_svc_port *p = &s->ports[s->n_ports++];
 			char pfx[64];
-			snprintf(pfx, sizeof(pfx), "spec.ports[%d]", i);
-			note(c, e, "%s", pfx);
+			note_at(c, e, pfx, kpath(pfx, sizeof(pfx), "spec", ".ports", i));
 			p->name = jstr(c, e, "name");
 			if (!p->name)
 				p->name = kt_intern(c->a, "");
@@ -835,12 +297,12 @@ static void do_workload(struct ctx *c, const cJSON *o, const char *kind)
 	w->ready_replicas = clamp32(jint(jget(o, "status"), w->kind == KT_WL_DAEMONSET ? "numberReady" : "readyReplicas", 0));
 	w->selector = read_selector(c, notek(c, sp, "selector", "spec"));
 	const cJSON *tpl = jget(sp, "template");
-	note(c, tpl, "%s", tp);
+	note_at(c, tpl, tp, strlen(tp));
 	const cJSON *tmd = jget(tpl, "metadata");
 	w->template_labels = jkv(c, jget(tmd, "labels"));
 	w->template_annotations = jkv(c, jget(tmd, "annotations"));
 	char fp[128];
-	snprintf(fp, sizeof(fp), "%s.spec", tp);
+	kpath(fp, sizeof(fp), tp, ".spec", -1);
 	read_podspec(c, jget(tpl, "spec"), &w->spec, fp);
 	meta_finish(c, &w->meta);
 }
@@ -883,56 +345,89 @@ static void do_pdb(struct ctx *c, const cJSON *o)
 	meta_finish(c, &p->meta);
 }
 
-static void ing_backend(struct ctx *c, const cJSON *b, struct kt_ingress *g, int cap)
+/* ---- Pods that operators create from custom resources -------------------- */
+
+/* Prometheus Operator: the labels it gives the Pods of each kind, besides
+ * spec.podMetadata.labels (pkg/prometheus, pkg/alertmanager, pkg/thanos). */
+static const struct {
+	const char *kind, *name_label, *app;
+} prom_kinds[] = {
+	{"Prometheus", "prometheus", "prometheus"},
+	{"PrometheusAgent", NULL, "prometheus-agent"},
+	{"Alertmanager", "alertmanager", "alertmanager"},
+	{"ThanosRuler", "thanos-ruler", "thanos-ruler"},
+};
+
+static void kv_put(struct ctx *c, struct kt_kvlist *l, uint32_t cap, const char *k, const char *v)
 {
-	const cJSON *svc = jget(b, "service");
-	if (!svc || (int)g->n_backends >= cap)
-		return;
-	struct kt_ingress_backend *x = &g->backends[g->n_backends++];
-	x->service = jstr(c, svc, "name");
-	const cJSON *port = jget(svc, "port");
-	if (jget(port, "number"))
-		x->port.num = jportnum(port, "number");
-	else
-		x->port.name = jstr(c, port, "name");
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].key, k)) {
+			l->v[i].value = kt_intern(c->a, v);
+			return;
+		}
+	if (l->n < cap) {
+		l->v[l->n].key = kt_intern(c->a, k);
+		l->v[l->n].value = kt_intern(c->a, v);
+		l->n++;
+	}
 }
 
-static void do_ingress(struct ctx *c, const cJSON *o)
+/* A custom resource whose spec carries the labels of the Pods an operator
+ * creates from it; group is its API group (a CRD's always has a dot). */
+static void do_cr_pods(struct ctx *c, const cJSON *o, const char *kind, const char *group)
 {
-	struct kt_ingress *g = KT_SNAP_PUSH(c->s, ingresses);
-	read_meta(c, o, "Ingress", &g->meta);
-	const cJSON *sp = notek(c, o, "spec", "");
-	g->class_name = jstr(c, sp, "ingressClassName");
-	if (!g->class_name)
-		g->class_name = kt_kv_get(&g->meta.annotations, "kubernetes.io/ingress.class");
-	int cap = 1;
-	const cJSON *r, *p;
-	KT_EACH(r, jget(sp, "rules"))
-	{
-		cap += cJSON_GetArraySize(jget(jget(r, "http"), "paths"));
-	}
-	g->backends = KT_ANEW(c->a, struct kt_ingress_backend, cap);
-	if (jget(sp, "defaultBackend"))
-		ing_backend(c, jget(sp, "defaultBackend"), g, cap);
-	KT_EACH(r, jget(sp, "rules"))
-	{
-		KT_EACH(p, jget(jget(r, "http"), "paths"))
-		{
-			ing_backend(c, jget(p, "backend"), g, cap);
+	static const char *const paths[][3] = {
+		{"podMetadata", "labels", NULL},
+		{"podTemplate", "metadata", "labels"},
+		{"template", "metadata", "labels"},
+	};
+	const cJSON *sp = jget(o, "spec"), *labels = NULL;
+	const char *fp = NULL;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && !labels; i++) {
+		const cJSON *v = jget(jget(sp, paths[i][0]), paths[i][1]);
+		if (paths[i][2])
+			v = jget(v, paths[i][2]);
+		if (cJSON_IsObject(v)) {
+			labels = v;
+			fp = i == 0 ? "spec.podMetadata.labels" : i == 1 ? "spec.podTemplate.metadata.labels"
+								   : "spec.template.metadata.labels";
 		}
 	}
-	read_lb_ingress(c, jpath(jget(o, "status"), "loadBalancer", "ingress"), &g->lb, &g->n_lb);
-	meta_finish(c, &g->meta);
-}
-
-static void do_ingress_class(struct ctx *c, const cJSON *o)
-{
-	struct kt_ingress_class *ic = KT_SNAP_PUSH(c->s, ingress_classes);
-	read_meta(c, o, "IngressClass", &ic->meta);
-	ic->controller = jstr(c, jget(o, "spec"), "controller");
-	const char *d = kt_kv_get(&ic->meta.annotations, "ingressclass.kubernetes.io/is-default-class");
-	ic->is_default = d && !strcmp(d, "true");
-	meta_finish(c, &ic->meta);
+	int pk = -1;
+	if (!strcmp(group, "monitoring.coreos.com"))
+		for (size_t i = 0; i < sizeof(prom_kinds) / sizeof(prom_kinds[0]); i++)
+			if (!strcmp(kind, prom_kinds[i].kind))
+				pk = (int)i;
+	if (!labels && pk < 0)
+		return;
+	struct kt_cr_pods *p = KT_SNAP_PUSH(c->s, cr_pods);
+	read_meta(c, o, kind, &p->meta);
+	const char *name = p->meta.name;
+	struct kt_kvlist l = jkv(c, labels);
+	uint32_t cap = l.n + 8;
+	p->labels.v = KT_ANEW(c->a, struct kt_kv, cap);
+	if (l.n)
+		memcpy(p->labels.v, l.v, l.n * sizeof(*l.v));
+	p->labels.n = l.n;
+	p->exact = pk >= 0;
+	p->fpath = fp ? kt_intern(c->a, fp) : kt_intern(c->a, "spec");
+	if (fp)
+		note_at(c, labels, fp, strlen(fp));
+	if (pk >= 0) { /* the operator's labels win over podMetadata */
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/name", prom_kinds[pk].app);
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/managed-by", "prometheus-operator");
+		kv_put(c, &p->labels, cap, "app.kubernetes.io/instance", name);
+		if (prom_kinds[pk].name_label)
+			kv_put(c, &p->labels, cap, prom_kinds[pk].name_label, name);
+		if (pk <= 1)
+			kv_put(c, &p->labels, cap, "operator.prometheus.io/name", name);
+		if (pk == 2)
+			kv_put(c, &p->labels, cap, "app", "alertmanager"); /* operators before v0.60 */
+	}
+	if (p->labels.n > 1)
+		qsort(p->labels.v, p->labels.n, sizeof(*p->labels.v), kv_cmp);
+	p->replicas = notek(c, sp, "replicas", "spec") ? clamp32(jint(sp, "replicas", -1)) : -1;
+	meta_finish(c, &p->meta);
 }
 
 static void do_node(struct ctx *c, const cJSON *o)
@@ -1033,6 +528,7 @@ static void do_configmap(struct ctx *c, const cJSON *o)
 	struct kt_proxy_config *px = &c->s->proxy;
 	if (!name)
 		return;
+	ctrl_configmap(c, o, data);
 	if (!strcmp(name, "kube-proxy") || !strcmp(name, "kube-proxy-config")) {
 		const cJSON *conf = jget(data, "config.conf");
 		if (!cJSON_IsString(conf))
@@ -1110,8 +606,35 @@ static bool builtin_group(const cJSON *obj, const char *kind)
 		return GROUP_IS("networking.k8s.io");
 	if (!strcmp(kind, "EndpointSlice"))
 		return GROUP_IS("discovery.k8s.io");
+	if (!strcmp(kind, "Gateway") || !strcmp(kind, "GatewayClass") || !strcmp(kind, "HTTPRoute") ||
+	    !strcmp(kind, "GRPCRoute"))
+		return GROUP_IS("gateway.networking.k8s.io");
 #undef GROUP_IS
 	return true;
+}
+
+/* An object of a custom resource kind (its API group has a dot and is not
+ * one of Kubernetes' own): it may describe Pods an operator creates. */
+static void cr_object(struct ctx *c, const cJSON *obj, const char *kind)
+{
+	const cJSON *av = jget(obj, "apiVersion");
+	if (!cJSON_IsString(av))
+		return;
+	const char *slash = strchr(av->valuestring, '/');
+	if (!slash)
+		return;
+	char group[256];
+	size_t gl = (size_t)(slash - av->valuestring);
+	if (gl >= sizeof(group) || !memchr(av->valuestring, '.', gl))
+		return;
+	memcpy(group, av->valuestring, gl);
+	group[gl] = 0;
+	size_t l = strlen(group);
+	if (l >= 7 && !strcmp(group + l - 7, ".k8s.io") && strcmp(group, "gateway.networking.k8s.io"))
+		return; /* Kubernetes' own groups */
+	if (!strcmp(group, "gateway.networking.k8s.io"))
+		return;
+	do_cr_pods(c, obj, kind, group);
 }
 
 static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int depth, struct kt_diag *d)
@@ -1144,8 +667,11 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		}
 	}
 	bool manifest = c->pm != NULL;
-	if (!builtin_group(obj, kind))
+	if (!builtin_group(obj, kind)) {
+		cr_object(c, obj, kind);
+		c->n_fields = 0;
 		return 0;
+	}
 	if (!strcmp(kind, "Service"))
 		do_service(c, obj);
 	else if (!strcmp(kind, "EndpointSlice"))
@@ -1165,10 +691,18 @@ static int ingest(struct ctx *c, const cJSON *obj, const char *kind_hint, int de
 		do_ingress(c, obj);
 	else if (!strcmp(kind, "IngressClass"))
 		do_ingress_class(c, obj);
+	else if (!strcmp(kind, "GatewayClass"))
+		do_gateway_class(c, obj);
+	else if (!strcmp(kind, "Gateway"))
+		do_gateway(c, obj);
+	else if (!strcmp(kind, "HTTPRoute") || !strcmp(kind, "GRPCRoute"))
+		do_route(c, obj, kind[0] == 'G');
 	else if (!strcmp(kind, "Node"))
 		do_node(c, obj);
 	else if (!strcmp(kind, "ConfigMap"))
 		do_configmap(c, obj);
+	else
+		cr_object(c, obj, kind);
 	c->n_fields = 0;
 	return 0;
 }

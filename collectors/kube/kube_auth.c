@@ -18,7 +18,7 @@
  * Owns the token and plugin output copies in struct kt_kube (wiped on
  * free). Never prints a credential.
  */
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* first: libcurl is dlopen()ed on first use */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * Owns the struct kt_kube, its arena and curl handles. Never prints (only
  * kt_log / kt_warn), never logs a credential.
  */
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* first: libcurl is dlopen()ed on first use */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +207,12 @@ int kt_kube_open(const struct kt_kube_opts *o, struct kt_kube **out, struct kt_d
 
 	*out = NULL;
 	if (!curl_ready) {
+		const char *why = NULL;
+		if (!kt_curl_load(&why)) {
+			kt_diag_set(d, KT_EXIT_CLUSTER, "cannot load libcurl: %s", why);
+			kt_diag_hint(d, "install libcurl (Debian: apt-get install libcurl4)");
+			return -KT_EXIT_CLUSTER;
+		}
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot initialise libcurl");
 		curl_ready = true;

@@ -13,7 +13,7 @@
  * follows redirects; credentials only to https:// (kube_auth.c).
  * Owns the jobs' curl easy handles and buffers.
  */
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* first: libcurl is dlopen()ed on first use */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,10 +354,13 @@ static int complete_ok(struct run *R, struct job *j)
 		j->cont = cont;
 		if (rc < 0)
 			return rc;
-		if (j->cont)
+		if (j->cont) {
 			j->due_ms = 0;
-		else
+		} else {
 			j->done = true;
+			if (R->snap && !j->req->name) /* absence of this kind is now evidence */
+				R->snap->listed |= kt_listed_bit(kt_res_info(j->req->res)->plural);
+		}
 		return 0;
 	}
 	if ((rc = kt_list_token_seen(R, j, pre)) < 0) {
@@ -419,6 +422,12 @@ static int complete_403_404(struct run *R, struct job *j, long code, const char 
 
 	if (code == 404 && r->absent_ok) {
 		kt_log(1, "%s: 404: does not exist", what);
+		j->done = true;
+		return 0;
+	}
+	if (code == 404 && ri->crd) {
+		/* the CRDs are not installed (Gateway API): nothing to collect */
+		kt_log(1, "%s: not served (CRDs not installed)", what);
 		j->done = true;
 		return 0;
 	}

@@ -13,7 +13,7 @@
 #ifndef KT_COLLECTORS_KUBE_INT_H
 #define KT_COLLECTORS_KUBE_INT_H
 
-#include <curl/curl.h>
+#include "collectors/kube/curl_dl.h" /* first: libcurl is dlopen()ed on first use */
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -79,6 +79,7 @@ struct kt_res_info {
 	const char *group;       /* "" for core */
 	const char *kind;
 	bool namespaced;
+	bool crd;                /* served only when its CRDs are installed: a 404 is no gap */
 };
 const struct kt_res_info *kt_res_info(enum kt_res r);
 

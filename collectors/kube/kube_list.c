@@ -29,20 +29,24 @@
 #define KT_MAX_PAGE_ITEMS 1000000ul
 
 static const struct kt_res_info res_tab[KT_RES_COUNT] = {
-	[KT_RES_SERVICES] = { "services", "/api/v1", "", "Service", true },
-	[KT_RES_ENDPOINTSLICES] = { "endpointslices", "/apis/discovery.k8s.io/v1", "discovery.k8s.io", "EndpointSlice", true },
-	[KT_RES_PODS] = { "pods", "/api/v1", "", "Pod", true },
-	[KT_RES_NODES] = { "nodes", "/api/v1", "", "Node", false },
-	[KT_RES_DEPLOYMENTS] = { "deployments", "/apis/apps/v1", "apps", "Deployment", true },
-	[KT_RES_STATEFULSETS] = { "statefulsets", "/apis/apps/v1", "apps", "StatefulSet", true },
-	[KT_RES_DAEMONSETS] = { "daemonsets", "/apis/apps/v1", "apps", "DaemonSet", true },
-	[KT_RES_REPLICASETS] = { "replicasets", "/apis/apps/v1", "apps", "ReplicaSet", true },
-	[KT_RES_HPAS] = { "horizontalpodautoscalers", "/apis/autoscaling/v2", "autoscaling", "HorizontalPodAutoscaler", true },
-	[KT_RES_PDBS] = { "poddisruptionbudgets", "/apis/policy/v1", "policy", "PodDisruptionBudget", true },
-	[KT_RES_INGRESSES] = { "ingresses", "/apis/networking.k8s.io/v1", "networking.k8s.io", "Ingress", true },
-	[KT_RES_INGRESSCLASSES] = { "ingressclasses", "/apis/networking.k8s.io/v1", "networking.k8s.io", "IngressClass", false },
-	[KT_RES_CONFIGMAPS] = { "configmaps", "/api/v1", "", "ConfigMap", true },
-	[KT_RES_NAMESPACES] = { "namespaces", "/api/v1", "", "Namespace", false },
+	[KT_RES_SERVICES] = { "services", "/api/v1", "", "Service", true, false },
+	[KT_RES_ENDPOINTSLICES] = { "endpointslices", "/apis/discovery.k8s.io/v1", "discovery.k8s.io", "EndpointSlice", true, false },
+	[KT_RES_PODS] = { "pods", "/api/v1", "", "Pod", true, false },
+	[KT_RES_NODES] = { "nodes", "/api/v1", "", "Node", false, false },
+	[KT_RES_DEPLOYMENTS] = { "deployments", "/apis/apps/v1", "apps", "Deployment", true, false },
+	[KT_RES_STATEFULSETS] = { "statefulsets", "/apis/apps/v1", "apps", "StatefulSet", true, false },
+	[KT_RES_DAEMONSETS] = { "daemonsets", "/apis/apps/v1", "apps", "DaemonSet", true, false },
+	[KT_RES_REPLICASETS] = { "replicasets", "/apis/apps/v1", "apps", "ReplicaSet", true, false },
+	[KT_RES_HPAS] = { "horizontalpodautoscalers", "/apis/autoscaling/v2", "autoscaling", "HorizontalPodAutoscaler", true, false },
+	[KT_RES_PDBS] = { "poddisruptionbudgets", "/apis/policy/v1", "policy", "PodDisruptionBudget", true, false },
+	[KT_RES_INGRESSES] = { "ingresses", "/apis/networking.k8s.io/v1", "networking.k8s.io", "Ingress", true, false },
+	[KT_RES_INGRESSCLASSES] = { "ingressclasses", "/apis/networking.k8s.io/v1", "networking.k8s.io", "IngressClass", false, false },
+	[KT_RES_CONFIGMAPS] = { "configmaps", "/api/v1", "", "ConfigMap", true, false },
+	[KT_RES_NAMESPACES] = { "namespaces", "/api/v1", "", "Namespace", false, false },
+	[KT_RES_GATEWAYCLASSES] = { "gatewayclasses", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "GatewayClass", false, true },
+	[KT_RES_GATEWAYS] = { "gateways", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "Gateway", true, true },
+	[KT_RES_HTTPROUTES] = { "httproutes", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "HTTPRoute", true, true },
+	[KT_RES_GRPCROUTES] = { "grpcroutes", "/apis/gateway.networking.k8s.io/v1", "gateway.networking.k8s.io", "GRPCRoute", true, true },
 };
 
 const char *kt_res_name(enum kt_res r)

@@ -35,6 +35,8 @@
  *   a{}              a map with any keys and scalar values (labels, selectors)
  *   a{annotations}   a map filtered by annotations[] below
  *   a{proxy}         ConfigMap data reduced to the proxy settings read
+ *   a{ctrl}          ConfigMap data reduced to the ingress controllers'
+ *                    client-IP settings (kt_ctrl_config_keys)
  *   a!exec           a preStop exec action reduced to the sleep it performs
  *   @name            the fragment "name" at this prefix (last segment only)
  * A path naming an object or array and nothing below it keeps it empty: its
@@ -194,13 +196,59 @@ static const char *const k_ingress[] = {
 	"@meta",
 	"spec.ingressClassName",
 	"spec.defaultBackend.@ingbackend",
+	"spec.rules[].host",
+	"spec.rules[].http.paths[].path",
+	"spec.rules[].http.paths[].pathType",
 	"spec.rules[].http.paths[].backend.@ingbackend",
+	"spec.tls[].hosts[]",
 	"status.loadBalancer.@lbstatus",
 	NULL,
 };
 
 static const char *const k_ingressclass[] = {
 	"@meta", "spec.controller", NULL,
+};
+
+/* Gateway API (gateway.networking.k8s.io/v1) */
+static const char *const k_gatewayclass[] = {
+	"@meta", "spec.controllerName", NULL,
+};
+
+static const char *const k_gateway[] = {
+	"@meta",
+	"spec.gatewayClassName",
+	"spec.listeners[].name",
+	"spec.listeners[].hostname",
+	"spec.listeners[].protocol",
+	"spec.listeners[].port",
+	"spec.listeners[].tls.mode",
+	"status.addresses[].value",
+	NULL,
+};
+
+static const char *const f_route[] = {
+	"hostnames[]",
+	"parentRefs[].kind",
+	"parentRefs[].namespace",
+	"parentRefs[].name",
+	"parentRefs[].sectionName",
+	"parentRefs[].port",
+	"rules[].backendRefs[].kind",
+	"rules[].backendRefs[].group",
+	"rules[].backendRefs[].namespace",
+	"rules[].backendRefs[].name",
+	"rules[].backendRefs[].port",
+	"rules[].backendRefs[].weight",
+	NULL,
+};
+
+static const char *const k_httproute[] = {
+	"@meta", "spec.@route", "spec.rules[].matches[].path.type", "spec.rules[].matches[].path.value",
+	"spec.rules[].matches[].method", NULL,
+};
+
+static const char *const k_grpcroute[] = {
+	"@meta", "spec.@route", "spec.rules[].matches[].method.service", "spec.rules[].matches[].method.method", NULL,
 };
 
 static const char *const k_node[] = {
@@ -219,15 +267,23 @@ static const char *const k_configmap[] = {
 	"apiVersion", "kind", "metadata.name", "metadata.namespace", "data{proxy}", NULL,
 };
 
+/* ingress controllers' ConfigMaps: their labels (which controller) and
+ * only the client-IP settings (kt_ctrl_config_keys) */
+static const char *const k_ctrl_configmap[] = {
+	"apiVersion", "kind", "metadata.name", "metadata.namespace", "metadata.labels{}", "data{ctrl}", NULL,
+};
+
 static const struct {
 	const char *name;
 	const char *const *paths;
 } fragments[] = {
 	{"meta", f_meta},         {"selector", f_selector}, {"probe", f_probe},         {"container", f_container},
 	{"podspec", f_podspec},   {"wlspec", f_wlspec},     {"lbstatus", f_lbstatus},   {"ingbackend", f_ingbackend},
+	{"route", f_route},
 };
 
 static bool keep_proxy_configmap(const cJSON *obj);
+static bool keep_ctrl_configmap(const cJSON *obj);
 
 static const struct kind_row {
 	const char *kind;
@@ -249,8 +305,13 @@ static const struct kind_row {
 	{"PodDisruptionBudget", k_pdb, NULL},
 	{"Ingress", k_ingress, NULL},
 	{"IngressClass", k_ingressclass, NULL},
+	{"GatewayClass", k_gatewayclass, NULL},
+	{"Gateway", k_gateway, NULL},
+	{"HTTPRoute", k_httproute, NULL},
+	{"GRPCRoute", k_grpcroute, NULL},
 	{"Node", k_node, NULL},
 	{"ConfigMap", k_configmap, keep_proxy_configmap},
+	{"ConfigMap", k_ctrl_configmap, keep_ctrl_configmap}, /* the first row that keeps an object wins */
 };
 
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -272,6 +333,13 @@ static const struct {
 	{"ignore-check.ktrace.io/*", ANN_PRESENCE},
 	/* load balancer kind and target mode */
 	{"service.beta.kubernetes.io/aws-load-balancer-type", ANN_KEEP},
+	/* PROXY protocol towards the nodes (client IP through the ingress layer) */
+	{"service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", ANN_KEEP},
+	{"service.beta.kubernetes.io/azure-pls-proxy-protocol", ANN_KEEP},
+	{"service.beta.kubernetes.io/do-loadbalancer-enable-proxy-protocol", ANN_KEEP},
+	{"service.beta.kubernetes.io/linode-loadbalancer-proxy-protocol", ANN_KEEP},
+	{"service.beta.kubernetes.io/scw-loadbalancer-proxy-protocol-v2", ANN_KEEP},
+	{"load-balancer.hetzner.cloud/uses-proxyprotocol", ANN_KEEP},
 	{"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type", ANN_KEEP},
 	{"service.beta.kubernetes.io/aws-load-balancer-scheme", ANN_KEEP},
 	{"service.beta.kubernetes.io/aws-load-balancer-internal", ANN_KEEP},
@@ -286,6 +354,27 @@ static const struct {
 	{"metallb.universe.tf/*", ANN_PRESENCE},
 	{"metallb.io/*", ANN_PRESENCE},
 	{"alb.ingress.kubernetes.io/target-type", ANN_KEEP},
+	/* ingress controllers: upstream by Service IP instead of Pod IPs */
+	{"nginx.ingress.kubernetes.io/service-upstream", ANN_KEEP},
+	{"nginx.org/use-cluster-ip", ANN_KEEP},
+	{"ingress.kubernetes.io/service-upstream", ANN_KEEP},
+	{"traefik.ingress.kubernetes.io/service.nativelb", ANN_KEEP},
+	/* Ingress features that depend on the client address (KT307) */
+	{"nginx.ingress.kubernetes.io/upstream-hash-by", ANN_KEEP},
+	{"nginx.ingress.kubernetes.io/whitelist-source-range", ANN_PRESENCE},
+	{"nginx.ingress.kubernetes.io/allowlist-source-range", ANN_PRESENCE},
+	{"nginx.ingress.kubernetes.io/denylist-source-range", ANN_PRESENCE},
+	{"nginx.ingress.kubernetes.io/limit-rps", ANN_PRESENCE},
+	{"nginx.ingress.kubernetes.io/limit-rpm", ANN_PRESENCE},
+	{"nginx.ingress.kubernetes.io/limit-connections", ANN_PRESENCE},
+	{"haproxy.org/allow-list", ANN_PRESENCE},
+	{"haproxy.org/deny-list", ANN_PRESENCE},
+	{"haproxy.org/whitelist", ANN_PRESENCE},
+	{"haproxy.org/blacklist", ANN_PRESENCE},
+	{"haproxy.org/rate-limit-requests", ANN_PRESENCE},
+	{"haproxy-ingress.github.io/allowlist-source-range", ANN_PRESENCE},
+	{"haproxy-ingress.github.io/denylist-source-range", ANN_PRESENCE},
+	{"nginx.org/server-snippets-allow", ANN_PRESENCE},
 	/* ingress classes */
 	{"kubernetes.io/ingress.class", ANN_KEEP},
 	{"ingressclass.kubernetes.io/is-default-class", ANN_KEEP},
@@ -303,7 +392,7 @@ static const struct {
 
 /* ---- the compiled allow-tree -------------------------------------------- */
 
-enum an_special { SP_NONE, SP_MAP_ANY, SP_MAP_ANN, SP_PROXY, SP_EXEC };
+enum an_special { SP_NONE, SP_MAP_ANY, SP_MAP_ANN, SP_PROXY, SP_CTRL, SP_EXEC };
 
 struct an {
 	char *key;               /* field name; "[]" = each element */
@@ -361,6 +450,8 @@ static void add_path(struct an *root, const char *path, int depth)
 				n->sp = SP_MAP_ANN;
 			else if (!strncmp(suf, "{proxy}", 7) && suf + 7 == end)
 				n->sp = SP_PROXY;
+			else if (!strncmp(suf, "{ctrl}", 6) && suf + 6 == end)
+				n->sp = SP_CTRL;
 			else if (!strncmp(suf, "!exec", 5) && suf + 5 == end)
 				n->sp = SP_EXEC;
 			else {
@@ -552,6 +643,31 @@ static void prune_proxy(cJSON *v)
 	}
 }
 
+static bool ctrl_key(const char *k)
+{
+	for (unsigned i = 0; kt_ctrl_config_keys[i]; i++)
+		if (!strcmp(k, kt_ctrl_config_keys[i]))
+			return true;
+	return false;
+}
+
+static void prune_ctrl(cJSON *v)
+{
+	if (!cJSON_IsObject(v)) {
+		make_null(v);
+		return;
+	}
+	cJSON *e = v->child;
+	while (e) {
+		cJSON *next = e->next;
+		if (!e->string || !ctrl_key(e->string))
+			remove_child(v, e);
+		else if (!is_scalar(e))
+			make_null(e);
+		e = next;
+	}
+}
+
 static void prune(cJSON *v, const struct an *n)
 {
 	switch (n->sp) {
@@ -563,6 +679,9 @@ static void prune(cJSON *v, const struct an *n)
 		return;
 	case SP_PROXY:
 		prune_proxy(v);
+		return;
+	case SP_CTRL:
+		prune_ctrl(v);
 		return;
 	case SP_EXEC:
 		prune_exec(v);
@@ -613,6 +732,20 @@ static bool keep_proxy_configmap(const cJSON *obj)
 	return name && (!strcmp(name, "kube-proxy") || !strcmp(name, "kube-proxy-config") || !strcmp(name, "cilium-config"));
 }
 
+/* An ingress controller's ConfigMap: one that sets a client-IP key. */
+static bool keep_ctrl_configmap(const cJSON *obj)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data"), *e;
+	if (!cJSON_IsObject(data))
+		return false;
+	cJSON_ArrayForEach(e, data)
+	{
+		if (e->string && cJSON_IsString(e) && ctrl_key(e->string))
+			return true;
+	}
+	return false;
+}
+
 bool kt_obj_sanitize(cJSON *obj, const char *kind_hint)
 {
 	if (!cJSON_IsObject(obj))
@@ -623,9 +756,9 @@ bool kt_obj_sanitize(cJSON *obj, const char *kind_hint)
 		return false;
 	size_t i;
 	for (i = 0; i < N_KINDS; i++)
-		if (!strcmp(kinds[i].kind, kind))
+		if (!strcmp(kinds[i].kind, kind) && (!kinds[i].keep || kinds[i].keep(obj)))
 			break;
-	if (i == N_KINDS || (kinds[i].keep && !kinds[i].keep(obj)))
+	if (i == N_KINDS)
 		return false;
 	if (!cJSON_IsString(k)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, "kind");

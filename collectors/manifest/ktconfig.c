@@ -1,11 +1,12 @@
 /*
  * Reads .ktrace.yaml (rule configuration) with the same YAML builder as
  * manifests into the plain struct kt_ktconfig: the words of disable,
- * severity and exclude with the line:col they were written at. Strict
- * about the shape: unknown keys and wrong types are errors with
- * file:line:col. What the words mean (rule ids, names, severities) is
- * decided by analyzers/suppress.c (kt_rules_config_build); this file never
- * interprets them. Never prints.
+ * severity and exclude (shell globs for kind, namespace and name) and the
+ * ingressControllers entries, with the line:col they were written at.
+ * Strict about the shape: unknown keys, wrong types and malformed globs
+ * are errors with file:line:col. What the words mean (rule ids, names,
+ * severities) is decided by analyzers/suppress.c (kt_rules_config_build);
+ * this file never interprets them. Never prints.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -78,6 +79,37 @@ static const char *opt_str(struct cfg_ctx *x, const cJSON *o, const char *k)
 	return kt_arena_strdup(x->a, v->valuestring);
 }
 
+/* A glob pattern: fnmatch(3) syntax; an unclosed '[' or a trailing '\\'
+ * is malformed (fnmatch would silently match nothing). */
+static const char *opt_glob(struct cfg_ctx *x, const cJSON *o, const char *k)
+{
+	const char *v = opt_str(x, o, k);
+	if (!v)
+		return NULL;
+	int depth = 0;
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' && !*++p)
+			depth = -1;
+		else if (*p == '[' && !depth)
+			depth = 1;
+		else if (*p == ']' && depth == 1)
+			depth = 0;
+		if (depth < 0)
+			break;
+	}
+	if (depth) {
+		bad(x, cJSON_GetObjectItemCaseSensitive(o, k), "malformed pattern (unclosed [ or trailing \\) in", k);
+		return NULL;
+	}
+	return v;
+}
+
+static void at(struct cfg_ctx *x, const cJSON *n, uint32_t *line, uint32_t *col)
+{
+	*line = *col = 0;
+	kt_ypos_lookup(x->pos, n, line, col);
+}
+
 static int severities(struct cfg_ctx *x, const cJSON *k)
 {
 	if (!cJSON_IsObject(k))
@@ -105,6 +137,7 @@ static int excludes(struct cfg_ctx *x, const cJSON *k)
 		if (!cJSON_IsObject(e))
 			return bad(x, e, "expected a mapping", NULL);
 		struct kt_cfg_exclude *ex = &x->c->excludes[x->c->n_excludes++];
+		at(x, e, &ex->line, &ex->col);
 		const cJSON *f;
 		cJSON_ArrayForEach(f, e)
 		{
@@ -112,9 +145,9 @@ static int excludes(struct cfg_ctx *x, const cJSON *k)
 			    strcmp(f->string, "rules"))
 				return bad(x, f, "unknown exclude key", f->string);
 		}
-		ex->namespace = opt_str(x, e, "namespace");
-		ex->kind = opt_str(x, e, "kind");
-		ex->name = opt_str(x, e, "name");
+		ex->namespace = opt_glob(x, e, "namespace");
+		ex->kind = opt_glob(x, e, "kind");
+		ex->name = opt_glob(x, e, "name");
 		if (x->rc)
 			return -1;
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "rules");
@@ -123,6 +156,51 @@ static int excludes(struct cfg_ctx *x, const cJSON *k)
 			if (rule_list(x, r, &ex->rules) < 0)
 				return -1;
 		}
+	}
+	return 0;
+}
+
+static int ictrls(struct cfg_ctx *x, const cJSON *k)
+{
+	if (!cJSON_IsArray(k))
+		return bad(x, k, "expected a list of {name, controller, image, labels}", NULL);
+	x->c->ictrls = KT_ANEW(x->a, struct kt_rules_ictrl, (uint32_t)cJSON_GetArraySize(k) + 1);
+	const cJSON *e, *f;
+	cJSON_ArrayForEach(e, k)
+	{
+		if (!cJSON_IsObject(e))
+			return bad(x, e, "expected a mapping", NULL);
+		struct kt_rules_ictrl *ic = &x->c->ictrls[x->c->n_ictrls++];
+		at(x, e, &ic->line, &ic->col);
+		cJSON_ArrayForEach(f, e)
+		{
+			if (strcmp(f->string, "name") && strcmp(f->string, "controller") && strcmp(f->string, "image") &&
+			    strcmp(f->string, "labels"))
+				return bad(x, f, "unknown ingressControllers key", f->string);
+		}
+		ic->name = opt_str(x, e, "name");
+		ic->controller = opt_str(x, e, "controller");
+		ic->image = opt_str(x, e, "image");
+		if (x->rc)
+			return -1;
+		const cJSON *l = cJSON_GetObjectItemCaseSensitive(e, "labels");
+		if (l) {
+			if (!cJSON_IsObject(l) || !cJSON_GetArraySize(l))
+				return bad(x, l, "expected a mapping of label to value", NULL);
+			ic->labels.v = KT_ANEW(x->a, struct kt_kv, (uint32_t)cJSON_GetArraySize(l));
+			cJSON_ArrayForEach(f, l)
+			{
+				if (!cJSON_IsString(f))
+					return bad(x, f, "expected a string value for label", f->string);
+				ic->labels.v[ic->labels.n].key = kt_intern(x->a, f->string);
+				ic->labels.v[ic->labels.n].value = kt_intern(x->a, f->valuestring);
+				ic->labels.n++;
+			}
+		}
+		if (!ic->name)
+			return bad(x, e, "an ingress controller needs a name", NULL);
+		if (!ic->controller && !ic->image && !ic->labels.n)
+			return bad(x, e, "an ingress controller needs a controller, an image or labels", NULL);
 	}
 	return 0;
 }
@@ -145,6 +223,8 @@ static int on_cfg(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t first_li
 			rc = severities(x, k);
 		else if (!strcmp(k->string, "exclude"))
 			rc = excludes(x, k);
+		else if (!strcmp(k->string, "ingressControllers"))
+			rc = ictrls(x, k);
 		else
 			rc = bad(x, k, "unknown key", k->string);
 		if (rc < 0)

@@ -25,12 +25,21 @@ typedef int (*kt_ydoc_fn)(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t 
 
 struct kt_yerr {
 	uint32_t line, col;      /* 1-based */
+	uint32_t line2;          /* warnings: the other line involved (0 none) */
 	char msg[256];
 };
 
-/* Parse buf (YAML or JSON). Returns 0, -1 on a syntax/limit error (err
- * filled; documents before it were delivered), or the callback's negative
- * value. */
+/* Warnings of the document a kt_ydoc_fn is called with (duplicate keys:
+ * msg "duplicate key 'k'", line/col of the later key, line2 of the
+ * earlier one, both before the Helm "# Source:" adjustment). */
+unsigned kt_ypos_warnings(const struct kt_ypos *pos, const struct kt_yerr **out);
+
+/* Parse buf (YAML or JSON). A syntax error, an invalid byte (NUL, control
+ * character, invalid UTF-8; reported at its own line and column) or a
+ * limit ends only the document it is in: parsing resumes at the next
+ * "---" line. Returns 0, -1 when something was rejected (err: the first
+ * problem; every document without one was delivered), or the callback's
+ * negative value. */
 int kt_yaml_parse(const char *buf, size_t len, unsigned max_depth, kt_ydoc_fn fn, void *ctx,
 		  struct kt_yerr *err);
 

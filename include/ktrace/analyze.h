@@ -6,6 +6,7 @@
 #ifndef KTRACE_ANALYZE_H
 #define KTRACE_ANALYZE_H
 
+#include "ktrace/dataplane.h"
 #include "ktrace/findings.h"
 #include "ktrace/model.h"
 
@@ -25,13 +26,29 @@ int kt_rules_for_service(const struct kt_snapshot *s, uint32_t svc_ix, const str
 			 struct kt_arena *a, struct kt_findings *out);
 
 /* Dataplane diff (analyzers/dpdiff.c): KT601/KT602/KT603 for every node in
- * snap->dp against the EndpointSlices. */
+ * snap->dp against the EndpointSlices, and for every Service port a node
+ * rejects or drops a finding under the rule that names the cause (see
+ * kt_dp_explain). */
 int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
 /* Many nodes (--nodes): KT601/KT602/KT603 findings that say the same
  * thing about different nodes become one finding listing the nodes
  * ("2 nodes (n3, n5) still forward ..."; evidence "nodes=n3,n5; ...").
  * Other findings are kept as they are, in order. */
 void kt_dpdiff_group(struct kt_findings *f, struct kt_arena *a);
+
+/* Why a frontend the node rejects or drops does so, from the API objects
+ * (analyzers/dpdiff.c): a sentence in a, and the rule naming the cause --
+ * KT502 (a named targetPort no selected container declares), KT501 (the
+ * selector matches no Pod), KT503 (no usable endpoint: none ready, every
+ * one terminating and not serving), KT103 (Local traffic policy without a
+ * local endpoint), KT601 (the EndpointSlices list ready endpoints: the
+ * node's rules lag behind). False when the objects say nothing. */
+struct kt_dp_cause {
+	enum kt_rule_id rule;
+	const char *text;
+};
+bool kt_dp_explain(const struct kt_snapshot *s, const struct kt_dp_node *n, const struct kt_dp_service *d,
+		   const struct kt_dp_frontend *f, struct kt_arena *a, struct kt_dp_cause *out);
 
 /* Flow imbalance (analyzers/imbalance.c): KT402/KT403 from snap->flows. */
 int kt_imbalance_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);

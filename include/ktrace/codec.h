@@ -24,11 +24,14 @@ void kt_dp_node_to_json(struct kt_jw *w, const struct kt_dp_node *n, const struc
 enum kt_dp_svc_view {
 	KT_DPJ_FULL,             /* ktrace-dataplane(1): identity, frontends, backends, affinity, evidence */
 	KT_DPJ_PATH,             /* inside `path -o json` "programmed": node, mode, portName, frontends,
-				  * backends, externalBackends, masquerade, localOnly */
+				  * shareBasis, backends, externalBackends, masquerade, localOnly */
 };
-/* One programmed Service port; node is written first when not NULL (path). */
+/* Extra keys a caller adds inside frontend k's object (path: the cause). */
+typedef void (*kt_dp_fe_extra_fn)(struct kt_jw *w, uint32_t k, const void *ctx);
+/* One programmed Service port; node is written first when not NULL (path).
+ * fe_extra may be NULL. */
 void kt_dp_service_to_json(struct kt_jw *w, const struct kt_dp_service *s, const char *node,
-			   enum kt_dp_svc_view view);
+			   enum kt_dp_svc_view view, kt_dp_fe_extra_fn fe_extra, const void *ctx);
 
 /* One flow sample (aggregates only, never raw connections). */
 void kt_flow_sample_to_json(struct kt_jw *w, const struct kt_flow_sample *f);

@@ -26,6 +26,26 @@ enum kt_fe_kind {
 	KT_FE_EXTERNALIP,
 	KT_FE_LOADBALANCER,
 	KT_FE_HEALTHCHECK,
+	KT_FE_EXTERNAL,          /* externalIP or LoadBalancer IP: the rules alone
+				  * cannot tell which (nftables mode, filter rules) */
+};
+
+/* What the node does with a new connection to a frontend. */
+enum kt_dp_action {
+	KT_DP_FORWARD,           /* DNAT to a backend */
+	KT_DP_REJECT,            /* ICMP port unreachable / TCP reset: "connection refused" */
+	KT_DP_DROP,              /* silently dropped: the client times out */
+};
+
+/* What a backend's share of new connections depends on. */
+enum kt_share_basis {
+	KT_SHARE_PROBABILITY,    /* random choice with known probabilities
+				  * (iptables statistic, nftables numgen, Cilium) */
+	KT_SHARE_WEIGHT,         /* IPVS rr/wrr/fo: the weight share is the share */
+	KT_SHARE_CONNECTIONS,    /* IPVS lc/wlc/lblc/lblcr/sed/nq/...: depends on
+				  * open connections; weights only bias it */
+	KT_SHARE_HASH,           /* IPVS sh/dh/mh, Cilium Maglev: a hash of the
+				  * packet picks the backend */
 };
 
 struct kt_dp_frontend {
@@ -34,12 +54,22 @@ struct kt_dp_frontend {
 	int32_t port;
 	const char *protocol;    /* "TCP", "UDP", "SCTP" */
 	bool external;           /* reaches externalBackends (backendSet "external") */
+	enum kt_dp_action action;
+	const char *reason;      /* why reject/drop, from the rules ("no endpoints",
+				  * "no local endpoints", ...); NULL when forwarding */
+	const char **source_ranges; /* loadBalancerSourceRanges programmed for this
+				     * frontend (others are dropped); arena */
+	uint32_t n_source_ranges;
+	bool kind_guessed;       /* kind inferred (no API objects, no rule comment
+				  * or kube-proxy ipset to say it) */
 };
 
 struct kt_dp_backend {
 	const char *ip;
 	int32_t port;
-	double probability;      /* true share of new connections, 0..1 */
+	double probability;      /* true share of new connections, 0..1, when the
+				  * service's share_basis is probability or weight;
+				  * otherwise the weight share (not a true share) */
 	bool local;              /* endpoint on this node */
 	int32_t weight;          /* IPVS weight / Cilium slot count; 0 unknown */
 	uint32_t active_conns;   /* IPVS only */
@@ -72,8 +102,13 @@ struct kt_dp_service {
 	bool affinity;           /* clientIP affinity */
 	int32_t affinity_timeout; /* s */
 	bool masquerade;         /* external clients' source IP is lost on this node */
+	bool masq_unknown;       /* the rules' layout does not say (see notes) */
 	bool local_only;         /* external frontends use node-local endpoints only */
-	const char *scheduler;   /* IPVS scheduler; NULL otherwise */
+	const char *scheduler;   /* "random" (iptables, nftables), IPVS scheduler,
+				  * Cilium "random"/"maglev"; NULL unknown */
+	enum kt_share_basis share_basis;
+	bool source_hash;        /* IPVS sh without sh-port: a client IP always
+				  * reaches the same backend (affinity-like) */
 	struct kt_dp_evidence *ev;
 	uint32_t n_ev;
 	uint32_t svc;            /* derived: index into snap->services or KT_NONE */
@@ -81,10 +116,13 @@ struct kt_dp_service {
 				  * nftables name hash (8 chars); NULL otherwise */
 	bool names_guessed;      /* IPVS/Cilium: namespace/name not known on the
 				  * node (no API objects to resolve them) */
-	const char **source_ranges; /* LB source-range firewall CIDRs (IPVS
-				     * KUBE-LOAD-BALANCER-SOURCE-CIDR); arena */
+	const char **source_ranges; /* union of the frontends' source ranges
+				     * (loadBalancerSourceRanges as programmed); arena */
 	uint32_t n_source_ranges;
 	const char *lb_algorithm; /* Cilium: "maglev" / "random"; NULL unknown */
+	const char **notes;      /* what the rules leave unknown or ambiguous, with
+				  * the evidence; arena */
+	uint32_t n_notes;
 };
 
 struct kt_proxy_metrics {
@@ -113,5 +151,9 @@ struct kt_dp_node {
 
 const char *kt_dp_mode_name(enum kt_dp_mode m);   /* "iptables-nft", ... */
 const char *kt_fe_kind_name(enum kt_fe_kind k);   /* "clusterIP", ... */
+const char *kt_dp_action_name(enum kt_dp_action a); /* "forward", "reject", "drop" */
+const char *kt_share_basis_name(enum kt_share_basis b); /* "probability", ... */
+/* True share of new connections known for this service's backends? */
+bool kt_dp_share_known(const struct kt_dp_service *s);
 
 #endif

@@ -12,7 +12,7 @@ enum kt_exit {
 	KT_EXIT_NOTFOUND = 3,
 	KT_EXIT_CLUSTER = 4,
 	KT_EXIT_INPUT = 5,
-	KT_EXIT_PARTIAL = 6,     /* the answer was printed, but some requested input could not be read */
+	KT_EXIT_PARTIAL = 6,     /* the answer was printed, but some input it needs could not be read or is absent (gaps) */
 };
 
 struct kt_diag {

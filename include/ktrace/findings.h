@@ -52,6 +52,11 @@ struct kt_finding {
 struct kt_findings {
 	struct kt_finding *v;
 	uint32_t n, cap;
+	/* what the rules could not check and why (what: "KT501
+	 * selector-matches-nothing", why: "not checked: no Pods in the
+	 * input"); in order of discovery, no duplicates */
+	struct kt_gap *gaps;
+	uint32_t n_gaps, cap_gaps;
 };
 
 const char *kt_severity_name(enum kt_severity s);
@@ -65,6 +70,10 @@ struct kt_finding *kt_finding_add(struct kt_findings *f, struct kt_arena *a, enu
 				  const struct kt_meta *obj, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void kt_findings_release(struct kt_findings *f);
+/* Record that rule could not be checked (why printf-formatted into the
+ * arena); a repeated (rule, why) is recorded once. */
+void kt_findings_gap(struct kt_findings *f, struct kt_arena *a, enum kt_rule_id rule, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Sort: severity desc, then namespace, name, rule id. */
 void kt_findings_sort(struct kt_findings *f);
 

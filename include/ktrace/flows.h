@@ -78,6 +78,11 @@ struct kt_node_opts;
  * state, start and last counters (~48 bytes). */
 struct kt_ct_live;
 struct kt_ct_live *kt_ct_live_new(double resync_s);
+/* Full dumps before events take over (default 2: the second measures byte
+ * rates). 1 for a two-sample caller (imbalance --once): the first sample
+ * dumps, the second applies the events in between, and byte rates stay
+ * unknown (events carry counters only at DESTROY). */
+void kt_ct_live_first_dumps(struct kt_ct_live *l, unsigned n);
 void kt_ct_live_free(struct kt_ct_live *l);
 /* Apply a buffer of ctnetlink event messages (as the kernel multicasts
  * them) to l, received at now_s (unix s), and emit l as one sample without

@@ -62,10 +62,20 @@ enum kt_res {
 	KT_RES_PDBS,
 	KT_RES_INGRESSES,
 	KT_RES_INGRESSCLASSES,
-	KT_RES_CONFIGMAPS,       /* only with name (kube-proxy, cilium-config) */
+	KT_RES_CONFIGMAPS,       /* by name (kube-proxy, cilium-config) or label (ingress controllers) */
 	KT_RES_NAMESPACES,       /* completion only; not stored in the model */
+	KT_RES_GATEWAYCLASSES,   /* Gateway API: a 404 (CRDs not installed) is no gap */
+	KT_RES_GATEWAYS,
+	KT_RES_HTTPROUTES,
+	KT_RES_GRPCROUTES,
 	KT_RES_COUNT,
 };
+
+/* ConfigMaps of the ingress controllers whose settings ktrace reads
+ * (kt_ctrl_config_keys): ingress-nginx (also RKE2's), NGINX Inc,
+ * HAProxy's two controllers. */
+#define KT_CTRL_CONFIGMAP_SELECTOR \
+	"app.kubernetes.io/name in (ingress-nginx,rke2-ingress-nginx,nginx-ingress,haproxy-ingress,kubernetes-ingress)"
 
 struct kt_list_req {
 	enum kt_res res;

@@ -302,14 +302,22 @@ struct kt_pdb {
 	int32_t disruptions_allowed; /* -1 unknown */
 };
 
+/* One backend of an Ingress: spec.defaultBackend (host and path NULL) or
+ * one spec.rules[].http.paths[] entry, in document order. */
 struct kt_ingress_backend {
-	const char *service;
+	const char *service;     /* NULL: a resource backend */
 	struct kt_portref port;
+	const char *host;        /* the rule's host; NULL = any */
+	const char *path;        /* NULL for the default backend */
+	const char *path_type;   /* Exact, Prefix, ImplementationSpecific */
+	bool tls;                /* host listed in spec.tls[].hosts (or a TLS entry without hosts) */
+	const char *fpath;       /* field path of the backend, e.g. "spec.rules[0].http.paths[1].backend" */
 };
 
 struct kt_ingress {
 	struct kt_meta meta;
 	const char *class_name;  /* spec.ingressClassName or the legacy annotation */
+	bool class_from_annotation; /* kubernetes.io/ingress.class */
 	struct kt_ingress_backend *backends;
 	uint32_t n_backends;
 	struct kt_lb_ingress *lb;
@@ -320,6 +328,104 @@ struct kt_ingress_class {
 	struct kt_meta meta;
 	const char *controller;
 	bool is_default;
+};
+
+/* ---- Gateway API (gateway.networking.k8s.io) ------------------------ */
+
+struct kt_gw_class {
+	struct kt_meta meta;
+	const char *controller;  /* spec.controllerName */
+};
+
+struct kt_gw_listener {
+	const char *name;
+	const char *hostname;    /* NULL = any */
+	const char *protocol;    /* HTTP, HTTPS, TLS, TCP, UDP */
+	int32_t port;
+	const char *tls_mode;    /* Terminate, Passthrough; NULL when no tls */
+};
+
+struct kt_gateway {
+	struct kt_meta meta;
+	const char *class_name;  /* spec.gatewayClassName */
+	struct kt_gw_listener *listeners;
+	uint32_t n_listeners;
+	const char **addresses;  /* status.addresses[].value */
+	uint32_t n_addresses;
+	/* derived */
+	uint32_t gw_class;       /* index into gateway_classes or KT_NONE */
+};
+
+enum kt_route_kind { KT_ROUTE_HTTP, KT_ROUTE_GRPC };
+
+/* spec.parentRefs[]: the Gateways (listeners) a route attaches to. */
+struct kt_route_parent {
+	const char *kind;        /* "Gateway" unless written */
+	const char *namespace;   /* NULL = the route's */
+	const char *name;
+	const char *section;     /* sectionName (a listener name) or NULL */
+	int32_t port;            /* 0 unset */
+	uint32_t gateway;        /* derived: index into gateways or KT_NONE */
+};
+
+/* spec.rules[].backendRefs[], flattened in document order. */
+struct kt_route_backend {
+	uint32_t rule;           /* index of the rule it belongs to */
+	const char *kind;        /* "Service" unless written */
+	const char *group;       /* "" (core) unless written */
+	const char *namespace;   /* NULL = the route's */
+	const char *name;
+	int32_t port;            /* 0 unset */
+	int32_t weight;          /* default 1 */
+	const char *fpath;       /* e.g. "spec.rules[0].backendRefs[1]" */
+};
+
+/* spec.rules[].matches[], flattened: what a rule matches, as written. */
+struct kt_route_match {
+	uint32_t rule;
+	const char *path_type;   /* HTTP: Exact, PathPrefix, RegularExpression; NULL none */
+	const char *path;        /* HTTP path value; gRPC "service/method" */
+	const char *method;      /* HTTP method, or NULL */
+};
+
+/* HTTPRoute or GRPCRoute. */
+struct kt_route {
+	struct kt_meta meta;
+	enum kt_route_kind kind;
+	const char **hostnames;
+	uint32_t n_hostnames;
+	struct kt_route_parent *parents;
+	uint32_t n_parents;
+	struct kt_route_backend *backends;
+	uint32_t n_backends;
+	struct kt_route_match *matches;
+	uint32_t n_matches;
+	uint32_t n_rules;
+};
+
+/* ---- ConfigMaps of ingress controllers -------------------------------
+ * Only the settings ktrace reads (client IP and PROXY protocol handling of
+ * ingress-nginx and HAProxy), never other data: data holds exactly the
+ * keys of kt_ctrl_config_keys[] that were present. */
+struct kt_configmap {
+	struct kt_meta meta;
+	struct kt_kvlist data;
+};
+extern const char *const kt_ctrl_config_keys[]; /* NULL-terminated */
+
+/* ---- Pods that operators create from custom resources ----------------
+ * A custom resource whose spec carries the labels of the Pods an operator
+ * creates from it (Prometheus Operator's Prometheus, Alertmanager and
+ * ThanosRuler: spec.podMetadata.labels plus the labels the operator adds;
+ * in general spec.podMetadata, spec.podTemplate.metadata or
+ * spec.template.metadata labels). Manifests hold the resource, never a
+ * pod template, so Services selecting those Pods match it. */
+struct kt_cr_pods {
+	struct kt_meta meta;
+	struct kt_kvlist labels; /* the labels the Pods get, as far as known */
+	bool exact;              /* the operator's own labels are known too */
+	const char *fpath;       /* where the labels are written */
+	int32_t replicas;        /* spec.replicas; -1 unset */
 };
 
 /* ---- Nodes ---------------------------------------------------------- */
@@ -375,6 +481,25 @@ struct kt_focus {
 				  * this host is not one of the cluster's Nodes"); NULL none */
 };
 
+/* Kinds a source listed completely (struct kt_snapshot.listed): an API
+ * list that succeeded, a typed Kubernetes List (PodList, ...), a bundle
+ * that records them. When a kind is neither listed nor present, its
+ * absence is not evidence: rules that need it report a gap instead. */
+enum kt_listed {
+	KT_LISTED_SERVICES = 1u << 0,
+	KT_LISTED_ENDPOINTSLICES = 1u << 1,
+	KT_LISTED_PODS = 1u << 2,
+	KT_LISTED_NODES = 1u << 3,
+	KT_LISTED_WORKLOADS = 1u << 4,
+	KT_LISTED_HPAS = 1u << 5,
+	KT_LISTED_PDBS = 1u << 6,
+	KT_LISTED_INGRESSES = 1u << 7,
+	KT_LISTED_INGRESSCLASSES = 1u << 8,
+	KT_LISTED_GATEWAYS = 1u << 9,
+	KT_LISTED_GATEWAYCLASSES = 1u << 10,
+	KT_LISTED_ROUTES = 1u << 11,
+};
+
 struct kt_dp_node;           /* include/ktrace/dataplane.h */
 struct kt_flow_sample;       /* include/ktrace/flows.h */
 struct kt_fleet;             /* include/ktrace/fleet.h: node state of many nodes (--nodes) */
@@ -406,7 +531,18 @@ struct kt_snapshot {
 	uint32_t n_ingresses, cap_ingresses;
 	struct kt_ingress_class *ingress_classes; /* sorted by name */
 	uint32_t n_ingress_classes, cap_ingress_classes;
+	struct kt_gw_class *gateway_classes;     /* sorted by name */
+	uint32_t n_gateway_classes, cap_gateway_classes;
+	struct kt_gateway *gateways;
+	uint32_t n_gateways, cap_gateways;
+	struct kt_route *routes;          /* HTTPRoutes and GRPCRoutes, sorted by (namespace, name, kind) */
+	uint32_t n_routes, cap_routes;
+	struct kt_configmap *configmaps;  /* ingress controllers' only */
+	uint32_t n_configmaps, cap_configmaps;
+	struct kt_cr_pods *cr_pods;       /* sorted by (namespace, kind, name) */
+	uint32_t n_cr_pods, cap_cr_pods;
 	struct kt_proxy_config proxy;
+	uint32_t listed;                  /* enum kt_listed bits */
 
 	const char **files;               /* manifests: index = kt_srcpos.file */
 	uint32_t n_files, cap_files;
@@ -456,10 +592,22 @@ bool kt_snapshot_keep_node(struct kt_snapshot *snap, const char *name);
 /* Sort every array and fill derived indices. Idempotent. */
 void kt_snapshot_finish(struct kt_snapshot *snap);
 
+/* The enum kt_listed bit of a kind ("Pod", "PodList" item kind, "pods");
+ * 0 when ktrace does not track it. */
+uint32_t kt_listed_bit(const char *kind);
+/* Is the kind (a KT_LISTED_* bit) known: listed, or present in snap? */
+bool kt_snapshot_has(const struct kt_snapshot *snap, uint32_t bit);
+
 /* Lookups on a finished snapshot; KT_NONE when absent. */
 uint32_t kt_find_service(const struct kt_snapshot *snap, const char *ns, const char *name);
 uint32_t kt_find_node(const struct kt_snapshot *snap, const char *name);
 uint32_t kt_find_pod(const struct kt_snapshot *snap, const char *ns, const char *name);
+uint32_t kt_find_ingress(const struct kt_snapshot *snap, const char *ns, const char *name);
+uint32_t kt_find_gateway(const struct kt_snapshot *snap, const char *ns, const char *name);
+uint32_t kt_find_route(const struct kt_snapshot *snap, enum kt_route_kind kind, const char *ns, const char *name);
+uint32_t kt_find_ingress_class(const struct kt_snapshot *snap, const char *name);
+uint32_t kt_find_gateway_class(const struct kt_snapshot *snap, const char *name);
+const char *kt_route_kind_name(enum kt_route_kind k); /* "HTTPRoute", "GRPCRoute" */
 uint32_t kt_find_workload(const struct kt_snapshot *snap, const char *ns, enum kt_wl_kind kind, const char *name);
 
 /* The one binary search over sorted arrays (the model's and analyzers'

@@ -7,9 +7,14 @@
  * .ktrace.yaml:
  *   disable: [KT404, session-affinity]
  *   severity: {KT401: warning}
- *   exclude:
+ *   exclude:                              # kind, namespace, name: shell globs
  *     - namespace: kube-system            # every rule, whole namespace
- *     - {kind: Service, namespace: shop, name: legacy, rules: [KT101]}
+ *     - {kind: Service, namespace: shop, name: legacy-*, rules: [KT101]}
+ *   ingressControllers:                   # more than the well-known ones
+ *     - name: edge-proxy                  # shown in findings
+ *       controller: example.com/edge      # IngressClass/GatewayClass controllerName
+ *       image: registry.example.com/edge/proxy   # image repository (tag ignored)
+ *       labels: {app: edge-proxy}         # all must match
  */
 #ifndef KTRACE_RULECONF_H
 #define KTRACE_RULECONF_H
@@ -22,11 +27,21 @@
 #include "ktrace/model.h"
 
 struct kt_rules_exclude {
-	const char *kind;        /* NULL = any */
-	const char *namespace;   /* NULL = any */
-	const char *name;        /* NULL = any; trailing '*' is a prefix match */
+	const char *kind;        /* NULL = any; a shell glob (fnmatch: * ? [...]) */
+	const char *namespace;   /* NULL = any; a glob */
+	const char *name;        /* NULL = any; a glob */
 	bool rules[KT_RULE_COUNT];
 	bool has_rules;         /* rules[] given: only those rules */
+	uint32_t line, col;      /* where it is written (1-based) */
+};
+
+/* A user-defined ingress controller (or gateway) family. */
+struct kt_rules_ictrl {
+	const char *name;
+	const char *controller;  /* IngressClass/GatewayClass controllerName prefix; NULL none */
+	const char *image;       /* image repository; NULL none */
+	struct kt_kvlist labels; /* all must match; empty none */
+	uint32_t line, col;
 };
 
 struct kt_rules_config {
@@ -35,6 +50,8 @@ struct kt_rules_config {
 	int severity[KT_RULE_COUNT]; /* enum kt_severity or -1 = catalog default */
 	struct kt_rules_exclude *excludes;
 	uint32_t n_excludes;
+	struct kt_rules_ictrl *ictrls;
+	uint32_t n_ictrls;
 };
 
 /* Defaults: nothing disabled, catalog severities. */
@@ -62,9 +79,10 @@ struct kt_cfg_severity {
 };
 
 struct kt_cfg_exclude {
-	const char *kind, *namespace, *name;
+	const char *kind, *namespace, *name; /* shell globs, checked for syntax */
 	bool has_rules;
 	struct kt_cfg_rules rules;
+	uint32_t line, col;      /* the entry */
 };
 
 struct kt_ktconfig {
@@ -74,6 +92,8 @@ struct kt_ktconfig {
 	uint32_t n_severity;
 	struct kt_cfg_exclude *excludes;
 	uint32_t n_excludes;
+	struct kt_rules_ictrl *ictrls; /* ingressControllers, complete as read */
+	uint32_t n_ictrls;
 };
 
 /* Read a .ktrace.yaml (collectors/manifest/ktconfig.c). Errors:
@@ -92,6 +112,12 @@ int kt_rules_config_build(const struct kt_ktconfig *raw, struct kt_arena *a, str
  * findings suppressed; severity overrides change severity. cfg may be NULL. */
 void kt_suppress_apply(const struct kt_snapshot *s, const struct kt_rules_config *cfg,
 		       struct kt_findings *f, uint32_t from);
+
+/* Config entries that may be mistakes, for warnings: excludes whose kind
+ * is no kind ktrace checks (with a close name, when there is one) or that
+ * match no object of the snapshot. Calls fn for each, in file order. */
+void kt_rules_config_unused(const struct kt_snapshot *s, const struct kt_rules_config *cfg,
+			    void (*fn)(void *ctx, uint32_t line, uint32_t col, const char *msg), void *ctx);
 
 /* Does annotation value (e.g. "KT101,KT201: reason") name rule? Accepts ids,
  * names and "all"; a reason after ':' or '#' is ignored. */

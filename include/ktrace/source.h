@@ -30,13 +30,15 @@
 #define KT_WANT_NODES      0x0008u  /* Node objects */
 #define KT_WANT_WORKLOADS  0x0010u  /* Deployments, StatefulSets, DaemonSets, ReplicaSets, HPAs */
 #define KT_WANT_PDBS       0x0020u  /* PodDisruptionBudgets */
-#define KT_WANT_INGRESSES  0x0040u  /* Ingresses and IngressClasses */
+#define KT_WANT_INGRESSES  0x0040u  /* Ingresses, IngressClasses, the ingress controllers' ConfigMaps */
 #define KT_WANT_PROXY      0x0080u  /* kube-proxy / cilium-config ConfigMaps (proxy mode) */
 #define KT_WANT_DATAPLANE  0x0100u  /* node dataplane state */
 #define KT_WANT_FLOWS      0x0200u  /* one flow sample per node */
 #define KT_WANT_METRICS    0x0400u  /* kube-proxy's metrics endpoint on this host (with node state) */
-#define KT_WANT_OBJECTS    0x00ffu  /* every API kind above */
-#define KT_WANT_RULE_KINDS 0x007fu  /* the kinds the rules read: missing ones make an answer partial */
+#define KT_WANT_GATEWAYS   0x0800u  /* Gateway API: GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes
+				     * (a server without the CRDs serves none: not a gap) */
+#define KT_WANT_OBJECTS    0x08ffu  /* every API kind above */
+#define KT_WANT_RULE_KINDS 0x087fu  /* the kinds the rules read: missing ones make an answer partial */
 /* modifiers */
 #define KT_WANT_NODE_REQUIRED 0x1000u /* no node state is an error, not a gap (dataplane) */
 #define KT_WANT_API_OPTIONAL  0x2000u /* an unreachable API leaves objects out: node state only (imbalance) */

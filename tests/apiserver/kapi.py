@@ -57,6 +57,7 @@ RESOURCES = {
     "namespaces": ("", "v1", "Namespace", False, ["ns"]),
     "configmaps": ("", "v1", "ConfigMap", True, ["cm"]),
     "secrets": ("", "v1", "Secret", True, []),
+    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"]),
     "endpointslices": ("discovery.k8s.io", "v1", "EndpointSlice", True, []),
     "deployments": ("apps", "v1", "Deployment", True, ["deploy"]),
     "statefulsets": ("apps", "v1", "StatefulSet", True, ["sts"]),
@@ -66,12 +67,18 @@ RESOURCES = {
     "poddisruptionbudgets": ("policy", "v1", "PodDisruptionBudget", True, ["pdb"]),
     "ingresses": ("networking.k8s.io", "v1", "Ingress", True, ["ing"]),
     "ingressclasses": ("networking.k8s.io", "v1", "IngressClass", False, []),
-    "serviceaccounts": ("", "v1", "ServiceAccount", True, ["sa"]),
+    # Gateway API: CRDs, served only when the fixture holds objects of the group
+    "gatewayclasses": ("gateway.networking.k8s.io", "v1", "GatewayClass", False, ["gc"]),
+    "gateways": ("gateway.networking.k8s.io", "v1", "Gateway", True, ["gtw"]),
+    "httproutes": ("gateway.networking.k8s.io", "v1", "HTTPRoute", True, []),
+    "grpcroutes": ("gateway.networking.k8s.io", "v1", "GRPCRoute", True, []),
     "roles": ("rbac.authorization.k8s.io", "v1", "Role", True, []),
     "rolebindings": ("rbac.authorization.k8s.io", "v1", "RoleBinding", True, []),
     "clusterroles": ("rbac.authorization.k8s.io", "v1", "ClusterRole", False, []),
     "clusterrolebindings": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", False, []),
 }
+CRD_GROUPS = {"gateway.networking.k8s.io"}
+INSTALLED = set()   # CRD groups the fixture has objects of (filled by main)
 KIND_TO_PLURAL = {v[2]: k for k, v in RESOURCES.items()}
 
 
@@ -555,7 +562,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/apis":
             groups = {}
             for p, (g, v, _, _, _) in RESOURCES.items():
-                if g:
+                if g and (g not in CRD_GROUPS or g in INSTALLED):
                     groups.setdefault(g, v)
             self.send_body(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                 {"name": g, "versions": [{"groupVersion": g + "/" + v, "version": v}],
@@ -566,6 +573,9 @@ class Handler(BaseHTTPRequestHandler):
             self.not_found(path)
             return
         group = m.group(2) or ""
+        if group in CRD_GROUPS and group not in INSTALLED:
+            self.not_found(path)   # the CRDs are not installed
+            return
         version = m.group(1) or m.group(3)
         rest = m.group(4) or ""
         gv = version if not group else group + "/" + version
@@ -945,6 +955,7 @@ def main():
     if a.generate:
         gen_cluster(store, a.generate)
     store.finish()
+    INSTALLED.update(RESOURCES[p][0] for p, lst in store.items.items() if lst and RESOURCES[p][0] in CRD_GROUPS)
     gc.collect()
     gc.freeze()  # the fixture never changes: keep the collector off it
 

@@ -132,4 +132,35 @@ else
 	fail "\$KUBECONFIG list merged (first wins, missing skipped)" "$(err)"
 fi
 kapi_stop
+
+# --- libcurl is dlopen()ed on first use: without it, API commands are exit 4
+# with an install hint, file commands still work. The libraries are hidden in a
+# private mount namespace (bind mounts of an empty file, gone when it exits). ---
+if need_root && command -v unshare >/dev/null 2>&1; then
+	printf 'current-context: a\nclusters:\n- name: c\n  cluster: {server: "http://127.0.0.1:1"}\ncontexts:\n- name: a\n  context: {cluster: c}\n' > "$WORK/nocurl.yaml"
+	printf 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {selector: {app: a}, ports: [{port: 80}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: a}]}\n' > "$WORK/nocurl-svc.yaml"
+	: > "$WORK/empty.so"
+	hide=""
+	for f in /usr/lib/*/libcurl.so.4 /usr/lib/*/libcurl-gnutls.so.4 /usr/lib/*/libcurl.so; do
+		[ -e "$f" ] && hide="$hide mount --bind $WORK/empty.so $(readlink -f "$f") &&"
+	done
+	unshare -m sh -c "$hide \"\$0\" --kubeconfig \"\$1\" --request-timeout 3 check >/dev/null 2>\"\$2\"; echo \$? > \"\$2.rc\";
+		\"\$0\" lint --fail-on never \"\$3\" >/dev/null 2>&1; echo \$? > \"\$2.lint\";
+		\"\$0\" version > \"\$2.ver\" 2>&1; echo \$? >> \"\$2.ver\"" \
+		"$KTRACE" "$WORK/nocurl.yaml" "$WORK/nocurl.err" "$WORK/nocurl-svc.yaml" 2>/dev/null
+	if [ "$(cat "$WORK/nocurl.err.rc" 2>/dev/null)" = 4 ] && grep -q "cannot load libcurl" "$WORK/nocurl.err" &&
+		grep -q "^hint: install libcurl" "$WORK/nocurl.err"; then
+		pass "no libcurl: an API command is exit 4 with an install hint"
+	else
+		fail "no libcurl: an API command is exit 4 with an install hint" "rc=$(cat "$WORK/nocurl.err.rc" 2>/dev/null) $(head -c 300 "$WORK/nocurl.err" | tr '\n' '|')"
+	fi
+	if [ "$(cat "$WORK/nocurl.err.lint" 2>/dev/null)" = 0 ] && [ "$(tail -1 "$WORK/nocurl.err.ver")" = 0 ] &&
+		! grep -q "^libcurl " "$WORK/nocurl.err.ver"; then
+		pass "no libcurl: lint and version still run (version lists no libcurl)"
+	else
+		fail "no libcurl: lint and version still run" "lint=$(cat "$WORK/nocurl.err.lint" 2>/dev/null) $(tr '\n' '|' < "$WORK/nocurl.err.ver" | head -c 300)"
+	fi
+else
+	skip "no libcurl: API commands exit 4" "needs root and unshare(1) for a private mount namespace"
+fi
 exit 0

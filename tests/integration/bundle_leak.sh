@@ -56,8 +56,12 @@ WL = (["spec.selector." + s for s in SEL] +
        "spec.template.metadata.annotations.ktrace/ignore", "spec.template.metadata.annotations.sidecar.istio.io/inject"] +
       ["spec.template.spec." + p for p in PODSPEC])
 LBST = ["status.loadBalancer.ingress[].ip", "status.loadBalancer.ingress[].hostname"]
+ROUTE = ["spec.hostnames[]", "spec.parentRefs[].kind", "spec.parentRefs[].namespace", "spec.parentRefs[].name",
+         "spec.parentRefs[].sectionName", "spec.rules[].backendRefs[].kind", "spec.rules[].backendRefs[].group",
+         "spec.rules[].backendRefs[].namespace", "spec.rules[].backendRefs[].name"]
 ALLOWED = {
     "Service": META + ["metadata.annotations.service.beta.kubernetes.io/aws-load-balancer-type",
+                       "metadata.annotations.service.beta.kubernetes.io/aws-load-balancer-proxy-protocol",
                        "metadata.annotations.cloud.google.com/neg",
                        "spec.type", "spec.clusterIP", "spec.clusterIPs[]", "spec.ipFamilies[]", "spec.ipFamilyPolicy",
                        "spec.ports[].name", "spec.ports[].protocol", "spec.ports[].appProtocol", "spec.ports[].targetPort",
@@ -77,12 +81,22 @@ ALLOWED = {
     "HorizontalPodAutoscaler": META + ["spec.scaleTargetRef.kind", "spec.scaleTargetRef.name"],
     "PodDisruptionBudget": META + ["spec.selector." + s for s in SEL] + ["spec.minAvailable", "spec.maxUnavailable"],
     "Ingress": META + ["metadata.annotations.kubernetes.io/ingress.class", "spec.ingressClassName",
+                       "metadata.annotations.nginx.ingress.kubernetes.io/service-upstream",
                        "spec.defaultBackend.service.name", "spec.rules[].http.paths[].backend.service.name",
-                       "spec.rules[].http.paths[].backend.service.port.name"] + LBST,
+                       "spec.rules[].http.paths[].backend.service.port.name", "spec.rules[].host",
+                       "spec.rules[].http.paths[].path", "spec.rules[].http.paths[].pathType",
+                       "spec.tls[].hosts[]"] + LBST,
     "IngressClass": META + ["metadata.annotations.ingressclass.kubernetes.io/is-default-class", "spec.controller"],
     "Node": META + ["spec.podCIDRs[]", "status.addresses[].type", "status.addresses[].address",
                     "status.conditions[].type", "status.conditions[].status"],
-    "ConfigMap": ["data.config.conf#mode", "data.config.conf#clusterCIDR", "data.config.conf#iptables.masqueradeAll",
+    "GatewayClass": META + ["spec.controllerName"],
+    "Gateway": META + ["spec.gatewayClassName", "spec.listeners[].name", "spec.listeners[].hostname",
+                       "spec.listeners[].protocol", "spec.listeners[].tls.mode", "status.addresses[].value"],
+    "HTTPRoute": META + ROUTE + ["spec.rules[].matches[].path.type", "spec.rules[].matches[].path.value",
+                                 "spec.rules[].matches[].method"],
+    "GRPCRoute": META + ROUTE + ["spec.rules[].matches[].method.service", "spec.rules[].matches[].method.method"],
+    "ConfigMap": ["metadata.labels.*", "metadata.labels{key}", "data.use-forwarded-headers",
+                  "data.config.conf#mode", "data.config.conf#clusterCIDR", "data.config.conf#iptables.masqueradeAll",
                   "data.config.conf#iptables.masqueradeBit", "data.kube-proxy-replacement"],
 }
 allowed = {k + ":" + p for k, ps in ALLOWED.items() for p in ps}
@@ -126,7 +140,7 @@ for m in missing[:15]:
 print("leaks=%d missing=%d markers=%d" % (len(bad), len(missing), len(markers)))
 EOF
 )
-echo "$out" | grep -q "^kinds=ConfigMap,DaemonSet,Deployment,EndpointSlice,HorizontalPodAutoscaler,Ingress,IngressClass,Node,Pod,PodDisruptionBudget,ReplicaSet,Service,StatefulSet$" &&
+echo "$out" | grep -q "^kinds=ConfigMap,DaemonSet,Deployment,EndpointSlice,GRPCRoute,Gateway,GatewayClass,HTTPRoute,HorizontalPodAutoscaler,Ingress,IngressClass,Node,Pod,PodDisruptionBudget,ReplicaSet,Service,StatefulSet$" &&
 	pass "marker cluster: every collected kind is in the bundle, no Secret" || fail "marker cluster: kinds" "$(echo "$out" | head -1)"
 if echo "$out" | grep -q "^leaks=0 "; then pass "marker cluster: no marker outside the allow-list ($(echo "$out" | tail -1))"
 else fail "marker cluster: no marker outside the allow-list" "$(echo "$out" | grep '^LEAK' | head -8 | tr '\n' '|')"; fi
@@ -145,12 +159,18 @@ else fail "preStop exec reduced to [\"sleep\",\"5\"]" "$(grep -o '"preStop":{[^}
 # --- the answers from a collected bundle equal those from the original objects ---
 # Each fixture cluster's objects of the kinds collect reads (00-bundle.json's
 # objects included) go to a directory that kapi serves and --from reads.
-for c in api-basic dualstack localpolicy realworld rules; do
+for c in api-basic dualstack localpolicy realworld rules ingress; do
 	src="$TOP/tests/fixtures/clusters/$c" dir="$WORK/eq-$c"
 	python3 - "$src" "$dir" <<'EOF'
 import glob, json, os, sys
 KINDS = {"Service", "EndpointSlice", "Pod", "Node", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
-         "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "IngressClass", "ConfigMap"}
+         "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "IngressClass", "ConfigMap",
+         "GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute"}
+CTRL_KEYS = {"use-proxy-protocol", "use-forwarded-headers", "compute-full-forwarded-for", "enable-real-ip",
+             "forwarded-for-header", "proxy-real-ip-cidr", "real-ip-header", "forwarded-for", "proxy-protocol",
+             "real-ip"}
+def ctrl_cm(o):
+    return bool(CTRL_KEYS & set((o.get("data") or {}).keys()))
 items = []
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     d = json.load(open(f))
@@ -158,7 +178,7 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     for o in d.get("items", d.get("objects", [])):
         k = o.get("kind") or (lk[:-4] if lk.endswith("List") and lk != "List" else None)
         if k in KINDS and not (k == "ConfigMap" and o.get("metadata", {}).get("name") not in
-                               ("kube-proxy", "kube-proxy-config", "cilium-config")):
+                               ("kube-proxy", "kube-proxy-config", "cilium-config") and not ctrl_cm(o)):
             o = dict(o, kind=k)
             items.append(o)
 os.makedirs(sys.argv[2], exist_ok=True)

@@ -123,14 +123,16 @@ expect "path takes one SERVICE" "ktrace --from demo path svc/orders " ""
 
 # ---- dynamic, from bundles (--from) ---------------------------------------------
 expect "demo: README form path svc/ (every Service: none in default)" "ktrace --from demo path svc/" \
-	svc/ingress-nginx/ingress-nginx-controller svc/shop/catalog svc/shop/orders svc/shop/payments
+	svc/envoy-gateway-system/envoy-edge-public-7f3a9c svc/ingress-nginx/ingress-nginx-controller svc/shop/catalog \
+	svc/shop/orders svc/shop/payments
 expect "demo: -n before the command reaches the lookup" "ktrace --from demo -n shop path " catalog orders payments
 expect "demo: -n after the command" "ktrace --from demo path -n shop svc/" svc/catalog svc/orders svc/payments
 expect "demo: --from after the command" "ktrace path -n shop --from demo o" orders
 expect "demo: NS/NAME" "ktrace --from demo path shop/p" shop/payments
 expect "demo: service/NS/ form" "ktrace --from demo path service/shop/" service/shop/catalog service/shop/orders service/shop/payments
-expect "demo: namespaces (-n)" "ktrace --from demo path -n " ingress-nginx shop
-expect "demo: namespaces (--namespace=)" "ktrace --from demo --namespace=" --namespace=ingress-nginx --namespace=shop
+expect "demo: namespaces (-n)" "ktrace --from demo path -n " envoy-gateway-system ingress-nginx shop
+expect "demo: namespaces (--namespace=)" "ktrace --from demo --namespace=" --namespace=envoy-gateway-system \
+	--namespace=ingress-nginx --namespace=shop
 expect "demo: nodes (--node)" "ktrace --from demo dataplane --node " node-a node-b node-c
 expect "demo: imbalance Services" "ktrace --from demo -n shop imbalance c" catalog
 B=$TOP/tests/fixtures/clusters/api-basic

@@ -20,7 +20,7 @@ fi
 "$KTRACE" rules KT201 | golden "rules KT201 explained" lint/rules-kt201.text
 "$KTRACE" rules snat-source-ip-loss | grep -q "^KT101 snat-source-ip-loss" && pass "rules by name" || fail "rules by name" ""
 n=$("$KTRACE" rules -o json | python3 -c 'import json,sys; r=json.load(sys.stdin)["rules"]; print(len(r), r[0]["id"], r[-1]["id"], all(x["mitigation"] and x["summary"] for x in r))')
-[ "$n" = "20 KT101 KT603 True" ] && pass "rules -o json: 20 rules with summary and mitigation" || fail "rules json" "$n"
+[ "$n" = "25 KT101 KT603 True" ] && pass "rules -o json: 25 rules with summary and mitigation" || fail "rules json" "$n"
 "$KTRACE" rules KT502 -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["id"]=="KT502" and "targetPort" in d["bad"] and d["mechanism"]' \
 	&& pass "rules ID -o json explains" || fail "rules ID json" ""
 out=$("$KTRACE" rules KT2O1 2>&1); rc=$?

@@ -87,7 +87,7 @@ drv = run["tool"]["driver"]
 assert drv["name"] == "ktrace" and drv["version"]
 rules = drv["rules"]
 ids = [r["id"] for r in rules]
-assert len(ids) == len(set(ids)) == 20, ids
+assert len(ids) == len(set(ids)) == 25, ids
 for r in rules:
     for k in ("id", "name"):
         assert r[k], r
@@ -97,7 +97,8 @@ want = {"KT101": ("type:", "externalTrafficPolicy:"), "KT102": ("type:", "extern
         "KT103": ("externalTrafficPolicy:",), "KT201": ("- name:",), "KT203": ("- name:",),
         "KT202": ("terminationGracePeriodSeconds:",), "KT303": ("replicas:",), "KT301": ("topologySpreadConstraints:", "affinity:", "template:"),
         "KT302": ("apiVersion:",), "KT401": ("appProtocol:", "name:"), "KT404": ("sessionAffinity:",),
-        "KT501": ("selector:",), "KT502": ("targetPort:",)}
+        "KT501": ("selector:",), "KT502": ("targetPort:",), "KT305": ("backend:",), "KT306": ("port:",),
+        "KT307": ("annotations:",), "KT308": ("name:", "{name:", "ingressClassName:"), "KT309": ("backend:",)}
 res = run["results"]
 assert len(res) >= 14, len(res)
 for r in res:

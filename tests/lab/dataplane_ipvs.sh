@@ -106,7 +106,11 @@ def want(cond, msg):
         bad.append(msg)
 front = s[("shop", "front", "https", "TCP")]
 want(fe(front) == sorted([("clusterIP", "10.96.200.7", 443, "internal"), ("loadBalancer", "203.0.113.10", 443, "external"),
-                          ("nodePort", "", 31443, "external"), ("healthCheck", "", 32001, "external")]), "front frontends %s" % fe(front))
+                          ("nodePort", "192.168.10.11", 31443, "external"), ("healthCheck", "", 32001, "external")]), "front frontends %s" % fe(front))
+# IPVS has one NodePort virtual service per node address: the frontend keeps it
+lbfe = [f for f in front["frontends"] if f["kind"] == "loadBalancer"]
+want(lbfe and sorted(lbfe[0].get("sourceRanges", [])) == sorted(["198.51.100.0/24", "192.0.2.128/25"]),
+     "front LB frontend sourceRanges %s" % (lbfe[0].get("sourceRanges") if lbfe else None))
 want(front["localOnly"] is True and front["masquerade"] is False, "front Local policy, no masquerade")
 want(front.get("sourceRanges") == ["198.51.100.0/24", "192.0.2.128/25"] or
      sorted(front.get("sourceRanges", [])) == sorted(["198.51.100.0/24", "192.0.2.128/25"]), "front sourceRanges %s" % front.get("sourceRanges"))

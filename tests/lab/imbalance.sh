@@ -184,6 +184,17 @@ elif what == "bytes":
 elif what == "ages":
     need(j["timestamps"] is True, "timestamps not detected")
     need(s["ages"]["known"] and s["connections"] >= 0, "ages")
+elif what == "once-events":
+    # --once: one full dump, the second sample from the events in between
+    t = j["timing"]
+    need(t.get("refresh") == "events", "second sample refresh %s, want events" % t.get("refresh"))
+    need(t["collectTotalMs"] >= t["collectMs"], "collectTotalMs %s < collectMs %s" % (t["collectTotalMs"], t["collectMs"]))
+    need(s["bytesPerSecond"] is None and all(b["bytesPerSecond"] is None for b in s["backends"]),
+         "byte rates need two full dumps: bytesPerSecond must be null, got %s" % s["bytesPerSecond"])
+elif what == "once-dumps":
+    t = j["timing"]
+    need(t.get("refresh") == "dump", "KTRACE_CT_EVENTS=0: refresh %s, want dump" % t.get("refresh"))
+    need(s["bytesPerSecond"] is not None, "two dumps: bytesPerSecond known")
 elif what == "rate":
     need(s["newPerSecond"] is not None and s["newPerSecond"] > 0, "newPerSecond %s" % s["newPerSecond"])
     need(j["sampleSeconds"] > 0.5, "sampleSeconds %s" % j["sampleSeconds"])
@@ -253,8 +264,14 @@ if [ $rc -ne 0 ] || ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))'
 	exit 1
 fi
 pass "once json"
-for w in skew hot starved findings bytes ages; do
+for w in skew hot starved findings bytes ages once-events; do
 	msg=$(python3 "$WORK/check.py" "$J" $w 2>&1) && pass "$w" || fail "$w" "$msg"
+done
+# events off: both samples are full dumps (the fallback where events cannot be joined)
+nsx $NSN env KTRACE_CT_EVENTS=0 timeout 30 "$KTRACE" imbalance --once -o json -i 0.3 --objects "$WORK/objects.json" \
+	--node labnode > "$WORK/once-dumps.json" 2>/dev/null
+for w in skew once-dumps; do
+	msg=$(python3 "$WORK/check.py" "$WORK/once-dumps.json" $w 2>&1) && pass "events off: $w" || fail "events off: $w" "$msg"
 done
 # conntrack before and after must agree (quiet lab), and ktrace must equal it
 if cmp -s "$WORK/ct1.txt" "$WORK/ct2.txt" || true; then

@@ -136,8 +136,11 @@ static void test_ipvs_nl(void)
 			web = &n->svcs[i];
 	T_CHECK(web && web->n_be == 3 && web->names_guessed, "dests attached to their service");
 	if (web && web->n_be == 3) {
-		T_CHECK_NEAR(web->be[0].probability, 0.25, 1e-12, "weight share 1/4");
-		T_CHECK_NEAR(web->be[1].probability, 0.75, 1e-12, "weight share 3/4");
+		/* rr takes the real servers of weight > 0 in turn: weights 1 and 3
+		 * still get half each (the old weight-share claim was wrong) */
+		T_CHECK_NEAR(web->be[0].probability, 0.5, 1e-12, "rr: equal share for weight 1");
+		T_CHECK_NEAR(web->be[1].probability, 0.5, 1e-12, "rr: equal share for weight 3");
+		T_CHECK(web->share_basis == KT_SHARE_WEIGHT && kt_dp_share_known(web), "rr: shares are true shares");
 		T_CHECK(web->be[2].probability == 0 && web->be[2].state && !strcmp(web->be[2].state, "draining"),
 			"weight 0 is draining");
 		T_CHECK_INT(web->be[0].active_conns, 3, "active connections");

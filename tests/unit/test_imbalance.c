@@ -678,8 +678,16 @@ static void test_event_rates(void)
 		T_CHECK_NEAR(b2->new_per_s, 0.5, 1e-9, "events: opened and closed still count");
 		T_CHECK_NEAR(b1->bytes_in_per_s, 100, 1e-9, "events: bytes in/s from the collector");
 		T_CHECK_NEAR(b1->bytes_out_per_s, 300, 1e-9, "events: bytes out/s from the collector");
-		T_CHECK_NEAR(b2->bytes_per_s, 0, 1e-9, "events: unknown rate adds nothing");
+		T_CHECK_NEAR(b2->bytes_per_s, -1, 1e-9, "events: a rate not measured yet is unknown (null), not 0");
+		T_CHECK_NEAR(r->svcs[0].bytes_per_s, 400, 1e-9, "events: the Service's rate from the backends that have one");
 	}
+	/* one full dump so far (imbalance --once): no byte rate is known */
+	f2->agg[0].rate_orig = f2->agg[0].rate_reply = -1;
+	r = NULL;
+	kt_imbalance_analyze(s2, f2, &prev, NULL, a, &r);
+	b1 = be(&r->svcs[0], "10.244.1.2");
+	T_CHECK(b1 && b1->bytes_per_s < 0 && b1->bytes_in_per_s < 0 && r->svcs[0].bytes_per_s < 0 &&
+		b1->new_per_s > 1.4, "events after one dump: bytes/s unknown, new/s from NEW events");
 	kt_arena_free(a);
 	kt_snapshot_free(s);
 	kt_snapshot_free(s2);

@@ -179,7 +179,8 @@ static void test_multidoc(void)
 	struct kt_yerr e;
 	int rc = parse("---\n---\na: 1\n---\n# only a comment\n---\nb: [1, 2\nc: 3\n---\nd: 4\n", &d, &e);
 	T_CHECK_INT(rc, -1, "error in the third document");
-	T_CHECK_INT(d.n, 1, "documents before the error are delivered, empty ones skipped");
+	T_CHECK_INT(d.n, 2, "documents before and after the error are delivered, empty ones skipped");
+	T_CHECK_STR(d.n == 2 ? d.json[1] : "", "{\"d\":4}", "the document after the broken one (kubectl decodes per document)");
 	T_CHECK_INT(e.line, 8, "error line");
 	T_CHECK(strstr(e.msg, "flow sequence") != NULL, "libyaml problem and context in the message");
 	docs_free(&d);
@@ -366,6 +367,8 @@ static void test_fast_snippets(void)
 		{"typed scalars", "a: 80\nb: \"80\"\nc: yes\nd: ~\ne: 0x1F\nf: 010\ng: 1.5\nh: -3\ni: 1e3\nj: .5\nk: Off\n", true},
 		{"plain scalars with indicators inside", "a b: 1\n-x: 2\n---x: 3\nk:v: 4\nurl: http://a:b/c\nt: a#b\nu: a :b\n"
 							 "v: x, [y] {z}\n", true},
+		{"duplicate keys (last wins, warned)", "a: 1\nb:\n  c: 2\n  c: 3\na: 4\nd: {e: 1, e: 2}\n", true},
+		{"bad bytes between documents", "a: 1\n---\nb: \"\x01\"\n---\nc: \xc3\x28\n---\nd: 4\n", false},
 		{"escapes libyaml decodes", "h: \"\\x41\"\ni: \"\\u00e9\"\n", false},
 		{"multi-line plain and quoted scalars", "a: b\n  c\nd: \"e\n  f\"\ng: h\n", false},
 		{"multi-line plain scalar on its own line", "a:\n  b\n  c\n", false},
@@ -471,6 +474,176 @@ static void test_fast_bench_shapes(void)
 	T_CHECK(o < sizeof(all) && yaml_same("bench stream", all, o) == 1, "fast scanner handles the multi-document stream");
 }
 
+
+/* kubectl's YAML semantics: a duplicate key keeps the last value (with a
+ * warning naming both lines); a NUL or invalid UTF-8 byte is an error at its
+ * own line that ends only its document; documents before and after an
+ * error are delivered. */
+struct warns {
+	struct docs d;
+	unsigned n;
+	struct kt_yerr w[4];
+};
+
+static int on_doc_warn(void *ctx, cJSON *root, struct kt_ypos *pos, uint32_t first_line)
+{
+	struct warns *w = ctx;
+	const struct kt_yerr *v;
+	unsigned n = kt_ypos_warnings(pos, &v);
+	for (unsigned i = 0; i < n && w->n < 4; i++)
+		w->w[w->n++] = v[i];
+	return on_doc(&w->d, root, pos, first_line);
+}
+
+static void test_kubectl_semantics(void)
+{
+	struct warns w;
+	struct kt_yerr e;
+	memset(&w, 0, sizeof(w));
+	const char *y = "kind: Service\nmetadata:\n  name: a\n  name: b\nspec: {ports: [{port: 1, port: 2}]}\n";
+	int rc = kt_yaml_parse(y, strlen(y), 0, on_doc_warn, &w, &e);
+	T_CHECK_INT(rc, 0, "duplicate keys are not an error");
+	T_CHECK_STR(w.d.n ? w.d.json[0] : "", "{\"kind\":\"Service\",\"metadata\":{\"name\":\"b\"},\"spec\":{\"ports\":[{\"port\":2}]}}",
+		    "the last value wins (block and flow mappings)");
+	T_CHECK_INT(w.n, 2, "one warning per duplicate");
+	T_CHECK(w.n >= 1 && w.w[0].line == 4 && w.w[0].line2 == 3 && strstr(w.w[0].msg, "duplicate key 'name'"),
+		"warning at the later key, naming the earlier line");
+	docs_free(&w.d);
+
+	/* the same through the libyaml path (not in the fast scanner's subset) */
+	memset(&w, 0, sizeof(w));
+	y = "a: &x 1\nb: *x\na: 3\n";
+	rc = kt_yaml_parse(y, strlen(y), 0, on_doc_warn, &w, &e);
+	T_CHECK_STR(w.d.n ? w.d.json[0] : "", "{\"b\":1,\"a\":3}", "libyaml path: last wins (at the later key's place), alias kept");
+	T_CHECK(rc == 0 && w.n == 1 && w.w[0].line == 3 && w.w[0].line2 == 1, "libyaml path warns too");
+	docs_free(&w.d);
+
+	static const char bad[] = "a: 1\n---\nb: x\nc: \"\x00\"\n---\nd: 4\n---\ne: \xc3\x28\n---\nf: 6\n";
+	struct docs d = {0};
+	rc = kt_yaml_parse(bad, sizeof(bad) - 1, 0, on_doc, &d, &e);
+	T_CHECK_INT(rc, -1, "NUL and invalid UTF-8 are errors");
+	T_CHECK_INT(d.n, 3, "the valid documents before, between and after are delivered");
+	T_CHECK(d.n == 3 && !strcmp(d.json[0], "{\"a\":1}") && !strcmp(d.json[1], "{\"d\":4}") && !strcmp(d.json[2], "{\"f\":6}"),
+		"documents a, d and f");
+	T_CHECK(e.line == 4 && e.col == 5, "the first bad byte at its real line:col (4:5)");
+	docs_free(&d);
+	memset(&d, 0, sizeof(d));
+
+	/* a syntax error does not stop later documents of the same stream */
+	y = "a: [1\n---\nb: 2\n---\nc: {\n---\nd: 4\n";
+	rc = kt_yaml_parse(y, strlen(y), 0, on_doc, &d, &e);
+	T_CHECK(rc == -1 && d.n == 2 && !strcmp(d.json[0], "{\"b\":2}") && !strcmp(d.json[1], "{\"d\":4}"),
+		"two broken documents, two delivered");
+	docs_free(&d);
+}
+
+static char *mkfile(const char *dir, const char *name, const char *text)
+{
+	static char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	return p;
+}
+
+/* The same kind/namespace/name in two files: the last (in kubectl's
+ * order) wins, with a warning naming both positions. A dangling *.yaml
+ * symlink in a directory is an error (kubectl fails on it); other files
+ * still load. */
+static void test_dups_and_walk(void)
+{
+	char dir[] = "/tmp/kt_mdir_XXXXXX";
+	T_CHECK(mkdtemp(dir) != NULL, "temp dir");
+	mkfile(dir, "a.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+			      "spec: {selector: {app: old}, ports: [{port: 80}]}\n");
+	mkfile(dir, "b.yaml", "# comment\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+			      "spec: {selector: {app: new}, ports: [{port: 80}]}\n");
+	struct kt_snapshot *s = kt_snapshot_new();
+	struct kt_manifest_result r = {0};
+	struct kt_manifest_opts o = {.threads = 1};
+	const char *paths[] = {dir};
+	int rc = kt_manifest_load_paths(s, paths, 1, &o, &r);
+	kt_snapshot_finish(s);
+	T_CHECK_INT(rc, 0, "a redefinition is not an error");
+	T_CHECK_INT(s->n_services, 1, "one Service");
+	T_CHECK(s->n_services == 1 && !strcmp(kt_kv_get(&s->services[0].selector, "app"), "new"), "the later file wins");
+	T_CHECK(s->n_services == 1 && s->services[0].meta.pos.line == 2 && s->services[0].meta.pos.file < s->n_files &&
+			strstr(s->files[s->services[0].meta.pos.file], "b.yaml"),
+		"its position is the winner's");
+	T_CHECK_INT(r.n_warnings, 1, "one warning");
+	T_CHECK(r.n_warnings == 1 && strstr(r.warnings[0].file, "a.yaml") && strstr(r.warnings[0].msg, "b.yaml:2"),
+		"the warning is at the ignored definition and names the winner");
+	kt_manifest_result_free(&r);
+	kt_snapshot_free(s);
+
+	char link[600];
+	snprintf(link, sizeof(link), "%s/gone.yaml", dir);
+	T_CHECK(symlink("/nonexistent/kt-gone.yaml", link) == 0, "dangling symlink");
+	s = kt_snapshot_new();
+	memset(&r, 0, sizeof(r));
+	rc = kt_manifest_load_paths(s, paths, 1, &o, &r);
+	kt_snapshot_finish(s);
+	T_CHECK_INT(rc, -5, "a dangling *.yaml symlink is an input error");
+	T_CHECK(r.n_errors == 1 && strstr(r.errors[0].file, "gone.yaml"), "named");
+	T_CHECK_INT(s->n_services, 1, "the other files still load");
+	kt_manifest_result_free(&r);
+	kt_snapshot_free(s);
+	unlink(link);
+	snprintf(link, sizeof(link), "%s/a.yaml", dir);
+	unlink(link);
+	snprintf(link, sizeof(link), "%s/b.yaml", dir);
+	unlink(link);
+	rmdir(dir);
+}
+
+/* Gateway API objects and Pods created by operators from custom resources
+ * land in the model. */
+static void test_gateway_and_cr(void)
+{
+	const char *y =
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: shop}\n"
+		"spec:\n  parentRefs: [{name: edge, namespace: infra, sectionName: https}]\n  hostnames: [shop.example.com]\n"
+		"  rules:\n  - matches: [{path: {type: PathPrefix, value: /api}}]\n"
+		"    backendRefs: [{name: api, port: 8080, weight: 90}, {name: api-canary, port: 8080, weight: 10}]\n"
+		"---\n"
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: infra}\n"
+		"spec:\n  gatewayClassName: eg\n  listeners: [{name: https, protocol: HTTPS, port: 443, tls: {mode: Terminate}}]\n"
+		"---\n"
+		"apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s, namespace: monitoring}\n"
+		"spec:\n  replicas: 2\n  podMetadata:\n    labels: {team: obs}\n";
+	struct kt_snapshot *s = kt_snapshot_new();
+	struct kt_manifest_result r = {0};
+	int rc = kt_manifest_load_mem(s, "gw.yaml", y, strlen(y), NULL, &r);
+	kt_snapshot_finish(s);
+	T_CHECK_INT(rc, 0, "loads");
+	T_CHECK_INT(s->n_routes, 1, "one route");
+	if (s->n_routes == 1) {
+		const struct kt_route *rt = &s->routes[0];
+		T_CHECK(rt->kind == KT_ROUTE_HTTP && rt->n_backends == 2 && rt->backends[1].weight == 10 &&
+				rt->backends[0].port == 8080 && !strcmp(rt->backends[1].fpath, "spec.rules[0].backendRefs[1]"),
+			"backendRefs with weight, port and field path");
+		T_CHECK(rt->n_parents == 1 && rt->parents[0].gateway != KT_NONE && !strcmp(rt->parents[0].section, "https"),
+			"parentRef linked to the Gateway");
+		T_CHECK(rt->n_matches == 1 && !strcmp(rt->matches[0].path, "/api") && rt->n_hostnames == 1, "match and host");
+	}
+	T_CHECK(s->n_gateways == 1 && s->gateways[0].n_listeners == 1 && s->gateways[0].listeners[0].port == 443 &&
+			!strcmp(s->gateways[0].listeners[0].tls_mode, "Terminate"),
+		"Gateway listener");
+	T_CHECK_INT(s->n_cr_pods, 1, "Prometheus CR: its Pods");
+	if (s->n_cr_pods == 1) {
+		const struct kt_cr_pods *c = &s->cr_pods[0];
+		T_CHECK(c->exact && c->replicas == 2 && !strcmp(kt_kv_get(&c->labels, "team"), "obs") &&
+				kt_kv_get(&c->labels, "app.kubernetes.io/name") &&
+				!strcmp(kt_kv_get(&c->labels, "app.kubernetes.io/name"), "prometheus"),
+			"podMetadata labels plus the operator's own");
+	}
+	kt_manifest_result_free(&r);
+	kt_snapshot_free(s);
+}
+
 static void run(void)
 {
 	test_scalars();
@@ -478,6 +651,9 @@ static void run(void)
 	test_anchors();
 	test_limits();
 	test_multidoc();
+	test_kubectl_semantics();
+	test_dups_and_walk();
+	test_gateway_and_cr();
 	test_snapshot();
 	test_config();
 	test_groups();
