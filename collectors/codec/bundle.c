@@ -680,7 +680,7 @@ static int top_member(struct load *L, struct top *t, const char *key)
 	if (!strcmp(key, "fleetNodes") && t->is_bundle)
 		return each_element(L, &lim_node, ingest_fleet_node);
 	if (!strcmp(key, "fleetMajority") && t->is_bundle) {
-		cJSON *v;
+		cJSON *v = NULL;
 		size_t start;
 		int rc = next_value(s, &lim_node, &v, &start);
 		if (rc == 0 && !cJSON_IsObject(v))
