@@ -107,6 +107,8 @@ int kt_check_analyze(const struct kt_snapshot *s, const struct kt_check_query *q
 	struct kt_findings node = {0};
 	if (s->n_dp)
 		kt_dpdiff_findings(s, a, &node);
+	if (s->fleet)
+		kt_dpdiff_group(&node, a); /* 40 nodes, one stale endpoint: one finding */
 	if (s->n_flows)
 		kt_imbalance_findings(s, a, &node);
 	for (uint32_t i = 0; i < node.n; i++)

@@ -15,12 +15,15 @@
  * Pure: no I/O; results in the caller's arena and findings vector.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ktrace/analyze.h"
 #include "ktrace/arena.h"
 #include "ktrace/dataplane.h"
+#include "ktrace/util.h"
+#include "ktrace/xalloc.h"
 
 static const char *iso(struct kt_arena *a, int64_t unix_s)
 {
@@ -434,4 +437,91 @@ int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct k
 		}
 	}
 	return 0;
+}
+
+/* ---- grouping across nodes ---------------------------------------------- */
+
+#define KT_GROUP_NAMES 8     /* node names spelled out in a grouped message */
+
+/* The node a KT60x finding is about (evidence "node=NAME; ..."). */
+static size_t node_of(const struct kt_finding *f, const char **name)
+{
+	if ((f->rule != KT_R_KT601 && f->rule != KT_R_KT602 && f->rule != KT_R_KT603) || !f->evidence ||
+	    strncmp(f->evidence, "node=", 5))
+		return 0;
+	*name = f->evidence + 5;
+	return strcspn(*name, ";");
+}
+
+/* The message with " node NAME" cut out: what nodes share. */
+static char *shape(struct kt_arena *a, const char *msg, const char *node, size_t nl)
+{
+	char pat[300];
+	snprintf(pat, sizeof(pat), "node %.*s", (int)(nl < 250 ? nl : 250), node);
+	const char *hit = strstr(msg, pat);
+	if (!hit)
+		return kt_arena_strdup(a, msg);
+	return kt_arena_printf(a, "%.*s\001%s", (int)(hit - msg), msg, hit + strlen(pat));
+}
+
+void kt_dpdiff_group(struct kt_findings *f, struct kt_arena *a)
+{
+	uint32_t n = f->n;
+	char **sh = kt_xcalloc(n + 1, sizeof(*sh));
+	bool *gone = kt_xcalloc(n + 1, sizeof(*gone));
+	for (uint32_t i = 0; i < n; i++) {
+		const char *nm;
+		size_t nl = node_of(&f->v[i], &nm);
+		sh[i] = nl ? shape(a, f->v[i].message, nm, nl) : NULL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (!sh[i] || gone[i] || !strchr(sh[i], '\001'))
+			continue;
+		const struct kt_finding *x = &f->v[i];
+		uint32_t cnt = 1;
+		for (uint32_t j = i + 1; j < n; j++)
+			if (!gone[j] && sh[j] && x->rule == f->v[j].rule && !kt_strcmp0(x->obj.namespace, f->v[j].obj.namespace) &&
+			    !kt_strcmp0(x->obj.name, f->v[j].obj.name) && !strcmp(sh[i], sh[j]))
+				cnt++;
+		if (cnt < 2)
+			continue;
+		/* the node list, in finding order */
+		size_t cap = 64 + 80 * KT_GROUP_NAMES;
+		char *list = kt_arena_alloc(a, cap), *ev = kt_arena_alloc(a, cap + 16);
+		size_t o = 0, eo = (size_t)snprintf(ev, cap, "nodes=");
+		uint32_t shown = 0;
+		for (uint32_t j = i; j < n; j++) {
+			if (j > i && (gone[j] || !sh[j] || x->rule != f->v[j].rule || kt_strcmp0(x->obj.namespace, f->v[j].obj.namespace) ||
+				      kt_strcmp0(x->obj.name, f->v[j].obj.name) || strcmp(sh[i], sh[j])))
+				continue;
+			const char *nm;
+			size_t nl = node_of(&f->v[j], &nm);
+			if (shown < KT_GROUP_NAMES) {
+				o += (size_t)snprintf(list + o, cap - o, "%s%.*s", shown ? ", " : "", (int)(nl < 63 ? nl : 63), nm);
+				eo += (size_t)snprintf(ev + eo, cap + 16 - eo, "%s%.*s", shown ? "," : "", (int)(nl < 63 ? nl : 63), nm);
+			}
+			shown++;
+			if (j > i)
+				gone[j] = true;
+		}
+		if (shown > KT_GROUP_NAMES) {
+			snprintf(list + o, cap - o, " and %u more", shown - KT_GROUP_NAMES);
+			snprintf(ev + eo, cap + 16 - eo, ",+%u", shown - KT_GROUP_NAMES);
+		}
+		const char *cut = strchr(sh[i], '\001');
+		const char *rest = cut + 1;
+		/* grammar: "still forwards" -> "still forward" after a plural subject */
+		const char *verb = strncmp(rest, " still forwards", 15) ? NULL : rest + 15;
+		f->v[i].message = kt_arena_printf(a, "%.*s%u nodes (%s)%s%s", (int)(cut - sh[i]), sh[i], cnt, list,
+						  verb ? " still forward" : "", verb ? verb : rest);
+		const char *semi = strchr(x->evidence, ';');
+		f->v[i].evidence = kt_arena_printf(a, "%s%s", ev, semi ? semi : "");
+	}
+	uint32_t w = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (!gone[i])
+			f->v[w++] = f->v[i];
+	f->n = w;
+	free(sh);
+	free(gone);
 }

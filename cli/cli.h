@@ -35,6 +35,18 @@ struct kt_option {
 	const char *help;
 };
 
+/* The fleet options (collect, path, dataplane, imbalance, check): every
+ * selected node's state through its ktrace agent (kt_cli_scope() reads
+ * them into the scope). */
+#define KT_FLEET_OPTS                                                                                              \
+	{"nodes", 0, KT_OPT_STR, "NODES", "node",                                                                  \
+	 "every selected node's state through its ktrace agent: all, NAME[,NAME...] or LABEL=VALUE"},             \
+	{"agent-namespace", 0, KT_OPT_STR, "NS", "namespace", "with --nodes: namespace of the ktrace agents (default ktrace)"}, \
+	{"agent-selector", 0, KT_OPT_STR, "SEL", NULL,                                                             \
+	 "with --nodes: label selector of the agent Pods (default app.kubernetes.io/name=ktrace-agent)"},          \
+	{"agent-timeout", 0, KT_OPT_INT, "SECS", NULL,                                                              \
+	 "with --nodes: time for each agent request, retries included (default 10)"}
+
 /* KT_WANT_* bits (ktrace/source.h) an option adds to its command's when
  * given, e.g. {"diff", KT_WANT_SERVICES | KT_WANT_SLICES}. */
 struct kt_opt_wants {
@@ -196,6 +208,10 @@ struct kt_jw;
 void kt_render_incomplete_json(struct kt_jw *w, const struct kt_snapshot *s);
 /* Gaps of this run (not those recorded in a bundle) as warnings on stderr. */
 void kt_warn_gaps(struct kt_cli *c, const struct kt_snapshot *s);
+/* --nodes: warn once per selected node that did not answer (live gaps;
+ * recorded ones are rendered with the bundle's gaps). Returns true when
+ * the answer lacks some node (exit 6 unless something worse). */
+bool kt_cli_fleet_gaps(struct kt_cli *c, const struct kt_snapshot *s);
 /* The gaps a bundle recorded (facts of the bundle, not of this run): once,
  * quietly, under "gaps (recorded when the bundle was collected):" on out. */
 void kt_render_recorded_gaps(struct kt_cli *c, FILE *out, const struct kt_snapshot *s);

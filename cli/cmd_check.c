@@ -67,6 +67,7 @@ static const struct kt_option opts[] = {
 	KT_LINT_OPTS,
 	{"no-node", 0, KT_OPT_FLAG, NULL, NULL, "do not read this node's dataplane even when running on a cluster node as root"},
 	{"summary", 0, KT_OPT_FLAG, NULL, NULL, "print only the table of findings by rule and severity (JSON: summary and byRule)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 

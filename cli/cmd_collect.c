@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ktrace/fleet.h"
 #include "ktrace/bundle.h"
 #include "ktrace/node.h"
 
@@ -44,7 +45,11 @@ static int run(struct kt_cli *c)
 		/* names and reasons come from outside: shown visible-safe */
 		fprintf(stderr, "ktrace: wrote %s: %u services, %u endpoints, %u pods, %u nodes, %u workloads%s%s\n",
 			kt_cv(c, file), s->n_services, s->n_endpoints, s->n_pods, s->n_nodes, s->n_workloads,
-			s->n_dp ? ", node dataplane" : "", s->n_flows ? ", flows" : "");
+			s->n_dp || s->fleet ? ", node dataplane" : "", s->n_flows ? ", flows" : "");
+		if (s->fleet)
+			fprintf(stderr, "ktrace: nodes: %u of %u selected nodes stored (%u Services, %u differ on some node: "
+					"stored once plus per-node differences)\n",
+				s->fleet->n_nodes, s->fleet->n_asked, s->fleet->n_keys, s->fleet->n_deviating);
 		if (s->focus.node_note)
 			fprintf(stderr, "ktrace: node state: %s\n", kt_cv(c, s->focus.node_note));
 		for (uint32_t i = 0; i < s->n_gaps && i < 100; i++)
@@ -52,8 +57,9 @@ static int run(struct kt_cli *c)
 		if (s->n_gaps > 100)
 			fprintf(stderr, "ktrace: not collected: %u more\n", s->n_gaps - 100);
 	}
+	bool partial = s->fleet && (s->focus.missing & KT_WANT_DATAPLANE);
 	kt_snapshot_free(s);
-	return 0;
+	return partial ? KT_EXIT_PARTIAL : 0;
 }
 
 static const struct kt_option opts[] = {
@@ -63,6 +69,7 @@ static const struct kt_option opts[] = {
 	{"node-only", 0, KT_OPT_FLAG, NULL, NULL, "only this node's state, no API objects (no kubeconfig needed)"},
 	{"node-name", 0, KT_OPT_STR, "NAME", "node", "record this host's node state as node NAME (default: the matching Node, else the hostname)"},
 	{"bpffs", 0, KT_OPT_STR, "DIR", "dir", "BPF filesystem root for Cilium maps (default /sys/fs/bpf)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 
@@ -87,10 +94,17 @@ const struct kt_command kt_cmd_collect = {
 		"FILE is replaced only when the bundle is complete (mode 0600); on failure it is\n"
 		"left as it was. This host's dataplane and flows are stored when it is one of\n"
 		"the cluster's Nodes (as root), or when asked with --node / --node-name; collect\n"
-		"says what it stored. The format is described in ktrace-bundle(5).\n\n"
+		"says what it stored. With --nodes, every selected node's dataplane and flows\n"
+		"come from its ktrace agent (ktrace-agent(1)) through the API server; the bundle\n"
+		"stores the state most nodes share once plus what each node does differently.\n"
+		"The format is described in ktrace-bundle(5).\n\n"
 		"Examples:\n"
 		"  ktrace collect -f cluster.json.gz\n"
+		"  ktrace collect --nodes all -f cluster.json.gz\n"
 		"  ktrace path svc/orders -n shop --from cluster.json.gz\n"
-		"  kubectl debug node/worker-1 ... -- ktrace collect --node-only -f /host/tmp/node.json",
+		"  # one node without agents: a debug Pod on it (the node's root filesystem is /host)\n"
+		"  kubectl debug node/worker-1 -it --profile=sysadmin --image=IMAGE \\\n"
+		"      -- ktrace collect --node-only -f /host/tmp/node.json\n"
+		"  kubectl cp default/node-debugger-worker-1-xxxxx:/host/tmp/node.json node.json",
 	.outputs = "text",
 };

@@ -37,6 +37,7 @@ static const struct kt_option opts[] = {
 	{"live", 0, KT_OPT_FLAG, NULL, NULL,
 	 "with --from: read this host's kernel; the bundle only supplies API objects for --diff"},
 	{"no-metrics", 0, KT_OPT_FLAG, NULL, NULL, "do not query kube-proxy's metrics endpoint (127.0.0.1:10249)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 
@@ -410,6 +411,29 @@ static void keep_focus(const struct kt_snapshot *s, struct kt_dp_node *fn)
 	fn->n_svcs = k;
 }
 
+/* --nodes: the differences several nodes share, one line each
+ * ("3 nodes (n3, n5, n7) still forward ..."). */
+static void fleet_groups(struct kt_cli *c, const struct kt_findings *diffs)
+{
+	struct kt_arena *a = kt_arena_new();
+	struct kt_findings g = {0};
+	g.v = kt_xcalloc(diffs->n + 1, sizeof(*g.v));
+	memcpy(g.v, diffs->v, sizeof(*g.v) * diffs->n);
+	g.n = g.cap = diffs->n;
+	kt_dpdiff_group(&g, a);
+	bool head = false;
+	for (uint32_t i = 0; i < g.n; i++) {
+		if (!g.v[i].evidence || strncmp(g.v[i].evidence, "nodes=", 6))
+			continue;
+		if (!head)
+			printf("%sacross nodes:%s\n", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET));
+		head = true;
+		printf("  %s %s  %s\n", kt_rules[g.v[i].rule].id, kt_severity_name(g.v[i].severity), kt_cv(c, g.v[i].message));
+	}
+	free(g.v);
+	kt_arena_free(a);
+}
+
 static int run(struct kt_cli *c)
 {
 	/* parse */
@@ -449,6 +473,7 @@ static int run(struct kt_cli *c)
 	uint32_t total = 0;
 	for (uint32_t i = 0; i < snap->n_dp; i++)
 		total += snap->dp[i].n_svcs;
+	bool partial = kt_cli_fleet_gaps(c, snap);
 	if (c->verbose || total == 0)
 		kt_warn_gaps(c, snap);
 	int64_t now = snap->taken ? snap->taken : (int64_t)time(NULL);
@@ -489,6 +514,8 @@ static int run(struct kt_cli *c)
 			unsigned counts[3] = {0};
 			for (uint32_t i = 0; i < diffs.n; i++)
 				counts[diffs.v[i].severity]++;
+			if (snap->fleet && diffs.n)
+				fleet_groups(c, &diffs);
 			if (!diffs.n)
 				printf("%sdiff: programmed state matches the EndpointSlices%s\n", kt_c(c, KT_C_GREEN),
 				       kt_c(c, KT_C_RESET));
@@ -501,7 +528,7 @@ static int run(struct kt_cli *c)
 	kt_findings_release(&diffs);
 	kt_arena_free(ra);
 	kt_snapshot_free(snap);
-	return 0;
+	return partial ? KT_EXIT_PARTIAL : 0;
 }
 
 const struct kt_command kt_cmd_dataplane = {

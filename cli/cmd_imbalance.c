@@ -42,6 +42,7 @@ static const struct kt_option opts[] = {
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
 	{"count", 0, KT_OPT_INT, "N", NULL, "print N samples one interval apart (text, or one JSON object per line), then exit; implies --once"},
 	{"resync", 0, KT_OPT_NUM, "SECS", NULL, "live: read the whole conntrack table every SECS; between full dumps follow the kernel's conntrack events (default 10; 0: a full dump every refresh)"},
+	KT_FLEET_OPTS,
 	{0},
 };
 
@@ -58,6 +59,7 @@ struct feed_ctx {
 	uint16_t *ports;
 	bool live;
 	uint32_t sample_ix;               /* bundle: which stored sample */
+	uint32_t n_node_samples;          /* --nodes: flows[0..n) are the nodes', sample_ix their sum */
 	double collect_ms, analyze_ms;    /* the last refresh */
 	double collect_total_ms;          /* live: every sample's collection so far */
 	const char *refresh;              /* live: "dump" or "events" (the last refresh) */
@@ -245,6 +247,97 @@ static void json_num_or_null(struct kt_jw *w, const char *k, double v)
 		kt_jw_kdouble(w, k, round(v * 1000) / 1000);
 }
 
+/* --nodes: one sample summing every node's flows (the cluster-wide
+ * picture), after the nodes' own samples (the per-node breakdown). */
+static void fleet_merge(struct feed_ctx *f)
+{
+	struct kt_snapshot *s = f->objs;
+	uint32_t n = s->n_flows, total = 0;
+	f->n_node_samples = n;
+	for (uint32_t i = 0; i < n; i++)
+		total += s->flows[i].n_agg;
+	struct kt_flow_sample m = {.node = "(all nodes)", .source = "agents", .acct = n > 0, .timestamps = n > 0};
+	m.agg = kt_xcalloc(total + 1, sizeof(*m.agg));
+	m.cap_agg = total + 1;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kt_flow_sample *x = &s->flows[i];
+		if (x->n_agg)
+			memcpy(m.agg + m.n_agg, x->agg, sizeof(*x->agg) * x->n_agg);
+		m.n_agg += x->n_agg;
+		m.entries_seen += x->entries_seen;
+		m.acct &= x->acct;
+		m.timestamps &= x->timestamps;
+		m.taken_ms = x->taken_ms > m.taken_ms ? x->taken_ms : m.taken_ms;
+	}
+	struct kt_flow_sample *slot = KT_SNAP_PUSH(s, flows);
+	*slot = m;
+	f->sample_ix = s->n_flows - 1;
+}
+
+/* --nodes: each node's open connections per Service backend, and the
+ * measured cross-node share (connections whose backend runs on another
+ * node than the one that balanced them). */
+static void json_per_node(struct feed_ctx *f, struct kt_jw *w)
+{
+	uint64_t all = 0, cross = 0;
+	kt_jw_key(w, "nodes");
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < f->n_node_samples; i++) {
+		const struct kt_flow_sample *x = &f->objs->flows[i];
+		struct kt_arena *a = kt_arena_new();
+		struct kt_imb_result *r = NULL;
+		struct kt_imb_opts io = f->io;
+		io.node = x->node;
+		kt_imbalance_analyze(f->objs, x, NULL, &io, a, &r);
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "node", x->node);
+		uint64_t conns = 0;
+		kt_jw_key(w, "services");
+		kt_jw_arr(w);
+		for (uint32_t k = 0; r && k < r->n_svcs; k++) {
+			const struct kt_imb_service *sv = &r->svcs[k];
+			if (!sv->connections)
+				continue;
+			kt_jw_obj(w);
+			kt_jw_kstr(w, "namespace", sv->namespace);
+			kt_jw_kstr(w, "name", sv->name);
+			kt_jw_kuint(w, "connections", sv->connections);
+			kt_jw_key(w, "backends");
+			kt_jw_arr(w);
+			for (uint32_t b = 0; b < sv->n_be; b++) {
+				const struct kt_imb_backend *be = &sv->be[b];
+				if (!be->connections)
+					continue;
+				kt_jw_obj(w);
+				kt_jw_kstr(w, "ip", be->ip);
+				kt_jw_kuint(w, "port", (uint64_t)be->port);
+				kt_jw_kstr(w, "pod", be->pod);
+				kt_jw_kstr(w, "backendNode", be->node);
+				kt_jw_kuint(w, "connections", be->connections);
+				kt_jw_obj_end(w);
+				if (be->node) {
+					all += be->connections;
+					cross += strcmp(be->node, x->node) ? be->connections : 0;
+				}
+			}
+			kt_jw_arr_end(w);
+			kt_jw_obj_end(w);
+			conns += sv->connections;
+		}
+		kt_jw_arr_end(w);
+		kt_jw_kuint(w, "connections", conns);
+		kt_jw_obj_end(w);
+		kt_arena_free(a);
+	}
+	kt_jw_arr_end(w);
+	kt_jw_key(w, "crossNode");
+	kt_jw_obj(w);
+	kt_jw_kuint(w, "connections", cross);
+	kt_jw_kuint(w, "ofKnown", all);
+	kt_jw_kdouble(w, "share", all ? round((double)cross / (double)all * 10000) / 10000 : 0);
+	kt_jw_obj_end(w);
+}
+
 static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r, bool pretty)
 {
 	struct kt_jw *w = kt_cli_jw(c, stdout, pretty);
@@ -376,6 +469,8 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_key(w, "gaps");
 	kt_gaps_to_json(w, gaps, n1 + n2);
 	free(gaps);
+	if (f->scope.nodes)
+		json_per_node(f, w);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
 	if (!pretty && c->out == KT_OUT_JSON)
@@ -614,7 +709,10 @@ static int run(struct kt_cli *c)
 	f.sns = sns;
 	f.sname = sname;
 	f.loaded_at = time(NULL);
-	f.live = !c->from;
+	f.live = !c->from && !f.scope.nodes;
+	bool partial = kt_cli_fleet_gaps(c, f.objs);
+	if (f.scope.nodes)
+		fleet_merge(&f);
 	f.no.node_name = f.objs->n_dp == 1 ? f.objs->dp[0].node : kt_opt_str(c, "node");
 	f.no.bpffs = kt_opt_str(c, "bpffs");
 	f.no.no_metrics = true;
@@ -632,6 +730,8 @@ static int run(struct kt_cli *c)
 		if (f.fo.live && once && count == 1)
 			kt_ct_live_first_dumps(f.fo.live, 1);
 		seen_update(&f, f.objs);
+	} else if (f.scope.nodes) {
+		f.io.node = "(all nodes)";
 	} else if (f.scope.node_name) {
 		f.io.node = f.scope.node_name;   /* the source kept only this node's sample */
 		f.sample_ix = 0;
@@ -675,7 +775,7 @@ static int run(struct kt_cli *c)
 			fflush(stdout);
 			kt_cli_vis_reset(c);
 		}
-		rc = 0;
+		rc = partial ? KT_EXIT_PARTIAL : 0;
 		goto out;
 feed_err:
 		rc = kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "flow sample: %s", err);

@@ -24,6 +24,7 @@
 #include "ktrace/jsonw.h"
 #include "ktrace/node.h"
 #include "ktrace/path.h"
+#include "ktrace/xalloc.h"
 #include "ktrace/util.h"
 
 static const char *port_target(const struct kt_svc_port *p, char *buf, size_t len)
@@ -461,6 +462,102 @@ static void text_nodes(struct kt_cli *c, const struct kt_snapshot *s, const stru
 		       r->cross_node_share * 100, r->n_lb_targets);
 }
 
+/* Does the backend list hold ip:port? */
+static bool be_has(const struct kt_dp_backend *b, uint32_t n, const char *ip, int32_t port)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (b[i].port == port && !kt_strcmp0(b[i].ip, ip))
+			return true;
+	return false;
+}
+
+/* --nodes: per Service port, how many nodes programmed exactly the ready
+ * endpoints, and what each other node does differently. Returns which
+ * dp entries need no detail of their own (a node like the first one that
+ * matches); malloc'd. */
+static bool *fleet_summary(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r)
+{
+	bool *quiet = kt_xcalloc(r->n_dp + 1, sizeof(bool));
+	bool *done = kt_xcalloc(r->n_dp + 1, sizeof(bool));
+	char age[32];
+	int64_t now = s->taken ? s->taken : (int64_t)time(NULL);
+	for (uint32_t i = 0; i < r->n_dp; i++) {
+		if (done[i])
+			continue;
+		const char *pn = r->dp[i].svc->port_name ? r->dp[i].svc->port_name : "";
+		uint32_t n_ready = 0, nodes = 0, same = 0, first = UINT32_MAX;
+		int64_t changed = 0;
+		for (uint32_t k = 0; k < r->n_eps; k++) {
+			const struct kt_endpoint *e = &s->endpoints[r->eps[k]];
+			if (!kt_strcmp0(e->port_name, pn) && e->ready)
+				n_ready++;
+			if (!kt_strcmp0(e->port_name, pn) && e->trigger_time > changed)
+				changed = e->trigger_time;
+		}
+		/* every node's entry for this port: matches the ready endpoints? */
+		for (uint32_t j = i; j < r->n_dp; j++) {
+			const struct kt_dp_service *d = r->dp[j].svc;
+			if (done[j] || kt_strcmp0(d->port_name ? d->port_name : "", pn))
+				continue;
+			done[j] = true;
+			nodes++;
+			bool ok = true;
+			for (uint32_t b = 0; b < d->n_be && ok; b++) {
+				bool listed = false;
+				for (uint32_t k = 0; k < r->n_eps && !listed; k++) {
+					const struct kt_endpoint *e = &s->endpoints[r->eps[k]];
+					listed = e->ready && !kt_strcmp0(e->port_name, pn) && e->port == d->be[b].port &&
+						 !kt_strcmp0(e->ip, d->be[b].ip);
+				}
+				ok = listed;
+			}
+			for (uint32_t k = 0; k < r->n_eps && ok; k++) {
+				const struct kt_endpoint *e = &s->endpoints[r->eps[k]];
+				if (e->ready && !kt_strcmp0(e->port_name, pn))
+					ok = be_has(d->be, d->n_be, e->ip, e->port);
+			}
+			if (ok) {
+				same++;
+				if (first == UINT32_MAX)
+					first = j;
+				else
+					quiet[j] = true;
+			}
+		}
+		printf("   %s%s%s%s %u of %u nodes programmed the current endpoints (%u ready", B(c), *pn ? "port " : "",
+		       *pn ? V(pn) : "", R(c), same, nodes, n_ready);
+		if (changed)
+			printf("; EndpointSlice changed %s ago", kt_fmt_age(now - changed / 1000, age, sizeof(age)));
+		printf(")\n");
+		for (uint32_t j = i; j < r->n_dp; j++) {
+			const struct kt_dp_service *d = r->dp[j].svc;
+			if (kt_strcmp0(d->port_name ? d->port_name : "", pn) || quiet[j] || j == first)
+				continue;
+			printf("     %snode %s%s:", kt_c(c, KT_C_YELLOW), V(r->dp[j].node->node), R(c));
+			for (uint32_t b = 0; b < d->n_be; b++) {
+				bool listed = false;
+				for (uint32_t k = 0; k < r->n_eps && !listed; k++) {
+					const struct kt_endpoint *e = &s->endpoints[r->eps[k]];
+					listed = e->ready && !kt_strcmp0(e->port_name, pn) && e->port == d->be[b].port &&
+						 !kt_strcmp0(e->ip, d->be[b].ip);
+				}
+				if (!listed)
+					printf(" stale %s:%d", V(d->be[b].ip), d->be[b].port);
+			}
+			for (uint32_t k = 0; k < r->n_eps; k++) {
+				const struct kt_endpoint *e = &s->endpoints[r->eps[k]];
+				if (e->ready && !kt_strcmp0(e->port_name, pn) && !be_has(d->be, d->n_be, e->ip, e->port))
+					printf(" missing %s:%d", V(e->ip), e->port);
+			}
+			printf("\n");
+		}
+		if (same > 1)
+			printf("     (node %s shown for the %u nodes that match)\n", V(r->dp[first].node->node), same);
+	}
+	free(done);
+	return quiet;
+}
+
 static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
 		       const struct kt_path_result *r)
 {
@@ -492,9 +589,12 @@ static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			printf("  appProtocol %s", V(p->app_protocol));
 		printf("\n");
 	}
+	bool *quiet = s->fleet && r->n_dp > 1 ? fleet_summary(c, s, r) : NULL;
 	for (uint32_t i = 0; i < r->n_dp; i++) {
 		const struct kt_path_dp *pd = &r->dp[i];
 		const struct kt_dp_service *d = pd->svc;
+		if (quiet && quiet[i])
+			continue;
 		printf("   %snode %s%s programs %s%s (%s): %u frontend%s%s%s\n", B(c), V(pd->node->node), R(c),
 		       d->port_name && *d->port_name ? "port " : "", d->port_name ? V(d->port_name) : "",
 		       kt_dp_mode_name(d->mode), d->n_fe, d->n_fe == 1 ? "" : "s",
@@ -516,6 +616,7 @@ static void text_ports(struct kt_cli *c, const struct kt_snapshot *s, const stru
 			text_backends(c, "     ", d->local_only ? "external backends (Local policy)" : "external backends", d,
 				      d->ext_be, d->n_ext_be);
 	}
+	free(quiet);
 }
 
 static void text_endpoints(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_service *svc,
@@ -759,6 +860,7 @@ static int run(struct kt_cli *c)
 
 static const struct kt_option opts[] = {
 	{"no-node", 0, KT_OPT_FLAG, NULL, NULL, "do not read this node's programmed rules even when running as root on a node"},
+	KT_FLEET_OPTS,
 	{0},
 };
 

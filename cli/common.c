@@ -301,6 +301,10 @@ void kt_cli_scope(struct kt_cli *c, struct kt_scope *sc)
 	sc->node_opts.bpffs = kt_opt_str(c, "bpffs");
 	sc->node_opts.no_metrics = kt_opt_flag(c, "no-metrics");
 	sc->record = kt_opt_str(c, "file");
+	sc->nodes = kt_opt_str(c, "nodes");
+	sc->agent_namespace = kt_opt_str(c, "agent-namespace");
+	sc->agent_selector = kt_opt_str(c, "agent-selector");
+	sc->agent_timeout_s = kt_opt_int(c, "agent-timeout", 0);
 }
 
 unsigned kt_cli_wants(const struct kt_cli *c)
@@ -393,7 +397,7 @@ static const struct {
 	{KT_WANT_SERVICES, "Services"}, {KT_WANT_SLICES, "EndpointSlices"}, {KT_WANT_PODS, "Pods"},
 	{KT_WANT_NODES, "Nodes"}, {KT_WANT_WORKLOADS, "workloads"}, {KT_WANT_PDBS, "PodDisruptionBudgets"},
 	{KT_WANT_INGRESSES, "Ingresses"}, {KT_WANT_GATEWAYS, "Gateway API routes"},
-	{KT_WANT_PROXY, "proxy ConfigMaps"},
+	{KT_WANT_PROXY, "proxy ConfigMaps"}, {KT_WANT_DATAPLANE, "node state"},
 };
 
 /* Why kind is missing: the first gap about it, else "not in the input". */
@@ -445,6 +449,24 @@ void kt_warn_gaps(struct kt_cli *c, const struct kt_snapshot *s)
 		if (!s->gaps[i].recorded)
 			kt_cli_warn(c, "could not read %s: %s", kt_vis(a, s->gaps[i].what), kt_vis(a, s->gaps[i].why));
 	kt_arena_free(a);
+}
+
+bool kt_cli_fleet_gaps(struct kt_cli *c, const struct kt_snapshot *s)
+{
+	if (!s->fleet)
+		return false;
+	struct kt_arena *a = kt_arena_new();
+	bool partial = false;
+	for (uint32_t i = 0; i < s->n_gaps; i++) {
+		const struct kt_gap *g = &s->gaps[i];
+		if (kt_source_gap_kind(g->what) != KT_WANT_DATAPLANE)
+			continue;
+		partial = true;
+		if (!g->recorded)
+			kt_cli_warn(c, "%s: %s", kt_vis(a, g->what + 14), kt_vis(a, g->why));
+	}
+	kt_arena_free(a);
+	return partial;
 }
 
 void kt_render_recorded_gaps(struct kt_cli *c, FILE *out, const struct kt_snapshot *s)

@@ -669,6 +669,8 @@ unsigned kt_source_gap_kind(const char *what)
 {
 	if (!what)
 		return 0;
+	if (!strncmp(what, "node state of node ", 19))
+		return KT_WANT_DATAPLANE; /* --nodes: a selected node whose agent did not answer */
 	size_t l = strcspn(what, " ");
 	for (int r = 0; r < KT_RES_COUNT; r++) {
 		const char *n = kt_res_name((enum kt_res)r);
@@ -681,6 +683,8 @@ unsigned kt_source_gap_kind(const char *what)
 static void missing_kinds(struct kt_src *x, struct kt_snapshot *s)
 {
 	unsigned want = x->wants & KT_WANT_RULE_KINDS, miss = 0;
+	if (s->fleet)
+		want |= x->wants & KT_WANT_DATAPLANE; /* every selected node's state was asked for */
 	for (uint32_t i = 0; i < s->n_gaps; i++)
 		miss |= kt_source_gap_kind(s->gaps[i].what);
 	/* kubectl Lists hold only the kinds that were listed */

@@ -17,9 +17,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "collectors/agent/fleet_client.h"
 #include "collectors/netlink/nl.h"
 #include "collectors/source_int.h"
 #include "ktrace/dataplane.h"
+#include "ktrace/fleet.h"
 #include "ktrace/flows.h"
 #include "ktrace/util.h"
 
@@ -267,6 +269,45 @@ static int host_load(struct kt_src *x, struct kt_snapshot *s)
 	return 0;
 }
 
+/* The ktrace agents (--nodes): every selected node's state through the
+ * API server's Pod proxy. Collecting keeps the fleet form (majority once
+ * plus deviations) for the bundle; otherwise every node's view is
+ * expanded into snap->dp for the analyzers. */
+static bool agents_serve(const struct kt_src *x)
+{
+	return x->sc->nodes != NULL;
+}
+
+static int agents_load(struct kt_src *x, struct kt_snapshot *s)
+{
+	const struct kt_scope *sc = x->sc;
+	unsigned w = x->wants;
+	int rc = kt_src_client(x);
+	if (rc < 0)
+		return rc;
+	struct kt_fleet_opts o = {
+		.nodes = sc->nodes,
+		.ns = sc->agent_namespace,
+		.selector = sc->agent_selector,
+		.timeout_ms = sc->agent_timeout_s > 0 ? sc->agent_timeout_s * 1000L : 0,
+		.dataplane = (w & KT_WANT_DATAPLANE) != 0,
+		.flows = (w & (KT_WANT_FLOWS | KT_WANT_FLOW_FEED)) != 0,
+	};
+	if ((rc = kt_fleet_load(x->k, &o, s, x->d)) < 0)
+		return rc;
+	const struct kt_fleet *f = s->fleet;
+	uint32_t gaps = 0;
+	for (uint32_t i = 0; i < s->n_gaps; i++)
+		gaps += !strncmp(s->gaps[i].what, "node state of node ", 19);
+	s->focus.node_note = kt_arena_printf(s->arena, "%u of %u selected nodes through their ktrace agents (namespace %s)%s",
+					     f->n_asked - gaps, f->n_asked, f->agent_namespace, gaps ? ": the rest are gaps" : "");
+	kt_log(1, "%s; %u Services, %u differ on some node; %llu bytes from the agents in %u requests",
+	       s->focus.node_note, f->n_keys, f->n_deviating, (unsigned long long)f->bytes, f->requests);
+	if (!sc->record)
+		kt_fleet_expand(s);
+	return 0;
+}
+
 int kt_source_flow_sample(const struct kt_node_opts *no, const struct kt_flow_opts *fo, struct kt_snapshot **out,
 			  struct kt_diag *d)
 {
@@ -292,6 +333,7 @@ static const struct {
 	int (*load)(struct kt_src *x, struct kt_snapshot *s);
 } node_sources[] = {
 	{"dumps", dumps_serve, dumps_load},
+	{"agents", agents_serve, agents_load},
 	{"host", host_serve, host_load},
 };
 
@@ -301,12 +343,18 @@ int kt_src_node_state(struct kt_src *x, struct kt_snapshot *s)
 	unsigned w = x->wants;
 	if (!(w & (KT_WANT_DATAPLANE | KT_WANT_FLOWS | KT_WANT_FLOW_FEED)))
 		return 0;
+	if (sc->nodes && sc->from)
+		return kt_diag_set(x->d, KT_EXIT_USAGE, "--nodes reads the live agents; with --from the bundle's nodes are shown");
+	if (sc->nodes && (sc->node != KT_NODE_AUTO || has_dumps(sc)))
+		return kt_diag_set(x->d, KT_EXIT_USAGE, "--nodes cannot be combined with options that read this host or saved dumps");
 	if (sc->node == KT_NODE_NONE) {
 		s->focus.node_note = kt_arena_printf(s->arena, "this host's node state not read (--no-node)");
 		return 0;
 	}
 	if (sc->from && sc->node == KT_NODE_AUTO && !has_dumps(sc)) {
-		/* the bundle's stored node state */
+		/* the bundle's stored node state (a fleet: every node's view) */
+		if (s->fleet)
+			kt_fleet_expand(s);
 		if (sc->node_name && !kt_snapshot_keep_node(s, sc->node_name)) {
 			const char **cands = KT_ANEW(s->arena, const char *, s->n_dp + s->n_flows + 1);
 			unsigned n = 0;

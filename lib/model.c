@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ktrace/dataplane.h"
+#include "ktrace/fleet.h"
 #include "ktrace/flows.h"
 #include "ktrace/model.h"
 #include "ktrace/util.h"
@@ -49,6 +50,7 @@ void kt_snapshot_free(struct kt_snapshot *s)
 	for (uint32_t i = 0; i < s->n_flows; i++)
 		free(s->flows[i].agg);
 	free(s->flows);
+	kt_fleet_free(s->fleet);
 	free(s->gaps);
 	kt_arena_free(s->arena);
 	free(s);

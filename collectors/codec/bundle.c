@@ -31,6 +31,7 @@
 #include "collectors/kube/k8s_obj.h"
 #include "ktrace/bundle.h"
 #include "ktrace/dataplane.h"
+#include "ktrace/fleet.h"
 #include "ktrace/flows.h"
 #include "ktrace/xalloc.h"
 #include "collectors/codec/codec.h"
@@ -432,6 +433,78 @@ static int ingest_node(struct load *L, const cJSON *o, size_t start, size_t end)
 	return kt_dp_node_from_json(L->snap, o, L->s.d);
 }
 
+/* A fleet element's "state": one node object, taken out of snap->dp. */
+static int fleet_state(struct load *L, const cJSON *o, struct kt_dp_node *out)
+{
+	struct kt_snapshot *snap = L->snap;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "state");
+	uint32_t before = snap->n_dp;
+	if (!cJSON_IsObject(st))
+		return kt_diag_set(L->s.d, KT_EXIT_INPUT, "fleet element without a \"state\" object");
+	int rc = kt_dp_node_from_json(snap, st, L->s.d);
+	if (rc < 0)
+		return rc;
+	if (snap->n_dp != before + 1)
+		return kt_diag_set(L->s.d, KT_EXIT_INPUT, "fleet element: \"state\" is not a node object");
+	*out = snap->dp[--snap->n_dp];
+	return 0;
+}
+
+static struct kt_fleet *fleet_of(struct kt_snapshot *snap)
+{
+	return snap->fleet ? snap->fleet : kt_fleet_new(snap);
+}
+
+static int ingest_fleet_majority(struct load *L, const cJSON *o)
+{
+	struct kt_fleet *f = fleet_of(L->snap);
+	if (f->majority.svcs)
+		return kt_diag_set(L->s.d, KT_EXIT_INPUT, "\"fleetMajority\" given twice");
+	int rc = fleet_state(L, o, &f->majority);
+	if (rc < 0)
+		return rc;
+	f->majority.node = "";
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "agentNamespace"));
+	f->agent_namespace = ns ? kt_intern(L->snap->arena, ns) : NULL;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "services");
+	f->n_keys = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 4e9 ? (uint32_t)v->valuedouble : 0;
+	v = cJSON_GetObjectItemCaseSensitive(o, "deviating");
+	f->n_deviating = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 4e9 ? (uint32_t)v->valuedouble : 0;
+	v = cJSON_GetObjectItemCaseSensitive(o, "nodesAsked");
+	f->n_asked = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 4e9 ? (uint32_t)v->valuedouble : 0;
+	return 0;
+}
+
+static int ingest_fleet_node(struct load *L, const cJSON *o, size_t start, size_t end)
+{
+	struct kt_snapshot *snap = L->snap;
+	struct kt_fleet *f = fleet_of(snap);
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "node"));
+	if (!name || !*name || strlen(name) > 253)
+		return kt_diag_set(L->s.d, KT_EXIT_INPUT, "fleet node without a \"node\" name");
+	if (f->n_nodes >= 100000)
+		return kt_diag_set(L->s.d, KT_EXIT_INPUT, "more than 100000 fleet nodes");
+	struct kt_dp_node st;
+	int rc = fleet_state(L, o, &st);
+	if (rc < 0)
+		return rc;
+	struct kt_fleet_node *n = kt_fleet_add_node(f, snap, name);
+	n->dev = st;
+	n->dev.node = n->node;
+	n->pod = kt_intern(snap->arena, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "pod")));
+	n->state_id = kt_intern(snap->arena, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "stateId")));
+	n->agent_version = kt_intern(snap->arena, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "agentVersion")));
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "takenMs");
+	n->taken_ms = cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e16 ? (int64_t)t->valuedouble : 0;
+	const cJSON *ab = cJSON_GetObjectItemCaseSensitive(o, "absent"), *k;
+	int na = cJSON_IsArray(ab) ? cJSON_GetArraySize(ab) : 0;
+	n->absent = KT_ANEW(snap->arena, const char *, na + 1);
+	cJSON_ArrayForEach(k, ab)
+		if (cJSON_IsString(k) && strchr(k->valuestring, '/'))
+			n->absent[n->n_absent++] = kt_intern(snap->arena, k->valuestring);
+	return 0;
+}
+
 static int ingest_flow(struct load *L, const cJSON *o, size_t start, size_t end)
 {
 	return kt_flow_sample_from_json(L->snap, o, L->s.d);
@@ -604,6 +677,23 @@ static int top_member(struct load *L, struct top *t, const char *key)
 		return each_element(L, &lim_flow, ingest_flow);
 	if (!strcmp(key, "gaps") && t->is_bundle)
 		return each_element(L, &lim_small, ingest_gap);
+	if (!strcmp(key, "fleetNodes") && t->is_bundle)
+		return each_element(L, &lim_node, ingest_fleet_node);
+	if (!strcmp(key, "fleetMajority") && t->is_bundle) {
+		cJSON *v = NULL;
+		size_t start;
+		int rc = next_value(s, &lim_node, &v, &start);
+		if (rc == 0 && !cJSON_IsObject(v))
+			rc = bad(s, start, "\"fleetMajority\" is not an object");
+		if (rc == 0 && (rc = ingest_fleet_majority(L, v)) < 0) {
+			char msg[sizeof(s->d->msg)];
+			memcpy(msg, s->d->msg, sizeof(msg));
+			kt_diag_reset(s->d);
+			rc = bad(s, start, msg);
+		}
+		cJSON_Delete(v);
+		return rc;
+	}
 	if (!strcmp(key, "metadata") || !strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "version") ||
 	    !strcmp(key, "created") || !strcmp(key, "source") || (!strcmp(key, "listed") && t->is_bundle))
 		return top_value(L, t, key);

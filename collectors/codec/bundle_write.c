@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "ktrace/bundle.h"
+#include "ktrace/fleet.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/xalloc.h"
 #include "collectors/codec/codec.h"
@@ -255,6 +256,47 @@ static int bw_close(struct kt_bundle_writer *bw)
 	return rc;
 }
 
+/* --nodes: the majority node state once, then per node its deviations
+ * (ktrace-bundle(5) "fleetMajority", "fleetNodes"). */
+static void write_fleet(struct kt_bundle_writer *bw, const struct kt_fleet *f)
+{
+	bw_write(bw, ",\n\"fleetMajority\":", strlen(",\n\"fleetMajority\":"));
+	struct kt_jw *w = kt_jw_new_sink(bw_write, bw, false);
+	struct kt_dp_node m = f->majority;
+	m.node = "(majority)";
+	kt_jw_obj(w);
+	kt_jw_kstr(w, "agentNamespace", f->agent_namespace);
+	kt_jw_kint(w, "services", f->n_keys);
+	kt_jw_kint(w, "deviating", f->n_deviating);
+	kt_jw_kint(w, "nodesAsked", f->n_asked);
+	kt_jw_key(w, "state");
+	kt_dp_node_to_json(w, &m, NULL);
+	kt_jw_obj_end(w);
+	kt_jw_free(w);
+	bw_write(bw, ",\n\"fleetNodes\":", strlen(",\n\"fleetNodes\":"));
+	w = kt_jw_new_sink(bw_write, bw, false);
+	kt_jw_arr(w);
+	for (uint32_t i = 0; i < f->n_nodes; i++) {
+		const struct kt_fleet_node *n = &f->nodes[i];
+		kt_jw_obj(w);
+		kt_jw_kstr(w, "node", n->node);
+		kt_jw_kstr(w, "pod", n->pod);
+		kt_jw_kstr(w, "stateId", n->state_id);
+		kt_jw_kstr(w, "agentVersion", n->agent_version);
+		kt_jw_kint(w, "takenMs", n->taken_ms);
+		kt_jw_key(w, "absent");
+		kt_jw_arr(w);
+		for (uint32_t k = 0; k < n->n_absent; k++)
+			kt_jw_str(w, n->absent[k]);
+		kt_jw_arr_end(w);
+		kt_jw_key(w, "state");
+		kt_dp_node_to_json(w, &n->dev, NULL);
+		kt_jw_obj_end(w);
+	}
+	kt_jw_arr_end(w);
+	kt_jw_free(w);
+}
+
 static void write_trailer(struct kt_bundle_writer *bw, const struct kt_snapshot *snap)
 {
 	bw_write(bw, "\n],\n\"nodes\":", 12);
@@ -287,6 +329,8 @@ static void write_trailer(struct kt_bundle_writer *bw, const struct kt_snapshot 
 			kt_jw_str(w, kinds[i]);
 	kt_jw_arr_end(w);
 	kt_jw_free(w);
+	if (snap && snap->fleet)
+		write_fleet(bw, snap->fleet);
 	bw_write(bw, "}\n", 2);
 }
 

@@ -32,6 +32,7 @@
 #define KT_HTTP_RATIO_FROM (16u << 20) /* ... this much decoded */
 #define KT_MAX_WARNING_LEN 400      /* bytes of one Warning shown */
 #define KT_MAX_ERROR_BODY (64u << 10) /* error bodies parsed for a message */
+#define KT_RAW_PARALLEL 32          /* raw GETs (kt_kube_get_many) in flight at once */
 
 long long kt_kube_now_ms(void)
 {
@@ -45,8 +46,9 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 {
 	struct job *j = ud;
 	size_t n = sz * nm;
+	size_t cap = j->raw && j->raw->max_body ? j->raw->max_body : j->k->max_body;
 
-	if (j->len + n + 1 > j->k->max_body) {
+	if (j->len + n + 1 > cap) {
 		j->too_big = true;
 		return 0;
 	}
@@ -85,6 +87,19 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
 	const char *t, *q, *e;
 	unsigned i;
 
+	if (j->raw && n > 14 && !strncasecmp(p, "X-Ktrace-Node:", 14)) {
+		/* the agent names its node (checked against the one asked) */
+		t = p + 14;
+		tl = n - 14;
+		while (tl && (*t == ' ' || *t == '\t')) {
+			t++;
+			tl--;
+		}
+		while (tl && (t[tl - 1] == '\n' || t[tl - 1] == '\r' || t[tl - 1] == ' '))
+			tl--;
+		snprintf(j->raw->node_hdr, sizeof(j->raw->node_hdr), "%.*s", (int)tl, t);
+		return n;
+	}
 	if (n < 9 || strncasecmp(p, "Warning:", 8))
 		return n;
 	t = p + 8;
@@ -141,7 +156,16 @@ static int job_setup(struct job *j, struct kt_diag *d)
 	h = j->h;
 	curl_easy_reset(h);
 	j->cred_gen = k->cred_gen;
-	kt_list_build_url(j);
+	if (j->raw) {
+		size_t l = strlen(k->base) + strlen(j->raw->path) + 1;
+
+		free(j->url);
+		j->url = kt_xmalloc(l);
+		snprintf(j->url, l, "%s%s", k->base, j->raw->path);
+		j->path = j->url + strlen(k->base);
+	} else {
+		kt_list_build_url(j);
+	}
 	j->len = 0;
 	j->too_big = j->bomb = false;
 	j->errbuf[0] = '\0';
@@ -151,6 +175,8 @@ static int job_setup(struct job *j, struct kt_diag *d)
 	j->hdrs = curl_slist_append(j->hdrs, k->ua);
 	if (k->host_hdr)
 		j->hdrs = curl_slist_append(j->hdrs, k->host_hdr);
+	if (j->raw && j->raw->header)
+		j->hdrs = curl_slist_append(j->hdrs, j->raw->header);
 	curl_easy_setopt(h, CURLOPT_URL, j->url);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, j);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -159,8 +185,17 @@ static int job_setup(struct job *j, struct kt_diag *d)
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, j);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, j->errbuf);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, k->timeout_s);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, k->timeout_s < 10 ? k->timeout_s : 10L);
+	if (j->raw) {
+		long left = (long)(j->deadline_ms - kt_kube_now_ms());
+
+		if (left < 1)
+			left = 1;
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, left < 10000 ? left : 10000L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, k->timeout_s);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, k->timeout_s < 10 ? k->timeout_s : 10L);
+	}
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -425,6 +460,63 @@ static int complete_403_404(struct run *R, struct job *j, long code, const char 
 	return -KT_EXIT_CLUSTER;
 }
 
+/* A raw GET ended: record the answer (or why there is none), or retry a
+ * 429/5xx while the request's time allows. Never fatal for the run. */
+static int raw_complete(struct job *j, CURLcode cc, long code)
+{
+	struct kt_kube_get *g = j->raw;
+	long long now = kt_kube_now_ms();
+	curl_off_t wire = 0, ra = -1;
+
+	g->tries++;
+	curl_easy_getinfo(j->h, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+	g->wire += wire > 0 ? (size_t)wire : 0;
+	if (cc != CURLE_OK) {
+		g->status = 0;
+		g->too_big = j->too_big;
+		if (j->too_big)
+			snprintf(g->err, sizeof(g->err), "answer larger than %zu MiB: refused",
+				 (g->max_body ? g->max_body : j->k->max_body) >> 20);
+		else if (j->bomb)
+			snprintf(g->err, sizeof(g->err), "answer expands more than %d times when decompressed: refused",
+				 KT_HTTP_MAX_RATIO);
+		else if (cc == CURLE_OPERATION_TIMEDOUT) {
+			g->timed_out = true;
+			snprintf(g->err, sizeof(g->err), "no answer within %.1fs", (double)g->timeout_ms / 1000);
+		} else
+			snprintf(g->err, sizeof(g->err), "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(cc));
+		for (char *c = g->err; *c; c++)
+			if ((unsigned char)*c < 0x20)
+				*c = ' ';
+		g->ms = now - j->start_ms;
+		j->done = true;
+		return 0;
+	}
+	if ((code == 429 || code >= 500) && g->tries <= g->max_retries) {
+		long wait = 200L * g->tries;
+
+		curl_easy_getinfo(j->h, CURLINFO_RETRY_AFTER, &ra);
+		if (ra > 0)
+			wait = ra > 1 ? 1000 : (long)ra * 1000;
+		if (now + wait + 100 < j->deadline_ms) {
+			kt_log(1, "%s: %ld %s, retrying in %ldms (%d/%d)", j->path, code, reason_phrase(code), wait, g->tries,
+			       g->max_retries);
+			j->due_ms = now + wait;
+			return 0;
+		}
+	}
+	g->status = code;
+	g->ms = now - j->start_ms;
+	free(g->body);
+	g->body = j->body ? j->body : kt_xstrdup("");
+	g->len = j->body ? j->len : 0;
+	g->body[g->len] = '\0';
+	j->body = NULL;
+	j->len = j->cap = 0;
+	j->done = true;
+	return 0;
+}
+
 /* A transfer ended. Returns <0 on a fatal error; otherwise the job is
  * either done or rescheduled (due_ms). */
 static int job_complete(struct run *R, struct job *j, CURLcode cc)
@@ -438,6 +530,8 @@ static int job_complete(struct run *R, struct job *j, CURLcode cc)
 	j->active = false;
 	curl_easy_getinfo(j->h, CURLINFO_RESPONSE_CODE, &code);
 	kt_log(2, "GET %s %ld %lldms", j->path, code, ms);
+	if (j->raw)
+		return raw_complete(j, cc, code);
 	if (cc != CURLE_OK)
 		return job_fail_transport(R, j, cc);
 	if (code >= 200 && code < 300)
@@ -504,7 +598,7 @@ void kt_job_free(struct kt_kube *k, struct job *j)
 static int wait_ms(struct job *jobs, unsigned n, long long next)
 {
 	int wait = 1000;
-	unsigned i;
+	unsigned i, active = 0;
 
 	if (next >= 0) {
 		long long dl = next - kt_kube_now_ms();
@@ -512,7 +606,10 @@ static int wait_ms(struct job *jobs, unsigned n, long long next)
 		wait = dl < 0 ? 0 : dl > 1000 ? 1000 : (int)dl;
 	}
 	for (i = 0; i < n; i++)
-		if (!jobs[i].done && !jobs[i].active && jobs[i].due_ms <= kt_kube_now_ms())
+		active += jobs[i].active;
+	for (i = 0; i < n; i++)
+		if (!jobs[i].done && !jobs[i].active && jobs[i].due_ms <= kt_kube_now_ms() &&
+		    !(jobs[i].raw && active >= KT_RAW_PARALLEL))
 			wait = 0;
 	return wait;
 }
@@ -521,16 +618,21 @@ static int wait_ms(struct job *jobs, unsigned n, long long next)
 static int start_due(struct run *R, struct job *jobs, unsigned n, long long *next)
 {
 	long long now = kt_kube_now_ms();
-	unsigned i;
+	unsigned i, active = 0;
 	int rc;
 
 	*next = -1;
+	for (i = 0; i < n; i++)
+		active += jobs[i].active;
 	for (i = 0; i < n; i++) {
 		struct job *j = &jobs[i];
 
 		if (j->done || j->active)
 			continue;
+		if (j->raw && active >= KT_RAW_PARALLEL)
+			continue; /* started when one in flight ends */
 		if (j->due_ms <= now) {
+			active++;
 			if ((rc = job_start(R, j)) < 0)
 				return rc;
 		} else if (*next < 0 || j->due_ms < *next) {
@@ -589,5 +691,34 @@ int kt_jobs_run(struct run *R, struct job *jobs, unsigned n)
 				curl_multi_poll(k->multi, NULL, 0, w, NULL);
 		}
 	}
+	return rc;
+}
+
+int kt_kube_get_many(struct kt_kube *k, struct kt_kube_get *g, unsigned n, struct kt_diag *d)
+{
+	struct run R = {.k = k, .d = d};
+	struct job *jobs;
+	long long now = kt_kube_now_ms();
+	int rc;
+
+	if (!n)
+		return 0;
+	jobs = kt_xcalloc(n, sizeof(*jobs));
+	for (unsigned i = 0; i < n; i++) {
+		if (!g[i].timeout_ms)
+			g[i].timeout_ms = k->timeout_s * 1000;
+		g[i].status = 0;
+		g[i].err[0] = g[i].node_hdr[0] = '\0';
+		g[i].tries = 0;
+		g[i].wire = 0;
+		jobs[i].k = k;
+		jobs[i].sink = SINK_RAW;
+		jobs[i].raw = &g[i];
+		jobs[i].deadline_ms = now + g[i].timeout_ms;
+	}
+	rc = kt_jobs_run(&R, jobs, n);
+	for (unsigned i = 0; i < n; i++)
+		kt_job_free(k, &jobs[i]);
+	free(jobs);
 	return rc;
 }

@@ -85,7 +85,7 @@ const struct kt_res_info *kt_res_info(enum kt_res r);
 
 /* ---- kube_http.c: the request engine ---- */
 
-enum job_sink { SINK_INGEST, SINK_NAMES, SINK_VERSION };
+enum job_sink { SINK_INGEST, SINK_NAMES, SINK_VERSION, SINK_RAW };
 
 struct kt_tokset {               /* continue tokens seen (hashes) */
 	uint64_t *v;
@@ -120,6 +120,9 @@ struct job {
 	struct kt_arena *na;
 	const char **names;
 	unsigned n_names, cap_names;
+	/* SINK_RAW: one GET of a raw path (kt_kube_get_many) */
+	struct kt_kube_get *raw;
+	long long deadline_ms;   /* the whole request, retries included */
 };
 
 struct run {

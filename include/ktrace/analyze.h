@@ -30,6 +30,11 @@ int kt_rules_for_service(const struct kt_snapshot *s, uint32_t svc_ix, const str
  * rejects or drops a finding under the rule that names the cause (see
  * kt_dp_explain). */
 int kt_dpdiff_findings(const struct kt_snapshot *s, struct kt_arena *a, struct kt_findings *out);
+/* Many nodes (--nodes): KT601/KT602/KT603 findings that say the same
+ * thing about different nodes become one finding listing the nodes
+ * ("2 nodes (n3, n5) still forward ..."; evidence "nodes=n3,n5; ...").
+ * Other findings are kept as they are, in order. */
+void kt_dpdiff_group(struct kt_findings *f, struct kt_arena *a);
 
 /* Why a frontend the node rejects or drops does so, from the API objects
  * (analyzers/dpdiff.c): a sentence in a, and the rule naming the cause --

@@ -109,4 +109,30 @@ int kt_kube_version(struct kt_kube *k, struct kt_arena *a, const char **out, str
 
 const char *kt_res_name(enum kt_res r); /* "services", ... */
 
+/* One GET of a raw API path (e.g. a Pod proxy path), run concurrently
+ * with others by kt_kube_get_many(). Every outcome is recorded here:
+ * a status, a transport failure, a cap. Never follows redirects. */
+struct kt_kube_get {
+	const char *path;        /* below the server, escaped: "/api/v1/namespaces/NS/pods/P:PORT/proxy/..." */
+	const char *header;      /* one extra request header line (e.g. a token); never logged; NULL none */
+	long timeout_ms;         /* the whole request, retries included; 0: the client's timeout */
+	size_t max_body;         /* decoded body cap, bytes; 0: the client's */
+	int max_retries;         /* 429 and 5xx answers retried this often (Retry-After, at most 1 s) */
+	/* results */
+	long status;             /* HTTP status; 0: no answer (err says why) */
+	char *body;              /* malloc, NUL-terminated (free()); may be NULL */
+	size_t len;
+	size_t wire;             /* bytes received before decoding */
+	char err[256];           /* no answer: why (timeout, cap, connection refused, ...) */
+	bool timed_out, too_big;
+	int tries;
+	long long ms;            /* elapsed, first try to answer */
+	char node_hdr[128];      /* X-Ktrace-Node response header, when present */
+};
+
+/* Run the GETs concurrently (at most 32 at once) on the client's request
+ * engine. Returns <0 only when no request can be made (credentials,
+ * libcurl); each request's own result is in it. */
+int kt_kube_get_many(struct kt_kube *k, struct kt_kube_get *g, unsigned n, struct kt_diag *d);
+
 #endif

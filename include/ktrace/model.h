@@ -502,6 +502,7 @@ enum kt_listed {
 
 struct kt_dp_node;           /* include/ktrace/dataplane.h */
 struct kt_flow_sample;       /* include/ktrace/flows.h */
+struct kt_fleet;             /* include/ktrace/fleet.h: node state of many nodes (--nodes) */
 
 struct kt_snapshot {
 	struct kt_arena *arena;
@@ -550,6 +551,10 @@ struct kt_snapshot {
 	uint32_t n_dp, cap_dp;
 	struct kt_flow_sample *flows;     /* per node flow samples, sorted by node name */
 	uint32_t n_flows, cap_flows;
+
+	struct kt_fleet *fleet;           /* --nodes / a fleet bundle: the majority state once plus
+					   * per-node deviations (ktrace/fleet.h); dp[] holds each
+					   * node's expanded view of it */
 
 	struct kt_gap *gaps;              /* in order of discovery */
 	uint32_t n_gaps, cap_gaps;

@@ -57,8 +57,8 @@ enum kt_node_from {
 	KT_NODE_NONE,            /* no node state (--no-node) */
 	KT_NODE_HOST,            /* this host's kernel (or the saved dumps in node), whatever the API
 				  * says; with --from the bundle supplies API objects only */
-	/* KT_NODE_AGENTS: `--nodes`, the ktrace agents through the API
-	 * server's Pod proxy (one more row in the node-source table) */
+	/* `--nodes` (scope.nodes): the ktrace agents through the API
+	 * server's Pod proxy, the "agents" row of the node-source table */
 };
 
 struct kt_scope {
@@ -83,7 +83,11 @@ struct kt_scope {
 	enum kt_node_from node;
 	const char *node_name;        /* record this host under NAME / show only NAME of a bundle */
 	struct kt_node_opts node_opts; /* saved dumps, bpffs, kube-proxy metrics (ktrace/node.h) */
-	const char *nodes;            /* reserved: --nodes all|NAME,...|LABEL=VALUE (agents) */
+	const char *nodes;            /* --nodes all|NAME,...|LABEL=VALUE: the ktrace agents through
+				       * the API server's Pod proxy (ktrace/fleet.h) */
+	const char *agent_namespace;  /* --agent-namespace (default "ktrace") */
+	const char *agent_selector;   /* --agent-selector (default app.kubernetes.io/name=ktrace-agent) */
+	int agent_timeout_s;          /* --agent-timeout: per agent request (default 10) */
 	/* collect: write a bundle here ("-" stdout, ".gz" compresses): every API
 	 * object as it is read, then the node state and the gaps */
 	const char *record;
