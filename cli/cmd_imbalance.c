@@ -338,6 +338,9 @@ static void json_per_node(struct feed_ctx *f, struct kt_jw *w)
 	kt_jw_obj_end(w);
 }
 
+/* One `imbalance -o json` sample, keys in the order ktrace-imbalance(1)
+ * documents them. Longer than 120 lines on purpose: it reads top to bottom
+ * as the schema (sample, timing, Services, backends, per-node breakdown). */
 static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_imb_result *r, bool pretty)
 {
 	struct kt_jw *w = kt_cli_jw(c, stdout, pretty);
@@ -669,6 +672,10 @@ static int thresholds(struct kt_cli *c, struct kt_imb_opts *io)
 	return 0;
 }
 
+/* parse -> scope -> load -> analyze -> render, for the three ways the
+ * command runs (--once, --count N, the dashboard) and the fleet: about 130
+ * lines because the option parsing of the thresholds and the feed set-up
+ * each keep to one screen and are shared by all three. */
 static int run(struct kt_cli *c)
 {
 	struct kt_diag d;

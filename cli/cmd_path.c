@@ -90,6 +90,11 @@ static void json_fe_cause(struct kt_jw *w, uint32_t k, const void *ctx)
 	kt_jw_obj_end(w);
 }
 
+/* `path -o json|yaml`: one document, keys in the order ktrace-path(1)
+ * documents them. Longer than 120 lines on purpose: it reads top to bottom
+ * as the schema; the repeated parts (a programmed Service, gaps, findings,
+ * the ingress layer) are already their own writers in collectors/codec/
+ * and cli/render_*.c. */
 static int render_json(struct kt_cli *c, const struct kt_snapshot *s, const struct kt_path_result *r,
 		       const struct kt_ing_result *ing)
 {
