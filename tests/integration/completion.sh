@@ -104,6 +104,27 @@ expect() {
 
 # ---- static: commands, options, option values ---------------------------------
 expect "commands" "ktrace " agent path dataplane trace imbalance check lint collect rules completion version help
+# the first word comes from the list in the script: no ktrace process (the
+# binary is not on PATH here), the same words the engine gives; later words
+# still need the engine (nothing without the binary)
+if PATH=/usr/bin:/bin command -v ktrace >/dev/null 2>&1; then
+	skip "first word without a process" "a ktrace is installed in /usr/bin or /bin"
+else
+	for s in $SHELLS; do
+		got=$(PATH=/usr/bin:/bin; cands $s "ktrace im"); all=$(PATH=/usr/bin:/bin; cands $s "ktrace " | tr '\n' ' ')
+		want=$(printf '%s\n' $("$KTRACE" __complete line -- "" | sed -n 's/\t.*//p') | LC_ALL=C sort | tr '\n' ' ')
+		none=$(PATH=/usr/bin:/bin; cands $s "ktrace path --from ")
+		[ "$got" = imbalance ] && [ "$all" = "$want" ] && [ -z "$none" ] \
+			&& pass "$s: 'ktrace <TAB>' runs no process and offers the engine's commands" \
+			|| fail "$s: first word without a process" "im: [$got] all: [$all] want [$want] later word: [$none]"
+	done
+fi
+for w in "" im h x -; do
+	got=$(PATH=/usr/bin:/bin sh "$TOP/completions/kubectl_complete-ktrace" "$w" 2>/dev/null)
+	want=$("$KTRACE" __complete line --cobra -- "$w")
+	[ "$w" = - ] && want=""   # options need the engine: not on PATH here
+	[ "$got" = "$want" ] && pass "kubectl_complete-ktrace '$w' equals the engine" || fail "kubectl_complete-ktrace '$w'" "[$got] want [$want]"
+done
 expect "a command from its prefix" "ktrace pa" path
 expect "a command's own options" "ktrace dataplane --di" --diff
 expect "options for a command honouring globals (-- prefix)" "ktrace rules --" --man --output --color --verbose --help
