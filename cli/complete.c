@@ -101,6 +101,19 @@ static void unique(struct cstate *st, const char **v, unsigned n, const char *de
 			cand(st, v[i], desc);
 }
 
+/* Cluster-scoped names from the live API (namespaces, nodes). */
+static void live_names(struct cstate *st, enum kt_res res)
+{
+	struct kt_kube *k = live(st);
+	struct kt_arena *a = kt_arena_new();
+	const char **names;
+	unsigned n = 0;
+	struct kt_diag d = {0};
+	if (k && kt_kube_names(k, res, NULL, a, &names, &n, &d) == 0)
+		unique(st, names, n, NULL);
+	kt_arena_free(a);
+}
+
 static void namespaces(struct cstate *st)
 {
 	if (st->c->from) {
@@ -119,14 +132,7 @@ static void namespaces(struct cstate *st)
 		free(v);
 		return;
 	}
-	struct kt_kube *k = live(st);
-	struct kt_arena *a = kt_arena_new();
-	const char **names;
-	unsigned n = 0;
-	struct kt_diag d = {0};
-	if (k && kt_kube_names(k, KT_RES_NAMESPACES, NULL, a, &names, &n, &d) == 0)
-		unique(st, names, n, NULL);
-	kt_arena_free(a);
+	live_names(st, KT_RES_NAMESPACES);
 }
 
 static void nodes(struct cstate *st)
@@ -147,14 +153,7 @@ static void nodes(struct cstate *st)
 		free(v);
 		return;
 	}
-	struct kt_kube *k = live(st);
-	struct kt_arena *a = kt_arena_new();
-	const char **names;
-	unsigned n = 0;
-	struct kt_diag d = {0};
-	if (k && kt_kube_names(k, KT_RES_NODES, NULL, a, &names, &n, &d) == 0)
-		unique(st, names, n, NULL);
-	kt_arena_free(a);
+	live_names(st, KT_RES_NODES);
 }
 
 static void contexts(struct cstate *st)
