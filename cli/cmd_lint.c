@@ -17,6 +17,7 @@
 #include "ktrace/manifest.h"
 #include "ktrace/ruleconf.h"
 #include "ktrace/env.h"
+#include "ktrace/xalloc.h"
 
 /* --fail-on: a severity, or "never"/"none". -2 on a bad value. */
 int kt_lint_fail_on(const char *v)
@@ -94,6 +95,8 @@ static int run(struct kt_cli *c)
 	int rc = kt_lint_setup(c, &fail_on, &ra, &cfgbuf, &cfg);
 	if (rc)
 		return rc;
+	/* the model of a manifest tree is many MiB of small allocations */
+	kt_heap_hugepages(64u << 20);
 	struct kt_snapshot *snap = NULL;
 	struct kt_manifest_result mr = {0};
 	/* files are parsed on two threads when a CPU is idle (decided by the

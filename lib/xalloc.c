@@ -1,13 +1,16 @@
 /*
  * The shared helpers of include/ktrace/xalloc.h: allocation-or-die, FNV-1a
- * hashing and the spare-CPU estimate used to decide whether a second
- * thread pays. The only lib code that writes to stderr is kt_oom(), right
- * before it aborts.
+ * hashing, the spare-CPU estimate used to decide whether a second
+ * thread pays, and the huge-page heap of commands that build big models.
+ * The only lib code that writes to stderr is kt_oom(), right before it
+ * aborts.
  */
+#include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ktrace/xalloc.h"
@@ -105,4 +108,32 @@ double kt_spare_cpus(void)
 	if (n == 3 && running >= 1 && (double)(running - 1) < busy)
 		busy = running - 1;
 	return cpus - busy;
+}
+
+void kt_heap_hugepages(size_t bytes)
+{
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+	const uintptr_t huge = 2u << 20;
+	if (bytes < 2 * huge || bytes > (1u << 30))
+		return;
+	/* big blocks (arena blocks, growing arrays) from the heap too, never
+	 * trimmed back: memory the kernel handed out once is not faulted in
+	 * again */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, (int)(2 * bytes));
+	mallopt(M_TOP_PAD, (int)bytes);
+	uintptr_t start = (uintptr_t)sbrk(0);
+	void *volatile grow = malloc(huge); /* extends the heap by bytes */
+	free(grow);
+	uintptr_t end = (uintptr_t)sbrk(0);
+	if (start == (uintptr_t)-1 || end == (uintptr_t)-1)
+		return;
+	uintptr_t lo = (start + huge - 1) & ~(huge - 1);
+	/* a hint on memory that is free (the heap's top) or in use: safe
+	 * either way; fails harmlessly when the heap is not at the break */
+	if (end > lo)
+		(void)madvise((void *)lo, end - lo, MADV_HUGEPAGE);
+#else
+	(void)bytes;
+#endif
 }

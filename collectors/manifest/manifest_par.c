@@ -1,18 +1,17 @@
 /*
- * The threaded manifest loaders. Files are parsed on two threads while
- * documents are ingested into the snapshot in the calling thread, in input
+ * The threaded manifest loaders. A second thread works ahead of the
+ * calling thread, which ingests documents into the snapshot in input
  * order, so the snapshot (and every output) equals a sequential load's.
- *  - Many files: the file list is collected first; a worker thread claims
- *    the next unclaimed file (at most KT_PAR_AHEAD ahead of the loader)
- *    and parses it into a document list; the loader ingests files in
- *    order and parses any file nobody claimed yet itself while it would
- *    otherwise wait.
+ *  - Many files: a worker thread reads the files (in walk order, while the
+ *    walk is still listing them) ahead of the loader, which parses and
+ *    ingests each as soon as its bytes are there, and reads a file itself
+ *    when the worker has not reached it yet.
  *  - One file: a parser thread streams its documents (in batches) to the
  *    loader through a bounded queue, overlapping parsing with ingesting.
- * Document shells (tree, positions, strings) are recycled to the thread
- * that parsed them, which frees their trees when it reuses them: freeing
- * into another thread's malloc arena is slow. Owns the threads, queues and
- * pools it creates; never prints.
+ *    Document shells (tree, positions, strings) are recycled to the
+ *    parser thread, which frees their trees when it reuses them: freeing
+ *    into another thread's malloc arena is slow.
+ * Owns the threads, queues, buffers and pools it creates; never prints.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -245,257 +244,174 @@ static int load_pipelined(struct kt_mload *L, const char *const *paths, unsigned
 	return rc;
 }
 
-/* ---- many files: two threads parse, this one ingests in order ----------- */
+/* ---- many files: a reader thread ahead of the loader --------------------
+ * On a directory of small files the loader spends as long reading each
+ * file (open, fstat, read, close: system calls) as parsing and ingesting
+ * it. The worker reads the files in walk order ahead of the loader, which
+ * parses and ingests each file in order as soon as its bytes are there
+ * (the parse runs in the thread that ingests, on hot caches: trees handed
+ * between threads cost more to read cold than they save). A file the
+ * worker has not reached yet the loader reads itself; it waits only for a
+ * file the worker is reading right then. The threads meet per file only
+ * on an uncontended mutex: the worker sleeps when its window is full (or
+ * the walk has not listed the next file yet) and is woken once the loader
+ * has moved KT_PAR_WAKE files on. */
 
-#define KT_PAR_AHEAD 4
-/* used document shells kept per parsing thread */
-#define KT_PAR_POOL (4 * KT_PAR_AHEAD)
-/* files larger than this are not parsed ahead (see par_parse) */
-#define KT_PAR_BIG (256u << 10)
+#define KT_PAR_AHEAD 256         /* files read ahead of the loader at most */
+#define KT_PAR_AHEAD_BYTES (4u << 20) /* and their bytes */
+#define KT_PAR_WAKE 32
 
-enum pstate { P_FREE, P_WORKER, P_MAIN, P_DONE };
+enum pstate {
+	P_FREE,                  /* listed only */
+	P_READING,               /* the worker reads it */
+	P_READ,                  /* buf holds its bytes, or err is set */
+	P_TAKEN,                 /* the loader has it */
+};
 
 struct pfile {
 	char *path;              /* malloc'd */
-	char *walk_err;          /* malloc'd; the walker's error (no file) */
+	char *err;               /* malloc'd: the walker's error, or why it cannot be read */
+	bool walk_err;
 	enum pstate state;
-	struct ydoc *docs, *tail;
-	bool parsed;             /* docs/errs/bytes are filled */
-	bool defer;              /* the loader parses and ingests it itself, streaming */
-	bool map_failed;
-	char map_err[256];
-	struct kt_yerrs errs;    /* parse errors */
-	uint64_t bytes;
+	const char *buf;         /* P_READ: kt_mmap_file's; NULL for an empty file */
+	size_t len;
 };
 
 struct par {
-	struct kt_msink k;       /* collecting sink */
-	struct pfile *f;
+	struct kt_msink k;       /* collecting sink (the loader walks) */
+	struct pfile **f;        /* grows while the worker runs: index it under mu */
 	size_t n, cap;
-	size_t claim, main_pos;
+	bool walked, done, started;
+	pthread_t th;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct ydoc *pool[2];    /* used shells per parsing thread (0 loader, 1 worker) */
-	unsigned pooled[2];
+	pthread_cond_t wake_worker, wake_main;
+	bool worker_sleeps, main_sleeps;
+	size_t rd;               /* worker: the next file to read */
+	size_t main_pos;         /* loader: the file it is at */
+	size_t sleep_pos;        /* main_pos when the worker went to sleep */
+	uint64_t ahead;          /* bytes read and not taken by the loader */
 };
 
-struct par_cur {                 /* take callback context: one per parse */
-	struct par *p;
-	struct pfile *f;
-	unsigned who;            /* 0 loader, 1 worker */
-};
+static void *par_main(void *arg);
 
-static struct pfile *par_add(struct par *p, const char *path)
+/* A file (or the walker's error about a path) in walk order. */
+static void par_add(struct par *p, const char *path, const char *err)
 {
+	struct pfile *f = kt_xcalloc(1, sizeof(*f));
+	f->path = kt_xstrdup(path);
+	if (err) {
+		f->err = kt_xstrdup(err);
+		f->walk_err = true;
+	}
+	pthread_mutex_lock(&p->mu);
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
 		p->f = kt_xreallocarray(p->f, p->cap, sizeof(*p->f));
 	}
-	struct pfile *f = &p->f[p->n++];
-	memset(f, 0, sizeof(*f));
-	f->path = kt_xstrdup(path);
-	return f;
+	p->f[p->n++] = f;
+	if (p->worker_sleeps)
+		pthread_cond_signal(&p->wake_worker);
+	pthread_mutex_unlock(&p->mu);
+	/* the second file starts the worker, which reads while the walk
+	 * goes on; a single file is parsed in a pipeline instead */
+	if (p->n == 2 && !p->started)
+		p->started = pthread_create(&p->th, NULL, par_main, p) == 0;
 }
 
 static void par_path(struct kt_msink *k, const char *path)
 {
-	par_add((struct par *)k, path);
+	par_add((struct par *)k, path, NULL);
 }
 
 static void par_walk_error(struct kt_msink *k, const char *path, const char *msg)
 {
-	par_add((struct par *)k, path)->walk_err = kt_xstrdup(msg);
+	par_add((struct par *)k, path, msg);
 }
 
-static struct ydoc *par_take(void *ctx, struct ydoc *d)
+static void par_read(struct par *p, struct pfile *f)
 {
-	struct par_cur *c = ctx;
-	struct par *p = c->p;
-	struct pfile *f = c->f;
-	d->next = NULL;
-	d->owner = c->who;
-	if (f->tail)
-		f->tail->next = d;
-	else
-		f->docs = d;
-	f->tail = d;
-	pthread_mutex_lock(&p->mu);
-	struct ydoc *shell = p->pool[c->who];
-	if (shell) {
-		p->pool[c->who] = shell->next;
-		p->pooled[c->who]--;
-	}
-	pthread_mutex_unlock(&p->mu);
-	if (shell)
-		kt_ydoc_release(shell);
-	return shell;
-}
-
-static void par_recycle(struct par *p, struct ydoc *d)
-{
-	unsigned w = d->owner & 1;
-	pthread_mutex_lock(&p->mu);
-	if (p->pooled[w] < KT_PAR_POOL) {
-		d->next = p->pool[w];
-		p->pool[w] = d;
-		p->pooled[w]++;
-		d = NULL;
-	}
-	pthread_mutex_unlock(&p->mu);
-	kt_ydoc_free(d);
-}
-
-/* Parse f into its document list (with the JSON fallback). */
-static void par_parse(struct par *p, struct pfile *f, unsigned who)
-{
-	const char *buf;
-	size_t len;
-	f->parsed = true;
-	if (kt_mmap_file(p->k.o, f->path, &buf, &len, f->map_err, sizeof(f->map_err)) < 0) {
-		f->map_failed = true;
-		return;
-	}
-	f->bytes = len;
-	if (!buf)
-		return;
-	if (len > KT_PAR_BIG) {
-		/* its documents would all be held at once: leave it to the
-		 * loader, which ingests each as it is parsed */
-		kt_munmap_file(buf, len);
-		f->defer = true;
-		return;
-	}
-	unsigned delivered = 0;
-	struct par_cur cur = {p, f, who};
-	if (kt_yparse(buf, len, p->k.o->max_depth, 0, NULL, par_take, &cur, &f->errs, &delivered, NULL) < 0) {
-		cJSON *root = delivered == 0 ? kt_mjson_fallback(f->path, buf, len) : NULL;
-		if (root) {
-			kt_ydoc_free(par_take(&cur, kt_ydoc_json(root)));
-			f->errs.n = 0;
-		}
-	}
-	kt_munmap_file(buf, len);
+	char msg[256];
+	if (kt_mmap_file(p->k.o, f->path, &f->buf, &f->len, msg, sizeof(msg)) < 0)
+		f->err = kt_xstrdup(msg);
 }
 
 static void *par_main(void *arg)
 {
 	struct par *p = arg;
 	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->claim < p->n && (p->f[p->claim].walk_err || p->f[p->claim].state != P_FREE))
-			p->claim++;
-		if (p->claim >= p->n)
-			break;
-		if (p->claim > p->main_pos + KT_PAR_AHEAD) {
-			pthread_cond_wait(&p->cv, &p->mu);
+	while (!p->done) {
+		while (p->rd < p->n && (p->f[p->rd]->walk_err || p->f[p->rd]->state != P_FREE))
+			p->rd++;
+		if (p->rd >= p->n || p->rd >= p->main_pos + KT_PAR_AHEAD || p->ahead >= KT_PAR_AHEAD_BYTES) {
+			p->worker_sleeps = true;
+			p->sleep_pos = p->main_pos;
+			pthread_cond_wait(&p->wake_worker, &p->mu);
+			p->worker_sleeps = false;
 			continue;
 		}
-		struct pfile *f = &p->f[p->claim++];
-		f->state = P_WORKER;
+		struct pfile *f = p->f[p->rd++];
+		f->state = P_READING;
 		pthread_mutex_unlock(&p->mu);
-		par_parse(p, f, 1);
+		par_read(p, f);
 		pthread_mutex_lock(&p->mu);
-		f->state = P_DONE;
-		pthread_cond_broadcast(&p->cv);
+		f->state = P_READ;
+		p->ahead += f->len;
+		if (p->main_sleeps)
+			pthread_cond_signal(&p->wake_main);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* A file the loader reads itself: parse and ingest document by document. */
-static int par_self(struct par *p, struct pfile *f, struct kt_mload *L)
+/* Load file i in order: wait while the worker reads it, read it here if
+ * the worker has not, then parse and ingest it. */
+static int par_load(struct par *p, size_t i, struct kt_mload *L)
 {
-	const char *buf;
-	size_t len;
-	char msg[256];
-	if (kt_mmap_file(p->k.o, f->path, &buf, &len, msg, sizeof(msg)) < 0) {
-		kt_mload_error(L, f->path, 0, 0, msg);
+	struct pfile *f = p->f[i];
+	pthread_mutex_lock(&p->mu);
+	p->main_pos = i;
+	if (p->worker_sleeps && p->rd < p->n && i >= p->sleep_pos + KT_PAR_WAKE)
+		pthread_cond_signal(&p->wake_worker);
+	while (f->state == P_READING) {
+		p->main_sleeps = true;
+		pthread_cond_wait(&p->wake_main, &p->mu);
+		p->main_sleeps = false;
+	}
+	enum pstate st = f->state;
+	if (st == P_READ)
+		p->ahead -= f->len;
+	f->state = P_TAKEN;
+	pthread_mutex_unlock(&p->mu);
+	if (st == P_FREE)
+		par_read(p, f);
+	if (f->err) {
+		kt_mload_error(L, f->path, 0, 0, f->err);
 		return -KT_EXIT_INPUT;
 	}
-	if (!buf) {
+	if (!f->buf) {
 		struct kt_mfile F;
 		kt_mfile_begin(&F, L, f->path, 0);
 		return 0;
 	}
-	int rc = kt_mload_buf(L, f->path, buf, len, false);
-	kt_munmap_file(buf, len);
+	int rc = kt_mload_buf(L, f->path, f->buf, f->len, false);
+	kt_munmap_file(f->buf, f->len);
+	f->buf = NULL;
 	return rc < 0 ? -KT_EXIT_INPUT : 0;
-}
-
-/* Ingest a parsed file: what kt_mload_buf does in one thread. */
-static int par_ingest(struct par *p, struct pfile *f, struct kt_mload *L)
-{
-	if (f->defer)
-		return par_self(p, f, L);
-	if (f->map_failed) {
-		kt_mload_error(L, f->path, 0, 0, f->map_err);
-		return -KT_EXIT_INPUT;
-	}
-	struct kt_mfile F;
-	kt_mfile_begin(&F, L, f->path, f->bytes);
-	while (f->docs) {
-		struct ydoc *d = f->docs;
-		f->docs = d->next;
-		kt_mfile_doc(&F, d->root, &d->pos, d->first_line);
-		par_recycle(p, d);
-	}
-	f->tail = NULL;
-	for (unsigned i = 0; i < f->errs.n; i++)
-		kt_mload_error(L, f->path, f->errs.v[i].line, f->errs.v[i].col, f->errs.v[i].msg);
-	return f->errs.n ? -KT_EXIT_INPUT : 0;
-}
-
-/* Wait until file i is parsed; meanwhile parse a later free file instead
- * of idling. Called and returns with p->mu held. */
-static void par_wait(struct par *p, size_t i)
-{
-	struct pfile *f = &p->f[i];
-	p->main_pos = i;
-	pthread_cond_broadcast(&p->cv);
-	for (;;) {
-		if (f->state == P_FREE) { /* nobody parsed it ahead: stream it */
-			f->state = P_DONE;
-			f->defer = true;
-			return;
-		}
-		if (f->state == P_DONE)
-			return;
-		size_t j = i + 1;
-		while (j < p->n && j <= i + KT_PAR_AHEAD && (p->f[j].walk_err || p->f[j].state != P_FREE))
-			j++;
-		if (j < p->n && j <= i + KT_PAR_AHEAD) {
-			p->f[j].state = P_MAIN;
-			pthread_mutex_unlock(&p->mu);
-			par_parse(p, &p->f[j], 0);
-			pthread_mutex_lock(&p->mu);
-			p->f[j].state = P_DONE;
-			continue;
-		}
-		pthread_cond_wait(&p->cv, &p->mu);
-	}
 }
 
 static void par_free(struct par *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		free(p->f[i].path);
-		free(p->f[i].walk_err);
-		kt_yerrs_free(&p->f[i].errs);
-		while (p->f[i].docs) {
-			struct ydoc *d = p->f[i].docs;
-			p->f[i].docs = d->next;
-			kt_ydoc_free(d);
-		}
+		struct pfile *f = p->f[i];
+		free(f->path);
+		free(f->err);
+		kt_munmap_file(f->buf, f->len);
+		free(f);
 	}
 	free(p->f);
-	for (unsigned w = 0; w < 2; w++)
-		while (p->pool[w]) {
-			struct ydoc *d = p->pool[w];
-			p->pool[w] = d->next;
-			kt_ydoc_free(d);
-		}
 	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
+	pthread_cond_destroy(&p->wake_worker);
+	pthread_cond_destroy(&p->wake_main);
 }
 
 int kt_mload_parallel(struct kt_mload *L, const char *const *paths, unsigned n)
@@ -503,38 +419,38 @@ int kt_mload_parallel(struct kt_mload *L, const char *const *paths, unsigned n)
 	struct par p;
 	memset(&p, 0, sizeof(p));
 	p.k = (struct kt_msink){.error = par_walk_error, .path = par_path, .o = L->o};
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.wake_worker, NULL);
+	pthread_cond_init(&p.wake_main, NULL);
 	for (unsigned i = 0; i < n; i++)
 		kt_mwalk(&p.k, paths[i]);
 	free(p.k.seen);
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
+	pthread_mutex_lock(&p.mu);
+	p.walked = true;
+	if (p.worker_sleeps)
+		pthread_cond_signal(&p.wake_worker);
+	pthread_mutex_unlock(&p.mu);
 	int rc = 0;
-	size_t files = 0;
-	for (size_t i = 0; i < p.n; i++)
-		files += !p.f[i].walk_err;
-	pthread_t th;
-	bool started = files >= 2 && pthread_create(&th, NULL, par_main, &p) == 0;
 	for (size_t i = 0; i < p.n; i++) {
-		struct pfile *f = &p.f[i];
+		struct pfile *f = p.f[i];
 		if (f->walk_err) {
-			kt_mload_error(L, f->path, 0, 0, f->walk_err);
+			kt_mload_error(L, f->path, 0, 0, f->err);
 			rc = -KT_EXIT_INPUT;
-			continue;
-		}
-		if (!started && files < 2) {
+		} else if (!p.started && p.n == 1) {
 			/* one file: overlap its parse with ingesting instead */
 			if (load_pipelined(L, (const char *const *)&f->path, 1) < 0)
 				rc = -KT_EXIT_INPUT;
-			continue;
-		}
-		pthread_mutex_lock(&p.mu);
-		par_wait(&p, i);
-		pthread_mutex_unlock(&p.mu);
-		if (par_ingest(&p, f, L) < 0)
+		} else if (par_load(&p, i, L) < 0) {
 			rc = -KT_EXIT_INPUT;
+		}
 	}
-	if (started)
-		pthread_join(th, NULL);
+	if (p.started) {
+		pthread_mutex_lock(&p.mu);
+		p.done = true;
+		pthread_cond_signal(&p.wake_worker);
+		pthread_mutex_unlock(&p.mu);
+		pthread_join(p.th, NULL);
+	}
 	par_free(&p);
 	return rc;
 }

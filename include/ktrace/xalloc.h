@@ -34,4 +34,12 @@ double kt_spare_cpus(void);
 /* CPUs this process may run on (at least 1). */
 unsigned kt_usable_cpus(void);
 
+/* Grow the heap by about bytes now and ask the kernel to back that part
+ * with transparent huge pages (madvise mode): a command about to build a
+ * model of many MiB then pays one page fault per 2 MiB instead of one per
+ * 4 KiB, which dominates on virtual machines where a fault costs ~10 us.
+ * Also keeps allocations up to 32 MiB in the heap and freed memory in the
+ * process. Untouched pages cost no memory. A no-op where unsupported. */
+void kt_heap_hugepages(size_t bytes);
+
 #endif

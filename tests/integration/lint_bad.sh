@@ -44,6 +44,40 @@ expect_rc "empty file with --allow-empty: exit 0" 0 "$KTRACE" lint --allow-empty
 KTRACE_LINT_THREADS=2 "$KTRACE" lint -o json $F/rules $F/bad $F/realistic > "$W/thr.json" 2>/dev/null
 cmp -s "$W/seq.json" "$W/thr.json" && pass "KTRACE_LINT_THREADS=2 output equals the sequential output" || fail "threaded loader" "$(diff "$W/seq.json" "$W/thr.json" | head -5 | tr '\n' '|')"
 
+# many files, more than the reader thread's window (256 files, 4 MiB) and
+# its wake-up step, with every kind of trouble in between: the same
+# findings, errors (in order) and exit status with and without the thread
+python3 - "$W/many" $F/rules $F/realistic <<'PY'
+import os, shutil, sys
+out, srcs = sys.argv[1], sys.argv[2:]
+files = sorted(os.path.join(d, f) for d in srcs for f in os.listdir(d) if f.endswith((".yaml", ".json")))
+for i in range(700):
+    d = os.path.join(out, "d%d" % (i // 250))
+    os.makedirs(d, exist_ok=True)
+    src = files[i % len(files)]
+    shutil.copy(src, os.path.join(d, "f%04d-%s" % (i, os.path.basename(src))))
+open(os.path.join(out, "d0", "f0100-empty.yaml"), "w").close()
+open(os.path.join(out, "d1", "f0300-broken.yaml"), "w").write("kind: Service\nmetadata: {name: [\n")
+os.symlink("nowhere.yaml", os.path.join(out, "d1", "f0400-dangling.yaml"))
+doc = open(os.path.join(srcs[1], "web-app.yaml")).read()
+big = lambda n: "\n---\n".join(doc.replace("name: web", "name: web%d" % k) for k in range(n))
+open(os.path.join(out, "d0", "f0200-big.yaml"), "w").write(big(40))     # mapped, not read
+open(os.path.join(out, "d2", "f0600-huge.yaml"), "w").write(big(2500))  # beyond the byte window
+PY
+"$KTRACE" lint -o json "$W/many" > "$W/many1.json" 2>"$W/many1.err"; rc1=$?
+KTRACE_LINT_THREADS=2 "$KTRACE" lint -o json "$W/many" > "$W/many2.json" 2>"$W/many2.err"; rc2=$?
+[ $rc1 = 5 ] && [ $rc2 = 5 ] && cmp -s "$W/many1.json" "$W/many2.json" && cmp -s "$W/many1.err" "$W/many2.err" \
+	&& pass "705 paths with empty, broken, dangling and big files: threaded output equals sequential" \
+	|| fail "threaded loader, many files" "exit $rc1/$rc2: $(diff "$W/many1.err" "$W/many2.err" | head -3 | tr '\n' '|') $(diff "$W/many1.json" "$W/many2.json" | head -5 | tr '\n' '|')"
+python3 - "$W/many2.json" "$W/many2.err" <<'PY' && pass "many files: every file counted, errors in walk order" || fail "many files: counts" "$(head -c 400 "$W/many2.err")"
+import json, sys
+d = json.load(open(sys.argv[1])); err = open(sys.argv[2]).read()
+assert d["summary"]["files"] == 704, d["summary"]   # the dangling symlink is an error, not a file
+errs = [e["file"].rsplit("/", 1)[-1] for e in d["errors"]]
+assert errs == ["f0300-broken.yaml", "f0400-dangling.yaml"], errs
+assert err.index("f0300-broken.yaml") < err.index("f0400-dangling.yaml"), err
+PY
+
 # symlink loops: every directory is walked once
 mkdir -p "$W/loop/a" && cp $F/rules/kt201-bad.yaml "$W/loop/a/" && ln -s .. "$W/loop/a/up1" && ln -s .. "$W/loop/a/up2" && ln -s ../a "$W/loop/a/self"
 out=$(timeout 20 "$KTRACE" lint "$W/loop" 2>&1 | tail -1); rc=$?
