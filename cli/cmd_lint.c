@@ -99,7 +99,7 @@ static int run(struct kt_cli *c)
 	kt_heap_hugepages(64u << 20);
 	struct kt_snapshot *snap = NULL;
 	struct kt_manifest_result mr = {0};
-	/* files are parsed on two threads when a CPU is idle (decided by the
+	/* files are loaded on two threads when a CPU is idle (decided by the
 	 * loader); KTRACE_LINT_THREADS=1 or 2 forces it (benchmarks, tests) */
 	struct kt_manifest_opts mo = {.helm_source = true, .threads = 0};
 	long th = kt_env_long(KT_ENV_LINT_THREADS, 1, 1024, 0);

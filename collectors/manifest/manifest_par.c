@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "collectors/manifest/manifest_int.h"
 #include "ktrace/xalloc.h"
@@ -247,15 +248,15 @@ static int load_pipelined(struct kt_mload *L, const char *const *paths, unsigned
 /* ---- many files: a reader thread ahead of the loader --------------------
  * On a directory of small files the loader spends as long reading each
  * file (open, fstat, read, close: system calls) as parsing and ingesting
- * it. The worker reads the files in walk order ahead of the loader, which
- * parses and ingests each file in order as soon as its bytes are there
- * (the parse runs in the thread that ingests, on hot caches: trees handed
- * between threads cost more to read cold than they save). A file the
- * worker has not reached yet the loader reads itself; it waits only for a
- * file the worker is reading right then. The threads meet per file only
- * on an uncontended mutex: the worker sleeps when its window is full (or
- * the walk has not listed the next file yet) and is woken once the loader
- * has moved KT_PAR_WAKE files on. */
+ * it. The worker walks the paths, then reads the files in walk order ahead
+ * of the loader, which parses and ingests each file in order as soon as it
+ * is listed (the parse runs in the thread that ingests, on hot caches:
+ * trees handed between threads cost more to read cold than they save). A
+ * file the worker has not read yet the loader reads itself, so it starts
+ * with the first file listed and waits only for a file the worker is
+ * reading right then. The threads meet per file only on an uncontended
+ * mutex: the worker sleeps when its window is full and is woken once the
+ * loader has moved KT_PAR_WAKE files on. */
 
 #define KT_PAR_AHEAD 256         /* files read ahead of the loader at most */
 #define KT_PAR_AHEAD_BYTES (4u << 20) /* and their bytes */
@@ -278,11 +279,12 @@ struct pfile {
 };
 
 struct par {
-	struct kt_msink k;       /* collecting sink (the loader walks) */
-	struct pfile **f;        /* grows while the worker runs: index it under mu */
+	struct kt_msink k;       /* collecting sink (the worker walks) */
+	const char *const *paths;
+	unsigned n_paths;
+	struct pfile **f;        /* grows during the walk: index it under mu */
 	size_t n, cap;
-	bool walked, done, started;
-	pthread_t th;
+	bool walked, done;
 	pthread_mutex_t mu;
 	pthread_cond_t wake_worker, wake_main;
 	bool worker_sleeps, main_sleeps;
@@ -291,8 +293,6 @@ struct par {
 	size_t sleep_pos;        /* main_pos when the worker went to sleep */
 	uint64_t ahead;          /* bytes read and not taken by the loader */
 };
-
-static void *par_main(void *arg);
 
 /* A file (or the walker's error about a path) in walk order. */
 static void par_add(struct par *p, const char *path, const char *err)
@@ -309,13 +309,9 @@ static void par_add(struct par *p, const char *path, const char *err)
 		p->f = kt_xreallocarray(p->f, p->cap, sizeof(*p->f));
 	}
 	p->f[p->n++] = f;
-	if (p->worker_sleeps)
-		pthread_cond_signal(&p->wake_worker);
+	if (p->main_sleeps)
+		pthread_cond_signal(&p->wake_main);
 	pthread_mutex_unlock(&p->mu);
-	/* the second file starts the worker, which reads while the walk
-	 * goes on; a single file is parsed in a pipeline instead */
-	if (p->n == 2 && !p->started)
-		p->started = pthread_create(&p->th, NULL, par_main, p) == 0;
 }
 
 static void par_path(struct kt_msink *k, const char *path)
@@ -328,6 +324,19 @@ static void par_walk_error(struct kt_msink *k, const char *path, const char *msg
 	par_add((struct par *)k, path, msg);
 }
 
+static void par_walk(struct par *p)
+{
+	for (unsigned i = 0; i < p->n_paths; i++)
+		kt_mwalk(&p->k, p->paths[i]);
+	free(p->k.seen);
+	p->k.seen = NULL;
+	pthread_mutex_lock(&p->mu);
+	p->walked = true;
+	if (p->main_sleeps)
+		pthread_cond_signal(&p->wake_main);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void par_read(struct par *p, struct pfile *f)
 {
 	char msg[256];
@@ -338,6 +347,7 @@ static void par_read(struct par *p, struct pfile *f)
 static void *par_main(void *arg)
 {
 	struct par *p = arg;
+	par_walk(p);
 	pthread_mutex_lock(&p->mu);
 	while (!p->done) {
 		while (p->rd < p->n && (p->f[p->rd]->walk_err || p->f[p->rd]->state != P_FREE))
@@ -363,12 +373,25 @@ static void *par_main(void *arg)
 	return NULL;
 }
 
-/* Load file i in order: wait while the worker reads it, read it here if
- * the worker has not, then parse and ingest it. */
-static int par_load(struct par *p, size_t i, struct kt_mload *L)
+/* File i once the walk has listed it (NULL: the walk ended before), as
+ * long as the walk has not told whether the paths hold one file or more
+ * when wait_two (a single file is loaded in a pipeline instead). Called
+ * with mu held. */
+static struct pfile *par_listed(struct par *p, size_t i, bool wait_two)
 {
-	struct pfile *f = p->f[i];
-	pthread_mutex_lock(&p->mu);
+	while (!p->walked && (i >= p->n || (wait_two && p->n < 2))) {
+		p->main_sleeps = true;
+		pthread_cond_wait(&p->wake_main, &p->mu);
+		p->main_sleeps = false;
+	}
+	return i < p->n ? p->f[i] : NULL;
+}
+
+/* Load file f (the i-th) in order: wait while the worker reads it, read
+ * it here if the worker has not, then parse and ingest it. Called with mu
+ * held; returns with it released. */
+static int par_load(struct par *p, size_t i, struct pfile *f, struct kt_mload *L)
+{
 	p->main_pos = i;
 	if (p->worker_sleeps && p->rd < p->n && i >= p->sleep_pos + KT_PAR_WAKE)
 		pthread_cond_signal(&p->wake_worker);
@@ -409,6 +432,7 @@ static void par_free(struct par *p)
 		free(f);
 	}
 	free(p->f);
+	free(p->k.seen);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->wake_worker);
 	pthread_cond_destroy(&p->wake_main);
@@ -416,41 +440,48 @@ static void par_free(struct par *p)
 
 int kt_mload_parallel(struct kt_mload *L, const char *const *paths, unsigned n)
 {
+	struct stat st;
+	if (n == 1 && stat(paths[0], &st) == 0 && !S_ISDIR(st.st_mode))
+		return load_pipelined(L, paths, 1); /* one file: parse while ingesting */
 	struct par p;
 	memset(&p, 0, sizeof(p));
 	p.k = (struct kt_msink){.error = par_walk_error, .path = par_path, .o = L->o};
+	p.paths = paths;
+	p.n_paths = n;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.wake_worker, NULL);
 	pthread_cond_init(&p.wake_main, NULL);
-	for (unsigned i = 0; i < n; i++)
-		kt_mwalk(&p.k, paths[i]);
-	free(p.k.seen);
+	pthread_t th;
+	bool started = pthread_create(&th, NULL, par_main, &p) == 0;
+	if (!started)
+		par_walk(&p); /* and read every file in this thread */
+	int rc = 0;
 	pthread_mutex_lock(&p.mu);
-	p.walked = true;
+	for (size_t i = 0;; i++) {
+		struct pfile *f = par_listed(&p, i, i == 0);
+		if (!f)
+			break;
+		if (f->walk_err) {
+			pthread_mutex_unlock(&p.mu);
+			kt_mload_error(L, f->path, 0, 0, f->err);
+			rc = -KT_EXIT_INPUT;
+		} else if (p.walked && p.n == 1 && f->state == P_FREE) {
+			/* a directory holding one file */
+			f->state = P_TAKEN;
+			pthread_mutex_unlock(&p.mu);
+			if (load_pipelined(L, (const char *const *)&f->path, 1) < 0)
+				rc = -KT_EXIT_INPUT;
+		} else if (par_load(&p, i, f, L) < 0) {
+			rc = -KT_EXIT_INPUT;
+		}
+		pthread_mutex_lock(&p.mu);
+	}
+	p.done = true;
 	if (p.worker_sleeps)
 		pthread_cond_signal(&p.wake_worker);
 	pthread_mutex_unlock(&p.mu);
-	int rc = 0;
-	for (size_t i = 0; i < p.n; i++) {
-		struct pfile *f = p.f[i];
-		if (f->walk_err) {
-			kt_mload_error(L, f->path, 0, 0, f->err);
-			rc = -KT_EXIT_INPUT;
-		} else if (!p.started && p.n == 1) {
-			/* one file: overlap its parse with ingesting instead */
-			if (load_pipelined(L, (const char *const *)&f->path, 1) < 0)
-				rc = -KT_EXIT_INPUT;
-		} else if (par_load(&p, i, L) < 0) {
-			rc = -KT_EXIT_INPUT;
-		}
-	}
-	if (p.started) {
-		pthread_mutex_lock(&p.mu);
-		p.done = true;
-		pthread_cond_signal(&p.wake_worker);
-		pthread_mutex_unlock(&p.mu);
-		pthread_join(p.th, NULL);
-	}
+	if (started)
+		pthread_join(th, NULL);
 	par_free(&p);
 	return rc;
 }

@@ -21,7 +21,7 @@
 #include "collectors/manifest/yaml_tree.h"
 #include "ktrace/xalloc.h"
 
-/* ---- position map: open addressing on the node pointer ---------------- */
+/* ---- position map: in the node, else open addressing on its pointer ---- */
 
 #define LIVE(m, i) ((m)->t[i].k && (m)->t[i].gen == (m)->gen)
 
@@ -33,8 +33,22 @@ static size_t phash(const void *p, size_t cap)
 	return (size_t)(x >> 20) & (cap - 1);
 }
 
+/* A node of the document's storage (KT_YNODE) carries its own position:
+ * no table entry to write while parsing or to probe while ingesting, and
+ * the position sits next to the node the reader has just loaded. */
+struct ynode {
+	cJSON j;
+	uint32_t line, col;      /* 1-based; line 0: none recorded */
+};
+
 void kt_ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t col)
 {
+	if (k->type & KT_YNODE) {
+		struct ynode *y = (struct ynode *)k;
+		y->line = line;
+		y->col = col;
+		return;
+	}
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 256;
 		struct kt_ypos_ent *nt = kt_xcalloc(nc, sizeof(*nt));
@@ -64,7 +78,18 @@ void kt_ypos_put(struct kt_ypos *m, const cJSON *k, uint32_t line, uint32_t col)
 bool kt_ypos_lookup(void *ctx, const cJSON *node, uint32_t *line, uint32_t *col)
 {
 	struct kt_ypos *m = ctx;
-	if (!m || !m->cap || !node)
+	if (!m || !node)
+		return false;
+	if (node->type & KT_YNODE) {
+		const struct ynode *y = (const struct ynode *)node;
+		if (!y->line)
+			return false;
+		int64_t l = (int64_t)y->line - m->line_adjust;
+		*line = l >= 1 ? (uint32_t)l : 1;
+		*col = y->col;
+		return true;
+	}
+	if (!m->cap)
 		return false;
 	size_t h = phash(node, m->cap);
 	while (LIVE(m, h)) {
@@ -155,15 +180,15 @@ static char *sdup(struct builder *b, const char *s, size_t n)
 	return p;
 }
 
-/* A cJSON node in the document's blocks (KT_YNODE): no malloc per node,
- * and freeing a document is freeing its blocks (kt_ytree_free() walks the
- * tree only for nodes and strings from elsewhere). */
+/* A cJSON node in the document's blocks (KT_YNODE, with room for its
+ * position): no malloc per node, and freeing a document is freeing its
+ * blocks. */
 static cJSON *ynode(struct builder *b, int type)
 {
-	cJSON *n = salloc(b, sizeof(cJSON), _Alignof(cJSON));
-	memset(n, 0, sizeof(*n));
-	n->type = type | KT_YNODE;
-	return n;
+	struct ynode *y = salloc(b, sizeof(*y), _Alignof(struct ynode));
+	memset(y, 0, sizeof(*y));
+	y->j.type = type | KT_YNODE;
+	return &y->j;
 }
 
 /* A string node referencing s (document storage). */
@@ -190,6 +215,11 @@ static cJSON *ycopy(struct builder *b, const cJSON *src)
 
 void kt_ytree_free(cJSON *n)
 {
+	/* the builder makes KT_YNODE nodes only, with every string in the
+	 * document's storage: nothing to free node by node (and no walk over
+	 * a tree another thread just read) */
+	if (n && (n->type & KT_YNODE))
+		return;
 	while (n) {
 		cJSON *next = n->next;
 		if (!(n->type & cJSON_IsReference) && n->child)

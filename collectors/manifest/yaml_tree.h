@@ -28,8 +28,10 @@ struct kt_ypos_ent {
 	uint32_t gen;            /* entry is live when gen == map gen */
 };
 
-/* The position map of one document (open addressing on the node pointer)
- * and the document's warnings (duplicate keys). */
+/* The position map of one document and its warnings (duplicate keys).
+ * Nodes of the document's storage (KT_YNODE) carry their position
+ * themselves; the table (open addressing on the node pointer) holds the
+ * others' (a JSON fallback's root). */
 struct kt_ypos {
 	struct kt_ypos_ent *t;
 	size_t cap, n;
@@ -44,11 +46,13 @@ void kt_ypos_reset(struct kt_ypos *m);
 void kt_ypos_release(struct kt_ypos *m); /* frees the table and warnings */
 
 /* Per-document storage for the tree: the cJSON nodes themselves (marked
- * KT_YNODE in their type) and the keys and scalar values they reference
- * (cJSON_StringIsConst / cJSON_IsReference), so parsing does not malloc
- * and free every node and string. Reset per document. A document's tree
- * is freed with kt_ytree_free(), never cJSON_Delete(): consumers read it
- * and may detach parts for the document's lifetime only. */
+ * KT_YNODE in their type, each followed by its position) and the keys and
+ * scalar values they reference (cJSON_StringIsConst / cJSON_IsReference),
+ * so parsing does not malloc and free every node and string. Reset per
+ * document. A document's tree is freed with kt_ytree_free(), never
+ * cJSON_Delete() (a tree of KT_YNODE nodes goes with its storage; other
+ * trees, e.g. the JSON fallback's, node by node): consumers read it, may
+ * detach parts for the document's lifetime only and attach nothing. */
 #define KT_YNODE 0x4000 /* beyond cJSON's type bits (0xFF, 256, 512) */
 void kt_ytree_free(cJSON *n);
 struct sblock {

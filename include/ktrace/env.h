@@ -16,7 +16,7 @@ enum kt_env {
 	KT_ENV_CT_LIVE_MAX,      /* event-mode connection table cap */
 	KT_ENV_CT_THREADS,       /* 0/1: conntrack parse thread off/on */
 	KT_ENV_DUMP_THREADS,     /* 1-4: iptables-nft dump threads */
-	KT_ENV_LINT_THREADS,     /* 1/2: lint parser threads */
+	KT_ENV_LINT_THREADS,     /* 1/2: threads loading manifests */
 	KT_ENV_YAML,             /* libyaml: force libyaml */
 	KT_ENV_SA_DIR,           /* in-cluster service account directory */
 	KT_ENV_COUNT

@@ -45,8 +45,9 @@ struct kt_manifest_opts {
 	unsigned max_depth;      /* nesting cap; 0 -> 128 */
 	bool helm_source;        /* stdin: name documents after Helm's "# Source:" comment (default on) */
 	unsigned threads;        /* 0: two when a CPU is idle now (kt_spare_cpus()), else one;
-				    1: parse in the calling thread; 2+: a second thread parses files
-				    (output is identical either way) */
+				    1: load in the calling thread; 2+: a second thread walks and
+				    reads files ahead (parses a single file) while the calling
+				    one parses and ingests (output is identical either way) */
 };
 
 /* Load path ("-" = stdin) into snap (not finished), duplicates resolved.
@@ -55,8 +56,8 @@ struct kt_manifest_opts {
 int kt_manifest_load(struct kt_snapshot *snap, const char *path, const struct kt_manifest_opts *o,
 		     struct kt_manifest_result *r);
 /* Several paths in order ("-" at most once); with two threads files are
- * parsed on both while documents are ingested in the calling one, in input
- * order (same results as loading them one by one). */
+ * walked and read ahead on the second while the calling one parses and
+ * ingests them in input order (same results as loading them one by one). */
 int kt_manifest_load_paths(struct kt_snapshot *snap, const char *const *paths, unsigned n,
 			   const struct kt_manifest_opts *o, struct kt_manifest_result *r);
 /* The same for an in-memory buffer named name (tests, fuzzing). */
