@@ -213,6 +213,40 @@ static cJSON *ycopy(struct builder *b, const cJSON *src)
 	return n;
 }
 
+/* cJSON's type tests and appends, inline for the builder's own nodes (the
+ * hottest calls of a parse): the same list layout as cJSON's (the tail in
+ * child->prev), keys always const. */
+static bool is_map(const cJSON *n)
+{
+	return (n->type & 0xFF) == cJSON_Object;
+}
+
+static bool is_seq(const cJSON *n)
+{
+	return (n->type & 0xFF) == cJSON_Array;
+}
+
+static void seq_add(cJSON *seq, cJSON *item)
+{
+	cJSON *head = seq->child;
+	item->next = NULL;
+	if (!head) {
+		seq->child = item;
+		item->prev = item;
+	} else {
+		head->prev->next = item;
+		item->prev = head->prev;
+		head->prev = item;
+	}
+}
+
+static void map_put(cJSON *map, const char *key, cJSON *item)
+{
+	item->string = (char *)key;
+	item->type |= cJSON_StringIsConst;
+	seq_add(map, item);
+}
+
 void kt_ytree_free(cJSON *n)
 {
 	/* the builder makes KT_YNODE nodes only, with every string in the
@@ -449,7 +483,7 @@ static void keep_dead(struct builder *b, cJSON *n)
 {
 	if (!b->dead)
 		b->dead = ynode(b, cJSON_Array);
-	cJSON_AddItemToArray(b->dead, n);
+	seq_add(b->dead, n);
 }
 
 void kt_yb_clear_doc(struct builder *b)
@@ -580,10 +614,10 @@ static cJSON *dup_tree(struct builder *b, const cJSON *src, unsigned base_depth,
 			return NULL;
 		}
 		cJSON *nc = ycopy(b, ch);
-		if (cJSON_IsArray(f->d))
-			cJSON_AddItemToArray(f->d, nc);
+		if (is_seq(f->d))
+			seq_add(f->d, nc);
 		else /* keys live in the document's string storage or its tree */
-			cJSON_AddItemToObjectCS(f->d, ch->string ? ch->string : "", nc);
+			map_put(f->d, ch->string ? ch->string : "", nc);
 		if (kt_ypos_lookup(&b->pos, ch, &l, &c))
 			kt_ypos_put(&b->pos, nc, l + (uint32_t)b->pos.line_adjust, c);
 		if (ch->child) {
@@ -688,7 +722,7 @@ static void map_add(struct builder *b, struct frame *f, char *key, cJSON *node)
 		if (f->n_keys > KEYS_SCAN)
 			keys_add(b, f->node, key);
 	}
-	cJSON_AddItemToObjectCS(f->node, key, node);
+	map_put(f->node, key, node);
 }
 
 /* Attach a finished node to the current container (or make it the root). */
@@ -709,15 +743,15 @@ static int attach(struct builder *b, cJSON *node, const struct kt_ymark *m)
 		return 0;
 	}
 	struct frame *f = &b->st[b->depth - 1];
-	if (cJSON_IsArray(f->node)) {
-		cJSON_AddItemToArray(f->node, node);
+	if (is_seq(f->node)) {
+		seq_add(f->node, node);
 		kt_ypos_put(&b->pos, node, (uint32_t)m->line + 1, (uint32_t)m->col + 1);
 		return 0;
 	}
 	/* mapping value */
 	char *key = f->key;
 	f->key = NULL;
-	if (key[0] == '<' && !strcmp(key, "<<") && (cJSON_IsObject(node) || cJSON_IsArray(node)))
+	if (key[0] == '<' && !strcmp(key, "<<") && (is_map(node) || is_seq(node)))
 		f->has_merge = true;
 	map_add(b, f, key, node);
 	kt_ypos_put(&b->pos, node, f->key_line, f->key_col);
@@ -780,7 +814,7 @@ static void apply_merge(struct builder *b, cJSON *map)
 				for (cJSON *kv = src->child; kv; kv = kv->next)
 					if (kv->string && !cJSON_GetObjectItemCaseSensitive(map, kv->string)) {
 						cJSON *cp = ycopy_deep(b, kv, 0);
-						cJSON_AddItemToObjectCS(map, kv->string, cp);
+						map_put(map, kv->string, cp);
 						copy_pos(&b->pos, kv, cp, 0);
 					}
 			}
@@ -815,7 +849,7 @@ static int set_key(struct builder *b, const char *k, size_t n, const struct kt_y
 
 static bool want_key(const struct builder *b)
 {
-	return b->depth && cJSON_IsObject(b->st[b->depth - 1].node) && !b->st[b->depth - 1].key;
+	return b->depth && is_map(b->st[b->depth - 1].node) && !b->st[b->depth - 1].key;
 }
 
 int kt_yb_scalar(struct builder *b, const char *v, size_t len, bool plain, const char *tag, const char *anchor,
