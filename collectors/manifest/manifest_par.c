@@ -252,11 +252,12 @@ static int load_pipelined(struct kt_mload *L, const char *const *paths, unsigned
  * of the loader, which parses and ingests each file in order as soon as it
  * is listed (the parse runs in the thread that ingests, on hot caches:
  * trees handed between threads cost more to read cold than they save). A
- * file the worker has not read yet the loader reads itself, so it starts
- * with the first file listed and waits only for a file the worker is
- * reading right then. The threads meet per file only on an uncontended
- * mutex: the worker sleeps when its window is full and is woken once the
- * loader has moved KT_PAR_WAKE files on. */
+ * file the worker has not read yet (or is reading right then) the loader
+ * reads itself, so it starts with the first file listed and never waits
+ * for the worker, even one that lost its CPU on a busy machine. The
+ * threads meet per file only on an uncontended mutex: the worker sleeps
+ * when its window is full and is woken once the loader has moved
+ * KT_PAR_WAKE files on. */
 
 #define KT_PAR_AHEAD 256         /* files read ahead of the loader at most */
 #define KT_PAR_AHEAD_BYTES (4u << 20) /* and their bytes */
@@ -274,6 +275,7 @@ struct pfile {
 	char *err;               /* malloc'd: the walker's error, or why it cannot be read */
 	bool walk_err;
 	enum pstate state;
+	bool stolen;             /* the loader read it too while the worker was at it */
 	const char *buf;         /* P_READ: kt_mmap_file's; NULL for an empty file */
 	size_t len;
 };
@@ -337,11 +339,11 @@ static void par_walk(struct par *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void par_read(struct par *p, struct pfile *f)
+static void par_read(struct par *p, const char *path, const char **buf, size_t *len, char **err)
 {
 	char msg[256];
-	if (kt_mmap_file(p->k.o, f->path, &f->buf, &f->len, msg, sizeof(msg)) < 0)
-		f->err = kt_xstrdup(msg);
+	if (kt_mmap_file(p->k.o, path, buf, len, msg, sizeof(msg)) < 0)
+		*err = kt_xstrdup(msg);
 }
 
 static void *par_main(void *arg)
@@ -362,12 +364,21 @@ static void *par_main(void *arg)
 		struct pfile *f = p->f[p->rd++];
 		f->state = P_READING;
 		pthread_mutex_unlock(&p->mu);
-		par_read(p, f);
+		const char *buf = NULL;
+		size_t len = 0;
+		char *err = NULL;
+		par_read(p, f->path, &buf, &len, &err);
 		pthread_mutex_lock(&p->mu);
+		if (f->stolen) { /* the loader has its own copy */
+			kt_munmap_file(buf, len);
+			free(err);
+			continue;
+		}
+		f->buf = buf;
+		f->len = len;
+		f->err = err;
 		f->state = P_READ;
-		p->ahead += f->len;
-		if (p->main_sleeps)
-			pthread_cond_signal(&p->wake_main);
+		p->ahead += len;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -387,39 +398,44 @@ static struct pfile *par_listed(struct par *p, size_t i, bool wait_two)
 	return i < p->n ? p->f[i] : NULL;
 }
 
-/* Load file f (the i-th) in order: wait while the worker reads it, read
- * it here if the worker has not, then parse and ingest it. Called with mu
- * held; returns with it released. */
+/* Load file f (the i-th) in order: read it here unless the worker has
+ * (a file the worker is reading right now is read here too: the worker
+ * may have lost its CPU), then parse and ingest it. Called with mu held;
+ * returns with it released. */
 static int par_load(struct par *p, size_t i, struct pfile *f, struct kt_mload *L)
 {
 	p->main_pos = i;
 	if (p->worker_sleeps && p->rd < p->n && i >= p->sleep_pos + KT_PAR_WAKE)
 		pthread_cond_signal(&p->wake_worker);
-	while (f->state == P_READING) {
-		p->main_sleeps = true;
-		pthread_cond_wait(&p->wake_main, &p->mu);
-		p->main_sleeps = false;
-	}
 	enum pstate st = f->state;
 	if (st == P_READ)
 		p->ahead -= f->len;
-	f->state = P_TAKEN;
+	if (st == P_READING)
+		f->stolen = true; /* the worker drops its copy */
+	else
+		f->state = P_TAKEN;
 	pthread_mutex_unlock(&p->mu);
-	if (st == P_FREE)
-		par_read(p, f);
-	if (f->err) {
-		kt_mload_error(L, f->path, 0, 0, f->err);
-		return -KT_EXIT_INPUT;
-	}
-	if (!f->buf) {
+	const char *buf = f->buf, *err;
+	size_t len = f->len;
+	char *own_err = NULL;
+	if (st != P_READ)
+		par_read(p, f->path, &buf, &len, &own_err);
+	err = st == P_READ ? f->err : own_err;
+	int rc = 0;
+	if (err) {
+		kt_mload_error(L, f->path, 0, 0, err);
+		rc = -KT_EXIT_INPUT;
+	} else if (!buf) {
 		struct kt_mfile F;
 		kt_mfile_begin(&F, L, f->path, 0);
-		return 0;
+	} else {
+		rc = kt_mload_buf(L, f->path, buf, len, false) < 0 ? -KT_EXIT_INPUT : 0;
+		kt_munmap_file(buf, len);
 	}
-	int rc = kt_mload_buf(L, f->path, f->buf, f->len, false);
-	kt_munmap_file(f->buf, f->len);
-	f->buf = NULL;
-	return rc < 0 ? -KT_EXIT_INPUT : 0;
+	free(own_err);
+	if (st == P_READ)
+		f->buf = NULL; /* freed above; f is the loader's now */
+	return rc;
 }
 
 static void par_free(struct par *p)
