@@ -31,7 +31,7 @@ static const struct kt_env_var table[KT_ENV_COUNT] = {
 				 "up to 4, only on idle CPUs, 1 below 512 chains"},
 	[KT_ENV_LINT_THREADS] = {"KTRACE_LINT_THREADS", "1|2",
 				 "threads loading manifest files (2: a second one walks and reads files ahead)",
-				 "2 when a CPU is idle"},
+				 "2 for several files when a CPU is idle"},
 	[KT_ENV_YAML] = {"KTRACE_YAML", "libyaml", "parse every YAML document with libyaml (A/B runs)",
 			 "ktrace's scanner for kubectl/Helm-style YAML, libyaml for the rest"},
 	[KT_ENV_SA_DIR] = {"KTRACE_SA_DIR", "DIR",

@@ -44,10 +44,11 @@ struct kt_manifest_opts {
 	uint64_t max_file_bytes; /* 0 -> 1 GiB */
 	unsigned max_depth;      /* nesting cap; 0 -> 128 */
 	bool helm_source;        /* stdin: name documents after Helm's "# Source:" comment (default on) */
-	unsigned threads;        /* 0: two when a CPU is idle now (kt_spare_cpus()), else one;
-				    1: load in the calling thread; 2+: a second thread walks and
-				    reads files ahead (parses a single file) while the calling
-				    one parses and ingests (output is identical either way) */
+	unsigned threads;        /* 0: two for several files when a CPU is idle now
+				    (kt_spare_cpus()), else one; 1: load in the calling thread;
+				    2+: a second thread walks and reads files ahead (parses a
+				    single file) while the calling one parses and ingests
+				    (output is identical either way) */
 };
 
 /* Load path ("-" = stdin) into snap (not finished), duplicates resolved.
