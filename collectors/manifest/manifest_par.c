@@ -386,10 +386,9 @@ static void *par_main(void *arg)
 	return NULL;
 }
 
-/* File i once the walk has listed it (NULL: the walk ended before), as
- * long as the walk has not told whether the paths hold one file or more
- * when wait_two (a single file is loaded in a pipeline instead). Called
- * with mu held. */
+/* File i once the walk has listed it (NULL: the walk ended before); with
+ * wait_two, not before the walk has told whether the paths hold one file
+ * or more (one may go to the pipeline). Called with mu held. */
 static struct pfile *par_listed(struct par *p, size_t i, bool wait_two)
 {
 	while (!p->walked && (i >= p->n || (wait_two && p->n < 2))) {
