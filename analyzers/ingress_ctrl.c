@@ -138,20 +138,29 @@ const struct kt_ictrl *kt_ictrl_by_controller(const struct kt_ictrls *set, const
 	return NULL;
 }
 
-bool kt_image_is(const char *im, const char *repo)
+/* The length of an image reference without its digest and tag. */
+static size_t image_repo_len(const char *im)
 {
-	if (!im || !repo)
-		return false;
 	size_t n = strcspn(im, "@"); /* digest */
 	const char *slash = memrchr(im, '/', n);
 	const char *from = slash ? slash : im;
 	const char *colon = memchr(from, ':', n - (size_t)(from - im));
-	if (colon)
-		n = (size_t)(colon - im); /* tag */
+	return colon ? (size_t)(colon - im) : n; /* tag */
+}
+
+/* Is im's repository part (n bytes) repo, or a registry path ending in
+ * /repo? */
+static bool repo_is(const char *im, size_t n, const char *repo)
+{
 	size_t rl = strlen(repo);
 	if (n < rl || memcmp(im + n - rl, repo, rl))
 		return false;
 	return n == rl || im[n - rl - 1] == '/';
+}
+
+bool kt_image_is(const char *im, const char *repo)
+{
+	return im && repo && repo_is(im, image_repo_len(im), repo);
 }
 
 static bool label_hit(const struct kt_kvlist *l, const struct kt_ilabel *x)
@@ -175,16 +184,19 @@ static const char *image_hit(const struct kt_ictrl *f, const struct kt_podspec *
 {
 	if (f->companion && !has_image(spec, f->companion))
 		return NULL;
+	/* (every workload is asked about every family: the hot loop of the
+	 * ingress rules on a big manifest tree) */
+	bool istio_gw = f->name && !strcmp(f->name, "Istio gateway");
 	for (uint32_t i = 0; f->images && i < spec->n_containers; i++) {
 		const struct kt_container *ct = &spec->containers[i];
-		if (ct->init)
+		if (ct->init || !ct->image)
 			continue;
 		/* an Istio sidecar is not a gateway */
-		if (ct->name && (!strcmp(ct->name, "istio-proxy") || !strcmp(ct->name, "linkerd-proxy")) &&
-		    !strcmp(f->name, "Istio gateway"))
+		if (istio_gw && ct->name && (!strcmp(ct->name, "istio-proxy") || !strcmp(ct->name, "linkerd-proxy")))
 			continue;
+		size_t n = image_repo_len(ct->image);
 		for (const char *const *p = f->images; *p; p++)
-			if (kt_image_is(ct->image, *p))
+			if (repo_is(ct->image, n, *p))
 				return ct->image;
 	}
 	return NULL;
