@@ -618,7 +618,8 @@ int kt_nl_request(struct kt_nl *nl, struct nl_msg *req, kt_nl_msg_fn cb, void (*
 {
 	struct nlmsghdr *h = nlmsg_hdr(req);
 	h->nlmsg_flags |= NLM_F_REQUEST;
-	bool dump = (h->nlmsg_flags & NLM_F_DUMP) != 0;
+	/* both bits: NLM_F_MATCH alone is NLM_F_EXCL of a NEW request */
+	bool dump = (h->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	if (nl->replay) {
 		struct rq st = {.cb = cb, .ctx = ctx, .dump = dump};
 		return request_replay(nl, &st, h, err, errlen);

@@ -2,8 +2,9 @@
  * Internal to collectors/trace/ (and its tests and fuzz target): the
  * decoded nftables trace event (trace_event.c), the rule-set handling
  * (trace_rules.c: iptables-save parsing, pruning to what a probe can
- * reach, nft JSON ordering) and the scratch-namespace plumbing
- * (trace_lab.c). Nothing here is visible outside collectors/ and tests.
+ * reach; trace_nft.c: the same for nft JSON), the rule text of traced
+ * steps (trace_text.c) and the scratch-namespace plumbing (trace_lab.c).
+ * Nothing here is visible outside collectors/ and tests.
  */
 #ifndef KT_COLLECTORS_TRACE_INT_H
 #define KT_COLLECTORS_TRACE_INT_H
@@ -67,6 +68,7 @@ struct kt_ipt_chain {
 
 struct kt_ipt_set {
 	char *copy;              /* the input, lines cut in place */
+	const char *header;      /* the first comment line (names the backend); NULL */
 	struct kt_ipt_chain *chains;
 	uint32_t n_chains, cap_chains;
 	uint32_t rules_total;
@@ -86,9 +88,45 @@ char *kt_ipt_render(const struct kt_ipt_set *s, size_t *len);
 const struct kt_ipt_chain *kt_ipt_find(const struct kt_ipt_set *s, const char *table, const char *chain);
 void kt_ipt_free(struct kt_ipt_set *s);
 
-/* `nft -j list` output reordered so that `nft -j -f` accepts it (tables,
- * chains, sets and maps, then elements and rules); counts rules. malloc'd
- * or NULL with d. */
-char *kt_nft_json_loadable(const char *text, size_t len, uint32_t *n_rules, struct kt_diag *d);
+/* ---- nftables rule sets (trace_nft.c) -------------------------------- */
+
+/* What a probe can carry, for pruning an nftables rule set. */
+struct kt_nft_probe {
+	bool v6;                 /* the probe's family: ip6 + inet tables, else ip + inet */
+	bool full;               /* keep everything (only reorder) */
+	const char *dst, *src;
+	uint16_t dport;
+	uint16_t sport_lo, sport_hi; /* the probes' source ports */
+	uint8_t proto;           /* IPPROTO_TCP / IPPROTO_UDP */
+	const char *const *node_addrs;
+	unsigned n_node_addrs;
+};
+
+struct kt_nft_pruned {
+	char *text;              /* `nft -j -f` input (malloc'd, NUL-terminated) */
+	size_t len;
+	uint32_t rules_total, rules_loaded;
+	uint32_t chains_total, chains_loaded;
+	uint32_t elems_total, elems_loaded; /* of the sets and maps the kept rules look up */
+	bool pruned;
+};
+
+/* `nft -j list ruleset` output cut down to what the probe can reach (see
+ * trace_nft.c) and ordered so that `nft -j -f` accepts it (tables,
+ * chains, sets and maps, named objects, elements, rules). -1 with d
+ * (KT_EXIT_INPUT) on input that is not nft JSON. */
+int kt_nft_prune(const char *text, size_t len, const struct kt_nft_probe *p, struct kt_nft_pruned *out,
+		 struct kt_diag *d);
+
+/* ---- rule text of traced steps (trace_text.c) ------------------------ */
+
+struct kt_nl;
+/* Position, line and text of every step of r that names a rule: from ipt
+ * (iptables-save input; handles dumped over dump_nl in the scratch
+ * namespace) or, when ipt is NULL, from `nft -a list` in namespace nsfd
+ * (whole_tables: one listing per table, else per chain). Then drops by a
+ * REJECT rule become rejections. */
+void kt_trace_texts(struct kt_trace_result *r, const struct kt_ipt_set *ipt, struct kt_nl *dump_nl, int nsfd,
+		    bool whole_tables);
 
 #endif
