@@ -281,10 +281,11 @@ static int resolve_svc(struct kt_cli *c, const struct kt_snapshot *s, struct tr 
 	if (!sp) {
 		char names[512] = "";
 		size_t off = 0;
-		for (uint32_t i = 0; i < sv->n_ports && off < sizeof(names); i++)
-			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s%s%d", i ? ", " : "",
-						sv->ports[i].name ? sv->ports[i].name : "", sv->ports[i].name ? "=" : "",
-						sv->ports[i].port);
+		for (uint32_t i = 0; i < sv->n_ports && off < sizeof(names); i++) {
+			const char *pn = sv->ports[i].name && sv->ports[i].name[0] ? sv->ports[i].name : NULL;
+			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s%s%d", i ? ", " : "", pn ? pn : "",
+						pn ? "=" : "", sv->ports[i].port);
+		}
 		kt_diag_set(d, port ? KT_EXIT_NOTFOUND : KT_EXIT_USAGE, "Service %s/%s has %s port %s", ns, name,
 			    port ? "no" : "more than one", port ? port : "named");
 		kt_diag_hint(d, "its ports: %s; write svc/%s:PORT", names, name);
@@ -504,8 +505,8 @@ static int run(struct kt_cli *c)
 	if ((t.dst_svc || t.pod_arg) && load_objects(c, &sc, &t, &objs, &d) < 0)
 		goto fail;
 	const char *node = c->from ? kt_opt_str(c, "node") : NULL;
-	if (!node && c->from && t.q.pod_node)
-		node = t.q.pod_node; /* a bundle: the Pod's node */
+	if (!node && c->from && !dumps && t.q.pod_node)
+		node = t.q.pod_node; /* a bundle's node state: the Pod's node */
 	known_addresses(c, objs, node ? node : t.q.pod_node, live, &t);
 	bool computed = kt_opt_flag(c, "computed");
 	if (dumps && !computed && dump_rules(c, &sc, &t, &j, &d) < 0)

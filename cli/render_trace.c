@@ -94,9 +94,13 @@ static void text_fate(struct kt_cli *c, const struct kt_trace_req *t, const stru
 		printf("%sNAT%s:  destination %s -> %s%s", kt_c(c, KT_C_BOLD), kt_c(c, KT_C_RESET),
 		       hp(a, sizeof(a), t->dst, t->dport), hp(b, sizeof(b), p->to_ip, p->to_port),
 		       p->dnat ? " (DNAT)" : " (unchanged)");
-		if (p->from_ip[0])
-			printf("; source %s%s\n", p->masquerade ? "masqueraded to " : "kept ",
-			       p->masquerade ? hp(a, sizeof(a), p->from_ip, p->from_port) : t->src);
+		if (p->from_ip[0] && p->masquerade)
+			printf("; source masqueraded to %s%s\n", hp(a, sizeof(a), p->from_ip, p->from_port),
+			       strcmp(p->from_ip, t->src) ? ""
+							  : " (a masquerade rule took it; on the node the address is the"
+							    " outgoing interface's)");
+		else if (p->from_ip[0])
+			printf("; source kept %s\n", t->src);
 		else
 			printf("\n");
 	}

@@ -120,12 +120,28 @@ int kt_nft_prune(const char *text, size_t len, const struct kt_nft_probe *p, str
 
 /* ---- rule text of traced steps (trace_text.c) ------------------------ */
 
+/* The rules of `nft -a list table|chain` output (text cut in place). */
+struct kt_nft_listed {
+	const char *family, *table, *chain;
+	uint64_t handle;
+	uint32_t pos;            /* 1-based place in its chain */
+	const char *text;        /* the rule as nft prints it, without "# handle N" */
+};
+struct kt_nft_listing {
+	struct kt_nft_listed *v;
+	uint32_t n, cap;
+};
+struct kt_arena;
+void kt_nft_listing_parse(struct kt_arena *a, const char *family, const char *table, char *buf,
+			  struct kt_nft_listing *ls);
+
 struct kt_nl;
 /* Position, line and text of every step of r that names a rule: from ipt
  * (iptables-save input; handles dumped over dump_nl in the scratch
  * namespace) or, when ipt is NULL, from `nft -a list` in namespace nsfd
  * (whole_tables: one listing per table, else per chain). Then drops by a
- * REJECT rule become rejections. */
+ * REJECT rule become rejections and a MASQUERADE / SNAT rule that took a
+ * probe marks it masqueraded. */
 void kt_trace_texts(struct kt_trace_result *r, const struct kt_ipt_set *ipt, struct kt_nl *dump_nl, int nsfd,
 		    bool whole_tables);
 

@@ -13,7 +13,8 @@
  *     `nft -a list chain` of each traversed chain: every rule line ends in
  *     "# handle N", and rules are never cut inside a chain, so the place
  *     in the listing is the place on the node.
- * Then a drop by a REJECT rule becomes a rejection. Must not: print.
+ * Then a drop by a REJECT rule becomes a rejection, and a packet a
+ * MASQUERADE or SNAT rule took is masqueraded. Must not: print.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -81,18 +82,6 @@ static void chain_handles(struct kt_nl *nl, uint8_t family, const char *table, c
 
 /* ---- nft: listings --------------------------------------------------------- */
 
-struct listed {
-	const char *family, *table, *chain;
-	uint64_t handle;
-	uint32_t pos;
-	const char *text;
-};
-
-struct listing {
-	struct listed *v;
-	uint32_t n, cap;
-};
-
 /* "chain NAME {" (NAME maybe quoted): the name, or NULL. */
 static char *chain_header(char *t)
 {
@@ -110,8 +99,8 @@ static char *chain_header(char *t)
 	return name;
 }
 
-/* Rules of `nft -a list table|chain` output (one or more tables). */
-static void parse_listing(struct kt_arena *a, const char *family, const char *table, char *buf, struct listing *ls)
+void kt_nft_listing_parse(struct kt_arena *a, const char *family, const char *table, char *buf,
+			  struct kt_nft_listing *ls)
 {
 	const char *chain = NULL;
 	uint32_t pos = 0;
@@ -141,20 +130,20 @@ static void parse_listing(struct kt_arena *a, const char *family, const char *ta
 			ls->cap = ls->cap ? ls->cap * 2 : 64;
 			ls->v = kt_xreallocarray(ls->v, ls->cap, sizeof(*ls->v));
 		}
-		ls->v[ls->n++] = (struct listed){.family = family, .table = table, .chain = chain,
+		ls->v[ls->n++] = (struct kt_nft_listed){.family = family, .table = table, .chain = chain,
 						  .handle = strtoull(hm + 10, NULL, 10), .pos = ++pos,
 						  .text = kt_arena_strdup(a, t)};
 	}
 }
 
 static void list_nft(struct kt_arena *a, int nsfd, const char *family, const char *table, const char *chain,
-		     struct listing *ls)
+		     struct kt_nft_listing *ls)
 {
 	const char *argv[] = {"nft", "-a", "list", chain ? "chain" : "table", family, table, chain, NULL};
 	struct kt_lab_buf out = {0};
 	char err[256];
 	if (kt_lab_exec(nsfd, argv, NULL, 0, &out, err, sizeof(err)) == 0 && out.p)
-		parse_listing(a, family, table, out.p, ls);
+		kt_nft_listing_parse(a, family, table, out.p, ls);
 	kt_lab_buf_free(&out);
 }
 
@@ -217,7 +206,7 @@ static void ipt_text(struct kt_trace_step *s, struct chain_key *k, const struct 
 	}
 }
 
-static void nft_text(struct kt_trace_step *s, struct chain_key *k, struct listing *ls, struct chain_key *keys,
+static void nft_text(struct kt_trace_step *s, struct chain_key *k, struct kt_nft_listing *ls, struct chain_key *keys,
 		     uint32_t nk, int nsfd, bool whole_tables, struct kt_arena *a)
 {
 	if (!k->listed) {
@@ -230,7 +219,7 @@ static void nft_text(struct kt_trace_step *s, struct chain_key *k, struct listin
 		k->listed = true;
 	}
 	for (uint32_t j = 0; j < ls->n; j++) {
-		const struct listed *e = &ls->v[j];
+		const struct kt_nft_listed *e = &ls->v[j];
 		if (e->handle == s->handle && !strcmp(e->chain, k->chain) && !strcmp(e->table, k->table) &&
 		    !strcmp(e->family, k->family)) {
 			s->text = e->text;
@@ -246,7 +235,7 @@ void kt_trace_texts(struct kt_trace_result *r, const struct kt_ipt_set *ipt, str
 	struct kt_arena *a = r->arena;
 	struct chain_key *keys = NULL;
 	uint32_t nk = 0, ck = 0;
-	struct listing ls = {0};
+	struct kt_nft_listing ls = {0};
 	for (uint32_t pi = 0; pi < r->n_probes; pi++) {
 		struct kt_trace_probe *p = &r->probes[pi];
 		for (uint32_t si = 0; si < p->n_steps; si++) {
@@ -266,15 +255,22 @@ void kt_trace_texts(struct kt_trace_result *r, const struct kt_ipt_set *ipt, str
 		free(keys[j].hs.v);
 	free(keys);
 	free(ls.v);
-	/* a drop by a REJECT rule is a rejection */
+	/* a drop by a REJECT rule is a rejection; a MASQUERADE / SNAT rule
+	 * that took the packet translated its source even where the address
+	 * it picked happens to be the same (the node's interfaces are not
+	 * recreated) */
 	for (uint32_t pi = 0; pi < r->n_probes; pi++) {
 		struct kt_trace_probe *p = &r->probes[pi];
-		if (p->fate != KT_FATE_DROPPED)
-			continue;
 		for (uint32_t si = 0; si < p->n_steps; si++) {
 			const struct kt_trace_step *s = &p->steps[si];
-			if (!strcmp(s->verdict, "drop") && s->text && (strstr(s->text, "REJECT") || strstr(s->text, "reject")))
+			if (!s->text)
+				continue;
+			if (p->fate == KT_FATE_DROPPED && !strcmp(s->verdict, "drop") &&
+			    (strstr(s->text, "REJECT") || strstr(s->text, "reject")))
 				p->fate = KT_FATE_REJECTED;
+			if (!strcmp(s->verdict, "accept") && (strstr(s->text, "-j MASQUERADE") || strstr(s->text, "-j SNAT") ||
+							      strstr(s->text, "masquerade") || strstr(s->text, "snat ")))
+				p->masquerade = true;
 		}
 	}
 }

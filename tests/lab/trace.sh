@@ -189,6 +189,110 @@ EOF
 		fail "$mode: --count 1000 shares within bounds" "$(head -c 400 $WORK/$mode-count.cmp $WORK/$mode-count.err | tr '\n' '|')"
 }
 
+# ---- --from-pod and --dst svc/NAME: a Pod's packets, real and traced ------
+# the bundle's Pods plus a hostNetwork Pod on node-a (its IP is the node's)
+python3 - $WORK/bundle.json $WORK/pods.bundle <<'EOF'
+import json, sys
+b = json.load(open(sys.argv[1]))
+b["objects"].append({"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "kube-system", "name": "agent-a"},
+                     "spec": {"nodeName": "node-a", "hostNetwork": True, "containers": [{"name": "a", "image": "a:1"}]},
+                     "status": {"phase": "Running", "podIP": "10.77.0.1", "podIPs": [{"ip": "10.77.0.1"}]}})
+json.dump(b, open(sys.argv[2], "w"))
+EOF
+cat > $WORK/connect.py <<'EOF'
+import socket, sys
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+got = []
+for _ in range(n):
+    s = socket.socket()
+    s.settimeout(1.5)
+    if src != "-":
+        s.bind((src, 0))
+    try:
+        s.connect((dst, port))
+        got.append(s.recv(64).decode())
+    except OSError as e:
+        got.append("error " + str(e))
+    s.close()
+print(" ".join(got))
+EOF
+# the node's conntrack entries from SRC to web's ClusterIP: "BACKEND TRANSLATED-SOURCE" per line
+ct_pairs() {
+	inode conntrack -L -p tcp --orig-src "$1" --orig-dst 10.96.120.15 2>/dev/null |
+		sed -n 's/.*src=[^ ]* dst=[^ ]* sport=[^ ]* dport=[^ ]* .*src=\([^ ]*\) dst=\([^ ]*\) sport=.*/\1 \2/p'
+}
+
+from_pod_checks() { # MODE DUMPOPT DUMP
+	mode=$1
+	have_ct=1
+	command -v conntrack >/dev/null 2>&1 || have_ct=0
+	[ $have_ct = 1 ] && inode conntrack -F >/dev/null 2>&1
+	# real: Pod web-0 (10.244.1.11) to web's ClusterIP, 30 connections
+	real=$(nsx ${P}p1 python3 $WORK/connect.py - 10.96.120.15 80 30)
+	case "$real" in *10.244.1.11*10.244.2.12* | *10.244.2.12*10.244.1.11*)
+		pass "$mode: real Pod web-0 -> web's ClusterIP reaches both backends" ;;
+	*) fail "$mode: real Pod web-0 -> web's ClusterIP" "$real" ;; esac
+	if [ $have_ct = 1 ]; then
+		ct_pairs 10.244.1.11 > $WORK/$mode-ct.txt
+		# hairpin: back to itself masqueraded (the reply goes to another address), else the source kept
+		if [ -s $WORK/$mode-ct.txt ] && awk '($1 == "10.244.1.11") != ($2 != "10.244.1.11") { bad = 1 } END { exit bad }' $WORK/$mode-ct.txt &&
+			grep -q '^10.244.1.11 ' $WORK/$mode-ct.txt && grep -q '^10.244.2.12 10.244.1.11$' $WORK/$mode-ct.txt; then
+			pass "$mode: real conntrack: masqueraded exactly when the Pod reached itself"
+		else
+			fail "$mode: real conntrack: hairpin masquerade" "$(tr '\n' '|' < $WORK/$mode-ct.txt)"
+		fi
+	else
+		skip "$mode: real conntrack" "conntrack (the tool) is not installed"
+	fi
+	"$KTRACE" trace "$2" "$3" --from $WORK/pods.bundle --from-pod shop/web-0 --dst svc/web -n shop \
+		--node-address 10.77.0.1,10.78.0.1 --count 200 -o json > $WORK/$mode-pod.json 2> $WORK/$mode-pod.err
+	rc=$?
+	python3 - $WORK/$mode-pod.json $rc <<'EOF' > $WORK/$mode-pod.cmp 2>&1 &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] == "0" and d["agrees"], (sys.argv[2], d.get("disagreement"))
+assert d["source"] == "10.244.1.11:40000" and d["destination"] == "10.96.120.15:80", (d["source"], d["destination"])
+assert d["fromPod"] == {"namespace": "shop", "name": "web-0", "ip": "10.244.1.11", "node": "node-a", "hostNetwork": False}, d["fromPod"]
+assert d["toService"]["name"] == "web" and d["count"] == 200 and d["lost"] == 0
+sh = {s["to"]: s for s in d["shares"]}
+assert set(sh) == {"10.244.1.11:8080", "10.244.2.12:8080"} and all(s["withinBounds"] for s in sh.values()), sh
+for p in d["probes"]:
+    assert p["fate"] == "forwarded" and p["masquerade"] == p["to"].startswith("10.244.1.11:"), p
+chains = [s["chain"] for s in d["probes"][0]["steps"]]
+assert ("PREROUTING" in chains or "nat-prerouting" in chains) and "OUTPUT" not in chains, chains
+print("%d/%d, masqueraded exactly the %d probes that reached web-0 itself" % (sh["10.244.1.11:8080"]["count"],
+      sh["10.244.2.12:8080"]["count"], sh["10.244.1.11:8080"]["count"]))
+EOF
+		pass "$mode: --from-pod shop/web-0 --dst svc/web --count 200 (PREROUTING): $(cat $WORK/$mode-pod.cmp)" ||
+		fail "$mode: --from-pod shop/web-0 --dst svc/web" "$(head -c 500 $WORK/$mode-pod.cmp $WORK/$mode-pod.err | tr '\n' '|')"
+	# hostNetwork: a socket on the node itself, through OUTPUT
+	[ $have_ct = 1 ] && inode conntrack -F >/dev/null 2>&1
+	real=$(inode python3 $WORK/connect.py 10.77.0.1 10.96.120.15 80 10)
+	case "$real" in *10.244.*) pass "$mode: real hostNetwork socket on the node reaches web" ;;
+	*) fail "$mode: real hostNetwork socket on the node" "$real" ;; esac
+	if [ $have_ct = 1 ]; then
+		ct_pairs 10.77.0.1 > $WORK/$mode-cth.txt
+		[ -s $WORK/$mode-cth.txt ] && ! grep -q ' 10.77.0.1$' $WORK/$mode-cth.txt &&
+			pass "$mode: real conntrack: the node's own connection is masqueraded" ||
+			fail "$mode: real conntrack: the node's own connection" "$(tr '\n' '|' < $WORK/$mode-cth.txt)"
+	fi
+	"$KTRACE" trace "$2" "$3" --from $WORK/pods.bundle --from-pod kube-system/agent-a --dst svc/web:80 -n shop \
+		--node-address 10.77.0.1,10.78.0.1 -o json > $WORK/$mode-host.json 2> $WORK/$mode-host.err
+	rc=$?
+	python3 - $WORK/$mode-host.json $rc <<'EOF' > $WORK/$mode-host.cmp 2>&1 &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["probes"][0]
+assert sys.argv[2] == "0" and d["agrees"] and d["fromPod"]["hostNetwork"], (sys.argv[2], d.get("disagreement"))
+assert p["fate"] == "forwarded" and p["to"] in ("10.244.1.11:8080", "10.244.2.12:8080") and p["masquerade"], p
+chains = [s["chain"] for s in p["steps"]]
+assert chains[0] in ("OUTPUT", "nat-output", "filter-output") and "PREROUTING" not in chains, chains
+print(p["to"], "first step", p["steps"][0]["table"], chains[0])
+EOF
+		pass "$mode: --from-pod hostNetwork: through OUTPUT to $(cat $WORK/$mode-host.cmp), masqueraded" ||
+		fail "$mode: --from-pod hostNetwork" "$(head -c 500 $WORK/$mode-host.cmp $WORK/$mode-host.err | tr '\n' '|')"
+}
+
 # ---- iptables-nft ---------------------------------------------------------
 if inode iptables-nft-restore $WORK/rules.ipt && inode iptables-nft-restore --noflush $WORK/hooks.ipt; then
 	inode iptables-nft-save > $WORK/nft.save
@@ -206,6 +310,19 @@ if inode iptables-nft-restore $WORK/rules.ipt && inode iptables-nft-restore --no
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["probes"][0]; sys.exit(0 if p["masquerade"] and p["from"].startswith("10.77.0.1:") and p["dnat"] else 1)' $WORK/masq.json &&
 		pass "NodePort with Cluster policy: DNAT and masquerade to the node address" ||
 		fail "NodePort masquerade" "$(head -c 400 $WORK/masq.json | tr '\n' '|')"
+	from_pod_checks iptables-nft --iptables-save $WORK/nft.save
+	# what --from-pod and --dst svc/ refuse
+	"$KTRACE" trace --iptables-save $WORK/nft.save --from $WORK/pods.bundle --from-pod shop/web-9 --dst svc/web -n shop \
+		> $WORK/e1.out 2>&1
+	rc1=$?
+	"$KTRACE" trace --iptables-save $WORK/nft.save --from $WORK/pods.bundle --from-pod shop/web-0 --dst svc/web:http -n shop \
+		> $WORK/e2.out 2>&1
+	rc2=$?
+	"$KTRACE" trace --iptables-save $WORK/nft.save --from-pod shop/web-0 --src 10.1.1.1 --dst 10.96.120.15:80 > $WORK/e3.out 2>&1
+	rc3=$?
+	[ $rc1 = 3 ] && grep -q "web-0\|web-1" $WORK/e1.out && [ $rc2 = 3 ] && grep -q "ports: 80" $WORK/e2.out && [ $rc3 = 2 ] &&
+		pass "an unknown Pod (exit 3, close names), a Service port it lacks (exit 3, its ports), --src with --from-pod (exit 2)" ||
+		fail "--from-pod / svc errors" "$rc1 $rc2 $rc3 $(cat $WORK/e1.out $WORK/e2.out $WORK/e3.out | tr '\n' '|')"
 	inode iptables-nft -t nat -F; inode iptables-nft -t nat -X; inode iptables-nft -t filter -F; inode iptables-nft -t filter -X
 	inode nft flush ruleset
 else
@@ -227,6 +344,7 @@ inode nft flush ruleset
 if inode nft -f $WORK/rules.nft 2>$WORK/nft.err; then
 	inode nft -j list ruleset > $WORK/ruleset.json
 	check_mode nftables --nft-json $WORK/ruleset.json
+	from_pod_checks nftables --nft-json $WORK/ruleset.json
 else
 	fail nftables "nft -f failed: $(head -c 300 $WORK/nft.err | tr '\n' '|')"
 fi
