@@ -410,6 +410,7 @@ static int dump_rules(struct kt_cli *c, struct kt_scope *sc, const struct tr *t,
 	opts_for(c, t, j);
 	j->o.rules = j->text;
 	j->o.rules_len = len;
+	j->o.rules_scratch = true;
 	j->o.fmt = ipt ? KT_TRACE_IPTABLES : KT_TRACE_NFT_JSON;
 	if (kt_trace_rules_prepare(&j->o, &j->rules, d) < 0)
 		return -1;
@@ -449,6 +450,7 @@ static int host_rules(struct kt_cli *c, const struct kt_dp_node *n, const struct
 		return -1;
 	j->o.rules = j->text;
 	j->o.rules_len = len;
+	j->o.rules_scratch = true;
 	return kt_trace_rules_prepare(&j->o, &j->rules, d);
 }
 

@@ -3,7 +3,8 @@
  * decoded nftables trace event (trace_event.c), the rule-set handling
  * (trace_rules.c: iptables-save parsing, pruning to what a probe can
  * reach; trace_nft.c: the same for nft JSON), the rule text of traced
- * steps (trace_text.c) and the scratch-namespace plumbing (trace_lab.c).
+ * steps (trace_text.c), the probe table (trace_probe.c) and the
+ * scratch-namespace plumbing (trace_lab.c).
  * Nothing here is visible outside collectors/ and tests.
  */
 #ifndef KT_COLLECTORS_TRACE_INT_H
@@ -67,7 +68,7 @@ struct kt_ipt_chain {
 };
 
 struct kt_ipt_set {
-	char *copy;              /* the input, lines cut in place */
+	char *copy;              /* the input, lines cut in place (NULL: the caller's buffer) */
 	const char *header;      /* the first comment line (names the backend); NULL */
 	struct kt_ipt_chain *chains;
 	uint32_t n_chains, cap_chains;
@@ -80,6 +81,10 @@ struct kt_ipt_set {
 /* Parse iptables-save text (bounded: KT_DP_MAX_LINE per line). -1 with d
  * (KT_EXIT_INPUT, "line N: ...") on malformed input. */
 int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d);
+/* The same on the caller's buffer (text[len] must be writable; its lines
+ * are cut in place and the set points into it: keep it until
+ * kt_ipt_free()). */
+int kt_ipt_parse_inplace(char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d);
 /* Keep only the rules a packet to dst:dport/proto can match before NAT
  * changes it, and the chains reachable from the built-in chains. */
 void kt_ipt_prune(struct kt_ipt_set *s, const char *dst, uint16_t dport, const char *proto);
@@ -117,6 +122,17 @@ struct kt_nft_pruned {
  * (KT_EXIT_INPUT) on input that is not nft JSON. */
 int kt_nft_prune(const char *text, size_t len, const struct kt_nft_probe *p, struct kt_nft_pruned *out,
 		 struct kt_diag *d);
+
+/* ---- the probe table (trace_probe.c) --------------------------------- */
+
+#define KT_TRACE_PROBE_TABLE "ktrace-probe"
+struct kt_nl;
+/* Table ip|ip6 ktrace-probe in the namespace of nl (NETLINK_NETFILTER):
+ * prerouting and output chains at priority -500 that set nftrace on
+ * packets src -> dst proto/dport, and empty input, forward and
+ * postrouting chains at 500. -1 with err. */
+int kt_trace_probe_table(struct kt_nl *nl, const char *src, const char *dst, uint8_t proto, uint16_t dport,
+			 char *err, size_t errlen);
 
 /* ---- rule text of traced steps (trace_text.c) ------------------------ */
 

@@ -144,27 +144,33 @@ static void ws(struct jw *w)
 		w->p++;
 }
 
-/* A string at w->p (the opening quote): its raw span. */
+/* A string at w->p (the opening quote): its raw span. Control
+ * characters are not rejected here (cJSON rejects them in sets and maps;
+ * nft in what is loaded). */
 static bool jstr(struct jw *w, const char **s, size_t *n, bool *esc)
 {
 	const char *p = w->p + 1;
-	*esc = false;
 	*s = p;
-	while (p < w->end && *p != '"') {
-		if ((unsigned char)*p < 0x20)
+	*esc = false;
+	for (;;) {
+		const char *q = memchr(p, '"', (size_t)(w->end - p));
+		if (!q)
 			return false;
-		if (*p == '\\') {
+		/* escaped when an odd number of backslashes precede it */
+		const char *b = q;
+		while (b > *s && b[-1] == '\\')
+			b--;
+		if (b != q)
 			*esc = true;
-			if (++p >= w->end)
-				return false;
+		if (((q - b) & 1) == 0) {
+			*n = (size_t)(q - *s);
+			w->p = q + 1;
+			if (!*esc && memchr(*s, '\\', *n))
+				*esc = true;
+			return true;
 		}
-		p++;
+		p = q + 1;
 	}
-	if (p >= w->end)
-		return false;
-	*n = (size_t)(p - *s);
-	w->p = p + 1;
-	return true;
 }
 
 static void jvalue(struct jw *w, const char *key, size_t klen, int depth)

@@ -107,16 +107,14 @@ static void add_rule(struct kt_ipt_chain *c, const char *text, uint32_t line)
 	c->n_rules++;
 }
 
-int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d)
+/* Parse buf (len bytes, buf[len] writable), cutting its lines in place. */
+static int parse(char *buf, size_t len, struct kt_ipt_set *s, struct kt_diag *d)
 {
-	memset(s, 0, sizeof(*s));
-	s->copy = kt_xmalloc(len + 1);
-	memcpy(s->copy, text, len);
-	s->copy[len] = 0;
+	buf[len] = 0;
 	struct cidx x = {0};
 	char table[32] = "";
 	uint32_t lineno = 0;
-	char *p = s->copy, *end = s->copy + len;
+	char *p = buf, *end = buf + len;
 	int rc = 0;
 	while (p < end && rc == 0) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -207,6 +205,20 @@ int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_d
 		return kt_diag_set(d, KT_EXIT_INPUT, "no iptables rules in the input");
 	}
 	return 0;
+}
+
+int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d)
+{
+	memset(s, 0, sizeof(*s));
+	s->copy = kt_xmalloc(len + 1);
+	memcpy(s->copy, text, len);
+	return parse(s->copy, len, s, d);
+}
+
+int kt_ipt_parse_inplace(char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d)
+{
+	memset(s, 0, sizeof(*s));
+	return parse(text, len, s, d);
 }
 
 /* ---- rule tokens ---------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,10 +38,8 @@
 #include "collectors/trace/trace_int.h"
 #include "collectors/trace/trace_lab.h"
 #include "ktrace/arena.h"
-#include "ktrace/fileio.h"
 #include "ktrace/xalloc.h"
 
-#define PROBE_TABLE "ktrace-probe"
 #define MAX_EVENTS 4000000u
 #define MAX_STEPS 512u
 #define DEFAULT_SRC "198.18.0.2"   /* RFC 2544 benchmarking range: an off-cluster client */
@@ -76,7 +75,20 @@ struct evs {
 	const char *src;
 	uint16_t base;
 	unsigned count;
+	/* probes whose fate is settled: forwarded out of the node (postrouting
+	 * to an interface that is not loopback), delivered (input), dropped */
+	uint8_t *settled;
+	unsigned n_settled, if_lo;
 };
+
+/* Does this event settle its probe's fate? */
+static bool settles(const struct evs *e, const struct kt_trace_event *ev)
+{
+	if (!strcmp(ev->table, KT_TRACE_PROBE_TABLE))
+		return !strcmp(ev->chain, "kt-in") || (!strcmp(ev->chain, "kt-post") && ev->oif && ev->oif != e->if_lo);
+	return (ev->type == NFT_TRACETYPE_RULE && ev->has_verdict && ev->verdict == NF_DROP) ||
+	       (ev->type == NFT_TRACETYPE_POLICY && ev->has_policy && ev->policy == NF_DROP);
+}
 
 static int32_t id_probe(struct evs *e, uint32_t id)
 {
@@ -101,8 +113,9 @@ static int on_event(struct nl_msg *msg, void *ctx)
 		return 0;
 	}
 	int32_t p = -1;
-	if (!strcmp(ev.table, PROBE_TABLE) && (!strcmp(ev.chain, "kt-pre") || !strcmp(ev.chain, "kt-out")) && ev.has_ports &&
-	    !strcmp(ev.saddr, e->src) && ev.sport >= e->base && ev.sport - e->base < (int)e->count) {
+	bool mark = !strcmp(ev.chain, "kt-pre") || !strcmp(ev.chain, "kt-out");
+	if (mark && !strcmp(ev.table, KT_TRACE_PROBE_TABLE) && ev.has_ports && !strcmp(ev.saddr, e->src) &&
+	    ev.sport >= e->base && ev.sport - e->base < (int)e->count) {
 		p = ev.sport - e->base;
 		e->recent[e->n_recent % 512].id = ev.id;
 		e->recent[e->n_recent % 512].probe = p;
@@ -120,6 +133,10 @@ static int on_event(struct nl_msg *msg, void *ctx)
 	e->v[e->n] = ev;
 	e->probe[e->n] = p;
 	e->n++;
+	if (!e->settled[p] && settles(e, &ev)) {
+		e->settled[p] = 1;
+		e->n_settled++;
+	}
 	return 0;
 }
 
@@ -211,7 +228,9 @@ int kt_trace_rules_prepare(const struct kt_trace_opts *o, struct kt_trace_rules 
 	r->v6 = is_v6(o->dst_ip);
 	const char *proto = o->proto == IPPROTO_UDP ? "udp" : "tcp";
 	if (o->fmt == KT_TRACE_IPTABLES) {
-		if (kt_ipt_parse(o->rules, o->rules_len, &r->ipt, d) < 0) {
+		int prc = o->rules_scratch ? kt_ipt_parse_inplace((char *)o->rules, o->rules_len, &r->ipt, d)
+					   : kt_ipt_parse(o->rules, o->rules_len, &r->ipt, d);
+		if (prc < 0) {
 			free(r);
 			return -1;
 		}
@@ -296,29 +315,6 @@ static int interrupted(struct run *x, struct kt_diag *d)
 	return 0;
 }
 
-/* The probe table: trace only the probe packets (from a client namespace
- * at prerouting, from the node itself at output), observe their fate. */
-static int probe_table(struct run *x, char *err, size_t errlen)
-{
-	const struct kt_trace_opts *o = x->o;
-	const char *fam = x->rules->v6 ? "ip6" : "ip";
-	const char *proto = o->proto == IPPROTO_UDP ? "udp" : "tcp";
-	char match[512], probe[2048];
-	snprintf(match, sizeof(match), "%s saddr %s %s daddr %s %s dport %u meta nftrace set 1", fam, x->src, fam, o->dst_ip,
-		 proto, o->dst_port);
-	snprintf(probe, sizeof(probe),
-		 "table %s " PROBE_TABLE " {\n"
-		 " chain kt-pre { type filter hook prerouting priority -500; policy accept; %s; }\n"
-		 " chain kt-out { type filter hook output priority -500; policy accept; %s; }\n"
-		 " chain kt-in { type filter hook input priority 500; policy accept; }\n"
-		 " chain kt-fwd { type filter hook forward priority 500; policy accept; }\n"
-		 " chain kt-post { type filter hook postrouting priority 500; policy accept; }\n"
-		 "}\n",
-		 fam, match, match);
-	const char *argv[] = {"nft", "-f", "-", NULL};
-	return kt_lab_exec(x->lab.fd_node, argv, probe, strlen(probe), NULL, err, errlen) == 0 ? 0 : -1;
-}
-
 static int load_rules(struct run *x, struct kt_diag *d)
 {
 	const struct kt_trace_opts *o = x->o;
@@ -338,7 +334,7 @@ static int load_rules(struct run *x, struct kt_diag *d)
 					   : "it was loaded into a scratch namespace only");
 		return -1;
 	}
-	if (probe_table(x, err, sizeof(err)) < 0)
+	if (kt_trace_probe_table(x->dump_nl, x->src, o->dst_ip, (uint8_t)o->proto, o->dst_port, err, sizeof(err)) < 0)
 		return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot add the trace rule in the scratch namespace: %s", err);
 	return 0;
 }
@@ -376,7 +372,8 @@ static int probe_all(struct run *x, struct kt_diag *d)
 	kt_lab_enter(&x->lab, KT_LAB_SELF);
 	if (rc < 0)
 		return rc;
-	/* events are queued by the time the probes are processed; wait for quiet */
+	/* events are queued by the time the probes are processed: done when
+	 * every probe's fate is settled, else after a quiet spell */
 	int fd = kt_nl_fd(x->ev_nl);
 	int timeout = o->timeout_ms > 0 ? o->timeout_ms : 300;
 	double end = now_ms() + timeout, last = now_ms();
@@ -387,7 +384,7 @@ static int probe_all(struct run *x, struct kt_diag *d)
 		double t = now_ms();
 		if (n > 0)
 			last = t;
-		if (t >= end || t - last >= 40)
+		if (x->evs.n_settled >= x->count || t >= end || t - last >= 40)
 			break;
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		poll(&pf, 1, 10);
@@ -459,7 +456,7 @@ static void assemble(struct run *x)
 		int32_t pi = x->evs.probe[i];
 		struct kt_trace_probe *p = &r->probes[pi];
 		seen[pi] = true;
-		if (!strcmp(ev->table, PROBE_TABLE)) {
+		if (!strcmp(ev->table, KT_TRACE_PROBE_TABLE)) {
 			probe_event(x, ev, p, &in_seen[pi]);
 			continue;
 		}
@@ -579,6 +576,7 @@ int kt_trace_run(const struct kt_trace_opts *o, const struct kt_trace_rules *rul
 	x.evs.src = x.src;
 	x.evs.base = x.base;
 	x.evs.count = x.count;
+	x.evs.settled = kt_xcalloc(x.count + 1, 1);
 	double t0 = now_ms();
 	char err[512] = "";
 	int rc = 0;
@@ -586,18 +584,19 @@ int kt_trace_run(const struct kt_trace_opts *o, const struct kt_trace_rules *rul
 				 .n_addrs = o->n_node_addrs};
 	if (kt_lab_create(&x.lab, &cfg, err, sizeof(err)) < 0)
 		rc = kt_diag_set(d, KT_EXIT_CLUSTER, "scratch namespace: %s", err);
+	x.evs.if_lo = x.lab.if_node;
 	r->ns_node = kt_arena_strdup(r->arena, x.lab.ns_node);
 	r->ns_client = kt_arena_strdup(r->arena, x.lab.ns_cli);
 	double t1 = now_ms();
 	if (!rc)
 		rc = interrupted(&x, d);
 	if (!rc)
+		rc = open_sockets(&x, d);
+	if (!rc)
 		rc = load_rules(&x, d);
 	double t2 = now_ms();
 	if (!rc)
 		rc = interrupted(&x, d);
-	if (!rc)
-		rc = open_sockets(&x, d);
 	if (!rc)
 		rc = probe_all(&x, d);
 	if (!rc) {
@@ -611,6 +610,7 @@ int kt_trace_run(const struct kt_trace_opts *o, const struct kt_trace_rules *rul
 	kt_lab_destroy(&x.lab);
 	free(x.evs.v);
 	free(x.evs.probe);
+	free(x.evs.settled);
 	r->setup_ms = t1 - t0;
 	r->load_ms = t2 - t1;
 	r->probe_ms = t3 - t2;
@@ -659,20 +659,46 @@ char *kt_trace_host_rules(enum kt_dp_mode mode, bool v6, size_t *len, enum kt_tr
 
 char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
+	const size_t max = (size_t)1 << 30;
+	bool std_in = !strcmp(path, "-");
+	int fd = std_in ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, strerror(errno));
+		if (fd > 0)
+			close(fd);
 		return NULL;
 	}
-	char *buf = NULL;
-	size_t max = (size_t)1 << 30;
-	int rc = kt_read_stream(f, 1 << 20, max, &buf, len);
-	fclose(f);
-	if (rc < 0 || *len >= max) {
+	/* a file is read in one go into a buffer of its size (no growing copies) */
+	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)st.st_size < max ? (size_t)st.st_size + 1 : 1 << 20;
+	char *buf = kt_xmalloc(cap);
+	size_t n = 0;
+	int err = 0;
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap >= max)
+				break;
+			cap *= 2;
+			buf = kt_xrealloc(buf, cap);
+		}
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? errno : 0;
+			break;
+		}
+		n += (size_t)r;
+	}
+	if (!std_in)
+		close(fd);
+	if (err || n + 1 >= max) {
 		free(buf);
-		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, rc < 0 ? "cannot read" : "larger than 1 GiB");
+		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, err ? strerror(err) : "larger than 1 GiB");
 		return NULL;
 	}
+	buf[n] = 0;
+	*len = n;
 	return buf;
 }
 

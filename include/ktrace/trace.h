@@ -52,6 +52,8 @@ const char *kt_trace_fate_name(enum kt_trace_fate f); /* "forwarded", ... */
 struct kt_trace_opts {
 	const char *rules;       /* the rule set, NUL-terminated */
 	size_t rules_len;
+	bool rules_scratch;      /* kt_trace_rules_prepare() may cut the buffer up in place (it
+				  * stays the caller's; keep it until kt_trace_rules_free()) */
 	enum kt_trace_fmt fmt;
 	const char *rules_origin; /* for messages: "iptables-save nat.txt", "this host" */
 	const char *dst_ip;      /* IPv4 (or IPv6 with an ip6tables / ip6 rule set) */
