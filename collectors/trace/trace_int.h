@@ -88,6 +88,9 @@ int kt_ipt_parse_inplace(char *text, size_t len, struct kt_ipt_set *s, struct kt
 /* Keep only the rules a packet to dst:dport/proto can match before NAT
  * changes it, and the chains reachable from the built-in chains. */
 void kt_ipt_prune(struct kt_ipt_set *s, const char *dst, uint16_t dport, const char *proto);
+/* The family of the rule set from its first -d/-s address: 4 (iptables-save),
+ * 6 (ip6tables-save), 0 when no rule names an address. */
+int kt_ipt_family(const struct kt_ipt_set *s);
 /* The iptables-restore input of what is kept (malloc'd). */
 char *kt_ipt_render(const struct kt_ipt_set *s, size_t *len);
 const struct kt_ipt_chain *kt_ipt_find(const struct kt_ipt_set *s, const char *table, const char *chain);
@@ -113,6 +116,7 @@ struct kt_nft_pruned {
 	uint32_t rules_total, rules_loaded;
 	uint32_t chains_total, chains_loaded;
 	uint32_t elems_total, elems_loaded; /* of the sets and maps the kept rules look up */
+	uint32_t tables_family;  /* tables the probe's family traverses (ip/ip6, inet) */
 	bool pruned;
 };
 

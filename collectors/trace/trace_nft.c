@@ -995,6 +995,9 @@ int kt_nft_prune(const char *text, size_t len, const struct kt_nft_probe *p, str
 	}
 	res->rules_total = x->n_rules;
 	res->chains_total = x->n_chains;
+	for (uint32_t i = 0; i < x->n_items; i++)
+		if (x->items[i].kind == K_TABLE && fam_wanted(x, x->items[i].fam))
+			res->tables_family++;
 	if (!p->full) {
 		add_addr(x, p->dst);
 		add_addr(x, p->src);

@@ -226,7 +226,9 @@ int kt_ipt_parse_inplace(char *text, size_t len, struct kt_ipt_set *s, struct kt
 /* What pruning needs of a rule, without copies (the target points into
  * the rule text). */
 struct rinfo {
-	uint32_t dst, mask;      /* -d (network order) */
+	uint8_t dst[16];         /* -d: address (network order) and prefix length */
+	uint8_t plen;
+	uint8_t af;              /* of -d: 4 or 6 */
 	uint16_t dport_lo, dport_hi;
 	uint16_t target_len;
 	uint8_t proto;           /* 0 any / unparsed, else the IP protocol number */
@@ -265,22 +267,35 @@ static void parse_dst(struct rinfo *r, const char *v, size_t n)
 		return;
 	memcpy(a, v, n);
 	a[n] = 0;
-	int plen = 32;
 	char *sl = strchr(a, '/');
-	if (sl) {
+	if (sl)
 		*sl = 0;
+	bool v6 = strchr(a, ':') != NULL;
+	int max = v6 ? 128 : 32, plen = max;
+	if (sl) {
 		char *e;
 		long x = strtol(sl + 1, &e, 10);
-		if (*e || x < 0 || x > 32)
+		if (*e || x < 0 || x > max)
 			return; /* a mask we do not parse: it can match */
 		plen = (int)x;
 	}
-	struct in_addr ia;
-	if (inet_pton(AF_INET, a, &ia) != 1)
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, a, r->dst) != 1)
 		return;
-	r->mask = plen ? htonl(0xffffffffu << (32 - plen)) : 0;
-	r->dst = ia.s_addr & r->mask;
+	r->plen = (uint8_t)plen;
+	r->af = v6 ? 6 : 4;
 	r->has_dst = true;
+}
+
+/* The first plen bits of a and b agree. */
+static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+	unsigned whole = plen / 8, rest = plen % 8;
+	if (memcmp(a, b, whole))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t m = (uint8_t)(0xffu << (8 - rest));
+	return (a[whole] & m) == (b[whole] & m);
 }
 
 static void parse_dport(struct rinfo *r, const char *v, size_t n)
@@ -349,13 +364,14 @@ static void rule_info(const char *text, struct rinfo *r)
 }
 
 /* Can this rule match the probe? pre_nat: the chain runs before DNAT. */
-static bool may_match(const struct rinfo *r, uint32_t dst, uint16_t dport, uint8_t proto, bool pre_nat)
+static bool may_match(const struct rinfo *r, const uint8_t *dst, uint8_t af, uint16_t dport, uint8_t proto,
+		      bool pre_nat)
 {
 	if (r->proto && r->proto != proto)
 		return false;
 	if (!pre_nat)
 		return true;
-	if (r->has_dst && (dst & r->mask) != r->dst)
+	if (r->has_dst && (r->af != af || !prefix_eq(r->dst, dst, r->plen)))
 		return false;
 	if (r->has_dport && (dport < r->dport_lo || dport > r->dport_hi))
 		return false;
@@ -395,9 +411,9 @@ static void reach(const struct kt_ipt_set *s, const struct cidx *x, uint8_t *mar
 
 void kt_ipt_prune(struct kt_ipt_set *s, const char *dst_ip, uint16_t dport, const char *proto_name)
 {
-	struct in_addr ia = {0};
-	inet_pton(AF_INET, dst_ip, &ia);
-	uint32_t dst = ia.s_addr;
+	uint8_t dst[16] = {0};
+	uint8_t af = strchr(dst_ip, ':') ? 6 : 4;
+	inet_pton(af == 6 ? AF_INET6 : AF_INET, dst_ip, dst);
 	uint8_t proto = !strcasecmp(proto_name, "udp") ? 17 : 6;
 	struct cidx x = {0};
 	cidx_grow(s, &x);
@@ -427,7 +443,7 @@ void kt_ipt_prune(struct kt_ipt_set *s, const char *dst_ip, uint16_t dport, cons
 		uint32_t k2 = 0;
 		for (uint32_t k = 0; k < c->n_rules; k++) {
 			struct rinfo *r = &info[first[i] + k];
-			if (may_match(r, dst, dport, proto, pre_nat)) {
+			if (may_match(r, dst, af, dport, proto, pre_nat)) {
 				info[first[i] + k2] = *r;
 				c->rules[k2++] = c->rules[k];
 			}
@@ -456,6 +472,36 @@ void kt_ipt_prune(struct kt_ipt_set *s, const char *dst_ip, uint16_t dport, cons
 	free(info);
 	free(first);
 	free(x.slot);
+}
+
+int kt_ipt_family(const struct kt_ipt_set *s)
+{
+	for (uint32_t i = 0; i < s->n_chains; i++)
+		for (uint32_t k = 0; k < s->chains[i].n_rules; k++) {
+			const char *t, *v, *p = s->chains[i].rules[k].text;
+			size_t tn, vn;
+			while ((p = tok(p, &t, &tn)) != NULL) {
+				if (!is_tok(t, tn, "-d") && !is_tok(t, tn, "-s") && !is_tok(t, tn, "--destination") &&
+				    !is_tok(t, tn, "--source"))
+					continue;
+				if (!(p = tok(p, &v, &vn)))
+					break;
+				char a[64];
+				if (vn >= sizeof(a))
+					continue;
+				memcpy(a, v, vn);
+				a[vn] = 0;
+				char *sl = strchr(a, '/');
+				if (sl)
+					*sl = 0;
+				unsigned char raw[16];
+				if (inet_pton(AF_INET, a, raw) == 1)
+					return 4;
+				if (inet_pton(AF_INET6, a, raw) == 1)
+					return 6;
+			}
+		}
+	return 0;
 }
 
 static bool dropped(const struct kt_ipt_chain *c)

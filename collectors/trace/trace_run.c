@@ -235,6 +235,16 @@ int kt_trace_rules_prepare(const struct kt_trace_opts *o, struct kt_trace_rules 
 			return -1;
 		}
 		r->have_ipt = true;
+		int fam = kt_ipt_family(&r->ipt);
+		if (fam && fam != (r->v6 ? 6 : 4)) {
+			bool v6 = r->v6;
+			kt_trace_rules_free(r);
+			kt_diag_set(d, KT_EXIT_USAGE, "the rule set is %s text: an %s destination is not traced through it",
+				    fam == 6 ? "ip6tables-save" : "iptables-save", v6 ? "IPv6" : "IPv4");
+			kt_diag_hint(d, v6 ? "give the node's ip6tables-save output for an IPv6 destination"
+					   : "give the node's iptables-save output for an IPv4 destination");
+			return -1;
+		}
 		r->chains_total = r->ipt.n_chains;
 		if (!o->full)
 			kt_ipt_prune(&r->ipt, o->dst_ip, o->dst_port, proto);
@@ -261,6 +271,14 @@ int kt_trace_rules_prepare(const struct kt_trace_opts *o, struct kt_trace_rules 
 		struct kt_nft_pruned np;
 		if (kt_nft_prune(o->rules, o->rules_len, &p, &np, d) < 0) {
 			free(r);
+			return -1;
+		}
+		if (!np.tables_family) {
+			free(np.text);
+			free(r);
+			kt_diag_set(d, KT_EXIT_USAGE, "the rule set has no %s or inet table: an %s destination is not traced through it",
+				    p.v6 ? "ip6" : "ip", p.v6 ? "IPv6" : "IPv4");
+			kt_diag_hint(d, "nftables sees a packet only in tables of its family");
 			return -1;
 		}
 		r->text = np.text;

@@ -350,6 +350,114 @@ else
 fi
 inode nft flush ruleset
 
+# ---- IPv6: shop/web6 (tests/fixtures/dataplane/v6gen.py) in ip6tables-nft and nftables mode ----
+# client fd00:77::2 -- node fd00:77::1 -- Pods fd00:10:244:1::11, fd00:10:244:2::12 (servers on [::]:8080)
+v6_setup() {
+	inode ip -6 addr add fd00:77::1/64 dev vc nodad || return 1
+	nsx $NSC ip -6 addr add fd00:77::2/64 dev eth0 nodad || return 1
+	nsx $NSC ip -6 route add fd00:10:96::/64 via fd00:77::1 || return 1
+	inode sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+	for i in 1 2; do
+		pip=fd00:10:244:$i::1$i
+		inode ip -6 addr add fd00:169::1/128 dev vp$i nodad || return 1
+		inode ip -6 route add $pip/128 dev vp$i || return 1
+		nsx ${P}p$i ip -6 addr add $pip/128 dev eth0 nodad || return 1
+		nsx ${P}p$i ip -6 route add fd00:169::1/128 dev eth0 || return 1
+		nsx ${P}p$i ip -6 route add default via fd00:169::1 dev eth0 || return 1
+		ip netns exec ${P}p$i timeout 300 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+s.bind(("::", 8080)); s.listen(64)
+open(sys.argv[2], "w").write("READY")
+while True:
+    c, _ = s.accept()
+    c.sendall(sys.argv[1].encode()); c.close()
+' $pip $WORK/ready6$i &
+		PIDS="$PIDS $!"
+		wait_ready $WORK/ready6$i || return 1
+	done
+}
+
+v6_checks() { # MODE DUMPOPT DUMP
+	mode=$1
+	real=$(nsx $NSC python3 - <<'EOF'
+import socket
+out = []
+for dst, port in (("fd00:10:96::15", 80), ("fd00:77::1", 30880)):
+    s = socket.socket(socket.AF_INET6)
+    s.settimeout(1.5)
+    try:
+        s.connect((dst, port))
+        out.append(s.recv(64).decode())
+    except OSError as e:
+        out.append("error-" + str(e).replace(" ", "_"))
+    s.close()
+print(" ".join(out))
+EOF
+)
+	"$KTRACE" trace "$2" "$3" --node-address fd00:77::1 --src fd00:77::2 --dst '[fd00:10:96::15]:80' --count 200 -o json \
+		> $WORK/$mode-v6c.json 2> $WORK/$mode-v6c.err
+	rc1=$?
+	"$KTRACE" trace "$2" "$3" --node-address fd00:77::1 --src '[fd00:77::2]:41000' --dst '[fd00:77::1]:30880' -o json \
+		> $WORK/$mode-v6n.json 2> $WORK/$mode-v6n.err
+	rc2=$?
+	python3 - "$real" $WORK/$mode-v6c.json $rc1 $WORK/$mode-v6n.json $rc2 <<'EOF' > $WORK/$mode-v6.cmp 2>&1 &&
+import json, sys
+real = sys.argv[1].split()
+eps = {"fd00:10:244:1::11", "fd00:10:244:2::12"}
+assert len(real) == 2 and all(r in eps for r in real), ("real", real)
+c = json.load(open(sys.argv[2]))
+assert sys.argv[3] == "0" and c["agrees"] and c["lost"] == 0 and c["load"]["pruned"], (sys.argv[3], c.get("disagreement"))
+sh = {s["to"]: s for s in c["shares"]}
+assert set(sh) == {"[%s]:8080" % e for e in eps} and all(s["withinBounds"] for s in sh.values()), sh
+n = json.load(open(sys.argv[4]))
+p = n["probes"][0]
+assert sys.argv[5] == "0" and n["agrees"] and n["source"] == "[fd00:77::2]:41000", (sys.argv[5], n.get("disagreement"))
+assert p["fate"] == "forwarded" and p["to"].strip("[").split("]")[0] in eps and p["dnat"] and p["masquerade"], p
+print("real %s; ClusterIP %s; NodePort to %s, masqueraded" % (" ".join(real), " / ".join("%s %d" % (k, v["count"])
+      for k, v in sorted(sh.items())), p["to"]))
+EOF
+		pass "$mode IPv6: $(cat $WORK/$mode-v6.cmp)" ||
+		fail "$mode IPv6" "$(head -c 600 $WORK/$mode-v6.cmp $WORK/$mode-v6c.err $WORK/$mode-v6n.err | tr '\n' '|')"
+}
+
+V6GEN="python3 $TOP/tests/fixtures/dataplane/v6gen.py"
+if [ ! -f "$TOP/tests/fixtures/dataplane/v6gen.py" ] || ! command -v ip6tables-nft-restore >/dev/null 2>&1; then
+	skip IPv6 "tests/fixtures/dataplane/v6gen.py or ip6tables-nft-restore missing"
+elif ! v6_setup; then
+	fail IPv6 "cannot set up the IPv6 lab (addresses, routes, servers)"
+else
+	$V6GEN ip6tables > $WORK/rules6.ipt
+	$V6GEN nft > $WORK/rules6.nft
+	if inode ip6tables-nft-restore $WORK/rules6.ipt; then
+		inode ip6tables-nft-save > $WORK/v6.save
+		v6_checks ip6tables-nft --iptables-save $WORK/v6.save
+		inode ip6tables-nft -t nat -F; inode ip6tables-nft -t nat -X
+	else
+		fail "ip6tables-nft" "ip6tables-nft-restore failed in the lab node"
+	fi
+	inode nft flush ruleset
+	if inode nft -f $WORK/rules6.nft; then
+		inode nft -j list ruleset > $WORK/v6.json
+		v6_checks nftables --nft-json $WORK/v6.json
+	else
+		fail "nftables IPv6" "nft -f failed in the lab node"
+	fi
+	inode nft flush ruleset
+	# a family the rule set does not have: a clear error, exit 2
+	"$KTRACE" trace --iptables-save $WORK/v6.save --dst 10.96.0.1:80 > $WORK/v6e1.out 2>&1
+	r1=$?
+	"$KTRACE" trace --nft-json $WORK/v6.json --dst 10.96.0.1:80 > $WORK/v6e2.out 2>&1
+	r2=$?
+	"$KTRACE" trace --iptables-save $WORK/nft.save --dst '[fd00::1]:80' > $WORK/v6e3.out 2>&1
+	r3=$?
+	[ $r1 = 2 ] && [ $r2 = 2 ] && [ $r3 = 2 ] && grep -q "ip6tables-save text: an IPv4 destination" $WORK/v6e1.out &&
+		grep -q "no ip or inet table" $WORK/v6e2.out && grep -q "iptables-save text: an IPv6 destination" $WORK/v6e3.out &&
+		pass "a destination of a family the rule set lacks: a clear error, exit 2" ||
+		fail "family mismatch errors" "$r1 $r2 $r3 $(cat $WORK/v6e1.out $WORK/v6e2.out $WORK/v6e3.out | tr '\n' '|')"
+fi
+
 # ---- session affinity and UDP (bench/kpgen.py's fixture; trace only) -------
 python3 "$TOP/bench/kpgen.py" iptables > $WORK/kp.ipt
 python3 "$TOP/bench/kpgen.py" hooks > $WORK/kp-hooks.ipt
