@@ -96,6 +96,35 @@ char *kt_ipt_render(const struct kt_ipt_set *s, size_t *len);
 const struct kt_ipt_chain *kt_ipt_find(const struct kt_ipt_set *s, const char *table, const char *chain);
 void kt_ipt_free(struct kt_ipt_set *s);
 
+/* ---- a JSON event walker (trace_jwalk.c) ---------------------------- */
+
+#define KT_JWALK_MAX_DEPTH 64
+/* One walk: the callbacks get u; bad is set on malformed input. */
+struct kt_jw_walk {
+	const char *p, *end;
+	bool bad;
+	void *u;
+	/* a string or number value (key: the member name, or the array's own
+	 * member name for array elements; depth: of the container) */
+	void (*scalar)(struct kt_jw_walk *w, const char *key, size_t klen, int depth, const char *s, size_t n, bool str,
+		       bool esc);
+	/* an object or array value opens / closes */
+	void (*open)(struct kt_jw_walk *w, const char *key, size_t klen, int depth, bool obj);
+	void (*close)(struct kt_jw_walk *w, int depth);
+};
+
+/* Skip whitespace. */
+void kt_jwalk_ws(struct kt_jw_walk *w);
+/* The string at w->p (its opening quote): its raw span and whether it has
+ * escapes; w->p moves past it. false when it does not end. */
+bool kt_jwalk_str(struct kt_jw_walk *w, const char **s, size_t *n, bool *esc);
+/* Walk one value (key: its member name, or the array's for elements). */
+void kt_jwalk_value(struct kt_jw_walk *w, const char *key, size_t klen, int depth);
+bool kt_jwalk_keyis(const char *k, size_t kl, const char *lit);
+struct kt_arena;
+/* A string's text in the arena (escapes resolved; backslash-u to UTF-8). */
+const char *kt_jwalk_dup(struct kt_arena *a, const char *s, size_t n, bool esc);
+
 /* ---- nftables rule sets (trace_nft.c) -------------------------------- */
 
 /* What a probe can carry, for pruning an nftables rule set. */

@@ -10,7 +10,8 @@
  * with libnl-route messages through the netlink layer, the sysctls by
  * writing /proc/sys from a thread inside the namespace; both namespaces
  * are removed by kt_lab_destroy() on every path (the caller calls it on
- * success, error and interrupt).
+ * success, error and interrupt), and those of an earlier ktrace that was
+ * killed (its PID is gone) are removed by the next one.
  *
  * Also the one way this module runs a tool: kt_lab_exec() enters a
  * namespace (setns, this thread only), spawns iptables-restore / nft with
@@ -20,6 +21,7 @@
  * touch the host's rules or interfaces, print.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -293,10 +295,32 @@ static int ns_add(const char *name, int fd_self, int *fd, char *err, size_t errl
  * namespace dies with its last reference (our fds are closed first). */
 static void ns_del(const char *name)
 {
-	char path[128];
+	char path[sizeof(NETNS_DIR) + 256 + 1];
 	snprintf(path, sizeof(path), NETNS_DIR "/%s", name);
 	umount2(path, MNT_DETACH);
 	unlink(path);
+}
+
+/* Namespaces an earlier ktrace left behind when it was killed (SIGKILL
+ * leaves no chance to clean up): ktrace-trace-PID-node|client whose PID
+ * no longer exists. A live process's namespaces are never touched. */
+static void sweep_stale(void)
+{
+	DIR *dir = opendir(NETNS_DIR);
+	if (!dir)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		int pid = 0, end = 0;
+		char role[16];
+		if (sscanf(e->d_name, "ktrace-trace-%d-%15[a-z]%n", &pid, role, &end) != 2 || e->d_name[end] || pid <= 0 ||
+		    (strcmp(role, "node") && strcmp(role, "client")))
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		ns_del(e->d_name);
+	}
+	closedir(dir);
 }
 
 int kt_lab_enter(struct kt_lab *l, int which)
@@ -556,6 +580,7 @@ int kt_lab_create(struct kt_lab *l, const struct kt_lab_cfg *c, char *err, size_
 	snprintf(l->ns_cli, sizeof(l->ns_cli), "ktrace-trace-%d-client", (int)getpid());
 	if (netns_dir(err, errlen) < 0)
 		return -1;
+	sweep_stale();
 	if (ns_add(l->ns_node, l->fd_self, &l->fd_node, err, errlen) < 0)
 		return -1;
 	l->made_node = true;

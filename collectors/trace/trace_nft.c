@@ -35,7 +35,6 @@
 #include "ktrace/arena.h"
 #include "ktrace/xalloc.h"
 
-#define MAX_DEPTH 64
 #define MAX_ITEMS 4000000u
 #define MAX_VALUES 4096u     /* addresses / ports the packet may carry */
 #define MAX_ROUNDS 16
@@ -123,188 +122,13 @@ struct prune {
 		}                                                                                                 \
 	} while (0)
 
-/* ---- a JSON event walker ------------------------------------------------ */
-
-struct jw {
-	const char *p, *end;
-	bool bad;
-	void *u;
-	/* a string or number value (key: the member name, or the array's own
-	 * member name for array elements; depth: of the container) */
-	void (*scalar)(struct jw *w, const char *key, size_t klen, int depth, const char *s, size_t n, bool str,
-		       bool esc);
-	/* an object or array value opens / closes */
-	void (*open)(struct jw *w, const char *key, size_t klen, int depth, bool obj);
-	void (*close)(struct jw *w, int depth);
-};
-
-static void ws(struct jw *w)
-{
-	while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r'))
-		w->p++;
-}
-
-/* A string at w->p (the opening quote): its raw span. Control
- * characters are not rejected here (cJSON rejects them in sets and maps;
- * nft in what is loaded). */
-static bool jstr(struct jw *w, const char **s, size_t *n, bool *esc)
-{
-	const char *p = w->p + 1;
-	*s = p;
-	*esc = false;
-	for (;;) {
-		const char *q = memchr(p, '"', (size_t)(w->end - p));
-		if (!q)
-			return false;
-		/* escaped when an odd number of backslashes precede it */
-		const char *b = q;
-		while (b > *s && b[-1] == '\\')
-			b--;
-		if (b != q)
-			*esc = true;
-		if (((q - b) & 1) == 0) {
-			*n = (size_t)(q - *s);
-			w->p = q + 1;
-			if (!*esc && memchr(*s, '\\', *n))
-				*esc = true;
-			return true;
-		}
-		p = q + 1;
-	}
-}
-
-static void jvalue(struct jw *w, const char *key, size_t klen, int depth)
-{
-	ws(w);
-	if (w->bad || w->p >= w->end) {
-		w->bad = true;
-		return;
-	}
-	char c = *w->p;
-	if (c == '{' || c == '[') {
-		if (depth >= MAX_DEPTH) {
-			w->bad = true;
-			return;
-		}
-		bool obj = c == '{';
-		w->p++;
-		if (w->open)
-			w->open(w, key, klen, depth, obj);
-		ws(w);
-		if (w->p < w->end && *w->p == (obj ? '}' : ']')) {
-			w->p++;
-		} else {
-			for (;;) {
-				const char *k = key;
-				size_t kl = klen;
-				if (obj) {
-					bool esc;
-					ws(w);
-					if (w->p >= w->end || *w->p != '"' || !jstr(w, &k, &kl, &esc)) {
-						w->bad = true;
-						return;
-					}
-					ws(w);
-					if (w->p >= w->end || *w->p != ':') {
-						w->bad = true;
-						return;
-					}
-					w->p++;
-				}
-				jvalue(w, k, kl, depth + 1);
-				if (w->bad)
-					return;
-				ws(w);
-				if (w->p < w->end && *w->p == ',') {
-					w->p++;
-					continue;
-				}
-				if (w->p < w->end && *w->p == (obj ? '}' : ']')) {
-					w->p++;
-					break;
-				}
-				w->bad = true;
-				return;
-			}
-		}
-		if (w->close)
-			w->close(w, depth);
-		return;
-	}
-	if (c == '"') {
-		const char *s;
-		size_t n;
-		bool esc;
-		if (!jstr(w, &s, &n, &esc)) {
-			w->bad = true;
-			return;
-		}
-		if (w->scalar)
-			w->scalar(w, key, klen, depth, s, n, true, esc);
-		return;
-	}
-	const char *s = w->p;
-	while (w->p < w->end && (strchr("+-.0123456789eE", *w->p) || (*w->p >= 'a' && *w->p <= 'z')))
-		w->p++;
-	if (w->p == s) {
-		w->bad = true;
-		return;
-	}
-	if (w->scalar)
-		w->scalar(w, key, klen, depth, s, (size_t)(w->p - s), false, false);
-}
-
-static bool keyis(const char *k, size_t kl, const char *lit)
-{
-	size_t l = strlen(lit);
-	return k && kl == l && !memcmp(k, lit, l);
-}
-
-/* A JSON string's text (escapes resolved; \u to UTF-8) in the arena. */
-static const char *jdup(struct kt_arena *a, const char *s, size_t n, bool esc)
-{
-	if (!esc)
-		return kt_arena_strndup(a, s, n);
-	char *o = kt_arena_alloc(a, n * 3 + 1), *q = o;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '\\' || i + 1 >= n) {
-			*q++ = s[i];
-			continue;
-		}
-		char e = s[++i];
-		if (e == 'u' && i + 4 < n) {
-			unsigned v = 0;
-			for (int k = 1; k <= 4; k++) {
-				char h = s[i + k];
-				v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-										   : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 0);
-			}
-			i += 4;
-			if (v < 0x80) {
-				*q++ = (char)v;
-			} else if (v < 0x800) {
-				*q++ = (char)(0xc0 | v >> 6);
-				*q++ = (char)(0x80 | (v & 0x3f));
-			} else {
-				*q++ = (char)(0xe0 | v >> 12);
-				*q++ = (char)(0x80 | ((v >> 6) & 0x3f));
-				*q++ = (char)(0x80 | (v & 0x3f));
-			}
-			continue;
-		}
-		*q++ = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
-	}
-	*q = 0;
-	return o;
-}
-
 static uint8_t fam_code(const char *s, size_t n)
 {
-	if (keyis(s, n, "ip"))
+	if (kt_jwalk_keyis(s, n, "ip"))
 		return 'i';
-	if (keyis(s, n, "ip6"))
+	if (kt_jwalk_keyis(s, n, "ip6"))
 		return '6';
-	if (keyis(s, n, "inet"))
+	if (kt_jwalk_keyis(s, n, "inet"))
 		return 'n';
 	return 'x';
 }
@@ -336,7 +160,7 @@ static void add_nat(struct erd *e, const char *addr, int32_t port)
 	e->r->n_nat++;
 }
 
-static void e_open(struct jw *w, const char *key, size_t klen, int depth, bool obj)
+static void e_open(struct kt_jw_walk *w, const char *key, size_t klen, int depth, bool obj)
 {
 	struct erd *e = w->u;
 	if (depth == 0 && obj)
@@ -351,58 +175,58 @@ static void e_open(struct jw *w, const char *key, size_t klen, int depth, bool o
 			     {"rule", K_RULE}};
 		e->it->kind = K_OBJ;
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			if (keyis(key, klen, kinds[i].k))
+			if (kt_jwalk_keyis(key, klen, kinds[i].k))
 				e->it->kind = kinds[i].kind;
 		return;
 	}
 	if (!e->r)
 		return;
-	if (keyis(key, klen, "dnat") || keyis(key, klen, "snat") || keyis(key, klen, "redirect") ||
-	    keyis(key, klen, "tproxy")) {
+	if (kt_jwalk_keyis(key, klen, "dnat") || kt_jwalk_keyis(key, klen, "snat") || kt_jwalk_keyis(key, klen, "redirect") ||
+	    kt_jwalk_keyis(key, klen, "tproxy")) {
 		if (!e->nat_depth)
 			e->nat_depth = depth;
-	} else if (e->nat_depth && depth == e->nat_depth + 1 && (keyis(key, klen, "addr") || keyis(key, klen, "port"))) {
+	} else if (e->nat_depth && depth == e->nat_depth + 1 && (kt_jwalk_keyis(key, klen, "addr") || kt_jwalk_keyis(key, klen, "port"))) {
 		e->r->nat_unknown = true; /* a translation to a computed value (a map lookup) */
 	}
 }
 
-static void e_close(struct jw *w, int depth)
+static void e_close(struct kt_jw_walk *w, int depth)
 {
 	struct erd *e = w->u;
 	if (e->nat_depth == depth)
 		e->nat_depth = 0;
 }
 
-static void e_scalar(struct jw *w, const char *key, size_t klen, int depth, const char *s, size_t n, bool str,
+static void e_scalar(struct kt_jw_walk *w, const char *key, size_t klen, int depth, const char *s, size_t n, bool str,
 		     bool esc)
 {
 	struct erd *e = w->u;
 	struct kt_arena *a = e->x->a;
 	if (depth == 2) {
-		if (keyis(key, klen, "family") && str)
+		if (kt_jwalk_keyis(key, klen, "family") && str)
 			e->it->fam = fam_code(s, n);
-		else if (keyis(key, klen, "table") && str)
-			e->table = jdup(a, s, n, esc);
-		else if (keyis(key, klen, "name") && str)
-			e->name = jdup(a, s, n, esc);
-		else if (keyis(key, klen, "chain") && str)
-			e->chain = jdup(a, s, n, esc);
-		else if (keyis(key, klen, "hook"))
+		else if (kt_jwalk_keyis(key, klen, "table") && str)
+			e->table = kt_jwalk_dup(a, s, n, esc);
+		else if (kt_jwalk_keyis(key, klen, "name") && str)
+			e->name = kt_jwalk_dup(a, s, n, esc);
+		else if (kt_jwalk_keyis(key, klen, "chain") && str)
+			e->chain = kt_jwalk_dup(a, s, n, esc);
+		else if (kt_jwalk_keyis(key, klen, "hook"))
 			e->hook = true;
 		return;
 	}
 	if (!e->r || depth < 2)
 		return;
-	if (str && keyis(key, klen, "target")) {
-		add_ref(e, jdup(a, s, n, esc), false);
+	if (str && kt_jwalk_keyis(key, klen, "target")) {
+		add_ref(e, kt_jwalk_dup(a, s, n, esc), false);
 	} else if (str && n > 1 && s[0] == '@') {
-		add_ref(e, jdup(a, s + 1, n - 1, esc), true);
+		add_ref(e, kt_jwalk_dup(a, s + 1, n - 1, esc), true);
 	} else if (e->nat_depth && depth == e->nat_depth + 1) {
-		if (keyis(key, klen, "addr") && str)
-			add_nat(e, jdup(a, s, n, esc), -1);
-		else if (keyis(key, klen, "port") && !str)
+		if (kt_jwalk_keyis(key, klen, "addr") && str)
+			add_nat(e, kt_jwalk_dup(a, s, n, esc), -1);
+		else if (kt_jwalk_keyis(key, klen, "port") && !str)
 			add_nat(e, NULL, (int32_t)strtol(kt_arena_strndup(a, s, n), NULL, 10));
-		else if (keyis(key, klen, "port") || keyis(key, klen, "addr"))
+		else if (kt_jwalk_keyis(key, klen, "port") || kt_jwalk_keyis(key, klen, "addr"))
 			e->r->nat_unknown = true;
 	}
 }
@@ -460,7 +284,7 @@ static int32_t set_find(const struct prune *x, uint8_t fam, const char *table, c
 
 /* ---- scanning the input ------------------------------------------------- */
 
-static int scan_item(struct prune *x, struct jw *w, const char *input, struct kt_diag *d)
+static int scan_item(struct prune *x, struct kt_jw_walk *w, const char *input, struct kt_diag *d)
 {
 	if (x->n_items >= MAX_ITEMS)
 		return kt_diag_set(d, KT_EXIT_INPUT, "more than %u nftables objects", MAX_ITEMS);
@@ -468,14 +292,14 @@ static int scan_item(struct prune *x, struct jw *w, const char *input, struct kt
 	struct item *it = &x->items[x->n_items];
 	memset(it, 0, sizeof(*it));
 	it->owner = -1;
-	ws(w);
+	kt_jwalk_ws(w);
 	it->at = w->p;
 	struct erd e = {.x = x, .it = it};
 	/* rules are the bulk: their record takes refs and nat values as they come */
 	struct rule r = {.item = x->n_items, .ref0 = x->n_refs, .nat0 = x->n_nat, .chain = -1};
 	e.r = &r;
-	struct jw ew = {.p = w->p, .end = w->end, .u = &e, .scalar = e_scalar, .open = e_open, .close = e_close};
-	jvalue(&ew, NULL, 0, 0);
+	struct kt_jw_walk ew = {.p = w->p, .end = w->end, .u = &e, .scalar = e_scalar, .open = e_open, .close = e_close};
+	kt_jwalk_value(&ew, NULL, 0, 0);
 	if (ew.bad || !it->kind)
 		return kt_diag_set(d, KT_EXIT_INPUT, "malformed nft JSON near byte %zu", (size_t)(ew.p - input));
 	it->len = (uint32_t)(ew.p - it->at);
@@ -510,8 +334,8 @@ static int scan_item(struct prune *x, struct jw *w, const char *input, struct kt
 /* {"nftables": [ ... ]}: every element of the array. */
 static int scan(struct prune *x, const char *text, size_t len, struct kt_diag *d)
 {
-	struct jw w = {.p = text, .end = text + len};
-	ws(&w);
+	struct kt_jw_walk w = {.p = text, .end = text + len};
+	kt_jwalk_ws(&w);
 	if (w.p >= w.end || *w.p != '{')
 		goto notnft;
 	w.p++;
@@ -519,23 +343,23 @@ static int scan(struct prune *x, const char *text, size_t len, struct kt_diag *d
 		const char *k;
 		size_t kl;
 		bool esc;
-		ws(&w);
-		if (w.p >= w.end || *w.p != '"' || !jstr(&w, &k, &kl, &esc))
+		kt_jwalk_ws(&w);
+		if (w.p >= w.end || *w.p != '"' || !kt_jwalk_str(&w, &k, &kl, &esc))
 			goto notnft;
-		ws(&w);
+		kt_jwalk_ws(&w);
 		if (w.p >= w.end || *w.p != ':')
 			goto notnft;
 		w.p++;
-		ws(&w);
-		if (keyis(k, kl, "nftables") && w.p < w.end && *w.p == '[') {
+		kt_jwalk_ws(&w);
+		if (kt_jwalk_keyis(k, kl, "nftables") && w.p < w.end && *w.p == '[') {
 			w.p++;
-			ws(&w);
+			kt_jwalk_ws(&w);
 			if (w.p < w.end && *w.p == ']')
 				return 0;
 			for (;;) {
 				if (scan_item(x, &w, text, d) < 0)
 					return -1;
-				ws(&w);
+				kt_jwalk_ws(&w);
 				if (w.p < w.end && *w.p == ',') {
 					w.p++;
 					continue;
@@ -545,10 +369,10 @@ static int scan(struct prune *x, const char *text, size_t len, struct kt_diag *d
 				return kt_diag_set(d, KT_EXIT_INPUT, "malformed nft JSON near byte %zu", (size_t)(w.p - text));
 			}
 		}
-		jvalue(&w, NULL, 0, 1); /* another member: skipped */
+		kt_jwalk_value(&w, NULL, 0, 1); /* another member: skipped */
 		if (w.bad)
 			goto notnft;
-		ws(&w);
+		kt_jwalk_ws(&w);
 		if (w.p < w.end && *w.p == ',') {
 			w.p++;
 			continue;

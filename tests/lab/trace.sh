@@ -10,8 +10,14 @@
 # into its own scratch namespaces) must report the same fate and backend,
 # agree with ktrace's model, give --count 1000 shares within statistical
 # bounds, and leave no namespace behind -- after success, an error, and
-# SIGINT. Session affinity and UDP use bench/kpgen.py's fixture rules (trace
-# only). A bundle is answered from the model, labelled computed.
+# SIGINT; a killed ktrace's namespaces are swept by the next run.
+# --from-pod / --dst svc/NAME: real connections from a Pod namespace and
+# from the node itself (hostNetwork) next to traces from a bundle's Pods
+# (hairpin masquerade, checked in the node's conntrack table). IPv6: real
+# connections to tests/fixtures/dataplane/v6gen.py's Service next to
+# traces through ip6tables-nft and nft ip6 rules. Session affinity and UDP
+# use bench/kpgen.py's fixture rules (trace only). A bundle is answered
+# from the model, labelled computed.
 # Root only; everything it creates is removed by the trap (by name/PID).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lablib.sh"
@@ -501,6 +507,20 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if not d
 	grep -q "not traced" $WORK/bundle.err && [ $rc = 0 ] &&
 	pass "bundle: answered from the model, labelled computed" ||
 	fail "bundle: answered from the model, labelled computed" "exit $rc $(head -c 300 $WORK/bundle.out $WORK/bundle.err | tr '\n' '|')"
+
+# ---- namespaces a killed ktrace left behind are swept by the next one ------
+sh -c 'exit 0' &
+dead=$!
+wait $dead
+ip netns add ktrace-trace-$dead-node && ip netns add ktrace-trace-$dead-client && ip netns add ktrace-trace-$$-node
+"$KTRACE" trace --iptables-save $WORK/kp.save --dst 10.96.120.15:80 > $WORK/sweep.out 2>&1
+rc=$?
+[ $rc = 0 ] && [ "$(ns_left $dead)" = 0 ] && [ "$(ns_left $$)" = 1 ] &&
+	pass "the namespaces of a killed ktrace (PID gone) are removed by the next run; a live PID's are kept" ||
+	fail "stale namespaces" "exit $rc, left $(ns_left $dead) of the dead PID, $(ns_left $$) of the live one"
+ip netns del ktrace-trace-$dead-node 2>/dev/null
+ip netns del ktrace-trace-$dead-client 2>/dev/null
+ip netns del ktrace-trace-$$-node 2>/dev/null
 
 # ---- cleanup on errors and on SIGINT -------------------------------------
 printf '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m nosuchmatch -j ACCEPT\nCOMMIT\n' > $WORK/bad.save
