@@ -373,7 +373,7 @@ static int load_objects(struct kt_cli *c, const struct kt_scope *sc0, struct tr 
 struct job {
 	struct kt_trace_opts o;
 	struct kt_trace_rules *rules;
-	char *text;              /* the dump or this host's rules */
+	struct kt_trace_dump text; /* the dump or this host's rules */
 	char origin[600];
 	const char *why_computed;
 };
@@ -403,13 +403,11 @@ static int dump_rules(struct kt_cli *c, struct kt_scope *sc, const struct tr *t,
 	bool ipt = sc->node_opts.iptables_save != NULL;
 	const char *path = ipt ? sc->node_opts.iptables_save : sc->node_opts.nft_json;
 	snprintf(j->origin, sizeof(j->origin), "%s %s", ipt ? "iptables-save" : "nft -j", path);
-	size_t len = 0;
-	j->text = kt_trace_read_rules(path, &len, d);
-	if (!j->text)
+	if (kt_trace_read_rules(path, &j->text, d) < 0)
 		return -1;
 	opts_for(c, t, j);
-	j->o.rules = j->text;
-	j->o.rules_len = len;
+	j->o.rules = j->text.p;
+	j->o.rules_len = j->text.len;
 	j->o.rules_scratch = true;
 	j->o.fmt = ipt ? KT_TRACE_IPTABLES : KT_TRACE_NFT_JSON;
 	if (kt_trace_rules_prepare(&j->o, &j->rules, d) < 0)
@@ -443,13 +441,12 @@ static int host_rules(struct kt_cli *c, const struct kt_dp_node *n, const struct
 		j->why_computed = "no kube-proxy rules on this host";
 		return 0;
 	}
-	size_t len = 0;
 	opts_for(c, t, j);
-	j->text = kt_trace_host_rules(mode, t->v6, &len, &j->o.fmt, d);
-	if (!j->text)
+	j->text.p = kt_trace_host_rules(mode, t->v6, &j->text.len, &j->o.fmt, d);
+	if (!j->text.p)
 		return -1;
-	j->o.rules = j->text;
-	j->o.rules_len = len;
+	j->o.rules = j->text.p;
+	j->o.rules_len = j->text.len;
 	j->o.rules_scratch = true;
 	return kt_trace_rules_prepare(&j->o, &j->rules, d);
 }
@@ -555,7 +552,7 @@ fail:
 out:
 	kt_trace_result_free(r);
 	kt_trace_rules_free(j.rules);
-	free(j.text);
+	kt_trace_dump_free(&j.text);
 	kt_snapshot_free(snap);
 	kt_snapshot_free(objs);
 	free(t.addr_copy);

@@ -41,25 +41,29 @@
 
 enum kind { K_NONE, K_META, K_TABLE, K_CHAIN, K_SET, K_MAP, K_FLOWTABLE, K_OBJ, K_ELEMENT, K_RULE, K_KINDS };
 
+/* A name: a span of the input (or of an arena copy when it had escapes). */
+struct span {
+	const char *p;
+	uint32_t n;
+};
+
 struct item {
 	const char *at;
 	uint32_t len;
 	uint8_t kind;
-	uint8_t fam;             /* NFPROTO-like: 'i' ip, '6' ip6, 'n' inet, other 'x', unknown 0 */
-	bool keep;
-	int32_t owner;           /* rule: chain index; set/map: set index; -1 */
+	uint8_t fam;             /* 'i' ip, '6' ip6, 'n' inet, other 'x', unknown 0 */
+	int32_t owner;           /* rule: rule index; chain: chain index; set/map: set index; -1 */
 };
 
 struct chain {
-	const char *table, *name;
+	struct span table, name;
 	uint8_t fam;
 	bool base, reach;
-	uint32_t first_rule, n_rules; /* into rules[] (filled after the scan) */
 };
 
 struct rule {
 	uint32_t item;
-	const char *table, *chain_name;
+	struct span table, chain_name;
 	uint8_t fam;
 	int32_t chain;           /* resolved after the scan; -1 unknown */
 	uint32_t ref0, n_refs;   /* targets and @sets: into refs[] */
@@ -68,7 +72,7 @@ struct rule {
 };
 
 struct ref {
-	const char *name;
+	struct span name;
 	bool set;                /* "@name" (a set or map), else a chain */
 };
 
@@ -79,7 +83,7 @@ struct natv {
 
 struct set {
 	uint32_t item;
-	const char *table, *name;
+	struct span table, name;
 	uint8_t fam;
 	bool used;
 	cJSON *root;             /* {"set": {...}} or {"map": {...}}, parsed on first use */
@@ -122,6 +126,19 @@ struct prune {
 		}                                                                                                 \
 	} while (0)
 
+static struct span span_of(struct kt_arena *a, const char *s, size_t n, bool esc)
+{
+	if (!esc)
+		return (struct span){s, (uint32_t)n};
+	const char *d = kt_jwalk_dup(a, s, n, true);
+	return (struct span){d, (uint32_t)strlen(d)};
+}
+
+static bool span_eq(struct span a, struct span b)
+{
+	return a.n == b.n && !memcmp(a.p, b.p, a.n);
+}
+
 static uint8_t fam_code(const char *s, size_t n)
 {
 	if (kt_jwalk_keyis(s, n, "ip"))
@@ -138,13 +155,13 @@ static uint8_t fam_code(const char *s, size_t n)
 struct erd {
 	struct prune *x;
 	struct item *it;
-	const char *table, *name, *chain; /* depth-2 members */
+	struct span table, name, chain; /* depth-2 members */
 	bool hook;
 	struct rule *r;          /* rules: refs and nat values are appended */
 	int nat_depth;           /* inside a dnat/snat/redirect object at this depth; 0 none */
 };
 
-static void add_ref(struct erd *e, const char *name, bool set)
+static void add_ref(struct erd *e, struct span name, bool set)
 {
 	struct prune *x = e->x;
 	GROW(x->refs, x->n_refs, x->cap_refs);
@@ -206,11 +223,11 @@ static void e_scalar(struct kt_jw_walk *w, const char *key, size_t klen, int dep
 		if (kt_jwalk_keyis(key, klen, "family") && str)
 			e->it->fam = fam_code(s, n);
 		else if (kt_jwalk_keyis(key, klen, "table") && str)
-			e->table = kt_jwalk_dup(a, s, n, esc);
+			e->table = span_of(a, s, n, esc);
 		else if (kt_jwalk_keyis(key, klen, "name") && str)
-			e->name = kt_jwalk_dup(a, s, n, esc);
+			e->name = span_of(a, s, n, esc);
 		else if (kt_jwalk_keyis(key, klen, "chain") && str)
-			e->chain = kt_jwalk_dup(a, s, n, esc);
+			e->chain = span_of(a, s, n, esc);
 		else if (kt_jwalk_keyis(key, klen, "hook"))
 			e->hook = true;
 		return;
@@ -218,9 +235,9 @@ static void e_scalar(struct kt_jw_walk *w, const char *key, size_t klen, int dep
 	if (!e->r || depth < 2)
 		return;
 	if (str && kt_jwalk_keyis(key, klen, "target")) {
-		add_ref(e, kt_jwalk_dup(a, s, n, esc), false);
+		add_ref(e, span_of(a, s, n, esc), false);
 	} else if (str && n > 1 && s[0] == '@') {
-		add_ref(e, kt_jwalk_dup(a, s + 1, n - 1, esc), true);
+		add_ref(e, span_of(a, s + 1, n - 1, esc), true);
 	} else if (e->nat_depth && depth == e->nat_depth + 1) {
 		if (kt_jwalk_keyis(key, klen, "addr") && str)
 			add_nat(e, kt_jwalk_dup(a, s, n, esc), -1);
@@ -233,9 +250,9 @@ static void e_scalar(struct kt_jw_walk *w, const char *key, size_t klen, int dep
 
 /* ---- the chain index ---------------------------------------------------- */
 
-static uint32_t chash(uint8_t fam, const char *table, const char *name)
+static uint32_t chash(uint8_t fam, struct span table, struct span name)
 {
-	return (uint32_t)kt_hash_str(kt_hash_str(fam, table), name);
+	return (uint32_t)kt_hash64(kt_hash64(fam, table.p, table.n), name.p, name.n);
 }
 
 static void cidx_put(struct prune *x, uint32_t i)
@@ -260,24 +277,24 @@ static void cidx_put(struct prune *x, uint32_t i)
 	x->cidx[h] = i + 1;
 }
 
-static int32_t cidx_find(const struct prune *x, uint8_t fam, const char *table, const char *name)
+static int32_t cidx_find(const struct prune *x, uint8_t fam, struct span table, struct span name)
 {
-	if (!x->cidx_cap || !table || !name)
+	if (!x->cidx_cap || !table.p || !name.p)
 		return -1;
 	uint32_t h = chash(fam, table, name) & (x->cidx_cap - 1);
 	while (x->cidx[h]) {
 		const struct chain *c = &x->chains[x->cidx[h] - 1];
-		if (c->fam == fam && !strcmp(c->name, name) && !strcmp(c->table, table))
+		if (c->fam == fam && span_eq(c->name, name) && span_eq(c->table, table))
 			return (int32_t)(x->cidx[h] - 1);
 		h = (h + 1) & (x->cidx_cap - 1);
 	}
 	return -1;
 }
 
-static int32_t set_find(const struct prune *x, uint8_t fam, const char *table, const char *name)
+static int32_t set_find(const struct prune *x, uint8_t fam, struct span table, struct span name)
 {
 	for (uint32_t i = 0; i < x->n_sets; i++)
-		if (x->sets[i].fam == fam && !strcmp(x->sets[i].name, name) && !strcmp(x->sets[i].table, table))
+		if (x->sets[i].fam == fam && span_eq(x->sets[i].name, name) && span_eq(x->sets[i].table, table))
 			return (int32_t)i;
 	return -1;
 }
@@ -316,13 +333,13 @@ static int scan_item(struct prune *x, struct kt_jw_walk *w, const char *input, s
 	}
 	x->n_refs = r.ref0; /* only rules keep references */
 	x->n_nat = r.nat0;
-	if (it->kind == K_CHAIN && e.table && e.name) {
+	if (it->kind == K_CHAIN && e.table.p && e.name.p) {
 		GROW(x->chains, x->n_chains, x->cap_chains);
 		x->chains[x->n_chains] = (struct chain){.table = e.table, .name = e.name, .fam = it->fam, .base = e.hook};
 		it->owner = (int32_t)x->n_chains;
 		cidx_put(x, x->n_chains);
 		x->n_chains++;
-	} else if ((it->kind == K_SET || it->kind == K_MAP) && e.table && e.name) {
+	} else if ((it->kind == K_SET || it->kind == K_MAP) && e.table.p && e.name.p) {
 		GROW(x->sets, x->n_sets, x->cap_sets);
 		x->sets[x->n_sets] = (struct set){.item = x->n_items - 1, .table = e.table, .name = e.name, .fam = it->fam};
 		it->owner = (int32_t)x->n_sets;
@@ -566,7 +583,7 @@ struct walk {
 	struct prune *x;
 	uint32_t *stack, sp;
 	uint8_t fam;
-	const char *table;
+	struct span table;
 };
 
 static void mark(struct walk *k, int32_t ci)
@@ -580,7 +597,7 @@ static void mark(struct walk *k, int32_t ci)
 static void mark_name(void *ctx, const char *name)
 {
 	struct walk *k = ctx;
-	mark(k, cidx_find(k->x, k->fam, k->table, name));
+	mark(k, cidx_find(k->x, k->fam, k->table, (struct span){name, (uint32_t)strlen(name)}));
 }
 
 /* A set or map a reachable rule names: which elements stay, and the
@@ -633,7 +650,7 @@ static bool round_once(struct prune *x, uint32_t *by_chain, uint32_t *first)
 				k.fam = c->fam;
 				k.table = c->table;
 				if (!x->refs[q].set) {
-					mark_name(&k, x->refs[q].name);
+					mark(&k, cidx_find(x, c->fam, c->table, x->refs[q].name));
 					continue;
 				}
 				int32_t si = set_find(x, c->fam, c->table, x->refs[q].name);

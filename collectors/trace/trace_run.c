@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -675,9 +676,27 @@ char *kt_trace_host_rules(enum kt_dp_mode mode, bool v6, size_t *len, enum kt_tr
 	return out.p;
 }
 
-char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d)
+/* Room for len + 1 bytes: an anonymous mapping aligned to 2 MiB with
+ * transparent huge pages asked for (a 25 MB dump is then a dozen page
+ * faults, not six thousand), or NULL. */
+static char *dump_room(size_t len, struct kt_trace_dump *t)
+{
+	const size_t huge = (size_t)2 << 20;
+	size_t want = (len + 1 + huge - 1) / huge * huge;
+	char *m = mmap(NULL, want + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	char *a = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+	madvise(a, want, MADV_HUGEPAGE); /* a hint: small pages when none are free */
+	t->map = m;
+	t->map_len = want + huge;
+	return a;
+}
+
+int kt_trace_read_rules(const char *path, struct kt_trace_dump *t, struct kt_diag *d)
 {
 	const size_t max = (size_t)1 << 30;
+	memset(t, 0, sizeof(*t));
 	bool std_in = !strcmp(path, "-");
 	int fd = std_in ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -685,17 +704,20 @@ char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d)
 		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, strerror(errno));
 		if (fd > 0)
 			close(fd);
-		return NULL;
+		return -1;
 	}
-	/* a file is read in one go into a buffer of its size (no growing copies) */
-	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)st.st_size < max ? (size_t)st.st_size + 1 : 1 << 20;
-	char *buf = kt_xmalloc(cap);
+	/* a file is read in one go into room of its size; a stream grows */
+	bool sized = S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)st.st_size < max;
+	size_t cap = sized ? (size_t)st.st_size + 1 : 1 << 20;
+	char *buf = sized ? dump_room(cap, t) : NULL;
+	if (!buf)
+		buf = kt_xmalloc(cap);
 	size_t n = 0;
 	int err = 0;
 	for (;;) {
 		if (n + 1 >= cap) {
-			if (cap >= max)
-				break;
+			if (cap >= max || t->map)
+				break; /* a file that grew while read: what fit */
 			cap *= 2;
 			buf = kt_xrealloc(buf, cap);
 		}
@@ -710,14 +732,24 @@ char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d)
 	}
 	if (!std_in)
 		close(fd);
-	if (err || n + 1 >= max) {
-		free(buf);
-		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, err ? strerror(err) : "larger than 1 GiB");
-		return NULL;
-	}
 	buf[n] = 0;
-	*len = n;
-	return buf;
+	t->p = buf;
+	t->len = n;
+	if (err || (!t->map && n + 1 >= max)) {
+		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, err ? strerror(err) : "larger than 1 GiB");
+		kt_trace_dump_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+void kt_trace_dump_free(struct kt_trace_dump *t)
+{
+	if (t->map)
+		munmap(t->map, t->map_len);
+	else
+		free(t->p);
+	memset(t, 0, sizeof(*t));
 }
 
 unsigned kt_trace_host_addrs(int af, char (*out)[48], unsigned max)

@@ -151,9 +151,19 @@ void kt_trace_result_free(struct kt_trace_result *r);
  * malloc'd buffer or NULL with d. */
 char *kt_trace_host_rules(enum kt_dp_mode mode, bool v6, size_t *len, enum kt_trace_fmt *fmt, struct kt_diag *d);
 
-/* A saved rule dump (bounded: 1 GiB). malloc'd, NUL-terminated, or NULL
+/* A rule dump in memory: NUL-terminated and writable (kt_trace_rules_prepare
+ * may cut it up: rules_scratch). */
+struct kt_trace_dump {
+	char *p;
+	size_t len;
+	void *map;               /* the mapping it lives in; NULL: p is malloc'd */
+	size_t map_len;
+};
+/* A saved rule dump, "-" for stdin (bounded: 1 GiB): read in one go into
+ * memory of its size (huge pages when the kernel has them). 0, or -1
  * with d (KT_EXIT_INPUT). */
-char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d);
+int kt_trace_read_rules(const char *path, struct kt_trace_dump *t, struct kt_diag *d);
+void kt_trace_dump_free(struct kt_trace_dump *t);
 
 /* This host's addresses of family af (AF_INET / AF_INET6; not loopback
  * or link-local), at most max. */
