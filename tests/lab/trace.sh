@@ -317,6 +317,36 @@ if inode iptables-nft-restore $WORK/rules.ipt && inode iptables-nft-restore --no
 		pass "NodePort with Cluster policy: DNAT and masquerade to the node address" ||
 		fail "NodePort masquerade" "$(head -c 400 $WORK/masq.json | tr '\n' '|')"
 	from_pod_checks iptables-nft --iptables-save $WORK/nft.save
+	# the same from the live API (tests/apiserver/kapi.py serving the bundle's objects)
+	mkdir -p $WORK/api
+	python3 - $WORK/pods.bundle $WORK/api <<'EOF'
+import json, os, sys
+b = json.load(open(sys.argv[1]))
+kinds = {"Service": "services", "Pod": "pods", "Node": "nodes", "EndpointSlice": "endpointslices"}
+lists = {v: [] for v in kinds.values()}
+for o in b["objects"]:
+    if o["kind"] in kinds:
+        lists[kinds[o["kind"]]].append(o)
+for name, items in lists.items():
+    json.dump({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items},
+              open(os.path.join(sys.argv[2], name + ".json"), "w"))
+json.dump({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+           "items": [{"metadata": {"name": n}} for n in ("default", "kube-system", "shop")]},
+          open(os.path.join(sys.argv[2], "namespaces.json"), "w"))
+EOF
+	python3 "$TOP/tests/apiserver/kapi.py" --dir $WORK/api --port-file $WORK/api.port > /dev/null 2> $WORK/api.err &
+	PIDS="$PIDS $!"
+	i=0
+	while [ ! -s $WORK/api.port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	printf 'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {server: "http://127.0.0.1:%s"}\ncontexts:\n- name: c\n  context: {cluster: c, namespace: default}\n' \
+		"$(cat $WORK/api.port)" > $WORK/kc.yaml
+	"$KTRACE" trace --kubeconfig $WORK/kc.yaml --iptables-save $WORK/nft.save --from-pod web-0 --dst svc/web:80 -n shop \
+		--node-address 10.77.0.1,10.78.0.1 -o json > $WORK/api.json 2> $WORK/api.trace.err
+	rc=$?
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["probes"][0]; sys.exit(0 if sys.argv[2] == "0" and d["agrees"] and d["fromPod"]["ip"] == "10.244.1.11" and d["destination"] == "10.96.120.15:80" and p["fate"] == "forwarded" else 1)' \
+		$WORK/api.json $rc 2>/dev/null &&
+		pass "--from-pod web-0 --dst svc/web:80 -n shop with the objects from the live API" ||
+		fail "--from-pod with the live API" "exit $rc $(head -c 400 $WORK/api.json $WORK/api.trace.err $WORK/api.err | tr '\n' '|')"
 	# what --from-pod and --dst svc/ refuse
 	"$KTRACE" trace --iptables-save $WORK/nft.save --from $WORK/pods.bundle --from-pod shop/web-9 --dst svc/web -n shop \
 		> $WORK/e1.out 2>&1
