@@ -76,6 +76,9 @@ void kt_fc_account(struct fc *x, const struct kt_kube_get *g, unsigned n);
 /* One flow answer of node into s: a sample, or a gap "node NAME: flows". */
 void kt_fc_take_flows(struct kt_snapshot *s, const struct kt_kube_get *g, const char *node, const char *pod,
 		      const char *secret, const char *ns);
+/* Re-ask with the object form the flow requests an older agent refused
+ * (400 to form=compact). */
+void kt_fc_flows_fallback(struct kt_kube *k, struct kt_kube_get *g, unsigned n, struct kt_arena *a, struct kt_diag *d);
 /* Round 1: every agent's digests and/or flows at once. */
 int kt_fc_ask_digests(struct fc *x);
 /* Why an agent answer is no usable answer, in one line (the same words

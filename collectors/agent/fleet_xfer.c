@@ -109,6 +109,39 @@ void kt_fc_take_flows(struct kt_snapshot *s, const struct kt_kube_get *g, const 
 	}
 }
 
+/* Agents older than the compact form answer form=compact with 400: ask
+ * them again for the object form (the same sample). */
+void kt_fc_flows_fallback(struct kt_kube *k, struct kt_kube_get *g, unsigned n, struct kt_arena *a, struct kt_diag *d)
+{
+	unsigned cnt = 0;
+	for (unsigned i = 0; i < n; i++)
+		cnt += g[i].status == 400 && g[i].path && strstr(g[i].path, KT_AGENT_FLOWS_COMPACT);
+	if (!cnt)
+		return;
+	struct kt_kube_get *r = kt_xcalloc(cnt, sizeof(*r));
+	unsigned *ix = kt_xcalloc(cnt, sizeof(*ix)), m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!(g[i].status == 400 && g[i].path && strstr(g[i].path, KT_AGENT_FLOWS_COMPACT)))
+			continue;
+		r[m] = g[i];
+		r[m].body = NULL;
+		size_t l = strlen(g[i].path) - strlen("?form=compact");
+		r[m].path = kt_arena_printf(a, "%.*s", (int)l, g[i].path);
+		ix[m++] = i;
+	}
+	if (kt_kube_get_many(k, r, m, d) == 0)
+		for (unsigned i = 0; i < m; i++) {
+			kt_log(1, "%s: an agent without the compact flow form: asked for the object form", r[i].path);
+			free(g[ix[i]].body);
+			g[ix[i]] = r[i];
+			r[i].body = NULL;
+		}
+	for (unsigned i = 0; i < m; i++)
+		free(r[i].body);
+	free(r);
+	free(ix);
+}
+
 /* ---- round 1: digests (and flows) ------------------------------------------------ */
 
 int kt_fc_ask_digests(struct fc *x)
@@ -133,10 +166,12 @@ int kt_fc_ask_digests(struct fc *x)
 		}
 		if (fl) {
 			who[ng] = i | 0x80000000u;
-			kt_fc_get_init(x, &g[ng++], n, KT_AGENT_PATH_FLOWS, FC_FLOWS_BODY);
+			kt_fc_get_init(x, &g[ng++], n, KT_AGENT_FLOWS_COMPACT, FC_FLOWS_BODY);
 		}
 	}
 	int rc = kt_kube_get_many(x->k, g, ng, x->d);
+	if (rc == 0 && fl)
+		kt_fc_flows_fallback(x->k, g, ng, x->a, x->d);
 	kt_fc_account(x, g, ng);
 	for (unsigned i = 0; rc == 0 && i < ng; i++) {
 		struct fnode *n = &x->n[who[i] & 0x7fffffffu];
@@ -185,13 +220,15 @@ int kt_fleet_flows(struct kt_kube *k, struct kt_fleet_agents *ag, struct kt_snap
 		struct kt_kube_get *q = &g[ng];
 		who[ng++] = i;
 		q->path = kt_arena_printf(a, "/api/v1/namespaces/%s/pods/%s:%ld/proxy%s", ag->ns, n->pod, n->port,
-					  KT_AGENT_PATH_FLOWS);
+					  KT_AGENT_FLOWS_COMPACT);
 		q->header = ag->tokhdr;
 		q->timeout_ms = ag->timeout_ms;
 		q->max_body = FC_FLOWS_BODY;
 		q->max_retries = 1;
 	}
 	int rc = kt_kube_get_many(k, g, ng, d);
+	if (rc == 0)
+		kt_fc_flows_fallback(k, g, ng, a, d);
 	for (uint32_t i = 0; rc == 0 && i < ng; i++) {
 		const struct kt_fleet_agent *n = &ag->v[who[i]];
 		kt_fc_take_flows(snap, &g[i], n->node, n->pod, ag->secret, ag->ns);
