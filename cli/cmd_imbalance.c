@@ -37,7 +37,7 @@ static const struct kt_option opts[] = {
 	{"objects", 0, KT_OPT_STR, "FILE", "file", "take Services/EndpointSlices/Pods from this bundle or kubectl List JSON, flows live"},
 	{"sockets", 0, KT_OPT_FLAG, NULL, NULL, "also read this node's own TCP sockets (inet_diag): per-backend socket counts and bytes, and the counts for Services no NAT state covers"},
 	{"all", 0, KT_OPT_FLAG, NULL, NULL, "list Services without flows too"},
-	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)"},
+	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30, with --nodes 300; 0 never)"},
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
 	{"count", 0, KT_OPT_INT, "N", NULL, "print N samples one interval apart (text, or one JSON object per line), then exit; implies --once"},
 	{"resync", 0, KT_OPT_NUM, "SECS", NULL, "live: read the whole conntrack table every SECS; between full dumps follow the kernel's conntrack events (default 10; 0: a full dump every refresh)"},
@@ -110,6 +110,7 @@ void kt_imb_seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
 }
 
 #define KT_IMB_RELOAD_S 30
+#define KT_IMB_RELOAD_FLEET_S 300
 
 static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs);
 
@@ -628,7 +629,9 @@ static int run(struct kt_cli *c)
 	f.io.all_services = kt_opt_flag(c, "all") || !once;
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
-	long reload = kt_opt_int(c, "reload", KT_IMB_RELOAD_S);
+	/* --nodes: every node's state is a round of digests through every
+	 * agent, so node states reload less often (flows every interval) */
+	long reload = kt_opt_int(c, "reload", kt_opt_str(c, "nodes") ? KT_IMB_RELOAD_FLEET_S : KT_IMB_RELOAD_S);
 	if (reload < 0 || reload > 86400)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --reload");
 	/* scope: every Service (SERVICE is where the view starts); objects from
@@ -724,7 +727,7 @@ const struct kt_command kt_cmd_imbalance = {
 	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE |
 		 KT_WANT_FLOW_FEED | KT_WANT_THIS_HOST | KT_WANT_API_OPTIONAL,
 	.usage = "[SERVICE]",
-	.summary = "live dashboard of per-Pod connection and byte share on this node",
+	.summary = "live dashboard of per-Pod connection and byte share on this node (or every node)",
 	.description =
 		"Reads this node's NAT state (conntrack; Cilium's CT map when present) and joins every\n"
 		"Service connection to its frontend and backend, from the node dataplane when readable\n"
@@ -735,7 +738,7 @@ const struct kt_command kt_cmd_imbalance = {
 		"and KT404 session affinity. Needs root on the node for live flows.\n"
 		"\n"
 		"Dashboard keys: arrows/j/k move, Enter open, Esc back, s sort, / filter, p pause,\n"
-		"+/- interval, ? help, q quit.\n"
+		"+/- interval, n/N next/previous node (--nodes: all nodes, then each), ? help, q quit.\n"
 		"\n"
 		"Examples:\n"
 		"  ktrace imbalance                        dashboard of every Service with flows\n"
@@ -743,6 +746,7 @@ const struct kt_command kt_cmd_imbalance = {
 		"  ktrace imbalance --once -o json         one sample as JSON (also without a TTY)\n"
 		"  ktrace imbalance -o json --count 60     a JSON line per second for a minute\n"
 		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
+		"  ktrace imbalance --nodes all            every node through its ktrace agent, live\n"
 		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
 	.outputs = "text|wide|json|yaml",
 };

@@ -214,15 +214,15 @@ static bool unknown_ok(int f)
 	return f == F_OPENED || f == F_RORIG || f == F_RREPLY || f == F_RTT;
 }
 
-static void fill(struct kt_flow_agg *a, const uint64_t *v, const char *const *str)
+/* One aggregate (kt_grow zeroed it) from a row's numbers. */
+static void fill(struct kt_flow_agg *a, const uint64_t *v, const char *const *str, const uint8_t *src)
 {
 	a->vip = str[v[F_VIP]];
 	a->vport = (int32_t)v[F_VPORT];
 	a->protocol = str[v[F_PROTO]][0] ? str[v[F_PROTO]] : "TCP";
 	a->backend_ip = str[v[F_BIP]];
 	a->backend_port = (int32_t)v[F_BPORT];
-	const char *src = str[v[F_SRC]];
-	a->src = !strcmp(src, "cilium-ct") ? KT_FLOW_CILIUM : !strcmp(src, "inet_diag") ? KT_FLOW_SOCKET : KT_FLOW_CONNTRACK;
+	a->src = (enum kt_flow_src)src[v[F_SRC]];
 	a->zone = (uint16_t)v[F_ZONE];
 	a->established = (uint32_t)v[F_EST];
 	a->total = (uint32_t)v[F_TOTAL];
@@ -302,16 +302,23 @@ int kt_agent_flows_compact_from_json(struct kt_snapshot *snap, const cJSON *j, s
 		return -KT_EXIT_INPUT;
 	struct kt_flow_sample tmp = {0};
 	tmp.node = kt_intern(snap->arena, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "node")));
-	const char *src = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "source"));
-	tmp.source = src ? kt_intern(snap->arena, src) : "bundle";
+	const char *source = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "source"));
+	tmp.source = source ? kt_intern(snap->arena, source) : "bundle";
 	if (cJSON_IsNumber(t) && isfinite(t->valuedouble) && t->valuedouble > 0 && t->valuedouble < 1e16)
 		tmp.taken_ms = (int64_t)t->valuedouble;
 	tmp.acct = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "acct"));
 	tmp.timestamps = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "timestamps"));
 	tmp.entries_seen = cJSON_IsNumber(es) ? (uint64_t)es->valuedouble : 0;
 	const char *p = rows, *end = rows + strlen(rows);
-	uint64_t v[N_FIELDS];
+	uint64_t v[N_FIELDS], maxv[N_FIELDS];
 	int rc = 0;
+	for (int f = 0; f < N_FIELDS; f++)
+		maxv[f] = field_max(f, ns);
+	/* each string's flow source, for the rows' src field */
+	uint8_t *src = kt_xcalloc(ns + 1, 1);
+	for (uint32_t i = 0; i < ns; i++)
+		src[i] = !strcmp(str[i], "cilium-ct") ? KT_FLOW_CILIUM : !strcmp(str[i], "inet_diag") ? KT_FLOW_SOCKET
+											   : KT_FLOW_CONNTRACK;
 	/* a row takes at least 2 * N_FIELDS bytes: one allocation, not a doubling series */
 	size_t guess = (size_t)(end - p) / (2 * N_FIELDS) + 1;
 	tmp.cap_agg = guess < COMPACT_MAX_AGG ? (uint32_t)guess : COMPACT_MAX_AGG;
@@ -327,17 +334,14 @@ int kt_agent_flows_compact_from_json(struct kt_snapshot *snap, const cJSON *j, s
 			break;
 		}
 		for (int f = 0; f < N_FIELDS && rc == 0; f++)
-			if (!token(&p, end, field_max(f, ns), &v[f]) || (v[f] == UNKNOWN && !unknown_ok(f)) ||
-			    (is_str(f) && !ns))
+			if (!token(&p, end, maxv[f], &v[f]) || (v[f] == UNKNOWN && !unknown_ok(f)) || (is_str(f) && !ns))
 				rc = kt_diag_set(d, KT_EXIT_INPUT, "agent flows: compact row %u, field \"%s\": not a number "
 						 "within bounds", tmp.n_agg, fields[f]);
-		if (rc == 0) {
-			kt_grow(&tmp.agg, &tmp.n_agg, &tmp.cap_agg, sizeof(*tmp.agg));
-			memset(&tmp.agg[tmp.n_agg - 1], 0, sizeof(*tmp.agg));
-			fill(&tmp.agg[tmp.n_agg - 1], v, str);
-		}
+		if (rc == 0)
+			fill(kt_grow(&tmp.agg, &tmp.n_agg, &tmp.cap_agg, sizeof(*tmp.agg)), v, str, src);
 	}
 	free(str);
+	free(src);
 	if (rc < 0) {
 		free(tmp.agg);
 		return rc;
