@@ -6,10 +6,11 @@
  * Frontends and backends come from the node dataplane model when it has
  * the Service, else from the API (ClusterIPs, NodePorts, external and LB
  * IPs; EndpointSlices). Pure: no I/O, results in the caller's arena.
- * About 1,000 lines kept in one file: the steps (frontend index, flow
+ * About 1,100 lines kept in one file: the steps (frontend index, flow
  * join, per-Service totals, backend shares, spread, flags, verdict) share
  * one private context and are each a short function; splitting the file
- * would only export that context.
+ * would only export that context. Several nodes (--nodes) are
+ * imbalance_nodes.c's.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -63,6 +64,7 @@ struct be {
 	uint64_t sk_bin, sk_bout;
 	double sk_rtt_sum;
 	uint32_t sk_rtt_n;
+	uint32_t *node_est;      /* o->split_name's backends: open connections per node (result arena) */
 };
 
 struct grp {
@@ -92,6 +94,8 @@ struct ctx {
 	uint32_t n_fe, cap_fe;
 	uint32_t *node_conns;    /* o->agg_node: open connections per node (result's) */
 	uint32_t n_nodes;
+	struct grp *split;       /* o->split_name's group: per-node counts of its backends */
+	struct kt_arena *a;      /* the result's */
 	/* the last frontend looked up (aggregates of one frontend come together) */
 	const char *last_vip, *last_proto;
 	int32_t last_vport;
@@ -703,6 +707,7 @@ static void backend_out(const struct kt_snapshot *s, const struct kt_imb_opts *o
 	x->sk_bytes_in = b->sk_bin;
 	x->sk_bytes_out = b->sk_bout;
 	x->sk_rtt_ms = b->sk_rtt_n ? b->sk_rtt_sum / b->sk_rtt_n : 0;
+	x->node_conns = b->node_est;
 	x->bytes_in = b->bin;
 	x->bytes_out = b->bout;
 	x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
@@ -932,8 +937,14 @@ static void add_agg(struct ctx *c, const struct kt_flow_agg *x, uint32_t node, i
 		g->nat_aggs++;
 	g->used = true;
 	b->est += x->established;
-	if (node < c->n_nodes)
+	if (node < c->n_nodes) {
 		c->node_conns[node] += x->established;
+		if (g == c->split) {
+			if (!b->node_est)
+				b->node_est = KT_ANEW(c->a, uint32_t, c->n_nodes);
+			b->node_est[node] += x->established;
+		}
+	}
 	b->total += x->total;
 	b->bin += x->bytes_orig;
 	b->bout += x->bytes_reply;
@@ -1003,8 +1014,11 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 
 	struct kt_imb_result *r = KT_ANEW(a, struct kt_imb_result, 1);
 	r->node = node;
+	c.a = a;
 	if (o->agg_node && cur) {
 		c.n_nodes = o->n_nodes;
+		uint32_t *sg = o->split_name && c.gix_cap ? grp_slot(&c, o->split_ns, o->split_name) : NULL;
+		c.split = sg && *sg != UINT32_MAX ? &c.g[*sg] : NULL;
 		c.node_conns = r->node_conns = KT_ANEW(a, uint32_t, o->n_nodes + 1);
 		r->n_nodes = o->n_nodes;
 	}

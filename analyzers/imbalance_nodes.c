@@ -1,8 +1,9 @@
 /*
  * Connection imbalance over several nodes (`imbalance --nodes`): how the
  * connections of one Service split over the nodes that balanced them (per
- * backend, each node's open connections, from that node's own sample and
- * node state through kt_imbalance_analyze), the measured cross-node share
+ * backend, each node's open connections: counted by the summed analysis
+ * when it was asked to, else from each node's own sample and node state
+ * through kt_imbalance_analyze), the measured cross-node share
  * (connections whose backend runs on another node than the one that
  * balanced them) and the share the model of KT102 expects (each node
  * spreads evenly over every ready endpoint). The expected-hop model is
@@ -106,7 +107,23 @@ int kt_imb_node_split(const struct kt_snapshot *objs, const struct kt_flow_sampl
 	no.ns = sv->namespace ? sv->namespace : "";
 	no.name = sv->name;
 	no.all_services = false;
-	for (uint32_t i = 0; i < n_nodes; i++) {
+	bool counted = !sv->connections;   /* nothing to split */
+	for (uint32_t b = 0; b < sv->n_be; b++)
+		counted |= sv->be[b].node_conns != NULL;
+	for (uint32_t b = 0; counted && b < sv->n_be; b++) {
+		/* the summed analysis counted per node: the same frontends as
+		 * the row, so each backend's nodes add up to its connections */
+		const uint32_t *nc = sv->be[b].node_conns;
+		for (uint32_t i = 0; nc && i < n_nodes; i++) {
+			out->conns[(size_t)b * n_nodes + i] = nc[i];
+			out->per_node[i] += nc[i];
+			if (sv->be[b].node && nodes[i] && nc[i]) {
+				out->known += nc[i];
+				out->cross += strcmp(sv->be[b].node, nodes[i]) ? nc[i] : 0;
+			}
+		}
+	}
+	for (uint32_t i = 0; !counted && i < n_nodes; i++) {
 		if (!samples[i])
 			continue;
 		struct kt_arena *t = kt_arena_new();

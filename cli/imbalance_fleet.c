@@ -185,6 +185,10 @@ static const struct kt_imb_result *analyze(struct feed_ctx *f)
 		io.node = ALL_NODES;
 		io.agg_node = fl->agg_node;
 		io.n_nodes = fl->n;
+		if (fl->focus) {
+			io.split_ns = fl->focus_ns;
+			io.split_name = fl->focus_name;
+		}
 		cur = &fl->sum;
 		prev = fl->sum_prev.taken_ms && fl->sum_prev.taken_ms < fl->sum.taken_ms ? &fl->sum_prev : NULL;
 	} else {
@@ -310,8 +314,18 @@ static const struct kt_imb_split *cb_split(void *ctx, const char *ns, const char
 	return &fl->split;
 }
 
+static void cb_focus(void *ctx, const char *ns, const char *name)
+{
+	struct feed_ctx *f = ctx;
+	struct imb_fleet *fl = f->fleet;
+	fl->focus = name != NULL;
+	snprintf(fl->focus_ns, sizeof(fl->focus_ns), "%s", ns ? ns : "");
+	snprintf(fl->focus_name, sizeof(fl->focus_name), "%s", name ? name : "");
+}
+
 void kt_imb_fleet_feed(struct feed_ctx *f, struct kt_imb_feed *feed)
 {
+	feed->focus = cb_focus;
 	feed->nodes = cb_nodes;
 	feed->select = cb_select;
 	feed->split = cb_split;

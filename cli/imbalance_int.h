@@ -31,6 +31,10 @@ struct imb_fleet {
 	uint32_t *agg_node;               /* per aggregate of sum: the node it came from */
 	bool loaded;                      /* the loaded objects' samples were taken */
 	struct kt_imb_nodes view;         /* what the dashboard shows of the nodes */
+	/* the Service the dashboard shows: the summed analysis counts its
+	 * backends per node */
+	char focus_ns[256], focus_name[256];
+	bool focus;
 	/* the per-node split of one Service, kept until the data or the view change */
 	struct kt_arena *split_a;
 	struct kt_imb_split split;

@@ -315,6 +315,18 @@ static void sample(struct kt_imb_view *v)
 	hist_update(v);
 }
 
+/* --nodes: tell the feed which Service is shown (its per-node split is
+ * counted while summing) and take the result that has it. */
+static void set_focus(struct kt_imb_view *v, bool on)
+{
+	if (!v->feed->focus || !v->nodes)
+		return;
+	v->feed->focus(v->feed->ctx, on ? v->ns : NULL, on ? v->name : NULL);
+	const struct kt_imb_result *r = v->feed->select(v->feed->ctx, v->nodes->sel);
+	if (r)
+		v->r = r;
+}
+
 static void open_selected(struct kt_imb_view *v)
 {
 	if (v->mode != V_LIST || !v->n_order)
@@ -325,6 +337,7 @@ static void open_selected(struct kt_imb_view *v)
 	v->mode = V_DETAIL;
 	v->dsel = v->dtop = 0;
 	v->filter[0] = 0;
+	set_focus(v, true);
 }
 
 static double now_s(void)
@@ -399,10 +412,12 @@ static bool handle_key(struct kt_imb_view *v, int ch)
 	case 127:
 	case KEY_LEFT:
 	case 'h':
-		if (v->filter[0])
+		if (v->filter[0]) {
 			v->filter[0] = 0;
-		else if (v->mode == V_DETAIL)
+		} else if (v->mode == V_DETAIL) {
 			v->mode = V_LIST;
+			set_focus(v, false);
+		}
 		break;
 	case 's':
 		if (v->mode == V_LIST)
@@ -463,6 +478,7 @@ int kt_tui_imbalance(struct kt_cli *c, struct kt_imb_feed *feed, const struct kt
 		snprintf(v.ns, sizeof(v.ns), "%s", o->start_ns ? o->start_ns : "");
 		snprintf(v.name, sizeof(v.name), "%s", o->start_name);
 		v.mode = V_DETAIL;
+		set_focus(&v, true);
 	}
 	long frames = 1;
 	double next = now_s() + v.interval;

@@ -98,10 +98,14 @@ struct kt_imb_feed {
 	 * sel (-1 all) from the data of the last refresh (no new request);
 	 * how Service ns/name splits over the nodes in the current view
 	 * (NULL: not in it). Results and splits are the feed's until its next
-	 * call. */
+	 * next() or select(). */
 	const struct kt_imb_nodes *(*nodes)(void *ctx);
 	const struct kt_imb_result *(*select)(void *ctx, int sel);
 	const struct kt_imb_split *(*split)(void *ctx, const char *ns, const char *name);
+	/* the Service the view shows (NULL: the list), so that every refresh
+	 * counts its split while summing; takes effect at the next next() or
+	 * select() */
+	void (*focus)(void *ctx, const char *ns, const char *name);
 };
 
 struct kt_imb_view_opts {

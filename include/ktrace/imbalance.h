@@ -40,9 +40,11 @@ struct kt_imb_opts {
 	uint32_t n_seen;
 	int64_t session_start;   /* unix s; endpoints first seen at or before it have no known age */
 	/* a sample summing several nodes' (--nodes): the node each aggregate
-	 * of cur came from (< n_nodes); the result counts per node */
+	 * of cur came from (< n_nodes); the result counts per node, and for
+	 * Service split_ns/split_name (NULL: none) per backend and node */
 	const uint32_t *agg_node;
 	uint32_t n_nodes;
+	const char *split_ns, *split_name;
 };
 
 /* Where a backend's ready age came from. */
@@ -91,6 +93,9 @@ struct kt_imb_backend {
 	uint64_t sk_bytes_in;    /* client -> backend payload (tcpi_bytes_acked / _received) */
 	uint64_t sk_bytes_out;   /* backend -> client payload */
 	double sk_rtt_ms;        /* mean smoothed RTT; 0 unknown */
+	/* o->split_name's backends: open connections per node of
+	 * o->agg_node (result->n_nodes entries; NULL none or not asked) */
+	uint32_t *node_conns;
 };
 
 struct kt_imb_service {
@@ -165,9 +170,10 @@ struct kt_imb_split {
 				  * evenly over every ready endpoint, weighted by per_node; -1 unknown */
 };
 
-/* Analyze each node's sample (samples[i] of node nodes[i], NULL: none)
- * for sv alone against that node's state, and sum per backend of sv.
- * Arrays in a. */
+/* How sv splits over the nodes: from sv's own per-node counts when the
+ * summed analysis was asked for them (o->split_name, n_nodes the same),
+ * else by analyzing each node's sample (samples[i] of node nodes[i],
+ * NULL: none) for sv alone against that node's state. Arrays in a. */
 int kt_imb_node_split(const struct kt_snapshot *objs, const struct kt_flow_sample *const *samples,
 		      const char *const *nodes, uint32_t n_nodes, const struct kt_imb_service *sv,
 		      const struct kt_imb_opts *o, struct kt_arena *a, struct kt_imb_split *out);

@@ -180,6 +180,11 @@ wait_for "node n3 (3 of 4): gap: agent Pod ktrace-agent-n3" && pass "n3's gap na
 keys q
 for _ in $(seq 1 50); do cap; [ "$(grep -v '^$' "$WORK/cap" | tail -1)" = 'KTPROMPT$' ] && break; sleep 0.1; done
 [ "$(grep -v '^$' "$WORK/cap" | tail -1)" = 'KTPROMPT$' ] && pass "q quits and restores the terminal" || fail "q quits" "$(tail -3 "$WORK/cap" | tr '\n' '|')"
+# --reload: objects, node states and the agents read again while it runs
+keys "ip netns exec $CP env HOME=$WORK $KTRACE --kubeconfig $KC imbalance --nodes all --reload 1 -i 0.5 --frames 12 --color never 2>> $WORK/tui.err; echo rc=\$?" Enter
+if wait_for "nodes: all, 2 of 4 answered  gaps: n3, n4  n1 9  n2 8" 150 && wait_for "rc=0" 150; then
+	pass "--reload 1: node states and agents reloaded while refreshing (the same nodes line), exit 0"; else
+	fail "--reload 1" "$(tr '\n' '|' < "$WORK/cap" | head -c 600) $(tail -3 "$WORK/tui.err")"; fi
 bad=$(grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error' "$WORK/tui.err" 2>/dev/null)
 [ -z "$bad" ] && pass "no sanitizer report from the dashboard" || fail "sanitizer" "$(head -20 "$WORK/tui.err" | tr '\n' '|')"
 exit 0
