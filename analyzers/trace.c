@@ -21,21 +21,27 @@ static bool is_addr(const char *ip, const char *const *addrs, unsigned n)
 	return false;
 }
 
+/* Is ip inside cidr (IPv4 or IPv6)? Unparseable or another family: true
+ * (do not claim a drop). */
 static bool in_range(const char *ip, const char *cidr)
 {
 	char a[64];
 	snprintf(a, sizeof(a), "%s", cidr);
-	int plen = 32;
+	bool v6 = strchr(a, ':') != NULL;
+	int af = v6 ? AF_INET6 : AF_INET, max = v6 ? 128 : 32, plen = max;
 	char *sl = strchr(a, '/');
 	if (sl) {
 		*sl = 0;
 		plen = atoi(sl + 1);
 	}
-	struct in_addr x, y;
-	if (plen < 0 || plen > 32 || inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, ip, &y) != 1)
-		return true; /* not IPv4: do not claim a drop */
-	uint32_t m = plen ? htonl(0xffffffffu << (32 - plen)) : 0;
-	return (x.s_addr & m) == (y.s_addr & m);
+	unsigned char x[16], y[16];
+	if (plen < 0 || plen > max || inet_pton(af, a, x) != 1 || inet_pton(af, ip, y) != 1)
+		return true;
+	int whole = plen / 8, rest = plen % 8;
+	if (memcmp(x, y, (size_t)whole))
+		return false;
+	unsigned char m = (unsigned char)(0xffu << (8 - rest));
+	return !rest || (x[whole] & m) == (y[whole] & m);
 }
 
 void kt_trace_predict(const struct kt_dp_node *n, const char *src_ip, const char *dst_ip, int32_t dport,

@@ -3,13 +3,16 @@
 # endpoints (bench/kpgen.py, kube-proxy's format), loaded into a lab
 # namespace and saved with iptables-save (and nft -j list ruleset) exactly
 # as a user would hand it to ktrace, then timed in the same run:
-#   `ktrace trace --iptables-save FILE --dst CLUSTERIP:PORT`     (one probe; target < 1 s,
-#                                                                 namespaces, rule load, probe)
+#   `ktrace trace --iptables-save FILE --dst CLUSTERIP:PORT`     (one probe; target < 1 s for the
+#                                                                 whole command: read, parse, prune,
+#                                                                 model, namespaces, rule load, probe)
 #   the same with --count 1000                                  (target < 3 s)
 #   the same with --full (every rule loaded)
 #   reference: `iptables-nft-restore` of the whole set into a fresh namespace
-#   nftables mode: `ktrace trace --nft-json FILE` (every rule: no pruning)
-# Median of 5 runs (wall, peak RSS); the load average is printed next to every figure.
+#   nftables mode: `ktrace trace --nft-json FILE`, one probe and --count 1000 (the same targets)
+#   the same with --full (every rule and map element through `nft -j -f`; one run, it is slow)
+#   reference: `nft -f` of the whole set
+# Median of 5 runs (wall, best, worst, peak RSS); the load average is printed next to every figure.
 # Usage: sh bench/trace.sh [SERVICES] [ENDPOINTS]   (KTRACE=path to the binary)
 cd "$(dirname "$0")/.." || exit 1
 : "${KTRACE:=$(pwd)/ktrace}"
@@ -38,6 +41,8 @@ echo "rules: $(grep -c '^-A' "$TMP/save.txt") iptables rules, $(wc -c < "$TMP/ru
 cat > "$TMP/timeit.py" <<'PY'
 import resource, subprocess, sys, time
 runs = int(sys.argv[1]); stdin = sys.argv[2]; cmd = sys.argv[3:]
+if runs > 1:  # warm the page cache
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stdin=open(stdin) if stdin != "-" else None)
 ts = []
 for _ in range(runs):
     t = time.monotonic()
@@ -59,7 +64,12 @@ row "ktrace trace --iptables-save --count 1000" 3 "$($T - "$KTRACE" trace --ipta
 row "ktrace trace --iptables-save --full (every rule)" 99 "$($T - "$KTRACE" trace --iptables-save "$TMP/save.txt" --dst "$DST" --full)"
 ip netns add ${NS}r
 row "reference: iptables-nft-restore of the whole set" 99 "$($T "$TMP/save.txt" ip netns exec ${NS}r iptables-nft-restore)"
-row "ktrace trace --nft-json (nftables mode, every rule)" 99 "$($T - "$KTRACE" trace --nft-json "$TMP/ruleset.json" --dst "$DST")"
+row "ktrace trace --nft-json (one probe)" 1 "$($T - "$KTRACE" trace --nft-json "$TMP/ruleset.json" --dst "$DST")"
+row "ktrace trace --nft-json --count 1000" 3 "$($T - "$KTRACE" trace --nft-json "$TMP/ruleset.json" --dst "$DST" --count 1000)"
+row "ktrace trace --nft-json --full (every rule, 1 run)" 999 "$(python3 $TMP/timeit.py 1 - "$KTRACE" trace --nft-json "$TMP/ruleset.json" --dst "$DST" --full)"
 ip netns exec ${NS}r nft flush ruleset
-row "reference: nft -j -f of the whole set" 99 "$($T - ip netns exec ${NS}r sh -c "nft flush ruleset; nft -f $TMP/rules.nft")"
+row "reference: nft -f of the whole set" 99 "$($T - ip netns exec ${NS}r sh -c "nft flush ruleset; nft -f $TMP/rules.nft")"
 "$KTRACE" trace --iptables-save "$TMP/save.txt" --dst "$DST" | sed -n 2p
+"$KTRACE" trace --nft-json "$TMP/ruleset.json" --dst "$DST" | sed -n 2p
+"$KTRACE" trace --iptables-save "$TMP/save.txt" --dst "$DST" -o json | python3 -c 'import json, sys; l = json.load(sys.stdin)["load"]; print("iptables phases: prepare (read is before) %.0f ms, namespaces %.0f ms, load %.0f ms, probe %.0f ms" % (l["prepareMs"], l["setupMs"], l["loadMs"], l["probeMs"]))'
+"$KTRACE" trace --nft-json "$TMP/ruleset.json" --dst "$DST" -o json | python3 -c 'import json, sys; l = json.load(sys.stdin)["load"]; print("nftables phases: prepare %.0f ms, namespaces %.0f ms, load %.0f ms, probe %.0f ms" % (l["prepareMs"], l["setupMs"], l["loadMs"], l["probeMs"]))'

@@ -341,7 +341,9 @@ int kt_ipt_save_parse(struct kt_kpnorm *kp, void *fp, const char *fname, struct 
 int kt_dp_iptables_file(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o,
 			struct kt_diag *d)
 {
-	FILE *f = strcmp(o->iptables_save, "-") == 0 ? stdin : fopen(o->iptables_save, "r");
+	FILE *f = o->iptables_save_text ? fmemopen((void *)o->iptables_save_text, o->iptables_save_len, "r")
+		  : strcmp(o->iptables_save, "-") == 0 ? stdin
+							: fopen(o->iptables_save, "r");
 	if (!f) {
 		int e = errno;
 		/* a missing input file is invalid input (5), like a missing kubeconfig */

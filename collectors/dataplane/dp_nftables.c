@@ -594,6 +594,8 @@ int kt_dp_nft_json_mem(struct kt_snapshot *snap, struct kt_dp_node *n, const cha
 int kt_dp_nft_json_file(struct kt_snapshot *snap, struct kt_dp_node *n, const struct kt_node_opts *o,
 			struct kt_diag *d)
 {
+	if (o->nft_json_text)
+		return kt_dp_nft_json_mem(snap, n, o->nft_json_text, o->nft_json_len, o->nft_json, d);
 	FILE *f = strcmp(o->nft_json, "-") == 0 ? stdin : fopen(o->nft_json, "r");
 	if (!f) {
 		int e = errno;

@@ -15,8 +15,10 @@
  * MSG_PEEK|MSG_TRUNC probe per socket, a datagram larger than the buffers
  * restarts the dump on a new socket with larger ones. In replay and feed
  * mode the same hook hands libnl the recorded bytes instead, so a replay
- * runs exactly the live processing. Must not: keep messages beyond the
- * callback, print, send anything but what callers ask (dumps and gets).
+ * runs exactly the live processing. Changes (NEW requests, nfnetlink
+ * batches: kt_nl_batch) are sent only for `ktrace trace`'s own scratch
+ * namespaces. Must not: keep messages beyond the callback, print, send
+ * anything but what callers ask.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -552,22 +554,9 @@ static int request_replay(struct kt_nl *nl, struct rq *st, const struct nlmsghdr
 
 /* One attempt on the socket: 0, KT_NL_INTR, -EMSGSIZE (restart with
  * larger buffers) or -errno. */
-static int request_once(struct kt_nl *nl, struct rq *st, struct nl_msg *req, char *err, size_t errlen)
+/* Receive until the request of st is answered (or fails). */
+static int await_reply(struct kt_nl *nl, struct rq *st, char *err, size_t errlen)
 {
-	struct nlmsghdr *h = nlmsg_hdr(req);
-	h->nlmsg_seq = nl_socket_use_seq(nl->sk);
-	h->nlmsg_pid = 0;
-	st->seq = h->nlmsg_seq;
-	int s;
-	do {
-		errno = 0;
-		s = nl_send(nl->sk, req);
-	} while (s < 0 && errno == EINTR);
-	if (s < 0) {
-		int e = errno ? errno : EIO;
-		snprintf(err, errlen, "netlink send: %s", strerror(e));
-		return -e;
-	}
 	struct kt_nl *prev = cur; /* a callback may run a request of its own (sock_diag's lookups) */
 	cur = nl;
 	nl->st = st;
@@ -598,6 +587,65 @@ static int request_once(struct kt_nl *nl, struct rq *st, struct nl_msg *req, cha
 	return finish_rq(st, err, errlen);
 }
 
+static int request_once(struct kt_nl *nl, struct rq *st, struct nl_msg *req, char *err, size_t errlen)
+{
+	struct nlmsghdr *h = nlmsg_hdr(req);
+	h->nlmsg_seq = nl_socket_use_seq(nl->sk);
+	h->nlmsg_pid = 0;
+	st->seq = h->nlmsg_seq;
+	int s;
+	do {
+		errno = 0;
+		s = nl_send(nl->sk, req);
+	} while (s < 0 && errno == EINTR);
+	if (s < 0) {
+		int e = errno ? errno : EIO;
+		snprintf(err, errlen, "netlink send: %s", strerror(e));
+		return -e;
+	}
+	return await_reply(nl, st, err, errlen);
+}
+
+int kt_nl_batch(struct kt_nl *nl, void *buf, size_t len, char *err, size_t errlen)
+{
+	if (nl->replay) {
+		snprintf(err, errlen, "a batch of changes cannot be replayed");
+		return -ENOTSUP;
+	}
+	/* one sequence number for every message; only the last asks for an
+	 * ACK: the first NLMSG_ERROR (a failure, or that ACK) ends the batch */
+	uint32_t seq = nl_socket_use_seq(nl->sk);
+	struct nlmsghdr *last = NULL;
+	size_t off = 0;
+	while (off + NLMSG_HDRLEN <= len) {
+		struct nlmsghdr *h = (struct nlmsghdr *)((char *)buf + off);
+		if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > len - off)
+			break;
+		h->nlmsg_seq = seq;
+		h->nlmsg_pid = 0;
+		h->nlmsg_flags = (uint16_t)((h->nlmsg_flags | NLM_F_REQUEST) & ~NLM_F_ACK);
+		last = h;
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	if (!last || off != NLMSG_ALIGN(len)) {
+		snprintf(err, errlen, "malformed netlink batch");
+		return -EINVAL;
+	}
+	last->nlmsg_flags |= NLM_F_ACK;
+	int s;
+	do {
+		errno = 0;
+		s = nl_sendto(nl->sk, buf, len);
+	} while (s < 0 && errno == EINTR);
+	if (s < 0) {
+		int e = errno ? errno : EIO;
+		snprintf(err, errlen, "netlink send: %s", strerror(e));
+		return -e;
+	}
+	struct rq st = {.seq = seq};
+	return await_reply(nl, &st, err, errlen);
+}
+
 /* A datagram did not fit: a new socket (the rest of the dump is dropped
  * with the old one) with buffers that hold it. */
 static int regrow(struct kt_nl *nl, char *err, size_t errlen)
@@ -618,7 +666,8 @@ int kt_nl_request(struct kt_nl *nl, struct nl_msg *req, kt_nl_msg_fn cb, void (*
 {
 	struct nlmsghdr *h = nlmsg_hdr(req);
 	h->nlmsg_flags |= NLM_F_REQUEST;
-	bool dump = (h->nlmsg_flags & NLM_F_DUMP) != 0;
+	/* both bits: NLM_F_MATCH alone is NLM_F_EXCL of a NEW request */
+	bool dump = (h->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	if (nl->replay) {
 		struct rq st = {.cb = cb, .ctx = ctx, .dump = dump};
 		return request_replay(nl, &st, h, err, errlen);

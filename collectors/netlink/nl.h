@@ -72,6 +72,14 @@ int kt_nl_request(struct kt_nl *nl, struct nl_msg *req, kt_nl_msg_fn cb, void (*
 int kt_nl_request_raw(struct kt_nl *nl, const void *req, size_t len, kt_nl_msg_fn cb, void (*reset)(void *ctx),
 		      void *ctx, char *err, size_t errlen);
 
+/* Send len bytes of netlink messages at buf as one datagram (an
+ * nfnetlink batch: BATCH_BEGIN, changes, BATCH_END, built by libnftnl)
+ * and wait for the kernel's verdict on them: 0, or -errno with err filled
+ * (extack text when the kernel sent one). Sequence numbers and flags are
+ * set here. Changes only what the caller built (trace: its own scratch
+ * namespace); not in replay mode. */
+int kt_nl_batch(struct kt_nl *nl, void *buf, size_t len, char *err, size_t errlen);
+
 /* Event sockets: deliver every queued multicast message to cb, without
  * waiting. *overrun is set when the kernel dropped events (ENOBUFS) or a
  * datagram did not fit. Returns the number of messages delivered, or

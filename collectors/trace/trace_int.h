@@ -2,8 +2,10 @@
  * Internal to collectors/trace/ (and its tests and fuzz target): the
  * decoded nftables trace event (trace_event.c), the rule-set handling
  * (trace_rules.c: iptables-save parsing, pruning to what a probe can
- * reach, nft JSON ordering) and the scratch-namespace plumbing
- * (trace_lab.c). Nothing here is visible outside collectors/ and tests.
+ * reach; trace_nft.c: the same for nft JSON), the rule text of traced
+ * steps (trace_text.c), the probe table (trace_probe.c) and the
+ * scratch-namespace plumbing (trace_lab.c).
+ * Nothing here is visible outside collectors/ and tests.
  */
 #ifndef KT_COLLECTORS_TRACE_INT_H
 #define KT_COLLECTORS_TRACE_INT_H
@@ -66,7 +68,8 @@ struct kt_ipt_chain {
 };
 
 struct kt_ipt_set {
-	char *copy;              /* the input, lines cut in place */
+	char *copy;              /* the input, lines cut in place (NULL: the caller's buffer) */
+	const char *header;      /* the first comment line (names the backend); NULL */
 	struct kt_ipt_chain *chains;
 	uint32_t n_chains, cap_chains;
 	uint32_t rules_total;
@@ -78,17 +81,117 @@ struct kt_ipt_set {
 /* Parse iptables-save text (bounded: KT_DP_MAX_LINE per line). -1 with d
  * (KT_EXIT_INPUT, "line N: ...") on malformed input. */
 int kt_ipt_parse(const char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d);
+/* The same on the caller's buffer (text[len] must be writable; its lines
+ * are cut in place and the set points into it: keep it until
+ * kt_ipt_free()). */
+int kt_ipt_parse_inplace(char *text, size_t len, struct kt_ipt_set *s, struct kt_diag *d);
 /* Keep only the rules a packet to dst:dport/proto can match before NAT
  * changes it, and the chains reachable from the built-in chains. */
 void kt_ipt_prune(struct kt_ipt_set *s, const char *dst, uint16_t dport, const char *proto);
+/* The family of the rule set from its first -d/-s address: 4 (iptables-save),
+ * 6 (ip6tables-save), 0 when no rule names an address. */
+int kt_ipt_family(const struct kt_ipt_set *s);
 /* The iptables-restore input of what is kept (malloc'd). */
 char *kt_ipt_render(const struct kt_ipt_set *s, size_t *len);
 const struct kt_ipt_chain *kt_ipt_find(const struct kt_ipt_set *s, const char *table, const char *chain);
 void kt_ipt_free(struct kt_ipt_set *s);
 
-/* `nft -j list` output reordered so that `nft -j -f` accepts it (tables,
- * chains, sets and maps, then elements and rules); counts rules. malloc'd
- * or NULL with d. */
-char *kt_nft_json_loadable(const char *text, size_t len, uint32_t *n_rules, struct kt_diag *d);
+/* ---- a JSON event walker (trace_jwalk.c) ---------------------------- */
+
+#define KT_JWALK_MAX_DEPTH 64
+/* One walk: the callbacks get u; bad is set on malformed input. */
+struct kt_jw_walk {
+	const char *p, *end;
+	bool bad;
+	void *u;
+	/* a string or number value (key: the member name, or the array's own
+	 * member name for array elements; depth: of the container) */
+	void (*scalar)(struct kt_jw_walk *w, const char *key, size_t klen, int depth, const char *s, size_t n, bool str,
+		       bool esc);
+	/* an object or array value opens / closes */
+	void (*open)(struct kt_jw_walk *w, const char *key, size_t klen, int depth, bool obj);
+	void (*close)(struct kt_jw_walk *w, int depth);
+};
+
+/* Skip whitespace. */
+void kt_jwalk_ws(struct kt_jw_walk *w);
+/* The string at w->p (its opening quote): its raw span and whether it has
+ * escapes; w->p moves past it. false when it does not end. */
+bool kt_jwalk_str(struct kt_jw_walk *w, const char **s, size_t *n, bool *esc);
+/* Walk one value (key: its member name, or the array's for elements). */
+void kt_jwalk_value(struct kt_jw_walk *w, const char *key, size_t klen, int depth);
+bool kt_jwalk_keyis(const char *k, size_t kl, const char *lit);
+struct kt_arena;
+/* A string's text in the arena (escapes resolved; backslash-u to UTF-8). */
+const char *kt_jwalk_dup(struct kt_arena *a, const char *s, size_t n, bool esc);
+
+/* ---- nftables rule sets (trace_nft.c) -------------------------------- */
+
+/* What a probe can carry, for pruning an nftables rule set. */
+struct kt_nft_probe {
+	bool v6;                 /* the probe's family: ip6 + inet tables, else ip + inet */
+	bool full;               /* keep everything (only reorder) */
+	const char *dst, *src;
+	uint16_t dport;
+	uint16_t sport_lo, sport_hi; /* the probes' source ports */
+	uint8_t proto;           /* IPPROTO_TCP / IPPROTO_UDP */
+	const char *const *node_addrs;
+	unsigned n_node_addrs;
+};
+
+struct kt_nft_pruned {
+	char *text;              /* `nft -j -f` input (malloc'd, NUL-terminated) */
+	size_t len;
+	uint32_t rules_total, rules_loaded;
+	uint32_t chains_total, chains_loaded;
+	uint32_t elems_total, elems_loaded; /* of the sets and maps the kept rules look up */
+	uint32_t tables_family;  /* tables the probe's family traverses (ip/ip6, inet) */
+	bool pruned;
+};
+
+/* `nft -j list ruleset` output cut down to what the probe can reach (see
+ * trace_nft.c) and ordered so that `nft -j -f` accepts it (tables,
+ * chains, sets and maps, named objects, elements, rules). -1 with d
+ * (KT_EXIT_INPUT) on input that is not nft JSON. */
+int kt_nft_prune(const char *text, size_t len, const struct kt_nft_probe *p, struct kt_nft_pruned *out,
+		 struct kt_diag *d);
+
+/* ---- the probe table (trace_probe.c) --------------------------------- */
+
+#define KT_TRACE_PROBE_TABLE "ktrace-probe"
+struct kt_nl;
+/* Table ip|ip6 ktrace-probe in the namespace of nl (NETLINK_NETFILTER):
+ * prerouting and output chains at priority -500 that set nftrace on
+ * packets src -> dst proto/dport, and empty input, forward and
+ * postrouting chains at 500. -1 with err. */
+int kt_trace_probe_table(struct kt_nl *nl, const char *src, const char *dst, uint8_t proto, uint16_t dport,
+			 char *err, size_t errlen);
+
+/* ---- rule text of traced steps (trace_text.c) ------------------------ */
+
+/* The rules of `nft -a list table|chain` output (text cut in place). */
+struct kt_nft_listed {
+	const char *family, *table, *chain;
+	uint64_t handle;
+	uint32_t pos;            /* 1-based place in its chain */
+	const char *text;        /* the rule as nft prints it, without "# handle N" */
+};
+struct kt_nft_listing {
+	struct kt_nft_listed *v;
+	uint32_t n, cap;
+};
+struct kt_arena;
+void kt_nft_listing_parse(struct kt_arena *a, const char *family, const char *table, char *buf,
+			  struct kt_nft_listing *ls);
+
+struct kt_nl;
+/* Position, line and text of every step of r that names a rule: from ipt
+ * (iptables-save input; handles dumped over dump_nl in the scratch
+ * namespace) or, when ipt is NULL, from `nft -a list` in namespace nsfd
+ * (whole_tables: one listing per table, else per chain). Then drops by a
+ * REJECT rule become rejections and a MASQUERADE / SNAT rule that took a
+ * probe marks it masqueraded. */
+void kt_trace_texts(struct kt_trace_result *r, const struct kt_ipt_set *ipt, struct kt_nl *dump_nl, int nsfd,
+		    bool whole_tables);
 
 #endif

@@ -1,18 +1,20 @@
 /*
- * kt_trace_run(): the probe run of `ktrace trace`. Loads the rule set
- * (pruned to what the probe can reach unless --full) into the scratch
- * node namespace (iptables-nft-restore for iptables-save text, of either
- * backend: the same rules through the nft backend; `nft -j -f` for nft
- * JSON), adds a table "ktrace-probe" that sets `meta nftrace` on the probe
- * packets only (prerouting, before conntrack and NAT) and observes them
- * with empty late base chains at input, forward and postrouting (after
- * SNAT), joins NFNLGRP_NFTRACE in that namespace through the netlink
- * layer, sends real TCP SYNs / UDP datagrams from the client namespace,
- * and turns the events into per-probe steps, NAT result and fate. Rule
- * handles are mapped back to the node's rule text by their position in
- * the chain (a GETRULE dump in the scratch namespace). Everything it
- * created is removed before it returns. Must not: print, touch the host's
- * namespace beyond creating/removing the two scratch namespaces.
+ * kt_trace_rules_prepare() and kt_trace_run(): the probe run of `ktrace
+ * trace`. The rule set is parsed once and, unless --full, cut down to what
+ * the probe can reach (trace_rules.c, trace_nft.c); the caller's model
+ * reads the same prepared text. The run creates the scratch namespaces
+ * (trace_lab.c), loads the rules into the node namespace
+ * (iptables-nft-restore for iptables-save text of either backend: the same
+ * rules through the nft backend; `nft -j -f` for nft JSON), adds a table
+ * "ktrace-probe" that sets `meta nftrace` on the probe packets only (at
+ * prerouting, or output for a client on the node, before conntrack and
+ * NAT) and observes them with empty late base chains at input, forward
+ * and postrouting (after SNAT), joins NFNLGRP_NFTRACE in that namespace
+ * through the netlink layer, sends real TCP SYNs / UDP datagrams, and
+ * turns the events into per-probe steps, NAT result and fate; the rule
+ * text of each step comes from trace_text.c. Everything it created is
+ * removed before it returns. Must not: print, touch the host's namespace
+ * beyond creating/removing the two scratch namespaces.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,12 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <libnftnl/common.h>
-#include <libnftnl/rule.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -37,13 +39,12 @@
 #include "collectors/trace/trace_int.h"
 #include "collectors/trace/trace_lab.h"
 #include "ktrace/arena.h"
-#include "ktrace/fileio.h"
 #include "ktrace/xalloc.h"
 
-#define PROBE_TABLE "ktrace-probe"
 #define MAX_EVENTS 4000000u
 #define MAX_STEPS 512u
-#define DEFAULT_SRC "198.18.0.2"
+#define DEFAULT_SRC "198.18.0.2"   /* RFC 2544 benchmarking range: an off-cluster client */
+#define DEFAULT_SRC6 "2001:2::2"    /* RFC 5180, the same for IPv6 */
 
 const char *kt_trace_fate_name(enum kt_trace_fate f)
 {
@@ -75,7 +76,20 @@ struct evs {
 	const char *src;
 	uint16_t base;
 	unsigned count;
+	/* probes whose fate is settled: forwarded out of the node (postrouting
+	 * to an interface that is not loopback), delivered (input), dropped */
+	uint8_t *settled;
+	unsigned n_settled, if_lo;
 };
+
+/* Does this event settle its probe's fate? */
+static bool settles(const struct evs *e, const struct kt_trace_event *ev)
+{
+	if (!strcmp(ev->table, KT_TRACE_PROBE_TABLE))
+		return !strcmp(ev->chain, "kt-in") || (!strcmp(ev->chain, "kt-post") && ev->oif && ev->oif != e->if_lo);
+	return (ev->type == NFT_TRACETYPE_RULE && ev->has_verdict && ev->verdict == NF_DROP) ||
+	       (ev->type == NFT_TRACETYPE_POLICY && ev->has_policy && ev->policy == NF_DROP);
+}
 
 static int32_t id_probe(struct evs *e, uint32_t id)
 {
@@ -100,8 +114,9 @@ static int on_event(struct nl_msg *msg, void *ctx)
 		return 0;
 	}
 	int32_t p = -1;
-	if (!strcmp(ev.table, PROBE_TABLE) && !strcmp(ev.chain, "kt-pre") && ev.has_ports &&
-	    !strcmp(ev.saddr, e->src) && ev.sport >= e->base && ev.sport - e->base < (int)e->count) {
+	bool mark = !strcmp(ev.chain, "kt-pre") || !strcmp(ev.chain, "kt-out");
+	if (mark && !strcmp(ev.table, KT_TRACE_PROBE_TABLE) && ev.has_ports && !strcmp(ev.saddr, e->src) &&
+	    ev.sport >= e->base && ev.sport - e->base < (int)e->count) {
 		p = ev.sport - e->base;
 		e->recent[e->n_recent % 512].id = ev.id;
 		e->recent[e->n_recent % 512].probe = p;
@@ -119,6 +134,10 @@ static int on_event(struct nl_msg *msg, void *ctx)
 	e->v[e->n] = ev;
 	e->probe[e->n] = p;
 	e->n++;
+	if (!e->settled[p] && settles(e, &ev)) {
+		e->settled[p] = 1;
+		e->n_settled++;
+	}
 	return 0;
 }
 
@@ -133,130 +152,177 @@ static long drain(struct kt_nl *nl, struct evs *e)
 
 /* ---- probes ----------------------------------------------------------- */
 
+/* addr:port into a socket address of its family; its length, 0 when not an address. */
+static socklen_t sockaddr_of(const char *ip, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		return sizeof(*a4);
+	}
+	if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		return sizeof(*a6);
+	}
+	return 0;
+}
+
 static int send_probe(const struct kt_trace_opts *o, const char *src, uint16_t sport)
 {
 	bool tcp = o->proto == IPPROTO_TCP;
-	int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage sa, da;
+	socklen_t sl = sockaddr_of(src, sport, &sa), dl = sockaddr_of(o->dst_ip, o->dst_port, &da);
+	if (!sl || !dl || sa.ss_family != da.ss_family)
+		return -EAFNOSUPPORT;
+	int fd = socket(sa.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(sport)};
-	struct sockaddr_in da = {.sin_family = AF_INET, .sin_port = htons(o->dst_port)};
-	inet_pton(AF_INET, src, &sa.sin_addr);
-	inet_pton(AF_INET, o->dst_ip, &da.sin_addr);
 	int rc = 0;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
 		rc = -errno;
 	} else if (tcp) {
-		if (connect(fd, (struct sockaddr *)&da, sizeof(da)) < 0 && errno != EINPROGRESS)
+		if (connect(fd, (struct sockaddr *)&da, dl) < 0 && errno != EINPROGRESS)
 			rc = -errno;
 		/* closing a socket in SYN-SENT sends nothing: the SYN is the probe */
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	} else {
 		static const char payload[] = "ktrace-trace-probe";
-		if (sendto(fd, payload, sizeof(payload) - 1, 0, (struct sockaddr *)&da, sizeof(da)) < 0)
+		if (sendto(fd, payload, sizeof(payload) - 1, 0, (struct sockaddr *)&da, dl) < 0)
 			rc = -errno;
 	}
 	close(fd);
 	return rc;
 }
 
-/* ---- rule text by handle ---------------------------------------------- */
+/* ---- the prepared rule set ------------------------------------------------ */
 
-struct handles {
-	uint64_t *v;
-	uint32_t n, cap;
+struct kt_trace_rules {
+	enum kt_trace_fmt fmt;
+	bool v6;
+	struct kt_ipt_set ipt;   /* iptables-save input */
+	bool have_ipt;
+	char *text;              /* what is loaded (and what the model reads) */
+	size_t len;
+	uint32_t rules_total, rules_loaded, chains_total, chains_loaded, elems_total, elems_loaded;
+	bool pruned;
+	double ms;
 };
 
-static int handle_cb(struct nl_msg *msg, void *ctx)
+static bool is_v6(const char *ip)
 {
-	struct handles *hs = ctx;
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	if (!r)
-		kt_oom();
-	if (nftnl_rule_nlmsg_parse(nlmsg_hdr(msg), r) == 0 && nftnl_rule_is_set(r, NFTNL_RULE_HANDLE)) {
-		if (hs->n == hs->cap) {
-			hs->cap = hs->cap ? hs->cap * 2 : 64;
-			hs->v = kt_xreallocarray(hs->v, hs->cap, sizeof(*hs->v));
+	return ip && strchr(ip, ':') != NULL;
+}
+
+int kt_trace_rules_prepare(const struct kt_trace_opts *o, struct kt_trace_rules **out, struct kt_diag *d)
+{
+	*out = NULL;
+	double t0 = now_ms();
+	struct kt_trace_rules *r = kt_xcalloc(1, sizeof(*r));
+	r->fmt = o->fmt;
+	r->v6 = is_v6(o->dst_ip);
+	const char *proto = o->proto == IPPROTO_UDP ? "udp" : "tcp";
+	if (o->fmt == KT_TRACE_IPTABLES) {
+		int prc = o->rules_scratch ? kt_ipt_parse_inplace((char *)o->rules, o->rules_len, &r->ipt, d)
+					   : kt_ipt_parse(o->rules, o->rules_len, &r->ipt, d);
+		if (prc < 0) {
+			free(r);
+			return -1;
 		}
-		hs->v[hs->n++] = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+		r->have_ipt = true;
+		int fam = kt_ipt_family(&r->ipt);
+		if (fam && fam != (r->v6 ? 6 : 4)) {
+			bool v6 = r->v6;
+			kt_trace_rules_free(r);
+			kt_diag_set(d, KT_EXIT_USAGE, "the rule set is %s text: an %s destination is not traced through it",
+				    fam == 6 ? "ip6tables-save" : "iptables-save", v6 ? "IPv6" : "IPv4");
+			kt_diag_hint(d, v6 ? "give the node's ip6tables-save output for an IPv6 destination"
+					   : "give the node's iptables-save output for an IPv4 destination");
+			return -1;
+		}
+		r->chains_total = r->ipt.n_chains;
+		if (!o->full)
+			kt_ipt_prune(&r->ipt, o->dst_ip, o->dst_port, proto);
+		r->text = kt_ipt_render(&r->ipt, &r->len);
+		r->rules_total = r->ipt.rules_total;
+		r->rules_loaded = r->ipt.rules_loaded;
+		r->chains_loaded = r->ipt.chains_loaded;
+		r->pruned = r->ipt.pruned;
+	} else {
+		unsigned count = o->count ? o->count : 1;
+		uint16_t base = o->src_port ? o->src_port : 40000;
+		struct kt_nft_probe p = {
+			.v6 = r->v6,
+			.full = o->full,
+			.dst = o->dst_ip,
+			.src = o->src_ip ? o->src_ip : r->v6 ? DEFAULT_SRC6 : DEFAULT_SRC,
+			.dport = o->dst_port,
+			.sport_lo = base,
+			.sport_hi = (uint16_t)(base + count - 1 < 65535 ? base + count - 1 : 65535),
+			.proto = (uint8_t)o->proto,
+			.node_addrs = o->node_addrs,
+			.n_node_addrs = o->n_node_addrs,
+		};
+		struct kt_nft_pruned np;
+		if (kt_nft_prune(o->rules, o->rules_len, &p, &np, d) < 0) {
+			free(r);
+			return -1;
+		}
+		if (!np.tables_family) {
+			free(np.text);
+			free(r);
+			kt_diag_set(d, KT_EXIT_USAGE, "the rule set has no %s or inet table: an %s destination is not traced through it",
+				    p.v6 ? "ip6" : "ip", p.v6 ? "IPv6" : "IPv4");
+			kt_diag_hint(d, "nftables sees a packet only in tables of its family");
+			return -1;
+		}
+		r->text = np.text;
+		r->len = np.len;
+		r->rules_total = np.rules_total;
+		r->rules_loaded = np.rules_loaded;
+		r->chains_total = np.chains_total;
+		r->chains_loaded = np.chains_loaded;
+		r->elems_total = np.elems_total;
+		r->elems_loaded = np.elems_loaded;
+		r->pruned = np.pruned;
 	}
-	nftnl_rule_free(r);
+	r->ms = now_ms() - t0;
+	*out = r;
 	return 0;
 }
 
-static void handle_reset(void *ctx)
+const char *kt_trace_rules_text(const struct kt_trace_rules *r, size_t *len)
 {
-	((struct handles *)ctx)->n = 0;
+	*len = r->len;
+	return r->text;
 }
 
-static int chain_handles(struct kt_nl *nl, uint8_t family, const char *table, const char *chain, struct handles *hs)
+void kt_trace_rules_free(struct kt_trace_rules *r)
 {
-	char buf[1024];
-	struct nftnl_rule *r = nftnl_rule_alloc();
 	if (!r)
-		kt_oom();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
-	nftnl_rule_nlmsg_build_payload(h, r);
-	nftnl_rule_free(r);
-	char err[256];
-	return kt_nl_request_raw(nl, buf, h->nlmsg_len, handle_cb, handle_reset, hs, err, sizeof(err)) < 0 ? -1 : 0;
-}
-
-static const char *family_name(uint8_t f)
-{
-	return f == NFPROTO_IPV4 ? "ip" : f == NFPROTO_IPV6 ? "ip6" : f == NFPROTO_INET ? "inet" : "unknown";
-}
-
-/* nft mode: `nft -a list chain FAMILY TABLE CHAIN` in the scratch namespace;
- * the rule lines end in "# handle N". */
-static const char *nft_rule_text(struct kt_arena *a, int nsfd, uint8_t family, const char *table, const char *chain,
-				 uint64_t handle, uint32_t *pos)
-{
-	const char *argv[] = {"nft", "-a", "list", "chain", family_name(family), table, chain, NULL};
-	struct kt_lab_buf out = {0};
-	char err[256];
-	const char *text = NULL;
-	if (kt_lab_exec(nsfd, argv, NULL, 0, &out, err, sizeof(err)) == 0 && out.p) {
-		uint32_t k = 0;
-		char *l = out.p;
-		while (l && *l) {
-			char *nl = strchr(l, '\n');
-			if (nl)
-				*nl = 0;
-			char *hm = strstr(l, " # handle ");
-			char *t = l + strspn(l, "\t ");
-			l = nl ? nl + 1 : NULL;
-			if (!hm || !strncmp(t, "chain ", 6) || !strncmp(t, "table ", 6))
-				continue;
-			k++;
-			if (strtoull(hm + 10, NULL, 10) != handle)
-				continue;
-			*hm = 0;
-			text = kt_arena_strdup(a, t);
-			*pos = k;
-			break;
-		}
-	}
-	kt_lab_buf_free(&out);
-	return text;
+		return;
+	if (r->have_ipt)
+		kt_ipt_free(&r->ipt);
+	free(r->text);
+	free(r);
 }
 
 /* ---- the run ------------------------------------------------------------ */
 
 struct run {
 	const struct kt_trace_opts *o;
+	const struct kt_trace_rules *rules;
 	struct kt_trace_result *r;
 	struct kt_lab lab;
 	struct kt_nl *ev_nl, *dump_nl;
-	struct kt_ipt_set ipt;
-	bool have_ipt;
 	struct evs evs;
-	const char *src;
+	char src[48];            /* canonical text (as the events print it) */
 	uint16_t base;
 	unsigned count;
 };
@@ -271,59 +337,23 @@ static int interrupted(struct run *x, struct kt_diag *d)
 static int load_rules(struct run *x, struct kt_diag *d)
 {
 	const struct kt_trace_opts *o = x->o;
+	const struct kt_trace_rules *rs = x->rules;
 	char err[512] = "";
-	char *text;
-	size_t len;
-	const char *ipt_argv[] = {"iptables-nft-restore", NULL};
+	const char *ipt_argv[] = {rs->v6 ? "ip6tables-nft-restore" : "iptables-nft-restore", NULL};
 	const char *nft_argv[] = {"nft", "-j", "-f", "-", NULL};
-	const char *const *argv;
-	const char *proto = o->proto == IPPROTO_UDP ? "udp" : "tcp";
-	if (o->fmt == KT_TRACE_IPTABLES) {
-		if (kt_ipt_parse(o->rules, o->rules_len, &x->ipt, d) < 0)
-			return -1;
-		x->have_ipt = true;
-		if (!o->full)
-			kt_ipt_prune(&x->ipt, o->dst_ip, o->dst_port, proto);
-		text = kt_ipt_render(&x->ipt, &len);
-		x->r->rules_total = x->ipt.rules_total;
-		x->r->rules_loaded = x->ipt.rules_loaded;
-		x->r->chains_loaded = x->ipt.chains_loaded;
-		x->r->pruned = x->ipt.pruned;
-		x->r->loader = "iptables-nft-restore";
-		argv = ipt_argv;
-	} else {
-		uint32_t n = 0;
-		text = kt_nft_json_loadable(o->rules, o->rules_len, &n, d);
-		if (!text)
-			return -1;
-		len = strlen(text);
-		x->r->rules_total = x->r->rules_loaded = n;
-		x->r->loader = "nft -j -f";
-		argv = nft_argv;
-	}
-	int rc = kt_lab_exec(x->lab.fd_node, argv, text, len, NULL, err, sizeof(err));
-	free(text);
+	const char *const *argv = rs->fmt == KT_TRACE_IPTABLES ? ipt_argv : nft_argv;
+	x->r->loader = rs->fmt == KT_TRACE_IPTABLES ? argv[0] : "nft -j -f";
+	int rc = kt_lab_exec(x->lab.fd_node, argv, rs->text, rs->len, NULL, err, sizeof(err));
 	if (rc == 127)
 		return kt_diag_set(d, KT_EXIT_CLUSTER, "%s", err);
 	if (rc != 0) {
 		kt_diag_set(d, KT_EXIT_INPUT, "the kernel refused the rule set of %s: %s",
 			    o->rules_origin ? o->rules_origin : "the input", err);
-		kt_diag_hint(d, "it was loaded into a scratch namespace only; try --full if the pruned set is at fault");
+		kt_diag_hint(d, rs->pruned ? "it was loaded into a scratch namespace only; try --full if the pruned set is at fault"
+					   : "it was loaded into a scratch namespace only");
 		return -1;
 	}
-	/* the probe table: trace only the probe packets, observe their fate */
-	char probe[1024];
-	snprintf(probe, sizeof(probe),
-		 "table ip " PROBE_TABLE " {\n"
-		 " chain kt-pre { type filter hook prerouting priority -500; policy accept;"
-		 " ip saddr %s ip daddr %s %s dport %u meta nftrace set 1; }\n"
-		 " chain kt-in { type filter hook input priority 500; policy accept; }\n"
-		 " chain kt-fwd { type filter hook forward priority 500; policy accept; }\n"
-		 " chain kt-post { type filter hook postrouting priority 500; policy accept; }\n"
-		 "}\n",
-		 x->src, o->dst_ip, proto, o->dst_port);
-	const char *pargv[] = {"nft", "-f", "-", NULL};
-	if (kt_lab_exec(x->lab.fd_node, pargv, probe, strlen(probe), NULL, err, sizeof(err)) != 0)
+	if (kt_trace_probe_table(x->dump_nl, x->src, o->dst_ip, (uint8_t)o->proto, o->dst_port, err, sizeof(err)) < 0)
 		return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot add the trace rule in the scratch namespace: %s", err);
 	return 0;
 }
@@ -346,14 +376,14 @@ static int open_sockets(struct run *x, struct kt_diag *d)
 static int probe_all(struct run *x, struct kt_diag *d)
 {
 	const struct kt_trace_opts *o = x->o;
-	if (kt_lab_enter(&x->lab, KT_LAB_CLIENT) < 0)
+	if (kt_lab_enter(&x->lab, o->src_on_node ? KT_LAB_NODE : KT_LAB_CLIENT) < 0)
 		return kt_diag_set(d, KT_EXIT_CLUSTER, "setns: %s", strerror(errno));
 	int rc = 0;
 	for (unsigned i = 0; i < x->count && !rc; i++) {
 		if (o->stop && *o->stop)
 			break;
 		int e = send_probe(o, x->src, (uint16_t)(x->base + i));
-		if (e < 0 && e != -ECONNREFUSED && e != -EHOSTUNREACH && e != -ENETUNREACH)
+		if (e < 0 && e != -ECONNREFUSED && e != -EHOSTUNREACH && e != -ENETUNREACH && e != -EPERM)
 			rc = kt_diag_set(d, KT_EXIT_CLUSTER, "probe from port %u: %s", x->base + i, strerror(-e));
 		if ((i & 31) == 31)
 			drain(x->ev_nl, &x->evs);
@@ -361,7 +391,8 @@ static int probe_all(struct run *x, struct kt_diag *d)
 	kt_lab_enter(&x->lab, KT_LAB_SELF);
 	if (rc < 0)
 		return rc;
-	/* events are queued by the time the probes are processed; wait for quiet */
+	/* events are queued by the time the probes are processed: done when
+	 * every probe's fate is settled, else after a quiet spell */
 	int fd = kt_nl_fd(x->ev_nl);
 	int timeout = o->timeout_ms > 0 ? o->timeout_ms : 300;
 	double end = now_ms() + timeout, last = now_ms();
@@ -372,7 +403,7 @@ static int probe_all(struct run *x, struct kt_diag *d)
 		double t = now_ms();
 		if (n > 0)
 			last = t;
-		if (t >= end || t - last >= 40)
+		if (x->evs.n_settled >= x->count || t >= end || t - last >= 40)
 			break;
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		poll(&pf, 1, 10);
@@ -399,9 +430,30 @@ static struct kt_trace_step *add_step(struct kt_arena *a, struct kt_trace_probe 
 	return s;
 }
 
-static const char *table_label(struct kt_arena *a, uint8_t family, const char *t)
+static const char *family_name(uint8_t f)
 {
-	return kt_arena_printf(a, "%s %s", family_name(family), t);
+	return f == NFPROTO_IPV4 ? "ip" : f == NFPROTO_IPV6 ? "ip6" : f == NFPROTO_INET ? "inet" : "unknown";
+}
+
+/* An event of the probe table: where the packet went, its addresses. */
+static void probe_event(struct run *x, const struct kt_trace_event *ev, struct kt_trace_probe *p, bool *in_seen)
+{
+	if (!ev->has_net)
+		return;
+	if (!strcmp(ev->chain, "kt-in")) {
+		*in_seen = true;
+		snprintf(p->to_ip, sizeof(p->to_ip), "%s", ev->daddr);
+		p->to_port = ev->dport;
+	} else if (!strcmp(ev->chain, "kt-post")) {
+		snprintf(p->to_ip, sizeof(p->to_ip), "%s", ev->daddr);
+		p->to_port = ev->dport;
+		snprintf(p->from_ip, sizeof(p->from_ip), "%s", ev->saddr);
+		p->from_port = ev->sport;
+		p->out_if = ev->oif == x->lab.if_pods		     ? "pod network"
+			    : x->lab.if_cli && ev->oif == x->lab.if_cli ? "client"
+			    : ev->oif == x->lab.if_node		     ? "node"
+									     : "other";
+	}
 }
 
 /* Steps, NAT and fate of every probe from the events. */
@@ -413,33 +465,34 @@ static void assemble(struct run *x)
 	bool *dropped = kt_xcalloc(x->count + 1, sizeof(*dropped));
 	bool *seen = kt_xcalloc(x->count + 1, sizeof(*seen));
 	bool *in_seen = kt_xcalloc(x->count + 1, sizeof(*in_seen));
+	struct {
+		uint8_t family;
+		const char *table, *label;
+	} lab[8];
+	unsigned n_lab = 0;
 	for (uint32_t i = 0; i < x->evs.n; i++) {
 		const struct kt_trace_event *ev = &x->evs.v[i];
-		struct kt_trace_probe *p = &r->probes[x->evs.probe[i]];
-		seen[x->evs.probe[i]] = true;
-		if (!strcmp(ev->table, PROBE_TABLE)) {
-			if (!ev->has_net)
-				continue;
-			if (!strcmp(ev->chain, "kt-in")) {
-				in_seen[x->evs.probe[i]] = true;
-				snprintf(p->to_ip, sizeof(p->to_ip), "%s", ev->daddr);
-				p->to_port = ev->dport;
-			} else if (!strcmp(ev->chain, "kt-post")) {
-				snprintf(p->to_ip, sizeof(p->to_ip), "%s", ev->daddr);
-				p->to_port = ev->dport;
-				snprintf(p->from_ip, sizeof(p->from_ip), "%s", ev->saddr);
-				p->from_port = ev->sport;
-				p->out_if = ev->oif == x->lab.if_pods ? "pod network"
-					    : ev->oif == x->lab.if_cli ? "client"
-					    : ev->oif == x->lab.if_node ? "node"
-									 : "other";
-			}
+		int32_t pi = x->evs.probe[i];
+		struct kt_trace_probe *p = &r->probes[pi];
+		seen[pi] = true;
+		if (!strcmp(ev->table, KT_TRACE_PROBE_TABLE)) {
+			probe_event(x, ev, p, &in_seen[pi]);
 			continue;
 		}
-		struct kt_trace_step *s = add_step(a, p, &caps[x->evs.probe[i]]);
+		struct kt_trace_step *s = add_step(a, p, &caps[pi]);
 		if (!s)
 			continue;
-		s->table = table_label(a, ev->family, ev->table);
+		/* "ip nat": the few tables' labels are made once */
+		const char *label = NULL;
+		for (unsigned k = 0; k < n_lab && !label; k++)
+			if (lab[k].family == ev->family && !strcmp(lab[k].table, ev->table))
+				label = lab[k].label;
+		if (!label) {
+			label = kt_arena_printf(a, "%s %s", family_name(ev->family), ev->table);
+			if (n_lab < 8)
+				lab[n_lab++] = (typeof(lab[0])){ev->family, label + strlen(family_name(ev->family)) + 1, label};
+		}
+		s->table = label;
 		s->chain = kt_arena_strdup(a, ev->chain);
 		s->handle = ev->handle;
 		s->kind = ev->type == NFT_TRACETYPE_RULE ? "rule" : ev->type == NFT_TRACETYPE_RETURN ? "return" : "policy";
@@ -456,9 +509,7 @@ static void assemble(struct run *x)
 		if (ev->target[0])
 			s->target = kt_arena_strdup(a, ev->target);
 		if (!strcmp(s->verdict, "drop"))
-			dropped[x->evs.probe[i]] = true;
-		/* remember the family for the text lookup */
-		s->line = ev->family; /* replaced below */
+			dropped[pi] = true;
 	}
 	for (uint32_t i = 0; i < x->count; i++) {
 		struct kt_trace_probe *p = &r->probes[i];
@@ -466,10 +517,10 @@ static void assemble(struct run *x)
 			r->lost++;
 		if (dropped[i])
 			p->fate = KT_FATE_DROPPED;
+		else if (in_seen[i])
+			p->fate = KT_FATE_LOCAL; /* (a node client's packet to itself passes postrouting first) */
 		else if (p->out_if)
 			p->fate = KT_FATE_FORWARDED;
-		else if (in_seen[i])
-			p->fate = KT_FATE_LOCAL;
 		if (p->to_ip[0]) {
 			p->dnat = strcmp(p->to_ip, x->o->dst_ip) || p->to_port != x->o->dst_port;
 			if (p->from_ip[0])
@@ -482,146 +533,103 @@ static void assemble(struct run *x)
 	free(in_seen);
 }
 
-/* Rule text for every step that names a rule: the chain's handles in the
- * scratch namespace, in order, give the position; with iptables text the
- * rule at that position (of what was loaded) is the node's rule. */
-struct chain_key {
-	const char *table;       /* as traced ("nat") */
-	const char *chain;
-	uint8_t family;
-	struct handles hs;
-};
-
-static void texts(struct run *x)
+/* The checks before anything is created. */
+static int check_opts(const struct kt_trace_opts *o, struct run *x, struct kt_diag *d)
 {
-	struct kt_trace_result *r = x->r;
-	struct chain_key *keys = NULL;
-	uint32_t nk = 0, ck = 0;
-	for (uint32_t pi = 0; pi < r->n_probes; pi++) {
-		struct kt_trace_probe *p = &r->probes[pi];
-		for (uint32_t si = 0; si < p->n_steps; si++) {
-			struct kt_trace_step *s = &p->steps[si];
-			uint8_t family = (uint8_t)s->line;
-			s->line = 0;
-			if (!s->handle)
-				continue;
-			const char *tname = strchr(s->table, ' ') ? strchr(s->table, ' ') + 1 : s->table;
-			struct chain_key *k = NULL;
-			for (uint32_t j = 0; j < nk && !k; j++)
-				if (keys[j].family == family && !strcmp(keys[j].table, tname) && !strcmp(keys[j].chain, s->chain))
-					k = &keys[j];
-			if (!k) {
-				if (nk == ck) {
-					ck = ck ? ck * 2 : 16;
-					keys = kt_xreallocarray(keys, ck, sizeof(*keys));
-				}
-				k = &keys[nk++];
-				memset(k, 0, sizeof(*k));
-				k->table = tname;
-				k->chain = s->chain;
-				k->family = family;
-				chain_handles(x->dump_nl, family, tname, s->chain, &k->hs);
-			}
-			uint32_t ix = 0;
-			while (ix < k->hs.n && k->hs.v[ix] != s->handle)
-				ix++;
-			if (ix == k->hs.n)
-				continue;
-			if (x->have_ipt) {
-				const struct kt_ipt_chain *c = kt_ipt_find(&x->ipt, tname, s->chain);
-				if (c && ix < c->n_rules) {
-					s->text = kt_arena_strdup(r->arena, c->rules[ix].text);
-					s->pos = c->rules[ix].pos;
-					s->line = c->rules[ix].line;
-				}
-			} else {
-				s->text = nft_rule_text(r->arena, x->lab.fd_node, family, tname, s->chain, s->handle, &s->pos);
-			}
-		}
-	}
-	for (uint32_t j = 0; j < nk; j++)
-		free(keys[j].hs.v);
-	free(keys);
-	/* a drop by a REJECT rule is a rejection */
-	for (uint32_t pi = 0; pi < r->n_probes; pi++) {
-		struct kt_trace_probe *p = &r->probes[pi];
-		if (p->fate != KT_FATE_DROPPED)
-			continue;
-		for (uint32_t si = 0; si < p->n_steps; si++) {
-			const struct kt_trace_step *s = &p->steps[si];
-			if (!strcmp(s->verdict, "drop") && s->text && (strstr(s->text, "REJECT") || strstr(s->text, "reject")))
-				p->fate = KT_FATE_REJECTED;
-		}
-	}
-}
-
-int kt_trace_run(const struct kt_trace_opts *o, struct kt_trace_result **out, struct kt_diag *d)
-{
-	*out = NULL;
-	struct in_addr tmp;
-	if (!o->dst_ip || inet_pton(AF_INET, o->dst_ip, &tmp) != 1)
-		return kt_diag_set(d, KT_EXIT_USAGE, "the destination must be an IPv4 address (IPv6 is not traced yet)");
-	if (o->src_ip && inet_pton(AF_INET, o->src_ip, &tmp) != 1)
-		return kt_diag_set(d, KT_EXIT_USAGE, "the source must be an IPv4 address");
+	unsigned char tmp[16];
+	int af = is_v6(o->dst_ip) ? AF_INET6 : AF_INET;
+	if (!o->dst_ip || inet_pton(af, o->dst_ip, tmp) != 1)
+		return kt_diag_set(d, KT_EXIT_USAGE, "the destination must be an IPv4 or IPv6 address");
+	const char *src = o->src_ip ? o->src_ip : af == AF_INET6 ? DEFAULT_SRC6 : DEFAULT_SRC;
+	if (inet_pton(af, src, tmp) != 1)
+		return kt_diag_set(d, KT_EXIT_USAGE, "the source must be an %s address like the destination",
+				   af == AF_INET6 ? "IPv6" : "IPv4");
+	inet_ntop(af, tmp, x->src, sizeof(x->src));
 	if (geteuid() != 0) {
 		kt_diag_set(d, KT_EXIT_CLUSTER, "tracing needs root (network namespaces, nftables trace events)");
 		kt_diag_hint(d, "run as root, or with CAP_NET_ADMIN and CAP_SYS_ADMIN; nothing on the node is changed");
 		return -1;
 	}
-	struct run x = {.o = o};
-	x.src = o->src_ip ? o->src_ip : DEFAULT_SRC;
-	x.count = o->count ? o->count : 1;
-	if (x.count > KT_TRACE_MAX_COUNT)
-		x.count = KT_TRACE_MAX_COUNT;
-	x.base = o->src_port ? o->src_port : 40000;
-	if ((unsigned)x.base + x.count > 65536)
-		return kt_diag_set(d, KT_EXIT_USAGE, "source ports %u..%u do not fit below 65536", x.base,
-				   x.base + x.count - 1);
+	x->count = o->count ? o->count : 1;
+	if (x->count > KT_TRACE_MAX_COUNT)
+		x->count = KT_TRACE_MAX_COUNT;
+	x->base = o->src_port ? o->src_port : 40000;
+	if ((unsigned)x->base + x->count > 65536)
+		return kt_diag_set(d, KT_EXIT_USAGE, "source ports %u..%u do not fit below 65536", x->base,
+				   x->base + x->count - 1);
+	return 0;
+}
+
+static struct kt_trace_result *result_new(struct run *x)
+{
 	struct kt_trace_result *r = kt_xcalloc(1, sizeof(*r));
+	const struct kt_trace_rules *rs = x->rules;
 	r->arena = kt_arena_new();
+	r->n_probes = x->count;
+	r->probes = KT_ANEW(r->arena, struct kt_trace_probe, x->count);
+	memset(r->probes, 0, sizeof(*r->probes) * x->count);
+	for (unsigned i = 0; i < x->count; i++)
+		r->probes[i].sport = (uint16_t)(x->base + i);
+	r->src_ip = kt_arena_strdup(r->arena, x->src);
+	r->rules_total = rs->rules_total;
+	r->rules_loaded = rs->rules_loaded;
+	r->chains_total = rs->chains_total;
+	r->chains_loaded = rs->chains_loaded;
+	r->elems_total = rs->elems_total;
+	r->elems_loaded = rs->elems_loaded;
+	r->pruned = rs->pruned;
+	r->prepare_ms = rs->ms;
+	return r;
+}
+
+int kt_trace_run(const struct kt_trace_opts *o, const struct kt_trace_rules *rules, struct kt_trace_result **out,
+		 struct kt_diag *d)
+{
+	*out = NULL;
+	struct run x = {.o = o, .rules = rules};
+	if (check_opts(o, &x, d) < 0)
+		return -1;
+	struct kt_trace_result *r = result_new(&x);
 	x.r = r;
-	r->n_probes = x.count;
-	r->probes = KT_ANEW(r->arena, struct kt_trace_probe, x.count);
-	memset(r->probes, 0, sizeof(*r->probes) * x.count);
-	for (unsigned i = 0; i < x.count; i++)
-		r->probes[i].sport = (uint16_t)(x.base + i);
-	r->src_ip = kt_arena_strdup(r->arena, x.src);
 	x.evs.o = o;
 	x.evs.src = x.src;
 	x.evs.base = x.base;
 	x.evs.count = x.count;
+	x.evs.settled = kt_xcalloc(x.count + 1, 1);
 	double t0 = now_ms();
 	char err[512] = "";
 	int rc = 0;
-	if (kt_lab_create(&x.lab, x.src, o->node_addrs, o->n_node_addrs, err, sizeof(err)) < 0)
+	struct kt_lab_cfg cfg = {.src = x.src, .src_on_node = o->src_on_node, .addrs = o->node_addrs,
+				 .n_addrs = o->n_node_addrs};
+	if (kt_lab_create(&x.lab, &cfg, err, sizeof(err)) < 0)
 		rc = kt_diag_set(d, KT_EXIT_CLUSTER, "scratch namespace: %s", err);
+	x.evs.if_lo = x.lab.if_node;
 	r->ns_node = kt_arena_strdup(r->arena, x.lab.ns_node);
 	r->ns_client = kt_arena_strdup(r->arena, x.lab.ns_cli);
 	double t1 = now_ms();
 	if (!rc)
 		rc = interrupted(&x, d);
 	if (!rc)
+		rc = open_sockets(&x, d);
+	if (!rc)
 		rc = load_rules(&x, d);
 	double t2 = now_ms();
 	if (!rc)
 		rc = interrupted(&x, d);
 	if (!rc)
-		rc = open_sockets(&x, d);
-	if (!rc)
 		rc = probe_all(&x, d);
 	if (!rc) {
 		assemble(&x);
-		texts(&x);
+		kt_trace_texts(r, rules->have_ipt ? &rules->ipt : NULL, x.dump_nl, x.lab.fd_node, rules->pruned);
 		r->overrun = x.evs.overrun;
 	}
 	double t3 = now_ms();
 	kt_nl_close(x.ev_nl);
 	kt_nl_close(x.dump_nl);
 	kt_lab_destroy(&x.lab);
-	if (x.have_ipt)
-		kt_ipt_free(&x.ipt);
 	free(x.evs.v);
 	free(x.evs.probe);
+	free(x.evs.settled);
 	r->setup_ms = t1 - t0;
 	r->load_ms = t2 - t1;
 	r->probe_ms = t3 - t2;
@@ -642,11 +650,11 @@ void kt_trace_result_free(struct kt_trace_result *r)
 	free(r);
 }
 
-char *kt_trace_host_rules(enum kt_dp_mode mode, size_t *len, enum kt_trace_fmt *fmt, struct kt_diag *d)
+char *kt_trace_host_rules(enum kt_dp_mode mode, bool v6, size_t *len, enum kt_trace_fmt *fmt, struct kt_diag *d)
 {
-	const char *ipt_nft[] = {"iptables-nft-save", NULL};
-	const char *ipt_leg[] = {"iptables-legacy-save", NULL};
-	const char *nft[] = {"nft", "-j", "list", "table", "ip", "kube-proxy", NULL};
+	const char *ipt_nft[] = {v6 ? "ip6tables-nft-save" : "iptables-nft-save", NULL};
+	const char *ipt_leg[] = {v6 ? "ip6tables-legacy-save" : "iptables-legacy-save", NULL};
+	const char *nft[] = {"nft", "-j", "list", "table", v6 ? "ip6" : "ip", "kube-proxy", NULL};
 	const char *const *argv;
 	switch (mode) {
 	case KT_DP_IPTABLES_NFT: argv = ipt_nft, *fmt = KT_TRACE_IPTABLES; break;
@@ -668,39 +676,103 @@ char *kt_trace_host_rules(enum kt_dp_mode mode, size_t *len, enum kt_trace_fmt *
 	return out.p;
 }
 
-char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d)
+/* Room for len + 1 bytes: an anonymous mapping aligned to 2 MiB with
+ * transparent huge pages asked for (a 25 MB dump is then a dozen page
+ * faults, not six thousand), or NULL. */
+static char *dump_room(size_t len, struct kt_trace_dump *t)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, strerror(errno));
+	const size_t huge = (size_t)2 << 20;
+	size_t want = (len + 1 + huge - 1) / huge * huge;
+	char *m = mmap(NULL, want + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
 		return NULL;
-	}
-	char *buf = NULL;
-	size_t max = (size_t)1 << 30;
-	int rc = kt_read_stream(f, 1 << 20, max, &buf, len);
-	fclose(f);
-	if (rc < 0 || *len >= max) {
-		free(buf);
-		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, rc < 0 ? "cannot read" : "larger than 1 GiB");
-		return NULL;
-	}
-	return buf;
+	char *a = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+	madvise(a, want, MADV_HUGEPAGE); /* a hint: small pages when none are free */
+	t->map = m;
+	t->map_len = want + huge;
+	return a;
 }
 
-unsigned kt_trace_host_addrs(char (*out)[48], unsigned max)
+int kt_trace_read_rules(const char *path, struct kt_trace_dump *t, struct kt_diag *d)
+{
+	const size_t max = (size_t)1 << 30;
+	memset(t, 0, sizeof(*t));
+	bool std_in = !strcmp(path, "-");
+	int fd = std_in ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, strerror(errno));
+		if (fd > 0)
+			close(fd);
+		return -1;
+	}
+	/* a file is read in one go into room of its size; a stream grows */
+	bool sized = S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)st.st_size < max;
+	size_t cap = sized ? (size_t)st.st_size + 1 : 1 << 20;
+	char *buf = sized ? dump_room(cap, t) : NULL;
+	if (!buf)
+		buf = kt_xmalloc(cap);
+	size_t n = 0;
+	int err = 0;
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap >= max || t->map)
+				break; /* a file that grew while read: what fit */
+			cap *= 2;
+			buf = kt_xrealloc(buf, cap);
+		}
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			err = r < 0 ? errno : 0;
+			break;
+		}
+		n += (size_t)r;
+	}
+	if (!std_in)
+		close(fd);
+	buf[n] = 0;
+	t->p = buf;
+	t->len = n;
+	if (err || (!t->map && n + 1 >= max)) {
+		kt_diag_set(d, KT_EXIT_INPUT, "%s: %s", path, err ? strerror(err) : "larger than 1 GiB");
+		kt_trace_dump_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+void kt_trace_dump_free(struct kt_trace_dump *t)
+{
+	if (t->map)
+		munmap(t->map, t->map_len);
+	else
+		free(t->p);
+	memset(t, 0, sizeof(*t));
+}
+
+unsigned kt_trace_host_addrs(int af, char (*out)[48], unsigned max)
 {
 	struct ifaddrs *ifa = NULL;
 	unsigned n = 0;
 	if (getifaddrs(&ifa) < 0)
 		return 0;
 	for (struct ifaddrs *i = ifa; i && n < max; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+		if (!i->ifa_addr || i->ifa_addr->sa_family != af)
 			continue;
-		const struct sockaddr_in *sa = (const struct sockaddr_in *)i->ifa_addr;
-		uint32_t a = ntohl(sa->sin_addr.s_addr);
-		if ((a >> 24) == 127 || (a >> 16) == 0xa9fe)
-			continue;
-		inet_ntop(AF_INET, &sa->sin_addr, out[n], 48);
+		if (af == AF_INET) {
+			const struct sockaddr_in *sa = (const struct sockaddr_in *)i->ifa_addr;
+			uint32_t a = ntohl(sa->sin_addr.s_addr);
+			if ((a >> 24) == 127 || (a >> 16) == 0xa9fe)
+				continue;
+			inet_ntop(AF_INET, &sa->sin_addr, out[n], 48);
+		} else {
+			const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)i->ifa_addr;
+			if (IN6_IS_ADDR_LOOPBACK(&sa->sin6_addr) || IN6_IS_ADDR_LINKLOCAL(&sa->sin6_addr))
+				continue;
+			inet_ntop(AF_INET6, &sa->sin6_addr, out[n], 48);
+		}
 		bool dup = false;
 		for (unsigned k = 0; k < n && !dup; k++)
 			dup = !strcmp(out[k], out[n]);

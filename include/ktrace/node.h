@@ -18,6 +18,12 @@ struct kt_node_opts {
 	const char *bpffs;            /* BPF filesystem root; NULL -> /sys/fs/bpf */
 	const char *iptables_save;    /* read this iptables-save text instead of the kernel */
 	const char *nft_json;         /* read this `nft -j list ruleset` instead */
+	/* the text of those dumps already in memory (the names above still
+	 * label them): read instead of the files (trace: the rules it loads) */
+	const char *iptables_save_text;
+	size_t iptables_save_len;
+	const char *nft_json_text;
+	size_t nft_json_len;
 	const char *ipvsadm;          /* read this `ipvsadm-save -n` text instead */
 	const char *metrics_url;      /* kube-proxy metrics; NULL -> http://127.0.0.1:10249 */
 	bool no_metrics;

@@ -4,14 +4,19 @@
  * removes; the node itself is never touched.
  *
  * Two halves:
- *   kt_trace_run()      (collectors/trace/): loads a rule set (iptables-save
- *                       text or `nft -j` JSON) into a scratch namespace,
- *                       sends real TCP SYNs / UDP datagrams from a peer
- *                       namespace, and records the nftables trace events of
- *                       each probe: the rules it traversed, the NAT result,
- *                       its fate.
+ *   kt_trace_rules_prepare() and kt_trace_run() (collectors/trace/): parse
+ *                       a rule set (iptables-save text or `nft -j` JSON)
+ *                       once and cut it down to what the probe can reach;
+ *                       load that into a scratch namespace, send real TCP
+ *                       SYNs / UDP datagrams from a peer namespace (or from
+ *                       the node namespace itself for a hostNetwork client),
+ *                       and record the nftables trace events of each probe:
+ *                       the rules it traversed, the NAT result, its fate.
  *   kt_trace_predict()  (analyzers/trace.c): what ktrace's model of the same
- *                       node says the packet does (pure, no I/O).
+ *                       rules says the packet does (pure, no I/O). The model
+ *                       reads the prepared text (kt_trace_rules_text), so
+ *                       the kernel and the model judge the same rules and
+ *                       the dump is parsed once.
  * No libnl, libnftnl or cJSON type appears here.
  */
 #ifndef KTRACE_TRACE_H
@@ -47,11 +52,16 @@ const char *kt_trace_fate_name(enum kt_trace_fate f); /* "forwarded", ... */
 struct kt_trace_opts {
 	const char *rules;       /* the rule set, NUL-terminated */
 	size_t rules_len;
+	bool rules_scratch;      /* kt_trace_rules_prepare() may cut the buffer up in place (it
+				  * stays the caller's; keep it until kt_trace_rules_free()) */
 	enum kt_trace_fmt fmt;
 	const char *rules_origin; /* for messages: "iptables-save nat.txt", "this host" */
-	const char *dst_ip;      /* IPv4 */
+	const char *dst_ip;      /* IPv4 (or IPv6 with an ip6tables / ip6 rule set) */
 	uint16_t dst_port;
 	const char *src_ip;      /* the client; NULL: 198.18.0.2 (an off-cluster client) */
+	bool src_on_node;        /* the client is the node itself (a hostNetwork Pod): the
+				  * probes leave the node namespace through OUTPUT; src_ip
+				  * must be one of node_addrs */
 	uint16_t src_port;       /* the first probe's source port; 0: 40000 */
 	int proto;               /* IPPROTO_TCP / IPPROTO_UDP */
 	unsigned count;          /* probes, each from the next source port; 0 = 1 */
@@ -96,35 +106,68 @@ struct kt_trace_result {
 	uint32_t n_probes;
 	uint32_t rules_total;    /* rules in the rule set */
 	uint32_t rules_loaded;   /* rules loaded into the scratch namespace */
+	uint32_t chains_total;
 	uint32_t chains_loaded;
+	uint32_t elems_total;    /* nftables: elements of the sets/maps the loaded rules look up */
+	uint32_t elems_loaded;
 	bool pruned;             /* only what the probe can reach was loaded */
 	const char *loader;      /* "iptables-nft-restore", "nft -j -f" */
 	const char *ns_node;     /* the scratch namespaces' names (removed on return) */
 	const char *ns_client;
 	const char *src_ip;
-	double setup_ms, load_ms, probe_ms, total_ms;
+	double prepare_ms;       /* kt_trace_rules_prepare(): parse and prune */
+	double setup_ms, load_ms, probe_ms, total_ms; /* total: of kt_trace_run() */
 	uint32_t lost;           /* probes without any trace event */
 	bool overrun;            /* the kernel dropped trace events (ENOBUFS) */
 };
 
-/* Run the probes. Needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN): KT_EXIT_CLUSTER
- * otherwise. Every namespace and interface it created is gone when it
- * returns, on success, on error and when *o->stop was set (KT_EXIT_CLUSTER
- * "interrupted"). A rule set the kernel refuses is KT_EXIT_INPUT. */
-int kt_trace_run(const struct kt_trace_opts *o, struct kt_trace_result **out, struct kt_diag *d);
+/* The rule set of one trace (o->rules), parsed once and, unless o->full,
+ * cut down to what the probe can reach: iptables-save text to the rules a
+ * packet to the destination can match and the chains they reach; nft
+ * JSON to the base chains, what they reach, and of the verdict maps and
+ * sets those chains look up only the elements the packet's addresses,
+ * protocol and ports can match. No root needed, nothing is run.
+ * KT_EXIT_INPUT on a malformed rule set. */
+struct kt_trace_rules;
+int kt_trace_rules_prepare(const struct kt_trace_opts *o, struct kt_trace_rules **out, struct kt_diag *d);
+/* The rules as they are loaded (iptables-save text with its header line,
+ * or nft JSON): what ktrace's model reads for the prediction. Valid until
+ * kt_trace_rules_free(). */
+const char *kt_trace_rules_text(const struct kt_trace_rules *r, size_t *len);
+void kt_trace_rules_free(struct kt_trace_rules *r);
+
+/* Run the probes through the prepared rules. Needs root (CAP_NET_ADMIN +
+ * CAP_SYS_ADMIN): KT_EXIT_CLUSTER otherwise. Every namespace and interface
+ * it created is gone when it returns, on success, on error and when
+ * *o->stop was set (KT_EXIT_CLUSTER "interrupted"). A rule set the kernel
+ * refuses is KT_EXIT_INPUT. */
+int kt_trace_run(const struct kt_trace_opts *o, const struct kt_trace_rules *rules, struct kt_trace_result **out,
+		 struct kt_diag *d);
 void kt_trace_result_free(struct kt_trace_result *r);
 
 /* This host's kube-proxy rule set as text for kt_trace_run(): the
- * iptables-save of the backend the model found (mode), or `nft -j list
- * table ip kube-proxy`. Read-only. Returns a malloc'd buffer or NULL with d. */
-char *kt_trace_host_rules(enum kt_dp_mode mode, size_t *len, enum kt_trace_fmt *fmt, struct kt_diag *d);
+ * iptables-save (ip6tables-save when v6) of the backend the model found
+ * (mode), or `nft -j list table ip|ip6 kube-proxy`. Read-only. Returns a
+ * malloc'd buffer or NULL with d. */
+char *kt_trace_host_rules(enum kt_dp_mode mode, bool v6, size_t *len, enum kt_trace_fmt *fmt, struct kt_diag *d);
 
-/* A saved rule dump (bounded: 1 GiB). malloc'd, NUL-terminated, or NULL
+/* A rule dump in memory: NUL-terminated and writable (kt_trace_rules_prepare
+ * may cut it up: rules_scratch). */
+struct kt_trace_dump {
+	char *p;
+	size_t len;
+	void *map;               /* the mapping it lives in; NULL: p is malloc'd */
+	size_t map_len;
+};
+/* A saved rule dump, "-" for stdin (bounded: 1 GiB): read in one go into
+ * memory of its size (huge pages when the kernel has them). 0, or -1
  * with d (KT_EXIT_INPUT). */
-char *kt_trace_read_rules(const char *path, size_t *len, struct kt_diag *d);
+int kt_trace_read_rules(const char *path, struct kt_trace_dump *t, struct kt_diag *d);
+void kt_trace_dump_free(struct kt_trace_dump *t);
 
-/* This host's IPv4 addresses (not loopback or link-local), at most max. */
-unsigned kt_trace_host_addrs(char (*out)[48], unsigned max);
+/* This host's addresses of family af (AF_INET / AF_INET6; not loopback
+ * or link-local), at most max. */
+unsigned kt_trace_host_addrs(int af, char (*out)[48], unsigned max);
 
 /* ---- the model's prediction (analyzers/trace.c) --------------------- */
 

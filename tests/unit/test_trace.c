@@ -1,7 +1,7 @@
 /* Unit tests for `ktrace trace` without root: the rule-set loader
  * (iptables-save parsing, pruning to what a probe can reach, rendering; a
  * rule set with more chains than the index's first size), the nft JSON
- * reordering, the trace-event decoder on events recorded from the kernel
+ * pruning (verdict-map and set elements, DNAT targets, families, order), the trace-event decoder on events recorded from the kernel
  * (tests/fuzz/corpus/trace_event) and on malformed ones, and the model's
  * prediction and agreement on a hand-built node. */
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #include "collectors/trace/trace_int.h"
 #include "harness.h"
+#include "ktrace/arena.h"
 #include "ktrace/trace.h"
 
 static const char *RULES =
@@ -87,22 +88,85 @@ static void loader(void)
 	}
 }
 
+/* A small kube-proxy nftables table in `nft -j list ruleset` form. */
+static const char *NFT =
+	"{\"nftables\": [{\"metainfo\": {\"json_schema_version\": 1}},"
+	"{\"table\": {\"family\": \"ip\", \"name\": \"kp\"}},"
+	"{\"table\": {\"family\": \"ip6\", \"name\": \"kp\"}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"nat-pre\", \"expr\": [{\"jump\": {\"target\": \"services\"}}]}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"nat-pre\", \"type\": \"nat\", \"hook\": \"prerouting\", \"prio\": -100}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"services\"}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"svc-a\"}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"svc-b\"}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"ep-a1\"}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"ep-a2\"}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"ep-b1\"}},"
+	"{\"chain\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"fwd\", \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0}},"
+	"{\"chain\": {\"family\": \"ip6\", \"table\": \"kp\", \"name\": \"pre6\", \"type\": \"nat\", \"hook\": \"prerouting\", \"prio\": -100}},"
+	"{\"map\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"service-ips\", \"type\": [\"ipv4_addr\", \"inet_proto\", \"inet_service\"], \"map\": \"verdict\","
+	"  \"elem\": [[{\"concat\": [\"10.96.0.1\", \"tcp\", 443]}, {\"goto\": {\"target\": \"svc-a\"}}],"
+	"            [{\"concat\": [\"10.96.0.2\", \"tcp\", 80]}, {\"goto\": {\"target\": \"svc-b\"}}],"
+	"            [{\"elem\": {\"val\": {\"concat\": [\"10.96.0.1\", \"udp\", 443]}, \"comment\": \"x\"}}, {\"goto\": {\"target\": \"svc-b\"}}]]}},"
+	"{\"set\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"pods\", \"type\": \"ipv4_addr\", \"flags\": [\"interval\"],"
+	"  \"elem\": [{\"prefix\": {\"addr\": \"10.244.1.0\", \"len\": 24}}, \"10.244.9.9\", {\"range\": [\"10.1.0.1\", \"10.1.0.9\"]}]}},"
+	"{\"set\": {\"family\": \"ip\", \"table\": \"kp\", \"name\": \"unused\", \"type\": \"ipv4_addr\", \"elem\": [\"1.2.3.4\"]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"services\", \"expr\": [{\"vmap\": {\"key\": {\"concat\": []}, \"data\": \"@service-ips\"}}]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"svc-a\", \"expr\": [{\"vmap\": {\"key\": {\"numgen\": {\"mode\": \"random\", \"mod\": 2}},"
+	"  \"data\": {\"set\": [[0, {\"goto\": {\"target\": \"ep-a1\"}}], [1, {\"goto\": {\"target\": \"ep-a2\"}}]]}}}]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"svc-b\", \"expr\": [{\"goto\": {\"target\": \"ep-b1\"}}]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"ep-a1\", \"expr\": [{\"dnat\": {\"addr\": \"10.244.1.5\", \"port\": 6443}}]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"ep-a2\", \"expr\": [{\"dnat\": {\"addr\": \"10.1.0.5\", \"port\": 6443}}]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"ep-b1\", \"expr\": [{\"dnat\": {\"addr\": \"10.244.9.9\", \"port\": 80}}]}},"
+	"{\"rule\": {\"family\": \"ip\", \"table\": \"kp\", \"chain\": \"fwd\", \"expr\": [{\"match\": {\"op\": \"==\", \"left\": {\"payload\": {\"protocol\": \"ip\", \"field\": \"daddr\"}}, \"right\": \"@pods\"}}, {\"accept\": null}]}},"
+	"{\"rule\": {\"family\": \"ip6\", \"table\": \"kp\", \"chain\": \"pre6\", \"expr\": [{\"accept\": null}]}}"
+	"]}";
+
 static void nft_json(void)
 {
-	const char *in = "{\"nftables\": [{\"metainfo\": {}}, {\"rule\": {\"chain\": \"a\"}}, {\"map\": {\"name\": \"m\"}},"
-			 " {\"chain\": {\"name\": \"a\"}}, {\"table\": {\"name\": \"t\"}}]}";
 	struct kt_diag d = {0};
-	uint32_t n = 0;
-	char *out = kt_nft_json_loadable(in, strlen(in), &n, &d);
-	T_CHECK(out != NULL, "nft JSON reordered");
-	if (out) {
-		char *t = strstr(out, "\"table\""), *c = strstr(out, "\"chain\":{"), *m = strstr(out, "\"map\""),
-		     *r = strstr(out, "\"rule\"");
-		T_CHECK(t && c && m && r && t < c && c < m && m < r, "tables, chains, maps, then rules");
-		T_CHECK_INT(n, 1, "rules counted");
+	struct kt_nft_probe p = {.dst = "10.96.0.1", .src = "198.18.0.2", .dport = 443, .sport_lo = 40000,
+				 .sport_hi = 40000, .proto = 6};
+	struct kt_nft_pruned r;
+	T_CHECK_INT(kt_nft_prune(NFT, strlen(NFT), &p, &r, &d), 0, "nft JSON pruned");
+	T_CHECK_INT(r.rules_total, 9, "every rule counted");
+	T_CHECK(r.pruned && r.rules_loaded == 6 && r.chains_loaded == 6,
+		"the base chains and what the probe reaches: nat-pre, services, svc-a, ep-a1, ep-a2, fwd");
+	T_CHECK(strstr(r.text, "\"svc-a\"") && strstr(r.text, "\"ep-a2\"") && !strstr(r.text, "\"svc-b\"") &&
+			!strstr(r.text, "\"ep-b1\""),
+		"chains only another destination reaches are left out");
+	T_CHECK(strstr(r.text, "10.96.0.1\",\"tcp\",443") && !strstr(r.text, "10.96.0.2") && !strstr(r.text, "\"udp\""),
+		"of the verdict map only the element the destination, protocol and port match");
+	T_CHECK(strstr(r.text, "10.244.1.0") && strstr(r.text, "10.1.0.1") && !strstr(r.text, "10.244.9.9\"]") &&
+			!strstr(r.text, "\"unused\""),
+		"a set keeps the prefix and range its DNAT targets fall in; unnamed sets go");
+	T_CHECK(!strstr(r.text, "\"ip6\""), "an IPv4 probe loads no ip6 table");
+	T_CHECK(r.elems_total == 6 && r.elems_loaded == 3, "elements counted");
+	char *t = strstr(r.text, "\"table\""), *c = strstr(r.text, "{\"chain\""), *m = strstr(r.text, "{\"map\""),
+	     *ru = strstr(r.text, "{\"rule\"");
+	T_CHECK(t && c && m && ru && t < c && c < m && m < ru, "tables, chains, maps, then rules");
+	free(r.text);
+	p.full = true;
+	T_CHECK_INT(kt_nft_prune(NFT, strlen(NFT), &p, &r, &d), 0, "--full");
+	T_CHECK(!r.pruned && r.rules_loaded == 9 && strstr(r.text, "10.96.0.2") && strstr(r.text, "\"ip6\""),
+		"--full keeps everything");
+	free(r.text);
+	/* a DNAT to a computed address: element pruning is off */
+	const char *dyn = "{\"nftables\": [{\"table\": {\"family\": \"ip\", \"name\": \"t\"}},"
+			  "{\"chain\": {\"family\": \"ip\", \"table\": \"t\", \"name\": \"pre\", \"hook\": \"prerouting\"}},"
+			  "{\"set\": {\"family\": \"ip\", \"table\": \"t\", \"name\": \"s\", \"type\": \"ipv4_addr\", \"elem\": [\"9.9.9.9\"]}},"
+			  "{\"rule\": {\"family\": \"ip\", \"table\": \"t\", \"chain\": \"pre\", \"expr\": [{\"match\": {\"right\": \"@s\"}},"
+			  " {\"dnat\": {\"addr\": {\"map\": {\"key\": {}, \"data\": \"@m\"}}}}]}}]}";
+	p.full = false;
+	T_CHECK_INT(kt_nft_prune(dyn, strlen(dyn), &p, &r, &d), 0, "computed DNAT");
+	T_CHECK(strstr(r.text, "9.9.9.9") != NULL, "a DNAT to a computed address keeps every element");
+	free(r.text);
+	static const char *bad[] = {"[1]", "{\"nftables\": [{\"rule\": {\"chain\": \"a\"}", "{\"nftables\": [1,]}", "{}",
+				    "{\"nftables\": [{\"rule\": " "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]}]}"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kt_diag e = {0};
+		T_CHECK(kt_nft_prune(bad[i], strlen(bad[i]), &p, &r, &e) < 0 && e.code == KT_EXIT_INPUT,
+			"malformed nft JSON: exit 5");
 	}
-	free(out);
-	T_CHECK(kt_nft_json_loadable("[1]", 3, &n, &d) == NULL && d.code == KT_EXIT_INPUT, "not nft JSON: exit 5");
 }
 
 static void events(void)
@@ -158,12 +222,81 @@ static void predict(void)
 	T_CHECK_STR(kt_trace_fate_name(KT_FATE_REJECTED), "rejected", "fate names");
 }
 
+
+static void ipv6_and_listing(void)
+{
+	static const char *V6 =
+		"# Generated by ip6tables-nft-save v1.8.9 (nf_tables)\n"
+		"*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-A - [0:0]\n:KUBE-SVC-B - [0:0]\n"
+		"-A PREROUTING -j KUBE-SERVICES\n"
+		"-A KUBE-SERVICES -d fd00:10:96::15/128 -p tcp -m tcp --dport 80 -j KUBE-SVC-A\n"
+		"-A KUBE-SERVICES -d fd00:10:96::16/128 -p tcp -m tcp --dport 80 -j KUBE-SVC-B\n"
+		"-A KUBE-SERVICES -d fd00:10:97::/64 -p tcp -j KUBE-SVC-B\n"
+		"-A KUBE-SVC-A -j DNAT --to-destination [fd00:10:244:1::11]:8080\n"
+		"-A KUBE-SVC-B -j DNAT --to-destination [fd00:10:244:2::12]:8080\n"
+		"COMMIT\n";
+	struct kt_diag d = {0};
+	struct kt_ipt_set s;
+	T_CHECK_INT(kt_ipt_parse(V6, strlen(V6), &s, &d), 0, "ip6tables-save parsed");
+	T_CHECK_INT(kt_ipt_family(&s), 6, "ip6tables-save text is IPv6");
+	kt_ipt_prune(&s, "fd00:10:96::15", 80, "tcp");
+	T_CHECK(kt_ipt_find(&s, "nat", "KUBE-SVC-A") && !kt_ipt_find(&s, "nat", "KUBE-SVC-B"),
+		"IPv6 pruning by /128 and /64 prefixes");
+	size_t len;
+	char *out = kt_ipt_render(&s, &len);
+	T_CHECK(!strncmp(out, "# Generated by ip6tables-nft-save", 33), "render keeps the header line (the backend)");
+	free(out);
+	kt_ipt_free(&s);
+	T_CHECK_INT(kt_ipt_parse(RULES, strlen(RULES), &s, &d), 0, "iptables-save parsed");
+	T_CHECK_INT(kt_ipt_family(&s), 4, "iptables-save text is IPv4");
+	kt_ipt_free(&s);
+
+	char listing[] = "table ip kube-proxy { # handle 1\n"
+			 "\tset cluster-ips { # handle 3\n\t\ttype ipv4_addr\n\t\telements = { 10.96.0.1 }\n\t}\n"
+			 "\tchain services { # handle 9\n"
+			 "\t\tip daddr . meta l4proto . th dport vmap @service-ips # handle 12\n"
+			 "\t\tcounter packets 0 bytes 0 comment \"a # handle 99 b\" # handle 13\n\t}\n"
+			 "\tchain \"odd name\" { # handle 10\n"
+			 "\t\ttype filter hook input priority filter; policy accept;\n"
+			 "\t\tjump services # handle 14\n\t}\n}\n";
+	struct kt_arena *a = kt_arena_new();
+	struct kt_nft_listing ls = {0};
+	kt_nft_listing_parse(a, "ip", "kube-proxy", listing, &ls);
+	T_CHECK_INT(ls.n, 3, "three rules listed (set and chain headers are not rules)");
+	if (ls.n == 3) {
+		T_CHECK(ls.v[0].handle == 12 && ls.v[0].pos == 1 && !strcmp(ls.v[0].chain, "services") &&
+				!strcmp(ls.v[0].text, "ip daddr . meta l4proto . th dport vmap @service-ips"),
+			"a rule: its chain, place, handle and text");
+		T_CHECK(ls.v[1].handle == 13 && ls.v[1].pos == 2 && strstr(ls.v[1].text, "a # handle 99 b"),
+			"the last \"# handle\" is the rule's (a comment may hold the words)");
+		T_CHECK(ls.v[2].handle == 14 && ls.v[2].pos == 1 && !strcmp(ls.v[2].chain, "odd name"),
+			"a quoted chain name; positions count per chain");
+	}
+	free(ls.v);
+	kt_arena_free(a);
+
+	/* the model on IPv6: a source range of the other family does not drop */
+	const char *ranges[] = {"fd00:77::/64"};
+	struct kt_dp_backend be[1] = {{.ip = "fd00:10:244:1::11", .port = 8080, .probability = 1}};
+	struct kt_dp_frontend fe[1] = {{.kind = KT_FE_LOADBALANCER, .ip = "fd00:203::50", .port = 80, .protocol = "TCP",
+					.external = true, .source_ranges = ranges, .n_source_ranges = 1}};
+	struct kt_dp_service svc = {.namespace = "shop", .name = "lb6", .port_name = "", .protocol = "TCP", .fe = fe,
+				    .n_fe = 1, .be = be, .n_be = 1, .ext_be = be, .n_ext_be = 1};
+	struct kt_dp_node n = {.node = "node-a", .svcs = &svc, .n_svcs = 1};
+	struct kt_trace_prediction p;
+	kt_trace_predict(&n, "fd00:77::2", "fd00:203::50", 80, "TCP", NULL, 0, &p);
+	T_CHECK(p.fate == KT_FATE_FORWARDED, "IPv6 source inside the range: forwarded");
+	kt_trace_predict(&n, "fd00:78::2", "fd00:203::50", 80, "TCP", NULL, 0, &p);
+	T_CHECK(p.fate == KT_FATE_DROPPED, "IPv6 source outside the range: dropped");
+}
+
 static void run(void)
 {
 	loader();
 	nft_json();
 	events();
 	predict();
+	ipv6_and_listing();
 }
 
 T_MAIN("test_trace")
