@@ -409,7 +409,7 @@ static const struct fe *fe_lookup(const struct ctx *c, const char *vip, int32_t 
 			return f;
 		}
 	}
-	if (al) {
+	if (al && i < c->n_fe) {
 		struct fe_key k = {vport, al, a, NULL};
 		for (uint32_t j = i + kt_lower_bound(c->fe + i, c->n_fe - i, sizeof(*c->fe), &k, fe_key_cmp, NULL);
 		     j < c->n_fe && !fe_key_cmp(&k, &c->fe[j], NULL); j++)
