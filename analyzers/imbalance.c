@@ -6,10 +6,11 @@
  * Frontends and backends come from the node dataplane model when it has
  * the Service, else from the API (ClusterIPs, NodePorts, external and LB
  * IPs; EndpointSlices). Pure: no I/O, results in the caller's arena.
- * About 1,000 lines kept in one file: the steps (frontend index, flow
+ * About 1,100 lines kept in one file: the steps (frontend index, flow
  * join, per-Service totals, backend shares, spread, flags, verdict) share
  * one private context and are each a short function; splitting the file
- * would only export that context.
+ * would only export that context. Several nodes (--nodes) are
+ * imbalance_nodes.c's.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -35,6 +36,8 @@ struct fe {
 	const char *proto;
 	uint32_t grp;
 	uint32_t pg;             /* port group */
+	uint8_t alen;            /* 4 or 16: addr holds ip; 0: no address (or not one) */
+	unsigned char addr[16];  /* sorted by (port, alen, addr): one IPv6 address, any spelling */
 };
 
 struct be {
@@ -61,6 +64,7 @@ struct be {
 	uint64_t sk_bin, sk_bout;
 	double sk_rtt_sum;
 	uint32_t sk_rtt_n;
+	uint32_t *node_est;      /* o->split_name's backends: open connections per node (result arena) */
 };
 
 struct grp {
@@ -84,8 +88,18 @@ struct ctx {
 	const struct kt_snapshot *s;
 	struct grp *g;
 	uint32_t n_g, cap_g;
+	uint32_t *gix;           /* open addressing over g by (ns, name); UINT32_MAX empty */
+	uint32_t gix_cap;        /* a power of two, kept above twice n_g */
 	struct fe *fe;
 	uint32_t n_fe, cap_fe;
+	uint32_t *node_conns;    /* o->agg_node: open connections per node (result's) */
+	uint32_t n_nodes;
+	struct grp *split;       /* o->split_name's group: per-node counts of its backends */
+	struct kt_arena *a;      /* the result's */
+	/* the last frontend looked up (aggregates of one frontend come together) */
+	const char *last_vip, *last_proto;
+	int32_t last_vport;
+	const struct fe *last_fe;
 };
 
 static int scmp(const char *a, const char *b)
@@ -134,16 +148,45 @@ static bool ip_eq(const char *a, const char *b)
 	return strchr(a, ':') && strchr(b, ':') && ip_cmp(a, b) == 0;
 }
 
+static uint32_t grp_hash(const char *ns, const char *name)
+{
+	return (uint32_t)kt_hash_str(kt_hash_str(KT_HASH_SEED, ns ? ns : ""), name ? name : "");
+}
+
+/* The slot of (ns, name) in the group index: its group's or an empty one. */
+static uint32_t *grp_slot(const struct ctx *c, const char *ns, const char *name)
+{
+	uint32_t m = c->gix_cap - 1;
+	for (uint32_t j = grp_hash(ns, name) & m;; j = (j + 1) & m) {
+		uint32_t gi = c->gix[j];
+		if (gi == UINT32_MAX || (seq(c->g[gi].ns, ns) && seq(c->g[gi].name, name)))
+			return &c->gix[j];
+	}
+}
+
+static void grp_index_grow(struct ctx *c)
+{
+	free(c->gix);
+	c->gix_cap = c->gix_cap ? c->gix_cap * 2 : 256;
+	c->gix = kt_xreallocarray(NULL, c->gix_cap, sizeof(*c->gix));
+	memset(c->gix, 0xff, sizeof(*c->gix) * c->gix_cap);
+	for (uint32_t i = 0; i < c->n_g; i++)
+		*grp_slot(c, c->g[i].ns, c->g[i].name) = i;
+}
+
 static uint32_t grp_get(struct ctx *c, const char *ns, const char *name)
 {
-	for (uint32_t i = 0; i < c->n_g; i++)
-		if (seq(c->g[i].ns, ns) && seq(c->g[i].name, name))
-			return i;
+	if ((c->n_g + 1) * 2 > c->gix_cap)
+		grp_index_grow(c);
+	uint32_t *slot = grp_slot(c, ns, name);
+	if (*slot != UINT32_MAX)
+		return *slot;
 	struct grp *g = VEC_PUSH(c->g, c->n_g, c->cap_g);
 	memset(g, 0, sizeof(*g));
 	g->ns = ns;
 	g->name = name;
 	g->svc = kt_find_service(c->s, ns, name);
+	*slot = c->n_g - 1;
 	return c->n_g - 1;
 }
 
@@ -168,6 +211,18 @@ static struct be *be_add(struct grp *g, const char *ip, int32_t port, uint32_t p
 	return b;
 }
 
+/* An address in binary (4 or 16 bytes); 0 when s is none. */
+static uint8_t addr_parse(const char *s, unsigned char *a)
+{
+	if (!s || !*s)
+		return 0;
+	if (inet_pton(AF_INET, s, a) == 1)
+		return 4;
+	if (strchr(s, ':') && inet_pton(AF_INET6, s, a) == 1)
+		return 16;
+	return 0;
+}
+
 static void fe_add(struct ctx *c, const char *ip, int32_t port, const char *proto, uint32_t grp,
 		   uint32_t pg)
 {
@@ -175,6 +230,7 @@ static void fe_add(struct ctx *c, const char *ip, int32_t port, const char *prot
 		return;
 	struct fe *f = VEC_PUSH(c->fe, c->n_fe, c->cap_fe);
 	f->ip = ip && *ip ? ip : NULL;
+	f->alen = addr_parse(f->ip, f->addr);
 	f->port = port;
 	f->proto = proto && *proto ? proto : "TCP";
 	f->grp = grp;
@@ -253,10 +309,7 @@ static void from_dataplane(struct ctx *c, const struct kt_dp_node *dn, const str
 
 static bool grp_has(struct ctx *c, const char *ns, const char *name)
 {
-	for (uint32_t i = 0; i < c->n_g; i++)
-		if (seq(c->g[i].ns, ns) && seq(c->g[i].name, name))
-			return true;
-	return false;
+	return c->gix_cap && *grp_slot(c, ns, name) != UINT32_MAX;
 }
 
 static void from_api(struct ctx *c, const struct kt_imb_opts *o)
@@ -302,38 +355,79 @@ static void from_api(struct ctx *c, const struct kt_imb_opts *o)
 	}
 }
 
+/* (port, address): entries without an address (a NodePort on any
+ * address, or text that is no address) first within a port. */
+struct fe_key {
+	int32_t port;
+	uint8_t alen;
+	const unsigned char *addr;
+	const char *ip;
+};
+
+static int fe_key_cmp(const void *key, const void *elem, void *ctx)
+{
+	const struct fe_key *k = key;
+	const struct fe *y = elem;
+	(void)ctx;
+	if (k->port != y->port)
+		return k->port < y->port ? -1 : 1;
+	if (k->alen != y->alen)
+		return k->alen < y->alen ? -1 : 1;
+	return k->alen ? memcmp(k->addr, y->addr, k->alen) : scmp(k->ip, y->ip);
+}
+
 static int fe_cmp(const void *a, const void *b)
 {
-	const struct fe *x = a, *y = b;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return scmp(x->ip, y->ip);
+	const struct fe *x = a;
+	struct fe_key k = {x->port, x->alen, x->addr, x->ip};
+	return fe_key_cmp(&k, b, NULL);
 }
 
 static int fe_port_cmp(const void *key, const void *elem, void *ctx)
 {
 	int32_t p = *(const int32_t *)key, q = ((const struct fe *)elem)->port;
+	(void)ctx;
 	return p < q ? -1 : p > q;
 }
 
-/* Frontend for (vip, vport, proto): exact address first, else a NodePort on any address. */
-static const struct fe *fe_match(const struct ctx *c, const char *vip, int32_t vport, const char *proto)
+/* Frontend for (vip, vport, proto): exact address first, else a NodePort
+ * on any address. Binary searches: thousands of Services share a port. */
+static const struct fe *fe_lookup(const struct ctx *c, const char *vip, int32_t vport, const char *proto)
 {
-	uint32_t lo = kt_lower_bound(c->fe, c->n_fe, sizeof(*c->fe), &vport, fe_port_cmp, NULL);
+	unsigned char a[16];
+	uint8_t al = addr_parse(vip, a);
+	uint32_t i = kt_lower_bound(c->fe, c->n_fe, sizeof(*c->fe), &vport, fe_port_cmp, NULL);
 	const struct fe *any = NULL;
-	for (uint32_t i = lo; i < c->n_fe && c->fe[i].port == vport; i++) {
+	for (; i < c->n_fe && c->fe[i].port == vport && !c->fe[i].alen; i++) {
 		const struct fe *f = &c->fe[i];
 		if (!seq(f->proto, proto))
 			continue;
 		if (!f->ip) {
 			if (!any)
 				any = f;
-			continue;
-		}
-		if (ip_eq(f->ip, vip))
+		} else if (!al && seq(f->ip, vip)) {
 			return f;
+		}
+	}
+	if (al && i < c->n_fe) {
+		struct fe_key k = {vport, al, a, NULL};
+		for (uint32_t j = i + kt_lower_bound(c->fe + i, c->n_fe - i, sizeof(*c->fe), &k, fe_key_cmp, NULL);
+		     j < c->n_fe && !fe_key_cmp(&k, &c->fe[j], NULL); j++)
+			if (seq(c->fe[j].proto, proto))
+				return &c->fe[j];
 	}
 	return any;
+}
+
+static const struct fe *fe_match(struct ctx *c, const char *vip, int32_t vport, const char *proto)
+{
+	if (c->last_vip && vip == c->last_vip && vport == c->last_vport && proto == c->last_proto)
+		return c->last_fe;
+	c->last_fe = fe_lookup(c, vip, vport, proto);
+	c->last_vip = vip;
+	c->last_vport = vport;
+	c->last_proto = proto;
+	return c->last_fe;
 }
 
 /* Previous-sample lookup: aggregates sorted by key. */
@@ -613,6 +707,7 @@ static void backend_out(const struct kt_snapshot *s, const struct kt_imb_opts *o
 	x->sk_bytes_in = b->sk_bin;
 	x->sk_bytes_out = b->sk_bout;
 	x->sk_rtt_ms = b->sk_rtt_n ? b->sk_rtt_sum / b->sk_rtt_n : 0;
+	x->node_conns = b->node_est;
 	x->bytes_in = b->bin;
 	x->bytes_out = b->bout;
 	x->new_per_s = have_new ? (dt > 0 ? b->newc / dt : b->newc / (double)KT_FLOW_RECENT_S) : -1;
@@ -795,7 +890,7 @@ struct agg_pass {
 /* One aggregate of the current sample into its Service group and backend:
  * pass 0 takes NAT sources, pass 1 sockets (for groups no NAT source
  * covered; socket evidence is kept per backend either way). */
-static void add_agg(struct ctx *c, const struct kt_flow_agg *x, int pass, struct agg_pass *r)
+static void add_agg(struct ctx *c, const struct kt_flow_agg *x, uint32_t node, int pass, struct agg_pass *r)
 {
 	bool sock = x->src == KT_FLOW_SOCKET;
 	if ((pass == 0) == sock)
@@ -842,6 +937,14 @@ static void add_agg(struct ctx *c, const struct kt_flow_agg *x, int pass, struct
 		g->nat_aggs++;
 	g->used = true;
 	b->est += x->established;
+	if (node < c->n_nodes) {
+		c->node_conns[node] += x->established;
+		if (g == c->split) {
+			if (!b->node_est)
+				b->node_est = KT_ANEW(c->a, uint32_t, c->n_nodes);
+			b->node_est[node] += x->established;
+		}
+	}
 	b->total += x->total;
 	b->bin += x->bytes_orig;
 	b->bout += x->bytes_reply;
@@ -911,6 +1014,14 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 
 	struct kt_imb_result *r = KT_ANEW(a, struct kt_imb_result, 1);
 	r->node = node;
+	c.a = a;
+	if (o->agg_node && cur) {
+		c.n_nodes = o->n_nodes;
+		uint32_t *sg = o->split_name && c.gix_cap ? grp_slot(&c, o->split_ns, o->split_name) : NULL;
+		c.split = sg && *sg != UINT32_MAX ? &c.g[*sg] : NULL;
+		c.node_conns = r->node_conns = KT_ANEW(a, uint32_t, o->n_nodes + 1);
+		r->n_nodes = o->n_nodes;
+	}
 	r->mode = mode_of(dn, objs, a);
 	int64_t now = o->now;
 	double dt = 0;
@@ -936,7 +1047,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 
 	/* previous aggregates, sorted for lookup */
 	const struct kt_flow_agg **pidx = NULL;
-	uint32_t pn = prev && dt > 0 ? prev->n_agg : 0;
+	uint32_t pn = prev && dt > 0 && !cur->events ? prev->n_agg : 0; /* event mode pairs nothing */
 	if (pn) {
 		pidx = kt_xreallocarray(NULL, pn, sizeof(*pidx));
 		for (uint32_t i = 0; i < pn; i++)
@@ -950,7 +1061,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 	/* two passes: NAT sources, then sockets for Services no NAT source covered */
 	for (int pass = 0; pass < 2 && cur; pass++) {
 		for (uint32_t i = 0; i < cur->n_agg; i++)
-			add_agg(&c, &cur->agg[i], pass, &ap);
+			add_agg(&c, &cur->agg[i], o->agg_node ? o->agg_node[i] : UINT32_MAX, pass, &ap);
 	}
 	free(pidx);
 
@@ -977,6 +1088,7 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 	for (uint32_t i = 0; i < c.n_g; i++)
 		free(c.g[i].be);
 	free(c.g);
+	free(c.gix);
 	free(c.fe);
 	*out = r;
 	return 0;

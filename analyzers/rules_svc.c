@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "analyzers/rules_int.h"
+#include "ktrace/imbalance.h"
 #include "ktrace/path.h"
 
 static bool in_scope(const struct kt_rctx *c, uint32_t i)
@@ -145,17 +146,17 @@ static uint32_t *per_node(const struct kt_rctx *c, const struct epset *e)
 
 /* Expected share of requests that take an extra node hop when the LB
  * spreads evenly over the target nodes and each node spreads evenly over
- * all endpoints: mean over target nodes of (endpoints not on it / all). */
+ * all endpoints: mean over target nodes of (endpoints not on it / all)
+ * (the model imbalance --nodes shows next to the measured share). */
 static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 {
 	const struct kt_snapshot *s = c->s;
-	struct epset e;
-	ready_eps(c, sv, &e);
-	if (e.n == 0)
+	uint32_t *cnt = KT_ANEW(c->a, uint32_t, s->n_nodes + 1);
+	double *w = KT_ANEW(c->a, double, s->n_nodes + 1);
+	uint32_t n = kt_ready_per_node(s, six(c, sv), cnt);
+	if (n == 0)
 		return;
 	uint32_t targets = 0, with_ep = 0;
-	uint32_t *cnt = per_node(c, &e);
-	double sum = 0;
 	char ev[1024];
 	size_t off = 0;
 	ev[0] = 0;
@@ -164,22 +165,22 @@ static void kt102_live(struct kt_rctx *c, const struct kt_service *sv)
 			continue;
 		uint32_t k = cnt[i];
 		targets++;
+		w[i] = 1;
 		if (k)
 			with_ep++;
-		sum += 1.0 - (double)k / (double)e.n;
 		if (off < sizeof(ev) - 64) {
-			int w = snprintf(ev + off, sizeof(ev) - off, "%s%s=%u", off ? " " : "",
-					 s->nodes[i].meta.name ? s->nodes[i].meta.name : "?", k);
-			if (w > 0)
-				off += (size_t)w;
+			int wr = snprintf(ev + off, sizeof(ev) - off, "%s%s=%u", off ? " " : "",
+					  s->nodes[i].meta.name ? s->nodes[i].meta.name : "?", k);
+			if (wr > 0)
+				off += (size_t)wr;
 		}
 	}
-	if (targets < 2 || sum <= 0)
+	double share = kt_hop_share(cnt, n, w, s->n_nodes);
+	if (targets < 2 || share <= 0)
 		return;
-	double share = sum / targets;
 	struct kt_finding *f = kt_radd(c, KT_R_KT102, &sv->meta, etp_path(sv),
 		"%.0f%% of external requests take an extra node hop: %u ready endpoint%s on %u of %u LB target nodes (externalTrafficPolicy: Cluster)",
-		share * 100.0, e.n, e.n == 1 ? "" : "s", with_ep, targets);
+		share * 100.0, n, n == 1 ? "" : "s", with_ep, targets);
 	f->evidence = kt_arena_printf(c->a, "local endpoints per target node: %s", ev);
 }
 

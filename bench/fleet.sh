@@ -10,7 +10,17 @@
 #   3. tests/apiserver/kapi.py serves N Nodes, N agent Pods and the token
 #      Secret, and proxies pods/POD:PORT/proxy to the fake agents
 #   4. times the client, its peak RSS, and the bytes it received
+#   5. the fleet dashboard (`imbalance --nodes all`, a second kapi.py that
+#      also serves the 5,000 Services and their EndpointSlices): every node
+#      serves a flow sample (bench/fleet_agent.py: FLOW_SERVICES Services with
+#      connections per node, default 100, a new sample every 2 s), the
+#      dashboard runs in tmux at --interval 2 for DASH_SECS (default 60) s in
+#      the Service list, then as long in the per-Service view (per-node
+#      split), and the client's CPU is read from /proc/PID/stat (utime +
+#      stime); the reference in the same run: one curl process fetching the
+#      same 200 samples through the same API server every 2 s
 # Usage: sh bench/fleet.sh [NODES] [SERVICES] [ENDPOINTS] [SHARE]
+# FLEET_BENCH=collect|dashboard|both (default both)
 cd "$(dirname "$0")/.." || exit 1
 : "${KTRACE:=$(pwd)/ktrace}"
 N=${1:-200}
@@ -90,11 +100,12 @@ dig1=$(ip netns exec $NS curl -s -H "X-Ktrace-Token: $TOK" -H 'Accept-Encoding: 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "host: $(nproc) CPUs, load average $load"
 echo "fleet: $N nodes x $SVCS Services ($EPS endpoints each), share $SHARE of the Services deviating on one node each"
+if [ "${FLEET_BENCH:-both}" != dashboard ]; then
 for run in 1 2 3; do
 	rm -f "$TMP/out.json.gz"
 	ip netns exec $NS /usr/bin/time -f "%e s (cpu %U user %S sys) %M KB" "$KTRACE" -v --kubeconfig "$TMP/kc" collect --nodes all \
 		--agent-timeout 60 -f "$TMP/out.json.gz" > /dev/null 2> "$TMP/client.err"
-	t=$(tail -1 "$TMP/client.err"); cp "$TMP/client.err" /tmp/fleetbench/client.err
+	t=$(tail -1 "$TMP/client.err")
 	bytes=$(grep -o '[0-9]* bytes from the agents in [0-9]* requests' "$TMP/client.err")
 	b=${bytes%% *}
 	grep -m3 -e warning -e error -e signal "$TMP/client.err"
@@ -113,3 +124,81 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 devb=$(grep -o 'deviating entries [0-9]*' "$TMP/fake.out" | tail -1)
 base=$((N * dig1))
 echo "reference: $N x digests ($dig1 bytes gzip each) = $base bytes; received/reference = $(awk -v b="$b" -v r="$base" 'BEGIN{printf "%.2f", b / r}')"
+fi
+
+[ "${FLEET_BENCH:-both}" = collect ] && exit 0
+# ---- 5. the fleet dashboard ---------------------------------------------
+command -v tmux > /dev/null || { echo "dashboard: SKIP: tmux is not installed"; exit 0; }
+DASH=${DASH_SECS:-60}
+mkdir -p "$TMP/objects2"
+cp "$TMP"/objects/*.json "$TMP/objects2/"
+$PY bench/kpgen.py bundle --services "$SVCS" --endpoints "$EPS" > "$TMP/objs.json"
+$PY - "$TMP/objs.json" "$TMP/objects2" "$N" <<'PYEOF'
+import json, os, sys, zlib
+b, d, n = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+svcs = [o for o in b["objects"] if o["kind"] == "Service"]
+slices = [o for o in b["objects"] if o["kind"] == "EndpointSlice"]
+for s in slices:   # the synthetic endpoints' nodes become the bench's nodes
+    for e in s["endpoints"]:
+        e["nodeName"] = "node-%d" % (zlib.crc32(e["addresses"][0].encode()) % n + 1)
+json.dump({"apiVersion": "v1", "kind": "ServiceList", "items": svcs}, open(os.path.join(d, "services.json"), "w"))
+json.dump({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "items": slices},
+          open(os.path.join(d, "endpointslices.json"), "w"))
+PYEOF
+ip netns exec $NS $PY tests/apiserver/kapi.py --dir "$TMP/objects2" --port-file "$TMP/kapi2.port" > /dev/null 2> "$TMP/kapi2.err" &
+PIDS="$PIDS $!"
+for _ in $(seq 1 300); do [ -s "$TMP/kapi2.port" ] && break; sleep 0.1; done
+KP2=$(cat "$TMP/kapi2.port")
+sed "s/127.0.0.1:[0-9]*/127.0.0.1:$KP2/" "$TMP/kc" > "$TMP/kc2"
+flows1=$(ip netns exec $NS curl -s -H "X-Ktrace-Token: $TOK" http://192.168.90.1:$PORT/v1/flows | wc -c)
+flows1z=$(ip netns exec $NS curl -s -H "X-Ktrace-Token: $TOK" -H 'Accept-Encoding: gzip' http://192.168.90.1:$PORT/v1/flows | wc -c)
+aggs=$(ip netns exec $NS curl -s -H "X-Ktrace-Token: $TOK" http://192.168.90.1:$PORT/v1/flows | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))')
+echo "dashboard: $N nodes, each a flow sample of $aggs aggregates ($flows1 bytes JSON, $flows1z gzip'd), a new one every 2 s; $SVCS Services in the API"
+SESS=ktflb$$
+trap 'tmux kill-session -t $SESS 2>/dev/null; for p in $PIDS; do kill $p 2>/dev/null; done; ip netns del $NS 2>/dev/null; ip netns del ${NS}r 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+tmux new-session -d -s "$SESS" -x 120 -y 40 "ip netns exec $NS sh -c 'echo \$\$ > $TMP/dash.pid; exec env TERM=xterm-256color LANG=C.UTF-8 $KTRACE --kubeconfig $TMP/kc2 imbalance --nodes all --interval 2 --agent-timeout 30 --color never 2> $TMP/dash.err'"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+up=""
+for _ in $(seq 1 1200); do
+	tmux capture-pane -p -t "$SESS" > "$TMP/cap" 2>/dev/null
+	grep -q "nodes: all, $N of $N answered" "$TMP/cap" && up=1 && break
+	sleep 0.1
+done
+DPID=$(cat "$TMP/dash.pid" 2>/dev/null)
+[ -n "$up" ] && [ -n "$DPID" ] || { echo "dashboard did not start: $(head -c 400 "$TMP/dash.err") $(head -5 "$TMP/cap")"; exit 1; }
+HZ=$(getconf CLK_TCK)
+rss0=$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")
+echo "dashboard up after the first load: $(( $(ticks "$DPID") * 1000 / HZ )) ms CPU so far, $rss0 kB RSS"
+sleep 4
+measure() {
+	what=$1
+	l0=$(cut -d' ' -f1 /proc/loadavg)
+	c0=$(ticks "$DPID"); t0=$(date +%s.%N)
+	sleep "$DASH"
+	c1=$(ticks "$DPID"); t1=$(date +%s.%N)
+	l1=$(cut -d' ' -f1 /proc/loadavg)
+	tmux capture-pane -p -t "$SESS" > "$TMP/cap"
+	awk -v c="$((c1 - c0))" -v hz="$HZ" -v a="$t0" -v b="$t1" -v w="$what" -v l0="$l0" -v l1="$l1" -v r="$(awk '/VmRSS/ {print $2}' "/proc/$DPID/status")" \
+		'BEGIN { printf "dashboard (%s): %.1f%% of one core over %.0f s (%d ticks); RSS %d kB; load %s -> %s\n", w, 100 * c / hz / (b - a), b - a, c, r, l0, l1 }'
+	sed -n 2p "$TMP/cap" | cut -c1-110
+}
+measure "Service list, --interval 2"
+tmux send-keys -t "$SESS" Enter
+sleep 3
+measure "per-Service view with the per-node split"
+grep -m1 'cross-node' "$TMP/cap"
+tmux send-keys -t "$SESS" q
+# the reference: one curl fetching (and gunzipping) the same compact samples through the same API server every 2 s
+for k in $(seq 1 "$N"); do printf 'url = "http://127.0.0.1:%s/api/v1/namespaces/ktrace/pods/ktrace-agent-%s:%s/proxy/v1/flows?form=compact"\noutput = "/dev/null"\n' "$KP2" "$k" "$PORT"; done > "$TMP/curl.cfg"
+rounds=$(( DASH / 2 ))
+cat > "$TMP/ref.sh" <<EOF2
+for i in \$(seq 1 $rounds); do
+	t0=\$(date +%s%N)
+	curl -s -m 20 --no-progress-meter --compressed --parallel --parallel-max 32 -H "X-Ktrace-Token: $TOK" -K "$TMP/curl.cfg"
+	dt=\$(( (\$(date +%s%N) - t0) / 1000000 ))
+	[ \$dt -lt 2000 ] && sleep \$(awk -v d=\$dt 'BEGIN { printf "%.3f", (2000 - d) / 1000 }')
+done
+EOF2
+ip netns exec $NS /usr/bin/time -o "$TMP/ref.time" -f "%U %S" sh "$TMP/ref.sh" > /dev/null 2>&1
+tail -n 1 "$TMP/ref.time" | awk -v r="$rounds" '{ printf "reference: curl (one process per round, 32 parallel, gunzip), the same %s samples every 2 s: %.1f%% of one core (%.2f s user+sys over %d rounds)\n", "'"$N"'", 100 * ($1 + $2) / (r * 2), $1 + $2, r }'
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

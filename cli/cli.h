@@ -39,7 +39,7 @@ struct kt_option {
  * selected node's state through its ktrace agent (kt_cli_scope() reads
  * them into the scope). */
 #define KT_FLEET_OPTS                                                                                              \
-	{"nodes", 0, KT_OPT_STR, "NODES", "node",                                                                  \
+	{"nodes", 0, KT_OPT_STR, "NODES", "nodes",                                                                  \
 	 "every selected node's state through its ktrace agent: all, NAME[,NAME...] or LABEL=VALUE"},             \
 	{"agent-namespace", 0, KT_OPT_STR, "NS", "namespace", "with --nodes: namespace of the ktrace agents (default ktrace)"}, \
 	{"agent-selector", 0, KT_OPT_STR, "SEL", NULL,                                                             \

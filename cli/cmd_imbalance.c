@@ -14,8 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/tui/tui.h"
+#include "cli/imbalance_int.h"
 #include "ktrace/analyze.h"
 #include "ktrace/codec.h"
 #include "ktrace/dataplane.h"
@@ -38,40 +37,12 @@ static const struct kt_option opts[] = {
 	{"objects", 0, KT_OPT_STR, "FILE", "file", "take Services/EndpointSlices/Pods from this bundle or kubectl List JSON, flows live"},
 	{"sockets", 0, KT_OPT_FLAG, NULL, NULL, "also read this node's own TCP sockets (inet_diag): per-backend socket counts and bytes, and the counts for Services no NAT state covers"},
 	{"all", 0, KT_OPT_FLAG, NULL, NULL, "list Services without flows too"},
-	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30; 0 never)"},
+	{"reload", 0, KT_OPT_INT, "SECS", NULL, "dashboard: reload objects and the node dataplane every SECS (default 30, with --nodes 300; 0 never)"},
 	{"frames", 0, KT_OPT_INT, "N", NULL, "dashboard: exit after N samples (tests, sanitizer runs)"},
 	{"count", 0, KT_OPT_INT, "N", NULL, "print N samples one interval apart (text, or one JSON object per line), then exit; implies --once"},
 	{"resync", 0, KT_OPT_NUM, "SECS", NULL, "live: read the whole conntrack table every SECS; between full dumps follow the kernel's conntrack events (default 10; 0: a full dump every refresh)"},
 	KT_FLEET_OPTS,
 	{0},
-};
-
-struct feed_ctx {
-	struct kt_cli *c;
-	struct kt_snapshot *objs;
-	struct kt_snapshot *cur, *prev;   /* scratch snapshots holding one live sample each */
-	struct kt_arena *ra;              /* result arena */
-	struct kt_imb_result *res;
-	struct kt_imb_opts io;
-	struct kt_scope scope;            /* what the source layer reads (again on reload) */
-	struct kt_node_opts no;           /* the flow sampler's node options */
-	struct kt_flow_opts fo;
-	uint16_t *ports;
-	bool live;
-	uint32_t sample_ix;               /* bundle: which stored sample */
-	uint32_t n_node_samples;          /* --nodes: flows[0..n) are the nodes', sample_ix their sum */
-	double collect_ms, analyze_ms;    /* the last refresh */
-	double collect_total_ms;          /* live: every sample's collection so far */
-	const char *refresh;              /* live: "dump" or "events" (the last refresh) */
-	const char *sns, *sname;          /* SERVICE argument */
-	int reload_s;                     /* live: reload objects + dataplane this often; 0 never */
-	time_t loaded_at;
-	struct kt_findings findings;
-	/* first-seen times of endpoints this session (the ready-time fallback
-	 * without Pod objects); strings in seen_arena */
-	struct kt_imb_seen *seen;
-	uint32_t n_seen, cap_seen;
-	struct kt_arena *seen_arena;
 };
 
 #define KT_IMB_MAX_SEEN (1u << 18)
@@ -108,7 +79,7 @@ static void seen_add(struct feed_ctx *f, uint32_t n_sorted, const char *ip, int3
 
 /* Record every endpoint of objs (EndpointSlices, node dataplane backends)
  * not seen before, stamped now. */
-static void seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
+void kt_imb_seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
 {
 	int64_t now = time(NULL);
 	uint32_t n0 = f->n_seen;
@@ -139,15 +110,16 @@ static void seen_update(struct feed_ctx *f, const struct kt_snapshot *objs)
 }
 
 #define KT_IMB_RELOAD_S 30
+#define KT_IMB_RELOAD_FLEET_S 300
 
 static void sampling_setup(struct feed_ctx *f, struct kt_snapshot *objs);
 
 /* Live dashboard: Services, EndpointSlices, Pods and the node dataplane
  * change (scale-ups are what starves new endpoints): reload them every
  * KT_IMB_RELOAD_S seconds. On failure the previous objects stay. */
-static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
+struct kt_snapshot *kt_imb_maybe_reload(struct feed_ctx *f)
 {
-	if (!f->live || !f->reload_s || time(NULL) - f->loaded_at < f->reload_s)
+	if ((!f->live && !f->fleet) || !f->reload_s || time(NULL) - f->loaded_at < f->reload_s)
 		return NULL;
 	f->loaded_at = time(NULL);
 	struct kt_snapshot *n = NULL;
@@ -156,8 +128,10 @@ static struct kt_snapshot *maybe_reload(struct feed_ctx *f)
 	f->c->quiet = true; /* the dashboard owns the terminal: no progress lines on it */
 	if (kt_cli_load(f->c, &f->scope, &n, &d) < 0 || !n)
 		return NULL;
-	sampling_setup(f, n);
-	seen_update(f, n);
+	if (!f->fleet) {
+		sampling_setup(f, n);
+		kt_imb_seen_update(f, n);
+	}
 	struct kt_snapshot *old = f->objs;
 	f->objs = n;
 	return old;
@@ -181,6 +155,8 @@ static void keep_selected(const struct kt_snapshot *s, struct kt_imb_result *r)
 static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned errlen)
 {
 	struct feed_ctx *f = vctx;
+	if (f->fleet)
+		return kt_imb_fleet_next(f, err, errlen);
 	struct kt_diag d;
 	memset(&d, 0, sizeof(d));
 	const struct kt_flow_sample *cur = NULL, *prev = NULL;
@@ -200,7 +176,7 @@ static const struct kt_imb_result *feed_next(void *vctx, char *err, unsigned err
 			return f->res;
 		cur = f->sample_ix < f->objs->n_flows ? &f->objs->flows[f->sample_ix] : NULL;
 	}
-	struct kt_snapshot *old_objs = maybe_reload(f);
+	struct kt_snapshot *old_objs = kt_imb_maybe_reload(f);
 	kt_findings_release(&f->findings);
 	memset(&f->findings, 0, sizeof(f->findings));
 	if (f->ra)
@@ -247,97 +223,6 @@ static void json_num_or_null(struct kt_jw *w, const char *k, double v)
 		kt_jw_kdouble(w, k, round(v * 1000) / 1000);
 }
 
-/* --nodes: one sample summing every node's flows (the cluster-wide
- * picture), after the nodes' own samples (the per-node breakdown). */
-static void fleet_merge(struct feed_ctx *f)
-{
-	struct kt_snapshot *s = f->objs;
-	uint32_t n = s->n_flows, total = 0;
-	f->n_node_samples = n;
-	for (uint32_t i = 0; i < n; i++)
-		total += s->flows[i].n_agg;
-	struct kt_flow_sample m = {.node = "(all nodes)", .source = "agents", .acct = n > 0, .timestamps = n > 0};
-	m.agg = kt_xcalloc(total + 1, sizeof(*m.agg));
-	m.cap_agg = total + 1;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct kt_flow_sample *x = &s->flows[i];
-		if (x->n_agg)
-			memcpy(m.agg + m.n_agg, x->agg, sizeof(*x->agg) * x->n_agg);
-		m.n_agg += x->n_agg;
-		m.entries_seen += x->entries_seen;
-		m.acct &= x->acct;
-		m.timestamps &= x->timestamps;
-		m.taken_ms = x->taken_ms > m.taken_ms ? x->taken_ms : m.taken_ms;
-	}
-	struct kt_flow_sample *slot = KT_SNAP_PUSH(s, flows);
-	*slot = m;
-	f->sample_ix = s->n_flows - 1;
-}
-
-/* --nodes: each node's open connections per Service backend, and the
- * measured cross-node share (connections whose backend runs on another
- * node than the one that balanced them). */
-static void json_per_node(struct feed_ctx *f, struct kt_jw *w)
-{
-	uint64_t all = 0, cross = 0;
-	kt_jw_key(w, "nodes");
-	kt_jw_arr(w);
-	for (uint32_t i = 0; i < f->n_node_samples; i++) {
-		const struct kt_flow_sample *x = &f->objs->flows[i];
-		struct kt_arena *a = kt_arena_new();
-		struct kt_imb_result *r = NULL;
-		struct kt_imb_opts io = f->io;
-		io.node = x->node;
-		kt_imbalance_analyze(f->objs, x, NULL, &io, a, &r);
-		kt_jw_obj(w);
-		kt_jw_kstr(w, "node", x->node);
-		uint64_t conns = 0;
-		kt_jw_key(w, "services");
-		kt_jw_arr(w);
-		for (uint32_t k = 0; r && k < r->n_svcs; k++) {
-			const struct kt_imb_service *sv = &r->svcs[k];
-			if (!sv->connections)
-				continue;
-			kt_jw_obj(w);
-			kt_jw_kstr(w, "namespace", sv->namespace);
-			kt_jw_kstr(w, "name", sv->name);
-			kt_jw_kuint(w, "connections", sv->connections);
-			kt_jw_key(w, "backends");
-			kt_jw_arr(w);
-			for (uint32_t b = 0; b < sv->n_be; b++) {
-				const struct kt_imb_backend *be = &sv->be[b];
-				if (!be->connections)
-					continue;
-				kt_jw_obj(w);
-				kt_jw_kstr(w, "ip", be->ip);
-				kt_jw_kuint(w, "port", (uint64_t)be->port);
-				kt_jw_kstr(w, "pod", be->pod);
-				kt_jw_kstr(w, "backendNode", be->node);
-				kt_jw_kuint(w, "connections", be->connections);
-				kt_jw_obj_end(w);
-				if (be->node) {
-					all += be->connections;
-					cross += strcmp(be->node, x->node) ? be->connections : 0;
-				}
-			}
-			kt_jw_arr_end(w);
-			kt_jw_obj_end(w);
-			conns += sv->connections;
-		}
-		kt_jw_arr_end(w);
-		kt_jw_kuint(w, "connections", conns);
-		kt_jw_obj_end(w);
-		kt_arena_free(a);
-	}
-	kt_jw_arr_end(w);
-	kt_jw_key(w, "crossNode");
-	kt_jw_obj(w);
-	kt_jw_kuint(w, "connections", cross);
-	kt_jw_kuint(w, "ofKnown", all);
-	kt_jw_kdouble(w, "share", all ? round((double)cross / (double)all * 10000) / 10000 : 0);
-	kt_jw_obj_end(w);
-}
-
 /* One `imbalance -o json` sample, keys in the order ktrace-imbalance(1)
  * documents them. Longer than 120 lines on purpose: it reads top to bottom
  * as the schema (sample, timing, Services, backends, per-node breakdown). */
@@ -351,7 +236,7 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 	kt_jw_key(w, "dataplane");
 	kt_jw_obj(w);
 	kt_jw_kstr(w, "mode", r->mode);
-	kt_jw_kstr(w, "source", f->live ? "node" : "bundle");
+	kt_jw_kstr(w, "source", f->live ? "node" : f->fleet ? "agents" : "bundle");
 	kt_jw_obj_end(w);
 	kt_jw_kbool(w, "acct", r->acct);
 	kt_jw_kbool(w, "timestamps", r->timestamps);
@@ -463,17 +348,18 @@ static void render_json(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 		kt_render_finding_json(w, &f->findings.v[i], true);
 	kt_jw_arr_end(w);
 	/* the objects' gaps, then the sample's */
-	uint32_t n1 = f->objs ? f->objs->n_gaps : 0, n2 = f->cur ? f->cur->n_gaps : 0;
+	const struct kt_snapshot *cs = f->fleet ? kt_imb_fleet_snap(f) : f->cur;
+	uint32_t n1 = f->objs ? f->objs->n_gaps : 0, n2 = cs ? cs->n_gaps : 0;
 	struct kt_gap *gaps = kt_xcalloc(n1 + n2 + 1, sizeof(*gaps));
 	for (uint32_t i = 0; i < n1; i++)
 		gaps[i] = f->objs->gaps[i];
 	for (uint32_t i = 0; i < n2; i++)
-		gaps[n1 + i] = f->cur->gaps[i];
+		gaps[n1 + i] = cs->gaps[i];
 	kt_jw_key(w, "gaps");
 	kt_gaps_to_json(w, gaps, n1 + n2);
 	free(gaps);
-	if (f->scope.nodes)
-		json_per_node(f, w);
+	if (f->fleet)
+		kt_imb_fleet_json(f, w);
 	kt_jw_obj_end(w);
 	kt_jw_free(w);
 	if (!pretty && c->out == KT_OUT_JSON)
@@ -572,7 +458,9 @@ static void render_text(struct kt_cli *c, struct feed_ctx *f, const struct kt_im
 			printf("  %sfix:%s %s\n", kt_c(c, KT_C_GREEN), kt_c(c, KT_C_RESET), ru->mitigation);
 		}
 	}
-	struct kt_snapshot *gs[] = {f->objs, f->cur};
+	if (f->fleet)
+		kt_imb_fleet_text(c, f);
+	const struct kt_snapshot *gs[] = {f->objs, f->fleet ? kt_imb_fleet_snap(f) : f->cur};
 	bool first = true;
 	for (int k = 0; k < 2; k++)
 		for (uint32_t i = 0; gs[k] && i < gs[k]->n_gaps; i++) {
@@ -672,6 +560,48 @@ static int thresholds(struct kt_cli *c, struct kt_imb_opts *io)
 	return 0;
 }
 
+/* --once / --count N: text or JSON, one sample at a time (a live host
+ * first takes one more: rates need a gap). */
+static int run_once(struct kt_cli *c, struct feed_ctx *f, long count, double interval)
+{
+	const struct kt_imb_result *r;
+	bool refreshes = f->live || f->fleet;
+	if (count > 1 && !refreshes)
+		kt_cli_warn(c, "--count: a bundle holds one flow sample per node; printing it once");
+	char err[1024] = "";
+	struct timespec ts = {(time_t)interval, (long)((interval - floor(interval)) * 1e9)};
+	if (f->live) {
+		if (!feed_next(f, err, sizeof(err)))
+			goto feed_err;
+		nanosleep(&ts, NULL);
+	}
+	for (long k = 0; k < count; k++) {
+		if (k) {
+			if (!refreshes)
+				break;   /* a bundle holds one sample per node */
+			nanosleep(&ts, NULL);
+			if (!kt_cli_structured(c))
+				printf("\n");
+		}
+		r = feed_next(f, err, sizeof(err));
+		if (!r)
+			goto feed_err;
+		kt_findings_release(&f->findings);
+		memset(&f->findings, 0, sizeof(f->findings));
+		kt_imbalance_result_findings(f->objs, r, f->ra, &f->findings);
+		kt_findings_sort(&f->findings);
+		if (kt_cli_structured(c))
+			render_json(c, f, r, count == 1);
+		else
+			render_text(c, f, r);
+		fflush(stdout);
+		kt_cli_vis_reset(c);
+	}
+	return 0;
+feed_err:
+	return kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "flow sample: %s", err);
+}
+
 /* parse -> scope -> load -> analyze -> render, for the three ways the
  * command runs (--once, --count N, the dashboard) and the fleet: about 130
  * lines because the option parsing of the thresholds and the feed set-up
@@ -699,7 +629,9 @@ static int run(struct kt_cli *c)
 	f.io.all_services = kt_opt_flag(c, "all") || !once;
 	if (c->argc > 1)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give at most one SERVICE", "too many arguments");
-	long reload = kt_opt_int(c, "reload", KT_IMB_RELOAD_S);
+	/* --nodes: every node's state is a round of digests through every
+	 * agent, so node states reload less often (flows every interval) */
+	long reload = kt_opt_int(c, "reload", kt_opt_str(c, "nodes") ? KT_IMB_RELOAD_FLEET_S : KT_IMB_RELOAD_S);
 	if (reload < 0 || reload > 86400)
 		return kt_cli_error(c, KT_EXIT_USAGE, "give seconds, 0 to 86400", "invalid --reload");
 	/* scope: every Service (SERVICE is where the view starts); objects from
@@ -708,18 +640,20 @@ static int run(struct kt_cli *c)
 	if (kt_cli_target(c, &f.scope, 0, &d) < 0)
 		return kt_cli_fail(c, &d);
 	f.scope.svc_view = true;
+	if (f.scope.nodes)
+		kt_imb_fleet_init(&f);   /* keeps the agents for the refreshes */
 	/* load */
 	rc = kt_cli_load(c, &f.scope, &f.objs, &d);
-	if (rc < 0)
+	if (rc < 0) {
+		kt_imb_fleet_free(&f);
 		return kt_cli_fail(c, &d);
+	}
 	const char *sns = f.scope.svc_name ? f.objs->focus.ns : NULL, *sname = f.scope.svc_name;
 	f.sns = sns;
 	f.sname = sname;
 	f.loaded_at = time(NULL);
 	f.live = !c->from && !f.scope.nodes;
 	bool partial = kt_cli_fleet_gaps(c, f.objs);
-	if (f.scope.nodes)
-		fleet_merge(&f);
 	f.no.node_name = f.objs->n_dp == 1 ? f.objs->dp[0].node : kt_opt_str(c, "node");
 	f.no.bpffs = kt_opt_str(c, "bpffs");
 	f.no.no_metrics = true;
@@ -736,9 +670,9 @@ static int run(struct kt_cli *c)
 		 * (a second dump only where events cannot be joined) */
 		if (f.fo.live && once && count == 1)
 			kt_ct_live_first_dumps(f.fo.live, 1);
-		seen_update(&f, f.objs);
-	} else if (f.scope.nodes) {
-		f.io.node = "(all nodes)";
+		kt_imb_seen_update(&f, f.objs);
+	} else if (f.fleet) {
+		/* every node's sample through its agent (cli/imbalance_fleet.c) */
 	} else if (f.scope.node_name) {
 		f.io.node = f.scope.node_name;   /* the source kept only this node's sample */
 		f.sample_ix = 0;
@@ -751,45 +685,15 @@ static int run(struct kt_cli *c)
 	}
 
 	if (once) {
-		const struct kt_imb_result *r;
-		if (count > 1 && !f.live)
-			kt_cli_warn(c, "--count: a bundle holds one flow sample per node; printing it once");
-		char err[1024] = "";
-		struct timespec ts = {(time_t)interval, (long)((interval - floor(interval)) * 1e9)};
-		if (f.live) {
-			/* two samples: rates need a gap */
-			if (!feed_next(&f, err, sizeof(err)))
-				goto feed_err;
-			nanosleep(&ts, NULL);
-		}
-		for (long k = 0; k < count; k++) {
-			if (k) {
-				if (!f.live)
-					break;   /* a bundle holds one sample per node */
-				nanosleep(&ts, NULL);
-				if (!kt_cli_structured(c))
-					printf("\n");
-			}
-			r = feed_next(&f, err, sizeof(err));
-			if (!r)
-				goto feed_err;
-			kt_imbalance_result_findings(f.objs, r, f.ra, &f.findings);
-			kt_findings_sort(&f.findings);
-			if (kt_cli_structured(c))
-				render_json(c, &f, r, count == 1);
-			else
-				render_text(c, &f, r);
-			fflush(stdout);
-			kt_cli_vis_reset(c);
-		}
-		rc = partial ? KT_EXIT_PARTIAL : 0;
-		goto out;
-feed_err:
-		rc = kt_cli_error(c, KT_EXIT_CLUSTER, NULL, "flow sample: %s", err);
+		rc = run_once(c, &f, count, interval);
+		if (rc == 0 && partial)
+			rc = KT_EXIT_PARTIAL;
 		goto out;
 	}
 
-	struct kt_imb_feed feed = {.next = feed_next, .ctx = &f, .live = f.live};
+	struct kt_imb_feed feed = {.next = feed_next, .ctx = &f, .live = f.live || f.fleet};
+	if (f.fleet)
+		kt_imb_fleet_feed(&f, &feed);
 	struct kt_imb_view_opts vo = {
 		.interval = interval,
 		.start_ns = sns,
@@ -799,6 +703,7 @@ feed_err:
 	};
 	rc = kt_tui_imbalance(c, &feed, &vo);
 out:
+	kt_imb_fleet_free(&f);
 	kt_findings_release(&f.findings);
 	if (f.ra)
 		kt_arena_free(f.ra);
@@ -822,7 +727,7 @@ const struct kt_command kt_cmd_imbalance = {
 	.wants = KT_WANT_SERVICES | KT_WANT_SLICES | KT_WANT_PODS | KT_WANT_NODES | KT_WANT_PROXY | KT_WANT_DATAPLANE |
 		 KT_WANT_FLOW_FEED | KT_WANT_THIS_HOST | KT_WANT_API_OPTIONAL,
 	.usage = "[SERVICE]",
-	.summary = "live dashboard of per-Pod connection and byte share on this node",
+	.summary = "live dashboard of per-Pod connection and byte share on this node (or every node)",
 	.description =
 		"Reads this node's NAT state (conntrack; Cilium's CT map when present) and joins every\n"
 		"Service connection to its frontend and backend, from the node dataplane when readable\n"
@@ -830,10 +735,11 @@ const struct kt_command kt_cmd_imbalance = {
 		"connections, new connections/s, bytes, the share of connections against the fair share\n"
 		"(1/n or the dataplane's weights), hot and starved markers, and a diagnosis keyed to\n"
 		"KT402 connection-imbalance, KT403 new-endpoint-starved, KT401 long-lived connections\n"
-		"and KT404 session affinity. Needs root on the node for live flows.\n"
+		"and KT404 session affinity. Needs root on the node for live flows. With --nodes, every\n"
+		"node's flows through its ktrace agent, summed, with a per-node breakdown (no root).\n"
 		"\n"
 		"Dashboard keys: arrows/j/k move, Enter open, Esc back, s sort, / filter, p pause,\n"
-		"+/- interval, ? help, q quit.\n"
+		"+/- interval, n/N next/previous node (--nodes: all nodes, then each), ? help, q quit.\n"
 		"\n"
 		"Examples:\n"
 		"  ktrace imbalance                        dashboard of every Service with flows\n"
@@ -841,6 +747,7 @@ const struct kt_command kt_cmd_imbalance = {
 		"  ktrace imbalance --once -o json         one sample as JSON (also without a TTY)\n"
 		"  ktrace imbalance -o json --count 60     a JSON line per second for a minute\n"
 		"  ktrace imbalance --from bundle.json     the flows stored in a bundle\n"
+		"  ktrace imbalance --nodes all            every node through its ktrace agent, live\n"
 		"  ktrace imbalance --objects objs.json    objects from a file, flows from this node",
 	.outputs = "text|wide|json|yaml",
 };

@@ -10,7 +10,8 @@
  *   ":dirs PREFIX"   also directory names
  * With --cobra the directive is kubectl's plugin-completion number
  * (kubectl_complete-ktrace). Dynamic values (namespaces, Services,
- * contexts, nodes) honour --from, -n, -A, --context and --kubeconfig
+ * contexts, nodes; --nodes: all, then a comma list) honour --from, -n,
+ * -A, --context and --kubeconfig
  * wherever they were typed; a live lookup waits at most a few seconds and
  * an error gives no candidates. Prints only to stdout.
  */
@@ -35,6 +36,7 @@ struct cstate {
 	const char *prefix;      /* printed before every value ("--from=", "-n") */
 	const char *directive;   /* NULL, "files" or "dirs" */
 	bool no_desc;            /* names only */
+	const char *exclude;     /* a comma list already typed: its names are not offered again */
 	struct kt_snapshot *snap; /* --from, loaded on first use */
 	bool snap_failed;
 	unsigned n;              /* candidates printed */
@@ -46,6 +48,12 @@ static void cand(struct cstate *st, const char *value, const char *desc)
 	 * print it raw in its listing: leave it out */
 	if (strncmp(value, st->cur, strlen(st->cur)) || !kt_vis_clean(value))
 		return;
+	for (const char *p = st->exclude; p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == strlen(value) && !strncmp(p, value, n))
+			return;
+		p += n + (p[n] == ',');
+	}
 	printf("%s%s", st->prefix, value);
 	if (desc && *desc && !st->no_desc) {
 		putchar('\t');
@@ -154,6 +162,29 @@ static void nodes(struct cstate *st)
 		return;
 	}
 	live_names(st, KT_RES_NODES);
+}
+
+/* --nodes: all, or node names; after a comma the next name of the list
+ * (NAME,NAME,<TAB>), without the ones already there. */
+static void node_list(struct cstate *st)
+{
+	static char prefix[1024];
+	const char *comma = strrchr(st->cur, ',');
+	if (!comma) {
+		cand(st, "all", "every node (each through its ktrace agent)");
+		nodes(st);
+		return;
+	}
+	size_t pl = (size_t)(comma + 1 - st->cur);
+	if (strlen(st->prefix) + pl >= sizeof(prefix))
+		return;
+	snprintf(prefix, sizeof(prefix), "%s%.*s", st->prefix, (int)pl, st->cur);
+	st->exclude = kt_xstrdup(st->cur);
+	st->prefix = prefix;
+	st->cur = comma + 1;
+	nodes(st);
+	free((char *)st->exclude);
+	st->exclude = NULL;
 }
 
 static void contexts(struct cstate *st)
@@ -265,6 +296,8 @@ static void values(struct cstate *st, const struct kt_command *cmd, const char *
 		contexts(st);
 	} else if (!strcmp(kind, "node")) {
 		nodes(st);
+	} else if (!strcmp(kind, "nodes")) {
+		node_list(st);
 	} else if (!strcmp(kind, "rule")) {
 		for (int i = 0; i < KT_RULE_COUNT; i++)
 			cand(st, kt_rules[i].id, kt_rules[i].name);

@@ -292,6 +292,7 @@ static int agents_load(struct kt_src *x, struct kt_snapshot *s)
 		.timeout_ms = sc->agent_timeout_s > 0 ? sc->agent_timeout_s * 1000L : 0,
 		.dataplane = (w & KT_WANT_DATAPLANE) != 0,
 		.flows = (w & (KT_WANT_FLOWS | KT_WANT_FLOW_FEED)) != 0,
+		.keep = sc->agents,
 	};
 	if ((rc = kt_fleet_load(x->k, &o, s, x->d)) < 0)
 		return rc;
@@ -306,6 +307,36 @@ static int agents_load(struct kt_src *x, struct kt_snapshot *s)
 	if (!sc->record)
 		kt_fleet_expand(s);
 	return 0;
+}
+
+int kt_source_fleet_flows(const struct kt_scope *sc, struct kt_snapshot **out, struct kt_diag *d)
+{
+	if (!sc->agents || !*sc->agents || !sc->client || !*sc->client)
+		return kt_diag_set(d, KT_EXIT_USAGE, "no ktrace agents loaded to refresh (--nodes)");
+	struct kt_snapshot *s = kt_snapshot_new();
+	s->source = kt_intern(s->arena, "agents");
+	int rc = kt_fleet_flows(*sc->client, *sc->agents, s, d);
+	if (rc < 0) {
+		kt_snapshot_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void kt_source_fleet_free(struct kt_fleet_agents *agents)
+{
+	kt_fleet_agents_free(agents);
+}
+
+uint32_t kt_source_fleet_count(const struct kt_fleet_agents *agents)
+{
+	return agents ? agents->n : 0;
+}
+
+const char *kt_source_fleet_node(const struct kt_fleet_agents *agents, uint32_t i)
+{
+	return agents && i < agents->n ? agents->v[i].node : NULL;
 }
 
 int kt_source_flow_sample(const struct kt_node_opts *no, const struct kt_flow_opts *fo, struct kt_snapshot **out,

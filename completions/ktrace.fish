@@ -11,7 +11,7 @@ function __ktrace_complete
 			'path	the full traffic path of one Service: LB -> nodes -> NodePort -> dataplane -> Pods' \
 			'dataplane	this node\'s programmed Service forwarding (iptables, nftables, IPVS, Cilium), optionally diffed' \
 			'trace	follow a packet through a node\'s real rules in the real kernel, without touching the node' \
-			'imbalance	live dashboard of per-Pod connection and byte share on this node' \
+			'imbalance	live dashboard of per-Pod connection and byte share on this node (or every node)' \
 			'check	run every rule over the live cluster or a bundle; exit 1 at --fail-on' \
 			'lint	check manifests (files, directories, - for stdin) against the rule catalog' \
 			'collect	write a bundle of API objects (and node state) for offline analysis with --from' \

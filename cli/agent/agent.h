@@ -34,6 +34,7 @@ struct kt_ag_req {
 	const char *reason;      /* with status: "BadRequest", ... */
 	char error[256];         /* with status: one line for the body */
 	bool canonical;          /* digests: include the canonical text */
+	bool compact;            /* flows: form=compact (rows of numbers, ktrace-agent(1)) */
 	bool has_keys;           /* node: keys= given (possibly with zero keys) */
 	char *keys[KT_AGENT_MAX_KEYS]; /* node: "namespace/name", decoded, unique; point into buf */
 	uint32_t n_keys;
@@ -163,7 +164,7 @@ struct kt_ag_sample {
 	const struct kt_flow_sample *fs;   /* NULL when nothing could be read */
 	int64_t interval_ms;     /* since the previous sample; 0 first */
 	pthread_mutex_t mu;
-	struct kt_ag_body *bodies[2];      /* plain, gzip */
+	struct kt_ag_body *bodies[4];      /* object form, its gzip; compact form, its gzip */
 };
 
 struct kt_ag_sampler;
@@ -175,7 +176,7 @@ void kt_ag_sampler_stop(struct kt_ag_sampler *s);
  * none came in time. */
 struct kt_ag_sample *kt_ag_sample_get(struct kt_ag_sampler *s, struct kt_ag_sample **prev);
 void kt_ag_sample_unref(struct kt_ag_sample *x);
-struct kt_ag_body *kt_ag_sample_body(struct kt_ag_sample *x, bool gzip);
+struct kt_ag_body *kt_ag_sample_body(struct kt_ag_sample *x, bool gzip, bool compact);
 /* Sampler facts for /metrics. */
 void kt_ag_sampler_stats(struct kt_ag_sampler *s, uint64_t *samples, bool *paused);
 

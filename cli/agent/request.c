@@ -158,10 +158,10 @@ static void parse_param(struct kt_ag_req *r, const char *q, size_t n, size_t *us
 		return;
 	}
 	*used += (size_t)vl + 1;
-	static const char *const names[] = {"keys", "state", "canonical"};
-	static const enum kt_ag_route owner[] = {KT_AG_NODE, KT_AG_NODE, KT_AG_DIGESTS};
+	static const char *const names[] = {"keys", "state", "canonical", "form"};
+	static const enum kt_ag_route owner[] = {KT_AG_NODE, KT_AG_NODE, KT_AG_DIGESTS, KT_AG_FLOWS};
 	int which = -1;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (!strcmp(name, names[i]) && owner[i] == r->route)
 			which = i;
 	if (which < 0) {
@@ -183,8 +183,13 @@ static void parse_param(struct kt_ag_req *r, const char *q, size_t n, size_t *us
 			fail(r, 400, "BadRequest", "state: '%.40s' is not a state id (16 hex digits)", v);
 		else
 			memcpy(r->state, v, 17);
-	} else if (!bool_val(v, &r->canonical)) {
-		fail(r, 400, "BadRequest", "canonical: '%.40s' is not 0 or 1", v);
+	} else if (which == 2) {
+		if (!bool_val(v, &r->canonical))
+			fail(r, 400, "BadRequest", "canonical: '%.40s' is not 0 or 1", v);
+	} else if (!strcmp(v, "compact") || !strcmp(v, "full")) {
+		r->compact = !strcmp(v, "compact");
+	} else {
+		fail(r, 400, "BadRequest", "form: '%.40s' is not compact or full", v);
 	}
 }
 
@@ -211,7 +216,7 @@ void kt_ag_parse(struct kt_ag_req *r, const char *method, const char *target, si
 	r->status = 0;
 	r->reason = NULL;
 	r->error[0] = 0;
-	r->canonical = r->has_keys = false;
+	r->canonical = r->has_keys = r->compact = false;
 	r->n_keys = 0;
 	r->state[0] = 0;
 	r->buf[0] = 0;

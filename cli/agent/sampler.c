@@ -53,7 +53,7 @@ void kt_ag_sample_unref(struct kt_ag_sample *x)
 {
 	if (!x || __atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		kt_ag_body_unref(x->bodies[i]);
 	pthread_mutex_destroy(&x->mu);
 	kt_snapshot_free(x->snap);
@@ -223,14 +223,21 @@ static void extras_json(struct kt_jw *w, const void *arg)
 	kt_agent_extras_to_json(w, x->snap->gaps, x->snap->n_gaps, x->fs, x->interval_ms);
 }
 
-struct kt_ag_body *kt_ag_sample_body(struct kt_ag_sample *x, bool gzip)
+static void compact_json(struct kt_jw *w, const void *arg)
 {
+	const struct kt_ag_sample *x = arg;
+	kt_agent_flows_compact_to_json(w, x->fs, x->snap->gaps, x->snap->n_gaps, x->interval_ms);
+}
+
+struct kt_ag_body *kt_ag_sample_body(struct kt_ag_sample *x, bool gzip, bool compact)
+{
+	int b0 = compact ? 2 : 0;
 	pthread_mutex_lock(&x->mu);
-	if (!x->bodies[0])
-		x->bodies[0] = kt_ag_json_merge(flows_json, x, extras_json, x);
-	if (gzip && !x->bodies[1])
-		x->bodies[1] = kt_ag_gzip(x->bodies[0]);
-	struct kt_ag_body *b = x->bodies[gzip ? 1 : 0];
+	if (!x->bodies[b0])
+		x->bodies[b0] = compact ? kt_ag_json_body(compact_json, x) : kt_ag_json_merge(flows_json, x, extras_json, x);
+	if (gzip && !x->bodies[b0 + 1])
+		x->bodies[b0 + 1] = kt_ag_gzip(x->bodies[b0]);
+	struct kt_ag_body *b = x->bodies[b0 + (gzip ? 1 : 0)];
 	kt_ag_body_ref(b);
 	pthread_mutex_unlock(&x->mu);
 	return b;

@@ -299,7 +299,7 @@ static enum MHD_Result serve_flows(struct kt_agent *ag, struct MHD_Connection *c
 		kt_ag_sample_unref(x);
 		return send_err(ag, con, rc, 503, "ServiceUnavailable", msg, NULL);
 	}
-	struct kt_ag_body *b = kt_ag_sample_body(x, want_gzip(con));
+	struct kt_ag_body *b = kt_ag_sample_body(x, want_gzip(con), rc->req.compact);
 	kt_ag_sample_unref(x);
 	return send_cached(ag, con, rc, b, "application/json", NULL);
 }

@@ -177,20 +177,80 @@ static void draw_title(struct kt_imb_view *v)
 	}
 }
 
+/* Text from outside at x on line y, cut at the edge; x moves past it. */
+static void put_seg(int y, int *x, int attr, const char *text)
+{
+	char esc[4 * 1024 + 8];
+	if (*x >= COLS)
+		return;
+	put_line(y, *x, attr, text);
+	kt_vis_escape(esc, sizeof(esc), text);
+	*x += kt_tui_width(esc);
+}
+
+/* --nodes: which node the view shows, the per-node counts and the nodes
+ * whose agent gave no sample in the last refresh (never dropped silently). */
+static void draw_nodes(struct kt_imb_view *v, int y)
+{
+	const struct kt_imb_nodes *nd = v->nodes;
+	char buf[1024];
+	int x = 0;
+	if (nd->sel >= 0 && (uint32_t)nd->sel < nd->n) {
+		const struct kt_imb_node *n = &nd->v[nd->sel];
+		snprintf(buf, sizeof(buf), "node %s (%d of %u): ", n->name, nd->sel + 1, nd->n);
+		put_seg(y, &x, A_BOLD, buf);
+		if (n->gap) {
+			snprintf(buf, sizeof(buf), "gap: %s", n->gap);
+			put_seg(y, &x, kt_tui_attr(KT_TP_HOT), buf);
+			return;
+		}
+		snprintf(buf, sizeof(buf), "%u of %u open connections   n/N: next/previous node", n->connections,
+			 nd->connections);
+		put_seg(y, &x, 0, buf);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "nodes: all, %u of %u answered", nd->n - nd->n_gaps, nd->n);
+	put_seg(y, &x, A_BOLD, buf);
+	if (nd->n_gaps) {
+		size_t o = (size_t)snprintf(buf, sizeof(buf), "  gap%s: ", nd->n_gaps > 1 ? "s" : "");
+		uint32_t shown = 0;
+		for (uint32_t i = 0; i < nd->n && o < sizeof(buf) - 300; i++) {
+			if (!nd->v[i].gap)
+				continue;
+			if (shown == 3) {
+				o += (size_t)snprintf(buf + o, sizeof(buf) - o, " +%u", nd->n_gaps - shown);
+				break;
+			}
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", shown ? ", " : "", nd->v[i].name);
+			shown++;
+		}
+		put_seg(y, &x, kt_tui_attr(KT_TP_HOT), buf);
+	}
+	size_t o = 0;
+	buf[0] = 0;
+	for (uint32_t i = 0; i < nd->n && o < sizeof(buf) - 300; i++)
+		if (!nd->v[i].gap)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "  %s %u", nd->v[i].name, nd->v[i].connections);
+	put_seg(y, &x, 0, buf);
+}
+
 static void draw_header(struct kt_imb_view *v)
 {
 	const struct kt_imb_result *r = v->r;
 	char line[2048];
+	int y = 1 + v->hdr;
 	draw_title(v);
+	if (v->nodes)
+		draw_nodes(v, 1);
 	if (!r) {
-		put(1, 0, 0, "waiting for the first sample ...");
+		put(y, 0, 0, "waiting for the first sample ...");
 		return;
 	}
 	if (r->timestamps)
-		put(1, 0, 0, "connections %u   age >1m %u  >10m %u  >1h %u   services %u%s", r->connections,
+		put(y, 0, 0, "connections %u   age >1m %u  >10m %u  >1h %u   services %u%s", r->connections,
 		    r->older_1m, r->older_10m, r->older_1h, r->n_svcs, r->acct ? "" : "   bytes: acct off");
 	else
-		put(1, 0, 0, "connections %u   ages unknown (sysctl net.netfilter.nf_conntrack_timestamp=1)   services %u%s",
+		put(y, 0, 0, "connections %u   ages unknown (sysctl net.netfilter.nf_conntrack_timestamp=1)   services %u%s",
 		    r->connections, r->n_svcs, r->acct ? "" : "   bytes: acct off");
 	const struct kt_imb_service *s = diag_svc(v);
 	if (s && s->verdict != KT_RULE_COUNT) {
@@ -198,11 +258,11 @@ static void draw_header(struct kt_imb_view *v)
 		int attr = s->verdict == KT_R_KT403 ? kt_tui_attr(KT_TP_STARVED) : kt_tui_attr(KT_TP_HOT);
 		snprintf(line, sizeof(line), "%s %s %s/%s: %s", ru->id, ru->name, s->namespace ? s->namespace : "",
 			 s->name ? s->name : "", s->reason ? s->reason : ru->summary);
-		put_line(2, 0, attr, line);
+		put_line(y + 1, 0, attr, line);
 		snprintf(line, sizeof(line), "fix: %s", ru->mitigation);
-		put_line(3, 2, kt_tui_attr(KT_TP_GOOD), line);
+		put_line(y + 2, 2, kt_tui_attr(KT_TP_GOOD), line);
 	} else {
-		put_line(2, 0, kt_tui_attr(KT_TP_GOOD), "no imbalance verdict: connection shares are within the thresholds");
+		put_line(y + 1, 0, kt_tui_attr(KT_TP_GOOD), "no imbalance verdict: connection shares are within the thresholds");
 	}
 }
 
@@ -271,7 +331,7 @@ static void draw_list(struct kt_imb_view *v)
 			cols[LC_SVC].flex_max = w > 96 ? 96 : w;
 	}
 	kt_tui_fit(cols, LC_N, list_steps, (int)(sizeof(list_steps) / sizeof(list_steps[0])), LIST_MANDATORY, COLS);
-	int y0 = 5, h = LINES - y0 - 2;
+	int y0 = 5 + v->hdr, h = LINES - y0 - 2;
 	draw_titles(y0 - 1, cols, LC_N);
 	clamp_sel(&v->sel, &v->top, (int)v->n_order, h);
 	if (!v->n_order)
@@ -316,20 +376,54 @@ static void draw_list(struct kt_imb_view *v)
 
 /* The per-Service view: one row per endpoint. DETAIL_STEPS is the order
  * columns are added in. */
-enum { DC_MARK, DC_EP, DC_POD, DC_NODE, DC_AGE, DC_ST, DC_CONNS, DC_NEW, DC_IN, DC_OUT, DC_BAR, DC_SHARE, DC_BYTES,
-       DC_HIST, DC_FLAGS, DC_N };
+enum { DC_MARK, DC_EP, DC_POD, DC_NODE, DC_AGE, DC_ST, DC_CONNS, DC_BYNODE, DC_NEW, DC_IN, DC_OUT, DC_BAR, DC_SHARE,
+       DC_BYTES, DC_HIST, DC_FLAGS, DC_N };
 static const struct kt_tui_step detail_steps[] = {
 	{DC_MARK, 1}, {DC_EP, 21}, {DC_POD, 11}, {DC_CONNS, 6}, {DC_SHARE, 10}, {DC_FLAGS, 7}, /* mandatory */
 	{DC_BAR, 16}, {DC_AGE, 5}, {DC_ST, 2}, {DC_NEW, 6}, {DC_POD, 24}, {DC_NODE, 10}, {DC_IN, 7}, {DC_OUT, 7},
 	{DC_BYTES, 6}, {DC_HIST, 16}, {DC_BAR, 24}, {DC_NODE, 16},
 };
+/* --nodes, all nodes: the per-node split comes right after the mandatory
+ * columns (it grows to what its text needs) */
+static const struct kt_tui_step fleet_detail_steps[] = {
+	{DC_MARK, 1}, {DC_EP, 21}, {DC_POD, 11}, {DC_CONNS, 6}, {DC_SHARE, 10}, {DC_FLAGS, 7}, /* mandatory */
+	{DC_BYNODE, 12}, {DC_NODE, 10}, {DC_BAR, 16}, {DC_AGE, 5}, {DC_ST, 2}, {DC_NEW, 6}, {DC_POD, 24}, {DC_IN, 7},
+	{DC_OUT, 7}, {DC_BYTES, 6}, {DC_HIST, 16}, {DC_BAR, 24}, {DC_NODE, 16},
+};
 #define DETAIL_MANDATORY 6
 
-static void draw_detail_row(struct kt_imb_view *v, const struct kt_imb_service *s, const struct kt_tui_col *cols, int y,
-			    int ix)
+/* "n2 3  n1 2": the nodes that balanced connections to backend be, most
+ * first (from the analyzer's split). */
+static const char *by_node(const struct kt_imb_view *v, const struct kt_imb_split *sp, uint32_t be, char *buf,
+			   size_t n)
+{
+	size_t o = 0;
+	buf[0] = 0;
+	if (!sp || be >= sp->n_be || !v->nodes || sp->n_nodes != v->nodes->n)
+		return "-";
+	const uint32_t *row = sp->conns + (size_t)be * sp->n_nodes;
+	uint32_t last = UINT32_MAX;
+	/* descending counts without sorting: at most 16 passes over the nodes */
+	for (int pass = 0; pass < 16 && o < n - 300; pass++) {
+		uint32_t best = 0;
+		for (uint32_t i = 0; i < sp->n_nodes; i++)
+			if (row[i] > best && row[i] < last)
+				best = row[i];
+		if (!best)
+			break;
+		for (uint32_t i = 0; i < sp->n_nodes && o < n - 300; i++)
+			if (row[i] == best)
+				o += (size_t)snprintf(buf + o, n - o, "%s%s %u", o ? "  " : "", v->nodes->v[i].name, best);
+		last = best;
+	}
+	return o ? buf : "-";
+}
+
+static void draw_detail_row(struct kt_imb_view *v, const struct kt_imb_service *s, const struct kt_imb_split *sp,
+			    const struct kt_tui_col *cols, int y, int ix)
 {
 	const struct kt_imb_backend *b = &s->be[v->order[ix]];
-	char ep[80], age[16] = "-", t[48];
+	char ep[80], age[16] = "-", t[48], bn[1024];
 	snprintf(ep, sizeof(ep), strchr(b->ip, ':') ? "[%s]:%d" : "%s:%d", b->ip, b->port);
 	if (b->ready_age >= 0) {
 		kt_fmt_age(b->ready_age, age, sizeof(age));
@@ -349,6 +443,8 @@ static void draw_detail_row(struct kt_imb_view *v, const struct kt_imb_service *
 	draw_cell(y, &cols[DC_ST], rowattr, b->terminating ? "T" : b->ready ? "R" : "NR", KT_TUI_CUT_END);
 	snprintf(t, sizeof(t), "%u", b->connections);
 	draw_cell(y, &cols[DC_CONNS], rowattr, t, KT_TUI_CUT_END);
+	if (cols[DC_BYNODE].w)
+		draw_cell(y, &cols[DC_BYNODE], rowattr, by_node(v, sp, v->order[ix], bn, sizeof(bn)), KT_TUI_CUT_END);
 	draw_cell(y, &cols[DC_NEW], rowattr, fmt_rate(b->new_per_s, t, sizeof(t)), KT_TUI_CUT_END);
 	draw_cell(y, &cols[DC_IN], rowattr, fmt_rate(b->bytes_in_per_s, t, sizeof(t)), KT_TUI_CUT_END);
 	draw_cell(y, &cols[DC_OUT], rowattr, fmt_rate(b->bytes_out_per_s, t, sizeof(t)), KT_TUI_CUT_END);
@@ -370,46 +466,88 @@ static void draw_detail_row(struct kt_imb_view *v, const struct kt_imb_service *
 	draw_cell(y, &cols[DC_FLAGS], fattr, flag, KT_TUI_CUT_END);
 }
 
+/* --nodes: measured cross-node share next to KT102's model. */
+static void draw_cross(struct kt_imb_view *v, const struct kt_imb_split *sp, int y)
+{
+	char line[600], ex[64] = "";
+	const char *where = "";
+	char wb[300];
+	if (v->nodes->sel >= 0 && (uint32_t)v->nodes->sel < v->nodes->n) {
+		snprintf(wb, sizeof(wb), " on %s", v->nodes->v[v->nodes->sel].name);
+		where = wb;
+	}
+	if (!sp || sp->measured < 0) {
+		snprintf(line, sizeof(line), "cross-node%s: no connection with a known backend node", where);
+		put_line(y, 0, kt_tui_attr(KT_TP_DIM), line);
+		return;
+	}
+	if (sp->expected >= 0)
+		snprintf(ex, sizeof(ex), "; KT102 model: %.0f%%", sp->expected * 100);
+	snprintf(line, sizeof(line), "cross-node%s: %u of %u (%.0f%%) to a backend on another node%s", where, sp->cross,
+		 sp->known, sp->measured * 100, ex);
+	put_line(y, 0, 0, line);
+}
+
 static void draw_detail(struct kt_imb_view *v)
 {
 	const struct kt_imb_service *s = kt_imb_cur_svc(v);
 	char line[2048];
+	int y = 4 + v->hdr;
 	if (!s) {
 		snprintf(line, sizeof(line), "%s/%s: no data in this sample (Esc: back)", v->ns, v->name);
-		put_line(4, 0, kt_tui_attr(KT_TP_DIM), line);
+		put_line(y, 0, kt_tui_attr(KT_TP_DIM), line);
 		return;
 	}
 	snprintf(line, sizeof(line), "%s/%s  %s  frontends %u  connections %u (%u total)  max/mean %.2f  cv %.2f  gini %.2f%s",
 		 s->namespace ? s->namespace : "", s->name ? s->name : "", s->mode ? s->mode : "", s->n_frontends,
 		 s->connections, s->total, s->max_over_mean, s->cv, s->gini, s->affinity ? "  affinity:ClientIP" : "");
-	put_line(4, 0, A_BOLD, line);
+	put_line(y, 0, A_BOLD, line);
+	const struct kt_imb_split *sp = NULL;
+	bool all = false;
+	if (v->nodes) {
+		sp = v->feed->split ? v->feed->split(v->feed->ctx, s->namespace, s->name) : NULL;
+		all = v->nodes->sel < 0;
+		draw_cross(v, sp, ++y);
+	}
 	struct kt_tui_col cols[DC_N] = {
 		[DC_MARK] = {NULL, false, 0, 0, 0},          [DC_EP] = {"ENDPOINT", false, 0, 0, 0},
 		[DC_POD] = {"POD", false, 11, 0, 0},         [DC_NODE] = {"NODE", false, 0, 0, 0},
 		[DC_AGE] = {"AGE", true, 0, 0, 0},           [DC_ST] = {"ST", false, 0, 0, 0},
-		[DC_CONNS] = {"CONNS", true, 0, 0, 0},       [DC_NEW] = {"NEW/S", true, 0, 0, 0},
+		[DC_CONNS] = {"CONNS", true, 0, 0, 0},       [DC_BYNODE] = {"BY NODE", false, 12, 0, 0},
+		[DC_NEW] = {"NEW/S", true, 0, 0, 0},
 		[DC_IN] = {"IN/S", true, 0, 0, 0},           [DC_OUT] = {"OUT/S", true, 0, 0, 0},
 		[DC_BAR] = {"SHARE (| fair)", false, 0, 0, 0}, [DC_SHARE] = {"SHARE/FAIR", true, 0, 0, 0},
 		[DC_BYTES] = {"BYTES%", true, 0, 0, 0},      [DC_HIST] = {"HISTORY", false, 0, 0, 0},
 		[DC_FLAGS] = {"FLAGS", false, 0, 0, 0},
 	};
-	/* the Pod column grows to the longest Pod name shown (at most 64) */
+	/* the Pod column grows to the longest Pod name shown (at most 64),
+	 * the per-node split to its longest text (at most 48) */
 	for (uint32_t i = 0; i < v->n_order; i++) {
-		char esc[1024];
+		char esc[1024], bn[1024];
 		kt_vis_escape(esc, sizeof(esc), s->be[v->order[i]].pod ? s->be[v->order[i]].pod : "-");
 		int w = kt_tui_width(esc);
 		if (w > cols[DC_POD].flex_max)
 			cols[DC_POD].flex_max = w > 64 ? 64 : w;
+		if (all) {
+			kt_vis_escape(esc, sizeof(esc), by_node(v, sp, v->order[i], bn, sizeof(bn)));
+			w = kt_tui_width(esc);
+			if (w > cols[DC_BYNODE].flex_max)
+				cols[DC_BYNODE].flex_max = w > 48 ? 48 : w;
+		}
 	}
-	kt_tui_fit(cols, DC_N, detail_steps, (int)(sizeof(detail_steps) / sizeof(detail_steps[0])), DETAIL_MANDATORY,
-		   COLS);
-	int y0 = 6, h = LINES - y0 - 2;
+	if (all)
+		kt_tui_fit(cols, DC_N, fleet_detail_steps, (int)(sizeof(fleet_detail_steps) / sizeof(fleet_detail_steps[0])),
+			   DETAIL_MANDATORY, COLS);
+	else
+		kt_tui_fit(cols, DC_N, detail_steps, (int)(sizeof(detail_steps) / sizeof(detail_steps[0])),
+			   DETAIL_MANDATORY, COLS);
+	int y0 = y + 2, h = LINES - y0 - 2;
 	draw_titles(y0 - 1, cols, DC_N);
 	clamp_sel(&v->dsel, &v->dtop, (int)v->n_order, h);
 	if (!v->n_order)
 		put(y0, 1, kt_tui_attr(KT_TP_DIM), v->filter[0] ? "no endpoint matches the filter" : "no endpoints");
 	for (int i = 0; i < h && v->dtop + i < (int)v->n_order; i++)
-		draw_detail_row(v, s, cols, y0 + i, v->dtop + i);
+		draw_detail_row(v, s, sp, cols, y0 + i, v->dtop + i);
 }
 
 static const char *help_lines[] = {
@@ -423,8 +561,8 @@ static const char *help_lines[] = {
 	"  /              filter by name (Enter keeps it, Esc clears)",
 	"  p              pause / resume sampling",
 	"  + / -          longer / shorter refresh interval",
-	"  ?              this help",
-	"  q              quit",
+	"  n / N          --nodes: next / previous node (all nodes first)",
+	"  ? / q          this help / quit",
 	"",
 	"Bars: connection share; | marks the fair share (1/n or weights).",
 	"HOT: share > hot-factor x fair.  STARVED: recently ready and",
@@ -475,12 +613,20 @@ static void draw_footer(struct kt_imb_view *v)
 		return;
 	}
 	/* the longest key list that fits */
-	static const char *keys[] = {
+	static const char *one[] = {
 		"  |  Enter open  Esc back  s sort  / filter  p pause  +/- interval  ? help  q quit",
 		"  |  Enter open  Esc back  s sort  / filter  ? help  q quit",
 		"  ? help  q quit",
 		"",
 	};
+	static const char *many[] = {
+		"  |  Enter open  Esc back  n/N node  s sort  / filter  p pause  +/- interval  ? help  q quit",
+		"  |  Enter open  Esc back  n/N node  s sort  / filter  ? help  q quit",
+		"  |  n/N node  ? help  q quit",
+		"  ? help  q quit",
+		"",
+	};
+	const char **keys = v->nodes ? many : one;
 	char state[128];
 	snprintf(state, sizeof(state), "%s  sort:%s%s%s", v->mode == V_LIST ? "services" : "endpoints",
 		 v->mode == V_LIST ? list_sorts[v->lsort] : detail_sorts[v->dsort], v->filter[0] ? "  filter:" : "",

@@ -36,27 +36,40 @@ static uint64_t fnv_str(uint64_t h, const char *s)
 struct kt_imb_hist *kt_imb_hist_get(struct kt_imb_view *v, const char *ns, const char *name, const char *ip, int port,
 			     bool create)
 {
+	int node = v->nodes ? v->nodes->sel : -1;
+	uint64_t hv = fnv(KT_HASH_SEED, &node, sizeof(node));
+	hv = fnv_str(fnv_str(fnv_str(hv, ns ? ns : ""), name ? name : ""), ip ? ip : "");
+	hv = fnv(hv, &port, sizeof(port));
 	char key[512];
-	snprintf(key, sizeof(key), "%s/%s|%s:%d", ns ? ns : "", name ? name : "", ip ? ip : "", port);
-	uint32_t j = (uint32_t)fnv_str(KT_HASH_SEED, key) & (HIST_SLOTS - 1);
-	for (uint32_t probe = 0; probe < HIST_SLOTS; probe++, j = (j + 1) & (HIST_SLOTS - 1)) {
+	key[0] = 0;
+	uint32_t j = (uint32_t)hv & (HIST_SLOTS - 1);
+	/* a bounded probe: a full table costs a few compares, not all slots;
+	 * the key text is compared only when the hashes are equal */
+	for (uint32_t probe = 0; probe < HIST_PROBES; probe++, j = (j + 1) & (HIST_SLOTS - 1)) {
 		struct kt_imb_hist *h = &v->hist[j];
+		if (h->key && h->hash != hv)
+			continue;
+		if (!key[0])
+			snprintf(key, sizeof(key), "%d|%s/%s|%s:%d", node, ns ? ns : "", name ? name : "", ip ? ip : "", port);
 		if (!h->key) {
 			if (!create)
 				return NULL;
 			h->key = kt_xstrdup(key);
+			h->hash = hv;
 			return h;
 		}
 		if (!strcmp(h->key, key))
 			return h;
 	}
-	return NULL;   /* table full: no history for this row */
+	return NULL;   /* table (nearly) full: no history for this row */
 }
 
 static void hist_update(struct kt_imb_view *v)
 {
 	for (uint32_t i = 0; i < v->r->n_svcs; i++) {
 		const struct kt_imb_service *s = &v->r->svcs[i];
+		if (!s->connections)
+			continue;   /* shares of nothing: no history (the list may hold every Service) */
 		for (uint32_t j = 0; j < s->n_be; j++) {
 			struct kt_imb_hist *h = kt_imb_hist_get(v, s->namespace, s->name, s->be[j].ip, s->be[j].port, true);
 			if (!h || h->gen == v->gen)
@@ -225,7 +238,7 @@ static uint64_t ui_signature(const struct kt_imb_view *v)
 {
 	uint64_t h = v->data_sig;
 	int st[] = {v->mode, v->sel, v->top, v->dsel, v->dtop, v->lsort, v->dsort, v->editing, v->paused, v->help,
-		    LINES, COLS, (int)(v->interval * 10)};
+		    LINES, COLS, (int)(v->interval * 10), v->nodes ? v->nodes->sel : -2, v->nodes ? (int)v->nodes->n_gaps : 0};
 	h = fnv(h, st, sizeof(st));
 	h = fnv_str(h, v->filter);
 	h = fnv_str(h, v->err);
@@ -246,6 +259,42 @@ static void draw(struct kt_imb_view *v, bool force)
 	v->drawn_sig = ui_signature(v);
 }
 
+/* --nodes: the node list of the last refresh (gaps, per-node counts):
+ * part of the data signature. */
+static void take_nodes(struct kt_imb_view *v)
+{
+	v->nodes = v->feed->nodes ? v->feed->nodes(v->feed->ctx) : NULL;
+	v->hdr = v->nodes ? 1 : 0;
+}
+
+static uint64_t nodes_signature(const struct kt_imb_view *v, uint64_t h)
+{
+	for (uint32_t i = 0; v->nodes && i < v->nodes->n; i++) {
+		h = fnv_str(h, v->nodes->v[i].gap ? v->nodes->v[i].gap : "");
+		h = fnv(h, &v->nodes->v[i].connections, sizeof(v->nodes->v[i].connections));
+	}
+	return h;
+}
+
+/* n / N: the next or previous node (all nodes, then each node in name
+ * order), from the data of the last refresh. */
+static void switch_node(struct kt_imb_view *v, int step)
+{
+	if (!v->nodes || !v->feed->select)
+		return;
+	int n = (int)v->nodes->n, sel = v->nodes->sel + step;
+	if (sel < -1)
+		sel = n - 1;
+	if (sel >= n)
+		sel = -1;
+	const struct kt_imb_result *r = v->feed->select(v->feed->ctx, sel);
+	if (r)
+		v->r = r;
+	take_nodes(v);
+	v->data_sig = nodes_signature(v, data_signature(v->r));
+	v->dsel = v->dtop = 0;
+}
+
 static void sample(struct kt_imb_view *v)
 {
 	char err[256] = "";
@@ -257,12 +306,25 @@ static void sample(struct kt_imb_view *v)
 	}
 	v->err[0] = 0;
 	v->r = r;
-	uint64_t sig = data_signature(r);
+	take_nodes(v);
+	uint64_t sig = nodes_signature(v, data_signature(r));
 	if (sig != v->data_sig || !v->changed_at) {
 		v->changed_at = r->taken_ms ? (time_t)(r->taken_ms / 1000) : time(NULL);
 		v->data_sig = sig;
 	}
 	hist_update(v);
+}
+
+/* --nodes: tell the feed which Service is shown (its per-node split is
+ * counted while summing) and take the result that has it. */
+static void set_focus(struct kt_imb_view *v, bool on)
+{
+	if (!v->feed->focus || !v->nodes)
+		return;
+	v->feed->focus(v->feed->ctx, on ? v->ns : NULL, on ? v->name : NULL);
+	const struct kt_imb_result *r = v->feed->select(v->feed->ctx, v->nodes->sel);
+	if (r)
+		v->r = r;
 }
 
 static void open_selected(struct kt_imb_view *v)
@@ -275,6 +337,7 @@ static void open_selected(struct kt_imb_view *v)
 	v->mode = V_DETAIL;
 	v->dsel = v->dtop = 0;
 	v->filter[0] = 0;
+	set_focus(v, true);
 }
 
 static double now_s(void)
@@ -309,7 +372,7 @@ static bool handle_key(struct kt_imb_view *v, int ch)
 		return true;
 	}
 	int *sel = v->mode == V_LIST ? &v->sel : &v->dsel;
-	int page = LINES - 8 > 1 ? LINES - 8 : 1;
+	int page = LINES - 8 - v->hdr > 1 ? LINES - 8 - v->hdr : 1;
 	switch (ch) {
 	case 'q':
 	case 'Q':
@@ -349,10 +412,12 @@ static bool handle_key(struct kt_imb_view *v, int ch)
 	case 127:
 	case KEY_LEFT:
 	case 'h':
-		if (v->filter[0])
+		if (v->filter[0]) {
 			v->filter[0] = 0;
-		else if (v->mode == V_DETAIL)
+		} else if (v->mode == V_DETAIL) {
 			v->mode = V_LIST;
+			set_focus(v, false);
+		}
 		break;
 	case 's':
 		if (v->mode == V_LIST)
@@ -382,6 +447,12 @@ static bool handle_key(struct kt_imb_view *v, int ch)
 	case '?':
 		v->help = true;
 		break;
+	case 'n':
+		switch_node(v, 1);
+		break;
+	case 'N':
+		switch_node(v, -1);
+		break;
 	case KEY_RESIZE:
 		break;
 	}
@@ -407,6 +478,7 @@ int kt_tui_imbalance(struct kt_cli *c, struct kt_imb_feed *feed, const struct kt
 		snprintf(v.ns, sizeof(v.ns), "%s", o->start_ns ? o->start_ns : "");
 		snprintf(v.name, sizeof(v.name), "%s", o->start_name);
 		v.mode = V_DETAIL;
+		set_focus(&v, true);
 	}
 	long frames = 1;
 	double next = now_s() + v.interval;

@@ -72,6 +72,20 @@ const char *kt_tui_svc_cell(char *dst, size_t cap, const char *ns, const char *n
 /* Display columns of visible-safe text. */
 int kt_tui_width(const char *s);
 
+/* --nodes: the node dimension a feed offers. */
+struct kt_imb_node {
+	const char *name;
+	const char *gap;         /* why the last refresh has no sample of it; NULL: it answered */
+	uint32_t connections;    /* open connections in its last sample */
+};
+
+struct kt_imb_nodes {
+	const struct kt_imb_node *v;  /* every selected node, sorted by name */
+	uint32_t n, n_gaps;
+	uint32_t connections;    /* their sum */
+	int sel;                 /* -1: all nodes (the sum), else the node shown */
+};
+
 /* One refresh of the data: the view calls it every interval. It returns a
  * new result (owned by the feed until the next call or kt_imb_feed end);
  * NULL with err filled on failure. */
@@ -80,6 +94,18 @@ struct kt_imb_feed {
 	void *ctx;
 	bool live;               /* false: a bundle, one static sample */
 	const char *dp_mode;
+	/* --nodes (NULL otherwise): the nodes of the last refresh; show node
+	 * sel (-1 all) from the data of the last refresh (no new request);
+	 * how Service ns/name splits over the nodes in the current view
+	 * (NULL: not in it). Results and splits are the feed's until its next
+	 * next() or select(). */
+	const struct kt_imb_nodes *(*nodes)(void *ctx);
+	const struct kt_imb_result *(*select)(void *ctx, int sel);
+	const struct kt_imb_split *(*split)(void *ctx, const char *ns, const char *name);
+	/* the Service the view shows (NULL: the list), so that every refresh
+	 * counts its split while summing; takes effect at the next next() or
+	 * select() */
+	void (*focus)(void *ctx, const char *ns, const char *name);
 };
 
 struct kt_imb_view_opts {

@@ -14,13 +14,15 @@
 
 #define HIST_LEN 60
 #define HIST_SLOTS 4096
+#define HIST_PROBES 64           /* slots looked at before giving up (no history) */
 #define FILTER_MAX 63
 
 struct kt_imb_hist {
-	char *key;               /* "ns/name|ip:port" */
+	char *key;               /* "node|ns/name|ip:port" (node: -1 all, else the index shown) */
 	float v[HIST_LEN];       /* share, ring */
 	uint32_t n, head;
 	uint64_t gen;            /* last sample that touched it */
+	uint64_t hash;           /* of the key */
 };
 
 enum { V_LIST, V_DETAIL };
@@ -47,6 +49,10 @@ struct kt_imb_view {
 	uint32_t *order;         /* list / detail row order */
 	uint32_t n_order, cap_order;
 	int rows, cols;
+	/* --nodes: the feed's node dimension (NULL: one node) and the extra
+	 * header line it takes */
+	const struct kt_imb_nodes *nodes;
+	int hdr;
 };
 
 /* The share history of one endpoint of a Service (NULL: none, or the

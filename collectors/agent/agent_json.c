@@ -17,6 +17,7 @@
 #include "ktrace/arena.h"
 #include "ktrace/jsonw.h"
 #include "ktrace/xalloc.h"
+#include "collectors/agent/agent_int.h"
 #include "collectors/codec/codec.h"
 
 #define MAX_SERVICES 2000000u
@@ -51,7 +52,7 @@ static void metrics_json(struct kt_jw *w, const struct kt_proxy_metrics *m)
 	kt_jw_obj_end(w);
 }
 
-static void gaps_json(struct kt_jw *w, const struct kt_gap *gaps, uint32_t n)
+void kt_agent_gaps_json(struct kt_jw *w, const struct kt_gap *gaps, uint32_t n)
 {
 	kt_jw_key(w, "gaps");
 	kt_jw_arr(w);
@@ -90,7 +91,7 @@ void kt_agent_digests_to_json(struct kt_jw *w, const struct kt_dp_node *n, const
 	}
 	if (n->metrics.present)
 		metrics_json(w, &n->metrics);
-	gaps_json(w, gaps, gaps ? n_gaps : 0);
+	kt_agent_gaps_json(w, gaps, gaps ? n_gaps : 0);
 	kt_jw_key(w, "services");
 	kt_jw_arr(w);
 	for (uint32_t i = 0; i < n_dig; i++) {
@@ -126,7 +127,7 @@ void kt_agent_extras_to_json(struct kt_jw *w, const struct kt_gap *gaps, uint32_
 {
 	kt_jw_obj(w);
 	if (gaps && n_gaps)
-		gaps_json(w, gaps, n_gaps);
+		kt_agent_gaps_json(w, gaps, n_gaps);
 	if (fs) {
 		kt_jw_key(w, "sampler");
 		kt_jw_obj(w);
@@ -500,7 +501,7 @@ int kt_agent_decode_node(struct kt_snapshot *snap, const char *body, size_t len,
 	return rc;
 }
 
-static int read_sampler(struct kt_flow_sample *fs, const cJSON *sm, struct kt_diag *d)
+static int read_sampler(struct kt_flow_sample *fs, const cJSON *sm, bool compact, struct kt_diag *d)
 {
 	if (!sm || cJSON_IsNull(sm))
 		return 0;
@@ -514,6 +515,10 @@ static int read_sampler(struct kt_flow_sample *fs, const cJSON *sm, struct kt_di
 	fs->full_dump = cJSON_IsTrue(item(sm, "fullDump"));
 	if (!cJSON_IsTrue(item(sm, "events")))
 		return 0;
+	if (compact) {
+		fs->events = true;   /* opened counts and byte rates came in the rows */
+		return 0;
+	}
 	const cJSON *op = item(sm, "opened"), *ro = item(sm, "rateOrig"), *rr = item(sm, "rateReply");
 	if (!cJSON_IsArray(op) || !cJSON_IsArray(ro) || !cJSON_IsArray(rr) ||
 	    (uint32_t)cJSON_GetArraySize(op) != fs->n_agg || (uint32_t)cJSON_GetArraySize(ro) != fs->n_agg ||
@@ -550,13 +555,16 @@ int kt_agent_decode_flows(struct kt_snapshot *snap, const char *body, size_t len
 	if (rc == 0)
 		rc = add_gaps(snap, j, jstr(j, "node"), "flows", d);
 	uint32_t before = snap->n_flows;
-	if (rc == 0)
+	bool compact = jstr(j, "form") && !strcmp(jstr(j, "form"), "compact");
+	if (rc == 0 && compact)
+		rc = kt_agent_flows_compact_from_json(snap, j, d);
+	else if (rc == 0)
 		rc = kt_flow_sample_from_json(snap, j, d) < 0 ? -KT_EXIT_INPUT : 0;
 	if (rc == 0 && snap->n_flows == before + 1) {
 		struct kt_flow_sample *fs = &snap->flows[snap->n_flows - 1];
-		for (uint32_t i = 0; i < fs->n_agg; i++)
+		for (uint32_t i = 0; i < fs->n_agg && !compact; i++)
 			fs->agg[i].rate_orig = fs->agg[i].rate_reply = -1;
-		rc = read_sampler(fs, item(j, "sampler"), d);
+		rc = read_sampler(fs, item(j, "sampler"), compact, d);
 	}
 	cJSON_Delete(j);
 	return rc;

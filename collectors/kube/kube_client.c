@@ -250,6 +250,8 @@ void kt_kube_close(struct kt_kube *k)
 
 	if (!k)
 		return;
+	for (i = 0; i < k->n_spare; i++)
+		curl_easy_cleanup(k->spare[i]);
 	if (k->multi)
 		curl_multi_cleanup(k->multi);
 	curl_slist_free_all(k->connect_to_list);

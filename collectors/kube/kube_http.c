@@ -149,7 +149,7 @@ static int job_setup(struct job *j, struct kt_diag *d)
 	if ((rc = kt_auth_ensure(k, d)) < 0)
 		return rc;
 	if (!j->h) {
-		j->h = curl_easy_init();
+		j->h = k->n_spare ? k->spare[--k->n_spare] : curl_easy_init();
 		if (!j->h)
 			return kt_diag_set(d, KT_EXIT_CLUSTER, "cannot initialise libcurl");
 	}
@@ -583,7 +583,10 @@ void kt_job_free(struct kt_kube *k, struct job *j)
 	if (j->h) {
 		if (j->active)
 			curl_multi_remove_handle(k->multi, j->h);
-		curl_easy_cleanup(j->h);
+		if (k->n_spare < KT_SPARE_HANDLES)
+			k->spare[k->n_spare++] = j->h;
+		else
+			curl_easy_cleanup(j->h);
 	}
 	curl_slist_free_all(j->hdrs);
 	free(j->url);

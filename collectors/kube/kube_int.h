@@ -24,6 +24,8 @@
 
 #define KT_MAX_WARNINGS 32       /* distinct API Warning headers shown */
 
+#define KT_SPARE_HANDLES 64
+
 struct kt_kube {
 	struct kt_arena *a;
 	struct kt_kc_resolved rc;
@@ -45,6 +47,10 @@ struct kt_kube {
 	struct kt_diag exec_fail; /* why the plugin failed: not run again */
 	unsigned cred_gen;       /* bumped whenever credentials change */
 	CURLM *multi;
+	CURL *spare[KT_SPARE_HANDLES]; /* easy handles of finished requests, reused (curl_easy_reset
+				  * at each start): a dashboard asking hundreds of agents every
+				  * few seconds allocates none */
+	unsigned n_spare;
 	char ua[96];
 	long timeout_s;
 	size_t max_body;         /* bytes */

@@ -37,6 +37,7 @@
 #define KT_AGENT_PATH_NODE     "/v1/node"
 #define KT_AGENT_PATH_DIGESTS  "/v1/digests"
 #define KT_AGENT_PATH_FLOWS    "/v1/flows"
+#define KT_AGENT_FLOWS_COMPACT "/v1/flows?form=compact"
 
 /* Caps the agent enforces on every request (and clients respect). */
 #define KT_AGENT_MAX_KEYS      256     /* Service keys per /v1/node?keys= */
@@ -117,8 +118,9 @@ int kt_agent_decode_digests(const char *body, size_t len, const char *expect_nod
  * agent's gaps to snap->gaps ("node NAME: what"). */
 int kt_agent_decode_node(struct kt_snapshot *snap, const char *body, size_t len, const char *expect_node,
 			 struct kt_diag *d);
-/* /v1/flows: appends one flow sample to snap->flows (with the sampler's
- * opened counts and byte rates when present: fs->events) and its gaps. */
+/* /v1/flows (either form): appends one flow sample to snap->flows (with
+ * the sampler's opened counts and byte rates when present: fs->events)
+ * and its gaps. */
 int kt_agent_decode_flows(struct kt_snapshot *snap, const char *body, size_t len, const char *expect_node,
 			  struct kt_diag *d);
 
@@ -146,6 +148,14 @@ void kt_agent_digests_to_json(struct kt_jw *w, const struct kt_dp_node *n, const
  * "sampler":{...} with per-aggregate opened counts and byte rates. */
 void kt_agent_extras_to_json(struct kt_jw *w, const struct kt_gap *gaps, uint32_t n_gaps,
 			     const struct kt_flow_sample *fs, int64_t interval_ms);
+/* The compact form of a flow sample (/v1/flows?form=compact): the
+ * sample's header keys, "form":"compact", "fields" (the row layout),
+ * "strings" (one string: the addresses, protocols and sources, space-
+ * separated), "rows" (one string of numbers, the fields of every
+ * aggregate in turn, "-" unknown), "gaps",
+ * "sampler" {intervalMs, events, fullDump, capped, elapsedUs}. */
+void kt_agent_flows_compact_to_json(struct kt_jw *w, const struct kt_flow_sample *fs, const struct kt_gap *gaps,
+				    uint32_t n_gaps, int64_t interval_ms);
 /* An error body: {"error":{"code","reason","message"[,"stateId"]}}. */
 void kt_agent_error_to_json(struct kt_jw *w, int code, const char *reason, const char *message,
 			    const char *state_id);

@@ -39,6 +39,12 @@ struct kt_imb_opts {
 	const struct kt_imb_seen *seen; /* first-seen times, sorted by (port, strcmp ip); may be NULL */
 	uint32_t n_seen;
 	int64_t session_start;   /* unix s; endpoints first seen at or before it have no known age */
+	/* a sample summing several nodes' (--nodes): the node each aggregate
+	 * of cur came from (< n_nodes); the result counts per node, and for
+	 * Service split_ns/split_name (NULL: none) per backend and node */
+	const uint32_t *agg_node;
+	uint32_t n_nodes;
+	const char *split_ns, *split_name;
 };
 
 /* Where a backend's ready age came from. */
@@ -87,6 +93,9 @@ struct kt_imb_backend {
 	uint64_t sk_bytes_in;    /* client -> backend payload (tcpi_bytes_acked / _received) */
 	uint64_t sk_bytes_out;   /* backend -> client payload */
 	double sk_rtt_ms;        /* mean smoothed RTT; 0 unknown */
+	/* o->split_name's backends: open connections per node of
+	 * o->agg_node (result->n_nodes entries; NULL none or not asked) */
+	uint32_t *node_conns;
 };
 
 struct kt_imb_service {
@@ -131,6 +140,8 @@ struct kt_imb_result {
 	uint32_t older_1m, older_10m, older_1h;
 	struct kt_imb_service *svcs; /* sorted by score desc, then namespace/name */
 	uint32_t n_svcs;
+	uint32_t *node_conns;    /* with o->agg_node: open Service connections per node */
+	uint32_t n_nodes;
 };
 
 /* Analyze cur (may be NULL: Services with endpoints but no flows) against
@@ -144,6 +155,38 @@ int kt_imbalance_analyze(const struct kt_snapshot *objs, const struct kt_flow_sa
 /* Findings (KT402, KT403) from a result; objs gives the Service objects. */
 void kt_imbalance_result_findings(const struct kt_snapshot *objs, const struct kt_imb_result *r,
 				  struct kt_arena *a, struct kt_findings *out);
+
+/* Several nodes (--nodes): how Service sv (a row of the result over
+ * every node's summed sample) splits over the nodes that balanced it. */
+struct kt_imb_split {
+	uint32_t n_be, n_nodes;
+	uint32_t *conns;         /* [be * n_nodes + node]: open connections node balanced to sv->be[be] */
+	uint32_t *per_node;      /* [node]: open connections of sv that node balanced */
+	uint32_t cross;          /* open connections whose backend runs on another node than the one
+				  * that balanced them ... */
+	uint32_t known;          /* ... of those whose backend's node is known */
+	double measured;         /* cross / known; -1 when nothing is known */
+	double expected;         /* KT102's model: the cross-node share expected when each node spreads
+				  * evenly over every ready endpoint, weighted by per_node; -1 unknown */
+};
+
+/* How sv splits over the nodes: from sv's own per-node counts when the
+ * summed analysis was asked for them (o->split_name, n_nodes the same),
+ * else by analyzing each node's sample (samples[i] of node nodes[i],
+ * NULL: none) for sv alone against that node's state. Arrays in a. */
+int kt_imb_node_split(const struct kt_snapshot *objs, const struct kt_flow_sample *const *samples,
+		      const char *const *nodes, uint32_t n_nodes, const struct kt_imb_service *sv,
+		      const struct kt_imb_opts *o, struct kt_arena *a, struct kt_imb_split *out);
+
+/* The model behind KT102 and the expected cross-node share: ready
+ * endpoints of Service svc (the first port, one per address) counted per
+ * snap->nodes index into cnt (n_nodes entries, zeroed); returns all of
+ * them (also those on no known node). */
+uint32_t kt_ready_per_node(const struct kt_snapshot *s, uint32_t svc, uint32_t *cnt);
+/* Weighted mean over nodes of (ready endpoints elsewhere / all): the share
+ * of connections that take an extra node hop when each node spreads
+ * evenly. -1 when total or every weight is 0. */
+double kt_hop_share(const uint32_t *cnt, uint32_t total, const double *weight, uint32_t n_nodes);
 
 /* "pod", "endpointslice-trigger-time", "first-seen", NULL for none. */
 const char *kt_imb_age_src_name(enum kt_imb_age_src s);

@@ -88,6 +88,9 @@ struct kt_scope {
 	const char *agent_namespace;  /* --agent-namespace (default "ktrace") */
 	const char *agent_selector;   /* --agent-selector (default app.kubernetes.io/name=ktrace-agent) */
 	int agent_timeout_s;          /* --agent-timeout: per agent request (default 10) */
+	struct kt_fleet_agents **agents; /* live --nodes: the agents a load found (their Pods and the
+				       * token), kept here for kt_source_fleet_flows(); a later load
+				       * replaces them; the caller frees with kt_source_fleet_free() */
 	/* collect: write a bundle here ("-" stdout, ".gz" compresses): every API
 	 * object as it is read, then the node state and the gaps */
 	const char *record;
@@ -110,6 +113,20 @@ int kt_source_load(const struct kt_scope *scope, unsigned wants, struct kt_snaps
 struct kt_flow_opts;
 int kt_source_flow_sample(const struct kt_node_opts *no, const struct kt_flow_opts *fo, struct kt_snapshot **out,
 			  struct kt_diag *d);
+
+/* --nodes, refreshing (the imbalance dashboard): every agent the last
+ * kt_source_load() of this scope found (scope->agents, scope->client)
+ * asked for its latest flow sample again, concurrently through the Pod
+ * proxy; node states are not read. A new snapshot with one sample per
+ * node that answered, in node-name order, and a gap "node NAME: flows"
+ * with the reason for each selected node that did not. */
+struct kt_fleet_agents;
+int kt_source_fleet_flows(const struct kt_scope *scope, struct kt_snapshot **out, struct kt_diag *d);
+void kt_source_fleet_free(struct kt_fleet_agents *agents);
+/* The nodes those agents cover (every selected node, sorted by name; the
+ * names live as long as agents). */
+uint32_t kt_source_fleet_count(const struct kt_fleet_agents *agents);
+const char *kt_source_fleet_node(const struct kt_fleet_agents *agents, uint32_t i);
 
 /* Manifests (lint): files, directories, "-" into a new finished snapshot
  * (source "manifests"); what could not be parsed is in mr. */

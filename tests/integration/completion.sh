@@ -7,7 +7,8 @@
 # fixture bundle (--from) and against the test API server with a
 # kubeconfig: commands, options, option values (-o per command, --fail-on,
 # --from with demo and files), namespaces, Services in every accepted form,
-# contexts, nodes, rules; and that --from, -n, -A, --context and
+# contexts, nodes, --nodes (all, node names, the next name after a comma),
+# rules; and that --from, -n, -A, --context and
 # --kubeconfig reach the dynamic lookups wherever they were typed.
 # Also: the committed scripts are what `ktrace completion SHELL` prints.
 . "$(dirname "$0")/../lib.sh"
@@ -162,6 +163,7 @@ expect "bundle: svc/ in -n" "ktrace --from $B -n shop path svc/" svc/cart svc/or
 expect "bundle: -A gives NS/NAME" "ktrace -A --from $B dataplane " kube-system/kube-dns shop/cart shop/orders shop/payments
 expect "bundle: namespaces" "ktrace --from $B -n " kube-system shop
 expect "bundle: nodes" "ktrace --from $B imbalance --node " node-a node-b
+expect "bundle: --nodes offers all and the node names" "ktrace --from $B imbalance --nodes " all node-a node-b
 
 # ---- dynamic, live from the test API server ---------------------------------------
 if ! have_python; then skip "live completion" "python3 not available"; exit 0; fi
@@ -208,6 +210,11 @@ expect "live: contexts (colons survive bash's word breaks)" "ktrace --kubeconfig
 expect "live: context by prefix" "ktrace --kubeconfig $K --context arn:aws" arn:aws:eks:eu-west-1:123456789012:cluster/prod
 expect "live: --kubeconfig reaches the context lookup" "ktrace --kubeconfig $WORK/kc2.yaml --context " second-a second-b
 expect "live: nodes" "ktrace --kubeconfig $K dataplane --node " node-a node-b
+expect "live: --nodes: all and the cluster's nodes" "ktrace --kubeconfig $K imbalance --nodes " all node-a node-b
+expect "live: --nodes by prefix" "ktrace --kubeconfig $K check --nodes node-" node-a node-b
+expect "live: --nodes NAME,<TAB>: the next node, not the one listed" "ktrace --kubeconfig $K dataplane --nodes node-a," node-a,node-b
+expect "live: --nodes=NAME,N<TAB>" "ktrace --kubeconfig $K path --nodes=node-b,n" --nodes=node-b,node-a
+expect "live: --nodes with every node listed: nothing more" "ktrace --kubeconfig $K collect --nodes node-b,node-a," ""
 expect "live: an unreachable cluster gives nothing (fast)" "ktrace --kubeconfig $K --context other path " ""
 
 # ---- __complete KIND: singular and plural -----------------------------------------

@@ -167,6 +167,35 @@ ok = f["node"] == "n1" and f["source"].startswith("conntrack") and s["events"] a
 print("ok" if ok else json.dumps(f)[:300])
 EOF
 [ "$(cat "$WORK/flows-shape")" = ok ] && pass "flows: the bundle sample shape plus the sampler's event counts" || fail "flows shape" "$(cat "$WORK/flows-shape")"
+# the compact form: the same sample (same takenMs), the same aggregates
+for _ in $(seq 1 20); do
+	fleet_agent_get n1 v1/flows -H "$AUTH" > "$WORK/fl-full.json"
+	fleet_agent_get n1 "v1/flows?form=compact" -H "$AUTH" -H 'Accept-Encoding: gzip' --compressed -D "$WORK/fl-ch" > "$WORK/fl-compact.json"
+	a=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["takenMs"])' "$WORK/fl-full.json" 2>/dev/null)
+	b=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["takenMs"])' "$WORK/fl-compact.json" 2>/dev/null)
+	[ -n "$a" ] && [ "$a" = "$b" ] && break
+	sleep 0.1
+done
+res=$("$PY" - "$WORK/fl-full.json" "$WORK/fl-compact.json" <<'EOF2'
+import json, sys
+f, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+st = c["strings"].split(" ")
+nf = len(c["fields"])
+tok = c["rows"].split(" ")
+rows = [tok[i:i + nf] for i in range(0, len(tok), nf)]
+got = sorted((st[int(r[0])], int(r[1]), st[int(r[3])], int(r[4]), st[int(r[5])], int(r[7]), int(r[8]), r[16]) for r in rows)
+sm = f["sampler"]
+want = sorted((x["vip"], x["vport"], x["backendIP"], x["backendPort"], x["src"], x["established"], x["total"],
+               str(sm["opened"][i]) if sm.get("events") else "-") for i, x in enumerate(f["flows"]))
+ok = c["form"] == "compact" and len(tok) % nf == 0 and got == want and "opened" not in c["sampler"] and c["node"] == "n1"
+print("ok %d" % len(rows) if ok else "got %s want %s" % (got, want))
+EOF2
+)
+case "$res" in "ok "*) grep -qi '^content-encoding: gzip' "$WORK/fl-ch" && pass "flows?form=compact: the same sample as the object form, gzip'd ($res aggregates)" ||
+	fail "flows?form=compact gzip" "$(tr '\r\n' '||' < "$WORK/fl-ch")" ;;
+*) fail "flows?form=compact equals the object form" "$res" ;; esac
+code=$(fleet_agent_get n1 "v1/flows?form=tiny" -H "$AUTH" -o "$WORK/fl-bad" -w '%{http_code}')
+[ "$code" = 400 ] && grep -q 'not compact or full' "$WORK/fl-bad" && pass "flows?form=tiny: 400" || fail "flows?form=tiny" "$code $(cat "$WORK/fl-bad")"
 
 # ---- digests ---------------------------------------------------------------
 for n in n1 n2 n3; do fleet_agent_get "$n" v1/digests -H "$AUTH" -D "$WORK/dh-$n" > "$WORK/dig-$n.json"; done

@@ -338,9 +338,58 @@ static void test_decoders(void)
 	w = kt_jw_new_sink(msink, &xb, false);
 	kt_agent_extras_to_json(w, NULL, 0, fs, 2000);
 	kt_jw_free(w);
+	/* the compact form of the same sample decodes to the same aggregates */
+	struct mbuf cb = {0};
+	struct kt_gap cgap = {.what = "connection ages", .why = "timestamps off"};
+	w = kt_jw_new_sink(msink, &cb, false);
+	kt_agent_flows_compact_to_json(w, fs, &cgap, 1, 2000);
+	kt_jw_free(w);
 	fs->agg = NULL;
 	fs->n_agg = 0;
 	kt_snapshot_free(fsnap);
+	T_CHECK(strstr(cb.p, "\"form\":\"compact\"") && strstr(cb.p, "\"strings\":\"10.96.0.10 TCP 10.244.1.2 conntrack 10.244.2.2\"") &&
+			strstr(cb.p, "\"rows\":\"0 80 1 2 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - - 0 80 1 4 8080 3 0 2 2 0 0 0 0 0 0 0 0 - 5 -\""),
+		"compact flows: one string table, one string of rows (rates rounded, - unknown)");
+	struct kt_snapshot *sc = kt_snapshot_new();
+	struct kt_diag dc = {0};
+	T_CHECK_INT(kt_agent_decode_flows(sc, cb.p, cb.n, "node-a", &dc), 0, "compact flows decode");
+	const struct kt_flow_sample *gc = sc->n_flows ? &sc->flows[0] : NULL;
+	T_CHECK(gc && gc->n_agg == 2 && !strcmp(gc->agg[1].backend_ip, "10.244.2.2") && gc->agg[0].vport == 80 &&
+			gc->agg[0].established == 7 && gc->agg[0].total == 8 && gc->agg[0].opened == 3 &&
+			gc->agg[0].rate_orig == 101 && gc->agg[0].rate_reply == -1 && gc->agg[1].rate_reply == 5 &&
+			gc->agg[0].src == KT_FLOW_CONNTRACK && gc->events && gc->full_dump && gc->taken_ms == 1700000002000LL &&
+			sc->n_gaps == 1 && !strcmp(sc->gaps[0].what, "node node-a: connection ages"),
+		"compact flows decode: addresses, counts, opened, rates, event mode, the agent's gaps");
+	kt_snapshot_free(sc);
+	/* malformed compact bodies: each refused with what was wrong */
+	static const char *const badc[][2] = {
+		{"\"rows\":\"0 80 1 2 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - -", "\"rows\":\"0 80 1 9 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - -"},
+		{"\"rows\":\"0 80 1 2 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - -", "\"rows\":\"0 99999 1 2 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - -"},
+		{"\"rows\":\"0 80 1 2 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - -", "\"rows\":\"0 80 1 2 8080 3 0 - 8 0 0 0 0 0 0 0 3 101 - -"},
+		{"\"rows\":\"0 80 1 2 8080 3 0 7 8 0 0 0 0 0 0 0 3 101 - -", "\"rows\":\"0 80 1 2 8080 3 0 7x 8 0 0 0 0 0 0 0 3 101 - -"},
+		{" 5 -\"", " 5\""},
+		{"\"fields\":[\"vip\"", "\"fields\":[\"pvi\""},
+		{"\"strings\":\"", "\"strings\":1,\"x\":\""},
+	};
+	for (size_t i = 0; i < sizeof(badc) / sizeof(badc[0]); i++) {
+		char *at = strstr(cb.p, badc[i][0]);
+		size_t ol = strlen(badc[i][0]), nl = strlen(badc[i][1]);
+		char *b = malloc(cb.n + nl + 1);
+		if (at) {
+			size_t pre = (size_t)(at - cb.p);
+			memcpy(b, cb.p, pre);
+			memcpy(b + pre, badc[i][1], nl);
+			strcpy(b + pre + nl, at + ol);
+		}
+		struct kt_snapshot *sb = kt_snapshot_new();
+		struct kt_diag db = {0};
+		T_CHECK(at && kt_agent_decode_flows(sb, b, strlen(b), NULL, &db) == -KT_EXIT_INPUT && sb->n_flows == 0 &&
+				strstr(db.msg, "agent flows"),
+			"compact flows refused: bad string index, port, unknown count, junk, short row, fields, strings");
+		kt_snapshot_free(sb);
+		free(b);
+	}
+	free(cb.p);
 	T_CHECK(asprintf(&merged, "%.*s,%s", (int)fb.n - 1, fb.p, xb.p + 1) > 0, "merge flows");
 	struct kt_snapshot *s3 = kt_snapshot_new();
 	struct kt_diag d6 = {0};
@@ -446,7 +495,15 @@ static void test_requests(void)
 	parse("GET", "/v1/digests?canonical=maybe");
 	T_CHECK(R.status == 400, "canonical=maybe: 400");
 	parse("GET", "/v1/flows?x=1");
-	T_CHECK(R.status == 400, "flows take no parameters");
+	T_CHECK(R.status == 400, "flows take no other parameters");
+	parse("GET", "/v1/flows?form=compact");
+	T_CHECK(!R.status && R.compact, "flows?form=compact");
+	parse("GET", "/v1/flows?form=full");
+	T_CHECK(!R.status && !R.compact, "flows?form=full");
+	parse("GET", "/v1/flows?form=tiny");
+	T_CHECK(R.status == 400 && strstr(R.error, "not compact or full"), "form=tiny: 400");
+	parse("GET", "/v1/node?form=compact");
+	T_CHECK(R.status == 400, "form is a flows parameter only");
 	parse("GET", "/healthz?probe=1");
 	T_CHECK(R.route == KT_AG_HEALTHZ && !R.status, "healthz ignores its query");
 	/* caps */
